@@ -1,0 +1,58 @@
+# Actionhouse — the two commands a fresh clone needs: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# uv installs the locked set in seconds; on a machine without it we bootstrap it into .tools/.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+DATA_DIR ?= $(CURDIR)/data
+export ACTIONHOUSE_DATA_DIR := $(DATA_DIR)
+export DAGSTER_HOME ?= $(DATA_DIR)/dagster_home
+# Dagster and dbt must never phone home from here.
+export DAGSTER_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+UI_PORT ?= 3000
+CONTACTS ?= 10000
+
+.PHONY: help install demo test lint ui bench refresh clean
+
+help:
+	@echo "make demo   - install, generate a sample CRM world and refresh every asset (embedded default)"
+	@echo "make test   - run the whole test suite (what CI runs)"
+	@echo "make ui     - start the Dagster UI on http://127.0.0.1:$(UI_PORT)"
+	@echo "make bench  - time generation and a full build at 100k contacts"
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet uv
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python 3.11
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/actionhouse demo --contacts $(CONTACTS)
+
+refresh: install
+	$(VENV)/bin/actionhouse refresh
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+ui: install
+	$(VENV)/bin/actionhouse prepare
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dg dev --host 127.0.0.1 --port $(UI_PORT)
+
+bench: install
+	$(PY) -m orchestration.bench --contacts 100000
+
+clean:
+	rm -rf data bench_data dbt_project/target dbt_project/logs

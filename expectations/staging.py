@@ -1,0 +1,68 @@
+"""Staging-stage gate: the normalization promises of the staging models, checked on their output.
+
+dbt's own schema tests run inside `dbt build`; these suites guard the formats later stages rely on
+(emails, E.164 phones, ISO countries, role vocabularies) and stop scoring and syncs when they break.
+"""
+
+from __future__ import annotations
+
+from expectations.suite import Suite, expect
+
+STAGING_SCHEMA = "staging"
+
+EMAIL = r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$"
+E164 = r"^\+[1-9][0-9]{7,14}$"
+ISO_ALPHA2 = r"^[A-Z]{2}$"
+DOMAIN = r"^[a-z0-9-]+(\.[a-z0-9-]+)+$"
+ROLE_CATEGORIES = [
+    "sales", "marketing", "engineering", "it", "finance", "operations", "hr", "executive", "product",
+    "customer_success", "other",
+]
+SENIORITIES = ["c_level", "vp", "director", "manager", "individual_contributor", "intern", "unknown"]
+
+
+def _person_expectations() -> list:
+    return [
+        expect("ExpectColumnValuesToMatchRegex", column="email", regex=EMAIL),
+        expect("ExpectColumnValuesToMatchRegex", column="email_domain", regex=DOMAIN),
+        expect("ExpectColumnValuesToMatchRegex", column="phone", regex=E164),
+        expect("ExpectColumnValuesToMatchRegex", column="country_code", regex=ISO_ALPHA2),
+        expect("ExpectColumnValuesToBeInSet", column="role_category", value_set=ROLE_CATEGORIES),
+        expect("ExpectColumnValuesToBeInSet", column="seniority", value_set=SENIORITIES),
+    ]
+
+
+def _suite(model: str, *expectations) -> Suite:
+    return Suite(name=model, table=f"{STAGING_SCHEMA}.{model}", expectations=tuple(expectations))
+
+
+STAGING_SUITES: dict[str, Suite] = {
+    suite.name: suite
+    for suite in (
+        _suite(
+            "stg_hubspot__contacts",
+            expect("ExpectColumnValuesToNotBeNull", column="contact_id"),
+            expect("ExpectColumnValuesToBeUnique", column="contact_id"),
+            *_person_expectations(),
+        ),
+        _suite(
+            "stg_hubspot__companies",
+            expect("ExpectColumnValuesToNotBeNull", column="company_id"),
+            expect("ExpectColumnValuesToBeUnique", column="company_id"),
+            expect("ExpectColumnValuesToMatchRegex", column="domain", regex=DOMAIN),
+            expect("ExpectColumnValuesToMatchRegex", column="country_code", regex=ISO_ALPHA2),
+        ),
+        _suite(
+            "stg_forms__leads",
+            expect("ExpectColumnValuesToNotBeNull", column="submission_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="submitted_at"),
+            *_person_expectations(),
+        ),
+        _suite(
+            "stg_email__events",
+            expect("ExpectColumnValuesToNotBeNull", column="event_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="occurred_at"),
+            expect("ExpectColumnValuesToMatchRegex", column="email", regex=EMAIL),
+        ),
+    )
+}

@@ -1,0 +1,197 @@
+"""`actionhouse`: the command line of the embedded default (sample world, ingest, refresh, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestration.settings import Paths, prepare_dagster_home, resolve_paths
+
+DEFAULT_DEMO_CONTACTS = 10_000
+DEFAULT_SEED = 42
+
+
+def say(message: str) -> None:
+    """Progress line on stdout, flushed so it shows while long steps run."""
+    print(f"[actionhouse] {message}", flush=True)
+
+
+def _generate(paths: Paths, contacts: int, seed: int, hours: int | None) -> None:
+    from sample_world import generate_next_hours, generate_world
+
+    started = time.perf_counter()
+    if hours:
+        say(f"Generating the next {hours} hour(s) of the sample CRM world in {paths.data_dir} ...")
+        summary = generate_next_hours(paths.data_dir, hours=hours, progress=say)
+    else:
+        say(f"Generating a sample CRM world: {contacts:,} contacts, seed {seed}, into {paths.data_dir} ...")
+        summary = generate_world(paths.data_dir, contacts=contacts, seed=seed, progress=say)
+    say(f"Sample world written in {time.perf_counter() - started:.1f} s: {summary}")
+
+
+def run_refresh(paths: Paths) -> bool:
+    """Run the refresh job in this process against the embedded default; print a summary. True if green."""
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(paths))
+    os.environ["ACTIONHOUSE_WAREHOUSE"] = str(paths.warehouse)
+    os.environ["ACTIONHOUSE_LANDING_DIR"] = str(paths.landing_dir)
+
+    from orchestration.dbt import prepare_dbt_manifest
+
+    say("Preparing the dbt project (parsing models) ...")
+    prepare_dbt_manifest()
+
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.schedules.refresh import REFRESH_JOB_NAME
+
+    say("Refreshing the warehouse: load landing files -> quality gates -> dbt build -> quality gates ...")
+    started = time.perf_counter()
+    job = defs().resolve_job_def(REFRESH_JOB_NAME)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    seconds = time.perf_counter() - started
+    print_summary(paths, result, seconds)
+    return result.success
+
+
+def print_summary(paths: Paths, result, seconds: float) -> None:
+    """Rows loaded and quarantined per source, checks passed and failed, where things are."""
+    import duckdb
+
+    print("\n=== Actionhouse refresh summary ===")
+    print(f"run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} in {seconds:.1f} s")
+    if paths.warehouse.exists():
+        con = duckdb.connect(str(paths.warehouse), read_only=True)
+        try:
+            rows = con.execute(
+                """
+                select source, count(*) filter (where status = 'loaded') as files_loaded,
+                       count(*) filter (where status = 'rejected') as files_rejected,
+                       coalesce(sum(rows_loaded), 0), coalesce(sum(rows_accepted), 0),
+                       coalesce(sum(rows_quarantined), 0)
+                from raw.load_files group by source order by source
+                """
+            ).fetchall()
+        except duckdb.Error:
+            rows = []
+        finally:
+            con.close()
+        print(f"{'source':<20}{'files':>7}{'rejected':>10}{'rows loaded':>14}{'accepted':>12}{'quarantined':>13}")
+        for source, files, rejected, loaded, accepted, quarantined in rows:
+            print(f"{source:<20}{files:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
+    evaluations = result.get_asset_check_evaluations()
+    failed = [e for e in evaluations if not e.passed]
+    print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
+    for evaluation in failed:
+        print(f"  FAILED {evaluation.asset_key.to_user_string()} :: {evaluation.check_name}")
+    skipped = result.get_step_skipped_events()
+    if skipped:
+        print(f"steps skipped by a failed gate: {', '.join(sorted({e.step_key for e in skipped}))}")
+    print(f"warehouse: {paths.warehouse}")
+    print("quarantined rows: raw.quarantine_rows; quality gate results: quality.expectation_results")
+    print("open the UI: make ui  (then http://127.0.0.1:3000)")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    paths = resolve_paths()
+    _generate(paths, args.contacts, args.seed, args.hours)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from landing.ingest import stage_file
+
+    paths = resolve_paths()
+    source_file = Path(args.file)
+    if not source_file.is_file():
+        say(f"No such file: {source_file}")
+        return 2
+    staged = stage_file(source_file, paths.landing_dir, args.source)
+    say(f"Copied {source_file} into the landing folder as {staged}")
+    if args.no_refresh:
+        say("It will be loaded by the next refresh (hourly, on the new-file sensor, or `actionhouse refresh`).")
+        return 0
+    return 0 if run_refresh(paths) else 1
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    return 0 if run_refresh(resolve_paths()) else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    paths = resolve_paths()
+    if args.fresh:
+        for folder in (paths.landing_dir, paths.truth_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        paths.warehouse.unlink(missing_ok=True)
+    if not (paths.truth_dir / "world_state.json").exists():
+        _generate(paths, args.contacts, args.seed, None)
+    else:
+        say(f"Using the sample world already in {paths.data_dir} (pass --fresh to start over).")
+    return 0 if run_refresh(paths) else 1
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from orchestration.dbt import prepare_dbt_manifest
+
+    paths = resolve_paths()
+    home = prepare_dagster_home(paths)
+    manifest = prepare_dbt_manifest()
+    say(f"Dagster home ready at {home}; dbt manifest at {manifest}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and `--help`)."""
+    parser = argparse.ArgumentParser(
+        prog="actionhouse",
+        description="Actionhouse: CRM data in, clean records, scores and approved actions out.",
+        epilog="Locations come from ACTIONHOUSE_DATA_DIR (default ./data), ACTIONHOUSE_WAREHOUSE, "
+        "ACTIONHOUSE_LANDING_DIR and DAGSTER_HOME.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate a sample CRM world (if none yet) and refresh everything")
+    demo.add_argument("--contacts", type=int, default=DEFAULT_DEMO_CONTACTS)
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    demo.add_argument("--fresh", action="store_true", help="delete the landing files, truth and warehouse first")
+    demo.set_defaults(func=cmd_demo)
+
+    gen = sub.add_parser("generate", help="write a sample CRM world into the landing folder")
+    gen.add_argument("--contacts", type=int, default=DEFAULT_DEMO_CONTACTS)
+    gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    gen.add_argument("--hours", type=int, default=None, help="emit only the next N hours of new data")
+    gen.set_defaults(func=cmd_generate)
+
+    ingest = sub.add_parser("ingest", help="put a file (e.g. a HubSpot contacts export) into the landing folder")
+    ingest.add_argument("file")
+    ingest.add_argument("--source", default="hubspot_contacts", help="landing source, e.g. hubspot_contacts")
+    ingest.add_argument("--no-refresh", action="store_true", help="only copy the file; load on the next refresh")
+    ingest.set_defaults(func=cmd_ingest)
+
+    refresh = sub.add_parser("refresh", help="load new landing files and rebuild everything downstream")
+    refresh.set_defaults(func=cmd_refresh)
+
+    prepare = sub.add_parser("prepare", help="parse the dbt project and set up the Dagster home (for the UI)")
+    prepare.set_defaults(func=cmd_prepare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `actionhouse` command."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
