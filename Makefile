@@ -49,7 +49,7 @@ lint: install
 
 ui: install
 	$(VENV)/bin/actionhouse prepare
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dg dev --host 127.0.0.1 --port $(UI_PORT)
+	VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dg dev --host 127.0.0.1 --port $(UI_PORT)
 
 bench: install
 	$(PY) -m orchestration.bench --contacts 100000

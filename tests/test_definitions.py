@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+
 from landing.contract import SOURCES
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import duckdb
 import pandas as pd
-from landing.contract import SOURCES
 
 from expectations.raw import RAW_SUITES
 from expectations.store import store_suite_result
 from expectations.suite import Suite, expect, validate_dataframe
+from landing.contract import SOURCES
 
 
 def test_validate_reports_failures_with_examples():

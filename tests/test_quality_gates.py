@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
-from landing.schema import ensure_raw_schema
 
+from landing.schema import ensure_raw_schema
 from orchestration.defs.ingest.assets import load_landing_files
-from orchestration.defs.quality.checks import raw_gates
+from orchestration.defs.quality.checks import raw_quality_gates
 
 CONTACTS_EXPORT = "Record ID,First Name,Last Name,Email\n101,Ana,Lopez,ana@acme.io\n102,Bo,Chen,bo@acme.io\n"
 
@@ -18,13 +18,9 @@ def downstream_of_contacts() -> int:
     return 1
 
 
-def _contacts_gate():
-    return next(g for g in raw_gates if dg.AssetKey(["raw", "hubspot_contacts"]) in {k.asset_key for k in g.check_keys})
-
-
 def _run(warehouse):
     return dg.materialize(
-        [load_landing_files, _contacts_gate(), downstream_of_contacts],
+        [load_landing_files, raw_quality_gates, downstream_of_contacts],
         resources={"warehouse": warehouse},
         selection=[dg.AssetKey(["raw", "hubspot_contacts"]), downstream_of_contacts.key],
         raise_on_error=False,

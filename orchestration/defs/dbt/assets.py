@@ -8,9 +8,11 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt import actionhouse_dbt_project
+from orchestration.metadata import frame_to_markdown
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
+PREVIEW_ROWS = 5
 LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
 
@@ -39,7 +41,33 @@ project.prepare_if_dev()
     pool=WAREHOUSE_POOL,
 )
 def actionhouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Build (run + test) the selected dbt models against the warehouse."""
+    """Build (run + test) the selected dbt models, then add row counts and previews to what was built."""
     # dbt reads the warehouse path from its profile's env var; keep it equal to the resource's.
     os.environ["ACTIONHOUSE_WAREHOUSE"] = warehouse.database_path
-    yield from dbt.cli(["build"], context=context).stream()
+    # Held back until dbt exits: the dbt process has the DuckDB file locked while it builds.
+    events = list(dbt.cli(["build"], context=context).stream())
+    with warehouse.connect(read_only=True) as con:
+        for event in events:
+            relation = _relation_of(event, context)
+            yield event.with_metadata({**event.metadata, **_table_metadata(con, relation)}) if relation else event
+
+
+def _relation_of(event, context: dg.AssetExecutionContext) -> str | None:
+    """`database.schema.table` that a dbt output event materialized (None for checks and seeds' tests)."""
+    if isinstance(event, dg.Output):
+        key = context.assets_def.get_asset_key_for_output(event.output_name)
+    elif isinstance(event, dg.MaterializeResult) and event.asset_key:
+        key = event.asset_key
+    else:
+        return None
+    spec = context.assets_def.specs_by_key.get(key)
+    table = spec.metadata.get("dagster/table_name") if spec else None
+    return str(getattr(table, "value", table)).replace('"', "") if table else None
+
+
+def _table_metadata(con, relation: str) -> dict[str, Any]:
+    parts = relation.split(".")
+    table = ".".join(f'"{p}"' for p in parts[-2:])
+    row_count = con.execute(f"select count(*) from {table}").fetchone()[0]
+    preview = con.execute(f"select * from {table} limit {PREVIEW_ROWS}").df()
+    return {"dagster/row_count": row_count, "preview": dg.MetadataValue.md(frame_to_markdown(preview))}

@@ -1,58 +1,82 @@
 """Blocking quality gates: Great Expectations suites run on each stage's tables.
 
-A failed gate (ERROR severity) keeps every asset downstream of the checked table from running in that
+One gate per table, all gates of a stage in one step (Great Expectations and the warehouse are opened
+once). A failed gate (ERROR severity) keeps every asset downstream of its table from running in that
 run; each run's per-expectation results are stored in `quality.expectation_results` and shown in the UI.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
-from expectations.staging import STAGING_SCHEMA, STAGING_SUITES
 
 from expectations.raw import RAW_SUITES
+from expectations.staging import STAGING_SCHEMA, STAGING_SUITES
 from expectations.store import store_suite_result
 from expectations.suite import Suite, validate_dataframe
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
 
+def gate_check_name(suite: Suite) -> str:
+    """Name of the gate check for a suite, as shown in the UI."""
+    return f"gate_{suite.name}"
+
+
 def _quote_table(table: str) -> str:
     return ".".join(f'"{part}"' for part in table.split("."))
 
 
-def build_gate(asset_key: dg.AssetKey, suite: Suite, stage: str) -> dg.AssetChecksDefinition:
-    """A blocking asset check that validates `suite.table` with `suite` and records the results."""
-
-    @dg.asset_check(
-        asset=asset_key,
-        name=f"gate_{suite.name}",
-        blocking=True,
-        description=f"{stage.capitalize()} quality gate ({len(suite.expectations)} expectations on "
-        f"{suite.table}); a failure stops everything downstream.",
-        pool=WAREHOUSE_POOL,
-    )
-    def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        columns = ", ".join(f'"{c}"' for c in suite.columns)
-        with warehouse.connect() as con:
-            frame = con.execute(f"select {columns} from {_quote_table(suite.table)}").df()
-            result = validate_dataframe(suite, frame)
-            store_suite_result(con, result, stage=stage, run_id=context.run.run_id)
-        for outcome in result.failed:
-            context.log.warning(
-                f"{suite.table}: {outcome.expectation} on {outcome.column} failed for "
-                f"{outcome.unexpected_count} row(s)"
-            )
-        return dg.AssetCheckResult(
-            passed=result.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "rows_checked": result.row_count,
-                "expectations": len(result.outcomes),
-                "failed_expectations": len(result.failed),
-                "results": dg.MetadataValue.md(result.to_markdown()),
-            },
+def build_stage_gates(stage: str, suites: dict[dg.AssetKey, Suite]) -> dg.AssetChecksDefinition:
+    """One blocking check per table of a stage, run together in one step."""
+    specs = [
+        dg.AssetCheckSpec(
+            gate_check_name(suite),
+            asset=key,
+            blocking=True,
+            description=f"{stage.capitalize()} quality gate: {len(suite.expectations)} expectations on "
+            f"{suite.table}; a failure stops everything downstream.",
         )
+        for key, suite in suites.items()
+    ]
+    suite_by_check = {dg.AssetCheckKey(key, gate_check_name(suite)): suite for key, suite in suites.items()}
 
-    return _gate
+    @dg.multi_asset_check(
+        name=f"{stage}_quality_gates",
+        specs=specs,
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+        compute_kind="great_expectations",
+    )
+    def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+        with warehouse.connect() as con:
+            for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+                suite = suite_by_check[check_key]
+                columns = ", ".join(f'"{c}"' for c in suite.columns)
+                frame = con.execute(f"select {columns} from {_quote_table(suite.table)}").df()
+                result = validate_dataframe(suite, frame)
+                store_suite_result(con, result, stage=stage, run_id=context.run.run_id)
+                for outcome in result.failed:
+                    context.log.warning(
+                        f"{suite.table}: {outcome.expectation} on {outcome.column} failed for "
+                        f"{outcome.unexpected_count} row(s), e.g. {outcome.failing_examples[:3]}"
+                    )
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=check_key.name,
+                    passed=result.success,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "rows_checked": result.row_count,
+                        "expectations": len(result.outcomes),
+                        "failed_expectations": len(result.failed),
+                        "results": dg.MetadataValue.md(result.to_markdown()),
+                    },
+                )
+
+    return _gates
 
 
-raw_gates = [build_gate(dg.AssetKey(["raw", name]), suite, "raw") for name, suite in RAW_SUITES.items()]
-staging_gates = [build_gate(dg.AssetKey([STAGING_SCHEMA, model]), suite, "staging") for model, suite in STAGING_SUITES.items()]
+raw_quality_gates = build_stage_gates("raw", {dg.AssetKey(["raw", name]): suite for name, suite in RAW_SUITES.items()})
+staging_quality_gates = build_stage_gates(
+    "staging", {dg.AssetKey([STAGING_SCHEMA, model]): suite for model, suite in STAGING_SUITES.items()}
+)

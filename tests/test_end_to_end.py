@@ -1,0 +1,68 @@
+"""End to end on the embedded default, in process: `actionhouse demo` at a small size, then the next hour."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from landing.contract import SOURCES
+from orchestration.cli import main
+
+
+@pytest.fixture
+def demo_env(tmp_path, monkeypatch, dbt_manifest):
+    """Point every Actionhouse location into tmp_path (monkeypatch restores what the CLI sets)."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("ACTIONHOUSE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE", str(data_dir / "warehouse.duckdb"))
+    monkeypatch.setenv("ACTIONHOUSE_LANDING_DIR", str(data_dir / "landing"))
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    return data_dir
+
+
+def _query(data_dir, sql):
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_demo_then_next_hour(demo_env, capsys):
+    data_dir = demo_env
+    assert main(["demo", "--contacts", "400", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Actionhouse refresh summary" in out
+    assert "succeeded" in out
+    assert "0 failed" in out
+
+    files = _query(data_dir, "select source, path, rows_loaded, rows_accepted, rows_quarantined from raw.load_files")
+    assert {row[0] for row in files} == set(SOURCES)
+    for source, path, loaded, accepted, quarantined in files:
+        assert loaded == accepted + quarantined, f"{source}/{path}"
+
+    # Every accepted row is in its raw table; every quarantined row has a reason.
+    for name, spec in SOURCES.items():
+        accepted = sum(row[3] for row in files if row[0] == name)
+        assert _query(data_dir, f"select count(*) from {spec.table}")[0][0] == accepted
+    quarantined = sum(row[4] for row in files)
+    assert _query(data_dir, "select count(*) from raw.quarantine_rows where reason <> ''")[0][0] == quarantined
+
+    # Staging holds one row per HubSpot contact, normalized.
+    distinct_ids = _query(data_dir, "select count(distinct record_id) from raw.hubspot_contacts")[0][0]
+    staged = _query(data_dir, "select count(*), count(phone), count(country_code) from staging.stg_hubspot__contacts")
+    assert staged[0][0] == distinct_ids > 300
+    assert staged[0][1] > 0 and staged[0][2] > 0
+
+    # Gate results were stored, and all gates passed on the sample world.
+    gates = _query(data_dir, "select stage, bool_and(success) from quality.expectation_results group by stage")
+    assert dict(gates) == {"raw": True, "staging": True}
+
+    # The next hour: only the new files load; nothing loaded before is loaded twice.
+    before = {row[1] for row in files}
+    assert main(["generate", "--hours", "1"]) == 0
+    assert main(["refresh"]) == 0
+    after = _query(data_dir, "select path, count(*) from raw.load_files group by path")
+    assert all(count == 1 for _, count in after)
+    new_paths = {path for path, _ in after} - before
+    assert new_paths, "the next hour added files"

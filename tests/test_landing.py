@@ -1,0 +1,310 @@
+"""Tests for the landing loader (landing/): contract, raw schema, idempotency, quarantine, rejection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from landing import SOURCES, ensure_raw_schema, ingest_landing, load_file, snake_case, stage_file
+from landing.contract import parse_timestamp
+from landing.schema import raw_columns
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    d = tmp_path / "landing"
+    d.mkdir()
+    return d
+
+
+def write(landing: Path, rel: str, content: str | bytes) -> Path:
+    path = landing / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def rows(con, sql: str, params=None) -> list[tuple]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def check_load_files(con, report=None) -> None:
+    """rows_loaded = accepted + quarantined, in the report and in raw.load_files, matching quarantine_rows."""
+    for r in report.files if report else []:
+        assert r.rows_loaded == r.rows_accepted + r.rows_quarantined, r
+    bad = rows(con, "SELECT path FROM raw.load_files WHERE rows_loaded <> rows_accepted + rows_quarantined")
+    assert bad == []
+    mismatch = rows(con, """
+        SELECT f.path FROM raw.load_files f
+        LEFT JOIN (SELECT file_id, count(*) n FROM raw.quarantine_rows GROUP BY 1) q USING (file_id)
+        WHERE f.rows_quarantined <> coalesce(q.n, 0)""")
+    assert mismatch == []
+
+
+CONTACTS_HEADER = '  record id ,FIRST NAME,Email,create date,Last Modified Date,"Favourite Color"\n'
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_snake_case_rules():
+    assert snake_case('Date entered "Closed Won (Sales Pipeline)"') == "date_entered_closed_won_sales_pipeline"
+    assert snake_case("State/Region") == "state_region"
+    assert snake_case("Associated Company ID (Primary)") == "associated_company_id_primary"
+    assert snake_case("LinkedIn URL") == "linkedin_url"
+    assert snake_case("messageId", split_camel=True) == "message_id"
+    assert snake_case("anonymousId", split_camel=True) == "anonymous_id"
+    assert SOURCES["web_events"].column_names[:4] == ["type", "message_id", "anonymous_id", "user_id"]
+
+
+def test_parse_timestamp_formats():
+    assert parse_timestamp("2026-03-01T09:30:00Z").isoformat() == "2026-03-01T09:30:00+00:00"
+    assert parse_timestamp("2026-03-01T10:30:00+01:00").isoformat() == "2026-03-01T09:30:00+00:00"
+    assert parse_timestamp("2026-03-01 09:30").isoformat() == "2026-03-01T09:30:00+00:00"
+    assert parse_timestamp("2026-03-01 09:30:15").second == 15
+    assert parse_timestamp("2026-03-01").day == 1
+    for bad in ("31/02/2024", "2024-02-31", "20260301", "soon", ""):
+        assert parse_timestamp(bad) is None, bad
+
+
+def test_all_sources_and_raw_tables_exist_on_empty_landing(con, landing):
+    assert len(SOURCES) == 12
+    report = ingest_landing(con, landing)
+    assert report.files == []
+    tables = {r[0] for r in rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema='raw'")}
+    assert tables == {s.table.split(".")[1] for s in SOURCES.values()} | {"load_files", "quarantine_rows"}
+    cols = [r[0] for r in rows(con, "SELECT column_name FROM information_schema.columns WHERE table_schema='raw' "
+                                    "AND table_name='hubspot_deals' ORDER BY ordinal_position")]
+    assert "date_entered_closed_won_sales_pipeline" in cols
+    assert cols[-4:] == ["extra_columns", "_source_file", "_source_line", "_loaded_at"]
+    types = dict(rows(con, "SELECT column_name, data_type FROM information_schema.columns "
+                           "WHERE table_schema='raw' AND table_name='web_events'"))
+    assert types["properties"] == "JSON" and types["payload"] == "JSON" and types["message_id"] == "VARCHAR"
+    # Also fine when the landing folder does not exist at all.
+    report = ingest_landing(con, landing / "missing")
+    assert report.files == [] and "does not exist" in report.notes[0]
+
+
+def test_schema_evolution_adds_new_known_column(con):
+    ensure_raw_schema(con)
+    spec = SOURCES["product_usage"]
+    from dataclasses import replace
+
+    newer = replace(spec, columns=(*spec.columns, "Churn Risk"))
+    ensure_raw_schema(con, {"product_usage": newer})
+    cols = [c for c, _ in raw_columns(newer)]
+    have = {r[0] for r in rows(con, "SELECT column_name FROM information_schema.columns "
+                                    "WHERE table_schema='raw' AND table_name='product_usage'")}
+    assert set(cols) <= have and "churn_risk" in have
+
+
+def test_hubspot_export_labels_case_unknown_and_absent_columns(con, landing):
+    write(landing, "hubspot_contacts/contacts_0001.csv",
+          "\ufeff" + CONTACTS_HEADER
+          + "1001,Ana,ana@acme.io,2026-03-01 09:30,2026-03-02T10:00:00Z,blue\n"
+          + "1002,Bo,,2026-03-01,,\n")
+    messages: list[str] = []
+    report = ingest_landing(con, landing, progress=messages.append)
+    assert [(r.status, r.rows_loaded, r.rows_accepted) for r in report.files] == [("loaded", 2, 2)]
+    assert messages == ["hubspot_contacts/contacts_0001.csv: 2 rows, 0 quarantined"]
+    got = rows(con, """SELECT record_id, first_name, email, create_date, job_title, extra_columns,
+                              _source_file, _source_line, _loaded_at IS NOT NULL
+                       FROM raw.hubspot_contacts ORDER BY _source_line""")
+    assert got[0][:5] == ("1001", "Ana", "ana@acme.io", "2026-03-01 09:30", None)
+    assert json.loads(got[0][5]) == {"Favourite Color": "blue"}
+    assert got[0][6:] == ("hubspot_contacts/contacts_0001.csv", 2, True)
+    assert got[1][2] is None and json.loads(got[1][5]) == {"Favourite Color": None}
+    assert report.totals["hubspot_contacts"].rows_accepted == 2
+    check_load_files(con, report)
+
+
+def test_idempotent_and_incremental(con, landing):
+    body = "Record ID,Email\n1,a@x.io\n2,b@x.io\n"
+    write(landing, "hubspot_contacts/a.csv", body)
+    first = ingest_landing(con, landing)
+    assert [r.status for r in first.files] == ["loaded"]
+    # Same content again, also under another name: nothing new.
+    write(landing, "hubspot_contacts/copy_of_a.csv", body)
+    second = ingest_landing(con, landing)
+    assert sorted(r.status for r in second.files) == ["skipped", "skipped"]
+    assert any("same content as hubspot_contacts/a.csv" in (r.error or "") for r in second.files)
+    assert rows(con, "SELECT count(*) FROM raw.hubspot_contacts") == [(2,)]
+    # A new file later: only it loads.
+    write(landing, "hubspot_contacts/b.csv", "Record ID,Email\n3,c@x.io\n")
+    third = ingest_landing(con, landing)
+    assert [(r.path, r.status) for r in third.files if r.status == "loaded"] == [("hubspot_contacts/b.csv", "loaded")]
+    assert rows(con, "SELECT count(*) FROM raw.hubspot_contacts") == [(3,)]
+    assert rows(con, "SELECT count(*) FROM raw.load_files") == [(2,)]
+
+
+def test_quarantine_accounting_on_broken_csv(con, landing):
+    content = (
+        "Record ID,First Name,Email,Create Date,Job Title\n"          # line 1
+        "1,Ana,ana@acme.io,2026-03-01,\"Head of\nSales\"\n"            # lines 2-3 (quoted newline)
+        "2,Bo,bo@acme.io\n"                                            # 4 too few fields
+        "abc,Cy,cy@acme.io,2026-03-01,CTO\n"                           # 5 bad id
+        ",Di,di@acme.io,2026-03-01,CEO\n"                              # 6 missing id
+        "\n"                                                           # 7 blank, ignored
+        "5,Ed,ed@acme.io,31/02/2024,\"VP\n\"\n"                        # 8-9 bad timestamp
+        "6,Fi,fi@acme.io,2026-03-01 10:00,\"quoted\nvalue\",extra\n"   # 10-11 too many fields
+        "7,Gu,gu@acme.io,,Eng\n"                                       # 12 ok, empty date allowed
+        "8,Ha,\"ha@acme.io,2026-03-01,never closed\n"                  # 13 unterminated at EOF
+    )
+    write(landing, "hubspot_contacts/broken.csv", content)
+    report = ingest_landing(con, landing)
+    (r,) = report.files
+    assert (r.status, r.rows_loaded, r.rows_accepted, r.rows_quarantined) == ("loaded", 8, 2, 6)
+    good = rows(con, "SELECT record_id, job_title, _source_line FROM raw.hubspot_contacts ORDER BY 1")
+    assert good == [("1", "Head of\nSales", 2), ("7", "Eng", 12)]
+    q = rows(con, "SELECT line, reason, raw_text FROM raw.quarantine_rows ORDER BY line")
+    reasons = {line: reason for line, reason, _ in q}
+    assert reasons == {
+        4: "row has 3 fields, header has 5",
+        5: "Record ID 'abc' is not a whole number",
+        6: "missing Record ID",
+        8: "Create Date '31/02/2024' is not a date/time",
+        10: "row has 6 fields, header has 5",
+        13: "unterminated quoted field at end of file (file truncated?)",
+    }
+    raw_text = {line: text for line, _, text in q}
+    assert raw_text[8] == '5,Ed,ed@acme.io,31/02/2024,"VP\n"\n'
+    assert raw_text[13].startswith("8,Ha,")
+    check_load_files(con, report)
+
+
+def test_rejected_files_do_not_stop_the_others(con, landing):
+    write(landing, "hubspot_contacts/a_latin1.csv", "Record ID,First Name\n1,José\n2,Zoë\n".encode("latin-1"))
+    write(landing, "hubspot_contacts/b_semicolon.csv", "Record ID;First Name\n1;Ana\n")
+    write(landing, "hubspot_contacts/c_no_id.csv", "First Name,Email\nAna,a@x.io\nBo,b@x.io\n")
+    write(landing, "hubspot_contacts/d_empty.csv", "")
+    write(landing, "hubspot_contacts/e_good.csv", "Record ID,First Name\n10,Ok\n")
+    write(landing, "hubspot_contacts/notes.txt", "not data")
+    write(landing, "hubspot_contacts/.DS_Store", b"\x00\x01")
+    report = ingest_landing(con, landing)
+    by_name = {Path(r.path).name: r for r in report.files}
+    assert set(by_name) == {"a_latin1.csv", "b_semicolon.csv", "c_no_id.csv", "d_empty.csv", "e_good.csv"}
+    latin = by_name["a_latin1.csv"]
+    assert latin.status == "rejected"
+    assert "hubspot_contacts/a_latin1.csv is not UTF-8" in latin.error and "byte offset 26" in latin.error
+    assert (latin.rows_loaded, latin.rows_quarantined) == (2, 2)
+    semi = by_name["b_semicolon.csv"]
+    assert semi.status == "rejected" and "looks like it is delimited by ';', expected ','" in semi.error
+    assert "b_semicolon.csv" in semi.error and semi.rows_quarantined == 1
+    no_id = by_name["c_no_id.csv"]
+    assert no_id.status == "rejected" and "missing required column 'Record ID'" in no_id.error
+    assert "c_no_id.csv" in no_id.error and no_id.rows_quarantined == 2
+    empty = by_name["d_empty.csv"]
+    assert empty.status == "rejected" and "d_empty.csv is empty" in empty.error and empty.rows_loaded == 0
+    assert by_name["e_good.csv"].status == "loaded"
+    assert rows(con, "SELECT record_id FROM raw.hubspot_contacts") == [("10",)]
+    assert any("notes.txt" in n and "ignored" in n for n in report.notes)
+    assert any(".DS_Store" in n for n in report.notes)
+    assert rows(con, "SELECT status, count(*) FROM raw.load_files GROUP BY 1 ORDER BY 1") == [
+        ("loaded", 1), ("rejected", 4)]
+    q = rows(con, "SELECT line, raw_text FROM raw.quarantine_rows WHERE path LIKE '%latin1%' ORDER BY line")
+    assert [line for line, _ in q] == [2, 3]
+    check_load_files(con, report)
+    # A rejected file is not retried on the next run (same content).
+    again = ingest_landing(con, landing)
+    assert {r.status for r in again.files} == {"skipped"}
+
+
+def test_jsonl_broken_lines_and_missing_keys(con, landing):
+    good = {"type": "page", "messageId": "m1", "anonymousId": "a1", "userId": "ana@acme.io", "name": "Pricing",
+            "properties": {"path": "/pricing"}, "context": {"ip": "1.2.3.4"}, "timestamp": "2026-03-01T09:30:00Z",
+            "sentAt": "2026-03-01T09:30:01Z"}
+    lines = [
+        json.dumps(good),                                                     # 1
+        "",                                                                   # 2 blank
+        '{"type": "page", "messageId": "m2", ',                               # 3 invalid
+        "[1, 2]",                                                             # 4 not an object
+        json.dumps({"type": "track", "timestamp": "2026-03-01T09:30:00Z"}),   # 5 missing messageId
+        json.dumps({"type": "track", "messageId": "m3", "timestamp": "yesterday"}),  # 6 bad timestamp
+        json.dumps({"type": "identify", "messageId": "m4", "traits": {"email": "x@y.io"},
+                    "timestamp": "2026-03-01 09:30", "userId": 42}),          # 7 ok
+        '{"type": "track", "messageId": "m5", "timestamp": "2026-03-01", "x": "\\ud800"}',  # 8 lone surrogate
+    ]
+    write(landing, "web_events/2026-03-01.jsonl", "\n".join(lines) + "\n")
+    write(landing, "signals/s.ndjson", json.dumps({"signal_id": "s-1", "type": "hiring", "domain": "acme.io",
+                                                   "observed_at": "2026-03-01T00:00:00Z", "magnitude": 4}) + "\n")
+    report = ingest_landing(con, landing)
+    web = next(r for r in report.files if r.source == "web_events")
+    assert (web.status, web.rows_loaded, web.rows_accepted, web.rows_quarantined) == ("loaded", 7, 2, 5)
+    got = rows(con, """SELECT message_id, anonymous_id, user_id, properties->>'$.path', traits->>'$.email',
+                              payload->>'$.sentAt', _source_line FROM raw.web_events ORDER BY _source_line""")
+    assert got == [("m1", "a1", "ana@acme.io", "/pricing", None, "2026-03-01T09:30:01Z", 1),
+                   ("m4", None, "42", None, "x@y.io", None, 7)]
+    reasons = dict(rows(con, "SELECT line, reason FROM raw.quarantine_rows ORDER BY line"))
+    assert reasons[3].startswith("invalid JSON")
+    assert reasons[4] == "line is not a JSON object (found an array)"
+    assert reasons[5] == "missing messageId"
+    assert reasons[6] == "timestamp 'yesterday' is not a date/time"
+    assert "surrogate" in reasons[8]
+    assert rows(con, "SELECT signal_id, magnitude FROM raw.signals") == [("s-1", "4")]
+    check_load_files(con, report)
+
+
+def test_load_file_and_stage_file(con, landing, tmp_path):
+    outside = tmp_path / "export.csv"
+    outside.write_text("Ticket ID,Ticket name,Create date\n7,Broken login,2026-03-01\n")
+    staged = stage_file(outside, landing, "hubspot_tickets")
+    assert staged == landing / "hubspot_tickets" / "export.csv"
+    assert stage_file(outside, landing, "hubspot_tickets") == staged  # identical content: no second copy
+    outside.write_text("Ticket ID,Ticket name,Create date\n8,Other,2026-03-02\n")
+    staged2 = stage_file(outside, landing, "hubspot_tickets")
+    assert staged2.name == "export_1.csv"
+    r1 = load_file(con, "hubspot_tickets", staged, landing)
+    assert (r1.path, r1.status, r1.rows_accepted) == ("hubspot_tickets/export.csv", "loaded", 1)
+    assert load_file(con, "hubspot_tickets", staged, landing).status == "skipped"
+    report = ingest_landing(con, landing)
+    assert [(r.path, r.status) for r in report.files] == [
+        ("hubspot_tickets/export.csv", "skipped"), ("hubspot_tickets/export_1.csv", "loaded")]
+    assert rows(con, "SELECT ticket_id FROM raw.hubspot_tickets ORDER BY 1") == [("7",), ("8",)]
+    with pytest.raises(ValueError, match="unknown source"):
+        stage_file(outside, landing, "nope")
+
+
+def test_jsonl_timestamp_check_in_sql_matches_python(con, landing):
+    from landing.contract import is_timestamp
+
+    values = ["2026-03-01", "2026-02-30", "2024-02-29T23:59:59Z", "0000-01-01", "2026-03-01T24:00:00Z",
+              "2026-03-01T09:30:00.123456+01:00", "2026-03-01T09:30:00.1234567Z", "2026-03-01T09:30+0100",
+              " 2026-03-01", "2026-3-1", "2026-03-01T09:30:00z", "2026-03-01 09:30", 20260301, "", None]
+    lines = [json.dumps({"signal_id": f"s{i}", "type": "funding", "domain": "a.io", "observed_at": v})
+             for i, v in enumerate(values)]
+    write(landing, "signals/ts.jsonl", "\n".join(lines))  # no trailing newline on purpose
+    report = ingest_landing(con, landing)
+    accepted = {r[0] for r in rows(con, "SELECT signal_id FROM raw.signals")}
+    expected = {f"s{i}" for i, v in enumerate(values) if is_timestamp(v)}
+    assert accepted == expected and len(expected) == 5
+    reasons = dict(rows(con, "SELECT line, reason FROM raw.quarantine_rows"))
+    assert reasons[2] == "observed_at '2026-02-30' is not a date/time"
+    assert reasons[15] == "missing observed_at" and reasons[14] == "missing observed_at"
+    check_load_files(con, report)
+
+
+def test_crlf_line_endings_and_quoted_newlines_keep_line_numbers(con, landing):
+    content = (
+        "\ufeffSubmission ID,Submitted At,Lead Source,Message\r\n"
+        "s-1,2026-03-01 09:30,form,\"line one\r\nline two\"\r\n"
+        "s-2,2026-03-01 09:31,chat,hi\r\n"
+        ",2026-03-01 09:32,chat,no id\r\n"
+    )
+    write(landing, "leads/leads.csv", content)
+    report = ingest_landing(con, landing)
+    assert rows(con, "SELECT submission_id, message, _source_line FROM raw.leads ORDER BY 1") == [
+        ("s-1", "line one\r\nline two", 2), ("s-2", "hi", 4)]
+    assert rows(con, "SELECT line, reason FROM raw.quarantine_rows") == [(5, "missing Submission ID")]
+    check_load_files(con, report)
