@@ -11,19 +11,6 @@ from landing.contract import SOURCES, SourceSpec
 
 WHOLE_NUMBER = r"^[0-9]+$"
 
-# Closed vocabularies the contract documents for JSON-lines sources.
-ENUMERATIONS: dict[str, dict[str, list[str]]] = {
-    "email_events": {
-        "type": ["sent", "delivered", "open", "click", "reply", "bounce", "unsubscribe", "spam_report"]
-    },
-    "web_events": {"type": ["page", "track", "identify"]},
-    "product_events": {"type": ["page", "track", "identify"]},
-    "enrichment": {"object_type": ["contact", "company"]},
-    "signals": {"type": ["hiring", "funding", "tool_install", "leadership_change"]},
-    "leads": {"lead_source": ["form", "chat", "webinar", "demo_request", "list_upload"]},
-}
-
-
 def raw_suite(spec: SourceSpec) -> Suite:
     """The gate for one raw table: required values present, ids whole numbers, vocabularies closed."""
     expectations: list[Expectation] = [
@@ -35,8 +22,10 @@ def raw_suite(spec: SourceSpec) -> Suite:
     for label in spec.id_columns:
         column = spec.column_name(label)
         expectations.append(expect("ExpectColumnValuesToMatchRegex", column=column, regex=WHOLE_NUMBER))
-    for column, values in ENUMERATIONS.get(spec.name, {}).items():
-        expectations.append(expect("ExpectColumnValuesToBeInSet", column=column, value_set=values))
+    for label, allowed in spec.allowed_values.items():
+        expectations.append(
+            expect("ExpectColumnValuesToBeInSet", column=spec.column_name(label), value_set=list(allowed))
+        )
     return Suite(name=f"raw_{spec.name}", table=spec.table, expectations=tuple(expectations))
 
 

@@ -15,8 +15,17 @@ E164 = r"^\+[1-9][0-9]{7,14}$"
 ISO_ALPHA2 = r"^[A-Z]{2}$"
 DOMAIN = r"^[a-z0-9-]+(\.[a-z0-9-]+)+$"
 ROLE_CATEGORIES = [
-    "sales", "marketing", "engineering", "it", "finance", "operations", "hr", "executive", "product",
-    "customer_success", "other",
+    "sales",
+    "marketing",
+    "engineering",
+    "it",
+    "finance",
+    "operations",
+    "hr",
+    "executive",
+    "product",
+    "customer_success",
+    "other",
 ]
 SENIORITIES = ["c_level", "vp", "director", "manager", "individual_contributor", "intern", "unknown"]
 

@@ -115,6 +115,8 @@ class SourceSpec:
     id_columns: tuple[str, ...] = ()
     timestamp_columns: tuple[str, ...] = ()
     json_columns: tuple[str, ...] = ()
+    # Closed vocabularies: a filled-in value outside its list quarantines the row.
+    allowed_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     folder: str = ""
     table: str = ""
     extensions: tuple[str, ...] = field(default=())
@@ -130,7 +132,8 @@ class SourceSpec:
             exts = (".csv",) if self.format == "csv" else (".jsonl", ".ndjson")
             object.__setattr__(self, "extensions", exts)
         listed = set(self.columns)
-        for group in (self.required, self.id_columns, self.timestamp_columns, self.json_columns):
+        for group in (self.required, self.id_columns, self.timestamp_columns, self.json_columns,
+                      tuple(self.allowed_values)):
             missing = [c for c in group if c not in listed]
             if missing:
                 raise ValueError(f"{self.name}: {missing} not among the known columns")
@@ -195,6 +198,7 @@ _SEGMENT = (
     "type", "messageId", "anonymousId", "userId", "event", "name", "properties", "traits", "context",
     "timestamp",
 )
+_SEGMENT_TYPES = ("page", "track", "identify", "screen", "group", "alias")
 _ENRICHMENT = ("payload_id", "vendor", "object_type", "match_key", "received_at", "fields")
 _SIGNALS = ("signal_id", "type", "domain", "observed_at", "detail", "magnitude", "source")
 
@@ -226,6 +230,7 @@ _SPECS = (
     SourceSpec(
         "leads", "csv", _LEADS, required=("Submission ID", "Submitted At", "Lead Source"),
         timestamp_columns=("Submitted At",),
+        allowed_values={"Lead Source": ("form", "chat", "webinar", "demo_request", "list_upload")},
     ),
     SourceSpec(
         "product_usage", "csv", _PRODUCT_USAGE, required=("Account Domain", "Usage Date"),
@@ -234,22 +239,30 @@ _SPECS = (
     SourceSpec(
         "email_events", "jsonl", _EMAIL_EVENTS, required=("event_id", "type", "email", "timestamp"),
         timestamp_columns=("timestamp",),
+        allowed_values={
+            "type": ("sent", "delivered", "open", "click", "reply", "bounce", "unsubscribe", "spam_report"),
+            "bounce_type": ("hard", "soft"),
+        },
     ),
     SourceSpec(
         "web_events", "jsonl", _SEGMENT, required=("messageId", "type", "timestamp"),
         timestamp_columns=("timestamp",), json_columns=("properties", "traits", "context"),
+        allowed_values={"type": _SEGMENT_TYPES},
     ),
     SourceSpec(
         "product_events", "jsonl", _SEGMENT, required=("messageId", "type", "timestamp"),
         timestamp_columns=("timestamp",), json_columns=("properties", "traits", "context"),
+        allowed_values={"type": _SEGMENT_TYPES},
     ),
     SourceSpec(
         "enrichment", "jsonl", _ENRICHMENT, required=_ENRICHMENT,
         timestamp_columns=("received_at",), json_columns=("fields",),
+        allowed_values={"object_type": ("contact", "company")},
     ),
     SourceSpec(
         "signals", "jsonl", _SIGNALS, required=("signal_id", "type", "domain", "observed_at"),
         timestamp_columns=("observed_at",),
+        allowed_values={"type": ("hiring", "funding", "tool_install", "leadership_change")},
     ),
 )
 

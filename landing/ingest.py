@@ -438,6 +438,9 @@ class _Writer:
                 f"(coalesce({v}, '') = '' OR (regexp_full_match({v}, {_sql_str(TIMESTAMP_PATTERN)})"
                 f" AND left({v}, 4) <> '0000' AND TRY_CAST(left({v}, 10) AS DATE) IS NOT NULL))"
             )
+        for k, allowed in spec.allowed_values.items():
+            values = ", ".join(_sql_str(v) for v in allowed)
+            checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR s[{pos[k]}] IN ({values}))")
         ok = " AND ".join(["p IS NOT NULL", *checks])
         j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
         self.con.register(_BATCH_VIEW, batch)
@@ -573,6 +576,7 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
         required = [(matched[c], c) for c in spec.required]
         ids = [(matched[c], c) for c in spec.id_columns if c in matched]
         stamps = [(matched[c], c) for c in spec.timestamp_columns if c in matched]
+        vocabularies = [(matched[c], c, allowed) for c, allowed in spec.allowed_values.items() if c in matched]
         width = len(header)
 
         while True:
@@ -607,6 +611,9 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
                 value = value.strip()
                 if value and not is_timestamp(value):
                     errors.append(f"{label} {value!r} is not a date/time")
+            for i, label, allowed in vocabularies:
+                if row[i] and row[i] not in allowed:
+                    errors.append(_not_allowed(label, row[i], allowed))
             if errors:
                 writer.quarantine(start, "; ".join(errors), "".join(lines.taken))
                 continue
@@ -650,9 +657,17 @@ def _jsonl_problem(spec: SourceSpec, line: str) -> str:
         value = obj.get(key)
         if value is not None and value != "" and not is_timestamp(value):
             errors.append(f"{key} {value!r} is not a date/time")
+    for key, allowed in spec.allowed_values.items():
+        value = obj.get(key)
+        if value is not None and value != "" and str(value) not in allowed:
+            errors.append(_not_allowed(key, value, allowed))
     if "\\u" in line and _has_lone_surrogate(obj):
         errors.append("contains an unpaired \\u surrogate escape (not valid Unicode text)")
     return "; ".join(errors) or "invalid JSON (rejected by DuckDB's JSON parser)"
+
+
+def _not_allowed(label: str, value: object, allowed: tuple[str, ...]) -> str:
+    return f"{label} {value!r} is not one of {', '.join(allowed)}"
 
 
 def _has_lone_surrogate(obj: object) -> bool:

@@ -308,3 +308,24 @@ def test_crlf_line_endings_and_quoted_newlines_keep_line_numbers(con, landing):
         ("s-1", "line one\r\nline two", 2), ("s-2", "hi", 4)]
     assert rows(con, "SELECT line, reason FROM raw.quarantine_rows") == [(5, "missing Submission ID")]
     check_load_files(con, report)
+
+
+def test_values_outside_a_closed_vocabulary_are_quarantined(con, landing):
+    events = [
+        {"event_id": "e1", "type": "click", "email": "a@b.io", "timestamp": "2026-03-01T09:30:00Z"},
+        {"event_id": "e2", "type": "clicked", "email": "a@b.io", "timestamp": "2026-03-01T09:31:00Z"},
+        {"event_id": "e3", "type": "bounce", "bounce_type": "medium", "email": "a@b.io",
+         "timestamp": "2026-03-01T09:32:00Z"},
+    ]
+    write(landing, "email_events/e.jsonl", "\n".join(json.dumps(e) for e in events) + "\n")
+    write(landing, "leads/l.csv", "Submission ID,Submitted At,Lead Source\nS1,2026-03-01,form\nS2,2026-03-01,fax\n")
+    report = ingest_landing(con, landing)
+    assert rows(con, "SELECT event_id FROM raw.email_events") == [("e1",)]
+    assert rows(con, "SELECT submission_id FROM raw.leads") == [("S1",)]
+    reasons = sorted(r[0] for r in rows(con, "SELECT reason FROM raw.quarantine_rows"))
+    assert reasons == [
+        "Lead Source 'fax' is not one of form, chat, webinar, demo_request, list_upload",
+        "bounce_type 'medium' is not one of hard, soft",
+        "type 'clicked' is not one of sent, delivered, open, click, reply, bounce, unsubscribe, spam_report",
+    ]
+    check_load_files(con, report)
