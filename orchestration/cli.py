@@ -21,7 +21,7 @@ def say(message: str) -> None:
     print(f"[actionhouse] {message}", flush=True)
 
 
-def _generate(paths: Paths, contacts: int, seed: int, hours: int | None) -> None:
+def _generate(paths: Paths, contacts: int, seed: int, hours: int | None, overwrite: bool = False) -> None:
     from sample_world import generate_next_hours, generate_world
 
     started = time.perf_counter()
@@ -30,8 +30,12 @@ def _generate(paths: Paths, contacts: int, seed: int, hours: int | None) -> None
         summary = generate_next_hours(paths.data_dir, hours=hours, progress=say)
     else:
         say(f"Generating a sample CRM world: {contacts:,} contacts, seed {seed}, into {paths.data_dir} ...")
-        summary = generate_world(paths.data_dir, contacts=contacts, seed=seed, progress=say)
-    say(f"Sample world written in {time.perf_counter() - started:.1f} s: {summary}")
+        summary = generate_world(paths.data_dir, contacts=contacts, seed=seed, progress=say, overwrite=overwrite)
+    landing_files = [f for f in summary.files if f.startswith("landing/")]
+    say(
+        f"Sample world written in {time.perf_counter() - started:.1f} s: {sum(summary.rows.values()):,} rows in "
+        f"{len(landing_files)} landing files under {paths.data_dir / 'landing'} (hidden truth in {paths.truth_dir})"
+    )
 
 
 def run_refresh(paths: Paths) -> bool:
@@ -64,14 +68,27 @@ def run_refresh(paths: Paths) -> bool:
     return result.success
 
 
+def _open_when_free(warehouse: Path, attempts: int = 20):
+    """Open the warehouse read-only, waiting briefly for a finishing writer (e.g. dbt) to let go of it."""
+    import duckdb
+
+    for _ in range(attempts):
+        try:
+            return duckdb.connect(str(warehouse), read_only=True)
+        except duckdb.IOException:
+            time.sleep(0.5)
+    say(f"The warehouse {warehouse} is still in use by another process; no per-source figures this time.")
+    return None
+
+
 def print_summary(paths: Paths, result, seconds: float) -> None:
     """Rows loaded and quarantined per source, checks passed and failed, where things are."""
     import duckdb
 
     print("\n=== Actionhouse refresh summary ===")
     print(f"run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} in {seconds:.1f} s")
-    if paths.warehouse.exists():
-        con = duckdb.connect(str(paths.warehouse), read_only=True)
+    con = _open_when_free(paths.warehouse) if paths.warehouse.exists() else None
+    if con is not None:
         try:
             rows = con.execute(
                 """
@@ -104,7 +121,14 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     paths = resolve_paths()
-    _generate(paths, args.contacts, args.seed, args.hours)
+    try:
+        _generate(paths, args.contacts, args.seed, args.hours, overwrite=args.overwrite)
+    except FileExistsError:
+        say(
+            f"A sample world already exists in {paths.data_dir}. Use --hours N to add the next hours to it, "
+            "or --overwrite to replace it (this deletes the generated landing files and truth)."
+        )
+        return 2
     return 0
 
 
@@ -171,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--contacts", type=int, default=DEFAULT_DEMO_CONTACTS)
     gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
     gen.add_argument("--hours", type=int, default=None, help="emit only the next N hours of new data")
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing sample world")
     gen.set_defaults(func=cmd_generate)
 
     ingest = sub.add_parser("ingest", help="put a file (e.g. a HubSpot contacts export) into the landing folder")

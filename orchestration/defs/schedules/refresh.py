@@ -12,7 +12,7 @@ REFRESH_JOB_NAME = "refresh_warehouse"
 
 refresh_warehouse = dg.define_asset_job(
     name=REFRESH_JOB_NAME,
-    selection=dg.AssetSelection.all(include_sources=False),
+    selection=dg.AssetSelection.all(),
     description="Load new landing files, then rebuild and re-check everything downstream of them.",
     # Runs carrying this tag are limited to one at a time by the instance (see orchestration/dagster.yaml).
     tags={WAREHOUSE_RUN_TAG: "write"},
