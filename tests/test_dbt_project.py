@@ -16,9 +16,7 @@ DBT = Path(sys.executable).parent / "dbt"
 
 
 def _load_create_dev_raw():
-    spec = importlib.util.spec_from_file_location(
-        "create_dev_raw", DBT_PROJECT / "scripts" / "create_dev_raw.py"
-    )
+    spec = importlib.util.spec_from_file_location("create_dev_raw", DBT_PROJECT / "scripts" / "create_dev_raw.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.create_dev_raw
@@ -32,9 +30,16 @@ def _dbt_build(warehouse: Path, tmp_path: Path, extra_env: dict[str, str] | None
         **(extra_env or {}),
     }
     cmd = [
-        str(DBT) if DBT.exists() else "dbt", "build",
-        "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-        "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        str(DBT) if DBT.exists() else "dbt",
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(tmp_path / "target"),
+        "--log-path",
+        str(tmp_path / "logs"),
     ]
     return subprocess.run(cmd, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, timeout=300)
 
@@ -67,8 +72,16 @@ def test_contacts_are_deduplicated_and_normalized(built_warehouse):
     assert [r[0] for r in rows] == [1001, 1002, 1003, 1004]  # 1001 appears twice in raw
     ana = rows[0]
     assert ana[1:] == (
-        "Souza Lima", "ana@acme.io", "acme.io", "+14155550123", "US", "acme.io", "sales", "vp",
-        "linkedin.com/in/ana-souza", "2026-03-01 09:30",
+        "Souza Lima",
+        "ana@acme.io",
+        "acme.io",
+        "+14155550123",
+        "US",
+        "acme.io",
+        "sales",
+        "vp",
+        "linkedin.com/in/ana-souza",
+        "2026-03-01 09:30",
     )
     bernd, chloe, dan = rows[1], rows[2], rows[3]
     assert (bernd[4], bernd[5], bernd[7], bernd[8]) == ("+49301234567", "DE", "marketing", "director")
@@ -87,8 +100,7 @@ def test_invalid_email_keeps_raw_value(built_warehouse):
 def test_events_enrichment_and_usage(built_warehouse):
     assert _query(
         built_warehouse,
-        "select message_id, is_pricing_page, user_email from staging.stg_segment__web_events "
-        "where event_type = 'page'",
+        "select message_id, is_pricing_page, user_email from staging.stg_segment__web_events where event_type = 'page'",
     ) == [("w-1", True, "ana@acme.io")]
     assert _query(
         built_warehouse,
@@ -102,8 +114,10 @@ def test_events_enrichment_and_usage(built_warehouse):
         built_warehouse,
         "select submission_id, strftime(submitted_at, '%H:%M'), role_category, seniority, country_code, phone "
         "from staging.stg_forms__leads order by 1",
-    ) == [(9001, "08:15", "sales", "c_level", "FR", "+33612345678"),
-          (9002, "07:00", "marketing", "manager", "NL", "+31612345678")]
+    ) == [
+        ("9001", "08:15", "sales", "c_level", "FR", "+33612345678"),
+        ("9002", "07:00", "marketing", "manager", "NL", "+31612345678"),
+    ]
 
 
 def test_build_on_empty_raw_tables_in_other_timezone(tmp_path):

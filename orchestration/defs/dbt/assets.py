@@ -55,7 +55,7 @@ def actionhouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
 def _relation_of(event, context: dg.AssetExecutionContext) -> str | None:
     """`database.schema.table` that a dbt output event materialized (None for checks and seeds' tests)."""
     if isinstance(event, dg.Output):
-        key = context.assets_def.get_asset_key_for_output(event.output_name)
+        key = context.assets_def.keys_by_output_name.get(event.output_name)
     elif isinstance(event, dg.MaterializeResult) and event.asset_key:
         key = event.asset_key
     else:

@@ -1,0 +1,10 @@
+{#- Keep one row per key: the first by order_by (e.g. latest version of a record).
+    relation: a CTE or relation name; partition_by / order_by: SQL fragments. -#}
+{% macro dedupe_latest(relation, partition_by, order_by) -%}
+    select * exclude (_dedupe_row_number)
+    from (
+        select *, row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as _dedupe_row_number
+        from {{ relation }}
+    ) as _ranked
+    where _dedupe_row_number = 1
+{%- endmacro %}

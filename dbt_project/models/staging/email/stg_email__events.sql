@@ -1,0 +1,30 @@
+-- Email engagement events: one row per event_id (latest load wins).
+with source as (
+    select * from {{ source('email', 'email_events') }}
+),
+
+latest as (
+    {{ dedupe_latest('source', 'event_id', '_loaded_at desc, _source_line desc') }}
+)
+
+select
+    nullif(trim(event_id), '') as event_id,
+    {{ normalize_code('type') }} as event_type,
+    {{ normalize_email('email') }} as email,
+    {{ email_is_valid('email') }} as email_is_valid,
+    {{ nullif_blank('email') }} as email_raw,
+    {{ email_domain(normalize_email('email')) }} as email_domain,
+    {{ to_id('contact_record_id') }} as contact_id,
+    nullif(trim(campaign_id), '') as campaign_id,
+    nullif(trim(sequence_id), '') as sequence_id,
+    nullif(trim(message_id), '') as message_id,
+    {{ to_utc_timestamp('timestamp') }} as occurred_at,
+    nullif(trim(url), '') as url,
+    {{ normalize_domain('url') }} as url_domain,
+    {{ nullif_blank('reply_text') }} as reply_text,
+    {{ normalize_code('bounce_type') }} as bounce_type,
+    payload,
+    _source_file,
+    _source_line,
+    _loaded_at
+from latest

@@ -1,0 +1,32 @@
+-- Daily product usage: one row per (account_domain, usage_date), latest load wins.
+with source as (
+    select * from {{ source('product', 'usage') }}
+),
+
+typed as (
+    select
+        {{ normalize_domain('account_domain') }} as _account_domain,
+        {{ to_date('usage_date') }} as _usage_date,
+        *
+    from source
+),
+
+latest as (
+    {{ dedupe_latest('typed', '_account_domain, _usage_date', '_loaded_at desc, _source_line desc') }}
+)
+
+select
+    _account_domain || '|' || cast(_usage_date as varchar) as usage_id,
+    _account_domain as account_domain,
+    {{ nullif_blank('account_domain') }} as account_domain_raw,
+    _usage_date as usage_date,
+    {{ to_integer('active_users') }} as active_users,
+    {{ to_integer('sessions') }} as sessions,
+    {{ to_integer('key_events') }} as key_events,
+    {{ to_integer('seats_purchased') }} as seats_purchased,
+    extra_columns,
+    _source_file,
+    _source_line,
+    _loaded_at
+from latest
+where _account_domain is not null and _usage_date is not null

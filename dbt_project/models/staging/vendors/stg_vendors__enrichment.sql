@@ -1,0 +1,53 @@
+-- Enrichment payloads exploded to one row per (payload_id, field_name) with value, confidence, as_of.
+with source as (
+    select * from {{ source('vendors', 'enrichment') }}
+),
+
+latest as (
+    {{ dedupe_latest('source', 'payload_id', '_loaded_at desc, _source_line desc') }}
+),
+
+exploded as (
+    select
+        *,
+        {{ json_object_keys_unnest('fields') }} as field_name
+    from latest
+    where {{ json_type_of('fields') }} = 'OBJECT'
+),
+
+fields as (
+    select
+        *,
+        {{ json_member('fields', 'field_name') }} as _field
+    from exploded
+),
+
+parts as (
+    select
+        *,
+        case when {{ json_type_of('_field') }} = 'OBJECT' then {{ json_value('_field', 'value') }} else _field end as _value
+    from fields
+)
+
+select
+    nullif(trim(payload_id), '') || ':' || field_name as enrichment_field_id,
+    nullif(trim(payload_id), '') as payload_id,
+    {{ normalize_code('vendor') }} as vendor,
+    {{ normalize_code('object_type') }} as object_type,
+    {{ nullif_blank('match_key') }} as match_key_raw,
+    case
+        when lower(trim(object_type)) = 'contact' then {{ normalize_email('match_key') }}
+        when lower(trim(object_type)) = 'company' then {{ normalize_domain('match_key') }}
+    end as match_key,
+    {{ to_utc_timestamp('received_at') }} as received_at,
+    lower(field_name) as field_name,
+    -- scalar values as text; arrays/objects as their JSON text
+    {{ json_as_text('_value') }} as value,
+    _value as value_json,
+    {{ to_double(json_text('_field', 'confidence')) }} as confidence,
+    {{ to_utc_timestamp(json_text('_field', 'as_of')) }} as as_of,
+    payload,
+    _source_file,
+    _source_line,
+    _loaded_at
+from parts
