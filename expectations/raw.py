@@ -11,6 +11,7 @@ from landing.contract import SOURCES, SourceSpec
 
 WHOLE_NUMBER = r"^[0-9]+$"
 
+
 def raw_suite(spec: SourceSpec) -> Suite:
     """The gate for one raw table: required values present, ids whole numbers, vocabularies closed."""
     expectations: list[Expectation] = [
@@ -26,7 +27,9 @@ def raw_suite(spec: SourceSpec) -> Suite:
         expectations.append(
             expect("ExpectColumnValuesToBeInSet", column=spec.column_name(label), value_set=list(allowed))
         )
-    return Suite(name=f"raw_{spec.name}", table=spec.table, expectations=tuple(expectations))
+    return Suite(
+        name=f"raw_{spec.name}", table=spec.table, expectations=tuple(expectations), incremental_by="_loaded_at"
+    )
 
 
 RAW_SUITES: dict[str, Suite] = {name: raw_suite(spec) for name, spec in SOURCES.items()}

@@ -10,6 +10,31 @@ import duckdb
 from expectations.suite import SuiteResult
 
 RESULTS_TABLE = "quality.expectation_results"
+WATERMARKS_TABLE = "quality.gate_watermarks"
+
+
+def _ensure_watermarks(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS quality")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {WATERMARKS_TABLE} "
+        "(suite VARCHAR PRIMARY KEY, validated_through TIMESTAMP, updated_at TIMESTAMP)"
+    )
+
+
+def read_watermark(con: duckdb.DuckDBPyConnection, suite: str) -> datetime | None:
+    """Load time up to which a suite's rows passed validation (None: nothing validated yet)."""
+    _ensure_watermarks(con)
+    row = con.execute(f"SELECT validated_through FROM {WATERMARKS_TABLE} WHERE suite = ?", [suite]).fetchone()
+    return row[0] if row else None
+
+
+def advance_watermark(con: duckdb.DuckDBPyConnection, suite: str, validated_through: datetime) -> None:
+    """Record that every row of the suite's table loaded up to `validated_through` passed."""
+    _ensure_watermarks(con)
+    con.execute(
+        f"INSERT OR REPLACE INTO {WATERMARKS_TABLE} VALUES (?, ?, ?)",
+        [suite, validated_through, datetime.now(UTC).replace(tzinfo=None)],
+    )
 
 
 def store_suite_result(con: duckdb.DuckDBPyConnection, result: SuiteResult, stage: str, run_id: str) -> int:

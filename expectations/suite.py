@@ -29,11 +29,16 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Suite:
-    """A named list of expectations for one table, and the columns they need."""
+    """A named list of expectations for one table, and the columns they need.
+
+    `incremental_by` names an append-only load-time column: rows up to the last passing run's high-water
+    mark were validated already, so only newer rows (and rows without a load time) are checked again.
+    """
 
     name: str
     table: str
     expectations: tuple[Expectation, ...]
+    incremental_by: str | None = None
 
     @property
     def columns(self) -> list[str]:

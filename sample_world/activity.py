@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from . import vocab as V
-from .util import DAY, HOUR, masked, take, ts_date, ts_hub, ts_iso
+from .util import DAY, HOUR, ascii_slug, masked, take, ts_date, ts_hub, ts_iso
 
 COUNTRY_NAME = {c: V.COUNTRIES[c]["name"] for c in V.COUNTRIES}
 _CLASS_IDX = {c: i for i, c in enumerate(V.REPLY_CLASSES)}
@@ -685,7 +685,7 @@ def leads(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame
     fm = take(V.FREE_MAIL, rng.integers(0, len(V.FREE_MAIL), n))
     disp = take(V.DISPOSABLE, rng.integers(0, len(V.DISPOSABLE), n))
     uni = take(V.UNIVERSITIES, rng.integers(0, len(V.UNIVERSITIES), n))
-    fl = pl.concat_str([first.str.to_lowercase(), pl.lit("."), last.str.to_lowercase().str.replace_all(" ", "")])
+    fl = pl.concat_str([ascii_slug(first), pl.lit("."), ascii_slug(last)])
     existing = k == "existing"
     df = pl.DataFrame({
         "kind": k,

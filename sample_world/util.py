@@ -71,7 +71,10 @@ _ASCII_FOLD = {
 
 def ascii_slug(e: pl.Expr) -> pl.Expr:
     """Lower-case ASCII token for e-mail local parts and domains ("Müller" -> "mueller")."""
-    return e.str.replace_many(list(_ASCII_FOLD), list(_ASCII_FOLD.values())).str.to_lowercase()
+    # Lower-case first so capital accents fold too; anything still outside [a-z0-9] is dropped, since
+    # real mailboxes and domains are ASCII.
+    folded = e.str.to_lowercase().str.replace_many(list(_ASCII_FOLD), list(_ASCII_FOLD.values()))
+    return folded.str.replace_all(r"[^a-z0-9]", "")
 
 
 def fill_patterns(rng: np.random.Generator, patterns: pl.Series) -> pl.Series:

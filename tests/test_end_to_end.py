@@ -58,11 +58,28 @@ def test_demo_then_next_hour(demo_env, capsys):
     gates = _query(data_dir, "select stage, bool_and(success) from quality.expectation_results group by stage")
     assert dict(gates) == {"raw": True, "staging": True}
 
-    # The next hour: only the new files load; nothing loaded before is loaded twice.
+    # The next hour plus a user's own HubSpot export (one bad row): only the new files load, once each.
     before = {row[1] for row in files}
     assert main(["generate", "--hours", "1"]) == 0
-    assert main(["refresh"]) == 0
+    export = data_dir.parent / "hubspot-crm-exports-all-contacts-2026-11-22.csv"
+    export.write_text(
+        "Record ID,First Name,Last Name,Email,Phone Number,Country/Region,Create Date,Favourite Colour\n"
+        "990001,Ana,Lopez,Ana.Lopez@Example.io,(415) 555-0100,United States,2026-11-20 10:00,teal\n"
+        "not-an-id,Bo,Chen,bo@example.io,,Germany,2026-11-20 10:05,red\n"
+    )
+    assert main(["ingest", str(export), "--source", "hubspot_contacts"]) == 0
     after = _query(data_dir, "select path, count(*) from raw.load_files group by path")
     assert all(count == 1 for _, count in after)
     new_paths = {path for path, _ in after} - before
-    assert new_paths, "the next hour added files"
+    assert any(path.startswith("hubspot_contacts/hubspot-crm-exports") for path in new_paths)
+    assert len(new_paths) > 1, "the next hour added files too"
+
+    ana = _query(
+        data_dir,
+        "select email, phone, country_code from staging.stg_hubspot__contacts where contact_id = 990001",
+    )
+    assert ana == [("ana.lopez@example.io", "+14155550100", "US")]
+    reasons = _query(
+        data_dir, "select reason from raw.quarantine_rows where path like 'hubspot_contacts/hubspot-crm-exports%'"
+    )
+    assert reasons == [("Record ID 'not-an-id' is not a whole number",)]

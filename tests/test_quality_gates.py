@@ -66,3 +66,27 @@ def test_failing_gate_stops_downstream(warehouse):
     ).fetchone()[0]
     con.close()
     assert stored == 1
+
+
+def _contacts_gate_evaluation(result):
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "gate_raw_hubspot_contacts")
+
+
+def test_raw_gate_checks_only_new_rows_and_keeps_failing_until_fixed(warehouse):
+    _drop_export(warehouse)
+    first = _contacts_gate_evaluation(_run(warehouse))
+    assert first.passed and first.metadata["rows_checked"].value == 2
+
+    # Nothing new: the rows that passed are not validated again.
+    second = _contacts_gate_evaluation(_run(warehouse))
+    assert second.passed and second.metadata["rows_checked"].value == 0
+
+    # A bad row arrives later: the gate fails, and fails again next run until the row is dealt with.
+    con = duckdb.connect(warehouse.database_path)
+    con.execute(
+        "insert into raw.hubspot_contacts (record_id, _source_file, _source_line, _loaded_at) "
+        "values ('not-a-number', 'manual', 1, now()::timestamp + interval 1 minute)"
+    )
+    con.close()
+    assert not _contacts_gate_evaluation(_run(warehouse)).passed
+    assert not _contacts_gate_evaluation(_run(warehouse)).passed
