@@ -15,7 +15,7 @@ export DO_NOT_TRACK := 1
 UI_PORT ?= 3000
 CONTACTS ?= 10000
 
-.PHONY: help install demo test lint ui bench refresh clean
+.PHONY: help install demo test lint ui bench bench-generate-1m refresh clean
 
 help:
 	@echo "make demo   - install, generate a sample CRM world and refresh every asset (embedded default)"
@@ -53,6 +53,9 @@ ui: install
 
 bench: install
 	$(PY) -m orchestration.bench --contacts 100000
+
+bench-generate-1m: install
+	$(PY) -m orchestration.bench --contacts 1000000 --generate-only
 
 clean:
 	rm -rf data bench_data dbt_project/target dbt_project/logs

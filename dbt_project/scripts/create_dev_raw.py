@@ -1,207 +1,29 @@
 """Build a small DuckDB file with the `raw` tables described in docs/landing-contract.md.
 
 Used for dbt development (`python dbt_project/scripts/create_dev_raw.py [path] [--empty]`) and by
-tests/test_dbt_project.py (`create_dev_raw(path)`). The table shapes mirror what the ingestion code
-writes: one VARCHAR per known CSV label in snake_case + extra_columns JSON + load metadata; JSON-lines
-sources get their documented keys projected + payload JSON + load metadata.
+tests/test_dbt_project.py (`create_dev_raw(path)`). The tables are created by the loader's own schema
+code (`landing.schema.ensure_raw_schema`), so they always have the shape ingestion writes; this script only
+adds hand-made rows that exercise each normalization.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-
-def snake(label: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", label.strip().lower()).strip("_")
-
-
-_DEAL_STAGES = [
-    "Appointment Scheduled",
-    "Qualified To Buy",
-    "Presentation Scheduled",
-    "Decision Maker Bought-In",
-    "Contract Sent",
-    "Closed Won",
-    "Closed Lost",
-]
-
-CSV_SOURCES: dict[str, list[str]] = {
-    "hubspot_contacts": [
-        "Record ID",
-        "First Name",
-        "Last Name",
-        "Email",
-        "Phone Number",
-        "Mobile Phone Number",
-        "Job Title",
-        "Company Name",
-        "Website URL",
-        "Street Address",
-        "City",
-        "State/Region",
-        "Postal Code",
-        "Country/Region",
-        "LinkedIn URL",
-        "Create Date",
-        "Last Modified Date",
-        "Lifecycle Stage",
-        "Lead Status",
-        "Contact owner",
-        "Original Source",
-        "Associated Company IDs",
-        "Associated Company ID (Primary)",
-        "Unsubscribed from all email",
-        "Human Verified Fields",
-    ],
-    "hubspot_companies": [
-        "Record ID",
-        "Company name",
-        "Company Domain Name",
-        "Website URL",
-        "Industry",
-        "Number of Employees",
-        "Annual Revenue",
-        "Phone Number",
-        "Street Address",
-        "City",
-        "State/Region",
-        "Postal Code",
-        "Country/Region",
-        "Create Date",
-        "Last Modified Date",
-        "Company owner",
-        "Lifecycle Stage",
-        "Type",
-        "Parent Company ID",
-        "Technologies",
-    ],
-    "hubspot_deals": [
-        "Record ID",
-        "Deal Name",
-        "Deal Stage",
-        "Pipeline",
-        "Amount",
-        "Close Date",
-        "Create Date",
-        "Last Modified Date",
-        "Deal owner",
-        "Deal Type",
-        "Associated Company IDs",
-        "Associated Contact IDs",
-    ]
-    + [f'Date entered "{s} (Sales Pipeline)"' for s in _DEAL_STAGES],
-    "hubspot_meetings": [
-        "Record ID",
-        "Meeting name",
-        "Meeting start time",
-        "Meeting end time",
-        "Meeting outcome",
-        "Activity assigned to",
-        "Create Date",
-        "Associated Contact IDs",
-        "Associated Company IDs",
-        "Associated Deal IDs",
-    ],
-    "hubspot_tickets": [
-        "Ticket ID",
-        "Ticket name",
-        "Pipeline",
-        "Ticket status",
-        "Priority",
-        "Category",
-        "Create date",
-        "Close date",
-        "Last Modified Date",
-        "Associated Company IDs",
-        "Associated Contact IDs",
-    ],
-    "leads": [
-        "Submission ID",
-        "Submitted At",
-        "Lead Source",
-        "Campaign",
-        "First Name",
-        "Last Name",
-        "Email",
-        "Phone Number",
-        "Job Title",
-        "Company Name",
-        "Website URL",
-        "Country/Region",
-        "State/Region",
-        "City",
-        "Number of Employees",
-        "Industry",
-        "Message",
-    ],
-    "product_usage": ["Account Domain", "Usage Date", "Active Users", "Sessions", "Key Events", "Seats Purchased"],
-}
-
-# key -> column type (JSON for objects, VARCHAR for scalars)
-JSON_SOURCES: dict[str, dict[str, str]] = {
-    "email_events": {
-        k: "VARCHAR"
-        for k in [
-            "event_id",
-            "type",
-            "email",
-            "contact_record_id",
-            "campaign_id",
-            "sequence_id",
-            "message_id",
-            "timestamp",
-            "url",
-            "reply_text",
-            "bounce_type",
-        ]
-    },
-    "web_events": {
-        "type": "VARCHAR",
-        "messageId": "VARCHAR",
-        "anonymousId": "VARCHAR",
-        "userId": "VARCHAR",
-        "event": "VARCHAR",
-        "name": "VARCHAR",
-        "properties": "JSON",
-        "traits": "JSON",
-        "context": "JSON",
-        "timestamp": "VARCHAR",
-    },
-    "product_events": {
-        "type": "VARCHAR",
-        "messageId": "VARCHAR",
-        "anonymousId": "VARCHAR",
-        "userId": "VARCHAR",
-        "event": "VARCHAR",
-        "name": "VARCHAR",
-        "properties": "JSON",
-        "traits": "JSON",
-        "context": "JSON",
-        "timestamp": "VARCHAR",
-    },
-    "enrichment": {
-        "payload_id": "VARCHAR",
-        "vendor": "VARCHAR",
-        "object_type": "VARCHAR",
-        "match_key": "VARCHAR",
-        "received_at": "VARCHAR",
-        "fields": "JSON",
-    },
-    "signals": {k: "VARCHAR" for k in ["signal_id", "type", "domain", "observed_at", "detail", "magnitude", "source"]},
-}
+from landing.contract import SOURCES
+from landing.schema import ensure_raw_schema
 
 _LOADED_1 = datetime(2026, 3, 1, 10, 0, 0)
 _LOADED_2 = datetime(2026, 3, 1, 11, 0, 0)
 
 
 def _contacts():
-    h = CSV_SOURCES["hubspot_contacts"]
+    h = SOURCES["hubspot_contacts"].columns
     rows = [
         # first version of 1001 (older last modified) - must be dropped by dedupe
         {
@@ -280,7 +102,7 @@ def _contacts():
 
 
 def _companies():
-    h = CSV_SOURCES["hubspot_companies"]
+    h = SOURCES["hubspot_companies"].columns
     rows = [
         {
             "Record ID": "2001",
@@ -316,7 +138,7 @@ def _companies():
 
 
 def _deals():
-    h = CSV_SOURCES["hubspot_deals"]
+    h = SOURCES["hubspot_deals"].columns
     rows = [
         {
             "Record ID": "3001",
@@ -349,7 +171,7 @@ def _deals():
 
 
 def _meetings():
-    h = CSV_SOURCES["hubspot_meetings"]
+    h = SOURCES["hubspot_meetings"].columns
     rows = [
         {
             "Record ID": "4001",
@@ -376,7 +198,7 @@ def _meetings():
 
 
 def _tickets():
-    h = CSV_SOURCES["hubspot_tickets"]
+    h = SOURCES["hubspot_tickets"].columns
     rows = [
         {
             "Ticket ID": "5001",
@@ -395,7 +217,7 @@ def _tickets():
 
 
 def _leads():
-    h = CSV_SOURCES["leads"]
+    h = SOURCES["leads"].columns
     rows = [
         {
             "Submission ID": "9001",
@@ -428,7 +250,7 @@ def _leads():
 
 
 def _usage():
-    h = CSV_SOURCES["product_usage"]
+    h = SOURCES["product_usage"].columns
     rows = [
         {
             "Account Domain": "acme.io",
@@ -579,28 +401,14 @@ def _signals():
 
 
 def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    for table, labels in CSV_SOURCES.items():
-        cols = ", ".join(f'"{snake(lbl)}" VARCHAR' for lbl in labels)
-        con.execute(
-            f"create or replace table raw.{table} ({cols}, extra_columns JSON, _source_file VARCHAR, "
-            f"_source_line BIGINT, _loaded_at TIMESTAMP)"
-        )
-    for table, keys in JSON_SOURCES.items():
-        cols = ", ".join(f'"{snake_camel(k)}" {t}' for k, t in keys.items())
-        con.execute(
-            f"create or replace table raw.{table} ({cols}, payload JSON, _source_file VARCHAR, "
-            f"_source_line BIGINT, _loaded_at TIMESTAMP)"
-        )
-
-
-def snake_camel(key: str) -> str:
-    """messageId -> message_id"""
-    return snake(re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key))
+    # The loader's own schema code, so these tables always have the shape ingestion writes.
+    con.execute("drop schema if exists raw cascade")
+    ensure_raw_schema(con)
 
 
 def _insert_csv(con, table, labels, rows):
-    cols = [snake(lbl) for lbl in labels]
+    spec = SOURCES[table]
+    cols = [spec.column_name(lbl) for lbl in labels]
     for i, row in enumerate(rows):
         loaded = _LOADED_1 if i == 0 else _LOADED_2
         extra = {k: v for k, v in row.items() if k not in labels}
@@ -608,25 +416,26 @@ def _insert_csv(con, table, labels, rows):
         values += [json.dumps(extra) if extra else None, f"{table}/export_{i}.csv", i + 2, loaded]
         placeholders = ", ".join(["?"] * len(values))
         collist = ", ".join(f'"{c}"' for c in cols + ["extra_columns", "_source_file", "_source_line", "_loaded_at"])
-        con.execute(f"insert into raw.{table} ({collist}) values ({placeholders})", values)
+        con.execute(f"insert into {spec.table} ({collist}) values ({placeholders})", values)
 
 
 def _insert_json(con, table, rows):
-    keys = JSON_SOURCES[table]
+    spec = SOURCES[table]
     for i, row in enumerate(rows):
         values = []
-        for k, t in keys.items():
-            v = row.get(k)
+        for key in spec.columns:
+            v = row.get(key)
             if v is None:
                 values.append(None)
-            elif t == "JSON":
+            elif key in spec.json_columns:
                 values.append(json.dumps(v))
             else:
                 values.append(v if isinstance(v, str) else json.dumps(v))
         values += [json.dumps(row), f"{table}/events.jsonl", i + 1, _LOADED_1]
-        collist = ", ".join(f'"{snake_camel(k)}"' for k in keys) + ", payload, _source_file, _source_line, _loaded_at"
+        collist = ", ".join(f'"{spec.column_name(k)}"' for k in spec.columns)
+        collist += ", payload, _source_file, _source_line, _loaded_at"
         placeholders = ", ".join(["?"] * len(values))
-        con.execute(f"insert into raw.{table} ({collist}) values ({placeholders})", values)
+        con.execute(f"insert into {spec.table} ({collist}) values ({placeholders})", values)
 
 
 def create_dev_raw(path: str | Path, empty: bool = False) -> Path:
