@@ -28,7 +28,7 @@ help:
 	.tools/bin/python -m pip install --quiet uv
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python 3.11
+	$(UV) sync --frozen --inexact --python 3.11
 	touch $@
 
 install: $(VENV)/.installed
@@ -59,3 +59,8 @@ bench-generate-1m: install
 
 clean:
 	rm -rf data bench_data dbt_project/target dbt_project/logs
+
+.PHONY: bench-sync
+# Sync throughput against the sandbox CRM at its default limit (100 requests / 10 s x 100 records), ~40 s.
+bench-sync: install
+	$(PY) -m reverse_etl.bench --records $${BENCH_SYNC_RECORDS:-40000}

@@ -7,7 +7,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestration.settings import Paths, prepare_dagster_home, resolve_paths
@@ -92,7 +93,7 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
         try:
             rows = con.execute(
                 """
-                select source, count(*) filter (where status = 'loaded') as files_loaded,
+                select source, count(*) filter (where status = 'loaded') as loads,
                        count(*) filter (where status = 'rejected') as files_rejected,
                        coalesce(sum(rows_loaded), 0), coalesce(sum(rows_accepted), 0),
                        coalesce(sum(rows_quarantined), 0)
@@ -103,9 +104,9 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
             rows = []
         finally:
             con.close()
-        print(f"{'source':<20}{'files':>7}{'rejected':>10}{'rows loaded':>14}{'accepted':>12}{'quarantined':>13}")
-        for source, files, rejected, loaded, accepted, quarantined in rows:
-            print(f"{source:<20}{files:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
+        print(f"{'source':<20}{'loads':>7}{'rejected':>10}{'rows loaded':>14}{'accepted':>12}{'quarantined':>13}")
+        for source, loads, rejected, loaded, accepted, quarantined in rows:
+            print(f"{source:<20}{loads:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
@@ -152,17 +153,63 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0 if run_refresh(resolve_paths()) else 1
 
 
+@contextmanager
+def sandbox_crm(paths: Paths) -> Iterator[None]:
+    """Serve the sandbox CRM, seeded from the sample world, for the length of a `with` block.
+
+    The refresh then reads contacts, companies and deals through the CRM API (as it would from HubSpot).
+    Skipped when `ACTIONHOUSE_CRM_BASE_URL` already points at a CRM.
+    """
+    if os.environ.get("ACTIONHOUSE_CRM_BASE_URL", "").strip():
+        say("Using the CRM at ACTIONHOUSE_CRM_BASE_URL.")
+        yield
+        return
+    from reverse_etl.sandbox.config import config_from_env
+    from reverse_etl.sandbox.seed import seed_from_landing
+    from reverse_etl.sandbox.server import start_sandbox
+    from reverse_etl.sandbox.store import SandboxStore
+
+    config = config_from_env()
+    if not config.db_path.exists():
+        store = SandboxStore(config.db_path, config.unique_properties)
+        try:
+            report = seed_from_landing(store, paths.landing_dir)
+        finally:
+            store.close()
+        counts = ", ".join(f"{n:,} {t}" for t, n in report.records.items())
+        say(f"Seeded the sandbox CRM from the sample world: {counts}")
+    server, _ = start_sandbox(config)
+    say(f"Sandbox CRM (HubSpot API) serving on {server.url}")
+    previous = {name: os.environ.get(name) for name in ("ACTIONHOUSE_CRM_BASE_URL", "ACTIONHOUSE_CRM_TOKEN")}
+    os.environ["ACTIONHOUSE_CRM_BASE_URL"] = server.url
+    os.environ["ACTIONHOUSE_CRM_TOKEN"] = config.tokens[0]
+    try:
+        yield
+    finally:
+        server.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     paths = resolve_paths()
     if args.fresh:
         for folder in (paths.landing_dir, paths.truth_dir):
             shutil.rmtree(folder, ignore_errors=True)
-        paths.warehouse.unlink(missing_ok=True)
+        state_files = ("crm_sandbox.sqlite", "operations.sqlite")
+        for state_file in (paths.warehouse, *(paths.data_dir / name for name in state_files)):
+            state_file.unlink(missing_ok=True)
     if not (paths.truth_dir / "world_state.json").exists():
         _generate(paths, args.contacts, args.seed, None)
     else:
         say(f"Using the sample world already in {paths.data_dir} (pass --fresh to start over).")
-    return 0 if run_refresh(paths) else 1
+    if args.no_crm:
+        return 0 if run_refresh(paths) else 1
+    with sandbox_crm(paths):
+        return 0 if run_refresh(paths) else 1
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -189,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--contacts", type=int, default=DEFAULT_DEMO_CONTACTS)
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
     demo.add_argument("--fresh", action="store_true", help="delete the landing files, truth and warehouse first")
+    demo.add_argument(
+        "--no-crm", action="store_true", help="read CRM objects from the landing exports only (no sandbox CRM)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     gen = sub.add_parser("generate", help="write a sample CRM world into the landing folder")
@@ -209,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = sub.add_parser("prepare", help="parse the dbt project and set up the Dagster home (for the UI)")
     prepare.set_defaults(func=cmd_prepare)
+
+    from orchestration.crm_cli import add_crm_commands
+
+    add_crm_commands(sub)
     return parser
 
 

@@ -1,0 +1,48 @@
+"""The CRM connection as a Dagster resource (base URL and token from environment variables)."""
+
+import os
+from urllib.parse import urlparse
+
+import dagster as dg
+
+from orchestration.settings import resolve_paths
+from reverse_etl.crm.cursors import CursorStore, default_ops_db_url
+from reverse_etl.crm.hubspot import HubSpotClient
+
+CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
+CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
+OPS_DB_ENV = "ACTIONHOUSE_OPS_DB"
+
+
+def crm_configured() -> bool:
+    """True when a CRM base URL is set (the API ingestion assets exist only then)."""
+    return bool(os.environ.get(CRM_BASE_URL_ENV, "").strip())
+
+
+class CrmResource(dg.ConfigurableResource):
+    """A HubSpot-API CRM (HubSpot or the sandbox) and the operational store that keeps read cursors."""
+
+    base_url: str
+    token: str
+    ops_db_url: str
+    rate_limit: int = 100
+
+    @classmethod
+    def from_environment(cls) -> "CrmResource":
+        """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown) and
+        `ACTIONHOUSE_OPS_DB` (default `sqlite:///<data dir>/operations.sqlite`)."""
+        ops_db = os.environ.get(OPS_DB_ENV) or default_ops_db_url(resolve_paths().data_dir)
+        return cls(base_url=dg.EnvVar(CRM_BASE_URL_ENV), token=dg.EnvVar(CRM_TOKEN_ENV), ops_db_url=ops_db)
+
+    @property
+    def connection_name(self) -> str:
+        """Names the CRM in the cursor table (`hubspot@host:port`), so another CRM starts a fresh cursor."""
+        return f"hubspot@{urlparse(self.base_url).netloc or self.base_url}"
+
+    def client(self) -> HubSpotClient:
+        """A client for one step (close it, or use `with`)."""
+        return HubSpotClient(self.base_url, self.token, rate_limit=self.rate_limit)
+
+    def cursor_store(self) -> CursorStore:
+        """The read-cursor store in the operational database."""
+        return CursorStore(self.ops_db_url)
