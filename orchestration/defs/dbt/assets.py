@@ -8,9 +8,12 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt import actionhouse_dbt_project
+from orchestration.defs.crm.assets import crm_api_asset_key
+from orchestration.defs.crm.resources import crm_configured
 from orchestration.metadata import frame_to_markdown
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
+from reverse_etl.crm.hubspot_mapping import RAW_SOURCES
 
 PREVIEW_ROWS = 5
 LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
@@ -26,7 +29,17 @@ class ActionhouseDbtTranslator(DagsterDbtTranslator):
             return spec.replace_attributes(key=dg.AssetKey(["raw", node["identifier"]]))
         folder = node.get("fqn", [None, None])[1] if len(node.get("fqn", [])) > 2 else None
         group = "reference" if node.get("resource_type") == "seed" else LAYER_BY_FOLDER.get(folder, "models")
-        return spec.replace_attributes(group_name=group, owners=["team:data-engineering"])
+        spec = spec.replace_attributes(group_name=group, owners=["team:data-engineering"])
+        if crm_configured():
+            # The CRM API pulls append to the same raw tables the landing files fill: models reading those
+            # tables depend on the pulls too, so a refresh (or a UI selection) runs them first.
+            api_deps = [
+                dg.AssetDep(crm_api_asset_key(object_type))
+                for object_type, raw_table in RAW_SOURCES.items()
+                if dg.AssetKey(["raw", raw_table]) in {dep.asset_key for dep in spec.deps}
+            ]
+            spec = spec.replace_attributes(deps=[*spec.deps, *api_deps])
+        return spec
 
 
 project = actionhouse_dbt_project()
