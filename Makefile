@@ -64,3 +64,14 @@ clean:
 # Sync throughput against the sandbox CRM at its default limit (100 requests / 10 s x 100 records), ~40 s.
 bench-sync: install
 	$(PY) -m reverse_etl.bench --records $${BENCH_SYNC_RECORDS:-40000}
+
+# --- scoring (ml/): quality on a sample world's holdout, and 1M-lead scoring speed -------------------------
+SCORING_CONTACTS ?= 100000
+SCORING_SEED ?= 7
+.PHONY: eval-scoring bench-scoring
+
+eval-scoring: install
+	$(PY) -m ml.eval --contacts $(SCORING_CONTACTS) --seed $(SCORING_SEED)
+
+bench-scoring: install
+	$(PY) benchmarks/bench_scoring.py --leads 1000000

@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.crm_cli import add_crm_commands
 
     add_crm_commands(sub)
+    from orchestration.model_cli import add_model_commands
+
+    add_model_commands(sub)
     return parser
 
 

@@ -1,0 +1,278 @@
+"""Point-in-time lead features on plain polars DataFrames — one code path for training and scoring.
+
+Inputs (any source; `ml.warehouse` builds them from the staging layer):
+- `contacts`: one row per lead — `contact_id` plus fit attributes `role_category`, `seniority`, `country_code`,
+  `industry`, `employees`, `technologies` (list of lowercased names), `company_domain`.
+- `events`: engagement — `contact_id`, `kind` (one of `EVENT_KINDS`), `occurred_at` (datetime or epoch seconds).
+- `signals`: account triggers — `domain`, `kind` (one of `SIGNAL_KINDS`), `occurred_at`.
+
+Every event or signal at or after `as_of` is ignored, so a training row built "as of" a date never sees what
+happened later; the result carries `feature_cutoff` so `assert_point_in_time` can prove it against labels.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+EVENT_KINDS = [
+    "pricing_visit",
+    "demo_request",
+    "email_click",
+    "email_reply",
+    "email_open",
+    "web_visit",
+    "product_event",
+]
+SIGNAL_KINDS = ["hiring_signal", "funding_signal", "tool_install_signal"]
+ALL_KINDS = EVENT_KINDS + SIGNAL_KINDS
+DAY_SECONDS = 86_400.0
+NO_TOUCH_DAYS = 365.0  # "days since last engagement" for a lead never seen engaging
+
+FIT_CATEGORICAL = ["industry", "country_code", "role_category", "seniority"]
+FIT_NUMERIC = ["employees", "icp_tech_matches", "icp_match"]
+FIT_FEATURES = FIT_CATEGORICAL + FIT_NUMERIC
+
+
+class LeakageError(ValueError):
+    """A feature was computed from data dated at or after the date its label starts."""
+
+
+def count_columns(windows: list[int]) -> list[str]:
+    """Names of the windowed count features, e.g. `count_pricing_visit_7d`."""
+    return [f"count_{kind}_{w}d" for kind in ALL_KINDS for w in windows]
+
+
+def intent_features(config: dict[str, Any]) -> list[str]:
+    """Intent feature names for a config: decayed engagement per kind, windowed counts, recency."""
+    windows = list(config["features"]["count_windows_days"])
+    return [f"decayed_{k}" for k in ALL_KINDS] + count_columns(windows) + ["days_since_last_touch"]
+
+
+def feature_schema(config: dict[str, Any]) -> dict[str, str]:
+    """Feature name -> kind (`categorical` / `numeric`) — the schema written into model metadata."""
+    schema = {c: "categorical" for c in FIT_CATEGORICAL}
+    schema.update({c: "numeric" for c in FIT_NUMERIC})
+    schema.update({c: "numeric" for c in intent_features(config)})
+    return schema
+
+
+def to_epoch_seconds(value: datetime | float | int) -> float:
+    """A datetime (naive = UTC) or epoch seconds, as epoch seconds."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    return float(value)
+
+
+def _epoch_expr(col: str, dtype: pl.DataType) -> pl.Expr:
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(col).dt.epoch("ms").cast(pl.Float64) / 1000.0
+    return pl.col(col).cast(pl.Float64)
+
+
+def _engagement_aggregates(
+    frame: pl.DataFrame, key: str, kinds: list[str], as_of_s: float, half_lives: dict[str, float], windows: list[int]
+) -> pl.DataFrame:
+    """Per key: decayed sum and windowed counts per kind, last-touch epoch; only rows strictly before as_of."""
+    if frame.is_empty():
+        return pl.DataFrame(schema={key: frame.schema.get(key, pl.Int64)})
+    ts = _epoch_expr("occurred_at", frame.schema["occurred_at"])
+    hl = pl.col("kind").replace_strict({k: float(half_lives[k]) for k in kinds}, default=None, return_dtype=pl.Float64)
+    base = (
+        frame.lazy()
+        .filter(pl.col("kind").is_in(kinds))
+        .with_columns(ts.alias("_t"))
+        .filter(pl.col("_t") < as_of_s)
+        .with_columns(((as_of_s - pl.col("_t")) / DAY_SECONDS).alias("_age"), hl.alias("_hl"))
+    )
+    aggs: list[pl.Expr] = []
+    for k in kinds:
+        is_k = pl.col("kind") == k
+        aggs.append(
+            pl.when(is_k)
+            .then((-math.log(2) * pl.col("_age") / pl.col("_hl")).exp())
+            .otherwise(0.0)
+            .sum()
+            .alias(f"decayed_{k}")
+        )
+        for w in windows:
+            aggs.append((is_k & (pl.col("_age") < w)).sum().cast(pl.Float64).alias(f"count_{k}_{w}d"))
+    aggs.append(pl.col("_t").max().alias("_last_touch"))
+    return base.group_by(key).agg(aggs).collect()
+
+
+def icp_components(contacts: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
+    """ICP match per contact, component by component (each 0..1), from the versioned ICP config."""
+    icp = config["icp"]
+    emp = icp["employee_range"]
+    industries = {str(k).lower(): float(v) for k, v in icp["industries"].items()}
+    techs = [t.lower() for t in icp["technologies"]]
+    employees = pl.col("employees").cast(pl.Float64)
+    techs_col = pl.col("technologies").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    return contacts.select(
+        pl.col("contact_id"),
+        pl.col("industry")
+        .str.to_lowercase()
+        .replace_strict(industries, default=0.0, return_dtype=pl.Float64)
+        .fill_null(0.0)
+        .alias("icp_industry"),
+        pl.when(employees.is_between(emp["sweet_spot_min"], emp["sweet_spot_max"]))
+        .then(1.0)
+        .when(employees.is_between(emp["min"], emp["max"]))
+        .then(0.6)
+        .otherwise(0.0)
+        .alias("icp_size"),
+        pl.when(pl.col("country_code").is_in(icp["countries"]))
+        .then(1.0)
+        .otherwise(float(icp["other_country_weight"]))
+        .alias("icp_geo"),
+        pl.when(pl.col("role_category").is_in(icp["buyer_roles"])).then(1.0).otherwise(0.2).alias("icp_role"),
+        pl.when(pl.col("seniority").is_in(icp["senior_levels"]))
+        .then(1.0)
+        .when(pl.col("seniority") == "manager")
+        .then(0.6)
+        .otherwise(0.2)
+        .alias("icp_seniority"),
+        techs_col.list.eval(pl.element().str.to_lowercase().is_in(techs))
+        .list.sum()
+        .cast(pl.Float64)
+        .alias("icp_tech_matches"),
+    )
+
+
+def build_features(
+    contacts: pl.DataFrame,
+    events: pl.DataFrame,
+    signals: pl.DataFrame | None,
+    as_of: datetime | float,
+    config: dict[str, Any],
+) -> pl.DataFrame:
+    """Fit and intent features per `contact_id` as of `as_of` (events at or after it are ignored).
+
+    Returns one row per contact: `contact_id`, `feature_cutoff` (epoch seconds), `FIT_FEATURES`, then the
+    intent features of `intent_features(config)`. Deterministic for the same inputs.
+    """
+    for col in ("contact_id", "role_category", "seniority", "country_code", "industry", "employees"):
+        if col not in contacts.columns:
+            raise ValueError(f"contacts frame lacks column {col!r}")
+    if "technologies" not in contacts.columns:
+        contacts = contacts.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("technologies"))
+    if "company_domain" not in contacts.columns:
+        contacts = contacts.with_columns(pl.lit(None, dtype=pl.String).alias("company_domain"))
+    as_of_s = to_epoch_seconds(as_of)
+    half_lives = {k: float(v) for k, v in config["features"]["half_life_days"].items()}
+    missing = [k for k in ALL_KINDS if k not in half_lives]
+    if missing:
+        raise ValueError(f"config features.half_life_days lacks {', '.join(missing)}")
+    windows = [int(w) for w in config["features"]["count_windows_days"]]
+
+    icp = icp_components(contacts, config)
+    weights = [1.5, 1.0, 0.7, 1.0, 1.0]  # industry, size, geo, role, seniority (tech added below)
+    icp_match = (
+        sum(
+            w * pl.col(c)
+            for w, c in zip(weights, ["icp_industry", "icp_size", "icp_geo", "icp_role", "icp_seniority"], strict=True)
+        )
+        + 0.8 * (pl.col("icp_tech_matches") / 2.0).clip(0.0, 1.0)
+    ) / (sum(weights) + 0.8)
+    fit = contacts.select(
+        pl.col("contact_id"),
+        pl.col("industry").str.to_lowercase().fill_null("unknown").alias("industry"),
+        pl.col("country_code").fill_null("unknown").alias("country_code"),
+        pl.col("role_category").fill_null("other").alias("role_category"),
+        pl.col("seniority").fill_null("unknown").alias("seniority"),
+        pl.col("employees").cast(pl.Float64).alias("employees"),
+        pl.col("company_domain"),
+    ).join(
+        icp.select("contact_id", "icp_tech_matches", icp_match.alias("icp_match")),
+        on="contact_id",
+        how="left",
+        maintain_order="left",
+    )
+
+    ev = _engagement_aggregates(events, "contact_id", EVENT_KINDS, as_of_s, half_lives, windows)
+    out = fit.join(ev, on="contact_id", how="left", maintain_order="left")
+    if signals is not None and not signals.is_empty():
+        sg = _engagement_aggregates(
+            signals.rename({"domain": "company_domain"}), "company_domain", SIGNAL_KINDS, as_of_s, half_lives, windows
+        ).rename({"_last_touch": "_last_signal"})
+        out = out.join(sg, on="company_domain", how="left", maintain_order="left")
+    names = intent_features(config)
+    for col in names:
+        if col not in out.columns and col != "days_since_last_touch":
+            out = out.with_columns(pl.lit(0.0).alias(col))
+    last = pl.col("_last_touch") if "_last_touch" in out.columns else pl.lit(None, dtype=pl.Float64)
+    out = out.with_columns(
+        [pl.col(c).fill_null(0.0) for c in names if c != "days_since_last_touch"]
+        + [
+            ((as_of_s - last) / DAY_SECONDS)
+            .fill_null(NO_TOUCH_DAYS)
+            .clip(0.0, NO_TOUCH_DAYS)
+            .alias("days_since_last_touch"),
+            pl.lit(as_of_s).alias("feature_cutoff"),
+        ]
+    )
+    return out.select(["contact_id", "feature_cutoff", *FIT_FEATURES, *names])
+
+
+def assert_point_in_time(features: pl.DataFrame, labels: pl.DataFrame) -> None:
+    """Raise `LeakageError` when any feature row was cut off after its label window starts.
+
+    `features` carries `feature_cutoff` (from `build_features`), `labels` carries `label_start` (epoch
+    seconds): the first moment whose outcome the label describes. Joined on `contact_id`.
+    """
+    joined = features.select("contact_id", "feature_cutoff").join(
+        labels.select("contact_id", "label_start"), on="contact_id", how="inner"
+    )
+    late = joined.filter(pl.col("feature_cutoff") > pl.col("label_start"))
+    if late.height:
+        raise LeakageError(
+            f"{late.height} feature row(s) were computed after their label date "
+            f"(e.g. contact {late['contact_id'][0]}): training would see the future"
+        )
+
+
+def conversion_labels(
+    contacts: pl.DataFrame, outcomes: pl.DataFrame, as_of: datetime | float, horizon_days: int
+) -> pl.DataFrame:
+    """Label per contact: 1 when an outcome (meeting or opportunity) starts in [as_of, as_of + horizon).
+
+    `outcomes` holds `contact_id`, `occurred_at`. Contacts who converted before `as_of` are dropped (already
+    in the pipeline, not a lead to score). Returns `contact_id`, `label`, `label_start`.
+    """
+    as_of_s = to_epoch_seconds(as_of)
+    end_s = as_of_s + horizon_days * DAY_SECONDS
+    if outcomes.is_empty():
+        return contacts.select(
+            "contact_id", pl.lit(0, dtype=pl.Int8).alias("label"), pl.lit(as_of_s).alias("label_start")
+        )
+    ts = _epoch_expr("occurred_at", outcomes.schema["occurred_at"])
+    per = (
+        outcomes.with_columns(ts.alias("_t"))
+        .group_by("contact_id")
+        .agg(
+            (pl.col("_t") < as_of_s).any().alias("_before"),
+            ((pl.col("_t") >= as_of_s) & (pl.col("_t") < end_s)).any().alias("_within"),
+        )
+    )
+    return (
+        contacts.select("contact_id")
+        .join(per, on="contact_id", how="left", maintain_order="left")
+        .filter(~pl.col("_before").fill_null(False))
+        .select(
+            "contact_id",
+            pl.col("_within").fill_null(False).cast(pl.Int8).alias("label"),
+            pl.lit(as_of_s).alias("label_start"),
+        )
+    )
+
+
+def numeric_matrix(features: pl.DataFrame, columns: list[str]) -> np.ndarray:
+    """Columns as a float64 matrix (n x len(columns)); nulls become NaN."""
+    return features.select([pl.col(c).cast(pl.Float64) for c in columns]).to_numpy()

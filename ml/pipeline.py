@@ -1,0 +1,218 @@
+"""Warehouse-level steps the orchestrator calls: train + register, score + log, drift, publish.
+
+Each takes an open DuckDB connection, a `ModelRegistry` and the config; none imports Dagster.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from .drift import build_reference, drift_report
+from .features import build_features, conversion_labels, feature_schema
+from .registry import ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
+from .score_log import DEFAULT_TABLE, append_score_log
+from .scoring import LeadScorer, features_from_log, train_scorer
+from .warehouse import load_scoring_inputs
+
+PUBLISHED_TABLE = "ml.lead_scores"
+HOLDOUT_SHARE = 0.2
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training step did: trained or skipped (and why), the new version and the promotion decision."""
+
+    trained: bool
+    reason: str
+    champion: str | None
+    version: str | None = None
+    decision: PromotionDecision | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""
+    fallback_reason: str = ""
+
+
+@dataclass
+class ScoringOutcome:
+    """One scoring run: its id, how many leads, which model, tier counts."""
+
+    run_id: str
+    rows: int
+    model_version: str
+    model_kind: str
+    fallback_reason: str
+    tier_counts: dict[int, int]
+    scored_at: datetime
+
+
+def _model_schema(scorer: LeadScorer, config: dict[str, Any]) -> dict[str, str]:
+    schema = feature_schema(config)
+    return {name: schema.get(name, "numeric") for name in scorer.feature_names}
+
+
+def _holdout(ids: pl.Series, share: float) -> pl.Series:
+    return pl.Series((ids.hash(seed=11).to_numpy() % 10_000) < share * 10_000)
+
+
+def train_and_register(
+    con, registry: ModelRegistry, config: dict[str, Any], force: bool = False, max_age_days: float = 7.0, seed: int = 0
+) -> TrainingOutcome:
+    """Train a challenger on features as of `horizon` days before the data's end and promote it if it is not
+    worse than the champion on the same holdout.
+
+    Skipped (no training) unless `force`, there is no champion, the champion is the rules fallback, or it is
+    older than `max_age_days` — so the hourly refresh retrains weekly, and on demand with `force`.
+    """
+    champion = registry.champion_version()
+    if champion and not force:
+        meta = registry.metadata(champion)
+        age_days = (time.time() - float(meta.get("saved_at", 0))) / 86_400
+        if meta.get("kind") == "learned" and age_days < max_age_days:
+            return TrainingOutcome(
+                False,
+                f"champion {champion} is {age_days:.1f} days old (< {max_age_days})",
+                champion,
+                metrics=meta.get("holdout_metrics", {}),
+                kind="learned",
+            )
+    inputs = load_scoring_inputs(con)
+    horizon = int(config["labels"]["horizon_days"])
+    as_of = inputs.now - timedelta(days=horizon)
+    features = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
+    labels = conversion_labels(inputs.contacts, inputs.outcomes, as_of, horizon)
+    hold = _holdout(labels["contact_id"], HOLDOUT_SHARE)
+    scorer = train_scorer(features, labels.filter(~hold), config, seed=seed)
+    holdout = features.join(labels.filter(hold).select("contact_id", "label"), on="contact_id", how="inner")
+    y = holdout["label"].to_numpy()
+    metrics = evaluate_scorer(scorer, holdout, y) if y.size and 0 < y.sum() < y.size else {}
+    train_rows = features.join(labels.filter(~hold).select("contact_id"), on="contact_id", how="semi")
+    reference = build_reference(train_rows, scorer.score(train_rows, with_reasons=False), _model_schema(scorer, config))
+    version = registry.save(
+        scorer,
+        {
+            "holdout_metrics": metrics,
+            "drift_reference": reference,
+            "features_as_of": as_of.isoformat(),
+            "label_horizon_days": horizon,
+        },
+    )
+    if y.size == 0 or y.min() == y.max():
+        # No usable holdout (tiny or one-class data): only replace nothing or another fallback.
+        current = registry.metadata(champion) if champion else None
+        if current is None or current.get("kind") == "rules":
+            registry.set_champion(version, "promoted (no usable holdout; replaces no learned model)")
+            return TrainingOutcome(
+                True,
+                "promoted without a holdout comparison",
+                version,
+                version,
+                None,
+                metrics,
+                scorer.kind,
+                scorer.fallback_reason,
+            )
+        return TrainingOutcome(
+            True,
+            "kept the learned champion: no usable holdout to compare on",
+            champion,
+            version,
+            None,
+            metrics,
+            scorer.kind,
+            scorer.fallback_reason,
+        )
+    decision = registry.promote_if_not_worse(version, holdout, y)
+    return TrainingOutcome(
+        True,
+        decision.reason,
+        registry.champion_version(),
+        version,
+        decision,
+        metrics,
+        scorer.kind,
+        scorer.fallback_reason,
+    )
+
+
+def current_scorer(registry: ModelRegistry, config: dict[str, Any]) -> LeadScorer:
+    """The champion, or — before any model exists — the ICP rules scorer, flagged as such."""
+    champion = registry.load_champion()
+    if champion is not None:
+        return champion
+    from .scoring import rules_scorer
+
+    scorer = rules_scorer(config, "no trained model in the registry yet")
+    scorer.version = "rules-unregistered"
+    return scorer
+
+
+def score_and_log(
+    con, registry: ModelRegistry, config: dict[str, Any], run_id: str, table: str = DEFAULT_TABLE
+) -> ScoringOutcome:
+    """Score every lead as of the data's end with the current model and append the run to the score log."""
+    scorer = current_scorer(registry, config)
+    inputs = load_scoring_inputs(con)
+    features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
+    scored_at = datetime.now(UTC)
+    rows = scorer.score_log(features, run_id=run_id, scored_at=scored_at)
+    append_score_log(con, rows, table)
+    counts = dict(zip(*rows["tier"].value_counts().sort("tier").to_dict(as_series=False).values(), strict=True))
+    return ScoringOutcome(
+        run_id,
+        rows.height,
+        scorer.version,
+        scorer.kind,
+        scorer.fallback_reason,
+        {int(k): int(v) for k, v in counts.items()},
+        scored_at,
+    )
+
+
+def run_drift(
+    con, registry: ModelRegistry, config: dict[str, Any], run_id: str, table: str = DEFAULT_TABLE
+) -> pl.DataFrame | None:
+    """PSI per feature and score of one logged run against its model's training reference (None: no reference)."""
+    log = con.sql(f"select * from {table} where run_id = ?", params=[run_id]).pl()
+    if log.is_empty():
+        return None
+    version = log["model_version"][0]
+    try:
+        reference = registry.metadata(version).get("drift_reference")
+    except RegistryError:  # an unregistered rules scorer has no reference
+        reference = None
+    if not reference:
+        return None
+    frame = features_from_log(log).join(
+        log.select("contact_id", "fit_score", "intent_score", "combined_score"), on="contact_id", how="left"
+    )
+    drift = config["drift"]
+    return drift_report(reference, frame, warn=float(drift["warn_psi"]), block=float(drift["block_psi"]))
+
+
+def publish_scores(con, run_id: str, table: str = DEFAULT_TABLE, published: str = PUBLISHED_TABLE) -> int:
+    """Replace the published scores table with one run's rows (the run passed its drift and quality gates)."""
+    schema = published.rpartition(".")[0]
+    if schema:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(f"create or replace table {published} as select * from {table} where run_id = ?", [run_id])
+    return con.execute(f"select count(*) from {published}").fetchall()[0][0]
+
+
+def latest_run_id(con, table: str = DEFAULT_TABLE) -> str | None:
+    """The id of the most recent scoring run in the log (None when the log is empty or missing)."""
+    try:
+        rows = con.execute(f"select run_id from {table} order by scored_at desc limit 1").fetchall()
+    except duckdb.CatalogException:  # no run logged yet
+        return None
+    return rows[0][0] if rows else None
+
+
+def run_size(con, run_id: str, table: str = DEFAULT_TABLE) -> int:
+    """How many leads a logged run scored."""
+    return con.execute(f"select count(*) from {table} where run_id = ?", [run_id]).fetchall()[0][0]

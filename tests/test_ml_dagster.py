@@ -1,0 +1,137 @@
+"""Dagster wiring of scoring: train -> score log -> blocking drift check -> publish, on fake staging tables."""
+
+from datetime import timedelta
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from ml.synthetic import synthetic_leads
+
+
+def _write_staging(path, data, pricing_boost: int = 0):
+    """Minimal staging tables (only the columns ml.warehouse reads) from synthetic leads."""
+    c = data.contacts.with_columns(
+        pl.concat_str([pl.lit("p"), pl.col("contact_id").cast(pl.String), pl.lit("@x.io")]).alias("email")
+    )
+    ev = data.events.join(c.select("contact_id", "email"), on="contact_id")
+    if pricing_boost:
+        recent = c.select("contact_id", "email").with_columns(
+            pl.lit("pricing_visit").alias("kind"), pl.lit(data.as_of + timedelta(days=29)).alias("occurred_at")
+        )
+        ev = pl.concat([ev, *[recent] * pricing_boost], how="diagonal_relaxed")
+    kind = pl.col("kind")
+    email_events = ev.filter(kind.str.starts_with("email_")).select(
+        "contact_id", "email", kind.str.replace("email_", "").alias("event_type"), "occurred_at"
+    )
+    web = ev.filter(kind.is_in(["pricing_visit", "demo_request", "web_visit"])).select(
+        pl.col("email").alias("user_email"),
+        (kind == "pricing_visit").alias("is_pricing_page"),
+        pl.when(kind == "demo_request").then(pl.lit("Demo Requested")).alias("event_name"),
+        pl.when(kind == "demo_request").then(pl.lit("track")).otherwise(pl.lit("page")).alias("event_type"),
+        "occurred_at",
+    )
+    product = ev.filter(kind == "product_event").select(pl.col("email").alias("user_email"), "occurred_at")
+    companies = c.select(
+        pl.col("contact_id").alias("company_id"),
+        "country_code",
+        "industry",
+        pl.col("employees").alias("number_of_employees"),
+        "technologies",
+        pl.col("company_domain").alias("domain"),
+        pl.lit(None, pl.String).alias("website_domain"),
+    )
+    contacts = c.select(
+        "contact_id",
+        "email",
+        pl.lit("").alias("job_title"),
+        "role_category",
+        "seniority",
+        "country_code",
+        pl.lit(None, pl.String).alias("website_domain"),
+        pl.col("contact_id").alias("primary_company_id"),
+    )
+    outcomes = data.outcomes.with_columns(pl.concat_list("contact_id").alias("associated_contact_ids")).select(
+        "associated_contact_ids", pl.col("occurred_at").alias("created_at")
+    )
+    signals = data.signals.select(
+        "domain",
+        pl.col("kind").str.replace("_signal", "").alias("signal_type"),
+        pl.col("occurred_at").alias("observed_at"),
+        pl.lit(1.0).alias("magnitude"),
+    )
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists staging")
+    frames = {
+        "stg_hubspot__contacts": contacts,
+        "stg_hubspot__companies": companies,
+        "stg_email__events": email_events,
+        "stg_segment__web_events": web,
+        "stg_segment__product_events": product,
+        "stg_signals__signals": signals,
+        "stg_hubspot__meetings": outcomes,
+        "stg_hubspot__deals": outcomes.head(0),
+    }
+    for name, frame in frames.items():
+        arrow_frame = frame.to_arrow()  # noqa: F841 - DuckDB replacement scan
+        con.execute(f"create or replace table staging.{name} as select * from arrow_frame")
+    con.close()
+
+
+def test_train_score_publish_then_drift_blocks(tmp_path, monkeypatch, warehouse):
+    from orchestration.defs.ml.assets import lead_scorer, lead_scores, score_drift, score_log
+
+    monkeypatch.setenv("ACTIONHOUSE_MODELS_DIR", str(tmp_path / "models"))
+    # Events at a constant rate until 30 days after as_of: training (as of now - 30 days) and scoring (now)
+    # see the same distributions, so the first run is drift-free.
+    data = synthetic_leads(3000, seed=4, stationary_days_after=30)
+    _write_staging(warehouse.database_path, data)
+    assets = [lead_scorer, score_log, lead_scores]
+    result = dg.materialize(assets + [score_drift], resources={"warehouse": warehouse})
+    assert result.success
+    scorer_meta = result.asset_materializations_for_node("ml__lead_scorer")[0].metadata
+    assert scorer_meta["trained"].value is True and scorer_meta["champion"].text.startswith("v0001")
+    assert "calibration_plot" in scorer_meta or scorer_meta["model_kind"].text == "rules"
+    checks = result.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [True]
+    with duckdb.connect(warehouse.database_path, read_only=True) as con:
+        assert con.execute("select count(*) from ml.lead_scores").fetchone()[0] == 3000
+        assert con.execute("select count(distinct run_id) from ml.score_log").fetchone()[0] == 1
+
+    # Every lead suddenly hammers the pricing page: the drift check blocks and the scores are not published.
+    _write_staging(warehouse.database_path, data, pricing_boost=3)
+    shifted = dg.materialize(
+        [score_log, lead_scores, score_drift], resources={"warehouse": warehouse}, raise_on_error=False
+    )
+    evaluation = shifted.get_asset_check_evaluations()[0]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["verdict"].text == "block"
+    assert "ml__lead_scores" not in {e.step_key for e in shifted.get_step_success_events()}
+    with duckdb.connect(warehouse.database_path, read_only=True) as con:
+        runs = con.execute("select count(distinct run_id) from ml.score_log").fetchone()[0]
+        published_run = con.execute("select distinct run_id from ml.lead_scores").fetchall()
+    assert runs == 2  # the blocked run is logged (auditable) ...
+    assert published_run == [(result.run_id,)]  # ... but the published scores are still the first run's
+
+
+@pytest.mark.parametrize("argv", [["model", "list"], ["model", "rollback"]])
+def test_model_cli(tmp_path, monkeypatch, capsys, argv):
+    from ml.config import load_config
+    from ml.registry import ModelRegistry
+    from ml.scoring import rules_scorer
+    from orchestration.cli import main
+
+    monkeypatch.setenv("ACTIONHOUSE_MODELS_DIR", str(tmp_path / "models"))
+    registry = ModelRegistry(tmp_path / "models")
+    first = registry.save(rules_scorer(load_config(), "test"))
+    registry.set_champion(first, "test")
+    second = registry.save(rules_scorer(load_config(), "test"))
+    registry.set_champion(second, "test")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    if argv[1] == "list":
+        assert f"* {second}" in out and first in out
+    else:
+        assert registry.champion_version() == first and f"{second} -> {first}" in out
+        assert main(argv) == 1  # nothing older left
