@@ -65,6 +65,18 @@ clean:
 bench-sync: install
 	$(PY) -m reverse_etl.bench --records $${BENCH_SYNC_RECORDS:-40000}
 
+.PHONY: eval-dedupe bench-dedupe
+# Entity resolution + lead capture against the sample world's truth. Default 100k contacts (world and
+# warehouse in bench_data/dedupe_<N>, built with `actionhouse demo`); `make eval-dedupe CONTACTS=10000` for speed.
+DEDUPE_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)
+eval-dedupe: install
+	$(PY) -m evaluation.dedupe --contacts $(DEDUPE_CONTACTS)
+
+# Ours vs Splink 5 (DuckDB backend) on the same contact records: 100k, 1M and FEBRL3 (bench dependency group).
+bench-dedupe: install
+	$(UV) sync --frozen --all-groups --python 3.11
+	$(PY) benchmarks/dedupe.py $(if $(filter command line environment,$(origin CONTACTS)),--contacts $(CONTACTS),)
+
 # --- scoring (ml/): quality on a sample world's holdout, and 1M-lead scoring speed -------------------------
 SCORING_CONTACTS ?= 100000
 SCORING_SEED ?= 7

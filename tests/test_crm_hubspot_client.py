@@ -199,6 +199,31 @@ def test_incremental_read_pages_past_the_search_result_cap(tmp_path):
         server.stop()
 
 
+def test_incremental_read_walks_more_records_at_one_time_than_the_search_cap(tmp_path):
+    # A bulk import stamps thousands of records with one modification time; past the search cap the
+    # client walks that time by record id, and a later read from its cursor finds nothing new.
+    from reverse_etl.sandbox.store import SandboxStore, StoredObject
+
+    config = SandboxConfig(
+        db_path=tmp_path / "crm.sqlite", tokens=(TOKEN,), rate_limit=1000, search_rate_limit=100, search_max_results=400
+    )
+    store = SandboxStore(config.db_path, config.unique_properties)
+    stamp = 1_790_000_000_000
+    for i in range(1, 1001):
+        store.put(StoredObject("contacts", i, {"email": f"bulk{i}@example.com"}, stamp, stamp))
+    store.close()
+    server, _ = start_sandbox(config)
+    try:
+        with client_for(server) as client:
+            everything = client.read_changed("contacts", None, ["email"])
+            again = client.read_changed("contacts", everything.cursor, ["email"])
+        assert len(everything.records) == 1000
+        assert len({r.id for r in everything.records}) == 1000
+        assert again.records == []
+    finally:
+        server.stop()
+
+
 def _whole_batch_400_transport(calls: list):
     """A HubSpot that refuses a whole batch for one invalid email (as some batch endpoints do)."""
     import json as json_module

@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 SEARCH_PAGE_SIZE = 200
-SEARCH_RESULT_CAP = 10_000
 RETRYABLE_STATUSES = {423, 500, 502, 503, 504}
 RETRYABLE_CATEGORIES = {"INTERNAL_ERROR", "LOCKED", "RATE_LIMITS", "TIMEOUT"}
 DEFAULT_ASSOCIATION_TARGETS = ("contacts", "companies", "deals")
@@ -229,18 +228,29 @@ class HubSpotClient:
         anchor_ms, seen_at_anchor = decode_cursor(since_cursor)
         newest_ms, ids_at_newest = anchor_ms, set(seen_at_anchor)
         wanted = sorted({*(properties or ()), modified, "hs_object_id"})
-        offset = 0
+        # Keyset paging on the modification time: "from" filters GTE the newest time read (nothing at the
+        # boundary is missed; ids already read there are skipped). When a whole page shares one time (bulk
+        # imports stamp thousands of records alike), "tie" walks that time by record id, which no search
+        # result cap limits, and "after" then continues strictly after it.
+        mode, tie_after_id = "from", 0
         while True:
-            # Keyset paging: filter from the newest time read so far (GTE, so nothing at the boundary is
-            # missed) and skip ids already read at that time. Offsets are used only within one timestamp.
+            if mode == "tie":
+                filters = [
+                    {"propertyName": modified, "operator": "EQ", "value": str(anchor_ms)},
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(tie_after_id)},
+                ]
+                sort_by = "hs_object_id"
+            else:
+                operator = "GT" if mode == "after" else "GTE"
+                filters = [{"propertyName": modified, "operator": operator, "value": str(anchor_ms)}]
+                filters = filters if anchor_ms else []
+                sort_by = modified
             body = {
-                "filterGroups": [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(anchor_ms)}]}]
-                if anchor_ms
-                else [],
-                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                "filterGroups": [{"filters": filters}] if filters else [],
+                "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
                 "properties": wanted,
                 "limit": SEARCH_PAGE_SIZE,
-                "after": str(offset),
+                "after": "0",
             }
             page = self._checked(
                 self.request("POST", f"/crm/v3/objects/{object_type}/search", json_body=body, search=True)
@@ -260,17 +270,18 @@ class HubSpotClient:
                     ids_at_newest.add(record_id)
             cursor = encode_cursor(newest_ms, sorted(ids_at_newest)) if newest_ms else (since_cursor or "")
             yield ChangePage(records, cursor)
-            if not (page.get("paging") or {}).get("next", {}).get("after"):
+            has_next = bool((page.get("paging") or {}).get("next", {}).get("after"))
+            if mode == "tie":
+                if results:
+                    tie_after_id = max(int(item["id"]) for item in results)
+                if not has_next:
+                    mode = "after"
+            elif not has_next:
                 return
-            if newest_ms > anchor_ms:
-                anchor_ms, offset = newest_ms, 0
-            else:  # a whole page at one timestamp: step through it by offset
-                offset += len(results)
-                if offset + SEARCH_PAGE_SIZE > SEARCH_RESULT_CAP:
-                    raise CrmError(
-                        f"more than {SEARCH_RESULT_CAP} {object_type} share one modification time; "
-                        "cannot page past HubSpot's search cap"
-                    )
+            elif newest_ms > anchor_ms:
+                anchor_ms, mode = newest_ms, "from"
+            else:
+                mode, tie_after_id = "tie", 0
 
     def read_changed(
         self, object_type: str, since_cursor: str | None, properties: Sequence[str] | None = None

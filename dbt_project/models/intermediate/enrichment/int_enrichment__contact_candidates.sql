@@ -1,0 +1,89 @@
+-- Every vendor value offered for a golden contact, normalized to the golden field's form, with its source,
+-- time and confidence, and what happens to it:
+--   candidate               -> competes in survivorship (below CRM values, above inferred ones)
+--   review_low_confidence   -> confidence under var('er_enrichment_min_confidence'): enrichment review table
+--   blocked_human_verified  -> a person verified that field in the CRM: never overwritten (kept for audit)
+--   unmapped                -> value could not be normalized or the field is unknown (kept for audit)
+with enrichment as (
+    select * from {{ ref('stg_vendors__enrichment') }}
+    where object_type = 'contact' and match_key is not null
+),
+
+records as (
+    select r.record_id, r.email, c.golden_contact_id
+    from {{ ref('int_entities__contact_records') }} as r
+    inner join {{ ref('int_entities__contact_clusters') }} as c using (record_id)
+    where r.email is not null
+),
+
+-- One golden contact per email (an email shared by two golden contacts is ambiguous: not applied).
+email_owner as (
+    select email, min(golden_contact_id) as golden_contact_id, count(distinct golden_contact_id) as owners
+    from records
+    group by email
+),
+
+normalized as (
+    select
+        e.enrichment_field_id,
+        e.payload_id,
+        e.vendor,
+        e.field_name as vendor_field,
+        e.value as raw_value,
+        e.confidence,
+        coalesce(e.as_of, e.received_at) as observed_at,
+        o.golden_contact_id,
+        o.owners,
+        case e.field_name
+            when 'job_title' then 'job_title'
+            when 'phone' then 'phone'
+            when 'seniority' then 'seniority'
+            when 'linkedin_url' then 'linkedin_url'
+            when 'city' then 'city'
+            when 'country' then 'country_code'
+        end as field_name,
+        case e.field_name
+            when 'job_title' then {{ normalize_text('e.value') }}
+            when 'phone' then {{ normalize_phone('e.value', 'null') }}
+            when 'seniority' then case lower(trim(e.value))
+                when 'executive' then 'c_level' when 'employee' then 'individual_contributor'
+                when 'vp' then 'vp' when 'director' then 'director' when 'manager' then 'manager'
+                when 'intern' then 'intern' end
+            when 'linkedin_url' then {{ normalize_linkedin_url('e.value') }}
+            when 'city' then {{ normalize_text('e.value') }}
+            when 'country' then {{ normalize_country('e.value') }}
+        end as value
+    from enrichment as e
+    inner join email_owner as o on o.email = e.match_key
+),
+
+human_verified as (
+    select distinct c.golden_contact_id, m.field_name
+    from (
+        select contact_id as record_id, unnest(human_verified_fields) as hubspot_property
+        from {{ ref('stg_hubspot__contacts') }}
+    ) as hv
+    inner join {{ ref('er_hubspot_field_map') }} as m using (hubspot_property)
+    inner join {{ ref('int_entities__contact_clusters') }} as c using (record_id)
+)
+
+select
+    n.enrichment_field_id,
+    n.payload_id,
+    n.golden_contact_id,
+    n.field_name,
+    n.value,
+    n.raw_value,
+    n.vendor,
+    n.vendor_field,
+    n.confidence,
+    n.observed_at,
+    case
+        when n.field_name is null or n.value is null then 'unmapped'
+        when n.owners > 1 then 'review_ambiguous_email'
+        when hv.field_name is not null then 'blocked_human_verified'
+        when n.confidence is null or n.confidence < {{ var('er_enrichment_min_confidence') }} then 'review_low_confidence'
+        else 'candidate'
+    end as disposition
+from normalized as n
+left join human_verified as hv on hv.golden_contact_id = n.golden_contact_id and hv.field_name = n.field_name

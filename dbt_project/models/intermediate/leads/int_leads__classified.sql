@@ -1,0 +1,61 @@
+-- Each lead classified for routing, always with a reason:
+--   rejected    (junk): disposable domain, student, "stealth" company, gibberish, free/personal email
+--               without a company website
+--   quarantined (cannot be routed): no company, no country, no role category
+--   accepted    otherwise.
+-- Free-mail / student / disposable lists and the exception list (addresses or domains that may pass
+-- anyway) are seeds: er_free_mail_domains, er_disposable_domains, er_student_domain_patterns,
+-- er_lead_exceptions.
+with leads as (
+    select * from {{ ref('int_leads__normalized') }}
+),
+
+student_patterns as (select pattern from {{ ref('er_student_domain_patterns') }}),
+
+exceptions as (select lower(trim(email_or_domain)) as email_or_domain from {{ ref('er_lead_exceptions') }}),
+
+flagged as (
+    select
+        l.*,
+        exists (select 1 from exceptions as e where e.email_or_domain in (l.email, l.email_domain)) as is_exception,
+        exists (select 1 from student_patterns as p where regexp_matches(l.email_domain, p.pattern))
+            or regexp_matches(coalesce(l.job_title, ''), '(?i)^\s*((phd|graduate|undergraduate|mba)\s+)?student\s*$')
+            as is_student,
+        regexp_matches(coalesce(l.company_name, ''), '(?i)^\s*stealth\b') as is_stealth,
+        -- Gibberish: the mailbox repeats the domain name (qwxzrtp@qwxzrtp.com), or a name of 4+ letters has
+        -- no vowel (short ones like "Ng" are real), or five consonants in a row.
+        split_part(l.email, '@', 1) = split_part(l.email_domain, '.', 1)
+            or regexp_matches(lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')),
+                              '(^|\s)[^aeiouy\s]{4,}(\s|$)|[bcdfghjklmnpqrstvwxz]{5}') as is_gibberish
+    from leads as l
+)
+
+select
+    *,
+    case
+        when reject_reason is not null then 'rejected'
+        when quarantine_reason is not null then 'quarantined'
+        else 'accepted'
+    end as lead_status,
+    coalesce(reject_reason, quarantine_reason, 'ok') as reason
+from (
+    select
+        *,
+        case
+            when is_exception then null
+            when email is null then 'invalid_email'
+            when is_disposable then 'disposable_domain'
+            when is_student then 'student'
+            when is_stealth then 'stealth'
+            when is_gibberish then 'gibberish'
+            -- A personal address is fine when the lead names a company website (routing uses that).
+            when is_free_mail and website_domain is null then 'free_email'
+        end as reject_reason,
+        case
+            when company_name is null and website_domain is null then 'missing_company'
+            when company_domain is null then 'missing_company_domain'
+            when country_code is null then 'missing_country'
+            when role_category is null then 'missing_role_category'
+        end as quarantine_reason
+    from flagged
+)

@@ -1,0 +1,62 @@
+-- Golden contacts: one row per contact cluster, each field chosen by survivorship
+-- (human-verified > CRM user-entered > enrichment by confidence > inferred; most recent breaks ties),
+-- with the provenance of every field (source class, source, source record, time, confidence) in `provenance`.
+with fields as (
+    select * from {{ ref('int_entities__contact_golden_fields') }}
+),
+
+pivoted as (
+    select
+        golden_contact_id,
+        {%- for f in ['first_name', 'last_name', 'email', 'phone', 'mobile_phone', 'job_title', 'role_category',
+                      'seniority', 'company_name', 'website_domain', 'linkedin_url', 'street_address', 'city',
+                      'state_region', 'postal_code', 'country_code', 'lifecycle_stage', 'contact_owner'] %}
+        max(value) filter (where field_name = '{{ f }}') as {{ f }},
+        {%- endfor %}
+        max(source_class) filter (where field_name = 'phone') as phone_source_class,
+        max(source_class) filter (where field_name = 'job_title') as job_title_source_class,
+        -- One JSON object keyed by field, built in field order so reruns give byte-identical rows.
+        to_json(map_from_entries(list(struct_pack(
+            k := field_name,
+            v := struct_pack(
+                source_class := source_class, source := source_name, source_record_id := source_record_id,
+                observed_at := observed_at, confidence := confidence,
+                candidates := candidate_count, distinct_values := distinct_value_count))
+            order by field_name))) as provenance
+    from fields
+    group by golden_contact_id
+),
+
+members as (
+    select golden_contact_id, count(*) as source_record_count, min(record_id) as anchor_record_id,
+           max(employer_domain_count) as employer_domain_count
+    from {{ ref('int_entities__contact_clusters') }}
+    group by golden_contact_id
+),
+
+anchor_company as (
+    select m.golden_contact_id, r.primary_company_id
+    from members as m
+    inner join {{ ref('int_entities__contact_records') }} as r on r.record_id = m.anchor_record_id
+),
+
+accounts as (
+    select record_id, golden_account_id, account_domain from {{ ref('int_entities__company_records') }}
+),
+
+domain_accounts as (
+    select account_domain, min(golden_account_id) as golden_account_id
+    from accounts where account_domain is not null group by account_domain
+)
+
+select
+    p.*,
+    coalesce(by_id.golden_account_id, by_domain.golden_account_id) as golden_account_id,
+    m.source_record_count,
+    m.anchor_record_id,
+    m.employer_domain_count
+from pivoted as p
+inner join members as m using (golden_contact_id)
+left join anchor_company as a using (golden_contact_id)
+left join accounts as by_id on by_id.record_id = a.primary_company_id
+left join domain_accounts as by_domain on by_domain.account_domain = p.website_domain

@@ -1,0 +1,48 @@
+"""Golden-record gate: the promises of the entity-resolution marts, checked on their output.
+
+- golden ids are unique in dim_contacts / dim_accounts;
+- the crosswalks cover every source record (built from staging, so a lost record has a NULL golden id)
+  and map each source record once;
+- no cluster spans two unrelated employer / account domains (the subsidiary map is applied before counting).
+"""
+
+from __future__ import annotations
+
+from expectations.suite import Suite, expect
+
+MARTS_SCHEMA = "marts"
+
+
+def _suite(model: str, *expectations) -> Suite:
+    return Suite(name=model, table=f"{MARTS_SCHEMA}.{model}", expectations=tuple(expectations))
+
+
+GOLDEN_SUITES: dict[str, Suite] = {
+    suite.name: suite
+    for suite in (
+        _suite(
+            "dim_contacts",
+            expect("ExpectColumnValuesToNotBeNull", column="golden_contact_id"),
+            expect("ExpectColumnValuesToBeUnique", column="golden_contact_id"),
+            expect("ExpectColumnValuesToBeBetween", column="employer_domain_count", min_value=0, max_value=1),
+        ),
+        _suite(
+            "contact_crosswalk",
+            expect("ExpectColumnValuesToNotBeNull", column="source_record_id"),
+            expect("ExpectColumnValuesToBeUnique", column="source_record_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="golden_contact_id"),
+        ),
+        _suite(
+            "dim_accounts",
+            expect("ExpectColumnValuesToNotBeNull", column="golden_account_id"),
+            expect("ExpectColumnValuesToBeUnique", column="golden_account_id"),
+            expect("ExpectColumnValuesToBeBetween", column="account_domain_count", min_value=0, max_value=1),
+        ),
+        _suite(
+            "account_crosswalk",
+            expect("ExpectColumnValuesToNotBeNull", column="source_record_id"),
+            expect("ExpectColumnValuesToBeUnique", column="source_record_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="golden_account_id"),
+        ),
+    )
+}

@@ -1,0 +1,75 @@
+"""Clustering of scored pairs into entities, guarded against transitive drift, with stable ids.
+
+Edges are applied strongest first (ties broken by record ids, so the order is fixed); two clusters are
+joined only when the join keeps every "cannot-link" attribute single-valued (a cluster never holds two
+different LinkedIn profiles or two different employer domains) and the cluster stays small. A chain
+A~B~C where A and C conflict therefore stops at the weaker link instead of pulling C in.
+The golden id is derived from the smallest source record id of the cluster: the same input always
+gives the same id, and adding newer records (higher ids) never renames an existing cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+DEFAULT_MAX_CLUSTER_SIZE = 25
+
+
+def cluster_pairs(
+    record_ids: pl.Series,
+    pairs: pl.DataFrame,
+    cannot_link: pl.DataFrame | None = None,
+    min_probability: float = 0.999,
+    max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
+    id_prefix: str = "",
+) -> pl.DataFrame:
+    """Records + scored pairs -> one row per record: record_id, cluster_id, cluster_size.
+
+    `pairs` needs left_id, right_id, match_probability; only pairs at or above `min_probability` link.
+    `cannot_link` (optional) has record_id plus attribute columns; two clusters with different non-null
+    values of any attribute are never joined. `cluster_id` is `id_prefix` + the smallest record id.
+    """
+    ids = record_ids.cast(pl.Int64).unique().sort().to_numpy()
+    position = {int(r): i for i, r in enumerate(ids)}
+    parent = np.arange(len(ids))
+    size = np.ones(len(ids), dtype=np.int64)
+    attributes: list[str] = [c for c in (cannot_link.columns if cannot_link is not None else []) if c != "record_id"]
+    # Per cluster root: the single non-null value of each cannot-link attribute (None when unknown).
+    values: list[dict[str, object]] = [{} for _ in ids]
+    if cannot_link is not None and attributes:
+        for row in cannot_link.filter(pl.col("record_id").is_in(ids.tolist())).iter_rows(named=True):
+            values[position[int(row["record_id"])]] = {a: row[a] for a in attributes if row[a] is not None}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    edges = pairs.filter(pl.col("match_probability") >= min_probability).sort(
+        ["match_probability", "left_id", "right_id"], descending=[True, False, False]
+    )
+    for left, right in edges.select("left_id", "right_id").iter_rows():
+        if left not in position or right not in position:
+            continue
+        a, b = find(position[left]), find(position[right])
+        if a == b or size[a] + size[b] > max_cluster_size:
+            continue
+        va, vb = values[a], values[b]
+        if any(va[k] != vb[k] for k in va.keys() & vb.keys()):
+            continue
+        # The smaller index (= smaller record id) stays the root, so the id never depends on edge order.
+        root, child = (a, b) if a < b else (b, a)
+        parent[child] = root
+        size[root] += size[child]
+        values[root] = {**values[child], **values[root]}
+    roots = np.array([find(i) for i in range(len(ids))], dtype=np.int64)
+    cluster_min = ids[roots]
+    frame = pl.DataFrame({"record_id": ids, "cluster_root": cluster_min})
+    frame = frame.with_columns(pl.len().over("cluster_root").alias("cluster_size"))
+    return frame.select(
+        "record_id",
+        (pl.lit(id_prefix) + pl.col("cluster_root").cast(pl.String)).alias("cluster_id"),
+        pl.col("cluster_size").cast(pl.Int64),
+    )

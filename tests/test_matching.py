@@ -1,0 +1,280 @@
+"""Entity-resolution library (`matching`): scoring rules, clustering guards, stability, survivorship, accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+
+from matching import MatchConfig, cluster_pairs, resolve_contacts, resolve_contacts_incremental, score_contact_pairs
+from matching.accounts import resolve_accounts
+from matching.nicknames import are_nickname_equivalent, canonical_first_name
+from matching.normalize import canonical_email, company_name_key, registrable_domain
+from matching.survivorship import select_survivors
+
+# Background population: distinct people at distinct companies, so u-probabilities and name
+# frequencies are estimated on something like a CRM rather than on the handful of test records.
+FIRSTS = ["Anna", "Ben", "Carla", "David", "Eva", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Karl", "Lena"]
+LASTS = ["Adler", "Berg", "Conti", "Dahl", "Eder", "Fink", "Graf", "Horn", "Imhof", "Jung", "Kern", "Lang", "Moser"]
+
+
+def _person(record_id: int, first: str, last: str, domain: str, phone: str | None, **extra) -> dict:
+    row = {
+        "record_id": record_id,
+        "first_name": first,
+        "last_name": last,
+        "email": f"{first.lower()}.{last.lower()}@{domain}" if first and last else None,
+        "phone": phone,
+        "mobile_phone": None,
+        "linkedin_url": None,
+        "company_name": domain.split(".")[0].title() + " Inc.",
+        "website_domain": domain,
+        "street_address": f"{record_id % 97} Main Street",
+        "city": "Springfield",
+        "postal_code": "12345",
+        "country_code": "US",
+    }
+    row.update(extra)
+    return row
+
+
+def _background(n: int = 300) -> list[dict]:
+    rows = []
+    for i in range(n):
+        first, last = FIRSTS[i % len(FIRSTS)], LASTS[(i * 7) % len(LASTS)]
+        rows.append(
+            _person(1000 + i, first, f"{last}{i}", f"company{i}.com", f"+1555{1000000 + i}", postal_code=f"{20000 + i}")
+        )
+    return rows
+
+
+def _frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _pair(pairs: pl.DataFrame, a: int, b: int) -> dict:
+    left, right = min(a, b), max(a, b)
+    found = pairs.filter((pl.col("left_id") == left) & (pl.col("right_id") == right))
+    assert found.height == 1, f"pair {left}-{right} was not a candidate"
+    return found.row(0, named=True)
+
+
+def test_normalization_helpers():
+    frame = pl.DataFrame(
+        {
+            "email": ["J.Smith+crm@googlemail.com", "a.b+x@acme.co.uk"],
+            "host": ["mail.eu.acme.co.uk", "www.acme.io"],
+            "company": ["ACME, Inc.", "Foo Bar Pty Ltd"],
+        }
+    )
+    out = frame.select(
+        canonical_email(pl.col("email").str.to_lowercase()).alias("email"),
+        registrable_domain(pl.col("host")).alias("domain"),
+        company_name_key(pl.col("company")).alias("company"),
+    )
+    assert out["email"].to_list() == ["jsmith@gmail.com", "a.b@acme.co.uk"]
+    assert out["domain"].to_list() == ["acme.co.uk", "acme.io"]
+    assert out["company"].to_list() == ["acme", "foo bar"]
+
+
+def test_nickname_table():
+    assert are_nickname_equivalent("bob", "robert")
+    assert are_nickname_equivalent("kate", "kathy")  # both stand for Katherine
+    assert not are_nickname_equivalent("bob", "william")
+    assert canonical_first_name("bobby") == canonical_first_name("robert")
+
+
+def test_nickname_duplicate_is_auto_merged():
+    rows = _background() + [
+        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        _person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    ]
+    pairs = score_contact_pairs(_frame(rows))
+    pair = _pair(pairs, 1, 2)
+    assert pair["first_name_level"] == "nickname"
+    assert pair["email_level"] == "null"  # missing email degrades to the other fields
+    assert pair["decision"] == "auto_merge"
+
+
+def test_same_name_at_another_company_is_not_a_match():
+    rows = _background() + [
+        _person(1, "Maria", "Ostrowski", "acme.com", "+15551230001"),
+        _person(2, "Maria", "Ostrowski", "globex.io", "+15559870002"),
+    ]
+    pairs = score_contact_pairs(_frame(rows))
+    pair = _pair(pairs, 1, 2)
+    assert pair["first_name_level"] == "exact" and pair["last_name_level"] == "exact"
+    assert pair["decision"] == "no_match"
+    assert pair["match_probability"] < 0.01
+
+
+def test_colleagues_with_numbered_mailboxes_are_not_merged():
+    rows = _background() + [
+        _person(1, "Bram", "Jansen", "acme.com", "+15551230001", email="bram.jansen@acme.com"),
+        _person(2, "Bram", "Jansen", "acme.com", "+15559870002", email="bram.jansen2@acme.com"),
+    ]
+    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)
+    assert pair["email_level"] == "different"
+    assert pair["decision"] != "auto_merge"
+
+
+def test_swapped_names_and_email_alias_still_match():
+    rows = _background() + [
+        _person(1, "Chen", "Wei", "acme.com", "+15551230001", email="chen.wei@acme.com"),
+        _person(2, "Wei", "Chen", "acme.com", "+15551230001", email="chen.wei+crm@acme.com"),
+    ]
+    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)
+    assert pair["email_level"] == "exact"
+    assert pair["first_name_level"] == "exact" and pair["last_name_level"] == "exact"
+    assert pair["decision"] == "auto_merge"
+
+
+def test_thresholds_come_from_config():
+    rows = _background() + [
+        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        _person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    ]
+    strict = MatchConfig(automerge_min_probability=1.01, review_min_probability=0.5)
+    assert _pair(score_contact_pairs(_frame(rows), strict), 1, 2)["decision"] == "review"
+
+
+def test_cluster_guard_stops_transitive_drift_across_domains():
+    pairs = pl.DataFrame({"left_id": [1, 2], "right_id": [2, 3], "match_probability": [0.9999, 0.9995]})
+    cannot_link = pl.DataFrame({"record_id": [1, 2, 3], "domain": ["acme.com", None, "globex.io"]})
+    clusters = cluster_pairs(pl.Series([1, 2, 3]), pairs, cannot_link, min_probability=0.999, id_prefix="gc-")
+    by_record = dict(clusters.select("record_id", "cluster_id").iter_rows())
+    assert by_record[1] == by_record[2] == "gc-1"  # the stronger link wins
+    assert by_record[3] == "gc-3"  # never joined with a record of another domain
+    unguarded = cluster_pairs(pl.Series([1, 2, 3]), pairs, None, min_probability=0.999)
+    assert unguarded["cluster_id"].n_unique() == 1  # without the guard the chain would pull 3 in
+
+
+def test_cluster_ids_are_stable_across_runs_and_input_order():
+    rows = _background() + [
+        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+        _person(9, "Rob", "Hollander", "acme.com", "+15551230001"),
+    ]
+    first = resolve_contacts(_frame(rows)).clusters.sort("record_id")
+    second = resolve_contacts(_frame(rows).sample(fraction=1.0, shuffle=True, seed=3)).clusters.sort("record_id")
+    assert first.equals(second)
+    assert set(first.filter(pl.col("record_id").is_in([1, 5, 9]))["golden_contact_id"]) == {"gc-1"}
+    # A newer record (higher id) joining the cluster does not rename it.
+    grown = resolve_contacts(_frame(rows + [_person(4000, "Robert", "Hollander", "acme.com", "+15551230001")]))
+    assert set(grown.clusters.filter(pl.col("record_id").is_in([1, 5, 9, 4000]))["golden_contact_id"]) == {"gc-1"}
+
+
+def _candidate(field: str, value: str, source_class: str, days_ago: int, confidence=None, record="r1") -> dict:
+    return {
+        "entity_id": "gc-1",
+        "field_name": field,
+        "value": value,
+        "source_class": source_class,
+        "source_name": "hubspot" if source_class != "enrichment" else "vendor",
+        "source_record_id": record,
+        "observed_at": datetime(2026, 1, 1) - timedelta(days=days_ago),
+        "confidence": confidence,
+    }
+
+
+def test_survivorship_precedence_and_provenance():
+    candidates = pl.DataFrame(
+        [
+            _candidate("job_title", "VP Sales", "crm_user_entered", 30, record="r1"),
+            _candidate("job_title", "CRO", "enrichment", 1, 0.99, record="p1:job_title"),
+            _candidate("job_title", "Head of Sales", "human_verified", 400, record="r2"),
+            _candidate("phone", "+15550001", "crm_user_entered", 30, record="r1"),
+            _candidate("phone", "+15550002", "crm_user_entered", 5, record="r2"),  # more recent wins the tie
+            _candidate("seniority", "vp", "inferred", 1),
+            _candidate("seniority", "director", "enrichment", 100, 0.8, record="p1:seniority"),
+            _candidate("seniority", "c_level", "enrichment", 100, 0.9, record="p2:seniority"),  # higher confidence
+            _candidate("city", None, "human_verified", 1),  # a null never wins
+            _candidate("city", "Berlin", "crm_user_entered", 50),
+        ]
+    )
+    golden = {row["field_name"]: row for row in select_survivors(candidates).iter_rows(named=True)}
+    assert golden["job_title"]["value"] == "Head of Sales"  # human-verified beats newer CRM and enrichment
+    assert golden["job_title"]["source_class"] == "human_verified"
+    assert golden["job_title"]["source_record_id"] == "r2"
+    assert golden["job_title"]["candidate_count"] == 3
+    assert golden["phone"]["value"] == "+15550002"
+    assert golden["seniority"]["value"] == "c_level"
+    assert golden["seniority"]["confidence"] == pytest.approx(0.9)
+    assert golden["city"]["value"] == "Berlin"
+
+
+def test_survivorship_rejects_unknown_source_classes():
+    with pytest.raises(ValueError, match="unknown survivorship source classes"):
+        select_survivors(pl.DataFrame([_candidate("phone", "+1", "rumour", 1)]))
+
+
+def test_accounts_never_merge_across_domains_unless_mapped():
+    companies = pl.DataFrame(
+        {
+            "record_id": [10, 11, 12, 13, 14, 15],
+            "company_name": ["Acme Inc.", "ACME Incorporated", "Acme GmbH", "Acme", "Acme EMEA Ltd", "Acme Inc"],
+            "domain": ["acme.com", "www.acme.com", "acme.de", None, "acme-emea.com", "eu.acme.co.uk"],
+            "website_domain": [None, None, None, None, None, None],
+            "country_code": ["US", "US", "DE", "US", "GB", "GB"],
+            "city": ["Austin"] * 6,
+        }
+    )
+    accounts = resolve_accounts(companies).select("record_id", "golden_account_id", "match_rule")
+    ids = dict(accounts.select("record_id", "golden_account_id").iter_rows())
+    assert ids[10] == ids[11] == "ga-10"  # same registrable domain
+    assert ids[12] != ids[10]  # acme.de is another domain: never merged on the name alone
+    assert ids[13] == ids[10]  # no domain: same stripped name + HQ country as one domain cluster
+    assert ids[14] != ids[10]
+    assert ids[15] == "ga-15"
+    mapped = resolve_accounts(
+        companies,
+        pl.DataFrame({"child_domain": ["acme-emea.com"], "parent_domain": ["acme.com"], "relation": ["same_entity"]}),
+    )
+    mapped_ids = dict(mapped.select("record_id", "golden_account_id").iter_rows())
+    assert mapped_ids[14] == mapped_ids[10]
+    assert mapped_ids[12] != mapped_ids[10]
+
+
+def test_empty_and_single_record_inputs():
+    empty = pl.DataFrame({"record_id": []}, schema={"record_id": pl.Int64})
+    result = resolve_contacts(empty)
+    assert result.pairs.height == 0 and result.clusters.height == 0
+    single = resolve_contacts(pl.DataFrame({"record_id": [7], "first_name": ["Ada"]}))
+    assert single.clusters["golden_contact_id"].to_list() == ["gc-7"]
+    with pytest.raises(ValueError, match="record_id"):
+        resolve_contacts(pl.DataFrame({"first_name": ["Ada"]}))
+
+
+def test_incremental_delta_matches_full_resolution_and_keeps_ids():
+    base = _background() + [
+        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    ]
+    previous = resolve_contacts(_frame(base)).clusters
+    delta = [
+        _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),  # joins gc-1
+        _person(5001, "Maria", "Ostrowski", "globex.io", "+15559870002"),  # new person
+    ]
+    changed = pl.Series([5000, 5001])
+    incremental = resolve_contacts_incremental(_frame(base + delta), previous, changed)
+    full = resolve_contacts(_frame(base + delta))
+    assert incremental.clusters.sort("record_id").equals(full.clusters.sort("record_id"))
+    # Only pairs touching the delta were scored.
+    assert incremental.pairs.filter(
+        ~pl.col("left_id").is_in(changed.implode()) & ~pl.col("right_id").is_in(changed.implode())
+    ).is_empty()
+    ids = dict(incremental.clusters.select("record_id", "golden_contact_id").iter_rows())
+    assert ids[1] == ids[5] == ids[5000] == "gc-1"
+    assert ids[5001] == "gc-5001"
+
+
+def test_scores_do_not_depend_on_row_order():
+    rows = _background() + [
+        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        _person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    ]
+    config = MatchConfig(u_sample_pairs=500)  # a small sample makes any order dependence visible
+    first = score_contact_pairs(_frame(rows), config)
+    shuffled = score_contact_pairs(_frame(rows).sample(fraction=1.0, shuffle=True, seed=11), config)
+    assert first.equals(shuffled)
