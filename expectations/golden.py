@@ -8,37 +8,38 @@
 
 from __future__ import annotations
 
-from expectations.suite import Suite, expect
+from expectations.suite import Suite, expect, table_suite
 
 MARTS_SCHEMA = "marts"
 
-
-def _suite(model: str, *expectations) -> Suite:
-    return Suite(name=model, table=f"{MARTS_SCHEMA}.{model}", expectations=tuple(expectations))
 
 
 GOLDEN_SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
-        _suite(
+        table_suite(
+            MARTS_SCHEMA,
             "dim_contacts",
             expect("ExpectColumnValuesToNotBeNull", column="golden_contact_id"),
             expect("ExpectColumnValuesToBeUnique", column="golden_contact_id"),
             expect("ExpectColumnValuesToBeBetween", column="employer_domain_count", min_value=0, max_value=1),
         ),
-        _suite(
+        table_suite(
+            MARTS_SCHEMA,
             "contact_crosswalk",
             expect("ExpectColumnValuesToNotBeNull", column="source_record_id"),
             expect("ExpectColumnValuesToBeUnique", column="source_record_id"),
             expect("ExpectColumnValuesToNotBeNull", column="golden_contact_id"),
         ),
-        _suite(
+        table_suite(
+            MARTS_SCHEMA,
             "dim_accounts",
             expect("ExpectColumnValuesToNotBeNull", column="golden_account_id"),
             expect("ExpectColumnValuesToBeUnique", column="golden_account_id"),
             expect("ExpectColumnValuesToBeBetween", column="account_domain_count", min_value=0, max_value=1),
         ),
-        _suite(
+        table_suite(
+            MARTS_SCHEMA,
             "account_crosswalk",
             expect("ExpectColumnValuesToNotBeNull", column="source_record_id"),
             expect("ExpectColumnValuesToBeUnique", column="source_record_id"),

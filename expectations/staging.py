@@ -6,7 +6,7 @@ dbt's own schema tests run inside `dbt build`; these suites guard the formats la
 
 from __future__ import annotations
 
-from expectations.suite import Suite, expect
+from expectations.suite import Suite, expect, table_suite
 
 STAGING_SCHEMA = "staging"
 
@@ -41,33 +41,34 @@ def _person_expectations() -> list:
     ]
 
 
-def _suite(model: str, *expectations) -> Suite:
-    return Suite(name=model, table=f"{STAGING_SCHEMA}.{model}", expectations=tuple(expectations))
-
 
 STAGING_SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
-        _suite(
+        table_suite(
+            STAGING_SCHEMA,
             "stg_hubspot__contacts",
             expect("ExpectColumnValuesToNotBeNull", column="contact_id"),
             expect("ExpectColumnValuesToBeUnique", column="contact_id"),
             *_person_expectations(),
         ),
-        _suite(
+        table_suite(
+            STAGING_SCHEMA,
             "stg_hubspot__companies",
             expect("ExpectColumnValuesToNotBeNull", column="company_id"),
             expect("ExpectColumnValuesToBeUnique", column="company_id"),
             expect("ExpectColumnValuesToMatchRegex", column="domain", regex=DOMAIN),
             expect("ExpectColumnValuesToMatchRegex", column="country_code", regex=ISO_ALPHA2),
         ),
-        _suite(
+        table_suite(
+            STAGING_SCHEMA,
             "stg_forms__leads",
             expect("ExpectColumnValuesToNotBeNull", column="submission_id"),
             expect("ExpectColumnValuesToNotBeNull", column="submitted_at"),
             *_person_expectations(),
         ),
-        _suite(
+        table_suite(
+            STAGING_SCHEMA,
             "stg_email__events",
             expect("ExpectColumnValuesToNotBeNull", column="event_id"),
             expect("ExpectColumnValuesToNotBeNull", column="occurred_at"),

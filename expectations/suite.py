@@ -99,6 +99,11 @@ class SuiteResult:
         return "\n".join(lines)
 
 
+def table_suite(schema: str, model: str, *expectations: Expectation) -> Suite:
+    """A suite named after a dbt model, checking `schema.model`."""
+    return Suite(name=model, table=f"{schema}.{model}", expectations=tuple(expectations))
+
+
 def expect(name: str, **kwargs: Any) -> Expectation:
     """Shorthand used by the suite modules: `expect("ExpectColumnValuesToNotBeNull", column="id")`."""
     return Expectation(name=name, kwargs=kwargs)

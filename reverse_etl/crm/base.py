@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
+
+import httpx
 
 
 class OutcomeStatus(StrEnum):
@@ -130,3 +132,19 @@ def chunk_without_duplicate_keys(keyed: Sequence[tuple[int, str]], size: int) ->
         while first_open < len(chunks) and len(chunks[first_open]) >= size:
             first_open += 1
     return chunks
+
+
+class HttpCrmClient:
+    """What the HTTP CRM clients share: one pooled `httpx.Client` (`self._http`), closed by `close()` or `with`."""
+
+    _http: httpx.Client
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

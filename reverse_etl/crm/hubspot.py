@@ -24,6 +24,7 @@ from reverse_etl.crm.base import (
     CrmAuthenticationError,
     CrmError,
     CrmRecord,
+    HttpCrmClient,
     OutcomeStatus,
     RowOutcome,
     chunk_without_duplicate_keys,
@@ -80,7 +81,7 @@ def decode_cursor(cursor: str | None) -> tuple[int, set[str]]:
     return int(data["ms"]), set(map(str, data.get("ids", [])))
 
 
-class HubSpotClient:
+class HubSpotClient(HttpCrmClient):
     """A HubSpot (or sandbox) connection: `HubSpotClient(base_url, token)`; close it or use `with`."""
 
     name = "hubspot"
@@ -118,16 +119,6 @@ class HubSpotClient:
         self.max_workers = max_workers
         self._rng = random.Random(seed)
         self.stats = {"requests": 0, "rate_limited": 0, "retries": 0}
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> HubSpotClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ---- transport ---------------------------------------------------------------------------
     def _learn_limits(self, response: httpx.Response) -> None:

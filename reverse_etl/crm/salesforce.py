@@ -21,6 +21,7 @@ from reverse_etl.crm.base import (
     CrmAuthenticationError,
     CrmError,
     CrmRecord,
+    HttpCrmClient,
     OutcomeStatus,
     RowOutcome,
     chunk_without_duplicate_keys,
@@ -51,7 +52,7 @@ def _parse_ms(text: str | None) -> int:
     return int(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-class SalesforceClient:
+class SalesforceClient(HttpCrmClient):
     """A Salesforce org: `SalesforceClient(instance_url, access_token)`; close it or use `with`."""
 
     name = "salesforce"
@@ -82,16 +83,6 @@ class SalesforceClient:
         self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
         self._rng = random.Random(seed)
         self.stats = {"requests": 0, "limit_exceeded": 0, "retries": 0}
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> SalesforceClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def request(self, method: str, path: str, *, json_body=None, params=None) -> httpx.Response:
         """One call with bounded retries on 5xx, timeouts and the concurrent-request limit."""

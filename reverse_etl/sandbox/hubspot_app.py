@@ -208,30 +208,12 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
             admitted, _ = search_limiter.admit(token, now)
             if not admitted:
                 stats["search_rate_limited"] += 1
-                return JSONResponse(
-                    error_body(
-                        "You have reached your secondly limit.",
-                        "RATE_LIMITS",
-                        errorType="RATE_LIMIT",
-                        policyName="SECONDLY",
-                        groupName="publicapi:search",
-                    ),
-                    status_code=429,
-                    headers={**limit_headers, "X-HubSpot-RateLimit-Remaining": "0"},
-                )
+                return _rate_limited("secondly", "SECONDLY", "publicapi:search", limit_headers)
         admitted, remaining = limiter.admit(token, now)
         if not admitted:
             stats["rate_limited"] += 1
-            return JSONResponse(
-                error_body(
-                    "You have reached your ten_secondly_rolling limit.",
-                    "RATE_LIMITS",
-                    errorType="RATE_LIMIT",
-                    policyName="TEN_SECONDLY_ROLLING",
-                    groupName="publicapi:private-app:sandbox",
-                ),
-                status_code=429,
-                headers={**limit_headers, "X-HubSpot-RateLimit-Remaining": "0"},
+            return _rate_limited(
+                "ten_secondly_rolling", "TEN_SECONDLY_ROLLING", "publicapi:private-app:sandbox", limit_headers
             )
         stats["admitted"] += 1
         headers = {**limit_headers, "X-HubSpot-RateLimit-Remaining": str(remaining)}
@@ -869,6 +851,21 @@ def _search_condition(filter_groups: list) -> tuple[str, list]:
         if parts:
             groups.append("(" + " AND ".join(parts) + ")")
     return (" OR ".join(groups) or "1 = 1"), params
+
+
+def _rate_limited(limit_name: str, policy: str, group: str, limit_headers: dict[str, str]) -> JSONResponse:
+    """HubSpot's 429 body and headers for a request over one of its rate-limit policies."""
+    return JSONResponse(
+        error_body(
+            f"You have reached your {limit_name} limit.",
+            "RATE_LIMITS",
+            errorType="RATE_LIMIT",
+            policyName=policy,
+            groupName=group,
+        ),
+        status_code=429,
+        headers={**limit_headers, "X-HubSpot-RateLimit-Remaining": "0"},
+    )
 
 
 def _search_order(sorts: list) -> str:
