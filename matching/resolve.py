@@ -35,15 +35,80 @@ def resolve_contacts(
     config = config or MatchConfig()
     features = prepare_contact_features(records)
     pairs = score_pairs(candidate_pairs(features), features, config)
+    clusters = recluster_contacts(
+        features, pairs, min_probability=config.automerge_min_probability, max_cluster_size=max_cluster_size
+    )
+    return ContactResolution(pairs=pairs, clusters=clusters)
+
+
+def recluster_contacts(
+    features: pl.DataFrame,
+    pairs: pl.DataFrame,
+    previous_clusters: pl.DataFrame | None = None,
+    changed_ids: pl.Series | None = None,
+    min_probability: float = 0.999,
+    max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
+) -> pl.DataFrame:
+    """Contact features + scored pairs -> record_id, golden_contact_id, cluster_size.
+
+    Without `previous_clusters` every record is clustered from scratch. With them (record_id,
+    golden_contact_id of the last run) and `changed_ids` (records new or changed since), only the clusters
+    a change touches are dissolved and clustered again from their pairs; every other cluster is kept as it
+    was, even if clustering all pairs from scratch in a different order might now draw it differently.
+    Removed records (in `previous_clusters`, not in `features`) count as changes of their clusters.
+    Golden ids are `gc-` + the smallest record id, so an untouched cluster always keeps its id.
+    """
+    cannot_link = contact_cannot_link(features)
+    if previous_clusters is None:
+        links = pairs
+    else:
+        changed = (changed_ids if changed_ids is not None else pl.Series([], dtype=pl.Int64)).cast(pl.Int64)
+        current = features["record_id"].implode()
+        removed = previous_clusters.filter(~pl.col("record_id").is_in(current))["record_id"]
+        touched_clusters = previous_clusters.filter(
+            pl.col("record_id").is_in(pl.concat([changed, removed.cast(pl.Int64)]).implode())
+        )["golden_contact_id"].implode()
+        kept = previous_clusters.filter(
+            ~pl.col("golden_contact_id").is_in(touched_clusters) & pl.col("record_id").is_in(current)
+        )
+        # Records to cluster again: the changes plus every member of a cluster they touch.
+        unsettled = features.filter(~pl.col("record_id").is_in(kept["record_id"].implode()))["record_id"].implode()
+        # A kept cluster is one certain link from each member to the cluster's smallest member.
+        anchored = kept.with_columns(pl.col("record_id").min().over("golden_contact_id").alias("anchor"))
+        previous_links = anchored.filter(pl.col("record_id") != pl.col("anchor")).select(
+            pl.col("anchor").cast(pl.Int64).alias("left_id"),
+            pl.col("record_id").cast(pl.Int64).alias("right_id"),
+            pl.lit(1.0).alias("match_probability"),
+        )
+        delta_links = pairs.filter(pl.col("left_id").is_in(unsettled) | pl.col("right_id").is_in(unsettled))
+        links = pl.concat([previous_links, delta_links.select("left_id", "right_id", "match_probability")])
     clusters = cluster_pairs(
         features["record_id"],
-        pairs,
-        contact_cannot_link(features),
-        min_probability=config.automerge_min_probability,
+        links,
+        cannot_link,
+        min_probability=min_probability,
         max_cluster_size=max_cluster_size,
         id_prefix=GOLDEN_CONTACT_PREFIX,
     )
-    return ContactResolution(pairs=pairs, clusters=clusters.rename({"cluster_id": "golden_contact_id"}))
+    return clusters.rename({"cluster_id": "golden_contact_id"})
+
+
+def pairs_to_rescore(features: pl.DataFrame, previous_pairs: pl.DataFrame, changed_ids: pl.Series) -> pl.DataFrame:
+    """The candidate pairs (left_id, right_id, rules) a change touches, for an incremental run.
+
+    New blocking candidates of the changed records, plus every earlier pair of theirs (`previous_pairs`:
+    left_id, right_id) that blocking no longer proposes, so no stale score survives a change: the pair is
+    scored again on today's values (a removed record has none, so its pairs fall to no match).
+    """
+    changed = changed_ids.cast(pl.Int64).implode()
+    fresh = candidate_pairs(features, touching=changed_ids.cast(pl.Int64))
+    earlier = (
+        previous_pairs.filter(pl.col("left_id").is_in(changed) | pl.col("right_id").is_in(changed))
+        .select(pl.col("left_id").cast(pl.Int64), pl.col("right_id").cast(pl.Int64))
+        .join(fresh.select("left_id", "right_id"), on=["left_id", "right_id"], how="anti")
+        .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("rules"))
+    )
+    return pl.concat([fresh, earlier.select(fresh.columns)]).sort("left_id", "right_id")
 
 
 def resolve_contacts_incremental(
@@ -55,31 +120,27 @@ def resolve_contacts_incremental(
 ) -> ContactResolution:
     """Re-resolve only what a delta touches: new or changed records (`changed_ids`) against everything.
 
-    `previous_clusters` (record_id, golden_contact_id) is the last run's assignment. Untouched records keep
-    their previous clusters (fed to the clustering as certain links); changed records leave theirs and are
-    matched again; only pairs with a changed record are scored. Golden ids stay `gc-` + smallest record
-    id, so an untouched cluster keeps its id unless a delta merges it into one with a smaller id.
-    `pairs` in the result holds only the delta's scored pairs.
+    `previous_clusters` (record_id, golden_contact_id) is the last run's assignment. Only pairs with a changed
+    record are scored; clusters the delta does not touch are kept as they were (see `recluster_contacts`;
+    pairs among the members of a touched cluster are re-scored as well, since that cluster is drawn again).
+    `pairs` in the result holds only the pairs scored for the delta.
     """
     config = config or MatchConfig()
     features = prepare_contact_features(records)
     changed = changed_ids.cast(pl.Int64)
-    pairs = score_pairs(candidate_pairs(features, touching=changed), features, config)
-    kept = previous_clusters.filter(
-        ~pl.col("record_id").is_in(changed.implode()) & pl.col("record_id").is_in(features["record_id"].implode())
-    )
-    # Previous clusters as certain links: each member to the cluster's smallest remaining member.
-    anchors = kept.with_columns(pl.col("record_id").min().over("golden_contact_id").alias("anchor"))
-    previous_links = anchors.filter(pl.col("record_id") != pl.col("anchor")).select(
-        pl.col("anchor").alias("left_id"), pl.col("record_id").alias("right_id"), pl.lit(1.0).alias("match_probability")
-    )
-    links = pl.concat([previous_links, pairs.select("left_id", "right_id", "match_probability")])
-    clusters = cluster_pairs(
-        features["record_id"],
-        links,
-        contact_cannot_link(features),
+    touched = previous_clusters.filter(
+        pl.col("golden_contact_id").is_in(
+            previous_clusters.filter(pl.col("record_id").is_in(changed.implode()))["golden_contact_id"].implode()
+        )
+    )["record_id"]
+    rescored = pl.concat([changed, touched.cast(pl.Int64)]).unique()
+    pairs = score_pairs(candidate_pairs(features, touching=rescored), features, config)
+    clusters = recluster_contacts(
+        features,
+        pairs,
+        previous_clusters,
+        changed,
         min_probability=config.automerge_min_probability,
         max_cluster_size=max_cluster_size,
-        id_prefix=GOLDEN_CONTACT_PREFIX,
     )
-    return ContactResolution(pairs=pairs, clusters=clusters.rename({"cluster_id": "golden_contact_id"}))
+    return ContactResolution(pairs=pairs, clusters=clusters)

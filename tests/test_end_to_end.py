@@ -65,6 +65,10 @@ def test_demo_then_next_hour(demo_env, capsys):
     # (Later stages — golden records, scores — add their own gates; every stage present must pass.)
     assert {"raw", "staging"} <= set(dict(gates)) and all(dict(gates).values()), gates
 
+    golden_before = dict(
+        _query(data_dir, "select record_id, golden_contact_id from intermediate.int_entities__contact_clusters")
+    )
+
     # The next hour plus a user's own HubSpot export (one bad row): only the new files load, once each.
     before = {row[1] for row in files}
     assert main(["generate", "--hours", "1"]) == 0
@@ -90,3 +94,29 @@ def test_demo_then_next_hour(demo_env, capsys):
         data_dir, "select reason from raw.quarantine_rows where path like 'hubspot_contacts/hubspot-crm-exports%'"
     )
     assert reasons == [("Record ID 'not-an-id' is not a whole number",)]
+
+    # Entity resolution was incremental: only pairs of the records this refresh changed were scored again,
+    # and records already resolved kept their golden ids (none of the new ones is a duplicate of them).
+    changed = {
+        row[0]
+        for row in _query(
+            data_dir,
+            "select record_id from intermediate.int_entities__contact_record_changes "
+            "where changed_at = (select max(changed_at) from intermediate.int_entities__contact_record_changes)",
+        )
+    }
+    assert 990001 in changed and len(changed) < len(golden_before) / 10
+    rescored = _query(
+        data_dir,
+        "select left_id, right_id from intermediate.int_entities__contact_pairs "
+        "where scored_through = (select max(changed_at) from intermediate.int_entities__contact_record_changes)",
+    )
+    assert all(left in changed or right in changed for left, right in rescored)
+    total_pairs = _query(data_dir, "select count(*) from intermediate.int_entities__contact_pairs")[0][0]
+    assert len(rescored) < total_pairs
+    golden_after = dict(
+        _query(data_dir, "select record_id, golden_contact_id from intermediate.int_entities__contact_clusters")
+    )
+    assert golden_after[990001] == "gc-990001"
+    moved = {r for r, golden in golden_before.items() if golden_after.get(r) != golden}
+    assert not moved - changed, "untouched records keep their golden ids"

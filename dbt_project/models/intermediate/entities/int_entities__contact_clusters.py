@@ -1,33 +1,55 @@
-"""Contact records -> golden contact ids: auto-merge pairs clustered with the transitive-drift guard."""
+"""Contact records -> golden contact ids: auto-merge pairs clustered with the transitive-drift guard.
+
+Re-resolves only what changed: when this table exists, clusters no record change since its last run
+touches are carried over as they are (same members, same golden id), and only the touched ones are drawn
+again from their pairs (`matching.resolve.recluster_contacts`). The first build clusters everything.
+"""
 
 import polars as pl
 
-from matching.cluster import cluster_pairs
 from matching.contacts import prepare_contact_features
-from matching.resolve import GOLDEN_CONTACT_PREFIX, contact_cannot_link
+from matching.resolve import recluster_contacts
+
+
+def _previous_clusters(dbt, session) -> pl.DataFrame | None:
+    """This table as the last run left it, or None when there is nothing to carry over."""
+    columns = session.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [dbt.this.schema, dbt.this.identifier],
+    ).fetchall()
+    if ("resolved_through",) not in columns:  # first build, or a table from before incremental resolution
+        return None
+    return session.sql(f"select record_id, golden_contact_id, resolved_through from {dbt.this}").pl()
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     records = dbt.ref("int_entities__contact_records").pl()
     pairs = dbt.ref("int_entities__contact_pairs").pl()
+    changes = dbt.ref("int_entities__contact_record_changes").pl()
     features = prepare_contact_features(records)
-    clusters = cluster_pairs(
-        features["record_id"],
-        pairs,
-        contact_cannot_link(features),
+    previous = _previous_clusters(dbt, session)
+    settings = dict(
         min_probability=float(dbt.config.get("automerge_min_probability")),
         max_cluster_size=int(dbt.config.get("max_cluster_size")),
-        id_prefix=GOLDEN_CONTACT_PREFIX,
     )
+    if previous is None or previous.is_empty():
+        clusters = recluster_contacts(features, pairs, **settings)
+    else:
+        resolved_before = previous["resolved_through"].max()
+        changed = changes.filter(pl.col("changed_at") > resolved_before)["record_id"]
+        clusters = recluster_contacts(
+            features, pairs, previous.select("record_id", "golden_contact_id"), changed, **settings
+        )
     # Distinct employer domains per cluster: the golden gate asserts it never exceeds one.
     domains = features.select("record_id", "domain")
     clusters = (
         clusters.join(domains, on="record_id", how="left")
         .with_columns(
-            pl.col("domain").n_unique().over("cluster_id").alias("employer_domain_count")
-            - pl.col("domain").is_null().any().over("cluster_id").cast(pl.UInt32),
+            pl.col("domain").n_unique().over("golden_contact_id").alias("employer_domain_count")
+            - pl.col("domain").is_null().any().over("golden_contact_id").cast(pl.UInt32),
         )
         .drop("domain")
     )
-    return clusters.rename({"cluster_id": "golden_contact_id"}).to_arrow()
+    caught_up = pl.lit(changes["changed_at"].max(), dtype=changes.schema["changed_at"])
+    return clusters.with_columns(caught_up.alias("resolved_through")).to_arrow()
