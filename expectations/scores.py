@@ -1,10 +1,13 @@
-"""Score-log gate: every lead scored once per run, scores in range, nothing missing (ml.score_log)."""
+"""ML output gates: the score log (every golden contact scored once per run, scores in range, nothing missing)
+and the reply classifications (every reply once per model version, classes from the vocabulary)."""
 
 from __future__ import annotations
 
 from expectations.suite import Suite, expect
+from landing.contract import REPLY_LABEL_VOCABULARY
 
 SCORE_LOG_TABLE = "ml.score_log"
+REPLY_CLASSIFICATIONS_TABLE = "ml.reply_classifications"
 
 SCORES_SUITES: dict[str, Suite] = {
     "score_log": Suite(
@@ -35,6 +38,24 @@ SCORES_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToBeInSet", column="tier", value_set=[1, 2, 3]),
             expect("ExpectColumnValuesToBeInSet", column="model_kind", value_set=["learned", "rules"]),
             expect("ExpectCompoundColumnsToBeUnique", column_list=["run_id", "contact_id"]),
+        ),
+    ),
+    "reply_classifications": Suite(
+        name="scores_reply_classifications",
+        table=REPLY_CLASSIFICATIONS_TABLE,
+        incremental_by="classified_at",
+        expectations=(
+            *(
+                expect("ExpectColumnValuesToNotBeNull", column=c)
+                for c in ("event_id", "predicted_class", "needs_human", "rule_hit", "model_version", "classified_at")
+            ),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                column="predicted_class",
+                value_set=[*REPLY_LABEL_VOCABULARY, "needs_human"],
+            ),
+            expect("ExpectColumnValuesToBeBetween", column="confidence", min_value=0, max_value=1),
+            expect("ExpectCompoundColumnsToBeUnique", column_list=["event_id", "model_version"]),
         ),
     ),
 }

@@ -7,6 +7,7 @@ dbt's own schema tests run inside `dbt build`; these suites guard the formats la
 from __future__ import annotations
 
 from expectations.suite import Suite, expect, table_suite
+from landing.contract import REPLY_LABEL_VOCABULARY
 
 STAGING_SCHEMA = "staging"
 
@@ -73,6 +74,14 @@ STAGING_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToNotBeNull", column="event_id"),
             expect("ExpectColumnValuesToNotBeNull", column="occurred_at"),
             expect("ExpectColumnValuesToMatchRegex", column="email", regex=EMAIL),
+        ),
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_email__reply_labels",
+            expect("ExpectColumnValuesToNotBeNull", column="event_id"),
+            expect("ExpectColumnValuesToBeUnique", column="event_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="labelled_at"),
+            expect("ExpectColumnValuesToBeInSet", column="reply_label", value_set=list(REPLY_LABEL_VOCABULARY)),
         ),
     )
 }

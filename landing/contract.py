@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "REPLY_LABEL_VOCABULARY",
     "RESERVED_COLUMNS",
     "SOURCES",
     "TIMESTAMP_PATTERN",
@@ -201,6 +202,11 @@ _SEGMENT = (
 _SEGMENT_TYPES = ("page", "track", "identify", "screen", "group", "alias")
 _ENRICHMENT = ("payload_id", "vendor", "object_type", "match_key", "received_at", "fields")
 _SIGNALS = ("signal_id", "type", "domain", "observed_at", "detail", "magnitude", "source")
+_REPLY_LABELS = ("event_id", "message_id", "label", "labelled_by", "labelled_at")
+# Reply classes an SDR can set by hand (the reply classifier's classes, ml.replies.REPLY_CLASSES).
+REPLY_LABEL_VOCABULARY = (
+    "positive", "objection", "not_now", "unsubscribe", "wrong_person_referral", "compliance_threat",
+)
 
 _SPECS = (
     SourceSpec(
@@ -263,6 +269,11 @@ _SPECS = (
         "signals", "jsonl", _SIGNALS, required=("signal_id", "type", "domain", "observed_at"),
         timestamp_columns=("observed_at",),
         allowed_values={"type": ("hiring", "funding", "tool_install", "leadership_change")},
+    ),
+    # Replies triaged by hand in the sending tool (training data for the reply classifier).
+    SourceSpec(
+        "email_reply_labels", "jsonl", _REPLY_LABELS, required=("event_id", "label", "labelled_at"),
+        timestamp_columns=("labelled_at",), allowed_values={"label": REPLY_LABEL_VOCABULARY},
     ),
 )
 

@@ -1,14 +1,17 @@
 """Scoring evaluation on a sample world: `python -m ml.eval --contacts 100000` (what `make eval-scoring` runs).
 
 Generates (or reuses) a sample world, refreshes its warehouse with the `actionhouse` CLI, trains the scorer on
-features as of `horizon` days before the data's end with labels observed in the warehouse (meetings /
-opportunities), and evaluates a holdout of original contact records against the hidden truth (`converted`).
+features as of `horizon` days before the data's end with labels observed in the warehouse (intent and combined:
+meetings / opportunities; fit: won vs lost among deals closed before that date — `fit_auc` is on held-out
+won/lost labels), and evaluates a holdout of golden contacts (one lead per resolved person) against the hidden
+truth (`converted` of the person most of the golden contact's records belong to).
 The reply classifier is trained and tested on the world's labelled replies. The last line is machine-readable.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -22,9 +25,10 @@ import numpy as np
 import polars as pl
 
 from .config import load_config
-from .features import build_features, conversion_labels
+from .features import build_features, conversion_labels, fit_labels
 from .metrics import auc, tier_summary, tier_table, top_decile_lift
 from .model import points_baseline
+from .pipeline import won_lost_metrics
 from .registry import evaluate_scorer
 from .replies import ReplyClassifier, classification_report, macro_f1
 from .scoring import train_scorer
@@ -33,14 +37,23 @@ from .warehouse import load_scoring_inputs
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def generator_fingerprint() -> str:
+    """Hash of the sample-world generator's source: a world built by other generator code is rebuilt."""
+    digest = hashlib.sha256()
+    for path in sorted((PROJECT_ROOT / "sample_world").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def prepare_world(out_dir: Path, contacts: int, seed: int) -> Path:
-    """Generate and refresh a sample world unless `out_dir` already holds one with the same size and seed."""
-    state_path = out_dir / "truth" / "world_state.json"
+    """Generate and refresh a sample world unless `out_dir` already holds one with the same size, seed and
+    generator code (`eval_world.json` records them once the warehouse is built)."""
+    marker = out_dir / "eval_world.json"
     warehouse = out_dir / "warehouse.duckdb"
-    if state_path.exists() and warehouse.exists():
-        state = json.loads(state_path.read_text())
-        if state.get("contacts") == contacts and state.get("seed") == seed:
-            return warehouse
+    wanted = {"contacts": contacts, "seed": seed, "generator": generator_fingerprint()}
+    if marker.exists() and warehouse.exists() and json.loads(marker.read_text()) == wanted:
+        return warehouse
+    marker.unlink(missing_ok=True)
     venv_bin = Path(sys.executable).parent
     env = {**os.environ, "ACTIONHOUSE_DATA_DIR": str(out_dir), "DAGSTER_HOME": str(out_dir / "dagster_home")}
     env.pop("ACTIONHOUSE_WAREHOUSE", None)
@@ -61,6 +74,7 @@ def prepare_world(out_dir: Path, contacts: int, seed: int) -> Path:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    marker.write_text(json.dumps(wanted) + "\n")
     return warehouse
 
 
@@ -70,6 +84,22 @@ def holdout_mask(ids: pl.Series, share: float, seed: int) -> np.ndarray:
     return (h % 10_000) < share * 10_000
 
 
+def golden_truth_people(crosswalk: pl.DataFrame, truth_contacts: pl.DataFrame) -> pl.DataFrame:
+    """Hidden person of each golden contact: the person most of its member records belong to (ties: smallest id).
+
+    `crosswalk`: `record_id`, `golden_contact_id`; `truth_contacts`: the world's `record_id`, `person_id`.
+    Returns `contact_id` (the golden id, as scored), `person_id`.
+    """
+    return (
+        crosswalk.join(truth_contacts.select("record_id", "person_id"), on="record_id", how="inner")
+        .group_by("golden_contact_id", "person_id")
+        .len()
+        .sort(["golden_contact_id", "len", "person_id"], descending=[False, True, False])
+        .unique("golden_contact_id", keep="first", maintain_order=True)
+        .select(pl.col("golden_contact_id").alias("contact_id"), "person_id")
+    )
+
+
 def evaluate_leads(world: Path, warehouse: Path, holdout_share: float, seed: int) -> dict:
     """Train on the warehouse's observed labels, score the holdout, compare with the hidden truth."""
     from sample_world import load_truth
@@ -77,31 +107,42 @@ def evaluate_leads(world: Path, warehouse: Path, holdout_share: float, seed: int
     config = load_config()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         inputs = load_scoring_inputs(con)
+        crosswalk = con.sql(
+            "select source_record_id as record_id, golden_contact_id from marts.contact_crosswalk"
+        ).pl()
     horizon = int(config["labels"]["horizon_days"])
     as_of = inputs.now - timedelta(days=horizon)
     features = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
     labels = conversion_labels(inputs.contacts, inputs.outcomes, as_of, horizon)
+    won_lost = fit_labels(inputs.closed_deals, as_of)
     hold = holdout_mask(labels["contact_id"], holdout_share, seed)
+    fit_hold = pl.Series(holdout_mask(won_lost["contact_id"], holdout_share, seed))
     t0 = time.perf_counter()
-    scorer = train_scorer(features, labels.filter(pl.Series(~hold)), config, seed=seed)
+    scorer = train_scorer(
+        features, labels.filter(pl.Series(~hold)), config, seed=seed, fit_labels=won_lost.filter(~fit_hold)
+    )
     train_seconds = time.perf_counter() - t0
 
-    truth_contacts = load_truth(world, "contacts").select(
-        pl.col("record_id").alias("contact_id"), "person_id", "is_original"
-    )
+    truth_contacts = golden_truth_people(crosswalk, load_truth(world, "contacts"))
     people = load_truth(world, "people").select("person_id", "converted", "converted_at")
     as_of_epoch = as_of.timestamp()
     truth = (
         labels.filter(pl.Series(hold))
         .select("contact_id")
         .join(truth_contacts, on="contact_id", how="inner")
-        .filter(pl.col("is_original"))
         .join(people, on="person_id", how="inner")
         .with_columns((pl.col("converted") & (pl.col("converted_at") >= as_of_epoch)).cast(pl.Int8).alias("truth"))
     )
     holdout = features.join(truth.select("contact_id", "truth"), on="contact_id", how="inner")
     y = holdout["truth"].to_numpy()
     metrics = evaluate_scorer(scorer, holdout, y)
+    # The fit score is judged on its own label (won vs lost among held-out leads with a closed deal); its AUC
+    # against conversion is kept as `fit_conversion_auc`.
+    metrics["fit_conversion_auc"] = metrics["fit_auc"]
+    metrics.update(won_lost_metrics(scorer, features, won_lost.filter(fit_hold)))
+    metrics["fit_auc"] = metrics["fit_won_lost_auc"]
+    metrics["fit_calibration_error"] = metrics["fit_won_lost_calibration_error"]
+    metrics["fit_train_rows"] = int((~fit_hold).sum())
     baseline = points_baseline(holdout, config)
     metrics.update(
         {
@@ -111,6 +152,7 @@ def evaluate_leads(world: Path, warehouse: Path, holdout_share: float, seed: int
             "train_seconds": round(train_seconds, 2),
             "model_kind": scorer.kind,
             "fallback_reason": scorer.fallback_reason,
+            **{k: scorer.metadata.get(k) for k in ("fit_kind", "fit_fallback_reason", "fit_labelled", "fit_positives")},
         }
     )
     scores = scorer.score(holdout.head(3))
@@ -143,6 +185,13 @@ def evaluate_replies(world: Path, holdout_share: float, seed: int) -> dict:
     }
 
 
+def scorer_fit_text(leads: dict) -> str:
+    """How the fit part was trained, in words (learned on N won/lost leads, or the rules fallback and why)."""
+    if leads["fit_kind"] == "learned":
+        return f"learned on {leads['fit_labelled']:,} leads with a closed deal ({leads['fit_positives']:,} won)"
+    return f"ICP rules ({leads['fit_fallback_reason']})"
+
+
 def _fmt(v: float | None, digits: int = 3) -> str:
     return "nan" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
@@ -169,15 +218,19 @@ def main(argv: list[str] | None = None) -> int:
     replies = evaluate_replies(world, args.holdout_share, args.seed)
     print(
         f"model: {leads['model_kind']} {leads['fallback_reason']}; trained on {leads['train_rows']:,} leads in "
-        f"{leads['train_seconds']}s; holdout {leads['holdout_rows']:,} original records "
+        f"{leads['train_seconds']}s; holdout {leads['holdout_rows']:,} golden contacts "
         f"({leads['holdout_positives']:,} converted)"
+    )
+    print(
+        f"fit model: {scorer_fit_text(leads)}; fit auc / calibration below are on its own label, won vs lost among "
+        f"{leads['fit_won_lost_rows']:,} held-out leads with a deal closed before the as-of date "
+        f"({leads['fit_won_lost_positives']:,} won); intent and combined on conversion"
     )
     print("score      auc    top-decile-lift  calibration-error")
     for name in ("fit", "intent", "combined"):
-        print(
-            f"{name:<9} {_fmt(leads[f'{name}_auc'])}  {_fmt(leads[f'{name}_top_decile_lift'], 2):>8}"
-            f"  {_fmt(leads[f'{name}_calibration_error'], 4):>16}"
-        )
+        lift = "(won/lost)" if name == "fit" else _fmt(leads[f"{name}_top_decile_lift"], 2)
+        print(f"{name:<9} {_fmt(leads[f'{name}_auc'])}  {lift:>8}  {_fmt(leads[f'{name}_calibration_error'], 4):>16}")
+    print(f"{'fit->conv':<9} {_fmt(leads['fit_conversion_auc'])}  {'(fit score vs conversion)':>26}")
     print(
         f"{'baseline':<9} {_fmt(leads['baseline_auc'])}  {_fmt(leads['baseline_top_decile_lift'], 2):>8}"
         f"  {'(points, n/a)':>16}"

@@ -273,6 +273,50 @@ def conversion_labels(
     )
 
 
+def fit_labels(closed_deals: pl.DataFrame, as_of: datetime | float) -> pl.DataFrame:
+    """Fit label per contact from won/lost history: 1 when the contact is associated with a deal closed won
+    before `as_of`, 0 when every deal of the contact closed before `as_of` was lost.
+
+    `closed_deals` holds `contact_id`, `won` (bool), `closed_at` (datetime or epoch seconds) — one row per
+    contact and closed deal (`ml.warehouse.CLOSED_DEALS_SQL`). Contacts without a deal closed before `as_of` get
+    no label (they are not in the fit training set); a deal closed at or after `as_of` is not known yet and is
+    ignored. Returns `contact_id`, `label`, `label_start` (= as_of: the label is the history known then) and
+    `label_known_at` (the latest close it rests on; `assert_labels_known` checks it against the features).
+    """
+    as_of_s = to_epoch_seconds(as_of)
+    schema = {"contact_id": closed_deals.schema.get("contact_id", pl.Int64), "label": pl.Int8,
+              "label_start": pl.Float64, "label_known_at": pl.Float64}
+    if closed_deals.is_empty():
+        return pl.DataFrame(schema=schema)
+    ts = _epoch_expr("closed_at", closed_deals.schema["closed_at"])
+    return (
+        closed_deals.with_columns(ts.alias("_t"))
+        .filter(pl.col("_t") < as_of_s)
+        .group_by("contact_id")
+        .agg(pl.col("won").any().cast(pl.Int8).alias("label"), pl.col("_t").max().alias("label_known_at"))
+        .sort("contact_id")
+        .select("contact_id", "label", pl.lit(as_of_s).alias("label_start"), "label_known_at")
+        .cast(schema)
+    )
+
+
+def assert_labels_known(features: pl.DataFrame, labels: pl.DataFrame) -> None:
+    """Raise `LeakageError` when a history label (`fit_labels`) rests on an outcome after the feature cutoff.
+
+    History labels describe the past, so the guard is the reverse of `assert_point_in_time`: every deal a label
+    is built from must have closed before the features' cutoff (the training as-of date).
+    """
+    joined = features.select("contact_id", "feature_cutoff").join(
+        labels.select("contact_id", "label_known_at"), on="contact_id", how="inner"
+    )
+    late = joined.filter(pl.col("label_known_at") >= pl.col("feature_cutoff"))
+    if late.height:
+        raise LeakageError(
+            f"{late.height} won/lost label(s) rest on a deal closed at or after the feature cutoff "
+            f"(e.g. contact {late['contact_id'][0]}): training would see the future"
+        )
+
+
 def numeric_matrix(features: pl.DataFrame, columns: list[str]) -> np.ndarray:
     """Columns as a float64 matrix (n x len(columns)); nulls become NaN."""
     return features.select([pl.col(c).cast(pl.Float64) for c in columns]).to_numpy()

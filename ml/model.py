@@ -224,6 +224,9 @@ class RulesModel(AdditiveModel):
         self.part = part
         self.config = config
         self.feature_names = list(self.FIT_WEIGHTS if part == "fit" else self.INTENT_WEIGHTS)
+        # Feature name -> kind, like `BinnedLogistic.schema` (drift references and logs read it from either).
+        kinds = fit_schema() if part == "fit" else {}
+        self.schema = {name: kinds.get(name, "numeric") for name in self.feature_names}
         self.baseline = -7.4 if part == "fit" else -2.9
 
     def contributions(self, features: pl.DataFrame) -> tuple[float, np.ndarray]:

@@ -14,11 +14,12 @@ import duckdb
 import polars as pl
 
 from .drift import build_reference, drift_report
-from .features import build_features, conversion_labels, feature_schema
+from .features import build_features, conversion_labels, feature_schema, fit_labels
+from .metrics import auc, expected_calibration_error
 from .registry import ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
 from .score_log import DEFAULT_TABLE, append_score_log
 from .scoring import LeadScorer, features_from_log, train_scorer
-from .warehouse import load_scoring_inputs
+from .warehouse import load_lead_accounts, load_scoring_inputs
 
 PUBLISHED_TABLE = "ml.lead_scores"
 HOLDOUT_SHARE = 0.2
@@ -60,6 +61,22 @@ def _holdout(ids: pl.Series, share: float) -> pl.Series:
     return pl.Series((ids.hash(seed=11).to_numpy() % 10_000) < share * 10_000)
 
 
+def won_lost_metrics(scorer: LeadScorer, features: pl.DataFrame, won_lost: pl.DataFrame) -> dict[str, Any]:
+    """The fit score against its own label on held-out leads with a closed deal: AUC and calibration error of
+    won vs lost (`fit_won_lost_*`; None when the holdout lacks one of the classes)."""
+    rows = features.join(won_lost.select("contact_id", "label"), on="contact_id", how="inner")
+    y = rows["label"].to_numpy().astype(int)
+    out: dict[str, Any] = {"fit_won_lost_rows": int(y.size), "fit_won_lost_positives": int(y.sum())}
+    if y.size == 0 or y.min() == y.max():
+        return {**out, "fit_won_lost_auc": None, "fit_won_lost_calibration_error": None}
+    fit_p = scorer.score(rows, with_reasons=False)["fit_score"].to_numpy() / 100.0
+    return {
+        **out,
+        "fit_won_lost_auc": round(float(auc(y, fit_p)), 5),
+        "fit_won_lost_calibration_error": round(float(expected_calibration_error(y, fit_p)), 5),
+    }
+
+
 def train_and_register(
     con, registry: ModelRegistry, config: dict[str, Any], force: bool = False, max_age_days: float = 7.0, seed: int = 0
 ) -> TrainingOutcome:
@@ -86,11 +103,16 @@ def train_and_register(
     as_of = inputs.now - timedelta(days=horizon)
     features = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
     labels = conversion_labels(inputs.contacts, inputs.outcomes, as_of, horizon)
+    # Fit label: won vs lost among leads whose deal closed before the as-of date (the same holdout rule).
+    won_lost = fit_labels(inputs.closed_deals, as_of)
     hold = _holdout(labels["contact_id"], HOLDOUT_SHARE)
-    scorer = train_scorer(features, labels.filter(~hold), config, seed=seed)
+    fit_hold = _holdout(won_lost["contact_id"], HOLDOUT_SHARE)
+    scorer = train_scorer(features, labels.filter(~hold), config, seed=seed, fit_labels=won_lost.filter(~fit_hold))
     holdout = features.join(labels.filter(hold).select("contact_id", "label"), on="contact_id", how="inner")
     y = holdout["label"].to_numpy()
     metrics = evaluate_scorer(scorer, holdout, y) if y.size and 0 < y.sum() < y.size else {}
+    if metrics:
+        metrics.update(won_lost_metrics(scorer, features, won_lost.filter(fit_hold)))
     train_rows = features.join(labels.filter(~hold).select("contact_id"), on="contact_id", how="semi")
     reference = build_reference(train_rows, scorer.score(train_rows, with_reasons=False), _model_schema(scorer, config))
     version = registry.save(
@@ -100,6 +122,7 @@ def train_and_register(
             "drift_reference": reference,
             "features_as_of": as_of.isoformat(),
             "label_horizon_days": horizon,
+            "fit_label": "won vs lost among deals closed before features_as_of",
         },
     )
     if y.size == 0 or y.min() == y.max():
@@ -192,7 +215,16 @@ def run_drift(
         log.select("contact_id", "fit_score", "intent_score", "combined_score"), on="contact_id", how="left"
     )
     drift = config["drift"]
-    return drift_report(reference, frame, warn=float(drift["warn_psi"]), block=float(drift["block_psi"]))
+    # Leads cluster in accounts: account-level columns are judged at the number of accounts (ml.drift).
+    frame = frame.join(load_lead_accounts(con), on="contact_id", how="left")
+    return drift_report(
+        reference,
+        frame,
+        warn=float(drift["warn_psi"]),
+        block=float(drift["block_psi"]),
+        noise_quantile=float(drift.get("noise_quantile", 0.99)),
+        cluster_column="company_domain",
+    )
 
 
 def publish_scores(con, run_id: str, table: str = DEFAULT_TABLE, published: str = PUBLISHED_TABLE) -> int:

@@ -25,7 +25,9 @@ def append_score_log(con, rows: pl.DataFrame, table: str = DEFAULT_TABLE) -> int
     """Append `rows` (from `LeadScorer.score_log`) to `table`, creating it or adding new feature columns.
 
     Columns are matched by name; a column the table lacks is added (older runs read NULL there), a column the
-    rows lack stays NULL for this run. Returns the number of rows appended.
+    rows lack stays NULL for this run. A column that now arrives as text where the table holds another type
+    (lead ids became golden ids like `gc-42`) is widened to text, so older runs keep their values as text.
+    Returns the number of rows appended.
     """
     schema, _, name = table.rpartition(".")
     if schema:
@@ -38,15 +40,16 @@ def append_score_log(con, rows: pl.DataFrame, table: str = DEFAULT_TABLE) -> int
     if not exists:
         con.execute(f"create table {table} as select * from arrow_rows")
         return rows.height
-    have = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_name = ? and table_schema = ?",
+    have = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns where table_name = ? and table_schema = ?",
             [name, schema or "main"],
         ).fetchall()
-    }
+    )
     for col, dtype in rows.schema.items():
         if col not in have:
             con.execute(f'alter table {table} add column "{col}" {_duckdb_type(dtype)}')
+        elif dtype == pl.String and have[col] != "VARCHAR":
+            con.execute(f'alter table {table} alter column "{col}" set data type varchar')
     con.execute(f"insert into {table} by name select * from arrow_rows")
     return rows.height

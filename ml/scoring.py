@@ -21,7 +21,7 @@ import polars as pl
 from sklearn.linear_model import LogisticRegression
 
 from .config import config_fingerprint
-from .features import assert_point_in_time, feature_schema
+from .features import assert_labels_known, assert_point_in_time, feature_schema
 from .model import AdditiveModel, BinnedLogistic, RulesModel, fit_schema, intent_schema, sigmoid
 from .reasons import render_reasons
 
@@ -189,25 +189,57 @@ def rules_scorer(config: dict[str, Any], reason: str) -> LeadScorer:
     )
 
 
-def history_is_thin(labels: np.ndarray, config: dict[str, Any]) -> str:
+def history_is_thin(
+    labels: np.ndarray, config: dict[str, Any], rows: str = "labelled leads", positives: str = "positive outcomes"
+) -> str:
     """Why the labelled history is too thin to learn from ('' when it is enough)."""
     y = np.asarray(labels)
     need_n, need_pos = int(config["fallback"]["min_labelled"]), int(config["fallback"]["min_positives"])
     n, pos = int(y.size), int(y.sum())
     if n < need_n:
-        return f"only {n} labelled leads (< {need_n})"
+        return f"only {n} {rows} (< {need_n})"
     if pos < need_pos:
-        return f"only {pos} positive outcomes (< {need_pos})"
+        return f"only {pos} {positives} (< {need_pos})"
     if pos == n:
         return "no negative outcomes"
     return ""
 
 
-def train_scorer(features: pl.DataFrame, labels: pl.DataFrame, config: dict[str, Any], seed: int = 0) -> LeadScorer:
+def _fit_part(
+    features: pl.DataFrame, fit_labels: pl.DataFrame | None, config: dict[str, Any], seed: int
+) -> tuple[AdditiveModel, dict[str, Any]]:
+    """The fit model — learned on won vs lost among closed deals, else the ICP rules — and its metadata."""
+    if fit_labels is None:
+        y = np.zeros(0, dtype=int)
+        thin = "no won/lost history given"
+    else:
+        assert_labels_known(features, fit_labels)
+        data = features.join(fit_labels.select("contact_id", "label"), on="contact_id", how="inner")
+        y = data["label"].to_numpy().astype(int)
+        thin = history_is_thin(y, config, rows="leads with a closed deal", positives="closed-won leads")
+    meta = {"fit_label": "won_vs_lost", "fit_labelled": int(y.size), "fit_positives": int(y.sum())}
+    if thin:
+        return RulesModel("fit", config), {**meta, "fit_kind": "rules", "fit_fallback_reason": thin}
+    model = BinnedLogistic(fit_schema()).fit(data, y, seed=seed)
+    return model, {**meta, "fit_kind": "learned", "fit_fallback_reason": ""}
+
+
+def train_scorer(
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    config: dict[str, Any],
+    seed: int = 0,
+    fit_labels: pl.DataFrame | None = None,
+) -> LeadScorer:
     """Learn the fit and intent models (or fall back to ICP rules when history is thin).
 
-    `labels`: `contact_id`, `label` (0/1), `label_start` — from `conversion_labels`. Raises `LeakageError` when a
-    feature row was cut off after its label window starts.
+    `labels`: `contact_id`, `label` (0/1), `label_start` — from `conversion_labels`: the intent model and the
+    combination learn conversion (a meeting or opportunity within the horizon). `fit_labels`: from
+    `ml.features.fit_labels` — the fit model learns won vs lost among leads with a closed deal; with fewer than
+    `fallback.min_labelled` such leads or `fallback.min_positives` won ones (or none given) the fit part is the
+    ICP rules model, said in `fallback_reason` and the metadata (`fit_kind`, `fit_fallback_reason`). Raises
+    `LeakageError` when a feature row was cut off after its label window starts, or a won/lost label rests on a
+    deal closed after the feature cutoff.
     """
     assert_point_in_time(features, labels)
     data = features.join(labels.select("contact_id", "label"), on="contact_id", how="inner")
@@ -228,15 +260,20 @@ def train_scorer(features: pl.DataFrame, labels: pl.DataFrame, config: dict[str,
     }
     if thin:
         scorer = rules_scorer(config, thin)
-        scorer.metadata = {**meta, "kind": "rules", "fallback_reason": thin}
+        scorer.metadata = {**meta, "kind": "rules", "fallback_reason": thin, "fit_kind": "rules",
+                           "fit_fallback_reason": thin}
         return scorer
-    fit_model = BinnedLogistic(fit_schema()).fit(data, y, seed=seed)
+    fit_model, fit_meta = _fit_part(features, fit_labels, config, seed)
     intent_model = BinnedLogistic(intent_schema(config)).fit(data, y, seed=seed + 1)
+    # The combination learns conversion from both log-odds (the fit one, learned on won/lost, is an input).
     lf, li = fit_model.predict_logit(data), intent_model.predict_logit(data)
     stack = LogisticRegression(C=10.0, max_iter=1000).fit(np.column_stack([lf, li, lf * li]), y)
     weights = (float(stack.intercept_[0]), *(float(w) for w in stack.coef_.ravel()))
-    scorer = LeadScorer(fit_model, intent_model, weights, config, kind="learned")
-    scorer.metadata = {**meta, "kind": "learned", "fallback_reason": ""}
+    reason = ""
+    if fit_meta["fit_kind"] == "rules":
+        reason = f"fit part scored by ICP rules: {fit_meta['fit_fallback_reason']}"
+    scorer = LeadScorer(fit_model, intent_model, weights, config, kind="learned", fallback_reason=reason)
+    scorer.metadata = {**meta, **fit_meta, "kind": "learned", "fallback_reason": reason}
     return scorer
 
 

@@ -1,31 +1,52 @@
-"""Read the scoring inputs from the warehouse's staging layer into the plain frames `ml.features` expects.
+"""Read the scoring inputs from the warehouse into the plain frames `ml.features` expects.
 
-Leads are keyed by HubSpot `contact_id` (staging.stg_hubspot__contacts). Engagement is tied to a contact by
-the contact id the sender knew, else by normalized email; account signals by the company's domain. When the
-golden contacts mart exists, switching the key is a change of the `CONTACTS_SQL` source (see docs/scoring.md).
+One lead per golden contact (`marts.dim_contacts`, entity resolution): the frames' key column `contact_id`
+carries the `golden_contact_id` (`gc-<smallest HubSpot Record ID of the cluster>`). Fit attributes are the golden
+(survivorship) values and the golden account's firmographics (`marts.dim_accounts`; technologies pooled over the
+account's company records). Engagement and outcomes are mapped to the golden id through `marts.contact_crosswalk`:
+by the HubSpot record id the sender knew, else by the normalized email of any member record; account signals by
+the account domain. `ml/` itself only ever sees `contact_id` (any id type).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
 
 CONTACTS_SQL = """
-select c.contact_id, c.email, c.job_title, c.role_category, c.seniority,
-       coalesce(c.country_code, co.country_code) as country_code,
-       co.industry, co.number_of_employees as employees, co.technologies,
-       coalesce(co.domain, co.website_domain, c.website_domain) as company_domain
-from staging.stg_hubspot__contacts c
-left join staging.stg_hubspot__companies co on co.company_id = c.primary_company_id
-order by c.contact_id
+with account_techs as (
+    select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
+    from marts.account_crosswalk x
+    inner join staging.stg_hubspot__companies co on co.company_id = x.source_record_id
+    where co.technologies is not null
+    group by x.golden_account_id
+)
+select g.golden_contact_id as contact_id, g.email, g.job_title, g.role_category, g.seniority,
+       coalesce(g.country_code, a.country_code) as country_code,
+       a.industry, a.number_of_employees as employees, t.technologies,
+       coalesce(a.account_domain, g.website_domain) as company_domain
+from marts.dim_contacts g
+left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
+left join account_techs t on t.golden_account_id = g.golden_account_id
+order by g.golden_contact_id
 """
 
 # Every engagement kind of ml.features.EVENT_KINDS, mapped from the staging models.
 EVENTS_SQL = """
 with contact_emails as (
-    select email, contact_id from staging.stg_hubspot__contacts where email is not null
+    -- Normalized email -> one golden contact: the golden email first, else any member record's email.
+    select email, arg_min(golden_contact_id, priority) as golden_contact_id
+    from (
+        select email, golden_contact_id, 0 as priority from marts.dim_contacts where email is not null
+        union all
+        select s.email, x.golden_contact_id, 1
+        from staging.stg_hubspot__contacts s
+        inner join marts.contact_crosswalk x on x.source_record_id = s.contact_id
+        where s.email is not null and x.golden_contact_id is not null
+    )
+    group by email
 ),
 email_events as (
     select e.contact_id as known_contact_id, e.email,
@@ -52,10 +73,12 @@ product_events as (
 all_events as (
     select * from email_events union all select * from web_events union all select * from product_events
 )
-select coalesce(a.known_contact_id, ce.contact_id) as contact_id, a.kind, a.occurred_at
+select coalesce(x.golden_contact_id, ce.golden_contact_id) as contact_id, a.kind, a.occurred_at
 from all_events a
-left join contact_emails ce on a.known_contact_id is null and ce.email = a.email
-where coalesce(a.known_contact_id, ce.contact_id) is not null
+left join marts.contact_crosswalk x on x.source_record_id = a.known_contact_id
+-- A record id the crosswalk does not know (deleted in the CRM) falls back to the email, like an unknown sender.
+left join contact_emails ce on x.golden_contact_id is null and ce.email = a.email
+where coalesce(x.golden_contact_id, ce.golden_contact_id) is not null
 """
 
 SIGNALS_SQL = """
@@ -64,13 +87,39 @@ from staging.stg_signals__signals
 where signal_type in ('hiring', 'funding', 'tool_install') and domain is not null and observed_at is not null
 """
 
-# Outcomes for the intent label: a meeting booked or an opportunity (deal) created for the contact.
+# Outcomes for the intent label: a meeting booked or an opportunity (deal) created for the contact, mapped from the
+# associated HubSpot record ids to golden contacts (two records of one person count once per outcome).
 OUTCOMES_SQL = """
-select unnest(associated_contact_ids) as contact_id, created_at as occurred_at, 'meeting' as outcome
-from staging.stg_hubspot__meetings where created_at is not null
-union all
-select unnest(associated_contact_ids), created_at, 'opportunity'
-from staging.stg_hubspot__deals where created_at is not null
+with record_outcomes as (
+    select unnest(associated_contact_ids) as record_id, created_at as occurred_at, 'meeting' as outcome,
+           meeting_id as outcome_id
+    from staging.stg_hubspot__meetings where created_at is not null
+    union all
+    select unnest(associated_contact_ids), created_at, 'opportunity', deal_id
+    from staging.stg_hubspot__deals where created_at is not null
+)
+select distinct x.golden_contact_id as contact_id, o.occurred_at, o.outcome, o.outcome_id
+from record_outcomes o
+inner join marts.contact_crosswalk x on x.source_record_id = o.record_id
+where x.golden_contact_id is not null
+"""
+
+
+# Closed deals for the fit label (won vs lost), per golden contact of the deal's associated records, with the
+# moment the deal closed (the later of the two close stages decides a reopened deal's outcome).
+CLOSED_DEALS_SQL = """
+with record_deals as (
+    select unnest(associated_contact_ids) as record_id, deal_id,
+           case when closed_lost_entered_at is null
+                  or closed_won_entered_at > closed_lost_entered_at then true else false end as won,
+           greatest(closed_won_entered_at, closed_lost_entered_at) as closed_at
+    from staging.stg_hubspot__deals
+    where closed_won_entered_at is not null or closed_lost_entered_at is not null
+)
+select distinct x.golden_contact_id as contact_id, d.deal_id, d.won, d.closed_at
+from record_deals d
+inner join marts.contact_crosswalk x on x.source_record_id = d.record_id
+where x.golden_contact_id is not null
 """
 
 
@@ -83,10 +132,17 @@ class ScoringInputs:
     signals: pl.DataFrame
     outcomes: pl.DataFrame
     now: datetime
+    # contact_id, deal_id, won, closed_at: the fit model's won/lost history (see ml.features.fit_labels).
+    closed_deals: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def load_lead_accounts(con) -> pl.DataFrame:
+    """`contact_id` (golden) -> `company_domain` of every lead: the account clusters drift is judged with."""
+    return pl.from_arrow(con.sql(f"select contact_id, company_domain from ({CONTACTS_SQL})").to_arrow_table())
 
 
 def load_scoring_inputs(con) -> ScoringInputs:
-    """Query the staging layer through an open DuckDB connection (read-only is enough)."""
+    """Query the warehouse (entity marts + staging) through an open DuckDB connection (read-only is enough)."""
     contacts = pl.from_arrow(con.sql(CONTACTS_SQL).to_arrow_table())
     events = pl.from_arrow(con.sql(EVENTS_SQL).to_arrow_table())
     signals = pl.from_arrow(con.sql(SIGNALS_SQL).to_arrow_table())
@@ -97,4 +153,5 @@ def load_scoring_inputs(con) -> ScoringInputs:
     ]
     latest = [t for t in latest if t is not None]
     now = max(latest) if latest else datetime.now(UTC)
-    return ScoringInputs(contacts, events, signals, outcomes, now)
+    closed_deals = pl.from_arrow(con.sql(CLOSED_DEALS_SQL).to_arrow_table())
+    return ScoringInputs(contacts, events, signals, outcomes, now, closed_deals=closed_deals)

@@ -320,7 +320,14 @@ _STAGES = ["Appointment Scheduled", "Qualified To Buy", "Presentation Scheduled"
 
 def deals(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame, primary_rec: pl.DataFrame,
           company_rec: pl.DataFrame, now: int, first_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """New deals for converted people with an opportunity + historical won/lost deals per account."""
+    """New deals for converted people with an opportunity + historical won/lost deals per account.
+
+    Closed outcomes follow hidden fit: fresh deals close won per the person's `won` draw (itself rising with fit)
+    and a share of the others close lost once they have sat in the pipeline a while; historical deals are won at
+    customer accounts (customers are more often good fit) and lost mostly at poor-fit prospects, and are tied to
+    1-2 contacts of the account — won deals to the better-fit people (the buyer who signed), lost ones more
+    often to poor-fit people (a deal run by the wrong persona stalls).
+    """
     p = people.filter(pl.col("has_opportunity")).join(primary_rec, on="person_id", how="left",
                                                       maintain_order="left")
     n1 = p.height
@@ -332,24 +339,33 @@ def deals(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame
     won1 = p["won"].to_numpy()
     closed_won = won1 & (stage1 >= 4) & (rng.random(n1) < 0.5)
     stage1 = np.where(closed_won, 5, stage1)
-    new = pl.DataFrame({"account_id": p["account_id"], "contact": p["record_id"], "created": created1,
-                        "last_stage": stage1, "lost": np.zeros(n1, bool), "fit": p["fit"],
+    # Deals that will not be won: the older they are, the likelier the rep already closed them lost (after
+    # the stages reached so far); a loss dated after `now` has not happened yet and the deal stays open.
+    lost1 = ~won1 & (rng.random(n1) < np.minimum(0.6, 0.1 + 0.2 * age_w))
+    new = pl.DataFrame({"account_id": p["account_id"], "contact": p["record_id"],
+                        "contacts": p["record_id"].cast(pl.String), "created": created1,
+                        "last_stage": stage1, "lost": lost1, "fit": p["fit"],
                         "employees": p["employees"], "new": np.ones(n1, bool), "owner": p["owner"],
                         "company_name": p["company_name"]})
-    # History: customers have a closed-won deal; some good-fit prospects a closed-lost one.
+    # History: customers have a closed-won deal; prospects had a closed-lost one, poor-fit ones more often, so
+    # the share of won among closed deals rises with account fit.
     a = accounts
     cust = a["is_customer"].to_numpy()
-    lost = (~cust) & (rng.random(a.height) < 0.06 + 0.25 * a["acc_fit"].to_numpy())
+    lost = (~cust) & (rng.random(a.height) < 0.05 + 0.15 * (1 - a["acc_fit"].to_numpy()))
     hist = a.filter(pl.Series(cust | lost))
     hl = lost[cust | lost]
     nh = hist.height
-    created_h = now - rng.integers(60, 720, nh) * DAY
+    # Closed long enough ago that the whole stage history lies in the past.
+    created_h = now - rng.integers(130, 720, nh) * DAY
     last_h = np.where(hl, rng.integers(0, 5, nh), 5)
-    old = pl.DataFrame({"account_id": hist["account_id"], "contact": pl.Series([None] * nh, dtype=pl.Int64),
-                        "created": created_h, "last_stage": last_h, "lost": hl, "fit": hist["acc_fit"],
-                        "employees": hist["employees"], "new": np.zeros(nh, bool), "owner": hist["owner"],
-                        "company_name": hist["name"]})
-    d = pl.concat([new, old], how="vertical")
+    hist_contacts = _historic_deal_contacts(rng, people, primary_rec, hist["account_id"], hl)
+    old = pl.DataFrame({"account_id": hist["account_id"], "lost": hl}).join(
+        hist_contacts, on="account_id", how="left", maintain_order="left").select(
+        "account_id", "contact", "contacts", pl.Series("created", created_h), pl.Series("last_stage", last_h),
+        "lost", pl.Series("fit", hist["acc_fit"]), pl.Series("employees", hist["employees"]),
+        pl.Series("new", np.zeros(nh, bool)), pl.Series("owner", hist["owner"]),
+        pl.Series("company_name", hist["name"]))
+    d = pl.concat([new, old], how="vertical_relaxed")
     m = d.height
     d = d.with_columns(record_id=pl.int_range(first_id, first_id + m, dtype=pl.Int64))
     d = d.join(company_rec, on="account_id", how="left", maintain_order="left")
@@ -357,12 +373,22 @@ def deals(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame
     created = d["created"].to_numpy()
     last = d["last_stage"].to_numpy()
     is_lost = d["lost"].to_numpy()
+    entered_at = created[:, None] + np.concatenate([np.zeros((m, 1), np.int64), gaps], axis=1)
+    # A fresh deal is lost at a stage it already reached, some time before the next stage was due (and before
+    # now); historical ones are lost when the next stage would have been entered.
+    fresh_lost = is_lost & d["new"].to_numpy()
+    last = np.where(fresh_lost, np.minimum(last, (entered_at[:, :5] < now).sum(axis=1) - 1), last)
+    entered_last = entered_at[np.arange(m), np.minimum(last, 5)]
+    lost_at = created + gaps[np.arange(m), np.minimum(last, 5)]
+    lost_u = rng.uniform(0.2, 1.0, m)
+    lost_at = np.where(fresh_lost, entered_last + (lost_u * (np.minimum(lost_at, now - HOUR) - entered_last))
+                       .astype(np.int64), lost_at)
     cols = {}
     for j, st in enumerate(_STAGES[:6]):
-        entered = created + np.concatenate([np.zeros((m, 1), np.int64), gaps], axis=1)[:, j]
+        entered = entered_at[:, j]
         ok = (j <= last) & (entered < now)
         cols[f'Date entered "{st} (Sales Pipeline)"'] = masked(entered, ok)
-    lost_at = created + gaps[np.arange(m), np.minimum(last, 5)]
+    is_lost = is_lost & (lost_at < now)
     cols['Date entered "Closed Lost (Sales Pipeline)"'] = masked(np.minimum(lost_at, now - HOUR), is_lost)
     stage_name = np.where(is_lost, "Closed Lost", np.array(_STAGES)[np.minimum(last, 5)])
     amount = np.round(np.exp(rng.normal(np.log(8000 + 40 * d["employees"].to_numpy().clip(0, 5000)), 0.6)), -2)
@@ -384,12 +410,37 @@ def deals(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame
         ts_hub("created").alias("Create Date"), ts_hub("mod").alias("Last Modified Date"),
         pl.col("owner").alias("Deal owner"), pl.col("dtype_").alias("Deal Type"),
         pl.col("company_record_id").cast(pl.String).alias("Associated Company IDs"),
-        pl.col("contact").cast(pl.String).alias("Associated Contact IDs"),
+        pl.col("contacts").alias("Associated Contact IDs"),
         *[ts_hub(pl.col(k)).alias(k) for k in cols],
     )
     truth = out.select(pl.col("record_id").alias("deal_id"), "account_id",
-                       pl.col("contact").alias("contact_record_id"), "stage", "new")
+                       pl.col("contact").alias("contact_record_id"),
+                       pl.col("contacts").alias("contact_record_ids"), "stage", "new")
     return land, truth
+
+
+def _historic_deal_contacts(rng: np.random.Generator, people: pl.DataFrame, primary_rec: pl.DataFrame,
+                            account_ids: pl.Series, lost: np.ndarray) -> pl.DataFrame:
+    """1-2 contact records per historical deal: per account, `contact` (the primary) and `contacts` (';'-joined).
+
+    People are drawn without replacement (Gumbel top-k) with weight rising in hidden fit for won deals and
+    falling for lost ones.
+    """
+    deals_ = pl.DataFrame({"account_id": account_ids, "_lost": lost, "_two": rng.random(len(lost)) < 0.4})
+    pp = people.select("person_id", "account_id", "fit").join(primary_rec, on="person_id", how="inner",
+                                                             maintain_order="left")
+    pp = pp.join(deals_, on="account_id", how="inner", maintain_order="left")
+    if pp.height == 0:
+        return pl.DataFrame(schema={"account_id": pl.Int64, "contact": pl.Int64, "contacts": pl.String})
+    fit = pp["fit"].to_numpy()
+    weight = np.where(pp["_lost"].to_numpy(), 0.3 + (1 - fit), 0.05 + fit ** 1.5)
+    key = np.log(rng.random(pp.height)) / weight
+    pp = pp.with_columns(_key=pl.Series(key)).with_columns(
+        _rank=pl.col("_key").rank("ordinal", descending=True).over("account_id"))
+    pp = pp.filter((pl.col("_rank") == 1) | ((pl.col("_rank") == 2) & pl.col("_two"))).sort(["account_id", "_rank"])
+    return pp.group_by("account_id", maintain_order=True).agg(
+        pl.col("record_id").first().alias("contact"),
+        pl.col("record_id").cast(pl.String).str.join(";").alias("contacts"))
 
 
 def meetings(rng: np.random.Generator, people: pl.DataFrame, primary_rec: pl.DataFrame,
@@ -490,15 +541,26 @@ _COMPANY_PROFILES = [["employee_count", "industry", "annual_revenue"], ["technol
 
 def enrichment(rng: np.random.Generator, recs: pl.DataFrame, accounts: pl.DataFrame, now: int,
                first_payload: int, wrong_rate: float = 0.10) -> tuple[list[pl.DataFrame], pl.DataFrame]:
-    """Vendor payloads for ~25% of contact records and ~50% of accounts, ~10% of values wrong.
+    """Vendor payloads for contact records and accounts, ~10% of values wrong, confidence spread as usual.
 
-    Values that contradict a human-verified CRM field are wrong by construction (the human was right).
+    Vendors are bought to fill CRM gaps: a contact record exported without phone or job title (`phone_missing`,
+    `title_missing`) gets a payload ~75% of the time, with a field profile that carries the missing field;
+    other records ~20%. Accounts whose CRM record lacks a headcount (`crm_employees_missing`) get a payload with
+    `employee_count` ~80% of the time, other accounts ~50%. Values that contradict a human-verified CRM field
+    are wrong by construction (the human was right).
     Returns (frames per field profile, truth rows payload_id/field/is_wrong).
     """
     frames, truth = [], []
     pid = first_payload
-    r = recs.filter((pl.col("email") != "") & pl.Series(rng.random(recs.height) < 0.25))
+    gap_phone = _flag(recs, "phone_missing")
+    gap_title = _flag(recs, "title_missing")
+    p_payload = np.where(gap_phone | gap_title, 0.75, 0.20)
+    sel = (recs["email"] != "").to_numpy() & (rng.random(recs.height) < p_payload)
+    r = recs.filter(pl.Series(sel))
     prof = rng.integers(0, len(_CONTACT_PROFILES), r.height)
+    # Profile 1 has no phone, profile 3 no title: a gap record asks for what it lacks.
+    prof = np.where(gap_phone[sel] & (prof == 1), 2, prof)
+    prof = np.where(gap_title[sel] & (prof == 3), 0, prof)
     seniority_label = {"c_level": "executive", "vp": "vp", "director": "director", "manager": "manager",
                        "individual_contributor": "employee", "intern": "intern"}
     for j, fields in enumerate(_CONTACT_PROFILES):
@@ -544,8 +606,12 @@ def enrichment(rng: np.random.Generator, recs: pl.DataFrame, accounts: pl.DataFr
         f_, t_, pid = _payload_frame(rng, "contact", s["email"], fields, vals, wrong, n, now, pid)
         frames.append(f_)
         truth.append(t_)
-    a = accounts.filter(pl.Series(rng.random(accounts.height) < 0.5))
+    gap_size = _flag(accounts, "crm_employees_missing")
+    sel = rng.random(accounts.height) < np.where(gap_size, 0.8, 0.5)
+    a = accounts.filter(pl.Series(sel))
     prof = rng.integers(0, len(_COMPANY_PROFILES), a.height)
+    # Profile 1 carries no employee count: an account without a CRM headcount asks for the full profile.
+    prof = np.where(gap_size[sel] & (prof == 1), 2, prof)
     ind_names = [i[0] for i in V.INDUSTRIES]
     for j, fields in enumerate(_COMPANY_PROFILES):
         s = a.filter(pl.Series(prof == j))
@@ -585,6 +651,13 @@ def enrichment(rng: np.random.Generator, recs: pl.DataFrame, accounts: pl.DataFr
         frames.append(f_)
         truth.append(t_)
     return frames, (pl.concat(truth, how="vertical") if truth else pl.DataFrame()), pid
+
+
+def _flag(df: pl.DataFrame, col: str) -> np.ndarray:
+    """A boolean column as numpy (all False when the frame does not carry it)."""
+    if col not in df.columns:
+        return np.zeros(df.height, dtype=bool)
+    return df[col].fill_null(False).to_numpy().astype(bool)
 
 
 _TITLES_CACHE: list = []

@@ -27,6 +27,11 @@ _SECOND_WORDS = ["Harbor", "Ridge", "River", "Street", "Point", "Labs", "Bay", "
 _DOMAIN_VARIANTS = ["{s}", "{s}hq", "get{s}", "{s}app", "try{s}", "use{s}", "{s}group", "{s}global"]
 
 # Company-record name variants, e.g. "Acme Inc." -> "ACME Incorporated" / "Acme" / "acme inc".
+# Realistic CRM gaps (shares of records): the enrichment coverage metric measures how many vendors fill.
+CRM_EMPLOYEES_MISSING_SHARE = 0.25   # company records without "Number of Employees"
+CRM_PHONE_MISSING_SHARE = 0.35       # contact records without phone and mobile
+CRM_TITLE_MISSING_SHARE = 0.20       # contact records without job title
+
 _LEGAL_LONG = {"Inc.": "Incorporated", "Ltd": "Limited", "Corp.": "Corporation", "LLC": "L.L.C.",
                "GmbH": "G.m.b.H.", "Pty Ltd": "Pty Limited", "B.V.": "BV", "Pvt Ltd": "Private Limited"}
 
@@ -169,11 +174,13 @@ def make_accounts(rng: np.random.Generator, n: int, first_id: int) -> pl.DataFra
         website=pl.concat_str([pl.lit("https://www."), pl.col("domain")]),
     )
     df = _add_subsidiaries(rng, df)
+    # A quarter of the CRM company records were created without a headcount (vendor enrichment fills many).
+    df = df.with_columns(crm_employees_missing=pl.Series(rng.random(n) < CRM_EMPLOYEES_MISSING_SHARE))
     return df.select(
         "account_id", "name", "base", "display", "legal", "domain", "website", "industry", "ind_fit",
         "employees", "annual_revenue", "country", "city", "state", "postal", "street", "phone", "dial",
         "nanp", "geo", "technologies", "acc_fit", "in_market", "acc_intent", "is_customer", "at_risk",
-        "renewal_at", "created_at", "owner", "email_pattern", "parent_account_id",
+        "renewal_at", "created_at", "owner", "email_pattern", "parent_account_id", "crm_employees_missing",
     )
 
 
@@ -237,7 +244,9 @@ def company_records(rng: np.random.Generator, acc: pl.DataFrame, first_record_id
     """
     n = acc.height
     prim = acc.with_columns(record_id=pl.int_range(first_record_id, first_record_id + n, dtype=pl.Int64),
-                            variant=pl.lit(0, dtype=pl.Int64))
+                            variant=pl.lit(0, dtype=pl.Int64),
+                            employees=pl.when(pl.col("crm_employees_missing")).then(None)
+                            .otherwise(pl.col("employees")))
     has_var = rng.random(n) < 0.08
     nv = np.where(has_var, 1 + (rng.random(n) < 0.3), 0)
     var_idx = np.repeat(np.arange(n), nv)
@@ -640,23 +649,50 @@ def contact_records(rng: np.random.Generator, people: pl.DataFrame, first_record
     recs = recs.with_columns(lifecycle=pl.Series(life), lead_status=pl.Series(lstat),
                              unsubscribed=pl.Series(unsub), human_verified=pl.Series(hv),
                              original_source=pl.Series(src_), modified_at=pl.Series(mod))
+    recs = recs.with_columns(**_crm_gaps(rng, recs))
     recs = recs.join(company_rec, on="account_id", how="left", maintain_order="left")
     truth = recs.select(
         "record_id", "person_id", "account_id", "duplicate_kind",
         pl.col("negative_kind"), "lookalike_person_id", "is_original",
-        pl.col("email").alias("email"), "human_verified", "unsubscribed",
+        pl.col("email").alias("email"), "human_verified", "unsubscribed", "phone_missing", "title_missing",
     )
     return recs, truth
 
 
+def _crm_gaps(rng: np.random.Generator, recs: pl.DataFrame) -> dict[str, pl.Series]:
+    """Which contact records were exported without phone + mobile, and which without a job title.
+
+    The true values stay in `recs` (vendor enrichment reports them); only the export leaves them blank. A field
+    a human verified is never blank, and neither side of a `phone_variant` / `title_change` duplicate loses the
+    field its duplicate kind is about (the truth of those kinds stays meaningful).
+    """
+    m = recs.height
+    u = rng.random((m, 2))
+    kind = recs["duplicate_kind"].fill_null("").to_numpy()
+    person = recs["person_id"].to_numpy()
+    hv = recs["human_verified"].to_numpy().astype(str)
+    keep_phone = np.isin(person, person[kind == "phone_variant"]) | (np.char.find(hv, "phone") >= 0)
+    keep_title = np.isin(person, person[kind == "title_change"]) | (np.char.find(hv, "jobtitle") >= 0)
+    return {"phone_missing": pl.Series(~keep_phone & (u[:, 0] < CRM_PHONE_MISSING_SHARE)),
+            "title_missing": pl.Series(~keep_title & (u[:, 1] < CRM_TITLE_MISSING_SHARE))}
+
+
 def contacts_landing(recs: pl.DataFrame) -> pl.DataFrame:
-    """Contact records -> HubSpot contacts export columns (all text)."""
+    """Contact records -> HubSpot contacts export columns (all text); CRM gaps (`phone_missing`,
+    `title_missing`, when present) are exported blank."""
     cname = {c: V.COUNTRIES[c]["name"] for c in COUNTRY_CODES}
+
+    def blank_if(flag: str, col: str) -> pl.Expr:
+        if flag not in recs.columns:
+            return pl.col(col)
+        return pl.when(pl.col(flag).fill_null(False)).then(pl.lit("")).otherwise(pl.col(col))
+
     return recs.select(
         pl.col("record_id").cast(pl.String).alias("Record ID"),
         pl.col("first_name").alias("First Name"), pl.col("last_name").alias("Last Name"),
-        pl.col("email").alias("Email"), pl.col("phone").alias("Phone Number"),
-        pl.col("mobile").alias("Mobile Phone Number"), pl.col("job_title").alias("Job Title"),
+        pl.col("email").alias("Email"), blank_if("phone_missing", "phone").alias("Phone Number"),
+        blank_if("phone_missing", "mobile").alias("Mobile Phone Number"),
+        blank_if("title_missing", "job_title").alias("Job Title"),
         pl.col("company_name").alias("Company Name"), pl.col("website").alias("Website URL"),
         pl.col("street").alias("Street Address"), pl.col("city").alias("City"),
         pl.col("state").alias("State/Region"), pl.col("postal").alias("Postal Code"),

@@ -14,6 +14,7 @@ import polars as pl
 
 from . import activity as A
 from . import entities as E
+from .reply_labels import reply_labels
 from .util import BASE_NOW, DAY, HISTORY_DAYS, HOUR, Writer, rng_for
 
 CHUNK_PEOPLE = 18_000          # people per chunk -> ~20k contact rows, ~150k-200k events per event file
@@ -34,6 +35,7 @@ PEOPLE_COLS = [
     "domain", "website", "country", "city", "state", "postal", "street", "dial", "nanp", "nsn", "li_tag",
     "phone", "mobile", "linkedin_url", "owner", "employees", "industry", "created_at", "modified_at",
     "lifecycle", "lead_status", "original_source", "human_verified", "company_record_id",
+    "phone_missing", "title_missing",
 ]
 
 
@@ -168,6 +170,7 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
             dirty.append({"source": "email_events", "file": str(p.relative_to(out)), "line": 11,
                           "reason": "truncated JSON line"})
         truths["replies"].append(replies)
+        w.jsonl("email_reply_labels", "reply_labels", [reply_labels(ev, replies, now, seed)])
         frames, nweb = A.web_events(rng, ppl, t0, now, 1.0, ctr["web"])
         ctr["web"] += nweb + frames[2].height
         w.jsonl("web_events", "web_events", frames)
@@ -269,6 +272,7 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
         ctr["event"] += ev.height
         ctr["message"] += nmsg
         w.jsonl("email_events", "email_events", [ev])
+        w.jsonl("email_reply_labels", "reply_labels", [reply_labels(ev, replies, t1, seed)])
         frames, nweb = A.web_events(rng, act, t0, t1, 0.4, ctr["web"])
         ctr["web"] += nweb + frames[2].height
         w.jsonl("web_events", "web_events", frames)
@@ -283,7 +287,7 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
                                for t in upd["job_title"].to_list()], dtype=pl.String)
         upd_truth = upd.select("record_id", "person_id", pl.lit("job_title").alias("field"),
                                pl.col("job_title").alias("old_value")).with_columns(new_value=new_title)
-        upd = upd.with_columns(job_title=new_title,
+        upd = upd.with_columns(job_title=new_title, title_missing=pl.lit(False),
                                modified_at=pl.Series(rng.integers(t0, t1, nu), dtype=pl.Int64))
         # New contacts at existing accounts (a fifth of them duplicates of each other).
         nn = max(2, int(round(n * 0.0002)))

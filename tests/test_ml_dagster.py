@@ -11,7 +11,10 @@ from ml.synthetic import synthetic_leads
 
 
 def _write_staging(path, data, pricing_boost: int = 0):
-    """Minimal staging tables (only the columns ml.warehouse reads) from synthetic leads."""
+    """Minimal staging + entity mart tables (only the columns ml.warehouse reads) from synthetic leads.
+
+    Every synthetic contact is its own golden contact (`gc-<id>`) at its own golden account (`ga-<id>`).
+    """
     c = data.contacts.with_columns(
         pl.concat_str([pl.lit("p"), pl.col("contact_id").cast(pl.String), pl.lit("@x.io")]).alias("email")
     )
@@ -52,9 +55,43 @@ def _write_staging(path, data, pricing_boost: int = 0):
         pl.lit(None, pl.String).alias("website_domain"),
         pl.col("contact_id").alias("primary_company_id"),
     )
-    outcomes = data.outcomes.with_columns(pl.concat_list("contact_id").alias("associated_contact_ids")).select(
-        "associated_contact_ids", pl.col("occurred_at").alias("created_at")
+    outcomes = (
+        data.outcomes.with_row_index("outcome_id")
+        .with_columns(pl.concat_list("contact_id").alias("associated_contact_ids"))
+        .select(
+            "associated_contact_ids",
+            pl.col("occurred_at").alias("created_at"),
+            pl.col("outcome_id").cast(pl.Int64).alias("meeting_id"),
+        )
     )
+    deals = outcomes.head(0).select(
+        "associated_contact_ids",
+        "created_at",
+        pl.col("meeting_id").alias("deal_id"),
+        pl.col("created_at").alias("closed_won_entered_at"),
+        pl.col("created_at").alias("closed_lost_entered_at"),
+    )
+    golden = pl.concat_str([pl.lit("gc-"), pl.col("contact_id").cast(pl.String)])
+    account = pl.concat_str([pl.lit("ga-"), pl.col("contact_id").cast(pl.String)])
+    dim_contacts = contacts.select(
+        golden.alias("golden_contact_id"),
+        "email",
+        "job_title",
+        "role_category",
+        "seniority",
+        "country_code",
+        "website_domain",
+        account.alias("golden_account_id"),
+    )
+    crosswalk = contacts.select(pl.col("contact_id").alias("source_record_id"), golden.alias("golden_contact_id"))
+    dim_accounts = c.select(
+        account.alias("golden_account_id"),
+        "country_code",
+        "industry",
+        pl.col("employees").alias("number_of_employees"),
+        pl.col("company_domain").alias("account_domain"),
+    )
+    account_crosswalk = c.select(pl.col("contact_id").alias("source_record_id"), account.alias("golden_account_id"))
     signals = data.signals.select(
         "domain",
         pl.col("kind").str.replace("_signal", "").alias("signal_type"),
@@ -63,6 +100,7 @@ def _write_staging(path, data, pricing_boost: int = 0):
     )
     con = duckdb.connect(str(path))
     con.execute("create schema if not exists staging")
+    con.execute("create schema if not exists marts")
     frames = {
         "stg_hubspot__contacts": contacts,
         "stg_hubspot__companies": companies,
@@ -71,11 +109,16 @@ def _write_staging(path, data, pricing_boost: int = 0):
         "stg_segment__product_events": product,
         "stg_signals__signals": signals,
         "stg_hubspot__meetings": outcomes,
-        "stg_hubspot__deals": outcomes.head(0),
+        "stg_hubspot__deals": deals,
+        "marts.dim_contacts": dim_contacts,
+        "marts.contact_crosswalk": crosswalk,
+        "marts.dim_accounts": dim_accounts,
+        "marts.account_crosswalk": account_crosswalk,
     }
     for name, frame in frames.items():
         arrow_frame = frame.to_arrow()  # noqa: F841 - DuckDB replacement scan
-        con.execute(f"create or replace table staging.{name} as select * from arrow_frame")
+        table = name if "." in name else f"staging.{name}"
+        con.execute(f"create or replace table {table} as select * from arrow_frame")
     con.close()
 
 

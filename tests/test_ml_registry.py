@@ -92,11 +92,15 @@ def test_drift_report_blocks_on_shifted_feature(data):
     assert report.filter(pl.col("column") == "industry")["status"][0] == "ok"
 
 
-def test_drift_verdict_levels_and_small_runs():
-    cfg = {"warn_psi": 0.1, "block_psi": 0.25, "min_rows": 1000}
-    report = pl.DataFrame({"column": ["a", "b"], "psi": [0.3, 0.05], "status": ["block", "ok"]})
+def test_drift_verdict_levels():
+    cfg = {"warn_psi": 0.1, "block_psi": 0.25, "noise_quantile": 0.99}
+    report = pl.DataFrame(
+        {"column": ["a", "b"], "psi": [0.3, 0.05], "noise_psi": [0.02, 0.02], "status": ["block", "ok"]}
+    )
     assert drift_verdict(report, 5000, cfg)[0] == "block"
-    assert drift_verdict(report, 400, cfg)[0] == "too_few_rows"
-    warn = pl.DataFrame({"column": ["a"], "psi": [0.15], "status": ["warn"]})
-    assert drift_verdict(warn, 5000, cfg) == ("warn", "PSI > 0.1 on a (worst a 0.150)")
+    warn = pl.DataFrame({"column": ["a"], "psi": [0.15], "noise_psi": [0.02], "status": ["warn"]})
+    assert drift_verdict(warn, 5000, cfg) == ("warn", "PSI > 0.1 beyond sampling noise on a (worst a 0.150)")
+    noisy = pl.DataFrame({"column": ["a"], "psi": [0.3], "noise_psi": [0.4], "status": ["ok"]})
+    verdict, message = drift_verdict(noisy, 400, cfg)
+    assert verdict == "ok" and "within sampling noise for 400 leads" in message
     assert drift_verdict(None, 5000, cfg)[0] == "ok"

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from ml.config import load_config
-from ml.features import build_features, conversion_labels
+from ml.features import LeakageError, build_features, conversion_labels, fit_labels
 from ml.metrics import auc
 from ml.reasons import reason_eligible
 from ml.score_log import append_score_log
@@ -20,17 +20,33 @@ from ml.synthetic import synthetic_leads
 CONFIG = load_config()
 
 
+def synthetic_closed_deals(data, share: float = 0.5, seed: int = 0) -> pl.DataFrame:
+    """Won/lost history for synthetic leads: `share` of them had a deal closed 1-300 days before as_of, won more
+    often the better their hidden fit."""
+    rng = np.random.default_rng(seed)
+    truth = data.truth
+    n = truth.height
+    has = rng.random(n) < share
+    won = rng.random(n) < 0.05 + 0.9 * truth["fit"].to_numpy()
+    closed = int(data.as_of.timestamp()) - rng.integers(1, 300, n) * 86_400
+    return pl.DataFrame(
+        {"contact_id": truth["contact_id"], "deal_id": np.arange(n), "won": won, "closed_at": closed}
+    ).filter(pl.Series(has))
+
+
 @pytest.fixture(scope="module")
 def trained():
     data = synthetic_leads(6000, seed=11)
     features = build_features(data.contacts, data.events, data.signals, data.as_of, CONFIG)
     labels = conversion_labels(data.contacts, data.outcomes, data.as_of, 30)
-    return data, features, labels, train_scorer(features, labels, CONFIG)
+    won_lost = fit_labels(synthetic_closed_deals(data), data.as_of)
+    return data, features, labels, train_scorer(features, labels, CONFIG, fit_labels=won_lost)
 
 
 def test_learned_scorer_ranks_converters(trained):
     data, features, labels, scorer = trained
     assert scorer.kind == "learned" and scorer.fallback_reason == ""
+    assert scorer.metadata["fit_kind"] == "learned" and scorer.metadata["fit_labelled"] > 2500
     scores = scorer.score(features)
     y = features.select("contact_id").join(data.truth, on="contact_id", how="left")["converted"].to_numpy()
     assert auc(y, scores["combined_score"].to_numpy()) > 0.7
@@ -100,6 +116,49 @@ def test_fallback_when_history_is_thin():
     assert learned.kind == "learned"
 
 
+def test_fit_labels_are_won_vs_lost_before_as_of():
+    t = 1_700_000_000
+    deals = pl.DataFrame(
+        {
+            "contact_id": [1, 1, 2, 3, 4, 5],
+            "deal_id": [10, 11, 12, 13, 14, 15],
+            "won": [False, True, False, True, False, True],
+            "closed_at": [t - 900, t - 100, t - 50, t + 10, t - 5, t],
+        }
+    )
+    got = fit_labels(deals, t).sort("contact_id")
+    # 1: one lost and one won deal -> won; 2, 4: lost only; 3, 5: closed at/after as_of -> no label (no leakage).
+    assert got["contact_id"].to_list() == [1, 2, 4]
+    assert got["label"].to_list() == [1, 0, 0]
+    assert got["label_known_at"].to_list() == [t - 100, t - 50, t - 5]
+    assert fit_labels(deals.head(0), t).is_empty()
+
+
+def test_fit_model_learns_won_lost_and_leakage_is_refused(trained):
+    data, features, labels, scorer = trained
+    deals = synthetic_closed_deals(data, seed=1)
+    held = fit_labels(deals, data.as_of).join(features, on="contact_id")
+    y = held["label"].to_numpy()
+    fit_auc = auc(y, scorer.score(held, with_reasons=False)["fit_score"].to_numpy())
+    assert fit_auc > 0.7, fit_auc
+    # Labels built from deals closed after the features' cutoff would leak the future.
+    later = deals.with_columns(pl.col("closed_at") + 200 * 86_400)
+    late = fit_labels(later, data.as_of.timestamp() + 400 * 86_400)
+    with pytest.raises(LeakageError):
+        train_scorer(features, labels, CONFIG, fit_labels=late)
+
+
+def test_fit_part_falls_back_to_rules_on_thin_won_lost_history(trained):
+    data, features, labels, _ = trained
+    few = fit_labels(synthetic_closed_deals(data, share=0.1), data.as_of)
+    scorer = train_scorer(features, labels, CONFIG, fit_labels=few)
+    assert scorer.kind == "learned" and scorer.metadata["fit_kind"] == "rules"
+    assert "leads with a closed deal" in scorer.metadata["fit_fallback_reason"]
+    assert scorer.fallback_reason.startswith("fit part scored by ICP rules")
+    assert type(scorer.fit_model).__name__ == "RulesModel"
+    assert train_scorer(features, labels, CONFIG).metadata["fit_fallback_reason"] == "no won/lost history given"
+
+
 def test_tiers_from_config_matrix():
     tiers = {"fit_high": 50, "fit_medium": 20, "intent_high": 40, "intent_medium": 10}
     got = assign_tiers(np.array([60, 60, 30, 60, 10, 30]), np.array([50, 15, 45, 5, 90, 15]), tiers)
@@ -123,6 +182,14 @@ def test_score_log_holds_exact_feature_values(trained, tmp_path):
     counts = dict(con.execute("select run_id, count(*) from ml.score_log group by 1").fetchall())
     assert counts == {"r1": 50, "r2": 10}
     assert con.execute("select count(f_new_feature) from ml.score_log where run_id = 'r1'").fetchone()[0] == 0
+    # Lead ids that turn from record numbers into golden ids widen the column; older ids survive as text.
+    golden = scorer.score_log(features.head(5), run_id="r3").with_columns(
+        ("gc-" + pl.col("contact_id").cast(pl.String)).alias("contact_id")
+    )
+    assert append_score_log(con, golden) == 5
+    first_id = str(log["contact_id"][0])
+    assert con.execute("select count(*) from ml.score_log where contact_id = ?", [first_id]).fetchone()[0] == 2
+    assert con.execute("select count(*) from ml.score_log where contact_id like 'gc-%'").fetchone()[0] == 5
 
 
 def test_ml_api_needs_no_dagster():

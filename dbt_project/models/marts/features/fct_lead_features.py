@@ -1,14 +1,18 @@
-"""Point-in-time lead features per HubSpot contact, as of the data's latest event.
+"""Point-in-time lead features per golden contact, as of the data's latest event.
 
 Computed by `ml.features.build_features` — the very code training and scoring use — so this mart and the
-score log can never disagree about what a feature means. Key: `contact_id` (switches to the golden contact id
-with `ml.warehouse.CONTACTS_SQL`, see docs/scoring.md).
+score log can never disagree about what a feature means. Key: `contact_id` = `marts.dim_contacts.golden_contact_id`
+(see docs/scoring.md, "Lead key").
 """
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    # ml.warehouse reads these staging tables by name; ref() (literal names only) makes dbt build them first.
+    # ml.warehouse reads these tables by name; ref() (literal names only) makes dbt build them first.
+    dbt.ref("dim_contacts")
+    dbt.ref("contact_crosswalk")
+    dbt.ref("dim_accounts")
+    dbt.ref("account_crosswalk")
     dbt.ref("stg_hubspot__contacts")
     dbt.ref("stg_hubspot__companies")
     dbt.ref("stg_hubspot__meetings")

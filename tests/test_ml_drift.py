@@ -1,0 +1,95 @@
+"""Sample-size-aware drift: PSI is judged against the PSI sampling noise alone gives for the same sizes."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ml.config import load_config
+from ml.drift import (
+    build_reference,
+    design_effect,
+    drift_report,
+    drift_verdict,
+    psi_noise_limit,
+    reference_distribution,
+)
+from ml.features import build_features, feature_schema
+from ml.synthetic import synthetic_leads
+
+CONFIG = load_config()
+DRIFT = CONFIG["drift"]
+
+
+def _features(n: int, seed: int) -> pl.DataFrame:
+    d = synthetic_leads(n, seed=seed)
+    return build_features(d.contacts, d.events, d.signals, d.as_of, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    training = _features(5000, seed=21)
+    schema = {k: v for k, v in feature_schema(CONFIG).items() if not k.startswith("count_")}
+    return build_reference(training, pl.DataFrame(), schema)
+
+
+def _report(reference, frame):
+    return drift_report(
+        reference, frame, warn=DRIFT["warn_psi"], block=DRIFT["block_psi"], noise_quantile=DRIFT["noise_quantile"]
+    )
+
+
+def test_unshifted_sample_of_400_passes(reference):
+    scored = _features(400, seed=99)  # a fresh draw of the same world: nothing changed
+    report = _report(reference, scored)
+    verdict, message = drift_verdict(report, scored.height, DRIFT)
+    assert verdict == "ok", message
+    assert (report["status"] == "ok").all()
+    assert (report["noise_psi"] > 0).all()
+
+
+def test_noise_keeps_a_tiny_unshifted_run_quiet(reference):
+    scored = _features(150, seed=98)
+    report = _report(reference, scored)
+    # Raw PSI alone would warn at this size (nothing changed): the noise limit is what keeps it quiet.
+    assert report["psi"].max() > DRIFT["warn_psi"]
+    assert drift_verdict(report, scored.height, DRIFT)[0] == "ok"
+
+
+def test_shifted_feature_blocks_at_400(reference):
+    scored = _features(400, seed=99)
+    shifted = scored.with_columns(
+        (pl.col("decayed_pricing_visit") + 3.0).alias("decayed_pricing_visit"),
+        pl.lit("DE").alias("country_code"),  # every lead suddenly from one country
+    )
+    report = _report(reference, shifted)
+    verdict, message = drift_verdict(report, shifted.height, DRIFT)
+    assert verdict == "block", message
+    blocked = set(report.filter(pl.col("status") == "block")["column"])
+    assert {"decayed_pricing_visit", "country_code"} <= blocked
+    assert report.filter(pl.col("column") == "industry")["status"][0] == "ok"
+
+
+def test_noise_limit_matches_closed_form_and_shrinks_with_size():
+    shares = np.full(10, 0.1)
+    # Mean PSI of two samples of one distribution ~ (bins - 1) * (1/n1 + 1/n2); the median is a bit below it.
+    median = psi_noise_limit(shares, 400, 5000, quantile=0.5)
+    assert median == pytest.approx(9 * (1 / 400 + 1 / 5000), rel=0.25)
+    assert psi_noise_limit(shares, 400, 5000) > psi_noise_limit(shares, 40_000, 50_000)
+    assert psi_noise_limit(shares, 400, None, quantile=0.99) == psi_noise_limit(shares, 400, None, quantile=0.99)
+
+
+def test_account_level_columns_are_judged_at_the_number_of_accounts():
+    rng = np.random.default_rng(0)
+    reference = {"signal": reference_distribution(pl.Series(np.repeat(rng.exponential(1.0, 500), 10)), "numeric")}
+    accounts = np.repeat([f"acct-{i}.io" for i in range(40)], 10)
+    scored = pl.DataFrame({"signal": np.repeat(rng.exponential(1.0, 40), 10), "company_domain": accounts})
+    assert design_effect(scored, "signal", "company_domain") == 10.0
+    # 400 leads but only 40 accounts: read as 400 independent rows, unchanged data would block.
+    assert drift_report(reference, scored)["status"][0] == "block"
+    same = drift_report(reference, scored, cluster_column="company_domain").row(0, named=True)
+    assert (same["status"], same["effective_rows"]) == ("ok", 40)
+    tripled = scored.with_columns(pl.col("signal") * 3)
+    assert drift_report(reference, tripled, cluster_column="company_domain")["status"][0] == "block"
+    # A lead-level column (two values inside one account) keeps its full size.
+    lead_level = scored.with_columns(pl.Series("signal", rng.exponential(1.0, 400)))
+    assert design_effect(lead_level, "signal", "company_domain") == 1.0

@@ -1,0 +1,98 @@
+"""Scoring inputs keyed by golden contact: one lead per person, engagement and outcomes mapped via the crosswalk."""
+
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+import pytest
+
+from ml.eval import golden_truth_people
+from ml.warehouse import load_scoring_inputs
+
+T = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    con.execute("create schema staging; create schema marts")
+    con.execute(
+        """
+        create table staging.stg_hubspot__contacts as
+            select * from (values (1, 'ana@acme.io'), (2, 'ana.alt@acme.io'), (3, 'bo@beta.io'))
+            t(contact_id, email);
+        create table staging.stg_hubspot__companies as
+            select * from (values (10, ['hubspot']), (11, ['gong', 'hubspot']), (12, null::varchar[]))
+            t(company_id, technologies);
+        create table staging.stg_email__events as
+            select * from (values
+                (2, 'ana.alt@acme.io', 'click', timestamptz '2026-02-20 10:00:00+00'),  -- record 2 -> gc-1
+                (null, 'bo@beta.io', 'open', timestamptz '2026-02-21 10:00:00+00'),     -- email -> gc-3
+                (null, 'nobody@else.io', 'reply', timestamptz '2026-02-22 10:00:00+00') -- unknown: no lead
+            ) t(contact_id, email, event_type, occurred_at);
+        create table staging.stg_segment__web_events as
+            select 'ana.alt@acme.io' as user_email, true as is_pricing_page, null::varchar as event_name,
+                   'page' as event_type, timestamptz '2026-02-23 10:00:00+00' as occurred_at;
+        create table staging.stg_segment__product_events as
+            select 'ana@acme.io' as user_email, timestamptz '2026-02-24 10:00:00+00' as occurred_at;
+        create table staging.stg_signals__signals as
+            select 'acme.io' as domain, 'hiring' as signal_type, timestamptz '2026-02-10 00:00:00+00' as observed_at,
+                   1.0 as magnitude;
+        create table staging.stg_hubspot__meetings as
+            select 500 as meeting_id, [1, 2]::bigint[] as associated_contact_ids,
+                   timestamptz '2026-02-25 10:00:00+00' as created_at;
+        create table staging.stg_hubspot__deals as
+            select 700 as deal_id, [2]::bigint[] as associated_contact_ids,
+                   timestamptz '2026-02-26 10:00:00+00' as created_at,
+                   null::timestamptz as closed_won_entered_at, null::timestamptz as closed_lost_entered_at;
+        create table marts.dim_contacts as select * from (values
+            ('gc-1', 'ana@acme.io', 'VP Sales', 'sales', 'vp', null, 'acme.io', 'ga-10'),
+            ('gc-3', 'bo@beta.io', 'Engineer', 'engineering', 'individual_contributor', 'DE', 'beta.io', 'ga-12')
+        ) t(golden_contact_id, email, job_title, role_category, seniority, country_code, website_domain,
+            golden_account_id);
+        create table marts.contact_crosswalk as
+            select * from (values (1, 'gc-1'), (2, 'gc-1'), (3, 'gc-3')) t(source_record_id, golden_contact_id);
+        create table marts.dim_accounts as select * from (values
+            ('ga-10', 'US', 'computer software', 250, 'acme.io'),
+            ('ga-12', 'DE', 'automotive', 40, 'beta.io')
+        ) t(golden_account_id, country_code, industry, number_of_employees, account_domain);
+        create table marts.account_crosswalk as
+            select * from (values (10, 'ga-10'), (11, 'ga-10'), (12, 'ga-12')) t(source_record_id, golden_account_id);
+        """
+    )
+    return con
+
+
+def test_one_lead_per_golden_contact_with_golden_and_account_attributes(con):
+    contacts = load_scoring_inputs(con).contacts.sort("contact_id")
+    assert contacts["contact_id"].to_list() == ["gc-1", "gc-3"]
+    ana = contacts.row(0, named=True)
+    assert (ana["role_category"], ana["seniority"], ana["industry"], ana["employees"]) == (
+        "sales",
+        "vp",
+        "computer software",
+        250,
+    )
+    assert ana["country_code"] == "US"  # the account's country fills the contact's gap
+    assert ana["technologies"] == ["gong", "hubspot"]  # pooled over the account's company records
+    assert ana["company_domain"] == "acme.io"
+
+
+def test_events_and_outcomes_map_through_the_crosswalk(con):
+    inputs = load_scoring_inputs(con)
+    per_lead = {k: sorted(v) for k, v in inputs.events.group_by("contact_id").agg(pl.col("kind")).iter_rows()}
+    # Record 2's click, its email's pricing visit and the golden email's product event all belong to gc-1.
+    assert per_lead == {
+        "gc-1": ["email_click", "pricing_visit", "product_event"],
+        "gc-3": ["email_open"],
+    }
+    # A meeting with both of Ana's records is one outcome of one lead; the deal on record 2 is hers too.
+    outcomes = inputs.outcomes.sort("occurred_at")
+    assert outcomes.select("contact_id", "outcome").rows() == [("gc-1", "meeting"), ("gc-1", "opportunity")]
+
+
+def test_golden_contact_truth_person_is_the_majority_of_its_records():
+    crosswalk = pl.DataFrame({"record_id": [1, 2, 3, 4], "golden_contact_id": ["gc-1", "gc-1", "gc-1", "gc-4"]})
+    truth = pl.DataFrame({"record_id": [1, 2, 3, 4], "person_id": [7, 7, 8, 9]})
+    people = golden_truth_people(crosswalk, truth).sort("contact_id")
+    assert people.rows() == [("gc-1", 7), ("gc-4", 9)]
