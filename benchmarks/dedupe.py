@@ -151,6 +151,7 @@ def run_splink(records: pl.DataFrame, truth: pl.DataFrame) -> tuple[float, float
     import splink.comparison_library as cl
     from splink import Linker, SettingsCreator, block_on
     from splink.backends.duckdb import DuckDBAPI
+    from splink.internals.exceptions import SplinkException
 
     logging.getLogger("splink").setLevel(logging.WARNING)
     data = _splink_input(records)
@@ -191,7 +192,9 @@ def run_splink(records: pl.DataFrame, truth: pl.DataFrame) -> tuple[float, float
     for rule in (block_on("phone"), block_on("first_name", "last_name")):
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        except ValueError as error:  # EM can drive an m to 0 on large data; keep the other estimates
+        # EM can drive an m to 0 (ValueError) or a weight to infinity (SQL error) on large data; keep the
+        # other estimates.
+        except (ValueError, SplinkException) as error:
             print(f"[bench-dedupe] Splink EM session skipped: {error}", file=sys.stderr)
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=0.95)

@@ -38,6 +38,36 @@ def name_key(expr: pl.Expr) -> pl.Expr:
     return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
 
 
+_SOUNDEX_CODES = {
+    **dict.fromkeys("bfpv", "1"),
+    **dict.fromkeys("cgjkqsxz", "2"),
+    **dict.fromkeys("dt", "3"),
+    "l": "4",
+    **dict.fromkeys("mn", "5"),
+    "r": "6",
+}
+
+
+def soundex(name: str) -> str:
+    """American Soundex of a lowercase ASCII name ("robert" -> "r163", "rupert" -> "r163", "ashcraft" -> "a261")."""
+    if not name:
+        return ""
+    code, previous = name[0], _SOUNDEX_CODES.get(name[0], "")
+    for letter in name[1:]:
+        digit = _SOUNDEX_CODES.get(letter, "")
+        if digit and digit != previous:
+            code += digit
+        if letter not in "hw":  # h and w do not separate equal codes; vowels do
+            previous = digit
+    return (code + "000")[:4]
+
+
+def soundex_key(names: pl.Series) -> pl.Series:
+    """Name keys (see `name_key`) -> Soundex codes, computed once per distinct name (nulls stay null)."""
+    distinct = names.drop_nulls().unique().to_list()
+    return names.replace_strict(dict(zip(distinct, map(soundex, distinct), strict=True)), default=None).cast(pl.String)
+
+
 def canonical_email(expr: pl.Expr) -> pl.Expr:
     """Normalized email -> the mailbox it delivers to: `+tag` dropped, dots dropped for Gmail, googlemail -> gmail."""
     local = expr.str.extract(r"^([^@]+)@", 1).str.replace(r"\+.*$", "")

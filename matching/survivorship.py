@@ -2,8 +2,10 @@
 
 Source hierarchy (lower rank wins): a human-verified CRM value > a value a CRM user entered > a vendor
 enrichment value (higher confidence first) > a value the pipeline inferred (e.g. seniority from the job
-title). Within one rank the most recent observation wins; the smallest source record id breaks exact ties
-so the result never depends on row order.
+title). Within one rank (and, for enrichment, one confidence) the value most records agree on wins: the
+number of distinct source records of that rank giving the value, so two older records that agree beat a
+newer duplicate with a typo. Then the most recent observation wins, and the smallest source record id
+breaks exact ties so the result never depends on row order.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def select_survivors(candidates: pl.DataFrame) -> pl.DataFrame:
 
     Output: entity_id, field_name, value, source_class, source_name, source_record_id, observed_at,
     confidence, candidate_count, distinct_value_count. Null values never win. Unknown source classes raise.
+    Order: source rank, confidence (enrichment), agreement (distinct source records of the same rank giving
+    the value), recency, smallest source record id.
     """
     missing = [c for c in CANDIDATE_COLUMNS if c not in candidates.columns]
     if missing:
@@ -38,13 +42,18 @@ def select_survivors(candidates: pl.DataFrame) -> pl.DataFrame:
     ranked = candidates.filter(pl.col("value").is_not_null()).with_columns(
         pl.col("source_class").replace_strict(SOURCE_RANKS, return_dtype=pl.Int8).alias("source_rank"),
     )
+    # Agreement within a rank: how many distinct source records of that rank give the same value. The
+    # rank (and the vendor confidence) still decides first, so a human-verified value is never outvoted.
+    ranked = ranked.with_columns(
+        pl.col("source_record_id").n_unique().over("entity_id", "field_name", "source_rank", "value").alias("agreement")
+    )
     counts = ranked.group_by("entity_id", "field_name").agg(
         pl.len().alias("candidate_count"), pl.col("value").n_unique().alias("distinct_value_count")
     )
     winners = (
         ranked.sort(
-            ["entity_id", "field_name", "source_rank", "confidence", "observed_at", "source_record_id"],
-            descending=[False, False, False, True, True, False],
+            ["entity_id", "field_name", "source_rank", "confidence", "agreement", "observed_at", "source_record_id"],
+            descending=[False, False, False, True, True, True, False],
             nulls_last=True,
         )
         .group_by("entity_id", "field_name", maintain_order=True)

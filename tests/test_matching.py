@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
 from matching import MatchConfig, cluster_pairs, resolve_contacts, resolve_contacts_incremental, score_contact_pairs
 from matching.accounts import resolve_accounts
+from matching.contacts import LEVELS, comparison_levels, estimate_prior, prepare_contact_features
 from matching.nicknames import are_nickname_equivalent, canonical_first_name
-from matching.normalize import canonical_email, company_name_key, registrable_domain
+from matching.normalize import canonical_email, company_name_key, registrable_domain, soundex
 from matching.survivorship import select_survivors
 
 # Background population: distinct people at distinct companies, so u-probabilities and name
@@ -204,6 +206,39 @@ def test_survivorship_precedence_and_provenance():
     assert golden["city"]["value"] == "Berlin"
 
 
+def test_survivorship_majority_of_records_beats_recency_within_a_rank():
+    candidates = pl.DataFrame(
+        [
+            # Two older CRM records agree; a newer duplicate has a typo: the agreed value wins, from the
+            # most recent of the agreeing records.
+            _candidate("last_name", "Hollander", "crm_user_entered", 300, record="r1"),
+            _candidate("last_name", "Hollander", "crm_user_entered", 200, record="r2"),
+            _candidate("last_name", "Holander", "crm_user_entered", 1, record="r3"),
+            # One record repeating a value is one vote: a tie, so recency decides.
+            _candidate("city", "Bern", "crm_user_entered", 300, record="r1"),
+            _candidate("city", "Bern", "crm_user_entered", 250, record="r1"),
+            _candidate("city", "Berlin", "crm_user_entered", 2, record="r2"),
+            # The rank still decides first: one human-verified value beats two agreeing CRM records, and
+            # agreement of lower-ranked sources does not count for a higher-ranked value.
+            _candidate("phone", "+15550009", "human_verified", 900, record="r3"),
+            _candidate("phone", "+15550001", "crm_user_entered", 30, record="r1"),
+            _candidate("phone", "+15550001", "crm_user_entered", 20, record="r2"),
+            # Equal agreement and time: the smallest source record id.
+            _candidate("company", "Acme", "crm_user_entered", 10, record="r2"),
+            _candidate("company", "ACME Corp", "crm_user_entered", 10, record="r1"),
+        ]
+    )
+    golden = {row["field_name"]: row for row in select_survivors(candidates).iter_rows(named=True)}
+    assert golden["last_name"]["value"] == "Hollander"
+    assert golden["last_name"]["source_record_id"] == "r2"
+    assert golden["last_name"]["distinct_value_count"] == 2
+    assert golden["city"]["value"] == "Berlin"
+    assert golden["phone"]["value"] == "+15550009"
+    assert golden["phone"]["source_class"] == "human_verified"
+    assert golden["company"]["value"] == "ACME Corp"
+    assert select_survivors(candidates).equals(select_survivors(candidates.reverse()))
+
+
 def test_survivorship_rejects_unknown_source_classes():
     with pytest.raises(ValueError, match="unknown survivorship source classes"):
         select_survivors(pl.DataFrame([_candidate("phone", "+1", "rumour", 1)]))
@@ -278,3 +313,92 @@ def test_scores_do_not_depend_on_row_order():
     first = score_contact_pairs(_frame(rows), config)
     shuffled = score_contact_pairs(_frame(rows).sample(fraction=1.0, shuffle=True, seed=11), config)
     assert first.equals(shuffled)
+
+
+# --- typo-heavy records (FEBRL-like: no email, no employer, typos in every field) -------------------------
+
+
+def _household(record_id: int, first: str, last: str, street: str, city: str, postal: str, phone: str) -> dict:
+    return {
+        "record_id": record_id,
+        "first_name": first,
+        "last_name": last,
+        "phone": phone,
+        "street_address": street,
+        "city": city,
+        "postal_code": postal,
+        "country_code": "AU",
+    }
+
+
+def test_soundex_codes():
+    assert soundex("robert") == soundex("rupert") == "r163"
+    assert soundex("ashcraft") == "a261"  # h does not separate equal codes
+    assert soundex("tymczak") == "t522"
+    assert soundex("pfister") == "p236"  # a first letter's code is not repeated
+    assert soundex("maddison") == soundex("madison")
+
+
+def test_typos_in_both_names_and_the_address_still_match():
+    rows = _background() + [
+        _household(1, "Maddison", "Quilliam", "57 Bedford Street", "Surrey Hills", "6525", "6408579"),
+        _household(2, "Madison", "Quiliam", "57 bedford s treet", "Surey Hills", "6525", "6408479"),
+    ]
+    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)  # no name key is shared: Soundex/address blocks
+    assert pair["first_name_level"] == "jw_0.92" and pair["last_name_level"] == "jw_0.92"
+    assert pair["phone_level"] == "one_typo"  # one digit wrong
+    assert pair["workplace_level"] == "address_similar"
+    assert pair["decision"] == "auto_merge"
+
+
+def test_name_order_is_chosen_on_similar_names_only():
+    features = prepare_contact_features(
+        _frame(
+            [
+                _household(1, "Christian", "Ferris", "3 Coombe St", "Plumpton", "5008", "1670806"),
+                _household(2, "Christian", "Walch", "3 Coombe St", "Plumpton", "5008", "1670806"),
+                _household(3, "Quilliam", "Ashleigh", "57 Bedford St", "Surrey Hills", "6525", "6408579"),
+                _household(4, "Maddison", "Quilliam", "57 Bedford St", "Surrey Hills", "6525", "6408579"),
+            ]
+        )
+    )
+    levels = comparison_levels(pl.DataFrame({"left_id": [1, 3], "right_id": [2, 4]}), features)
+    first = [LEVELS["first_name"][i] for i in levels["first_name_level"]]
+    # Two poor swapped similarities do not beat one exact straight agreement ...
+    assert first[0] == "exact" and not levels["_names_swapped"][0]
+    # ... but a name that moved to the other field is found.
+    assert first[1] == "exact" and levels["_names_swapped"][1]
+
+
+def test_swapped_name_agreement_is_weighed_by_the_common_share():
+    # "Smith" is common as a last name; as a first name it appears only in the swapped record. Its swapped
+    # agreement must weigh like a common name, not like a unique one.
+    smiths = [_person(2000 + i, FIRSTS[i % len(FIRSTS)], "Smith", f"smith{i}.com", None) for i in range(40)]
+    rows = (
+        _background()
+        + smiths
+        + [
+            _person(1, "Smith", "Archie", "acme.com", "+15551230001", email="archie.smith@acme.com"),
+            _person(2, "Archie", "Smith", "globex.io", "+15559870002"),
+        ]
+    )
+    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)
+    assert pair["first_name_level"] == "exact" and pair["last_name_level"] == "exact"
+    straight = _pair(score_contact_pairs(_frame(rows)), 2000, 2012)  # Anna Smith ~ Anna Smith, straight
+    assert pair["first_name_weight"] <= straight["last_name_weight"] + 1e-9
+    assert pair["decision"] == "no_match"
+
+
+def test_prior_follows_the_data_between_floor_and_cap():
+    records = 1000
+    floor, cap = 0.1 * 2 / (records - 1), 2.0 * 2 / (records - 1)
+    weak = np.full(2000, -30.0)
+    few = np.concatenate([weak, np.full(50, 40.0)])
+    many = np.concatenate([weak, np.full(600, 40.0)])
+    too_many = np.concatenate([weak, np.full(5000, 40.0)])
+    assert estimate_prior(few, records, floor, cap) == pytest.approx(floor)  # never below the configured rate
+    assert estimate_prior(many, records, floor, cap) == pytest.approx(600 / (records * (records - 1) / 2), rel=1e-3)
+    assert estimate_prior(too_many, records, floor, cap) == pytest.approx(cap)
+    # A long tail of unlikely pairs (colleagues: p ~ 0.1-0.4 each) is not counted as matches.
+    tail = np.concatenate([many, np.full(20_000, 9.0)])
+    assert estimate_prior(tail, records, floor, cap) == pytest.approx(600 / (records * (records - 1) / 2), rel=1e-3)
