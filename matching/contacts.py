@@ -8,6 +8,7 @@ stable clusters.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import duckdb
@@ -534,23 +535,53 @@ def score_contact_pairs(records: pl.DataFrame, config: MatchConfig | None = None
     return score_pairs(pairs, features, config)
 
 
-def score_pairs(pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
-    """Fellegi-Sunter scoring of given candidate pairs (see `score_contact_pairs`)."""
+@dataclass(frozen=True)
+class MatchParameters:
+    """What the matcher learned from the data: per field the u and m probability of each comparison level
+    (level "null" excluded), and how many matching pairs a record has on average (the prior).
+
+    A full run estimates them; an incremental run scores its delta with the full run's parameters (see
+    `score_pairs`), so a delta pair's probability means what every other pair's does.
+    """
+
+    u: dict[str, tuple[float, ...]]
+    m: dict[str, tuple[float, ...]]
+    duplicate_rate: float
+
+    def prior(self, records: int) -> float:
+        """Prior probability that two random records of `records` are the same person."""
+        return min(0.5, self.duplicate_rate * 2.0 / max(1, records - 1))
+
+    def to_json(self) -> str:
+        """The parameters as a JSON document (stored by the warehouse between runs)."""
+        return json.dumps({"u": self.u, "m": self.m, "duplicate_rate": self.duplicate_rate}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> MatchParameters:
+        """Parameters saved with `to_json`; a field or level the saved set lacks is an error, not a guess."""
+        data = json.loads(text)
+        for kind in ("u", "m"):
+            for name, levels in LEVELS.items():
+                if len(data[kind].get(name, ())) != len(levels) - 1:
+                    raise ValueError(f"saved match parameters do not fit field {name!r}: re-estimate them")
+        return cls(
+            u={k: tuple(v) for k, v in data["u"].items()},
+            m={k: tuple(v) for k, v in data["m"].items()},
+            duplicate_rate=float(data["duplicate_rate"]),
+        )
+
+
+def _bayes_weights(
+    levels: pl.DataFrame, features: pl.DataFrame, u: dict, m: dict
+) -> tuple[np.ndarray, dict[str, pl.Series]]:
+    """Per pair the summed log2 Bayes factors of all fields, and the level label and weight columns per field."""
     n = max(2, features.height)
-    levels = comparison_levels(pairs, features)
-    # No candidate pair (fewer than two records, or nothing shares a key): nothing to estimate.
-    u = estimate_u(features, config) if pairs.height else {name: np.ones(len(v) - 1) for name, v in LEVELS.items()}
-    m_probabilities = {name: np.asarray(config.m_probabilities[name], dtype=float) for name in LEVELS}
-    # Prior odds that a random pair is the same person, from the expected share of duplicate records.
-    prior = config.expected_duplicate_rate * 2.0 / max(1, n - 1)
-    if config.estimate_m and pairs.height >= config.min_pairs_for_em:
-        m_probabilities, _ = estimate_m(levels, u, m_probabilities)
     total = np.zeros(levels.height)
     columns: dict[str, pl.Series] = {}
     for name, names in LEVELS.items():
         lv = levels[f"{name}_level"].to_numpy()
-        m = m_probabilities[name]
-        weights = np.concatenate([[0.0], np.log2(m / u[name])])
+        m_field = np.asarray(m[name], dtype=float)
+        weights = np.concatenate([[0.0], np.log2(m_field / np.asarray(u[name], dtype=float))])
         w = weights[lv]
         # Term-frequency adjustment: agreeing on a rare name is stronger evidence than on "Smith".
         # A swapped agreement ("Smith Archie" ~ "Archie Smith") uses the name's share in whichever column
@@ -562,12 +593,49 @@ def score_pairs(pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig
             value_u = np.where(
                 levels["_names_swapped"].to_numpy(), np.maximum(value_u, _name_share(values, features, other)), value_u
             )
-            w = np.where(lv == 1, np.log2(m[0] / np.maximum(value_u, 1.0 / n)), w)
+            w = np.where(lv == 1, np.log2(m_field[0] / np.maximum(value_u, 1.0 / n)), w)
         total += w
         columns[f"{name}_level"] = pl.Series(np.asarray(names, dtype=object)[lv].tolist(), dtype=pl.String)
         columns[f"{name}_weight"] = pl.Series(np.round(w, 3))
+    return total, columns
+
+
+def estimate_parameters(
+    pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig, levels: pl.DataFrame | None = None
+) -> MatchParameters:
+    """u from random record pairs, m by EM on the candidate `pairs`, and the prior from the data (see
+    `MatchConfig`); with fewer than `min_pairs_for_em` candidate pairs the configured priors are kept."""
+    n = max(2, features.height)
+    levels = comparison_levels(pairs, features) if levels is None else levels
+    # No candidate pair (fewer than two records, or nothing shares a key): nothing to estimate.
+    u = estimate_u(features, config) if pairs.height else {name: np.ones(len(v) - 1) for name, v in LEVELS.items()}
+    m = {name: np.asarray(config.m_probabilities[name], dtype=float) for name in LEVELS}
+    # Prior odds that a random pair is the same person, from the expected share of duplicate records.
+    prior = config.expected_duplicate_rate * 2.0 / max(1, n - 1)
+    if config.estimate_m and pairs.height >= config.min_pairs_for_em:
+        m, _ = estimate_m(levels, u, m)
     if config.prior_from_data and pairs.height >= config.min_pairs_for_em:
+        total, _ = _bayes_weights(levels, features, u, m)
         prior = estimate_prior(total, n, prior, config.max_duplicate_rate * 2.0 / max(1, n - 1))
+    return MatchParameters(
+        u={name: tuple(float(x) for x in u[name]) for name in LEVELS},
+        m={name: tuple(float(x) for x in m[name]) for name in LEVELS},
+        duplicate_rate=prior * (n - 1) / 2.0,
+    )
+
+
+def score_pairs(
+    pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig, parameters: MatchParameters | None = None
+) -> pl.DataFrame:
+    """Fellegi-Sunter scoring of given candidate pairs (see `score_contact_pairs`).
+
+    Without `parameters` they are estimated on these pairs and this data (a full run); pass a full run's
+    parameters to score a delta the same way (`config` then only supplies the decision thresholds).
+    """
+    levels = comparison_levels(pairs, features)
+    parameters = parameters or estimate_parameters(pairs, features, config, levels)
+    total, columns = _bayes_weights(levels, features, parameters.u, parameters.m)
+    prior = parameters.prior(max(2, features.height))
     match_weight = total + np.log2(prior / (1 - prior))
     probability = 1.0 / (1.0 + np.power(2.0, -match_weight))
     decision = np.select(

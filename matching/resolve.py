@@ -7,17 +7,25 @@ from dataclasses import dataclass
 import polars as pl
 
 from matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_pairs
-from matching.contacts import MatchConfig, candidate_pairs, prepare_contact_features, score_pairs
+from matching.contacts import (
+    MatchConfig,
+    MatchParameters,
+    candidate_pairs,
+    estimate_parameters,
+    prepare_contact_features,
+    score_pairs,
+)
 
 GOLDEN_CONTACT_PREFIX = "gc-"
 
 
 @dataclass
 class ContactResolution:
-    """Scored candidate pairs and the record -> golden contact id assignment."""
+    """Scored candidate pairs, the record -> golden contact id assignment, and the match parameters used."""
 
     pairs: pl.DataFrame
     clusters: pl.DataFrame
+    parameters: MatchParameters
 
 
 def contact_cannot_link(features: pl.DataFrame) -> pl.DataFrame:
@@ -34,11 +42,13 @@ def resolve_contacts(
     """
     config = config or MatchConfig()
     features = prepare_contact_features(records)
-    pairs = score_pairs(candidate_pairs(features), features, config)
+    candidates = candidate_pairs(features)
+    parameters = estimate_parameters(candidates, features, config)
+    pairs = score_pairs(candidates, features, config, parameters)
     clusters = recluster_contacts(
         features, pairs, min_probability=config.automerge_min_probability, max_cluster_size=max_cluster_size
     )
-    return ContactResolution(pairs=pairs, clusters=clusters)
+    return ContactResolution(pairs=pairs, clusters=clusters, parameters=parameters)
 
 
 def recluster_contacts(
@@ -115,10 +125,14 @@ def resolve_contacts_incremental(
     records: pl.DataFrame,
     previous_clusters: pl.DataFrame,
     changed_ids: pl.Series,
+    parameters: MatchParameters,
     config: MatchConfig | None = None,
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
 ) -> ContactResolution:
     """Re-resolve only what a delta touches: new or changed records (`changed_ids`) against everything.
+
+    `parameters` are the last full run's (`ContactResolution.parameters`): the delta is scored with them, so
+    its probabilities mean what the full run's do (a delta alone is too small and too skewed to learn from).
 
     `previous_clusters` (record_id, golden_contact_id) is the last run's assignment. Only pairs with a changed
     record are scored; clusters the delta does not touch are kept as they were (see `recluster_contacts`;
@@ -134,7 +148,7 @@ def resolve_contacts_incremental(
         )
     )["record_id"]
     rescored = pl.concat([changed, touched.cast(pl.Int64)]).unique()
-    pairs = score_pairs(candidate_pairs(features, touching=rescored), features, config)
+    pairs = score_pairs(candidate_pairs(features, touching=rescored), features, config, parameters)
     clusters = recluster_contacts(
         features,
         pairs,
@@ -143,4 +157,4 @@ def resolve_contacts_incremental(
         min_probability=config.automerge_min_probability,
         max_cluster_size=max_cluster_size,
     )
-    return ContactResolution(pairs=pairs, clusters=clusters)
+    return ContactResolution(pairs=pairs, clusters=clusters, parameters=parameters)

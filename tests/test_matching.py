@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -10,9 +11,18 @@ import pytest
 
 from matching import MatchConfig, cluster_pairs, resolve_contacts, resolve_contacts_incremental, score_contact_pairs
 from matching.accounts import resolve_accounts
-from matching.contacts import LEVELS, comparison_levels, estimate_prior, prepare_contact_features
+from matching.contacts import (
+    LEVELS,
+    MatchParameters,
+    candidate_pairs,
+    comparison_levels,
+    estimate_prior,
+    prepare_contact_features,
+    score_pairs,
+)
 from matching.nicknames import are_nickname_equivalent, canonical_first_name
 from matching.normalize import canonical_email, company_name_key, registrable_domain, soundex
+from matching.resolve import recluster_contacts
 from matching.survivorship import select_survivors
 
 # Background population: distinct people at distinct companies, so u-probabilities and name
@@ -286,13 +296,14 @@ def test_incremental_delta_matches_full_resolution_and_keeps_ids():
         _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
         _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
     ]
-    previous = resolve_contacts(_frame(base)).clusters
+    earlier = resolve_contacts(_frame(base))
+    previous = earlier.clusters
     delta = [
         _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),  # joins gc-1
         _person(5001, "Maria", "Ostrowski", "globex.io", "+15559870002"),  # new person
     ]
     changed = pl.Series([5000, 5001])
-    incremental = resolve_contacts_incremental(_frame(base + delta), previous, changed)
+    incremental = resolve_contacts_incremental(_frame(base + delta), previous, changed, earlier.parameters)
     full = resolve_contacts(_frame(base + delta))
     assert incremental.clusters.sort("record_id").equals(full.clusters.sort("record_id"))
     # Only pairs touching the delta were scored.
@@ -402,3 +413,47 @@ def test_prior_follows_the_data_between_floor_and_cap():
     # A long tail of unlikely pairs (colleagues: p ~ 0.1-0.4 each) is not counted as matches.
     tail = np.concatenate([many, np.full(20_000, 9.0)])
     assert estimate_prior(tail, records, floor, cap) == pytest.approx(600 / (records * (records - 1) / 2), rel=1e-3)
+
+
+def test_saved_parameters_score_a_delta_like_the_full_run():
+    records = _frame(
+        _background()
+        + [
+            _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+            _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),
+        ]
+    )
+    full = resolve_contacts(records)
+    saved = MatchParameters.from_json(full.parameters.to_json())
+    assert saved == full.parameters
+    features = prepare_contact_features(records)
+    delta = score_pairs(candidate_pairs(features, touching=pl.Series([5000])), features, MatchConfig(), saved)
+    assert delta.height and delta.height < full.pairs.height
+    same = delta.join(full.pairs, on=["left_id", "right_id"], suffix="_full")
+    assert same.height == delta.height
+    assert (same["match_probability"] - same["match_probability_full"]).abs().max() < 1e-12
+    assert same["decision"].to_list() == same["decision_full"].to_list()
+    broken = json.loads(full.parameters.to_json())
+    del broken["m"]["phone"]
+    with pytest.raises(ValueError, match="phone"):
+        MatchParameters.from_json(json.dumps(broken))
+
+
+def test_reclustering_keeps_untouched_clusters_and_drops_removed_records():
+    people = _background() + [
+        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+        _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),
+    ]
+    before = resolve_contacts(_frame(people))
+    ids = dict(before.clusters.select("record_id", "golden_contact_id").iter_rows())
+    assert ids[1] == ids[5] == ids[5000] == "gc-1"
+    # Record 1 leaves the CRM (merged away): its cluster is drawn again from the remaining pairs.
+    remaining = _frame([p for p in people if p["record_id"] != 1])
+    features = prepare_contact_features(remaining)
+    after = recluster_contacts(features, before.pairs, before.clusters, pl.Series([], dtype=pl.Int64))
+    after_ids = dict(after.select("record_id", "golden_contact_id").iter_rows())
+    assert 1 not in after_ids
+    assert after_ids[5] == after_ids[5000] == "gc-5"
+    untouched = {r: g for r, g in ids.items() if g != "gc-1"}
+    assert all(after_ids[r] == g for r, g in untouched.items())

@@ -2,7 +2,8 @@
 
 Re-resolves only what changed: when this table exists, clusters no record change since its last run
 touches are carried over as they are (same members, same golden id), and only the touched ones are drawn
-again from their pairs (`matching.resolve.recluster_contacts`). The first build clusters everything.
+again from their pairs (`matching.resolve.recluster_contacts`). The first build, and a run after the match
+parameters were estimated again (all pairs re-scored), cluster everything.
 """
 
 import polars as pl
@@ -17,9 +18,12 @@ def _previous_clusters(dbt, session) -> pl.DataFrame | None:
         "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
         [dbt.this.schema, dbt.this.identifier],
     ).fetchall()
-    if ("resolved_through",) not in columns:  # first build, or a table from before incremental resolution
+    # First build, or a table from before incremental resolution: nothing to carry over.
+    if not {"resolved_through", "parameters_version"} <= {name for (name,) in columns}:
         return None
-    return session.sql(f"select record_id, golden_contact_id, resolved_through from {dbt.this}").pl()
+    return session.sql(
+        f"select record_id, golden_contact_id, resolved_through, parameters_version from {dbt.this}"
+    ).pl()
 
 
 def model(dbt, session):
@@ -33,7 +37,9 @@ def model(dbt, session):
         min_probability=float(dbt.config.get("automerge_min_probability")),
         max_cluster_size=int(dbt.config.get("max_cluster_size")),
     )
-    if previous is None or previous.is_empty():
+    version = pairs["parameters_version"].max() if pairs.height else None
+    # New match parameters re-scored every pair, so every cluster is drawn again from them.
+    if previous is None or previous.is_empty() or not previous["parameters_version"].eq(version).all():
         clusters = recluster_contacts(features, pairs, **settings)
     else:
         resolved_before = previous["resolved_through"].max()
@@ -52,4 +58,6 @@ def model(dbt, session):
         .drop("domain")
     )
     caught_up = pl.lit(changes["changed_at"].max(), dtype=changes.schema["changed_at"])
-    return clusters.with_columns(caught_up.alias("resolved_through")).to_arrow()
+    return clusters.with_columns(
+        caught_up.alias("resolved_through"), pl.lit(version, dtype=pl.Int64).alias("parameters_version")
+    ).to_arrow()

@@ -1,0 +1,48 @@
+"""The contact matcher's learned parameters (u, m per field and the duplicate rate), one row per estimation.
+
+Estimated on the first build, on a full refresh, and when the number of contact records has grown by more than
+`er_reestimate_after_growth` since the last estimation; every other run keeps the latest row, so the hourly
+delta is scored exactly like the pairs before it (`int_entities__contact_pairs`).
+"""
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from matching.contacts import MatchConfig, candidate_pairs, estimate_parameters, prepare_contact_features
+
+SCHEMA = {
+    "parameters_version": pl.Int64,
+    "estimated_at": pl.Datetime("us", "UTC"),
+    "record_count": pl.Int64,
+    "candidate_pair_count": pl.Int64,
+    "duplicate_rate": pl.Float64,
+    "parameters": pl.String,
+}
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", incremental_strategy="append")
+    records = dbt.ref("int_entities__contact_records").pl()
+    version = 1
+    if dbt.is_incremental:
+        latest = session.execute(
+            f"select parameters_version, record_count from {dbt.this} order by parameters_version desc limit 1"
+        ).fetchall()
+        if latest:
+            growth = float(dbt.config.get("reestimate_after_growth"))
+            if records.height <= latest[0][1] * (1 + growth):
+                return pl.DataFrame(schema=SCHEMA).to_arrow()
+            version = latest[0][0] + 1
+    features = prepare_contact_features(records)
+    pairs = candidate_pairs(features)
+    parameters = estimate_parameters(pairs, features, MatchConfig())
+    row = {
+        "parameters_version": [version],
+        "estimated_at": [datetime.now(UTC)],
+        "record_count": [records.height],
+        "candidate_pair_count": [pairs.height],
+        "duplicate_rate": [parameters.duplicate_rate],
+        "parameters": [parameters.to_json()],
+    }
+    return pl.DataFrame(row, schema=SCHEMA).to_arrow()
