@@ -120,3 +120,12 @@ def test_demo_then_next_hour(demo_env, capsys):
     assert golden_after[990001] == "gc-990001"
     moved = {r for r, golden in golden_before.items() if golden_after.get(r) != golden}
     assert not moved - changed, "untouched records keep their golden ids"
+
+    # The event streams are staged incrementally: after the next hour each still holds one row per event.
+    for staged, raw, key in (
+        ("stg_email__events", "raw.email_events", "event_id"),
+        ("stg_segment__web_events", "raw.web_events", "message_id"),
+        ("stg_segment__product_events", "raw.product_events", "message_id"),
+    ):
+        rows, distinct = _query(data_dir, f"select count(*), count(distinct {key}) from staging.{staged}")[0]
+        assert rows == distinct == _query(data_dir, f"select count(distinct {key}) from {raw}")[0][0], staged

@@ -8,3 +8,11 @@
     ) as _ranked
     where _dedupe_row_number = 1
 {%- endmacro %}
+
+{#- In an incremental model: only the raw rows loaded after the newest row this model already holds
+    (every run after the first; a full refresh reads everything again). Raw tables are append-only. -#}
+{% macro loaded_since_last_run() -%}
+{% if is_incremental() %}
+    where _loaded_at > (select coalesce(max(_loaded_at), '1900-01-01'::timestamptz) from {{ this }})
+{% endif %}
+{%- endmacro %}

@@ -2,6 +2,7 @@
 {% macro staging_segment_events(source_relation) -%}
 with source as (
     select * from {{ source_relation }}
+    {{ loaded_since_last_run() }}
 ),
 
 latest as (

@@ -1,6 +1,9 @@
 -- Email engagement events: one row per event_id (latest load wins).
+-- Incremental: events are append-only, so each run stages only rows loaded since the last (latest load wins).
+{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ source('email', 'email_events') }}
+    {{ loaded_since_last_run() }}
 ),
 
 latest as (
