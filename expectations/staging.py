@@ -74,6 +74,8 @@ STAGING_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToNotBeNull", column="event_id"),
             expect("ExpectColumnValuesToNotBeNull", column="occurred_at"),
             expect("ExpectColumnValuesToMatchRegex", column="email", regex=EMAIL),
+            # Staged incrementally and checked row by row: each run checks the events loaded since its last pass.
+            incremental_by="_loaded_at",
         ),
         table_suite(
             STAGING_SCHEMA,

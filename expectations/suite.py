@@ -99,9 +99,10 @@ class SuiteResult:
         return "\n".join(lines)
 
 
-def table_suite(schema: str, model: str, *expectations: Expectation) -> Suite:
-    """A suite named after a dbt model, checking `schema.model`."""
-    return Suite(name=model, table=f"{schema}.{model}", expectations=tuple(expectations))
+def table_suite(schema: str, model: str, *expectations: Expectation, incremental_by: str | None = None) -> Suite:
+    """A suite named after a dbt model, checking `schema.model` (only rows newer than the last pass with
+    `incremental_by`, for append-only models whose expectations are all per row)."""
+    return Suite(name=model, table=f"{schema}.{model}", expectations=tuple(expectations), incremental_by=incremental_by)
 
 
 def expect(name: str, **kwargs: Any) -> Expectation:
