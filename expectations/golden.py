@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from expectations.suite import Suite, expect, table_suite
+from expectations.suite import Suite, expect, key_column, table_suite
 
 MARTS_SCHEMA = "marts"
 
@@ -20,29 +20,25 @@ GOLDEN_SUITES: dict[str, Suite] = {
         table_suite(
             MARTS_SCHEMA,
             "dim_contacts",
-            expect("ExpectColumnValuesToNotBeNull", column="golden_contact_id"),
-            expect("ExpectColumnValuesToBeUnique", column="golden_contact_id"),
+            *key_column("golden_contact_id"),
             expect("ExpectColumnValuesToBeBetween", column="employer_domain_count", min_value=0, max_value=1),
         ),
         table_suite(
             MARTS_SCHEMA,
             "contact_crosswalk",
-            expect("ExpectColumnValuesToNotBeNull", column="source_record_id"),
-            expect("ExpectColumnValuesToBeUnique", column="source_record_id"),
+            *key_column("source_record_id"),
             expect("ExpectColumnValuesToNotBeNull", column="golden_contact_id"),
         ),
         table_suite(
             MARTS_SCHEMA,
             "dim_accounts",
-            expect("ExpectColumnValuesToNotBeNull", column="golden_account_id"),
-            expect("ExpectColumnValuesToBeUnique", column="golden_account_id"),
+            *key_column("golden_account_id"),
             expect("ExpectColumnValuesToBeBetween", column="account_domain_count", min_value=0, max_value=1),
         ),
         table_suite(
             MARTS_SCHEMA,
             "account_crosswalk",
-            expect("ExpectColumnValuesToNotBeNull", column="source_record_id"),
-            expect("ExpectColumnValuesToBeUnique", column="source_record_id"),
+            *key_column("source_record_id"),
             expect("ExpectColumnValuesToNotBeNull", column="golden_account_id"),
         ),
     )

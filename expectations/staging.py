@@ -6,7 +6,7 @@ dbt's own schema tests run inside `dbt build`; these suites guard the formats la
 
 from __future__ import annotations
 
-from expectations.suite import Suite, expect, table_suite
+from expectations.suite import Suite, expect, key_column, table_suite
 from landing.contract import REPLY_LABEL_VOCABULARY
 
 STAGING_SCHEMA = "staging"
@@ -49,15 +49,13 @@ STAGING_SUITES: dict[str, Suite] = {
         table_suite(
             STAGING_SCHEMA,
             "stg_hubspot__contacts",
-            expect("ExpectColumnValuesToNotBeNull", column="contact_id"),
-            expect("ExpectColumnValuesToBeUnique", column="contact_id"),
+            *key_column("contact_id"),
             *_person_expectations(),
         ),
         table_suite(
             STAGING_SCHEMA,
             "stg_hubspot__companies",
-            expect("ExpectColumnValuesToNotBeNull", column="company_id"),
-            expect("ExpectColumnValuesToBeUnique", column="company_id"),
+            *key_column("company_id"),
             expect("ExpectColumnValuesToMatchRegex", column="domain", regex=DOMAIN),
             expect("ExpectColumnValuesToMatchRegex", column="country_code", regex=ISO_ALPHA2),
         ),
@@ -80,8 +78,7 @@ STAGING_SUITES: dict[str, Suite] = {
         table_suite(
             STAGING_SCHEMA,
             "stg_email__reply_labels",
-            expect("ExpectColumnValuesToNotBeNull", column="event_id"),
-            expect("ExpectColumnValuesToBeUnique", column="event_id"),
+            *key_column("event_id"),
             expect("ExpectColumnValuesToNotBeNull", column="labelled_at"),
             expect("ExpectColumnValuesToBeInSet", column="reply_label", value_set=list(REPLY_LABEL_VOCABULARY)),
         ),

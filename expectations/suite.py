@@ -105,6 +105,14 @@ def table_suite(schema: str, model: str, *expectations: Expectation, incremental
     return Suite(name=model, table=f"{schema}.{model}", expectations=tuple(expectations), incremental_by=incremental_by)
 
 
+def key_column(column: str) -> tuple[Expectation, Expectation]:
+    """The promises of a table's key: never null, never repeated."""
+    return (
+        expect("ExpectColumnValuesToNotBeNull", column=column),
+        expect("ExpectColumnValuesToBeUnique", column=column),
+    )
+
+
 def expect(name: str, **kwargs: Any) -> Expectation:
     """Shorthand used by the suite modules: `expect("ExpectColumnValuesToNotBeNull", column="id")`."""
     return Expectation(name=name, kwargs=kwargs)

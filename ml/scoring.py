@@ -84,6 +84,13 @@ class LeadScorer:
         """Every feature the scorer reads (fit then intent), in log order."""
         return list(dict.fromkeys(self.fit_model.feature_names + self.intent_model.feature_names))
 
+    def tier_thresholds(self) -> dict[str, Any]:
+        """The config's tier thresholds; `tiers.rules_fit` replaces the fit ones while the fit part is the ICP
+        rules fallback, whose 0-100 scale is a conversion-like rate, not a won/lost probability."""
+        tiers = dict(self.config["tiers"])
+        rules_fit = tiers.pop("rules_fit", None) or {}
+        return {**tiers, **rules_fit} if isinstance(self.fit_model, RulesModel) else tiers
+
     def combined_logit(self, fit_logit: np.ndarray, intent_logit: np.ndarray) -> np.ndarray:
         """Combined log-odds from the two scores (a small logistic stack with an interaction)."""
         w0, w1, w2, w3 = self.combine_weights
@@ -115,7 +122,7 @@ class LeadScorer:
                 "fit_score": fit_score,
                 "intent_score": intent_score,
                 "combined_score": np.round(100 * combined_p, 1),
-                "tier": assign_tiers(fit_score, intent_score, self.config["tiers"]),
+                "tier": assign_tiers(fit_score, intent_score, self.tier_thresholds()),
             }
         )
         if with_reasons:

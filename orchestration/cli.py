@@ -82,6 +82,20 @@ def _open_when_free(warehouse: Path, attempts: int = 20):
     return None
 
 
+def _scoring_summary(con) -> list[str]:
+    """What RevOps gets from the run: published scores per tier, and the reply triage."""
+    tiers = dict(con.execute("select tier, count(*) from ml.lead_scores group by tier").fetchall())
+    lines = [
+        f"scored leads (golden contacts): {sum(tiers.values()):,} in ml.lead_scores — "
+        + ", ".join(f"Tier {t}: {tiers.get(t, 0):,}" for t in (1, 2, 3))
+    ]
+    replies, needs_human = con.execute(
+        "select count(*), count(*) filter (where needs_human) from ml.reply_classifications"
+    ).fetchone()
+    lines.append(f"replies classified: {replies:,} in ml.reply_classifications ({needs_human:,} need a person)")
+    return lines
+
+
 def print_summary(paths: Paths, result, seconds: float) -> None:
     """Rows loaded and quarantined per source, checks passed and failed, where things are."""
     import duckdb
@@ -91,22 +105,29 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
     con = _open_when_free(paths.warehouse) if paths.warehouse.exists() else None
     if con is not None:
         try:
-            rows = con.execute(
-                """
-                select source, count(*) filter (where status = 'loaded') as loads,
-                       count(*) filter (where status = 'rejected') as files_rejected,
-                       coalesce(sum(rows_loaded), 0), coalesce(sum(rows_accepted), 0),
-                       coalesce(sum(rows_quarantined), 0)
-                from raw.load_files group by source order by source
-                """
-            ).fetchall()
-        except duckdb.Error:
-            rows = []
+            try:
+                rows = con.execute(
+                    """
+                    select source, count(*) filter (where status = 'loaded') as loads,
+                           count(*) filter (where status = 'rejected') as files_rejected,
+                           coalesce(sum(rows_loaded), 0), coalesce(sum(rows_accepted), 0),
+                           coalesce(sum(rows_quarantined), 0)
+                    from raw.load_files group by source order by source
+                    """
+                ).fetchall()
+            except duckdb.Error:
+                rows = []
+            try:
+                scoring_lines = _scoring_summary(con)
+            except duckdb.Error:  # no scores yet (a gate stopped the run before scoring)
+                scoring_lines = []
         finally:
             con.close()
         print(f"{'source':<20}{'loads':>7}{'rejected':>10}{'rows loaded':>14}{'accepted':>12}{'quarantined':>13}")
         for source, loads, rejected, loaded, accepted, quarantined in rows:
             print(f"{source:<20}{loads:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
+        for line in scoring_lines:
+            print(line)
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")

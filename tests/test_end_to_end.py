@@ -37,6 +37,7 @@ def test_demo_then_next_hour(demo_env, capsys):
     out = capsys.readouterr().out
     assert "Actionhouse refresh summary" in out
     assert "succeeded" in out
+    assert "scored leads (golden contacts):" in out and "replies classified:" in out
     assert "0 failed" in out
     assert "Sandbox CRM (HubSpot API) serving on http://127.0.0.1:" in out
     api_rows = _query(data_dir, "select count(*) from raw.hubspot_contacts where _source_file like 'api:%'")[0][0]

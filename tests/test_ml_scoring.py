@@ -14,7 +14,7 @@ from ml.features import LeakageError, build_features, conversion_labels, fit_lab
 from ml.metrics import auc
 from ml.reasons import reason_eligible
 from ml.score_log import append_score_log
-from ml.scoring import SCORE_LOG_COLUMNS, assign_tiers, features_from_log, train_scorer
+from ml.scoring import SCORE_LOG_COLUMNS, assign_tiers, features_from_log, rules_scorer, train_scorer
 from ml.synthetic import synthetic_leads
 
 CONFIG = load_config()
@@ -157,6 +157,19 @@ def test_fit_part_falls_back_to_rules_on_thin_won_lost_history(trained):
     assert scorer.fallback_reason.startswith("fit part scored by ICP rules")
     assert type(scorer.fit_model).__name__ == "RulesModel"
     assert train_scorer(features, labels, CONFIG).metadata["fit_fallback_reason"] == "no won/lost history given"
+
+
+def test_rules_fit_part_uses_its_own_tier_thresholds(trained):
+    _, features, _, scorer = trained
+    assert scorer.metadata["fit_kind"] == "learned"
+    assert scorer.tier_thresholds()["fit_high"] == CONFIG["tiers"]["fit_high"]
+    rules = rules_scorer(CONFIG, "too little history")
+    thresholds = rules.tier_thresholds()
+    assert thresholds["fit_high"] == CONFIG["tiers"]["rules_fit"]["fit_high"] != CONFIG["tiers"]["fit_high"]
+    assert thresholds["intent_high"] == CONFIG["tiers"]["intent_high"] and "rules_fit" not in thresholds
+    scored = rules.score(features.head(500), with_reasons=False)
+    expected = assign_tiers(scored["fit_score"].to_numpy(), scored["intent_score"].to_numpy(), thresholds)
+    assert scored["tier"].to_list() == expected.tolist()
 
 
 def test_tiers_from_config_matrix():
