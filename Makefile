@@ -52,10 +52,10 @@ ui: install
 	VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dg dev --host 127.0.0.1 --port $(UI_PORT)
 
 bench: install
-	$(PY) -m orchestration.bench --contacts 100000
+	$(PY) -m bench.pipeline --contacts 100000
 
 bench-generate-1m: install
-	$(PY) -m orchestration.bench --contacts 1000000 --generate-only
+	$(PY) -m bench.pipeline --contacts 1000000 --generate-only
 
 clean:
 	rm -rf data bench_data dbt_project/target dbt_project/logs
@@ -63,7 +63,7 @@ clean:
 .PHONY: bench-sync
 # Sync throughput against the sandbox CRM at its default limit (100 requests / 10 s x 100 records), ~40 s.
 bench-sync: install
-	$(PY) -m reverse_etl.bench --records $${BENCH_SYNC_RECORDS:-40000}
+	$(PY) -m bench.sync --records $${BENCH_SYNC_RECORDS:-40000}
 
 .PHONY: eval-dedupe bench-dedupe
 # Entity resolution + lead capture against the sample world's truth. Default 100k contacts (world and
@@ -75,7 +75,7 @@ eval-dedupe: install
 # Ours vs Splink 5 (DuckDB backend) on the same contact records: 100k, 1M and FEBRL3 (bench dependency group).
 bench-dedupe: install
 	$(UV) sync --frozen --all-groups --python 3.11
-	$(PY) benchmarks/dedupe.py $(if $(filter command line environment,$(origin CONTACTS)),--contacts $(CONTACTS),)
+	$(PY) -m bench.dedupe $(if $(filter command line environment,$(origin CONTACTS)),--contacts $(CONTACTS),)
 
 # --- scoring (ml/): quality on a sample world's holdout, and 1M-lead scoring speed -------------------------
 SCORING_CONTACTS ?= 100000
@@ -83,7 +83,7 @@ SCORING_SEED ?= 7
 .PHONY: eval-scoring bench-scoring
 
 eval-scoring: install
-	$(PY) -m ml.eval --contacts $(SCORING_CONTACTS) --seed $(SCORING_SEED)
+	$(PY) -m evaluation.scoring --contacts $(SCORING_CONTACTS) --seed $(SCORING_SEED)
 
 bench-scoring: install
-	$(PY) benchmarks/bench_scoring.py --leads 1000000
+	$(PY) -m bench.scoring --leads 1000000

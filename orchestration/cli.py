@@ -185,10 +185,10 @@ def sandbox_crm(paths: Paths) -> Iterator[None]:
         say("Using the CRM at ACTIONHOUSE_CRM_BASE_URL.")
         yield
         return
-    from reverse_etl.sandbox.config import config_from_env
-    from reverse_etl.sandbox.seed import seed_from_landing
-    from reverse_etl.sandbox.server import start_sandbox
-    from reverse_etl.sandbox.store import SandboxStore
+    from crm_sandbox.config import config_from_env
+    from crm_sandbox.seed import seed_from_landing
+    from crm_sandbox.server import start_sandbox
+    from crm_sandbox.store import SandboxStore
 
     config = config_from_env()
     if not config.db_path.exists():

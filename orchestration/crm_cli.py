@@ -13,8 +13,8 @@ def _say(message: str) -> None:
 
 def cmd_crm_serve(args: argparse.Namespace) -> int:
     """Serve the sandbox CRM until interrupted."""
-    from reverse_etl.sandbox.config import config_from_args
-    from reverse_etl.sandbox.server import serve
+    from crm_sandbox.config import config_from_args
+    from crm_sandbox.server import serve
 
     try:
         config = config_from_args(args)
@@ -31,9 +31,9 @@ def cmd_crm_serve(args: argparse.Namespace) -> int:
 
 def cmd_crm_seed(args: argparse.Namespace) -> int:
     """Load the landing folder's HubSpot contacts/companies/deals exports into the sandbox's SQLite file."""
-    from reverse_etl.sandbox.config import config_from_env
-    from reverse_etl.sandbox.seed import seed_from_landing
-    from reverse_etl.sandbox.store import SandboxStore
+    from crm_sandbox.config import config_from_env
+    from crm_sandbox.seed import seed_from_landing
+    from crm_sandbox.store import SandboxStore
 
     config = config_from_env()
     db_path = args.db or config.db_path
@@ -62,7 +62,7 @@ def add_crm_commands(subparsers) -> None:
     """Register `crm serve` and `crm seed` on the `actionhouse` parser's subcommands."""
     from pathlib import Path
 
-    from reverse_etl.sandbox.config import add_server_arguments
+    from crm_sandbox.config import add_server_arguments
 
     crm = subparsers.add_parser("crm", help="the sandbox CRM (HubSpot API subset): serve it, seed it")
     crm_sub = crm.add_subparsers(dest="crm_command", required=True)

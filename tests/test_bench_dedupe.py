@@ -1,12 +1,11 @@
-"""Pure helpers of the dedupe benchmark (`benchmarks/dedupe.py`): EM session fallback and clustering F1.
+"""Pure helpers of the dedupe benchmark (`bench/dedupe.py`): EM session fallback and clustering F1.
 
 No Splink model is trained here (the bench itself runs Splink on the big data); only its exception type is used.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import importlib
 
 import polars as pl
 import pytest
@@ -14,16 +13,10 @@ import pytest
 pytest.importorskip("splink")
 from splink.internals.exceptions import EMTrainingException  # noqa: E402
 
-BENCH_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "dedupe.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    # Loaded by path: `benchmarks` as a package name is taken by one the recordlinkage wheel installs.
-    spec = importlib.util.spec_from_file_location("bench_dedupe_under_test", BENCH_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("bench.dedupe")
 
 
 COMPARISONS = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from crm_sandbox.config import SandboxConfig, config_from_env
+from crm_sandbox.store import SandboxStore
 from landing.contract import SOURCES
 from orchestration.cli import build_parser, main
 from reverse_etl.crm.hubspot_mapping import ASSOCIATION_COLUMNS, OBJECT_COLUMNS, OWNER_COLUMNS, RAW_SOURCES
-from reverse_etl.sandbox.config import SandboxConfig, config_from_env
-from reverse_etl.sandbox.store import SandboxStore
 
 
 def test_serve_help_lists_flags_and_environment_variables(capsys):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from crm_sandbox.config import SandboxConfig
+from crm_sandbox.server import start_sandbox
 from reverse_etl.crm.base import CrmAuthenticationError, CrmConnector, OutcomeStatus
 from reverse_etl.crm.hubspot import Engagement, HubSpotClient
-from reverse_etl.sandbox.config import SandboxConfig
-from reverse_etl.sandbox.server import start_sandbox
 
 TOKEN = "client-test-token"
 
@@ -202,7 +202,7 @@ def test_incremental_read_pages_past_the_search_result_cap(tmp_path):
 def test_incremental_read_walks_more_records_at_one_time_than_the_search_cap(tmp_path):
     # A bulk import stamps thousands of records with one modification time; past the search cap the
     # client walks that time by record id, and a later read from its cursor finds nothing new.
-    from reverse_etl.sandbox.store import SandboxStore, StoredObject
+    from crm_sandbox.store import SandboxStore, StoredObject
 
     config = SandboxConfig(
         db_path=tmp_path / "crm.sqlite", tokens=(TOKEN,), rate_limit=1000, search_rate_limit=100, search_max_results=400

@@ -5,15 +5,15 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from crm_sandbox.config import SandboxConfig
+from crm_sandbox.seed import seed_from_landing
+from crm_sandbox.server import start_sandbox
+from crm_sandbox.store import SandboxStore
 from landing.contract import parse_timestamp
 from landing.ingest import ingest_landing
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient
 from reverse_etl.crm.ingest import pull_to_raw
-from reverse_etl.sandbox.config import SandboxConfig
-from reverse_etl.sandbox.seed import seed_from_landing
-from reverse_etl.sandbox.server import start_sandbox
-from reverse_etl.sandbox.store import SandboxStore
 from sample_world import generate_world
 
 TOKEN = "ingest-token"

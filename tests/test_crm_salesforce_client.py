@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from crm_sandbox.salesforce_app import SalesforceTestConfig, create_salesforce_app
+from crm_sandbox.server import BackgroundServer
 from reverse_etl.crm.base import CrmAuthenticationError, CrmConnector, OutcomeStatus
 from reverse_etl.crm.salesforce import SalesforceClient
-from reverse_etl.sandbox.salesforce_app import SalesforceTestConfig, create_salesforce_app
-from reverse_etl.sandbox.server import BackgroundServer
 
 TOKEN = "sf-token"
 

@@ -16,8 +16,8 @@ from hubspot.crm.contacts import (  # noqa: E402
     SimplePublicObjectInputForCreate,
 )
 
-from reverse_etl.sandbox.config import SandboxConfig  # noqa: E402
-from reverse_etl.sandbox.server import start_sandbox  # noqa: E402
+from crm_sandbox.config import SandboxConfig  # noqa: E402
+from crm_sandbox.server import start_sandbox  # noqa: E402
 
 TOKEN = "conformance-token"
 

@@ -209,7 +209,7 @@ def test_ml_api_needs_no_dagster():
     code = (
         "import sys\nfrom ml.synthetic import synthetic_leads\nfrom ml.features import build_features, "
         "conversion_labels\nfrom ml.config import load_config\nfrom ml.scoring import train_scorer\n"
-        "import ml.registry, ml.drift, ml.replies, ml.eval\n"
+        "import ml.registry, ml.drift, ml.replies\n"
         "c = load_config(); d = synthetic_leads(3000, seed=2)\n"
         "f = build_features(d.contacts, d.events, d.signals, d.as_of, c)\n"
         "s = train_scorer(f, conversion_labels(d.contacts, d.outcomes, d.as_of, 30), c)\n"

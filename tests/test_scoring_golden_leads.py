@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from ml.eval import golden_truth_people
+from evaluation.scoring import golden_truth_people
 from ml.warehouse import load_scoring_inputs
 
 T = datetime(2026, 3, 1, 12, tzinfo=UTC)

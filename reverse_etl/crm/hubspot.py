@@ -1,6 +1,6 @@
 """HubSpot CRM client (httpx): incremental reads and idempotent writes with per-row outcomes.
 
-Works against HubSpot itself and against the sandbox CRM (`reverse_etl.sandbox`). Rate limits are
+Works against HubSpot itself and against the sandbox CRM (`crm_sandbox`). Rate limits are
 respected before sending (a client-side rolling window that learns the server's limit from the
 `X-HubSpot-RateLimit-*` headers) and after (429 -> bounded exponential backoff with jitter). Every
 write returns one `RowOutcome` per input row: nothing is dropped silently.

@@ -11,8 +11,7 @@ configured auto-merge threshold. Splink: one configuration for every dataset, as
 sessions blocked on a name + city / both names (u fixed; a failed session is skipped with a warning on stderr
 and a later one trains its comparisons), predict, `cluster_pairwise_predictions_at_threshold` at 0.95; its F1
 is that clustering's (time measured for all of it). F1 at other thresholds goes to stderr as a diagnostic.
-Needs the bench dependency group. Run as `python benchmarks/dedupe.py` (`benchmarks` as a package name is
-shadowed by one the `recordlinkage` wheel installs).
+Needs the bench dependency group. Run as `python -m bench.dedupe` (what `make bench-dedupe` does).
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
-"""`python -m reverse_etl.sandbox [--port N ...]`: serve the sandbox CRM (same flags as `actionhouse crm serve`)."""
+"""`python -m crm_sandbox [--port N ...]`: serve the sandbox CRM (same flags as `actionhouse crm serve`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from reverse_etl.sandbox.config import add_server_arguments, config_from_args
-from reverse_etl.sandbox.server import serve
+from crm_sandbox.config import add_server_arguments, config_from_args
+from crm_sandbox.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags and serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m reverse_etl.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m crm_sandbox", description=__doc__)
     add_server_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crm_sandbox.store import DEFAULT_ASSOCIATION_TYPES, SandboxStore, StoredObject, ms_from_value, now_ms
 from landing.contract import SOURCES, snake_case
 from reverse_etl.crm.hubspot_mapping import (
     ASSOCIATION_COLUMNS,
@@ -14,7 +15,6 @@ from reverse_etl.crm.hubspot_mapping import (
     RAW_SOURCES,
     raw_row_to_properties,
 )
-from reverse_etl.sandbox.store import DEFAULT_ASSOCIATION_TYPES, SandboxStore, StoredObject, ms_from_value, now_ms
 
 SEED_ORDER = ("companies", "contacts", "deals")  # associations point at records loaded before them
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from crm_sandbox.config import SandboxConfig
+from crm_sandbox.server import free_loopback_port
 from reverse_etl.crm.hubspot import BATCH_SIZE, HubSpotClient
-from reverse_etl.sandbox.config import SandboxConfig
-from reverse_etl.sandbox.server import free_loopback_port
 
 BENCH_TOKEN = "bench-sync-token"
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "ACTIONHOUSE_CRM_TOKEN": BENCH_TOKEN,
             "ACTIONHOUSE_SANDBOX_DB": str(Path(scratch) / "crm.sqlite"),
         }
-        server = subprocess.Popen([sys.executable, "-m", "reverse_etl.sandbox", "--port", str(port)], env=env)
+        server = subprocess.Popen([sys.executable, "-m", "crm_sandbox", "--port", str(port)], env=env)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(url, server)

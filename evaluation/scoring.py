@@ -1,4 +1,4 @@
-"""Scoring evaluation on a sample world: `python -m ml.eval --contacts 100000` (what `make eval-scoring` runs).
+"""Scoring evaluation on a sample world: `python -m evaluation.scoring` (what `make eval-scoring` runs).
 
 Generates (or reuses) a sample world, refreshes its warehouse with the `actionhouse` CLI, trains the scorer on
 features as of `horizon` days before the data's end with labels observed in the warehouse (intent and combined:
@@ -24,15 +24,15 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from .config import load_config
-from .features import build_features, conversion_labels, fit_labels
-from .metrics import auc, tier_summary, tier_table, top_decile_lift
-from .model import points_baseline
-from .pipeline import won_lost_metrics
-from .registry import evaluate_scorer
-from .replies import ReplyClassifier, classification_report, macro_f1
-from .scoring import train_scorer
-from .warehouse import load_scoring_inputs
+from ml.config import load_config
+from ml.features import build_features, conversion_labels, fit_labels
+from ml.metrics import auc, tier_summary, tier_table, top_decile_lift
+from ml.model import points_baseline
+from ml.pipeline import won_lost_metrics
+from ml.registry import evaluate_scorer
+from ml.replies import ReplyClassifier, classification_report, macro_f1
+from ml.scoring import train_scorer
+from ml.warehouse import load_scoring_inputs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -198,7 +198,7 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the evaluation; the last line is `eval-scoring key=value ...`."""
-    parser = argparse.ArgumentParser(prog="python -m ml.eval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.scoring", description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--holdout-share", type=float, default=0.3)

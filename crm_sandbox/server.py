@@ -8,8 +8,8 @@ import time
 
 import uvicorn
 
-from reverse_etl.sandbox.config import SandboxConfig
-from reverse_etl.sandbox.hubspot_app import create_app
+from crm_sandbox.config import SandboxConfig
+from crm_sandbox.hubspot_app import create_app
 
 
 def free_loopback_port() -> int:

@@ -18,8 +18,8 @@ from dataclasses import asdict
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from reverse_etl.sandbox.config import SandboxConfig
-from reverse_etl.sandbox.store import (
+from crm_sandbox.config import SandboxConfig
+from crm_sandbox.store import (
     DEFAULT_ASSOCIATION_TYPES,
     OBJECT_TYPE_IDS,
     OBJECT_TYPES,
