@@ -66,7 +66,7 @@ class SandboxConfig:
 
 def default_db_path() -> Path:
     """`<ACTIONHOUSE_DATA_DIR or ./data>/crm_sandbox.sqlite`."""
-    data_dir = Path(os.environ.get("ACTIONHOUSE_DATA_DIR", Path(__file__).resolve().parents[2] / "data"))
+    data_dir = Path(os.environ.get("ACTIONHOUSE_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
     return data_dir / "crm_sandbox.sqlite"
 
 
