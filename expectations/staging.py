@@ -42,7 +42,6 @@ def _person_expectations() -> list:
     ]
 
 
-
 STAGING_SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
@@ -58,6 +57,17 @@ STAGING_SUITES: dict[str, Suite] = {
             *key_column("company_id"),
             expect("ExpectColumnValuesToMatchRegex", column="domain", regex=DOMAIN),
             expect("ExpectColumnValuesToMatchRegex", column="country_code", regex=ISO_ALPHA2),
+        ),
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_hubspot__activities",
+            *key_column("activity_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="activity_at"),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                column="activity_type",
+                value_set=["CALL", "EMAIL", "TASK", "MEETING", "NOTE"],
+            ),
         ),
         table_suite(
             STAGING_SCHEMA,

@@ -181,6 +181,11 @@ _MEETINGS = (
     "Activity assigned to", "Create Date", "Associated Contact IDs", "Associated Company IDs",
     "Associated Deal IDs",
 )
+# HubSpot's activity export: calls, logged sales emails and tasks (first touches of follow-ups).
+_ACTIVITIES = (
+    "Record ID", "Activity type", "Activity date", "Activity assigned to", "Subject", "Call outcome",
+    "Task status", "Associated Contact IDs", "Associated Company IDs",
+)
 _TICKETS = (
     "Ticket ID", "Ticket name", "Pipeline", "Ticket status", "Priority", "Category", "Create date",
     "Close date", "Last Modified Date", "Associated Company IDs", "Associated Contact IDs",
@@ -227,6 +232,14 @@ _SPECS = (
     SourceSpec(
         "hubspot_meetings", "csv", _MEETINGS, required=("Record ID",), id_columns=("Record ID",),
         timestamp_columns=("Meeting start time", "Meeting end time", "Create Date"),
+    ),
+    SourceSpec(
+        "hubspot_activities", "csv", _ACTIVITIES, required=("Record ID", "Activity type", "Activity date"),
+        id_columns=("Record ID",), timestamp_columns=("Activity date",),
+        allowed_values={
+            "Activity type": ("CALL", "EMAIL", "TASK", "MEETING", "NOTE"),
+            "Task status": ("COMPLETED", "NOT_STARTED", "IN_PROGRESS", "WAITING", "DEFERRED"),
+        },
     ),
     SourceSpec(
         "hubspot_tickets", "csv", _TICKETS, required=("Ticket ID",), id_columns=("Ticket ID",),

@@ -96,6 +96,23 @@ def _scoring_summary(con) -> list[str]:
     return lines
 
 
+def _queue_summary(paths: Paths) -> list[str]:
+    """The decision queue per workflow, risk class and state (nothing when no planning run wrote it yet)."""
+    from actions.policy import load_policy
+    from actions.queue import DecisionQueue
+    from ops_store import open_store, ops_db_url_from_env
+    from orchestration.actions_cli import queue_summary_lines
+
+    engine = open_store(ops_db_url_from_env(paths.data_dir))
+    try:
+        counts = DecisionQueue(engine, load_policy()).counts()
+    finally:
+        engine.dispose()
+    if not counts:
+        return ["actions: none in the decision queue yet"]
+    return [*queue_summary_lines(counts), "see them: actionhouse queue list / queue show ID"]
+
+
 def print_summary(paths: Paths, result, seconds: float) -> None:
     """Rows loaded and quarantined per source, checks passed and failed, where things are."""
     import duckdb
@@ -128,6 +145,8 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
             print(f"{source:<20}{loads:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
         for line in scoring_lines:
             print(line)
+    for line in _queue_summary(paths):
+        print(line)
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
     print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
@@ -287,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.model_cli import add_model_commands
 
     add_model_commands(sub)
+    from orchestration.actions_cli import add_action_commands
+
+    add_action_commands(sub)
     return parser
 
 

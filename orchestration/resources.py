@@ -1,4 +1,4 @@
-"""Dagster resources: the DuckDB warehouse and the dbt CLI."""
+"""Dagster resources: the DuckDB warehouse, the operational store and the dbt CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import sqlalchemy as sa
 
+from ops_store import OPS_DB_ENV, default_ops_db_url, open_store
 from orchestration.settings import resolve_paths
 
 
@@ -36,3 +38,26 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+class OpsStoreResource(dg.ConfigurableResource):
+    """The operational store (decision queue, suppression list, kill switch, cursors): any SQLAlchemy URL.
+
+    The URL can hold a password, so it comes from the `ACTIONHOUSE_OPS_DB` environment variable at run time
+    (never shown in the UI); without it, the SQLite file in the data folder.
+    """
+
+    url: str
+
+    @classmethod
+    def from_environment(cls) -> OpsStoreResource:
+        """`ACTIONHOUSE_OPS_DB` (read at run time) if set, else `sqlite:///<data dir>/operations.sqlite`."""
+        import os
+
+        if os.environ.get(OPS_DB_ENV, "").strip():
+            return cls(url=dg.EnvVar(OPS_DB_ENV))
+        return cls(url=default_ops_db_url(resolve_paths().data_dir))
+
+    def engine(self) -> sa.Engine:
+        """An engine on the store, its schema migrated to the latest version (dispose it after the step)."""
+        return open_store(self.url)

@@ -413,6 +413,8 @@ REPLY_TEMPLATES = {
         "We've been evaluating tools in this space. Would love to see how you compare, can we meet Thursday?",
         "Sure, let's connect. I'm free Monday after 2pm.",
         "Love the dedupe angle. Loop in my RevOps lead and let's find a time.",
+        "Let's move forward: our procurement team needs your security questionnaire and MSA. Can you send them?",
+        "Looks like a fit for {company}. Please send the vendor onboarding forms to our procurement team this week.",
     ],
     "objection": [
         "We already use Salesforce for this and are happy with it.",

@@ -14,16 +14,20 @@ import polars as pl
 
 from . import activity as A
 from . import entities as E
+from . import sales_activity as S
 from .reply_labels import reply_labels
 from .util import BASE_NOW, DAY, HISTORY_DAYS, HOUR, Writer, rng_for
 
 CHUNK_PEOPLE = 18_000          # people per chunk -> ~20k contact rows, ~150k-200k events per event file
 COMPANY_FILE_ROWS = 100_000
 USAGE_DAYS = HISTORY_DAYS
-ID_BASE = {"contact": 1_000_001, "company": 50_000_001, "deal": 70_000_001, "meeting": 80_000_001,
-           "ticket": 90_000_001}
+ID_BASE = {"contact": 1_000_001, "company": 50_000_001, "activity": 60_000_001, "deal": 70_000_001,
+           "meeting": 80_000_001, "ticket": 90_000_001}
 SOURCES = ["hubspot_contacts", "hubspot_companies", "hubspot_deals", "hubspot_meetings", "hubspot_tickets",
-           "leads", "product_usage", "email_events", "web_events", "product_events", "enrichment", "signals"]
+           "hubspot_activities", "leads", "product_usage", "email_events", "web_events", "product_events",
+           "enrichment", "signals"]
+# Background check-ins per person over the whole history (more for people with intent).
+BACKGROUND_ACTIVITY_RATE = 0.4
 
 # Columns of the people truth. Besides the documented ones (person_id, account_id, fit, intent,
 # converted, won) it keeps the primary record's CRM fields so "next hours" mode can keep generating
@@ -71,6 +75,12 @@ def load_truth(out_dir: Path, name: str) -> pl.DataFrame:
     files = [truth / f"{name}.parquet", *sorted(truth.glob(f"{name}_h*.parquet"))]
     frames = [pl.read_parquet(f) for f in files if f.exists()]
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+
+def _records_with_owner(record_people: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    """Every contact record with its person's CRM owner, intent and company (what next-hour activity needs)."""
+    return record_people.join(
+        people.select("person_id", "owner", "intent", "company_record_id"), on="person_id", how="inner")
 
 
 def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
@@ -125,9 +135,10 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
         bounds.pop(-2)
     ctr = {"person": 1, "contact": ID_BASE["contact"], "deal": ID_BASE["deal"], "meeting": ID_BASE["meeting"],
            "ticket": ID_BASE["ticket"], "event": 1, "message": 1, "web": 1, "product": 1, "payload": 1,
-           "signal": 1, "submission": 1}
-    truths: dict[str, list[pl.DataFrame]] = {k: [] for k in
-                                             ("contacts", "people", "leads", "replies", "enrichment", "deals")}
+           "signal": 1, "submission": 1, "activity": ID_BASE["activity"]}
+    truths: dict[str, list[pl.DataFrame]] = {k: [] for k in (
+        "contacts", "people", "leads", "replies", "enrichment", "deals", "activities", "sla_triggers",
+        "owner_issues", "scheduled_activities")}
     for c in range(len(bounds) - 1):
         a0, a1 = bounds[c], bounds[c + 1]
         if a1 <= a0:
@@ -139,6 +150,8 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
         ppl = ppl.with_columns(identified=pl.Series(rng.random(ppl.height) < 0.55 + 0.3 * ppl["intent"].to_numpy()))
         recs, ctruth = E.contact_records(rng, ppl, ctr["contact"], company_rec, now=now)
         ctr["contact"] += recs.height
+        recs, owner_truth = S.owner_issues(rng_for(seed, 300, c), recs)
+        truths["owner_issues"].append(owner_truth)
         cland = E.contacts_landing(recs)
         extra, reasons = [], []
         if c == 0 and cland.height > 3:
@@ -211,6 +224,20 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
             dirty.append({"source": "leads", "file": str(p.relative_to(out)), "line": 5,
                           "reason": "invalid Submitted At"})
         truths["leads"].append(ltruth)
+
+        # What reps log: first touches of follow-up triggers and background check-ins.
+        rng_s = rng_for(seed, 301, c)
+        triggers = S.follow_up_triggers(ev, replies, ll, ltruth, recs)
+        acts = pl.concat([S.touches_for(rng_s, triggers, recs),
+                          S.background_activity(rng_s, recs, t0, now, BACKGROUND_ACTIVITY_RATE)],
+                         how="vertical_relaxed")
+        acts = S.number_activities(acts, ctr["activity"]).join(
+            recs.select("record_id", "company_record_id"), on="record_id", how="left", maintain_order="left")
+        ctr["activity"] += acts.height
+        w.csv("hubspot_activities", "activities", S.activities_landing(acts.filter(pl.col("t") < now)))
+        truths["activities"].append(acts.filter(pl.col("t") < now))
+        truths["scheduled_activities"].append(acts.filter(pl.col("t") >= now))
+        truths["sla_triggers"].append(triggers)
         _say(progress, f"chunk {c + 1}/{len(bounds) - 1}: {ppl.height:,} people, {recs.height:,} contacts, "
                        f"{ev.height + nweb + npe:,} events ({time.perf_counter() - t_start:.1f}s)")
 
@@ -252,6 +279,10 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
     state = json.loads((truth_dir / "world_state.json").read_text())
     seed, ctr = state["seed"], state["counters"]
     people = load_truth(out, "people")
+    record_people = load_truth(out, "contacts").select("record_id", "person_id", "is_original")
+    scheduled_path = truth_dir / "scheduled_activities.parquet"
+    scheduled = pl.read_parquet(scheduled_path) if scheduled_path.exists() else pl.DataFrame()
+    ctr.setdefault("activity", ID_BASE["activity"])
     accounts = pl.read_parquet(truth_dir / "accounts.parquet")
     company_rec = accounts.select("account_id", "company_record_id")
     files: list[str] = []
@@ -311,12 +342,32 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
         ctr["submission"] += ll.height
         w.csv("leads", "leads", ll)
 
+        # Reps' activity this hour: touches planned earlier that the clock reached, and new ones.
+        record_people = pl.concat([record_people, ctruth.select("record_id", "person_id", "is_original")],
+                                  how="vertical_relaxed")
+        people = pl.concat([people, new_people], how="diagonal_relaxed")
+        rep_view = _records_with_owner(record_people, people)
+        rng_s = rng_for(seed, 10_301, hour)
+        triggers = S.follow_up_triggers(ev, replies, ll, ltruth, rep_view)
+        acts = pl.concat([S.touches_for(rng_s, triggers, rep_view),
+                          S.background_activity(rng_s, rep_view, t0, t1,
+                                                BACKGROUND_ACTIVITY_RATE * HOUR / (HISTORY_DAYS * DAY))],
+                         how="vertical_relaxed")
+        acts = S.number_activities(acts, ctr["activity"]).join(
+            rep_view.select("record_id", "company_record_id"), on="record_id", how="left", maintain_order="left")
+        ctr["activity"] += acts.height
+        everything = pl.concat([scheduled, acts], how="diagonal_relaxed") if scheduled.height else acts
+        due = everything.filter(pl.col("t") < t1).sort("t", "activity_id")
+        scheduled = everything.filter(pl.col("t") >= t1)
+        w.csv("hubspot_activities", "activities", S.activities_landing(due))
+
         for name, df in (("contacts", ctruth), ("people", new_people), ("leads", ltruth),
-                         ("replies", replies), ("contact_updates", upd_truth)):
+                         ("replies", replies), ("contact_updates", upd_truth), ("activities", due),
+                         ("sla_triggers", triggers)):
             if df.height:
                 df.write_parquet(truth_dir / f"{name}_{tag}.parquet")
                 w.files.append(f"truth/{name}_{tag}.parquet")
-        people = pl.concat([people, new_people], how="diagonal_relaxed")
+        scheduled.write_parquet(scheduled_path)
         state.update(hour=hour, clock_epoch=t1, clock=_iso(t1), people=ctr["person"] - 1, counters=ctr)
         (truth_dir / "world_state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
         files += w.files

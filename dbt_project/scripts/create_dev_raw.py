@@ -197,6 +197,32 @@ def _meetings():
     return h, rows
 
 
+def _activities():
+    h = SOURCES["hubspot_activities"].columns
+    rows = [
+        {
+            "Record ID": "6001",
+            "Activity type": "CALL",
+            "Activity date": "2026-02-02 09:15",
+            "Activity assigned to": "Sam",
+            "Subject": "Call",
+            "Call outcome": "Connected",
+            "Associated Contact IDs": "1001",
+            "Associated Company IDs": "2001",
+        },
+        {
+            "Record ID": "6002",
+            "Activity type": "task",
+            "Activity date": "2026-02-03 10:00",
+            "Activity assigned to": "Sam",
+            "Subject": "Follow up",
+            "Task status": "not_started",
+            "Associated Contact IDs": "1002",
+        },
+    ]
+    return h, rows
+
+
 def _tickets():
     h = SOURCES["hubspot_tickets"].columns
     rows = [
@@ -451,6 +477,7 @@ def create_dev_raw(path: str | Path, empty: bool = False) -> Path:
                 ("hubspot_companies", _companies),
                 ("hubspot_deals", _deals),
                 ("hubspot_meetings", _meetings),
+                ("hubspot_activities", _activities),
                 ("hubspot_tickets", _tickets),
                 ("leads", _leads),
                 ("product_usage", _usage),

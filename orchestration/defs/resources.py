@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.dbt import dbt_cli_resource
-from orchestration.resources import WarehouseResource
+from orchestration.resources import OpsStoreResource, WarehouseResource
 
 
 @dg.definitions
@@ -14,6 +14,10 @@ def resources() -> dg.Definitions:
     with one writer, so parallel step processes would only queue on its lock (and pay imports each).
     """
     return dg.Definitions(
-        resources={"warehouse": WarehouseResource.from_environment(), "dbt": dbt_cli_resource()},
+        resources={
+            "warehouse": WarehouseResource.from_environment(),
+            "ops_store": OpsStoreResource.from_environment(),
+            "dbt": dbt_cli_resource(),
+        },
         executor=dg.in_process_executor,
     )

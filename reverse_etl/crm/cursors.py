@@ -1,36 +1,19 @@
-"""Read cursors of CRM ingestion, kept in the operational store (SQLite via SQLAlchemy by default)."""
+"""Read cursors of CRM ingestion, kept in the operational store (`ops_store`; SQLite by default)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 import sqlalchemy as sa
 
-_METADATA = sa.MetaData()
-CURSORS = sa.Table(
-    "crm_read_cursors",
-    _METADATA,
-    sa.Column("connection", sa.String, primary_key=True),  # e.g. "hubspot@127.0.0.1:8765" (never a token)
-    sa.Column("object_type", sa.String, primary_key=True),
-    sa.Column("cursor", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-)
-
-
-def default_ops_db_url(data_dir: Path) -> str:
-    """`sqlite:///<data dir>/operations.sqlite` (used when ACTIONHOUSE_OPS_DB is not set)."""
-    return f"sqlite:///{Path(data_dir) / 'operations.sqlite'}"
+from ops_store import open_store
+from ops_store.schema import crm_read_cursors as CURSORS
+from ops_store.schema import utc_now
 
 
 class CursorStore:
     """Where each (CRM connection, object type) read stopped; written only after its rows are stored."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url)
-        _METADATA.create_all(self.engine, tables=[CURSORS])
+        self.engine = open_store(url)
 
     def get(self, connection: str, object_type: str) -> str | None:
         """The saved cursor, or None before the first read."""
@@ -43,7 +26,7 @@ class CursorStore:
 
     def set(self, connection: str, object_type: str, cursor: str) -> None:
         """Save (insert or replace) a cursor."""
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utc_now()
         with self.engine.begin() as con:
             updated = con.execute(
                 sa.update(CURSORS)

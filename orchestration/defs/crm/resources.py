@@ -5,13 +5,13 @@ from urllib.parse import urlparse
 
 import dagster as dg
 
+from ops_store import ops_db_url_from_env
 from orchestration.settings import resolve_paths
-from reverse_etl.crm.cursors import CursorStore, default_ops_db_url
+from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient
 
 CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
 CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
-OPS_DB_ENV = "ACTIONHOUSE_OPS_DB"
 
 
 def crm_configured() -> bool:
@@ -31,7 +31,7 @@ class CrmResource(dg.ConfigurableResource):
     def from_environment(cls) -> "CrmResource":
         """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown) and
         `ACTIONHOUSE_OPS_DB` (default `sqlite:///<data dir>/operations.sqlite`)."""
-        ops_db = os.environ.get(OPS_DB_ENV) or default_ops_db_url(resolve_paths().data_dir)
+        ops_db = ops_db_url_from_env(resolve_paths().data_dir)
         return cls(base_url=dg.EnvVar(CRM_BASE_URL_ENV), token=dg.EnvVar(CRM_TOKEN_ENV), ops_db_url=ops_db)
 
     @property

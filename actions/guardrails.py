@@ -1,0 +1,141 @@
+"""Policy applied to proposals: suppression, restricted industries and countries, contact caps, risk class,
+approval routing, expiry, versions and KPI — each rule recorded as a verdict on the action it shaped.
+
+A proposal a guardrail stops is not queued: it is returned in `Blocked` with the rule and the reason, and the
+planner reports it in its metrics.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from actions.catalog import ACTION_TYPES, RiskClass, stricter
+from actions.model import Action, PolicyVerdict, Proposal, action_id
+from actions.policy import Policy
+from actions.suppression import SuppressionSnapshot
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A proposal a guardrail stopped, with the rule and why."""
+
+    proposal: Proposal
+    rule: str
+    reason: str
+
+
+@dataclass
+class GuardrailContext:
+    """What the guardrails check against: the suppression list (including this run's additions) and the
+    customer-facing touches each account already has this week."""
+
+    suppression: SuppressionSnapshot
+    touches_this_week: dict[str, int] = field(default_factory=dict)
+
+
+def classify(
+    proposals: list[Proposal],
+    policy: Policy,
+    context: GuardrailContext,
+    as_of: datetime,
+    now: datetime,
+) -> tuple[list[Action], list[Blocked]]:
+    """Turn proposals into actions the queue can store, or block them; in order, so caps fill first-come."""
+    actions: list[Action] = []
+    blocked: list[Blocked] = []
+    touches = Counter(context.touches_this_week)
+    restricted_industries = {i.lower() for i in policy.restricted.industries}
+    restricted_countries = set(policy.restricted.countries)
+    for proposal in proposals:
+        kind = ACTION_TYPES[proposal.action_type]
+        target = proposal.target
+        verdicts: list[PolicyVerdict] = []
+        if kind.reaches_contact or kind.customer_facing:
+            prospecting = bool(proposal.payload.get("prospecting"))
+            why = context.suppression.reason(target.emails, target.domain, prospecting=prospecting)
+            if why:
+                blocked.append(Blocked(proposal, "suppression", why))
+                continue
+            verdicts.append(PolicyVerdict(rule="suppression", verdict="pass", detail="not on the suppression list"))
+            if target.industry and target.industry.lower() in restricted_industries:
+                blocked.append(Blocked(proposal, "restricted.industries", f"industry {target.industry} is restricted"))
+                continue
+            if target.country and target.country in restricted_countries:
+                blocked.append(Blocked(proposal, "restricted.countries", f"country {target.country} is restricted"))
+                continue
+            verdicts.append(
+                PolicyVerdict(rule="restricted", verdict="pass", detail="industry and country are not restricted")
+            )
+        if kind.customer_facing:
+            cap = policy.caps.per_account_weekly_touches
+            account = target.account_id
+            if account is not None and touches[account] >= cap:
+                blocked.append(
+                    Blocked(
+                        proposal,
+                        "caps.per_account_weekly_touches",
+                        f"account {account} has had {cap} touches this week",
+                    )
+                )
+                continue
+            if account is not None:
+                touches[account] += 1
+                verdicts.append(
+                    PolicyVerdict(
+                        rule="caps.per_account_weekly_touches",
+                        verdict="pass",
+                        detail=f"touch {touches[account]} of {cap} this week for the account",
+                    )
+                )
+        declared = policy.risk_class(proposal.action_type)
+        risk = declared
+        verdicts.append(
+            PolicyVerdict(
+                rule=f"risk_classes.{proposal.action_type}",
+                verdict=declared.value,
+                detail=f"{proposal.action_type} {kind.does}",
+            )
+        )
+        if kind.customer_facing and declared != policy.risk_classes[proposal.action_type]:
+            verdicts.append(
+                PolicyVerdict(
+                    rule="customer_facing",
+                    verdict="approve",
+                    detail="a customer sees it: a person approves it (not listed in auto_customer_facing)",
+                )
+            )
+        for condition, detail in proposal.raise_to:
+            raised = RiskClass(getattr(policy.escalations, condition))
+            if raised != stricter(risk, raised):
+                continue
+            risk = stricter(risk, raised)
+            verdicts.append(
+                PolicyVerdict(rule=f"escalations.{condition}", verdict="raised", detail=f"{detail}: {raised.value}")
+            )
+        group = policy.approver_group(proposal.action_type) if risk != RiskClass.AUTO else None
+        slot = proposal.slot_key
+        actions.append(
+            Action(
+                action_id=action_id(slot, proposal.payload),
+                slot_key=slot,
+                workflow=proposal.workflow,
+                action_type=proposal.action_type,
+                target=target,
+                payload=proposal.payload,
+                risk_class=risk,
+                reasons=proposal.reasons,
+                evidence=proposal.evidence,
+                policy_verdicts=verdicts,
+                model_version=proposal.model_version,
+                policy_version=policy.version,
+                kpi=policy.kpis[proposal.workflow],
+                owner=proposal.owner,
+                approver_group=group,
+                as_of=as_of,
+                proposed_at=now,
+                expires_at=now + timedelta(hours=policy.expiry_hours_for(proposal.action_type)),
+            )
+        )
+    return actions, blocked

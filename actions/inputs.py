@@ -1,0 +1,229 @@
+"""What the planner reads: the candidate marts (`marts/actions/` in dbt), scores, reply classes and reviews.
+
+`load_inputs(con)` reads them from a DuckDB connection (the warehouse, or a published copy of it) into polars
+frames; tests and the benchmark build `PlanningInputs` directly. A table that does not exist yet (e.g. no scores
+because a gate stopped scoring) gives an empty frame, and the workflows that need it are skipped this run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from ops_store.schema import utc_now
+
+CONTACT_SCHEMA = {
+    "golden_contact_id": pl.String,
+    "contact_name": pl.String,
+    "email": pl.String,
+    "emails": pl.List(pl.String),
+    "crm_record_ids": pl.List(pl.Int64),
+    "contact_owner": pl.String,
+    "country_code": pl.String,
+    "lifecycle_stage": pl.String,
+    "company_name": pl.String,
+    "golden_account_id": pl.String,
+    "account_domain": pl.String,
+    "industry": pl.String,
+    "is_crm_unsubscribed": pl.Boolean,
+    "is_customer_account": pl.Boolean,
+    "open_deal_count": pl.Int64,
+    "tier": pl.Int64,
+    "combined_score": pl.Float64,
+    "score_model_version": pl.String,
+    "is_junk": pl.Boolean,
+}
+SIGNAL_SCHEMA = {
+    "kind": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+    "scope": pl.String,
+    "source_table": pl.String,
+    "source_key": pl.String,
+    "source_field": pl.String,
+    "source_value": pl.String,
+    "observed_at": pl.Datetime("us", "UTC"),
+}
+TRIGGER_SCHEMA = {
+    "trigger_kind": pl.String,
+    "trigger_id": pl.String,
+    "golden_contact_id": pl.String,
+    "contact_record_id": pl.Int64,
+    "contact_owner": pl.String,
+    "triggered_at": pl.Datetime("us", "UTC"),
+    "reply_text": pl.String,
+    "first_touch_at": pl.Datetime("us", "UTC"),
+    "first_touch_id": pl.Int64,
+    "first_touch_kind": pl.String,
+    "first_touch_by": pl.String,
+}
+REPLY_SCHEMA = {
+    "event_id": pl.String,
+    "golden_contact_id": pl.String,
+    "replied_at": pl.Datetime("us", "UTC"),
+    "predicted_class": pl.String,
+    "confidence": pl.Float64,
+    "needs_human": pl.Boolean,
+    "rule_hit": pl.Boolean,
+    "model_version": pl.String,
+}
+LEAD_SCHEMA = {
+    "submission_id": pl.String,
+    "submitted_at": pl.Datetime("us", "UTC"),
+    "lead_source": pl.String,
+    "lead_name": pl.String,
+    "email": pl.String,
+    "company_name": pl.String,
+    "company_domain": pl.String,
+    "country_code": pl.String,
+    "industry": pl.String,
+}
+LOAD_SCHEMA = {"owner": pl.String, "open_deals": pl.Int64, "owned_contacts": pl.Int64}
+MERGE_SCHEMA = {
+    "proposal_id": pl.String,
+    "left_record_id": pl.Int64,
+    "right_record_id": pl.Int64,
+    "left_golden_contact_id": pl.String,
+    "right_golden_contact_id": pl.String,
+    "reason": pl.String,
+    "match_probability": pl.Float64,
+    "evidence": pl.String,
+    "rank_value": pl.Float64,
+}
+ENRICHMENT_SCHEMA = {
+    "enrichment_field_id": pl.String,
+    "golden_contact_id": pl.String,
+    "field_name": pl.String,
+    "proposed_value": pl.String,
+    "vendor": pl.String,
+    "confidence": pl.Float64,
+    "observed_at": pl.Datetime("us", "UTC"),
+    "reason": pl.String,
+}
+
+
+def empty(schema: dict) -> pl.DataFrame:
+    """An empty frame with the given schema."""
+    return pl.DataFrame(schema=schema)
+
+
+@dataclass
+class PlanningInputs:
+    """Everything one planning run reads, as of one moment of the data (`as_of`)."""
+
+    as_of: datetime
+    contacts: pl.DataFrame = field(default_factory=lambda: empty(CONTACT_SCHEMA))
+    suppression_signals: pl.DataFrame = field(default_factory=lambda: empty(SIGNAL_SCHEMA))
+    triggers: pl.DataFrame = field(default_factory=lambda: empty(TRIGGER_SCHEMA))
+    replies: pl.DataFrame = field(default_factory=lambda: empty(REPLY_SCHEMA))
+    inbound_leads: pl.DataFrame = field(default_factory=lambda: empty(LEAD_SCHEMA))
+    owner_load: pl.DataFrame = field(default_factory=lambda: empty(LOAD_SCHEMA))
+    merge_proposals: pl.DataFrame = field(default_factory=lambda: empty(MERGE_SCHEMA))
+    enrichment_reviews: pl.DataFrame = field(default_factory=lambda: empty(ENRICHMENT_SCHEMA))
+    # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
+    missing: set[str] = field(default_factory=set)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, schema: dict, name: str, missing: set[str]) -> pl.DataFrame:
+    try:
+        table = con.sql(sql).to_arrow_table()
+    except duckdb.CatalogException:
+        missing.add(name)
+        return empty(schema)
+    frame = pl.from_arrow(table)
+    return frame.select(
+        [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c) for c, t in schema.items()]
+    )
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+            "and column_name = ?",
+            [schema, name, column],
+        ).fetchall()[0][0]
+    )
+
+
+def data_as_of(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime:
+    """The moment the warehouse's data reaches: its latest email event, activity or lead (never in the future).
+
+    SLA timers and look-back windows count from here, so a warehouse built from an export a week old is
+    judged as of that week, not as of today.
+    """
+    now = now or utc_now()
+    latest = None
+    for sql in (
+        "select max(occurred_at) from staging.stg_email__events",
+        "select max(activity_at) from staging.stg_hubspot__activities",
+        "select max(submitted_at) from staging.stg_forms__leads",
+    ):
+        try:
+            value = con.execute(sql).fetchall()[0][0]
+        except duckdb.CatalogException:
+            continue
+        if value is not None:
+            value = value if value.tzinfo else value.replace(tzinfo=UTC)
+            latest = value if latest is None else max(latest, value)
+    if latest is None or latest > now:
+        return now
+    return latest
+
+
+def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> PlanningInputs:
+    """Read the planner's inputs from the warehouse (read-only queries)."""
+    con.execute("set TimeZone = 'UTC'").fetchall()
+    missing: set[str] = set()
+    junk = "c.is_junk" if _has_column(con, "marts.dim_contacts", "is_junk") else "false"
+    contacts = _frame(
+        con,
+        f"""
+        select a.*, s.tier, s.combined_score, s.model_version as score_model_version, {junk} as is_junk
+        from marts.fct_action_contacts as a
+        left join ml.lead_scores as s on s.contact_id = a.golden_contact_id
+        left join marts.dim_contacts as c on c.golden_contact_id = a.golden_contact_id
+        """,
+        CONTACT_SCHEMA,
+        "contacts",
+        missing,
+    )
+    if "contacts" in missing:
+        # Scores not published yet: contacts without tiers (routing and SLA wait for scores).
+        contacts = _frame(con, "select * from marts.fct_action_contacts", CONTACT_SCHEMA, "contacts", missing)
+        missing.add("lead_scores")
+    rank = "expected_value" if _has_column(con, "marts.merge_proposals", "expected_value") else "match_probability"
+    return PlanningInputs(
+        as_of=data_as_of(con, now),
+        contacts=contacts,
+        suppression_signals=_frame(
+            con, "select * from marts.fct_suppression_signals", SIGNAL_SCHEMA, "suppression_signals", missing
+        ),
+        triggers=_frame(con, "select * from marts.fct_follow_up_triggers", TRIGGER_SCHEMA, "triggers", missing),
+        replies=_frame(
+            con,
+            "select event_id, golden_contact_id, replied_at, predicted_class, confidence, needs_human, rule_hit, "
+            "model_version from ml.reply_classifications",
+            REPLY_SCHEMA,
+            "replies",
+            missing,
+        ),
+        inbound_leads=_frame(con, "select * from marts.fct_inbound_leads", LEAD_SCHEMA, "inbound_leads", missing),
+        owner_load=_frame(con, "select * from marts.fct_owner_load", LOAD_SCHEMA, "owner_load", missing),
+        merge_proposals=_frame(
+            con,
+            f"select * replace (cast(evidence as varchar) as evidence), {rank} as rank_value "
+            "from marts.merge_proposals",
+            MERGE_SCHEMA,
+            "merge_proposals",
+            missing,
+        ),
+        enrichment_reviews=_frame(
+            con, "select * from marts.enrichment_review", ENRICHMENT_SCHEMA, "enrichment_reviews", missing
+        ),
+        missing=missing,
+    )

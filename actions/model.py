@@ -1,0 +1,140 @@
+"""One definition of an action: what the planner proposes, the queue stores and the sync engine executes.
+
+An action's id is a content key: the same workflow, target, action type, payload and evidence window give the
+same id in every hourly run, so a proposal is never queued twice. Its *slot* (the same without the payload) is
+what a person decides on: once a slot has a live or decided action, later runs do not propose it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from actions.catalog import ACTION_TYPES, RiskClass, Workflow
+
+TargetKind = Literal["contact", "account", "deal", "lead"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvidenceRow(_Frozen):
+    """A warehouse (or store) value the action relies on: where it is, which row, which field, what, when."""
+
+    source_table: str
+    key: str
+    field: str
+    value: str | int | float | bool | None
+    observed_at: datetime | None = None
+
+
+class PolicyVerdict(_Frozen):
+    """One policy rule applied to the action and what it decided."""
+
+    rule: str
+    verdict: Literal["pass", "auto", "approve", "never", "raised", "blocked", "capped"]
+    detail: str
+
+
+class CrmRef(_Frozen):
+    """A record in the CRM the action writes to."""
+
+    object_type: str
+    record_id: str
+
+
+class Target(_Frozen):
+    """What the action is about: a golden contact (`gc-...`), a golden account, a deal or a new inbound lead."""
+
+    kind: TargetKind
+    id: str
+    label: str | None = None
+    crm_ids: list[CrmRef] = []
+    emails: list[str] = []
+    domain: str | None = None
+    account_id: str | None = None
+    country: str | None = None
+    industry: str | None = None
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: equal values give equal text (and hashes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    """SHA-256 of the canonical payload."""
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def slot_key(workflow: str, target: Target, action_type: str, evidence_window: str) -> str:
+    """The decision slot: workflow, target, action type and the evidence window the proposal rests on."""
+    raw = f"{workflow}|{target.kind}:{target.id}|{action_type}|{evidence_window}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def action_id(slot: str, payload: dict[str, Any]) -> str:
+    """Content key of an action: its slot and the hash of its payload."""
+    return hashlib.sha256(f"{slot}|{payload_hash(payload)}".encode()).hexdigest()[:32]
+
+
+class Proposal(_Frozen):
+    """What a workflow proposes, before the policy classes it (no risk class, versions or expiry yet).
+
+    `raise_to` lists conditions found by the workflow that raise the class (e.g. an open deal on an owner change):
+    `(policy escalation name, detail)`; the policy says which class each condition means.
+    """
+
+    workflow: Workflow
+    action_type: str
+    target: Target
+    payload: dict[str, Any]
+    reasons: Annotated[list[str], Field(min_length=1)]
+    evidence: Annotated[list[EvidenceRow], Field(min_length=1)]
+    evidence_window: str
+    owner: str | None = None
+    model_version: str | None = None
+    raise_to: list[tuple[str, str]] = []
+
+    @property
+    def slot_key(self) -> str:
+        """See `slot_key()`."""
+        return slot_key(self.workflow.value, self.target, self.action_type, self.evidence_window)
+
+
+class Action(_Frozen):
+    """A classified proposal, as stored in the decision queue."""
+
+    action_id: str
+    slot_key: str
+    workflow: Workflow
+    action_type: str
+    target: Target
+    payload: dict[str, Any]
+    risk_class: RiskClass
+    reasons: Annotated[list[str], Field(min_length=1)]
+    evidence: Annotated[list[EvidenceRow], Field(min_length=1)]
+    policy_verdicts: Annotated[list[PolicyVerdict], Field(min_length=1)]
+    model_version: str | None
+    policy_version: str
+    kpi: str
+    owner: str | None
+    approver_group: str | None
+    as_of: datetime
+    proposed_at: datetime
+    expires_at: datetime
+
+    @property
+    def customer_facing(self) -> bool:
+        """Whether a customer sees the result (see `actions.catalog`)."""
+        return ACTION_TYPES[self.action_type].customer_facing
+
+    @property
+    def does(self) -> str:
+        """What executing it does, in words."""
+        return ACTION_TYPES[self.action_type].does

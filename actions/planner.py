@@ -1,0 +1,378 @@
+"""The planner: workflows propose, the policy classes, the queue keeps one action per decision.
+
+    inputs = load_inputs(con)                                  # candidate marts, scores, reply classes
+    result = plan(inputs, policy, StoreView.read(engine, policy), now=utc_now(), run_id="...")
+    apply_plan(result, engine, policy)                         # suppression entries, new actions, withdrawals
+
+`plan` writes nothing (so `actionhouse policy diff` can run it with another policy); `apply_plan` writes the
+suppression entries first, then the actions, then withdraws the open actions whose evidence changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from actions.catalog import ACTION_TYPES, WORKFLOW_LABELS, RiskClass, Workflow
+from actions.guardrails import Blocked, GuardrailContext, classify
+from actions.inputs import PlanningInputs
+from actions.kill_switch import KillSwitch
+from actions.model import Action, Proposal
+from actions.policy import Policy
+from actions.queue import DecisionQueue, QueueError, StoredAction
+from actions.states import State
+from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
+from actions.workflows.replies import reply_proposals
+from actions.workflows.reviews import enrichment_proposals, merge_proposals
+from actions.workflows.routing import OwnerPicker, routing_proposals
+from actions.workflows.sla import sla_proposals, sla_timers
+from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
+from ops_store.schema import actions as actions_table
+from ops_store.schema import planner_runs
+
+# Inputs each workflow needs; when one is missing (its table is not built yet) the workflow sits this run out.
+NEEDS: dict[Workflow, set[str]] = {
+    Workflow.SUPPRESSION: {"contacts", "suppression_signals"},
+    Workflow.REPLY_ROUTING: {"contacts", "replies", "triggers"},
+    Workflow.LEAD_ROUTING: {"contacts", "lead_scores", "inbound_leads", "owner_load"},
+    Workflow.SLA: {"contacts", "lead_scores", "replies", "triggers", "owner_load"},
+    Workflow.MERGES: {"contacts", "merge_proposals"},
+    Workflow.ENRICHMENT: {"contacts", "enrichment_reviews"},
+}
+DAILY_CAPS = {Workflow.MERGES: "merge_proposals_per_day", Workflow.ENRICHMENT: "enrichment_reviews_per_day"}
+# A slot whose action ended this way may be proposed again (with a different payload).
+REOPENABLE = {State.EXPIRED, State.WITHDRAWN}
+ESCALATION_DONE = {State.APPROVED, State.QUEUED, State.SENT}
+
+
+@dataclass
+class StoreView:
+    """What planning reads from the operational store, read once per run."""
+
+    suppression: SuppressionSnapshot
+    # slot keys -> the actions each already has, as (action id, state)
+    slot_lookup: Callable[[list[str]], dict[str, list[tuple[str, State]]]]
+    open_actions: list[StoredAction]
+    touches_this_week: dict[str, int]
+    proposed_today: Counter
+    escalated_triggers: set[str]
+    kill_switch_on: bool
+
+    @classmethod
+    def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
+        """Read what planning needs from the store (slots are looked up later, only for this run's proposals)."""
+        queue = DecisionQueue(engine, policy)
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with engine.connect() as con:
+            today = Counter(
+                dict(
+                    con.execute(
+                        sa.select(actions_table.c.workflow, sa.func.count())
+                        .where(actions_table.c.proposed_at >= day_start)
+                        .group_by(actions_table.c.workflow)
+                    ).all()
+                )
+            )
+            escalations = con.execute(
+                sa.select(actions_table.c.payload).where(
+                    actions_table.c.action_type == "sla_escalation",
+                    actions_table.c.state.in_([s.value for s in ESCALATION_DONE]),
+                )
+            ).scalars()
+            escalated = {p.get("sla_trigger") for p in escalations}
+        return cls(
+            suppression=SuppressionList(engine).snapshot(),
+            slot_lookup=queue.slot_states,
+            open_actions=list(queue.iter_open()),
+            touches_this_week=queue.customer_facing_touches(now - timedelta(days=7)),
+            proposed_today=today,
+            escalated_triggers={t for t in escalated if t},
+            kill_switch_on=KillSwitch(engine, policy.kill_switch.default).state().on,
+        )
+
+
+@dataclass
+class PlanResult:
+    """What one planning run decided (nothing is written until `apply_plan`)."""
+
+    run_id: str
+    as_of: datetime
+    now: datetime
+    policy_version: str
+    suppression_entries: list[SuppressionEntry] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    candidates: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)
+    blocked: list[Blocked] = field(default_factory=list)
+    deferred: Counter = field(default_factory=Counter)
+    withdrawals: list[tuple[str, str]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    slot_risk: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for metadata, the planner-run log and the demo summary."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "policy_version": self.policy_version,
+            "new_actions": len(self.actions),
+            "new_by_workflow": dict(Counter(a.workflow.value for a in self.actions)),
+            "new_by_risk_class": dict(Counter(a.risk_class.value for a in self.actions)),
+            "candidates_by_workflow": {k.value: v for k, v in self.candidates.items()},
+            "already_in_queue": {k.value: v for k, v in self.kept.items()},
+            "blocked_by_rule": dict(Counter(b.rule for b in self.blocked)),
+            "deferred_by_daily_cap": {k.value: v for k, v in self.deferred.items()},
+            "withdrawn": len(self.withdrawals),
+            "suppression_entries_offered": len(self.suppression_entries),
+            "skipped_workflows": self.skipped,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEntry]) -> SuppressionSnapshot:
+    """The list as it will be once this run's entries are added (so they apply in the same refresh)."""
+    maps = {
+        ("email", "all"): dict(snapshot.emails),
+        ("domain", "all"): dict(snapshot.domains),
+        ("email", "prospecting"): dict(snapshot.prospecting_emails),
+        ("domain", "prospecting"): dict(snapshot.prospecting_domains),
+    }
+    for e in entries:
+        maps[(e.kind, e.scope)].setdefault(normalize_value(e.kind, e.value), e.reason)
+    return SuppressionSnapshot(
+        emails=maps[("email", "all")],
+        domains=maps[("domain", "all")],
+        prospecting_emails=maps[("email", "prospecting")],
+        prospecting_domains=maps[("domain", "prospecting")],
+    )
+
+
+def propose_all(
+    inputs: PlanningInputs, policy: Policy, escalated: set[str]
+) -> tuple[dict[Workflow, list[Proposal]], dict[str, str]]:
+    """Every workflow's proposals (before the policy), and the workflows skipped with why."""
+    skipped: dict[str, str] = {}
+    runnable = []
+    for workflow, needs in NEEDS.items():
+        lacking = sorted(needs & inputs.missing)
+        if lacking:
+            skipped[workflow.value] = f"waiting for {', '.join(lacking)}"
+        else:
+            runnable.append(workflow)
+    picker = OwnerPicker(inputs.owner_load)
+    builders = {
+        Workflow.SUPPRESSION: lambda: unsubscribe_proposals(inputs, policy),
+        Workflow.REPLY_ROUTING: lambda: reply_proposals(inputs, policy),
+        Workflow.LEAD_ROUTING: lambda: routing_proposals(inputs, policy, picker),
+        Workflow.SLA: lambda: sla_proposals(inputs, policy, escalated, picker),
+        Workflow.MERGES: lambda: merge_proposals(inputs),
+        Workflow.ENRICHMENT: lambda: enrichment_proposals(inputs),
+    }
+    return {w: builders[w]() for w in runnable}, skipped
+
+
+def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime, run_id: str) -> PlanResult:
+    """Decide this run's suppression entries, new actions and withdrawals (writes nothing)."""
+    started = time.perf_counter()
+    result = PlanResult(run_id=run_id, as_of=inputs.as_of, now=now, policy_version=policy.version)
+    missing_entries = "suppression_signals" in inputs.missing or "contacts" in inputs.missing
+    result.suppression_entries = [] if missing_entries else suppression_entries(inputs, policy)
+    context = GuardrailContext(
+        suppression=_merged_snapshot(store.suppression, result.suppression_entries),
+        touches_this_week=store.touches_this_week,
+    )
+    by_workflow, result.skipped = propose_all(inputs, policy, store.escalated_triggers)
+    live_slots = {p.slot_key for proposals in by_workflow.values() for p in proposals}
+    existing_slots = store.slot_lookup(sorted(live_slots))
+    known_ids = {action_id for states in existing_slots.values() for action_id, _ in states}
+    for workflow, proposals in by_workflow.items():
+        result.candidates[workflow] = len(proposals)
+        fresh: list[Proposal] = []
+        for proposal in proposals:
+            if any(state not in REOPENABLE for _, state in existing_slots.get(proposal.slot_key, [])):
+                result.kept[workflow] += 1
+                continue
+            fresh.append(proposal)
+        classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
+        classified = [a for a in classified if a.action_id not in known_ids]
+        cap_name = DAILY_CAPS.get(workflow)
+        if cap_name:
+            room = max(0, getattr(policy.caps, cap_name) - store.proposed_today[workflow.value])
+            result.deferred[workflow] = max(0, len(classified) - room)
+            classified = classified[:room]
+        result.actions.extend(classified)
+        result.blocked.extend(blocked)
+        for action in classified:
+            result.slot_risk[action.slot_key] = (workflow.value, action.target.id, action.risk_class.value)
+    result.withdrawals = _withdrawals(inputs, policy, store, context, live_slots, set(by_workflow))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _withdrawals(
+    inputs: PlanningInputs,
+    policy: Policy,
+    store: StoreView,
+    context: GuardrailContext,
+    live_slots: set[str],
+    planned: set[Workflow],
+) -> list[tuple[str, str]]:
+    """Open actions of the workflows planned this run that no longer hold: suppressed since, or no longer
+    proposed because their evidence changed."""
+    out = []
+    contacts = None
+    for action in store.open_actions:
+        workflow = Workflow(action.workflow)
+        if workflow not in planned:
+            continue
+        kind = ACTION_TYPES[action.action_type]
+        if kind.reaches_contact or kind.customer_facing:
+            why = context.suppression.reason(action.target_emails or [], action.target_domain)
+            if why:
+                out.append((action.action_id, f"Withdrawn: the contact is now suppressed — {why}."))
+                continue
+        if action.slot_key in live_slots:
+            continue
+        if contacts is None:
+            contacts = {
+                r["golden_contact_id"]: r
+                for r in inputs.contacts.select(
+                    "golden_contact_id", "tier", "contact_owner", "country_code", "is_crm_unsubscribed"
+                ).iter_rows(named=True)
+            }
+        out.append((action.action_id, "Withdrawn: " + _why_gone(action, inputs, policy, contacts)))
+    return out
+
+
+def _evidence_value(action: StoredAction, field_name: str) -> Any:
+    for row in action.evidence or []:
+        if row.get("field") == field_name:
+            return row.get("value")
+    return None
+
+
+def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, contacts: dict[str, dict]) -> str:
+    """In words, why the planner no longer proposes an open action."""
+    if action.target_kind == "contact":
+        contact = contacts.get(action.target_id)
+        if contact is None:
+            return f"golden contact {action.target_id} no longer exists (its records were merged or removed)."
+        before, now = _evidence_value(action, "tier"), contact["tier"]
+        if before is not None and now is not None and before != now:
+            return f"the contact's tier changed from {before} to {now}."
+        if action.workflow == Workflow.LEAD_ROUTING.value:
+            owner = contact["contact_owner"] or "nobody"
+            return f"the owner is now {owner} in {contact['country_code']}: no change needed."
+        if action.workflow == Workflow.SUPPRESSION.value and contact["is_crm_unsubscribed"]:
+            return "the CRM already shows the contact as unsubscribed."
+    if action.workflow == Workflow.SLA.value:
+        trigger = (action.payload or {}).get("sla_trigger")
+        timers = sla_timers(inputs, policy).filter(pl.col("trigger_id") == trigger)
+        if timers.height and timers["state"][0] in ("met", "late"):
+            row = timers.row(0, named=True)
+            return f"first touch logged on {row['first_touch_at']:%Y-%m-%d %H:%M} UTC by {row['first_touch_by']}."
+        return "the follow-up is outside the SLA look-back or no longer needs one."
+    if action.workflow == Workflow.REPLY_ROUTING.value:
+        return f"the reply is now classified differently, or is older than {policy.reply_routing.lookback_days} days."
+    if action.workflow == Workflow.MERGES.value:
+        return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
+    if action.workflow == Workflow.ENRICHMENT.value:
+        return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.target_kind == "lead":
+        return "the lead is now a contact in the CRM (or older than the look-back)."
+    return "the evidence it rested on changed; the planner no longer proposes it."
+
+
+def apply_plan(result: PlanResult, engine: sa.Engine, policy: Policy) -> dict[str, int]:
+    """Write a plan: suppression entries, then new actions, then withdrawals, then the planner-run record."""
+    queue = DecisionQueue(engine, policy)
+    with engine.begin() as con:
+        con.execute(
+            sa.insert(planner_runs).values(
+                run_id=result.run_id, started_at=result.now, as_of=result.as_of, policy_version=result.policy_version
+            )
+        )
+    added_entries = SuppressionList(engine).add_many(result.suppression_entries, added_by="planner", at=result.now)
+    added = queue.add(result.actions, run_id=result.run_id)
+    withdrawn = 0
+    for action_id, reason in result.withdrawals:
+        try:
+            queue.withdraw(action_id, reason)
+            withdrawn += 1
+        except QueueError:  # decided or queued meanwhile: people win over the planner
+            continue
+    summary = {
+        **result.summary(),
+        "suppression_entries_added": added_entries,
+        "actions_added": len(added),
+        "withdrawn": withdrawn,
+    }
+    with engine.begin() as con:
+        con.execute(
+            sa.update(planner_runs)
+            .where(planner_runs.c.run_id == result.run_id)
+            .values(finished_at=result.now, summary=summary)
+        )
+    return {"suppression_entries_added": added_entries, "actions_added": len(added), "withdrawn": withdrawn}
+
+
+def workflow_label(workflow: str) -> str:
+    """How the summary names a workflow."""
+    return WORKFLOW_LABELS.get(Workflow(workflow), workflow)
+
+
+def risk_label(risk: str) -> str:
+    """How the summary names a risk class."""
+    return RiskClass(risk).value
+
+
+@dataclass
+class PolicyDiff:
+    """How a candidate policy's proposals differ from the current policy's, on the same data."""
+
+    added: list[Action] = field(default_factory=list)
+    dropped: list[Action] = field(default_factory=list)
+    reclassed: list[tuple[Action, Action]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _all_candidates(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime) -> dict[str, Action]:
+    """Every action a policy would want on this data (queued or not), keyed by slot."""
+    context = GuardrailContext(
+        suppression=_merged_snapshot(store.suppression, suppression_entries(inputs, policy)),
+        touches_this_week=store.touches_this_week,
+    )
+    by_workflow, _ = propose_all(inputs, policy, store.escalated_triggers)
+    out: dict[str, Action] = {}
+    for workflow, proposals in by_workflow.items():
+        classified, _ = classify(proposals, policy, context, inputs.as_of, now)
+        cap_name = DAILY_CAPS.get(workflow)
+        if cap_name:
+            classified = classified[: getattr(policy.caps, cap_name)]
+        out.update((a.slot_key, a) for a in classified)
+    return out
+
+
+def compare_policies(
+    inputs: PlanningInputs, current: Policy, candidate: Policy, store: StoreView, now: datetime
+) -> PolicyDiff:
+    """Which proposals `candidate` would add, drop or re-class compared with `current` (writes nothing)."""
+    before = _all_candidates(inputs, current, store, now)
+    after = _all_candidates(inputs, candidate, store, now)
+    diff = PolicyDiff()
+    for slot, action in after.items():
+        if slot not in before:
+            diff.added.append(action)
+        elif before[slot].risk_class != action.risk_class:
+            diff.reclassed.append((before[slot], action))
+        else:
+            diff.unchanged += 1
+    diff.dropped = [action for slot, action in before.items() if slot not in after]
+    return diff

@@ -1,0 +1,482 @@
+"""The decision queue in the operational store: proposals in, people's decisions, an append-only audit log.
+
+    queue = DecisionQueue(open_store(url), load_policy())
+    queue.approve(action_id, actor="Dana Steward", note="same person, checked LinkedIn")
+
+Every change goes through `transition()`: it checks the move is legal (`actions.states`), writes the row only if
+nobody changed it since it was read (two people deciding at once: exactly one wins, the other gets a
+`DecisionConflict`), and appends the audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from actions.catalog import ACTION_TYPES, RiskClass
+from actions.model import Action, payload_hash
+from actions.policy import Policy
+from actions.states import AWAITING_DECISION, NOT_YET_QUEUED, State, can_move
+from ops_store.schema import action_events, actions, utc_now
+
+POLICY_ACTOR = "policy"
+PLANNER_ACTOR = "planner"
+_IN_CHUNK = 500
+
+
+class QueueError(Exception):
+    """A decision the queue refuses; the message says why in plain words."""
+
+
+class UnknownAction(QueueError):
+    """No action has this id."""
+
+
+class IllegalTransition(QueueError):
+    """The action cannot move from its state to the one asked for."""
+
+
+class DecisionConflict(QueueError):
+    """Someone else changed the action since it was read; this decision was not recorded."""
+
+
+class NotAllowed(QueueError):
+    """The policy does not let this person (or anyone) make this decision."""
+
+
+@dataclass(frozen=True)
+class StoredAction:
+    """An action as the queue holds it now (state, decision, edits) — what `queue show` and the console read."""
+
+    row: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def state(self) -> State:
+        return State(self.row["state"])
+
+    @property
+    def risk_class(self) -> RiskClass:
+        return RiskClass(self.row["risk_class"])
+
+    @property
+    def effective_payload(self) -> dict[str, Any]:
+        """The payload that would be executed: the edited one if a person edited it."""
+        return self.row["edited_payload"] or self.row["payload"]
+
+    @property
+    def approved_as_is(self) -> bool:
+        """Approved, and the payload now is exactly the one that was approved."""
+        return (
+            self.state == State.APPROVED
+            and self.row["approved_payload_hash"] is not None
+            and self.row["approved_payload_hash"] == payload_hash(self.effective_payload)
+        )
+
+
+@dataclass
+class BulkResult:
+    """What a bulk approval did: approved ids, and the ones it skipped with why."""
+
+    approved: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class DecisionQueue:
+    """Proposals, decisions and their audit trail in the operational store."""
+
+    def __init__(self, engine: sa.Engine, policy: Policy, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+
+    # ---- planner side -------------------------------------------------------------------------------------
+    def slot_states(self, slots: Iterable[str]) -> dict[str, list[tuple[str, State]]]:
+        """For each slot key that has actions: `(action_id, state)` of each."""
+        found: dict[str, list[tuple[str, State]]] = {}
+        slots = list(dict.fromkeys(slots))
+        with self.engine.connect() as con:
+            for i in range(0, len(slots), _IN_CHUNK):
+                rows = con.execute(
+                    sa.select(actions.c.slot_key, actions.c.action_id, actions.c.state).where(
+                        actions.c.slot_key.in_(slots[i : i + _IN_CHUNK])
+                    )
+                )
+                for slot, action_id, state in rows:
+                    found.setdefault(slot, []).append((action_id, State(state)))
+        return found
+
+    def add(self, new_actions: list[Action], run_id: str | None = None) -> list[str]:
+        """Store new proposals (ids already in the queue are skipped); `auto` ones enter approved by the policy.
+
+        Returns the ids actually added.
+        """
+        if not new_actions:
+            return []
+        ids = [a.action_id for a in new_actions]
+        with self.engine.begin() as con:
+            existing: set[str] = set()
+            for i in range(0, len(ids), _IN_CHUNK):
+                existing.update(
+                    con.execute(
+                        sa.select(actions.c.action_id).where(actions.c.action_id.in_(ids[i : i + _IN_CHUNK]))
+                    ).scalars()
+                )
+            rows, events = [], []
+            now = self.clock()
+            for action in new_actions:
+                if action.action_id in existing:
+                    continue
+                existing.add(action.action_id)
+                auto = action.risk_class == RiskClass.AUTO
+                state = State.APPROVED if auto else State.PROPOSED
+                rows.append(
+                    {
+                        "action_id": action.action_id,
+                        "slot_key": action.slot_key,
+                        "workflow": action.workflow.value,
+                        "action_type": action.action_type,
+                        "target_kind": action.target.kind,
+                        "target_id": action.target.id,
+                        "target_label": action.target.label,
+                        "target_crm_ids": [ref.model_dump() for ref in action.target.crm_ids],
+                        "target_emails": list(action.target.emails),
+                        "target_domain": action.target.domain,
+                        "account_id": action.target.account_id,
+                        "owner": action.owner,
+                        "approver_group": action.approver_group,
+                        "risk_class": action.risk_class.value,
+                        "customer_facing": action.customer_facing,
+                        "state": state.value,
+                        "state_reason": "auto: executed without review (policy risk class)" if auto else None,
+                        "payload": action.payload,
+                        "payload_hash": payload_hash(action.payload),
+                        "edited_payload": None,
+                        "approved_payload_hash": payload_hash(action.payload) if auto else None,
+                        "reasons": list(action.reasons),
+                        "evidence": [e.model_dump(mode="json") for e in action.evidence],
+                        "policy_verdicts": [v.model_dump() for v in action.policy_verdicts],
+                        "model_version": action.model_version,
+                        "policy_version": action.policy_version,
+                        "kpi": action.kpi,
+                        "as_of": action.as_of,
+                        "proposed_at": action.proposed_at,
+                        "expires_at": action.expires_at,
+                        "decided_by": POLICY_ACTOR if auto else None,
+                        "decided_at": now if auto else None,
+                        "decision_note": None,
+                        "updated_at": now,
+                        "run_id": run_id,
+                        "row_version": 1,
+                    }
+                )
+                events.append(
+                    {
+                        "action_id": action.action_id,
+                        "at": now,
+                        "actor": POLICY_ACTOR if auto else PLANNER_ACTOR,
+                        "event": "auto_approved" if auto else "proposed",
+                        "from_state": None,
+                        "to_state": state.value,
+                        "note": f"policy {action.policy_version}, run {run_id}" if run_id else None,
+                        "payload_before": None,
+                        "payload_after": None,
+                    }
+                )
+            if rows:
+                con.execute(sa.insert(actions), rows)
+                con.execute(sa.insert(action_events), events)
+        return [r["action_id"] for r in rows]
+
+    def withdraw(self, action_id: str, reason: str, actor: str = PLANNER_ACTOR) -> StoredAction:
+        """The evidence behind a not-yet-sent proposal changed: it leaves the queue with the reason."""
+        return self.transition(action_id, State.WITHDRAWN, actor=actor, note=reason, event="withdrawn")
+
+    def expire_due(self) -> int:
+        """Expire every not-yet-queued action past its `expires_at`; returns how many."""
+        now = self.clock()
+        with self.engine.connect() as con:
+            due = (
+                con.execute(
+                    sa.select(actions.c.action_id).where(
+                        actions.c.state.in_([s.value for s in NOT_YET_QUEUED]), actions.c.expires_at < now
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        expired = 0
+        for action_id in due:
+            try:
+                self.transition(action_id, State.EXPIRED, actor=PLANNER_ACTOR, note="nobody decided in time")
+                expired += 1
+            except (DecisionConflict, IllegalTransition):
+                continue  # decided meanwhile
+        return expired
+
+    # ---- people ------------------------------------------------------------------------------------------
+    def approve(self, action_id: str, actor: str, note: str | None = None, seen_version: int | None = None):
+        """Approve the action's current payload (the edited one if edited)."""
+        current = self._for_decision(action_id, actor)
+        if current.risk_class == RiskClass.NEVER:
+            raise NotAllowed(
+                f"{action_id} is context for a person: the policy classes {current.action_type} actions as "
+                "'never', so Actionhouse never executes them. Reject it to dismiss it."
+            )
+        return self.transition(
+            action_id,
+            State.APPROVED,
+            actor=actor,
+            note=note,
+            seen_version=seen_version,
+            event="approved",
+            changes={"approved_payload_hash": payload_hash(current.effective_payload)},
+        )
+
+    def reject(self, action_id: str, actor: str, note: str | None = None, seen_version: int | None = None):
+        """Reject (dismiss) the action; it will not be proposed again for the same evidence."""
+        self._for_decision(action_id, actor)
+        return self.transition(
+            action_id, State.REJECTED, actor=actor, note=note, seen_version=seen_version, event="rejected"
+        )
+
+    def edit(
+        self,
+        action_id: str,
+        actor: str,
+        changes: dict[str, Any],
+        note: str | None = None,
+        seen_version: int | None = None,
+    ) -> StoredAction:
+        """Change payload fields (the original is kept beside the edit); the edit then waits for an approval."""
+        current = self._for_decision(action_id, actor)
+        if current.risk_class == RiskClass.NEVER:
+            raise NotAllowed(f"{action_id} is context for a person (risk class 'never'); it cannot be edited.")
+        editable = ACTION_TYPES[current.action_type].editable
+        for name in changes:
+            if name not in editable:
+                allowed = ", ".join(editable) or "none"
+                raise NotAllowed(f"{current.action_type} field '{name}' cannot be edited (editable: {allowed}).")
+        if "new_owner" in changes and changes["new_owner"] not in self.policy.territory_of_owner():
+            raise NotAllowed(f"'{changes['new_owner']}' is not an owner in any territory of the policy.")
+        before = current.effective_payload
+        after = {**before, **changes}
+        return self.transition(
+            action_id,
+            State.EDITED,
+            actor=actor,
+            note=note,
+            seen_version=seen_version,
+            event="edited",
+            changes={"edited_payload": after, "approved_payload_hash": None},
+            payload_before=before,
+            payload_after=after,
+        )
+
+    def bulk_approve(self, actor: str, note: str | None = None, **filters: Any) -> BulkResult:
+        """Approve every action awaiting a decision that matches `filters` (see `list`), where the policy allows
+        bulk approval for its type and this person may decide it."""
+        result = BulkResult()
+        forbidden = set(self.policy.bulk_approval_forbidden)
+        for item in self.list(states=list(AWAITING_DECISION), limit=None, **filters):
+            if item.action_type in forbidden:
+                result.skipped.append((item.action_id, f"bulk approval of {item.action_type} is refused by policy"))
+                continue
+            try:
+                self.approve(item.action_id, actor=actor, note=note, seen_version=item.row_version)
+                result.approved.append(item.action_id)
+            except QueueError as exc:
+                result.skipped.append((item.action_id, str(exc)))
+        return result
+
+    def _for_decision(self, action_id: str, actor: str) -> StoredAction:
+        current = self.get(action_id)
+        if not self.policy.may_decide(actor, current.action_type, current.owner):
+            group = self.policy.approver_group(current.action_type)
+            who = "the action's owner" if group == "owner" else f"the '{group}' group"
+            raise NotAllowed(f"{actor} may not decide {current.action_type} actions: the policy routes them to {who}.")
+        if current.state in NOT_YET_QUEUED and current.expires_at < self.clock():
+            self.transition(action_id, State.EXPIRED, actor=PLANNER_ACTOR, note="nobody decided in time")
+            raise NotAllowed(f"{action_id} expired at {current.expires_at:%Y-%m-%d %H:%M} UTC; it was not decided.")
+        return current
+
+    # ---- the one place state changes ---------------------------------------------------------------------
+    def transition(
+        self,
+        action_id: str,
+        to: State,
+        actor: str,
+        note: str | None = None,
+        seen_version: int | None = None,
+        event: str | None = None,
+        changes: dict[str, Any] | None = None,
+        payload_before: dict[str, Any] | None = None,
+        payload_after: dict[str, Any] | None = None,
+    ) -> StoredAction:
+        """Move an action to `to`, recording who, when, why and what changed; refuse illegal or stale moves.
+
+        `seen_version` is the `row_version` the decider saw; without it, the version read here is used, so a
+        decision that lands between this read and the write still loses cleanly.
+        """
+        current = self.get(action_id)
+        if not can_move(current.state, to):
+            raise IllegalTransition(f"{action_id} is {current.state.value}; it cannot become {to.value}.")
+        version = current.row_version if seen_version is None else seen_version
+        now = self.clock()
+        values: dict[str, Any] = {
+            "state": to.value,
+            "updated_at": now,
+            "row_version": version + 1,
+            **(changes or {}),
+        }
+        if to in (State.APPROVED, State.EDITED, State.REJECTED):
+            values.update(decided_by=actor, decided_at=now, decision_note=note)
+        elif note is not None:
+            values["state_reason"] = note
+        with self.engine.begin() as con:
+            updated = con.execute(
+                sa.update(actions)
+                .where(
+                    actions.c.action_id == action_id,
+                    actions.c.row_version == version,
+                    actions.c.state == current.state.value,
+                )
+                .values(**values)
+            )
+            if updated.rowcount != 1:
+                raise self._conflict(con, action_id)
+            con.execute(
+                sa.insert(action_events).values(
+                    action_id=action_id,
+                    at=now,
+                    actor=actor,
+                    event=event or to.value,
+                    from_state=current.state.value,
+                    to_state=to.value,
+                    note=note,
+                    payload_before=payload_before,
+                    payload_after=payload_after,
+                )
+            )
+        return self.get(action_id)
+
+    def _conflict(self, con, action_id: str) -> DecisionConflict:
+        row = con.execute(sa.select(actions).where(actions.c.action_id == action_id)).mappings().one()
+        who = f" by {row['decided_by']}" if row["decided_by"] else ""
+        return DecisionConflict(
+            f"{action_id} changed since you read it: it is now {row['state']}{who} "
+            f"(at {row['updated_at']:%Y-%m-%d %H:%M:%S} UTC). Your decision was not recorded; reload and decide again."
+        )
+
+    # ---- reads -------------------------------------------------------------------------------------------
+    def get(self, action_id: str) -> StoredAction:
+        """The action with this id (`UnknownAction` if none)."""
+        with self.engine.connect() as con:
+            row = con.execute(sa.select(actions).where(actions.c.action_id == action_id)).mappings().first()
+        if row is None:
+            raise UnknownAction(f"No action {action_id} in the decision queue.")
+        return StoredAction(dict(row))
+
+    def find(self, prefix: str) -> StoredAction:
+        """The action whose id starts with `prefix` (people type the first characters of an id)."""
+        with self.engine.connect() as con:
+            ids = (
+                con.execute(sa.select(actions.c.action_id).where(actions.c.action_id.like(f"{prefix}%")).limit(2))
+                .scalars()
+                .all()
+            )
+        if not ids:
+            raise UnknownAction(f"No action whose id starts with '{prefix}'.")
+        if len(ids) > 1:
+            raise UnknownAction(f"More than one action id starts with '{prefix}': type more of it.")
+        return self.get(ids[0])
+
+    def _filtered(self, query, workflow=None, states=None, owner=None, risk_class=None, action_type=None):
+        if workflow:
+            query = query.where(actions.c.workflow == str(workflow))
+        if states:
+            query = query.where(actions.c.state.in_([str(s) for s in states]))
+        if owner:
+            query = query.where(actions.c.owner == owner)
+        if risk_class:
+            query = query.where(actions.c.risk_class == str(risk_class))
+        if action_type:
+            query = query.where(actions.c.action_type == action_type)
+        return query
+
+    def list(
+        self,
+        workflow: str | None = None,
+        states: list[str] | None = None,
+        owner: str | None = None,
+        risk_class: str | None = None,
+        action_type: str | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+    ) -> list[StoredAction]:
+        """Actions matching the filters, newest proposals first."""
+        query = self._filtered(sa.select(actions), workflow, states, owner, risk_class, action_type)
+        query = query.order_by(actions.c.proposed_at.desc(), actions.c.action_id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as con:
+            return [StoredAction(dict(r)) for r in con.execute(query).mappings()]
+
+    def iter_open(self) -> Iterator[StoredAction]:
+        """Every action not yet handed to the sync engine (proposed, edited, approved)."""
+        query = sa.select(actions).where(actions.c.state.in_([s.value for s in NOT_YET_QUEUED]))
+        with self.engine.connect() as con:
+            rows = [dict(r) for r in con.execute(query).mappings()]
+        for row in rows:
+            yield StoredAction(row)
+
+    def counts(self, by: tuple[str, ...] = ("workflow", "risk_class", "state")) -> list[dict[str, Any]]:
+        """Action counts grouped by the named columns."""
+        cols = [actions.c[name] for name in by]
+        query = sa.select(*cols, sa.func.count().label("actions")).group_by(*cols).order_by(*cols)
+        with self.engine.connect() as con:
+            return [dict(r) for r in con.execute(query).mappings()]
+
+    def events(self, action_id: str) -> list[dict[str, Any]]:
+        """The audit trail of one action, oldest first."""
+        query = (
+            sa.select(action_events).where(action_events.c.action_id == action_id).order_by(action_events.c.event_id)
+        )
+        with self.engine.connect() as con:
+            return [dict(r) for r in con.execute(query).mappings()]
+
+    def customer_facing_touches(self, since: datetime) -> dict[str, int]:
+        """Customer-facing actions per account approved, queued or sent since `since` (for the weekly cap)."""
+        live = [State.APPROVED.value, State.QUEUED.value, State.SENT.value, State.EDITED.value, State.PROPOSED.value]
+        query = (
+            sa.select(actions.c.account_id, sa.func.count())
+            .where(
+                actions.c.customer_facing.is_(True),
+                actions.c.state.in_(live),
+                actions.c.proposed_at >= since,
+                actions.c.account_id.is_not(None),
+            )
+            .group_by(actions.c.account_id)
+        )
+        with self.engine.connect() as con:
+            return {account: n for account, n in con.execute(query)}
+
+
+def week_ago(now: datetime) -> datetime:
+    """The start of the rolling week the contact caps count over."""
+    return now - timedelta(days=7)
+
+
+def as_json(value: Any) -> str:
+    """Readable JSON for the command line."""
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""One module per workflow: signal -> decision, as typed proposals (the policy classes them afterwards)."""

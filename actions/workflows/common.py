@@ -1,0 +1,64 @@
+"""Helpers the workflows share: targets and evidence rows from the candidate marts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from actions.model import CrmRef, EvidenceRow, Target
+
+CONTACTS_TABLE = "marts.fct_action_contacts"
+SCORES_TABLE = "ml.lead_scores"
+
+
+def contact_index(contacts: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Golden contact id -> its row (as a dict) from `fct_action_contacts` (+ tier)."""
+    return {row["golden_contact_id"]: row for row in contacts.iter_rows(named=True)}
+
+
+def contact_target(row: dict[str, Any]) -> Target:
+    """The action target for a golden contact row."""
+    emails = sorted({e for e in (row.get("emails") or []) if e} | ({row["email"]} if row.get("email") else set()))
+    label = row.get("contact_name") or row["golden_contact_id"]
+    if row.get("company_name"):
+        label = f"{label} ({row['company_name']})"
+    return Target(
+        kind="contact",
+        id=row["golden_contact_id"],
+        label=label,
+        crm_ids=[CrmRef(object_type="contacts", record_id=str(r)) for r in (row.get("crm_record_ids") or [])],
+        emails=emails,
+        domain=row.get("account_domain"),
+        account_id=row.get("golden_account_id"),
+        country=row.get("country_code"),
+        industry=row.get("industry"),
+    )
+
+
+def contact_evidence(row: dict[str, Any], *fields: str) -> list[EvidenceRow]:
+    """Evidence rows for fields of the golden contact (owner, country, tier, open deals, ...)."""
+    out = []
+    for name in fields:
+        table = SCORES_TABLE if name in ("tier", "combined_score") else CONTACTS_TABLE
+        column = name
+        value = row.get(name)
+        out.append(EvidenceRow(source_table=table, key=row["golden_contact_id"], field=column, value=_plain(value)))
+    return out
+
+
+def _plain(value: Any) -> str | int | float | bool | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 text of a time (for payloads)."""
+    return moment.isoformat() if moment is not None else None
+
+
+def hours_between(start: datetime, end: datetime) -> float:
+    """Hours from start to end."""
+    return (end - start).total_seconds() / 3600

@@ -1,0 +1,165 @@
+"""W12 suppression: every reason to stop contacting someone becomes a suppression-list entry in the same
+refresh (auto), and a contact the CRM does not yet show as unsubscribed gets a CRM unsubscribe action.
+
+Signal: unsubscribe clicks, spam reports, hard bounces, CRM "unsubscribed from all email", replies the reply
+model reads as "remove me" (W7 hands them here), customer domains (prospecting only), competitor domains
+(policy). Decision: list the email/domain; unsubscribe in the CRM. Guardrail: the list is append-only and
+overrides every other workflow. Done metric: unsubscribe compliance = 100%.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from actions.catalog import Workflow
+from actions.inputs import PlanningInputs
+from actions.model import EvidenceRow, Proposal
+from actions.policy import Policy
+from actions.suppression import SuppressionEntry
+from actions.workflows.common import contact_evidence, contact_index, contact_target
+
+REPLY_TABLE = "ml.reply_classifications"
+# Reasons that mean "this person asked us to stop": the CRM gets an unsubscribe too.
+UNSUBSCRIBE_REASONS = ("unsubscribe", "spam_report")
+
+
+def unsubscribe_replies(inputs: PlanningInputs) -> pl.DataFrame:
+    """Replies the reply model classes as unsubscribe ("remove me"), whatever their age."""
+    return inputs.replies.filter(pl.col("predicted_class") == "unsubscribe")
+
+
+def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[SuppressionEntry]:
+    """What this refresh puts on the suppression list (the list ignores what it already holds)."""
+    sources = set(policy.suppression.sources)
+    entries: list[SuppressionEntry] = []
+    for row in inputs.suppression_signals.iter_rows(named=True):
+        if row["reason"] not in sources or (
+            row["reason"] == "customer" and not policy.suppression.customers_for_prospecting
+        ):
+            continue
+        entries.append(
+            SuppressionEntry(
+                kind=row["kind"],
+                value=row["value"],
+                reason=row["reason"],
+                scope=row["scope"],
+                source=f"{row['source_table']} {row['source_key']}",
+                evidence={
+                    k: str(row[k]) if row[k] is not None else None
+                    for k in ("source_field", "source_value", "observed_at")
+                },
+            )
+        )
+    if "unsubscribe" in sources:
+        contacts = contact_index(
+            inputs.contacts.filter(
+                pl.col("golden_contact_id").is_in(unsubscribe_replies(inputs)["golden_contact_id"].implode())
+            )
+        )
+        for reply in unsubscribe_replies(inputs).iter_rows(named=True):
+            contact = contacts.get(reply["golden_contact_id"])
+            for email in contact_target(contact).emails if contact else []:
+                entries.append(
+                    SuppressionEntry(
+                        kind="email",
+                        value=email,
+                        reason="unsubscribe",
+                        scope="all",
+                        source=f"{REPLY_TABLE} {reply['event_id']}",
+                        evidence={
+                            "predicted_class": "unsubscribe",
+                            "confidence": reply["confidence"],
+                            "replied_at": str(reply["replied_at"]),
+                        },
+                    )
+                )
+    if "competitor_domain" in sources:
+        entries.extend(
+            SuppressionEntry(
+                kind="domain",
+                value=domain,
+                reason="competitor_domain",
+                scope="all",
+                source="policy suppression.competitor_domains",
+            )
+            for domain in policy.suppression.competitor_domains
+        )
+    return entries
+
+
+def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
+    """A CRM unsubscribe for each contact that asked to stop (click, spam report or reply) and that the CRM
+    does not already show as unsubscribed."""
+    signals = inputs.suppression_signals.filter(
+        (pl.col("kind") == "email") & pl.col("reason").is_in(UNSUBSCRIBE_REASONS)
+    ).select(
+        pl.col("value").alias("email"),
+        "reason",
+        "source_table",
+        "source_key",
+        "source_field",
+        "source_value",
+        "observed_at",
+    )
+    replies = unsubscribe_replies(inputs)
+    reply_rows = replies.join(
+        inputs.contacts.select("golden_contact_id", "email"), on="golden_contact_id", how="inner"
+    ).select(
+        "email",
+        pl.lit("unsubscribe").alias("reason"),
+        pl.lit(REPLY_TABLE).alias("source_table"),
+        pl.col("event_id").alias("source_key"),
+        pl.lit("predicted_class").alias("source_field"),
+        pl.lit("unsubscribe").alias("source_value"),
+        pl.col("replied_at").alias("observed_at"),
+    )
+    asked = pl.concat([signals, reply_rows], how="vertical_relaxed")
+    if asked.is_empty():
+        return []
+    by_email = (
+        inputs.contacts.filter(~pl.col("is_crm_unsubscribed").fill_null(False))
+        .select("golden_contact_id", pl.col("emails"))
+        .explode("emails")
+        .rename({"emails": "email"})
+        .drop_nulls("email")
+    )
+    matched = asked.join(by_email, on="email", how="inner").sort("observed_at", nulls_last=True)
+    contacts = contact_index(
+        inputs.contacts.filter(pl.col("golden_contact_id").is_in(matched["golden_contact_id"].implode()))
+    )
+    proposals = []
+    for (golden_id,), rows in matched.group_by(["golden_contact_id"], maintain_order=True):
+        contact = contacts[golden_id]
+        first: dict[str, Any] = rows.row(0, named=True)
+        how = {"unsubscribe": "asked to unsubscribe", "spam_report": "reported our email as spam"}[first["reason"]]
+        via = "in a reply" if first["source_table"] == REPLY_TABLE else "by email"
+        evidence = [
+            EvidenceRow(
+                source_table=r["source_table"],
+                key=r["source_key"],
+                field=r["source_field"],
+                value=r["source_value"],
+                observed_at=r["observed_at"],
+            )
+            for r in rows.iter_rows(named=True)
+        ]
+        evidence += contact_evidence(contact, "is_crm_unsubscribed")
+        proposals.append(
+            Proposal(
+                workflow=Workflow.SUPPRESSION,
+                action_type="crm_unsubscribe",
+                target=contact_target(contact),
+                payload={"subscription": "all_email", "legal_basis": "opt_out", "reason": first["reason"]},
+                reasons=[
+                    f"{contact['contact_name'] or golden_id} {how} {via}"
+                    + (f" on {first['observed_at']:%Y-%m-%d}" if first["observed_at"] else ""),
+                    "The CRM does not show them as unsubscribed yet; they are on the suppression list already.",
+                ],
+                evidence=evidence,
+                evidence_window="opted_out",
+                owner=contact["contact_owner"],
+            )
+        )
+    return proposals

@@ -1,0 +1,119 @@
+"""The planner in Dagster: candidates (dbt marts/actions) + scores + reply classes -> the decision queue.
+
+All logic lives in `actions/`; this module wires it to the warehouse and the operational store, reports counts,
+and runs the queue's safety promises as blocking checks (a failure stops the CRM syncs downstream).
+"""
+
+
+import dagster as dg
+
+from actions.checks import queue_safety
+from actions.inputs import load_inputs
+from actions.planner import StoreView, apply_plan, plan
+from actions.policy import load_policy
+from actions.queue import DecisionQueue
+from ops_store.schema import utc_now
+from orchestration.resources import OpsStoreResource, WarehouseResource
+from orchestration.settings import WAREHOUSE_POOL
+
+PROPOSALS_KEY = dg.AssetKey(["actions", "proposals"])
+PLANNER_INPUTS = [
+    *(
+        dg.AssetKey(["marts", name])
+        for name in (
+            "fct_action_contacts",
+            "fct_suppression_signals",
+            "fct_follow_up_triggers",
+            "fct_inbound_leads",
+            "fct_owner_load",
+            "merge_proposals",
+            "enrichment_review",
+        )
+    ),
+    dg.AssetKey(["ml", "lead_scores"]),
+    dg.AssetKey(["ml", "reply_classifications"]),
+]
+
+
+@dg.asset(
+    key=PROPOSALS_KEY,
+    deps=PLANNER_INPUTS,
+    group_name="actions",
+    pool=WAREHOUSE_POOL,
+    kinds={"python", "sqlite"},
+    owners=["team:revops"],
+    description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
+    "reviews proposed as typed actions, classed by the policy (auto / approve / never) and written to the decision "
+    "queue in the operational store; proposals whose evidence changed are withdrawn, stale ones expire.",
+)
+def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
+    """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
+    policy = load_policy()
+    engine = ops_store.engine()
+    now = utc_now()
+    queue = DecisionQueue(engine, policy)
+    expired = queue.expire_due()
+    with warehouse.connect(read_only=True) as con:
+        inputs = load_inputs(con, now=now)
+    result = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=context.run.run_id)
+    written = apply_plan(result, engine, policy)
+    for workflow, why in result.skipped.items():
+        context.log.warning(f"{workflow} not planned this run: {why}")
+    summary = result.summary()
+    counts = queue.counts()
+    metadata = {
+        "policy_version": policy.version,
+        "as_of": summary["as_of"],
+        "actions_added": written["actions_added"],
+        "withdrawn": written["withdrawn"],
+        "expired": expired,
+        "suppression_entries_added": written["suppression_entries_added"],
+        "planner_seconds": summary["seconds"],
+        **{f"new_{k}": v for k, v in sorted(summary["new_by_workflow"].items())},
+        **{f"new_{k}": v for k, v in sorted(summary["new_by_risk_class"].items())},
+        **{f"blocked_{k.replace('.', '_')}": v for k, v in sorted(summary["blocked_by_rule"].items())},
+        **{f"deferred_{k}": v for k, v in sorted(summary["deferred_by_daily_cap"].items())},
+        "queue": dg.MetadataValue.md(
+            "| workflow | risk class | state | actions |\n|---|---|---|---|\n"
+            + "\n".join(f"| {c['workflow']} | {c['risk_class']} | {c['state']} | {c['actions']} |" for c in counts)
+        ),
+    }
+    engine.dispose()
+    return dg.MaterializeResult(metadata=metadata)
+
+
+_CHECKS = {
+    "no_suppressed_targets": ("suppressed_targets", "No live action reaches a contact on the suppression list."),
+    "caps_respected": ("cap_violations", "No account gets more customer-facing actions a week than the policy allows."),
+    "actions_explained": (
+        "unexplained",
+        "Every action of this run has reasons, evidence rows, policy verdicts, the policy version and a KPI.",
+    ),
+    "customer_facing_approved": (
+        "customer_facing_auto",
+        "Every customer-facing action waits for a person's approval (unless the policy names it otherwise).",
+    ),
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(name=name, asset=PROPOSALS_KEY, blocking=True, description=description)
+        for name, (_, description) in _CHECKS.items()
+    ],
+)
+def queue_promises(context: dg.AssetCheckExecutionContext, ops_store: OpsStoreResource):
+    """The decision queue's safety promises, checked after every planning run."""
+    engine = ops_store.engine()
+    report = queue_safety(engine, load_policy(), run_id=context.run.run_id)
+    engine.dispose()
+    for name, (attribute, _) in _CHECKS.items():
+        offending = getattr(report, attribute)
+        yield dg.AssetCheckResult(
+            check_name=name,
+            asset_key=PROPOSALS_KEY,
+            passed=not offending,
+            severity=dg.AssetCheckSeverity.ERROR,
+            # Action ids and account ids only: no contact data in run metadata.
+            metadata={"offending": len(offending), "examples": ", ".join(offending[:10])},
+        )
