@@ -97,6 +97,14 @@ ACTION_TYPES: dict[str, ActionType] = {
             editable=("assignee", "notes"),
         ),
         ActionType("merge_contacts", "merges two contact records in the CRM", editable=("primary_record_id",)),
+        # Customer-facing sends: proposed by the outreach workflows (sequences, drafts, meetings, saves).
+        ActionType(
+            "send_email",
+            "sends a one-to-one email to the contact from the owner",
+            customer_facing=True,
+            reaches_contact=True,
+            editable=("subject", "body"),
+        ),
         ActionType("apply_enrichment", "writes a vendor value into a contact field in the CRM", editable=("value",)),
     )
 }

@@ -62,7 +62,8 @@ class StoreView:
     open_actions: list[StoredAction]
     touches_this_week: dict[str, int]
     proposed_today: Counter
-    escalated_triggers: set[str]
+    # SLA trigger id -> the data time its escalation was made (escalations approved, queued or sent)
+    escalated_triggers: dict[str, datetime]
     kill_switch_on: bool
 
     @classmethod
@@ -81,19 +82,19 @@ class StoreView:
                 )
             )
             escalations = con.execute(
-                sa.select(actions_table.c.payload).where(
+                sa.select(actions_table.c.payload, actions_table.c.as_of).where(
                     actions_table.c.action_type == "sla_escalation",
                     actions_table.c.state.in_([s.value for s in ESCALATION_DONE]),
                 )
-            ).scalars()
-            escalated = {p.get("sla_trigger") for p in escalations}
+            ).all()
+            escalated = {payload.get("sla_trigger"): as_of for payload, as_of in escalations}
         return cls(
             suppression=SuppressionList(engine).snapshot(),
             slot_lookup=queue.slot_states,
             open_actions=list(queue.iter_open()),
             touches_this_week=queue.customer_facing_touches(now - timedelta(days=7)),
             proposed_today=today,
-            escalated_triggers={t for t in escalated if t},
+            escalated_triggers={t: at for t, at in escalated.items() if t},
             kill_switch_on=KillSwitch(engine, policy.kill_switch.default).state().on,
         )
 
@@ -155,7 +156,7 @@ def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEnt
 
 
 def propose_all(
-    inputs: PlanningInputs, policy: Policy, escalated: set[str]
+    inputs: PlanningInputs, policy: Policy, escalated: dict[str, datetime]
 ) -> tuple[dict[Workflow, list[Proposal]], dict[str, str]]:
     """Every workflow's proposals (before the policy), and the workflows skipped with why."""
     skipped: dict[str, str] = {}

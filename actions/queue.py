@@ -22,6 +22,7 @@ from actions.catalog import ACTION_TYPES, RiskClass
 from actions.model import Action, payload_hash
 from actions.policy import Policy
 from actions.states import AWAITING_DECISION, NOT_YET_QUEUED, State, can_move
+from actions.suppression import SuppressionSnapshot
 from ops_store.schema import action_events, actions, utc_now
 
 POLICY_ACTOR = "policy"
@@ -329,6 +330,9 @@ class DecisionQueue:
         decision that lands between this read and the write still loses cleanly.
         """
         current = self.get(action_id)
+        if seen_version is not None and current.row_version != seen_version:
+            with self.engine.connect() as con:
+                raise self._conflict(con, action_id)
         if not can_move(current.state, to):
             raise IllegalTransition(f"{action_id} is {current.state.value}; it cannot become {to.value}.")
         version = current.row_version if seen_version is None else seen_version
@@ -454,6 +458,27 @@ class DecisionQueue:
         )
         with self.engine.connect() as con:
             return [dict(r) for r in con.execute(query).mappings()]
+
+    def executable(self, kill_switch_on: bool, suppression: SuppressionSnapshot, limit: int | None = None):
+        """Approved actions that may run now: the approved payload unchanged, not expired, the kill switch off,
+        and (for anything that reaches a contact) the contact not suppressed. Empty while the kill switch is on.
+        """
+        if kill_switch_on:
+            return []
+        now = self.clock()
+        ready = []
+        for item in self.list(states=[State.APPROVED.value], limit=None):
+            kind = ACTION_TYPES[item.action_type]
+            if item.risk_class == RiskClass.NEVER or not item.approved_as_is or item.expires_at < now:
+                continue
+            if (kind.reaches_contact or kind.customer_facing) and suppression.reason(
+                item.target_emails or [], item.target_domain
+            ):
+                continue
+            ready.append(item)
+            if limit is not None and len(ready) >= limit:
+                break
+        return ready
 
     def customer_facing_touches(self, since: datetime) -> dict[str, int]:
         """Customer-facing actions per account approved, queued or sent since `since` (for the weekly cap)."""

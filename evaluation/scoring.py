@@ -59,6 +59,7 @@ def prepare_world(out_dir: Path, contacts: int, seed: int) -> Path:
     env.pop("ACTIONHOUSE_WAREHOUSE", None)
     env.pop("ACTIONHOUSE_LANDING_DIR", None)
     warehouse.unlink(missing_ok=True)
+    (out_dir / "operations.sqlite").unlink(missing_ok=True)  # the decision queue of a previous world
     subprocess.run(
         [sys.executable, "-m", "sample_world", "--contacts", str(contacts), "--seed", str(seed), "--out", str(out_dir)],
         check=True,

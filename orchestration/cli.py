@@ -98,14 +98,18 @@ def _scoring_summary(con) -> list[str]:
 
 def _queue_summary(paths: Paths) -> list[str]:
     """The decision queue per workflow, risk class and state (nothing when no planning run wrote it yet)."""
-    from actions.policy import load_policy
+    from actions.policy import PolicyError, load_policy
     from actions.queue import DecisionQueue
     from ops_store import open_store, ops_db_url_from_env
     from orchestration.actions_cli import queue_summary_lines
 
+    try:
+        policy = load_policy()
+    except PolicyError as exc:
+        return [f"actions: not planned — the policy file does not validate (actionhouse policy check):\n{exc}"]
     engine = open_store(ops_db_url_from_env(paths.data_dir))
     try:
-        counts = DecisionQueue(engine, load_policy()).counts()
+        counts = DecisionQueue(engine, policy).counts()
     finally:
         engine.dispose()
     if not counts:

@@ -38,3 +38,69 @@ def warehouse(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     return WarehouseResource(database_path=str(tmp_path / "warehouse.duckdb"), landing_dir=str(landing))
+
+
+def _postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server binaries (`/usr/lib/postgresql/<version>/bin`), newest first."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on a loopback port for this test session; its SQLAlchemy URL.
+
+    Started from Debian's `postgresql` package (installed by `make test` where missing); skipped only where the
+    server binary is absent. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+    """
+    import pwd
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (make test installs Debian's postgresql package)")
+    as_user: list[str] = []
+    workdir = Path(tempfile.mkdtemp(prefix="actionhouse-pg-"))
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        os.chown(workdir, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = workdir / "data"
+    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "actionhouse", "--auth=trust",
+                    "-E", "UTF8", "--no-sync"], **run)
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"),
+                    "-w", "start"], **run)
+    try:
+        subprocess.run([*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "actionhouse",
+                        "actionhouse_test"], **run)
+        yield f"postgresql+psycopg://actionhouse@127.0.0.1:{port}/actionhouse_test"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ops_store_url(request, tmp_path):
+    """A fresh, empty operational store URL on SQLite and on the real PostgreSQL server (one database per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'operations.sqlite'}"
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = request.getfixturevalue("postgres_url")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.execute(sa.text(f"create database {name}"))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + f"/{name}"

@@ -24,7 +24,7 @@ from actions.workflows.common import contact_evidence, contact_index, contact_ta
 REPLY_TABLE = "ml.reply_classifications"
 TRIGGER_TABLE = "marts.fct_follow_up_triggers"
 # A referred person's name: two or three capitalised words (letters, accents, apostrophes, hyphens).
-_NAME = re.compile(r"\b([A-Z][\w'’-]+(?:\s+(?:(?:de|da|del|van|von|der|la|le)\s+)?[A-Z][\w'’-]+){1,2})")
+_NAME = re.compile(r"\b([A-Z][\w'’-]+(?:\s+(?:(?:de|da|del|dos|du|van|von|der|den|la|le)\s+)*[A-Z][\w'’-]+){1,2})")
 _NOT_NAME_WORDS = {
     "Sales",
     "Ops",

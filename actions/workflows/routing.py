@@ -26,25 +26,31 @@ LOAD_TABLE = "marts.fct_owner_load"
 
 
 class OwnerPicker:
-    """Round robin by load: the candidate with the fewest open deals, then fewest owned contacts, then name;
-    every assignment made in this run counts as load, so a burst of leads spreads across the team."""
+    """Round robin weighted by open load: the candidate with the fewest open deals plus leads assigned in this
+    run, then the fewest owned contacts, then by name — so a burst of leads spreads across the team and the
+    rep carrying the most open deals gets fewer."""
 
     def __init__(self, owner_load: pl.DataFrame) -> None:
-        self.load = {
-            row["owner"]: [row["open_deals"], row["owned_contacts"]] for row in owner_load.iter_rows(named=True)
-        }
+        self.open_deals = {row["owner"]: row["open_deals"] for row in owner_load.iter_rows(named=True)}
+        self.contacts = {row["owner"]: row["owned_contacts"] for row in owner_load.iter_rows(named=True)}
+        self.assigned: dict[str, int] = {}
+
+    def _load(self, owner: str) -> tuple[int, int, str]:
+        assigned = self.assigned.get(owner, 0)
+        return (self.open_deals.get(owner, 0) + assigned, self.contacts.get(owner, 0) + assigned, owner)
 
     def pick(self, candidates: list[str], exclude: str | None = None) -> str | None:
+        """The next owner among `candidates` (never `exclude` when another exists); counts the assignment."""
         pool = [c for c in candidates if c != exclude] or candidates
         if not pool:
             return None
-        best = min(pool, key=lambda o: (*self.load.get(o, [0, 0]), o))
-        self.load.setdefault(best, [0, 0])[1] += 1
+        best = min(pool, key=self._load)
+        self.assigned[best] = self.assigned.get(best, 0) + 1
         return best
 
     def describe(self, owner: str) -> str:
-        deals, contacts = self.load.get(owner, [0, 0])
-        return f"{deals} open deals, {contacts} contacts"
+        deals, contacts, _ = self._load(owner)
+        return f"{deals} open deals and new leads, {contacts} contacts"
 
 
 def team_for_country(policy: Policy, country: str | None) -> tuple[list[str], list[str]]:

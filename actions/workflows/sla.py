@@ -87,11 +87,11 @@ def sla_timers(inputs: PlanningInputs, policy: Policy) -> pl.DataFrame:
 def sla_proposals(
     inputs: PlanningInputs,
     policy: Policy,
-    escalated: set[str],
+    escalated: dict[str, datetime],
     picker: OwnerPicker | None = None,
 ) -> list[Proposal]:
-    """Escalations for breached, untouched triggers; re-routes for those already escalated and still untouched
-    `reroute_after_hours` past due. `escalated`: trigger ids whose escalation was executed (or approved)."""
+    """Escalations for breached, untouched triggers; re-routes for those still untouched `reroute_after_hours`
+    after their escalation. `escalated`: trigger id -> data time of its escalation (approved, queued or sent)."""
     picker = picker or OwnerPicker(inputs.owner_load)
     breached = sla_timers(inputs, policy).filter(pl.col("state") == "breached")
     contacts = contact_index(
@@ -148,7 +148,8 @@ def sla_proposals(
                 **common,
             )
         )
-        if timer["trigger_id"] in escalated and overdue >= policy.sla.reroute_after_hours:
+        escalated_at = escalated.get(timer["trigger_id"])
+        if escalated_at is not None and hours_between(escalated_at, inputs.as_of) >= policy.sla.reroute_after_hours:
             territories, team = team_for_country(policy, contact["country_code"])
             new_owner = picker.pick(team, exclude=owner)
             if new_owner is None or new_owner == owner:
@@ -170,9 +171,9 @@ def sla_proposals(
                     },
                     reasons=[
                         f"{said}.",
-                        f"Escalated once already and still untouched ({untouched}); "
-                        f"{policy.sla.reroute_after_hours:g} h "
-                        f"past due the policy re-routes: {new_owner} ({picker.describe(new_owner)}).",
+                        f"Escalated on {escalated_at:%Y-%m-%d %H:%M} UTC and still untouched ({untouched}); "
+                        f"{policy.sla.reroute_after_hours:g} h after an escalation the policy re-routes: "
+                        f"{new_owner} ({picker.describe(new_owner)}).",
                     ],
                     evidence_window=f"sla_reroute:{timer['trigger_id']}",
                     owner=new_owner,

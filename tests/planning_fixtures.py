@@ -1,0 +1,177 @@
+"""Small hand-made planner inputs: a few contacts with owners, replies, follow-up triggers and leads.
+
+Each test changes what it needs (a reply class, a touch, a suppression signal) and plans again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from actions.inputs import (
+    CONTACT_SCHEMA,
+    ENRICHMENT_SCHEMA,
+    LEAD_SCHEMA,
+    LOAD_SCHEMA,
+    MERGE_SCHEMA,
+    REPLY_SCHEMA,
+    SIGNAL_SCHEMA,
+    TRIGGER_SCHEMA,
+    PlanningInputs,
+)
+
+AS_OF = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+
+
+def contact(golden_id: str, owner: str | None, country: str, tier: int = 1, **extra) -> dict:
+    """A golden contact row of `fct_action_contacts` with its tier."""
+    n = golden_id.removeprefix("gc-")
+    row = {
+        "golden_contact_id": golden_id,
+        "contact_name": f"Person {n}",
+        "email": f"p{n}@acme{n}.com",
+        "emails": [f"p{n}@acme{n}.com"],
+        "crm_record_ids": [int(n)],
+        "contact_owner": owner,
+        "country_code": country,
+        "lifecycle_stage": "lead",
+        "company_name": f"Acme {n}",
+        "golden_account_id": f"ga-{n}",
+        "account_domain": f"acme{n}.com",
+        "industry": "Software",
+        "is_crm_unsubscribed": False,
+        "is_customer_account": False,
+        "open_deal_count": 0,
+        "tier": tier,
+        "combined_score": 80.0,
+        "score_model_version": "v0001-learned",
+        "is_junk": False,
+    }
+    row.update(extra)
+    return row
+
+
+def reply(event_id: str, golden_id: str, cls: str, hours_ago: float, confidence: float = 0.95) -> dict:
+    """A classified reply (`ml.reply_classifications`)."""
+    return {
+        "event_id": event_id,
+        "golden_contact_id": golden_id,
+        "replied_at": AS_OF - timedelta(hours=hours_ago),
+        "predicted_class": cls,
+        "confidence": confidence,
+        "needs_human": cls == "needs_human",
+        "rule_hit": False,
+        "model_version": "reply-test",
+    }
+
+
+def trigger(trigger_id: str, golden_id: str, owner: str | None, hours_ago: float, text: str = "",
+            kind: str = "reply", touched_hours_ago: float | None = None, touched_by: str | None = None) -> dict:
+    """A follow-up trigger with (optionally) its first touch."""
+    touched = AS_OF - timedelta(hours=touched_hours_ago) if touched_hours_ago is not None else None
+    return {
+        "trigger_kind": kind,
+        "trigger_id": trigger_id,
+        "golden_contact_id": golden_id,
+        "contact_record_id": int(golden_id.removeprefix("gc-")),
+        "contact_owner": owner,
+        "triggered_at": AS_OF - timedelta(hours=hours_ago),
+        "reply_text": text,
+        "first_touch_at": touched,
+        "first_touch_id": 1 if touched else None,
+        "first_touch_kind": "CALL" if touched else None,
+        "first_touch_by": (touched_by or owner) if touched else None,
+    }
+
+
+def signal(email: str, reason: str, hours_ago: float = 5, scope: str = "all", kind: str = "email") -> dict:
+    """A row of `fct_suppression_signals`."""
+    return {
+        "kind": kind,
+        "value": email,
+        "reason": reason,
+        "scope": scope,
+        "source_table": "staging.stg_email__events",
+        "source_key": f"e-{email}",
+        "source_field": "event_type",
+        "source_value": reason,
+        "observed_at": AS_OF - timedelta(hours=hours_ago),
+    }
+
+
+def frame(rows: list[dict], schema: dict) -> pl.DataFrame:
+    """Rows as a frame with the planner's schema."""
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def inputs(
+    contacts=(), replies=(), triggers=(), signals=(), leads=(), load=(), merges=(), enrichment=(), as_of=AS_OF
+) -> PlanningInputs:
+    """Planner inputs from row lists (every table present, possibly empty)."""
+    return PlanningInputs(
+        as_of=as_of,
+        contacts=frame(list(contacts), CONTACT_SCHEMA),
+        replies=frame(list(replies), REPLY_SCHEMA),
+        triggers=frame(list(triggers), TRIGGER_SCHEMA),
+        suppression_signals=frame(list(signals), SIGNAL_SCHEMA),
+        inbound_leads=frame(list(leads), LEAD_SCHEMA),
+        owner_load=frame(list(load), LOAD_SCHEMA),
+        merge_proposals=frame(list(merges), MERGE_SCHEMA),
+        enrichment_reviews=frame(list(enrichment), ENRICHMENT_SCHEMA),
+    )
+
+
+def busy_world() -> PlanningInputs:
+    """One contact for every workflow, so a test can see each of them act (or be stopped)."""
+    people = [
+        contact("gc-1", "Alice Carter", "US", tier=1),  # positive reply
+        contact("gc-2", "Marta Schulz", "DE", tier=2),  # objection
+        contact("gc-3", "Alice Carter", "FR", tier=2),  # owner outside the territory
+        contact("gc-4", None, "GB", tier=1),  # no owner
+        contact("gc-5", "Derek Mills", "US", tier=1),  # SLA breach
+        contact("gc-6", "Erin Walsh", "US", tier=2),  # merge with gc-7
+        contact("gc-7", "Erin Walsh", "US", tier=2),
+    ]
+    replies = [
+        reply("e-1", "gc-1", "positive", hours_ago=1),
+        reply("e-2", "gc-2", "objection", hours_ago=10),
+        reply("e-5", "gc-5", "positive", hours_ago=30),
+    ]
+    triggers = [
+        trigger("e-1", "gc-1", "Alice Carter", 1, "Yes, let us talk"),
+        trigger("e-2", "gc-2", "Marta Schulz", 10, "Too expensive"),
+        trigger("e-5", "gc-5", "Derek Mills", 30, "Send me times"),
+    ]
+    merges = [
+        {
+            "proposal_id": "p-67",
+            "left_record_id": 6,
+            "right_record_id": 7,
+            "left_golden_contact_id": "gc-6",
+            "right_golden_contact_id": "gc-7",
+            "reason": "review_band",
+            "match_probability": 0.9,
+            "evidence": '{"email": {"level": "exact", "weight": 5, "left": "a", "right": "a"}}',
+            "rank_value": 0.9,
+        }
+    ]
+    enrichment = [
+        {
+            "enrichment_field_id": "f-6",
+            "golden_contact_id": "gc-6",
+            "field_name": "job_title",
+            "proposed_value": "VP Sales",
+            "vendor": "vendor_a",
+            "confidence": 0.5,
+            "observed_at": AS_OF,
+            "reason": "review_low_confidence",
+        }
+    ]
+    load = [
+        {"owner": "Olivia Laurent", "open_deals": 3, "owned_contacts": 10},
+        {"owner": "Pieter de Wit", "open_deals": 1, "owned_contacts": 10},
+        {"owner": "Jack Thompson", "open_deals": 0, "owned_contacts": 5},
+        {"owner": "Katie Morgan", "open_deals": 2, "owned_contacts": 5},
+    ]
+    return inputs(people, replies, triggers, load=load, merges=merges, enrichment=enrichment)
