@@ -39,9 +39,18 @@ demo: install
 refresh: install
 	$(VENV)/bin/actionhouse refresh
 
-test: install
+test: install test-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# What the tests start themselves but cannot download: Debian's PostgreSQL server (the operational store is
+# tested against a real one). Installed here when missing, so CI on a clean machine runs those tests.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: test-deps
+test-deps:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "Installing Debian's postgresql package for the operational-store tests ..."; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -87,3 +96,13 @@ eval-scoring: install
 
 bench-scoring: install
 	$(PY) -m bench.scoring --leads 1000000
+
+# --- decision queue (actions/): proposals against the sample world's truth, and planning speed at 1M ----------
+# Default 100k contacts (world and warehouse in bench_data/actions_<N>); `make eval-actions CONTACTS=10000` for speed.
+ACTIONS_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)
+.PHONY: eval-actions bench-actions
+eval-actions: install
+	$(PY) -m evaluation.actions --contacts $(ACTIONS_CONTACTS)
+
+bench-actions: install
+	$(PY) -m bench.actions --contacts 1000000

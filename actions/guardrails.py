@@ -120,6 +120,7 @@ def classify(
             Action(
                 action_id=action_id(slot, proposal.payload),
                 slot_key=slot,
+                evidence_window=proposal.evidence_window,
                 workflow=proposal.workflow,
                 action_type=proposal.action_type,
                 target=target,

@@ -112,6 +112,7 @@ class Action(_Frozen):
 
     action_id: str
     slot_key: str
+    evidence_window: str
     workflow: Workflow
     action_type: str
     target: Target

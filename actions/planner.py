@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -30,7 +31,7 @@ from actions.queue import DecisionQueue, QueueError, StoredAction
 from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
 from actions.workflows.replies import reply_proposals
-from actions.workflows.reviews import enrichment_proposals, merge_proposals
+from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
 from actions.workflows.sla import sla_proposals, sla_timers
 from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
@@ -65,6 +66,8 @@ class StoreView:
     # SLA trigger id -> the data time its escalation was made (escalations approved, queued or sent)
     escalated_triggers: dict[str, datetime]
     kill_switch_on: bool
+    # review workflow -> evidence window -> states of its actions (the daily-capped queues skip what they hold)
+    review_windows: dict[str, dict[str, list[State]]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
@@ -88,6 +91,13 @@ class StoreView:
                 )
             ).all()
             escalated = {payload.get("sla_trigger"): as_of for payload, as_of in escalations}
+            review_windows: dict[str, dict[str, list[State]]] = {}
+            for workflow, window, state in con.execute(
+                sa.select(actions_table.c.workflow, actions_table.c.evidence_window, actions_table.c.state).where(
+                    actions_table.c.workflow.in_([w.value for w in DAILY_CAPS])
+                )
+            ):
+                review_windows.setdefault(workflow, {}).setdefault(window, []).append(State(state))
         return cls(
             suppression=SuppressionList(engine).snapshot(),
             slot_lookup=queue.slot_states,
@@ -96,6 +106,7 @@ class StoreView:
             proposed_today=today,
             escalated_triggers={t: at for t, at in escalated.items() if t},
             kill_switch_on=KillSwitch(engine, policy.kill_switch.default).state().on,
+            review_windows=review_windows,
         )
 
 
@@ -115,7 +126,6 @@ class PlanResult:
     deferred: Counter = field(default_factory=Counter)
     withdrawals: list[tuple[str, str]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-    slot_risk: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -157,8 +167,9 @@ def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEnt
 
 def propose_all(
     inputs: PlanningInputs, policy: Policy, escalated: dict[str, datetime]
-) -> tuple[dict[Workflow, list[Proposal]], dict[str, str]]:
-    """Every workflow's proposals (before the policy), and the workflows skipped with why."""
+) -> tuple[dict[Workflow, list[Proposal] | ReviewCandidates], dict[str, str]]:
+    """Every workflow's proposals (before the policy) — review workflows give ranked candidates built lazily,
+    as the daily cap lets only a few through — and the workflows skipped with why."""
     skipped: dict[str, str] = {}
     runnable = []
     for workflow, needs in NEEDS.items():
@@ -173,8 +184,8 @@ def propose_all(
         Workflow.REPLY_ROUTING: lambda: reply_proposals(inputs, policy),
         Workflow.LEAD_ROUTING: lambda: routing_proposals(inputs, policy, picker),
         Workflow.SLA: lambda: sla_proposals(inputs, policy, escalated, picker),
-        Workflow.MERGES: lambda: merge_proposals(inputs),
-        Workflow.ENRICHMENT: lambda: enrichment_proposals(inputs),
+        Workflow.MERGES: lambda: merge_candidates(inputs),
+        Workflow.ENRICHMENT: lambda: enrichment_candidates(inputs),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -190,31 +201,48 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
         touches_this_week=store.touches_this_week,
     )
     by_workflow, result.skipped = propose_all(inputs, policy, store.escalated_triggers)
-    live_slots = {p.slot_key for proposals in by_workflow.values() for p in proposals}
+    listed = {w: p for w, p in by_workflow.items() if not isinstance(p, ReviewCandidates)}
+    live_slots = {p.slot_key for proposals in listed.values() for p in proposals}
     existing_slots = store.slot_lookup(sorted(live_slots))
     known_ids = {action_id for states in existing_slots.values() for action_id, _ in states}
+    live_windows: dict[Workflow, set[str]] = {}
     for workflow, proposals in by_workflow.items():
-        result.candidates[workflow] = len(proposals)
-        fresh: list[Proposal] = []
-        for proposal in proposals:
-            if any(state not in REOPENABLE for _, state in existing_slots.get(proposal.slot_key, [])):
-                result.kept[workflow] += 1
-                continue
-            fresh.append(proposal)
+        if isinstance(proposals, ReviewCandidates):
+            fresh = _review_batch(workflow, proposals, policy, store, result)
+            live_windows[workflow] = set(proposals.windows)
+        else:
+            result.candidates[workflow] = len(proposals)
+            fresh = []
+            for proposal in proposals:
+                if any(state not in REOPENABLE for _, state in existing_slots.get(proposal.slot_key, [])):
+                    result.kept[workflow] += 1
+                    continue
+                fresh.append(proposal)
         classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
         classified = [a for a in classified if a.action_id not in known_ids]
-        cap_name = DAILY_CAPS.get(workflow)
-        if cap_name:
-            room = max(0, getattr(policy.caps, cap_name) - store.proposed_today[workflow.value])
-            result.deferred[workflow] = max(0, len(classified) - room)
-            classified = classified[:room]
         result.actions.extend(classified)
         result.blocked.extend(blocked)
-        for action in classified:
-            result.slot_risk[action.slot_key] = (workflow.value, action.target.id, action.risk_class.value)
-    result.withdrawals = _withdrawals(inputs, policy, store, context, live_slots, set(by_workflow))
+    result.withdrawals = _withdrawals(inputs, policy, store, context, live_slots, live_windows, set(by_workflow))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _review_batch(
+    workflow: Workflow, candidates: ReviewCandidates, policy: Policy, store: StoreView, result: PlanResult
+) -> list[Proposal]:
+    """The next few review items (up to the daily cap), skipping evidence already in the queue."""
+    decided = {
+        window
+        for window, states in store.review_windows.get(workflow.value, {}).items()
+        if any(state not in REOPENABLE for state in states)
+    }
+    windows = set(candidates.windows)
+    result.candidates[workflow] = len(windows)
+    result.kept[workflow] = len(windows & decided)
+    room = max(0, getattr(policy.caps, DAILY_CAPS[workflow]) - store.proposed_today[workflow.value])
+    batch = list(islice(candidates.build(decided), room))
+    result.deferred[workflow] = len(windows) - len(windows & decided) - len(batch)
+    return batch
 
 
 def _withdrawals(
@@ -223,6 +251,7 @@ def _withdrawals(
     store: StoreView,
     context: GuardrailContext,
     live_slots: set[str],
+    live_windows: dict[Workflow, set[str]],
     planned: set[Workflow],
 ) -> list[tuple[str, str]]:
     """Open actions of the workflows planned this run that no longer hold: suppressed since, or no longer
@@ -239,7 +268,7 @@ def _withdrawals(
             if why:
                 out.append((action.action_id, f"Withdrawn: the contact is now suppressed — {why}."))
                 continue
-        if action.slot_key in live_slots:
+        if action.slot_key in live_slots or action.evidence_window in live_windows.get(workflow, ()):
             continue
         if contacts is None:
             contacts = {
@@ -353,10 +382,9 @@ def _all_candidates(inputs: PlanningInputs, policy: Policy, store: StoreView, no
     by_workflow, _ = propose_all(inputs, policy, store.escalated_triggers)
     out: dict[str, Action] = {}
     for workflow, proposals in by_workflow.items():
+        if isinstance(proposals, ReviewCandidates):  # a day's worth of review items
+            proposals = list(islice(proposals.build(set()), getattr(policy.caps, DAILY_CAPS[workflow])))
         classified, _ = classify(proposals, policy, context, inputs.as_of, now)
-        cap_name = DAILY_CAPS.get(workflow)
-        if cap_name:
-            classified = classified[: getattr(policy.caps, cap_name)]
         out.update((a.slot_key, a) for a in classified)
     return out
 

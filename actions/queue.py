@@ -145,6 +145,7 @@ class DecisionQueue:
                     {
                         "action_id": action.action_id,
                         "slot_key": action.slot_key,
+                        "evidence_window": action.evidence_window,
                         "workflow": action.workflow.value,
                         "action_type": action.action_type,
                         "target_kind": action.target.kind,

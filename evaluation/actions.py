@@ -99,6 +99,24 @@ def _actions_frame(engine: sa.Engine) -> pl.DataFrame:
     )
 
 
+def _meetings_logged(world: Path) -> pl.DataFrame:
+    """Meetings the world logged (owner, creation time, person): a meeting booked is a touch too."""
+    files = sorted((world / "landing" / "hubspot_meetings").glob("*.csv"))
+    if not files:
+        return pl.DataFrame(schema={"person_id": pl.Int64, "owner": pl.String, "t": pl.Int64})
+    meetings = pl.concat([pl.read_csv(f, infer_schema=False) for f in files], how="diagonal_relaxed")
+    people = load_truth(world, "contacts").select(pl.col("record_id").cast(pl.String), "person_id")
+    return (
+        meetings.select(
+            pl.col("Associated Contact IDs").alias("record_id"),
+            pl.col("Activity assigned to").alias("owner"),
+            pl.col("Create Date").str.to_datetime("%Y-%m-%d %H:%M", time_zone="UTC").dt.epoch("s").alias("t"),
+        )
+        .join(people, on="record_id")
+        .select("person_id", "owner", "t")
+    )
+
+
 def _golden_of_person(con: duckdb.DuckDBPyConnection, world: Path) -> pl.DataFrame:
     crosswalk = con.sql("select source_record_id as record_id, golden_contact_id from marts.contact_crosswalk").pl()
     return crosswalk.join(load_truth(world, "contacts").select("record_id", "person_id"), on="record_id")
@@ -117,7 +135,7 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         planner_seconds = time.perf_counter() - started
         scratch.dispose()
         # A second planning run on the same data: nothing it proposes may be a second action for a slot.
-        again = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id="eval-again")
+        again = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=f"eval-{now:%Y%m%d%H%M%S%f}")
         apply_plan(again, engine, policy)
         golden = _golden_of_person(con, world)
         emails = con.sql("select contact_id as record_id, email from staging.stg_hubspot__contacts").pl()
@@ -157,7 +175,12 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
     # SLA: the planner's escalated triggers vs the truly breached ones.
     timers = sla_timers(inputs, policy).filter(pl.col("state").is_in(["breached", "open", "met", "late"]))
     truth_triggers = load_truth(world, "sla_triggers")
-    activities = load_truth(world, "activities").filter(pl.col("completed"))
+    activities = pl.concat(
+        [
+            load_truth(world, "activities").filter(pl.col("completed")).select("person_id", "owner", "t"),
+            _meetings_logged(world),
+        ]
+    )
     people = load_truth(world, "people").select("person_id", pl.col("owner").alias("person_owner"), "country")
     as_of_s = int(inputs.as_of.timestamp())
     window_start = int((inputs.as_of - timedelta(days=policy.sla.lookback_days)).timestamp())

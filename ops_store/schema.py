@@ -53,6 +53,7 @@ actions = sa.Table(
     sa.Column("action_id", sa.String(64), primary_key=True),
     # The decision slot: workflow + target + action type + evidence window. One live or decided action per slot.
     sa.Column("slot_key", sa.String(64), nullable=False, index=True),
+    sa.Column("evidence_window", sa.String(200), nullable=False),
     sa.Column("workflow", sa.String(40), nullable=False, index=True),
     sa.Column("action_type", sa.String(40), nullable=False),
     sa.Column("target_kind", sa.String(16), nullable=False),

@@ -25,10 +25,11 @@ UNOWNED_SHARE = 0.02
 WRONG_TERRITORY_SHARE = 0.02
 NEVER_TOUCHED_SHARE = 0.10
 LATE_SHARE = 0.20
-ACTIVITY_COLUMNS = {
-    "activity_id": pl.Int64, "person_id": pl.Int64, "record_id": pl.Int64, "owner": pl.String,
+DRAWN_COLUMNS = {
+    "person_id": pl.Int64, "record_id": pl.Int64, "owner": pl.String,
     "t": pl.Int64, "kind": pl.String, "completed": pl.Boolean, "trigger_id": pl.String,
 }
+ACTIVITY_COLUMNS = {"activity_id": pl.Int64, **DRAWN_COLUMNS}
 
 
 def owner_issues(rng: np.random.Generator, recs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -95,7 +96,7 @@ def touches_for(rng: np.random.Generator, triggers: pl.DataFrame, recs: pl.DataF
     people without an owner, a rep of their true territory picks it up, later. Also a colleague's call
     before it now and then (not the owner's touch) and a task created but not done yet."""
     if triggers.height == 0:
-        return pl.DataFrame(schema=ACTIVITY_COLUMNS)
+        return pl.DataFrame(schema=DRAWN_COLUMNS)
     owner_of = recs.filter(pl.col("is_original")).select("person_id", "owner")
     records_of = recs.group_by("person_id").agg(pl.col("record_id").sort().alias("records"))
     t = triggers.join(owner_of, on="person_id", how="left").join(records_of, on="person_id", how="left")
@@ -145,7 +146,7 @@ def background_activity(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t
     """Check-ins unrelated to any trigger: calls and emails by the owner over the period."""
     people = recs.filter(pl.col("is_original") & (pl.col("owner").fill_null("") != ""))
     if people.height == 0:
-        return pl.DataFrame(schema=ACTIVITY_COLUMNS)
+        return pl.DataFrame(schema=DRAWN_COLUMNS)
     lam = rate * (0.3 + people["intent"].to_numpy())
     k = rng.poisson(lam)
     idx = np.repeat(np.arange(people.height), k)

@@ -352,7 +352,7 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
         acts = pl.concat([S.touches_for(rng_s, triggers, rep_view),
                           S.background_activity(rng_s, rep_view, t0, t1,
                                                 BACKGROUND_ACTIVITY_RATE * HOUR / (HISTORY_DAYS * DAY))],
-                         how="vertical_relaxed")
+                         how="diagonal_relaxed")
         acts = S.number_activities(acts, ctr["activity"]).join(
             rep_view.select("record_id", "company_record_id"), on="record_id", how="left", maintain_order="left")
         ctr["activity"] += acts.height

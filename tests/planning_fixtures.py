@@ -66,8 +66,16 @@ def reply(event_id: str, golden_id: str, cls: str, hours_ago: float, confidence:
     }
 
 
-def trigger(trigger_id: str, golden_id: str, owner: str | None, hours_ago: float, text: str = "",
-            kind: str = "reply", touched_hours_ago: float | None = None, touched_by: str | None = None) -> dict:
+def trigger(
+    trigger_id: str,
+    golden_id: str,
+    owner: str | None,
+    hours_ago: float,
+    text: str = "",
+    kind: str = "reply",
+    touched_hours_ago: float | None = None,
+    touched_by: str | None = None,
+) -> dict:
     """A follow-up trigger with (optionally) its first touch."""
     touched = AS_OF - timedelta(hours=touched_hours_ago) if touched_hours_ago is not None else None
     return {

@@ -4,6 +4,7 @@ suppression, caps and the policy stop, what is withdrawn when evidence changes, 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -82,7 +83,9 @@ def test_suppression_overrides_every_workflow(engine):
 def test_an_unsubscribe_reply_suppresses_in_the_same_refresh(engine):
     world = busy_world()
     # gc-1 replied positively an hour ago, then asked to be removed half an hour later.
-    world.replies = pl.concat([world.replies, inputs(replies=[reply("e-9", "gc-1", "unsubscribe", hours_ago=0.5)]).replies])
+    world.replies = pl.concat(
+        [world.replies, inputs(replies=[reply("e-9", "gc-1", "unsubscribe", hours_ago=0.5)]).replies]
+    )
     result = _plan(engine, world)
     entries = SuppressionList(engine).entries(value="p1@acme1.com")
     assert [(e["reason"], e["source"]) for e in entries] == [("unsubscribe", "ml.reply_classifications e-9")]
@@ -96,7 +99,9 @@ def test_open_actions_are_withdrawn_when_their_evidence_changes(engine):
     queue = DecisionQueue(engine, POLICY)
     world = busy_world()
     # gc-1 unsubscribes by email; gc-5 finally gets a call from the owner; gc-3's tier drops; gc-2 is merged away.
-    world.suppression_signals = inputs(signals=[signal("p1@acme1.com", "unsubscribe", hours_ago=0.5)]).suppression_signals
+    world.suppression_signals = inputs(
+        signals=[signal("p1@acme1.com", "unsubscribe", hours_ago=0.5)]
+    ).suppression_signals
     world.triggers = world.triggers.with_columns(
         first_touch_at=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit(AS_OF - timedelta(hours=1))),
         first_touch_by=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit("Derek Mills")),
@@ -142,7 +147,11 @@ def test_routing_follows_territory_and_load():
     result = plan(world, POLICY, StoreView.read(open_store("sqlite://"), POLICY, utc_now()), utc_now(), "r")
     routed = {a.target.id: a for a in result.actions if a.workflow == Workflow.LEAD_ROUTING}
     # gc-3 in France owned by an NA-West rep -> the France-Benelux rep with less open work.
-    assert routed["gc-3"].payload == {"new_owner": "Pieter de Wit", "previous_owner": "Alice Carter", "territory": "France-Benelux"}
+    assert routed["gc-3"].payload == {
+        "new_owner": "Pieter de Wit",
+        "previous_owner": "Alice Carter",
+        "territory": "France-Benelux",
+    }
     # gc-4 in Great Britain with no owner -> the UK-IE rep with no open deals and fewest contacts.
     assert routed["gc-4"].payload["new_owner"] == "Liam O'Neill"
     assert set(routed) == {"gc-3", "gc-4"}, "contacts owned inside their territory are left alone"
@@ -169,14 +178,19 @@ def test_reply_classes_route_to_their_next_step():
     confidence = [0.95, 0.5, 0.9, 0.9, 0.9, 0.4]
     world = inputs(
         people,
-        [reply(f"e-{i}", f"gc-{i}", c, 2, conf) for i, (c, conf) in enumerate(zip(classes, confidence, strict=True), 1)],
+        [
+            reply(f"e-{i}", f"gc-{i}", c, 2, conf)
+            for i, (c, conf) in enumerate(zip(classes, confidence, strict=True), 1)
+        ],
         [trigger(f"e-{i}", f"gc-{i}", "Alice Carter", 2, t) for i, t in enumerate(texts, 1)],
     )
     result = plan(world, POLICY, StoreView.read(open_store("sqlite://"), POLICY, utc_now()), utc_now(), "r")
     routes = {a.target.id: a for a in result.actions if a.workflow == Workflow.REPLY_ROUTING}
     assert routes["gc-1"].action_type == "create_task"
     assert routes["gc-2"].action_type == "escalate_reply", "uncertain positives go to a person"
-    assert routes["gc-3"].payload["follow_up_date"] == (AS_OF - timedelta(hours=2) + timedelta(days=90)).date().isoformat()
+    assert (
+        routes["gc-3"].payload["follow_up_date"] == (AS_OF - timedelta(hours=2) + timedelta(days=90)).date().isoformat()
+    )
     assert routes["gc-4"].action_type == "add_referred_contact" and routes["gc-4"].risk_class == RiskClass.APPROVE
     assert (routes["gc-4"].payload["first_name"], routes["gc-4"].payload["last_name"]) == ("Chloé", "Cruz")
     assert routes["gc-5"].payload["assignee"] == "revops" and routes["gc-5"].payload["automated_reply"] is False
@@ -219,13 +233,17 @@ def test_caps_and_customer_facing_sends_need_a_person():
     assert {b.rule for b in blocked} == {"caps.per_account_weekly_touches"}
     assert all(a.risk_class == RiskClass.APPROVE for a in actions)
     # A policy that marks sends auto still gets a person unless it names them in auto_customer_facing.
-    text = POLICY.path and open(POLICY.path).read()
+    text = Path(POLICY.path).read_text()
     lenient = parse_policy(text.replace("  send_email: approve", "  send_email: auto"), "lenient.yml")
     actions, _ = classify(proposals[:1], lenient, GuardrailContext(empty), AS_OF, utc_now())
     assert actions[0].risk_class == RiskClass.APPROVE
     assert any(v.rule == "customer_facing" for v in actions[0].policy_verdicts)
-    allowed = parse_policy(text.replace("auto_customer_facing: []", "auto_customer_facing: [send_email]")
-                           .replace("  send_email: approve", "  send_email: auto"), "allowed.yml")
+    allowed = parse_policy(
+        text.replace("auto_customer_facing: []", "auto_customer_facing: [send_email]").replace(
+            "  send_email: approve", "  send_email: auto"
+        ),
+        "allowed.yml",
+    )
     actions, _ = classify(proposals[:1], allowed, GuardrailContext(empty), AS_OF, utc_now())
     assert actions[0].risk_class == RiskClass.AUTO
 
@@ -242,7 +260,7 @@ def test_policy_diff_writes_nothing(engine):
             }
 
     before = snapshot()
-    text = open(POLICY.path).read()
+    text = Path(POLICY.path).read_text()
     stricter = parse_policy(
         text.replace("  assign_owner: auto", "  assign_owner: approve"),
         "candidate.yml",

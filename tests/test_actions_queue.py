@@ -136,8 +136,13 @@ def test_audit_log_and_suppression_list_are_append_only(engine):
     KillSwitch(engine).set(True, actor="t", reason="test")
     for table in ("action_events", "suppressions", "kill_switch_events"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as con:
-            con.execute(sa.text(f"update {table} set added_by = 'x'" if table == "suppressions" else
-                                f"update {table} set actor = 'someone else'"))
+            con.execute(
+                sa.text(
+                    f"update {table} set added_by = 'x'"
+                    if table == "suppressions"
+                    else f"update {table} set actor = 'someone else'"
+                )
+            )
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as con:
             con.execute(sa.text(f"delete from {table}"))
     assert len(queue.events(_one(queue, "merge_contacts").action_id)) == 1
@@ -148,7 +153,9 @@ def test_a_decision_records_who_when_what_and_keeps_the_original_payload(engine)
     item = next(a for a in queue.list(limit=None) if a.action_type == "assign_owner" and a.target_id == "gc-3")
     assert item.state == State.APPROVED and item.decided_by == "policy"  # auto
     assert item.payload["new_owner"] == "Pieter de Wit"  # the France-Benelux rep with less open work
-    edited = queue.edit(item.action_id, actor="Sam Manager", changes={"new_owner": "Olivia Laurent"}, note="she knows them")
+    edited = queue.edit(
+        item.action_id, actor="Sam Manager", changes={"new_owner": "Olivia Laurent"}, note="she knows them"
+    )
     assert edited.state == State.EDITED and edited.payload["new_owner"] == "Pieter de Wit"
     assert edited.edited_payload["new_owner"] == "Olivia Laurent" and not edited.approved_as_is
     approved = queue.approve(item.action_id, actor="Sam Manager")

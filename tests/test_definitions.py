@@ -59,3 +59,17 @@ def test_landing_sensor_requests_a_run_only_for_new_files(tmp_path, monkeypatch,
 
     third = sensor.evaluate_tick(dg.build_sensor_context(cursor=second.cursor))
     assert not third.run_requests
+
+
+def test_planner_reads_the_candidates_and_its_promises_block(actionhouse_defs):
+    specs = {spec.key: spec for spec in actionhouse_defs.resolve_all_asset_specs()}
+    planner = specs[dg.AssetKey(["actions", "proposals"])]
+    deps = {dep.asset_key for dep in planner.deps}
+    assert dg.AssetKey(["marts", "fct_follow_up_triggers"]) in deps
+    assert dg.AssetKey(["ml", "reply_classifications"]) in deps and dg.AssetKey(["ml", "lead_scores"]) in deps
+    candidates = specs[dg.AssetKey(["marts", "fct_follow_up_triggers"])]
+    assert dg.AssetKey(["staging", "stg_hubspot__activities"]) in {dep.asset_key for dep in candidates.deps}
+    graph = actionhouse_defs.resolve_asset_graph()
+    checks = {graph.get_check_spec(key).name: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    for name in ("no_suppressed_targets", "caps_respected", "actions_explained", "customer_facing_approved"):
+        assert checks[name].blocking and checks[name].asset_key == planner.key

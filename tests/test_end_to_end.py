@@ -40,6 +40,7 @@ def test_demo_then_next_hour(demo_env, capsys):
     assert "scored leads (golden contacts):" in out and "replies classified:" in out
     assert "0 failed" in out
     assert "Sandbox CRM (HubSpot API) serving on http://127.0.0.1:" in out
+    assert "actions: " in out and "proposed (auto " in out and "actions by state:" in out
     api_rows = _query(data_dir, "select count(*) from raw.hubspot_contacts where _source_file like 'api:%'")[0][0]
     assert api_rows > 300, "contacts were read through the sandbox CRM's API"
 
@@ -65,6 +66,27 @@ def test_demo_then_next_hour(demo_env, capsys):
     gates = _query(data_dir, "select stage, bool_and(success) from quality.expectation_results group by stage")
     # (Later stages — golden records, scores — add their own gates; every stage present must pass.)
     assert {"raw", "staging"} <= set(dict(gates)) and all(dict(gates).values()), gates
+
+    # The decision queue: the planner ran in the refresh; people decide from the command line.
+    from actions.policy import load_policy
+    from actions.queue import DecisionQueue
+    from ops_store import open_store
+
+    engine = open_store(f"sqlite:///{data_dir / 'operations.sqlite'}")
+    queue = DecisionQueue(engine, load_policy())
+    counts = queue.counts()
+    assert sum(c["actions"] for c in counts) > 0
+    assert {"suppression", "lead_routing", "enrichment"} <= {c["workflow"] for c in counts}
+    waiting = queue.list(states=["proposed"], limit=1, risk_class="approve")[0]
+    capsys.readouterr()
+    assert main(["queue", "show", waiting.action_id[:10]]) == 0
+    shown = capsys.readouterr().out
+    assert "Why:" in shown and "Evidence:" in shown and "Policy:" in shown and "KPI:" in shown
+    assert main(["queue", "approve", waiting.action_id[:10], "--as", "Demo Approver", "--note", "checked"]) == 0
+    decided = queue.get(waiting.action_id)
+    assert decided.state.value == "approved" and decided.decided_by == "Demo Approver"
+    assert main(["queue", "approve", waiting.action_id[:10], "--as", "Demo Approver"]) == 1  # approved already
+    slots_before = {a.slot_key for a in queue.list(limit=None)}
 
     golden_before = dict(
         _query(data_dir, "select record_id, golden_contact_id from intermediate.int_entities__contact_clusters")
@@ -130,3 +152,10 @@ def test_demo_then_next_hour(demo_env, capsys):
     ):
         rows, distinct = _query(data_dir, f"select count(*), count(distinct {key}) from staging.{staged}")[0]
         assert rows == distinct == _query(data_dir, f"select count(distinct {key}) from {raw}")[0][0], staged
+
+    # The next hour's planning added no second action for a decision slot already in the queue.
+    after = queue.list(limit=None)
+    live = [a for a in after if a.state.value not in ("expired", "withdrawn")]
+    assert len({a.slot_key for a in live}) == len(live)
+    assert slots_before <= {a.slot_key for a in after}
+    engine.dispose()

@@ -12,6 +12,8 @@ incorrect merge rate; enrichment coverage.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -34,13 +36,56 @@ _ENRICHMENT_REASONS = {
 }
 
 
-def merge_proposals(inputs: PlanningInputs) -> list[Proposal]:
-    """One merge action per proposed pair, highest rank first (the daily cap keeps the best)."""
+@dataclass(frozen=True)
+class ReviewCandidates:
+    """A review workflow's candidates in rank order: their evidence windows (every one, cheap) and a way to build
+    full proposals lazily — the daily cap means only the first few of many thousand become actions each day."""
+
+    windows: list[str]
+    build: Callable[[set[str]], Iterator[Proposal]]
+
+
+def merge_candidates(inputs: PlanningInputs) -> ReviewCandidates:
+    """Merge proposals, highest rank first."""
     ranked = inputs.merge_proposals.sort("rank_value", "proposal_id", descending=[True, False])
-    ids = pl.concat([ranked["left_golden_contact_id"], ranked["right_golden_contact_id"]]).unique()
-    contacts = contact_index(inputs.contacts.filter(pl.col("golden_contact_id").is_in(ids.implode())))
-    out = []
-    for row in ranked.iter_rows(named=True):
+    return ReviewCandidates(ranked["proposal_id"].to_list(), lambda skip: _merge_proposals(inputs, ranked, skip))
+
+
+def enrichment_candidates(inputs: PlanningInputs) -> ReviewCandidates:
+    """Held-back vendor values, most confident first."""
+    ranked = inputs.enrichment_reviews.sort(
+        "confidence", "enrichment_field_id", descending=[True, False], nulls_last=True
+    )
+    return ReviewCandidates(
+        ranked["enrichment_field_id"].to_list(), lambda skip: _enrichment_proposals(inputs, ranked, skip)
+    )
+
+
+def merge_proposals(inputs: PlanningInputs) -> list[Proposal]:
+    """Every merge proposal as a proposal, highest rank first."""
+    return list(merge_candidates(inputs).build(set()))
+
+
+def enrichment_proposals(inputs: PlanningInputs) -> list[Proposal]:
+    """Every held-back vendor value as a proposal, most confident first."""
+    return list(enrichment_candidates(inputs).build(set()))
+
+
+def _rows_with_contacts(
+    inputs: PlanningInputs, ranked: pl.DataFrame, id_columns: tuple[str, ...], chunk: int = 500
+) -> Iterator[tuple[dict, dict]]:
+    """Ranked rows with the golden contacts they mention, read a chunk at a time (callers stop early)."""
+    for start in range(0, ranked.height, chunk):
+        part = ranked.slice(start, chunk)
+        ids = pl.concat([part[c] for c in id_columns]).unique()
+        contacts = contact_index(inputs.contacts.filter(pl.col("golden_contact_id").is_in(ids.implode())))
+        for row in part.iter_rows(named=True):
+            yield row, contacts
+
+
+def _merge_proposals(inputs: PlanningInputs, ranked: pl.DataFrame, skip: set[str]) -> Iterator[Proposal]:
+    ranked = ranked.filter(~pl.col("proposal_id").is_in(list(skip)))
+    for row, contacts in _rows_with_contacts(inputs, ranked, ("left_golden_contact_id", "right_golden_contact_id")):
         left, right = contacts.get(row["left_golden_contact_id"]), contacts.get(row["right_golden_contact_id"])
         if left is None or right is None:
             continue
@@ -73,7 +118,7 @@ def merge_proposals(inputs: PlanningInputs) -> list[Proposal]:
                     f"(level {detail.get('level')}, weight {detail.get('weight')})",
                 )
             )
-        out.append(
+        yield (
             Proposal(
                 workflow=Workflow.MERGES,
                 action_type="merge_contacts",
@@ -93,19 +138,11 @@ def merge_proposals(inputs: PlanningInputs) -> list[Proposal]:
                 owner=left["contact_owner"],
             )
         )
-    return out
 
 
-def enrichment_proposals(inputs: PlanningInputs) -> list[Proposal]:
-    """One action per held-back vendor value, most confident first."""
-    ranked = inputs.enrichment_reviews.sort(
-        "confidence", "enrichment_field_id", descending=[True, False], nulls_last=True
-    )
-    contacts = contact_index(
-        inputs.contacts.filter(pl.col("golden_contact_id").is_in(ranked["golden_contact_id"].unique().implode()))
-    )
-    out = []
-    for row in ranked.iter_rows(named=True):
+def _enrichment_proposals(inputs: PlanningInputs, ranked: pl.DataFrame, skip: set[str]) -> Iterator[Proposal]:
+    ranked = ranked.filter(~pl.col("enrichment_field_id").is_in(list(skip)))
+    for row, contacts in _rows_with_contacts(inputs, ranked, ("golden_contact_id",)):
         contact = contacts.get(row["golden_contact_id"])
         if contact is None:
             continue
@@ -113,7 +150,7 @@ def enrichment_proposals(inputs: PlanningInputs) -> list[Proposal]:
         if row["reason"] == "blocked_human_verified":
             raise_to.append(("enrichment_against_human_verified", f"{row['field_name']} was verified by a person"))
         confidence = f"{row['confidence']:.2f}" if row["confidence"] is not None else "unknown"
-        out.append(
+        yield (
             Proposal(
                 workflow=Workflow.ENRICHMENT,
                 action_type="apply_enrichment",
@@ -144,4 +181,3 @@ def enrichment_proposals(inputs: PlanningInputs) -> list[Proposal]:
                 raise_to=raise_to,
             )
         )
-    return out

@@ -25,6 +25,7 @@ def upgrade() -> None:
         "actions",
         sa.Column("action_id", sa.String(64), primary_key=True),
         sa.Column("slot_key", sa.String(64), nullable=False),
+        sa.Column("evidence_window", sa.String(200), nullable=False),
         sa.Column("workflow", sa.String(40), nullable=False),
         sa.Column("action_type", sa.String(40), nullable=False),
         sa.Column("target_kind", sa.String(16), nullable=False),
