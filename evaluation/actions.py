@@ -10,8 +10,9 @@ the world's own operational store — then plans once more on the same data (not
 - `reply_routing_accuracy`: share of recent replies whose next step fits their true class (positive: a task for
   the owner or, when the model is unsure, a person; objection / not now: a follow-up date; referral: add the
   person named or a person finds them; compliance threat and unclear: a person; a suppressed sender: nothing);
-- `sla_breach_precision` / `sla_breach_recall`: escalated follow-ups vs the truly breached ones (no logged touch by
-  the owner on any record of the person by the as-of moment, past the policy's due time);
+- `sla_breach_precision` / `sla_breach_recall`: escalated follow-ups vs the truly breached ones (no logged touch —
+  call, email, completed task or booked meeting — by the owner on any record of the person by the as-of moment,
+  past the policy's due time; a contact on the suppression list is not followed up, so not counted);
 - `routing_in_territory`: share of owner assignments to a rep whose territory covers the person's true country;
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
 
@@ -209,7 +210,19 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         & ((pl.col("person_owner").fill_null("") == "") | (pl.col("by") == pl.col("person_owner")))
     )
     touched = set(touches["trigger_id"].to_list())
-    truly_breached = set(t.filter((pl.col("due") < as_of_s) & ~pl.col("trigger_id").is_in(list(touched)))["trigger_id"])
+    # A contact on the suppression list is not followed up: no escalation is the right call for them.
+    suppressed_contacts = {
+        row["golden_contact_id"]
+        for row in inputs.contacts.select("golden_contact_id", "emails").iter_rows(named=True)
+        if suppressed.reason(row["emails"] or [], None)
+    }
+    truly_breached = set(
+        t.filter(
+            (pl.col("due") < as_of_s)
+            & ~pl.col("trigger_id").is_in(list(touched))
+            & ~pl.col("golden_contact_id").is_in(list(suppressed_contacts))
+        )["trigger_id"]
+    )
     escalated = set(queued.filter(pl.col("action_type") == "sla_escalation")["sla_trigger"].drop_nulls())
     escalated &= set(timers["trigger_id"].to_list())
     hit = len(escalated & truly_breached)

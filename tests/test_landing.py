@@ -80,7 +80,7 @@ def test_parse_timestamp_formats():
 
 
 def test_all_sources_and_raw_tables_exist_on_empty_landing(con, landing):
-    assert len(SOURCES) == 13
+    assert len(SOURCES) == 14
     report = ingest_landing(con, landing)
     assert report.files == []
     tables = {r[0] for r in rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema='raw'")}
