@@ -26,6 +26,8 @@ demo_requests as (
     from {{ ref('int_leads__classified') }} as l
     inner join {{ ref('dim_contacts') }} as c on c.email = l.email
     where l.lead_status = 'accepted' and l.lead_source = 'demo_request' and l.email is not null
+    -- Two golden contacts can share an email (duplicates the matcher left apart): the request counts once.
+    qualify row_number() over (partition by l.submission_id order by c.golden_contact_id) = 1
 ),
 
 triggers as (
