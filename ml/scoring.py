@@ -21,8 +21,9 @@ import polars as pl
 from sklearn.linear_model import LogisticRegression
 
 from .config import config_fingerprint
+from .estimator import BinnedLogisticClassifier
 from .features import assert_labels_known, assert_point_in_time, feature_schema
-from .model import AdditiveModel, BinnedLogistic, RulesModel, fit_schema, intent_schema, sigmoid
+from .model import AdditiveModel, RulesModel, fit_schema, intent_schema, sigmoid
 from .reasons import render_reasons
 
 SCORE_LOG_COLUMNS = [
@@ -227,8 +228,8 @@ def _fit_part(
     meta = {"fit_label": "won_vs_lost", "fit_labelled": int(y.size), "fit_positives": int(y.sum())}
     if thin:
         return RulesModel("fit", config), {**meta, "fit_kind": "rules", "fit_fallback_reason": thin}
-    model = BinnedLogistic(fit_schema()).fit(data, y, seed=seed)
-    return model, {**meta, "fit_kind": "learned", "fit_fallback_reason": ""}
+    model = _learned(fit_schema(), data, y, seed)
+    return model, {**meta, "fit_kind": "learned", "fit_fallback_reason": "", "fit_C": model.C_}
 
 
 def train_scorer(
@@ -271,7 +272,7 @@ def train_scorer(
                            "fit_fallback_reason": thin}
         return scorer
     fit_model, fit_meta = _fit_part(features, fit_labels, config, seed)
-    intent_model = BinnedLogistic(intent_schema(config)).fit(data, y, seed=seed + 1)
+    intent_model = _learned(intent_schema(config), data, y, seed + 1)
     # The combination learns conversion from both log-odds (the fit one, learned on won/lost, is an input).
     lf, li = fit_model.predict_logit(data), intent_model.predict_logit(data)
     stack = LogisticRegression(C=10.0, max_iter=1000).fit(np.column_stack([lf, li, lf * li]), y)
@@ -280,8 +281,15 @@ def train_scorer(
     if fit_meta["fit_kind"] == "rules":
         reason = f"fit part scored by ICP rules: {fit_meta['fit_fallback_reason']}"
     scorer = LeadScorer(fit_model, intent_model, weights, config, kind="learned", fallback_reason=reason)
-    scorer.metadata = {**meta, **fit_meta, "kind": "learned", "fallback_reason": reason}
+    scorer.metadata = {**meta, **fit_meta, "kind": "learned", "fallback_reason": reason, "intent_C": intent_model.C_}
     return scorer
+
+
+def _learned(schema: dict[str, str], data: pl.DataFrame, y: np.ndarray, seed: int) -> BinnedLogisticClassifier:
+    """One part of the lead scorer: the same estimator a data team uses on its own table."""
+    categorical = [name for name, kind in schema.items() if kind == "categorical"]
+    model = BinnedLogisticClassifier(categorical=categorical, random_state=seed)
+    return model.fit(data.select(list(schema)), y)
 
 
 __all__ = [
