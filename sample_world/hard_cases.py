@@ -325,6 +325,7 @@ class _HardWorld:
         self.contact_truth: list[dict] = []
         self.used_locals: dict[str, set[str]] = {}
         self.used_domains: set[str] = set()
+        self.used_slugs: set[str] = set()
         self.next_company_id = FIRST_COMPANY_ID
 
     # -- small helpers ---------------------------------------------------------------------------------------
@@ -516,8 +517,10 @@ class _HardWorld:
         local = self.claim_local(email_local or self.email_local(first, last, account), account.domain)
         email = f"{local}@{account.domain}"
         if self.u() < 0.04:
-            email = f"{_slug(first)}.{_slug(last)}{int(self.rng.integers(1, 99))}@" + self.choice(
-                ["gmail.com", "yahoo.com", "outlook.com", "gmx.de", "web.de", "hotmail.fr", "uol.com.br", "qq.com"])
+            provider = self.choice(["gmail.com", "yahoo.com", "outlook.com", "gmx.de", "web.de", "hotmail.fr",
+                                    "uol.com.br", "qq.com"])
+            local = self.claim_local(f"{_slug(first)}.{_slug(last)}{int(self.rng.integers(1, 99))}", provider)
+            email = f"{local}@{provider}"
         if account.switchboard and self.u() < 0.6:
             ext = str(int(self.rng.integers(100, 999))) if self.u() < 0.5 else None
             phone = self.phone_text(account.country, account.main_phone, int(self.rng.integers(0, 5)), ext)
@@ -532,6 +535,9 @@ class _HardWorld:
                 slug = f"{first.lower()}-{last.lower().replace(' ', '-')}-{tag}"  # LinkedIn keeps unicode slugs
             else:
                 slug = f"{_slug(first)}-{_slug(last)}-{tag}" if self.u() < 0.8 else f"{_slug(first)}{_slug(last)}"
+            # A profile URL belongs to one member: a taken vanity name gets the member's tag.
+            slug = slug if slug not in self.used_slugs else f"{slug}-{tag}"
+            self.used_slugs.add(slug)
             linkedin = f"https://www.linkedin.com/in/{slug}"
         street, city, postal = account.street, account.city, account.postal
         if self.u() < 0.15:  # another office of the company in the same country
@@ -568,6 +574,7 @@ class _HardWorld:
             twin.street, twin.city, twin.postal = f"{self.choice(c['streets'])} {int(self.rng.integers(1, 250))}", \
                 city, self.postal(pattern)
             twin.negative_kind, twin.lookalike_person_id = "same_name_same_company", original.person_id
+            twin.phone = self.phone_text(twin.account.country, self.digits(c["nsn"]), int(self.rng.integers(0, 5)))
             original.negative_kind = original.negative_kind or "same_name_same_company"
         # A colleague with the same surname recorded with an initial, or with first and last name swapped.
         for i in order[k: 2 * k]:
