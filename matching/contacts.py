@@ -33,7 +33,7 @@ from matching.normalize import (
     street_key,
     surname_words,
 )
-from matching.reference import role_mailbox_names
+from matching.reference import free_mail_domains, role_mailbox_names
 
 CONTACT_COLUMNS = (
     "record_id",
@@ -158,6 +158,8 @@ class MatchConfig:
 
     automerge_min_probability: float = 0.999
     review_min_probability: float = 0.5
+    # Same employer and no personal identifier agreeing: a proposal from this probability on, never a merge.
+    uncorroborated_review_min_probability: float = 0.99
     expected_duplicate_rate: float = 0.1
     m_probabilities: dict[str, tuple[float, ...]] = field(default_factory=lambda: dict(DEFAULT_M))
     u_sample_pairs: int = 200_000
@@ -178,6 +180,8 @@ class MatchConfig:
     # m of a field is counted on pairs an independent identifier ties (`estimate_m_anchored`) when there are
     # at least this many of them; below, it stays EM's.
     min_anchored_pairs: int = 200
+    # EM's expected matches above this multiple of the identifier-tied pairs: EM is taken as not identified.
+    em_identified_ratio: float = 0.0
 
 
 def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
@@ -303,19 +307,60 @@ def first_names_compatible(left: pl.DataFrame, right: pl.DataFrame) -> np.ndarra
 
 
 def _shared_values(features: pl.DataFrame, column: str, other: str | None = None, max_group: int = 50) -> pl.Series:
-    """Per record: is its `column` value shared, i.e. also held (in `column` or `other`) by a record whose first
-    name cannot be the same person's? A value held by more than `max_group` records is shared outright."""
+    """Per record: is its `column` value shared by several people (also held, in `column` or `other`, by
+    someone else)? Two holders are two people when neither their first nor their last names can be one
+    person's (a switchboard or an office@ box is held by people with other names). One person's duplicate
+    records (a typo, a nickname, a married name, a corrupted first name) do not make a value shared. A value
+    held by more than `max_group` records is shared outright."""
     columns = [column] if other is None else [column, other]
     names = ("first_key", "first_initial", "last_key")
     holders = pl.concat([features.select("record_id", pl.col(c).alias("value"), *names) for c in columns])
     holders = holders.drop_nulls("value").unique(["record_id", "value"])
     counts = holders.group_by("value").agg(pl.len().alias("holders"))
     crowded = counts.filter(pl.col("holders") > max_group)["value"]
-    groups = holders.join(counts.filter(pl.col("holders").is_between(2, max_group)), on="value", how="semi")
-    pairs = groups.join(groups, on="value", suffix="_r").filter(pl.col("record_id") < pl.col("record_id_r"))
-    conflict = ~first_names_compatible(pairs.select(names), pairs.select([pl.col(f"{c}_r").alias(c) for c in names]))
-    shared = pl.concat([pairs.filter(pl.Series(conflict))["value"], crowded]).unique()
+    groups = holders.join(counts.filter(pl.col("holders").is_between(2, max_group)), on="value")
+    pairs = groups.join(groups.drop("holders"), on="value", suffix="_r").filter(
+        pl.col("record_id") < pl.col("record_id_r")
+    )
+    left, right = pairs.select(names), pairs.select([pl.col(f"{c}_r").alias(c) for c in names])
+    first_conflict = ~first_names_compatible(left, right)
+    last_l, last_r = left["last_key"].fill_null(""), right["last_key"].fill_null("")
+    last_conflict = ~(
+        ((last_l == "") | (last_r == "") | (last_l == last_r)).to_numpy()
+        | (_jaro_winkler(last_l, last_r) >= 0.8)
+        | (last_l == left["first_key"].fill_null("-")).to_numpy()
+        | (last_r == right["first_key"].fill_null("-")).to_numpy()
+    )
+    # Holders are one person when a chain of compatible pairs links them all (riley gloster ~ rily gloster ~
+    # gloster mia: a swapped, corrupted duplicate); two or more such groups are different people.
+    compatible = ~(first_conflict & last_conflict)
+    groups_of = _components(pairs.select("value", "record_id", "record_id_r").filter(pl.Series(compatible)), groups)
+    shared = pl.concat([groups_of.filter(pl.col("people") > 1)["value"], crowded]).unique()
     return features[column].is_in(shared.implode()).fill_null(False)
+
+
+def _components(links: pl.DataFrame, holders: pl.DataFrame) -> pl.DataFrame:
+    """Per value, how many groups its holders (value, record_id) form when `links` (value, record_id,
+    record_id_r) join two holders of that value."""
+    parent: dict[tuple, tuple] = {}
+
+    def find(node: tuple) -> tuple:
+        while parent.get(node, node) != node:
+            parent[node] = parent.get(parent[node], parent[node])
+            node = parent[node]
+        return node
+
+    for value, left, right in links.iter_rows():
+        a, b = find((value, left)), find((value, right))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = [find((value, record)) for value, record in holders.select("value", "record_id").iter_rows()]
+    return (
+        holders.select("value")
+        .with_columns(pl.Series("root", [root[1] for root in roots], dtype=pl.Int64))
+        .group_by("value")
+        .agg(pl.col("root").n_unique().alias("people"))
+    )
 
 
 def candidate_pairs(features: pl.DataFrame, touching: pl.Series | None = None) -> pl.DataFrame:
@@ -552,11 +597,15 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
     # Personal identifiers: do any agree (corroboration), do any contradict (conflict)? Two mailboxes at one
     # domain contradict unless both are made of the person's own names (anna.schmidt@ ~ aschmidt@); mailboxes
     # at two domains do not (people have several addresses), nor does a missing value.
-    unnumbered = ~(col(left, "email_local").str.contains("[0-9]") | col(right, "email_local").str.contains("[0-9]"))
-    alias = equal(col(left, "email_domain"), col(right, "email_domain")) & (
-        col(left, "email_name_derived") & col(right, "email_name_derived") & unnumbered
+    # jsmith@ and jsmith2@ are a mail admin's collision numbering: two people. anna.schmidt@ and aschmidt@
+    # (or a.schmidt.85@) are both the names: aliases of one person can look like that.
+    letters_l, letters_r = (frame["email_local"].str.replace_all(r"[^a-z]", "") for frame in (left, right))
+    numbered_apart = equal(letters_l, letters_r) & ~equal(col(left, "email_local"), col(right, "email_local"))
+    alias = (col(left, "email_name_derived") & col(right, "email_name_derived")).fill_null(False).to_numpy()
+    work_domain = equal(col(left, "email_domain"), col(right, "email_domain")) & ~col(left, "email_domain").is_in(
+        sorted(free_mail_domains())
     ).fill_null(False).to_numpy()
-    email_conflict = (out["email"] == 3) & equal(col(left, "email_domain"), col(right, "email_domain")) & ~alias
+    email_conflict = (out["email"] == 3) & work_domain & (~alias | numbered_apart)
     corroborated = np.isin(out["email"], (1, 2)) | np.isin(out["phone"], (1, 2)) | (out["linkedin"] == 1)
     # What may tie one person's records across two employers (a job change keeps LinkedIn and mobile; an
     # acquisition keeps a distinctive mailbox name).
@@ -871,12 +920,17 @@ def estimate_parameters(
     prior, sources["duplicate_rate"] = floor, "prior"
     enough = pairs.height >= config.min_pairs_for_em
     if config.estimate_m and enough:
-        m, _ = estimate_m(levels, u, m)
+        m, em_matches = estimate_m(levels, u, m)
         sources.update({f"m.{name}": "em" for name in LEVELS})
-        m, anchored = estimate_m_anchored(levels, m, config.min_anchored_pairs)
-        sources.update(
-            {f"m.{name}": "anchored" for name, count in anchored.items() if count >= config.min_anchored_pairs}
-        )
+        # EM is identified when its "match" class is about as large as what identifiers tie. Far larger, it
+        # has absorbed a crowd of look-alikes (namesakes at other companies, colleagues): the m are then
+        # counted on the anchored pairs instead (biased towards cleaner duplicates, but not by look-alikes).
+        tied = sum(int((levels[f"{name}_level"] == level).sum()) for name, level in ANCHOR_LEVELS.items())
+        if tied and em_matches > config.em_identified_ratio * tied:
+            m, anchored = estimate_m_anchored(levels, m, config.min_anchored_pairs)
+            sources.update(
+                {f"m.{name}": "anchored" for name, count in anchored.items() if count >= config.min_anchored_pairs}
+            )
     if config.prior_from_data and enough:
         total, _ = _bayes_weights(levels, features, u, m)
         cap = config.max_duplicate_rate * 2.0 / max(1, n - 1)
@@ -916,7 +970,8 @@ def score_pairs(
     confident = probability >= config.automerge_min_probability
     decision = np.select(
         [
-            uncorroborated & (flags["conflict"].to_numpy() | ~confident),
+            uncorroborated
+            & (flags["conflict"].to_numpy() | (probability < config.uncorroborated_review_min_probability)),
             uncorroborated,
             confident,
             probability >= config.review_min_probability,

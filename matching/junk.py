@@ -13,10 +13,11 @@ tiers and actions. The rules, most common first in real exports:
 - `placeholder_email_domain`: example.com, foo.com, domain.com ... (seed `er_placeholder_email_domains`) and the
   reserved TLDs .test, .example, .invalid, .localhost.
 - `disposable_email`: a throwaway mailbox provider (seed `er_disposable_domains`, shared with lead capture).
-- `keyboard_mash`: a name word or mailbox with a run of four keys from one keyboard row ("asdf", "qwer",
-  "yxcv"), a chunk of three letters or more typed twice ("sdfsdf", "asdasd"), one letter three times ("aaa"),
-  or five letters and more without a vowel ("qwrtz"). Short real names without vowels ("Ng") and long
-  consonant clusters with vowels ("Hirschsprung") are not matched.
+- `keyboard_mash`: a name word or mailbox with a run of keys from one keyboard row (four of the home or bottom
+  row: "asdf", "yxcv"; five of the top row, since "erty" and "ertz" occur in Laverty and Hertz), a chunk of
+  three letters or more typed twice ("sdfsdf", "asdasd"), one letter three times ("aaa"), or a name whose
+  words of four letters or more all lack a vowel ("Qwrtz Ztrwq"). Real names without vowels ("Ng"), a typo
+  ("Mcgrr") and long consonant clusters with vowels ("Hirschsprung") are not matched.
 - `test_company`: the company is a test placeholder ("Test GmbH", "Testfirma", "Musterfirma"; legal form
   ignored; seed `er_junk_companies`). A company that only contains the word ("Testo", "TestRail") is real.
 """
@@ -43,9 +44,13 @@ _RESERVED_TLDS = r"\.(test|example|invalid|localhost)$"
 _KEYBOARD_ROWS = ("qwertyuiop", "qwertzuiop", "asdfghjkl", "zxcvbnm", "yxcvbnm")
 
 
-def _keyboard_runs(length: int = 4) -> list[str]:
-    """Every run of `length` neighbouring keys of one keyboard row, both directions."""
-    runs = {row[i : i + length] for row in _KEYBOARD_ROWS for i in range(len(row) - length + 1)}
+def _keyboard_runs() -> list[str]:
+    """Runs of neighbouring keys of one keyboard row, both directions: four keys of the home and bottom rows,
+    five of the top row (four of it occur in real names: Laverty, Hertz, Wertheim)."""
+    runs = set()
+    for row in _KEYBOARD_ROWS:
+        length = 5 if row.startswith("q") else 4
+        runs |= {row[i : i + length] for i in range(len(row) - length + 1)}
     return sorted(runs | {run[::-1] for run in runs})
 
 
@@ -60,12 +65,10 @@ def _mashed(words: pl.Expr) -> pl.Expr:
     for size, times in ((3, 2), (4, 2), (5, 2), (3, 3)):
         chunk = word.str.slice(0, size)
         repeated = repeated | ((word.str.len_chars() == size * times) & (word == pl.concat_str([chunk] * times)))
-    return words.list.eval(
-        word.str.contains(runs)
-        | word.str.contains(same_letter)
-        | repeated
-        | ((word.str.len_chars() >= 5) & ~word.str.contains("[aeiouy]"))
-    ).list.any()
+    mashed = words.list.eval(word.str.contains(runs) | word.str.contains(same_letter) | repeated).list.any()
+    # No vowel in any word of four letters or more ("Qwrtz Ztrwq"); one such word alone is a typo or "Ng".
+    vowelless = words.list.eval((word.str.len_chars() >= 4) & ~word.str.contains("[aeiouy]")).list.all()
+    return mashed | (vowelless & (words.list.len() > 1))
 
 
 def flag_junk(frame: pl.DataFrame) -> pl.DataFrame:
