@@ -91,7 +91,7 @@ def evaluate_contacts(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> di
     ).pl()
     proposals = con.sql(
         "select left_record_id as left_id, right_record_id as right_id from marts.merge_proposals "
-        "where reason = 'review_band'"
+        "where reason <> 'blocked_by_cluster_guard'"
     ).pl()
     names = con.sql(
         "select contact_id as record_id, lower(first_name) || ' ' || lower(last_name) as full_name "
@@ -222,7 +222,7 @@ def construct_detail(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> dic
     ).pl()
     proposals = con.sql(
         "select left_record_id as left_id, right_record_id as right_id from marts.merge_proposals "
-        "where reason = 'review_band'"
+        "where reason <> 'blocked_by_cluster_guard'"
     ).pl()
     predicted = merge_with_edges(crosswalk, proposals).join(truth, on="record_id")
     originals = predicted.filter("is_original").select("person_id", pl.col("cluster_id").alias("original_cluster"))

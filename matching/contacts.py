@@ -157,7 +157,9 @@ class MatchConfig:
     """Thresholds and priors of the contact matcher (dbt vars `er_*` feed these in the warehouse)."""
 
     automerge_min_probability: float = 0.999
-    review_min_probability: float = 0.5
+    # Below this a pair is not worth a person's time: 0.9 = a false merge costs nine missed ones (see the
+    # dbt var er_false_merge_cost, which ranks the proposals by expected value).
+    review_min_probability: float = 0.9
     # Same employer and no personal identifier agreeing: a proposal from this probability on, never a merge.
     uncorroborated_review_min_probability: float = 0.99
     expected_duplicate_rate: float = 0.1
