@@ -100,7 +100,8 @@ DEFAULT_M: dict[str, tuple[float, ...]] = {
     # one_typo and the partial address levels split what the former "different" level held.
     "phone": (0.95, 0.03, 0.005, 0.015),
     "job_title": (0.75, 0.1, 0.15),
-    "workplace": (0.85, 0.08, 0.05, 0.006, 0.006, 0.008),
+    # "different": people change employer (a job change, an acquisition) and keep their records.
+    "workplace": (0.80, 0.08, 0.05, 0.006, 0.006, 0.058),
 }
 
 
