@@ -84,8 +84,9 @@ def merge_with_edges(clusters: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFram
     return clusters.with_columns(pl.col("cluster_id").map_elements(find, return_dtype=pl.String))
 
 
-def evaluate_contacts(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> dict[str, float]:
-    """Contact figures from the warehouse marts against truth (record_id -> person_id)."""
+def golden_clusters_and_proposals(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The golden contact of every record (record_id, cluster_id) and the pending proposals a person would
+    approve to merge (left_id, right_id: every reason but the cluster guard's refusals)."""
     crosswalk = con.sql(
         "select source_record_id as record_id, golden_contact_id as cluster_id from marts.contact_crosswalk"
     ).pl()
@@ -93,6 +94,12 @@ def evaluate_contacts(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> di
         "select left_record_id as left_id, right_record_id as right_id from marts.merge_proposals "
         "where reason <> 'blocked_by_cluster_guard'"
     ).pl()
+    return crosswalk, proposals
+
+
+def evaluate_contacts(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> dict[str, float]:
+    """Contact figures from the warehouse marts against truth (record_id -> person_id)."""
+    crosswalk, proposals = golden_clusters_and_proposals(con)
     names = con.sql(
         "select contact_id as record_id, lower(first_name) || ' ' || lower(last_name) as full_name "
         "from staging.stg_hubspot__contacts"
@@ -217,13 +224,7 @@ def evaluate_junk(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> tuple[
 def construct_detail(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> dict[str, float]:
     """Per must-merge kind the share of duplicate records placed with their person (auto-merge or proposal);
     per must-not-merge kind the number of false record pairs it takes part in."""
-    crosswalk = con.sql(
-        "select source_record_id as record_id, golden_contact_id as cluster_id from marts.contact_crosswalk"
-    ).pl()
-    proposals = con.sql(
-        "select left_record_id as left_id, right_record_id as right_id from marts.merge_proposals "
-        "where reason <> 'blocked_by_cluster_guard'"
-    ).pl()
+    crosswalk, proposals = golden_clusters_and_proposals(con)
     predicted = merge_with_edges(crosswalk, proposals).join(truth, on="record_id")
     originals = predicted.filter("is_original").select("person_id", pl.col("cluster_id").alias("original_cluster"))
     dups = predicted.filter(pl.col("duplicate_kind").is_not_null()).join(originals, on="person_id")
