@@ -800,6 +800,9 @@ class MatchParameters:
     m: dict[str, tuple[float, ...]]
     duplicate_rate: float
     sources: dict[str, str] = field(default_factory=dict)
+    # Share of same-employer pairs with the same full name that are proven two people (an identifier
+    # contradicts, none agrees): how often colleagues share a name in this export (see `namesake_rate`).
+    namesake_rate: float = 0.0
 
     def prior(self, records: int) -> float:
         """Prior probability that two random records of `records` are the same person."""
@@ -807,13 +810,21 @@ class MatchParameters:
 
     @property
     def unidentified(self) -> list[str]:
-        """Parameters the data could not identify (they hold a documented prior)."""
+        """Parameters the data could not identify (they hold a documented prior: `DEFAULT_M`, the expected
+        duplicate rate, a namesake rate of 0)."""
         return sorted(name for name, source in self.sources.items() if source == "prior")
 
     def to_json(self) -> str:
         """The parameters as a JSON document (stored by the warehouse between runs)."""
         return json.dumps(
-            {"u": self.u, "m": self.m, "duplicate_rate": self.duplicate_rate, "sources": self.sources}, sort_keys=True
+            {
+                "u": self.u,
+                "m": self.m,
+                "duplicate_rate": self.duplicate_rate,
+                "sources": self.sources,
+                "namesake_rate": self.namesake_rate,
+            },
+            sort_keys=True,
         )
 
     @classmethod
@@ -838,6 +849,7 @@ class MatchParameters:
             m={k: tuple(v) for k, v in data["m"].items()},
             duplicate_rate=float(data["duplicate_rate"]),
             sources=dict(data.get("sources", {})),
+            namesake_rate=float(data.get("namesake_rate", 0.0)),
         )
 
 
@@ -905,6 +917,21 @@ def estimate_m_anchored(
     return m, counted
 
 
+def namesake_rate(levels: pl.DataFrame, min_pairs: int = 50) -> float | None:
+    """Among candidate pairs at one employer with the same first and last name, the share proven to be two people
+    (a personal identifier contradicts and none agrees) out of those proven either way. High in an export whose
+    companies hold many people of few names (a Chinese company, a big German one); near 0 where a same-named
+    colleague is rare. None with fewer than `min_pairs` proven pairs."""
+    same_name = levels.filter(
+        pl.col("same_employer") & (pl.col("first_name_level") == 1) & (pl.col("last_name_level") == 1)
+    )
+    two_people = int((same_name["conflict"] & ~same_name["corroborated"]).sum())
+    one_person = int((same_name["corroborated"] & ~same_name["conflict"]).sum())
+    if two_people + one_person < min_pairs:
+        return None
+    return two_people / (two_people + one_person)
+
+
 def estimate_parameters(
     pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig, levels: pl.DataFrame | None = None
 ) -> MatchParameters:
@@ -942,11 +969,14 @@ def estimate_parameters(
         # feeds the estimate); the documented prior is used and the metrics say so.
         if estimated < cap * 0.999:
             prior, sources["duplicate_rate"] = estimated, "estimated"
+    rate = namesake_rate(levels) if pairs.height else None
+    sources["namesake_rate"] = "prior" if rate is None else "estimated"
     return MatchParameters(
         u={name: tuple(float(x) for x in u[name]) for name in LEVELS},
         m={name: tuple(float(x) for x in m[name]) for name in LEVELS},
         duplicate_rate=prior * (n - 1) / 2.0,
         sources=sources,
+        namesake_rate=0.0 if rate is None else rate,
     )
 
 
@@ -968,13 +998,20 @@ def score_pairs(
     # alone never merge. Without a personal identifier that agrees (email, phone, LinkedIn) such a pair is a
     # proposal only when the rest would have merged it, and nothing when an identifier contradicts (two
     # mailboxes, two direct lines, two LinkedIn profiles: two people).
+    # How likely such a pair is one person also depends on how often colleagues share a name in this export
+    # (`MatchParameters.namesake_rate`): where most same-named colleagues are proven two people, a lone
+    # name-and-employer agreement is not worth a person's time.
     flags = levels.select("corroborated", "conflict", "same_employer", "bridges")
     uncorroborated = (flags["same_employer"] & ~flags["corroborated"]).to_numpy()
     confident = probability >= config.automerge_min_probability
+    uncorroborated_probability = np.minimum(probability, 1.0 - parameters.namesake_rate)
     decision = np.select(
         [
             uncorroborated
-            & (flags["conflict"].to_numpy() | (probability < config.uncorroborated_review_min_probability)),
+            & (
+                flags["conflict"].to_numpy()
+                | (uncorroborated_probability < config.uncorroborated_review_min_probability)
+            ),
             uncorroborated,
             confident,
             probability >= config.review_min_probability,

@@ -27,6 +27,7 @@ SCHEMA = {
     "duplicate_rate": pl.Float64,
     "duplicate_rate_source": pl.String,
     "unidentified_parameters": pl.String,
+    "namesake_rate": pl.Float64,
     "parameters": pl.String,
 }
 
@@ -57,6 +58,7 @@ def model(dbt, session):
         "duplicate_rate": [parameters.duplicate_rate],
         "duplicate_rate_source": [parameters.sources.get("duplicate_rate", "prior")],
         "unidentified_parameters": [", ".join(parameters.unidentified) or None],
+        "namesake_rate": [parameters.namesake_rate],
         "parameters": [parameters.to_json()],
     }
     return pl.DataFrame(row, schema=SCHEMA).to_arrow()

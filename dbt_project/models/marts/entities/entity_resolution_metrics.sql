@@ -26,7 +26,8 @@ parameters as (
     select
         duplicate_rate as estimated_duplicate_rate,
         duplicate_rate_source,
-        unidentified_parameters
+        unidentified_parameters,
+        namesake_rate
     from {{ ref('int_entities__contact_match_parameters') }}
     order by parameters_version desc
     limit 1
