@@ -228,3 +228,19 @@ def test_accounts_are_a_hierarchy_not_a_merge():
     assert ids[7] not in (ids[1], ids[3], ids[4], ids[6])  # the same trading name in another country: unrelated
     assert parents[3] == parents[4] == parents[6] == "ga-1"
     assert parents[1] is None and parents[7] is None
+
+
+def test_a_duplicate_rate_pinned_at_its_bound_falls_back_to_the_documented_prior():
+    from matching import MatchConfig
+    from matching.contacts import candidate_pairs, estimate_parameters, prepare_contact_features
+
+    # Every record has a duplicate: the data's rate (about 0.5 pairs per record) is above the cap given here.
+    rows = _population()
+    rows += [{**row, "record_id": row["record_id"] + 10_000} for row in rows]
+    features = prepare_contact_features(records_frame(rows))
+    pairs = candidate_pairs(features)
+    free = estimate_parameters(pairs, features, MatchConfig(min_pairs_for_em=10))
+    assert free.sources["duplicate_rate"] == "estimated" and free.duplicate_rate > 0.3
+    capped = estimate_parameters(pairs, features, MatchConfig(min_pairs_for_em=10, max_duplicate_rate=0.2))
+    assert capped.sources["duplicate_rate"] == "prior" and "duplicate_rate" in capped.unidentified
+    assert capped.duplicate_rate == pytest.approx(MatchConfig().expected_duplicate_rate)
