@@ -313,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.actions_cli import add_action_commands
 
     add_action_commands(sub)
+    from orchestration.sync_cli import add_sync_commands
+
+    add_sync_commands(sub)
     return parser
 
 

@@ -1,14 +1,13 @@
 """The CRM connection as a Dagster resource (base URL and token from environment variables)."""
 
 import os
-from urllib.parse import urlparse
 
 import dagster as dg
 
 from ops_store import ops_db_url_from_env
 from orchestration.settings import resolve_paths
 from reverse_etl.crm.cursors import CursorStore
-from reverse_etl.crm.hubspot import HubSpotClient
+from reverse_etl.crm.hubspot import HubSpotClient, hubspot_connection_name
 
 CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
 CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
@@ -36,8 +35,8 @@ class CrmResource(dg.ConfigurableResource):
 
     @property
     def connection_name(self) -> str:
-        """Names the CRM in the cursor table (`hubspot@host:port`), so another CRM starts a fresh cursor."""
-        return f"hubspot@{urlparse(self.base_url).netloc or self.base_url}"
+        """Names the CRM in the cursor table, outbox and ledger (`hubspot@host:port`)."""
+        return hubspot_connection_name(self.base_url)
 
     def client(self) -> HubSpotClient:
         """A client for one step (close it, or use `with`)."""
