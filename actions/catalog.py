@@ -114,5 +114,6 @@ ACTION_TYPES: dict[str, ActionType] = {
         ),
         ActionType("update_deal", "changes fields (or the stage) of a deal in the CRM", editable=("properties",)),
         ActionType("apply_enrichment", "writes a vendor value into a contact field in the CRM", editable=("value",)),
+        ActionType("add_note", "adds a note to the contact's timeline in the CRM", editable=("body",)),
     )
 }

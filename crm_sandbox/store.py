@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "notes")
+ENGAGEMENT_TYPES = ("tasks", "notes")
 
 # HubSpot's object type ids (used in v4 association answers).
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46", "tasks": "0-27"}
@@ -215,8 +216,11 @@ class SandboxStore:
         return str(value).strip().lower() if property_name == "email" else str(value)
 
     def next_id(self, object_type: str) -> int:
+        # Engagements (tasks, notes, ...) share one id space, as in HubSpot, so an activity id names one record.
+        types = ENGAGEMENT_TYPES if object_type in ENGAGEMENT_TYPES else (object_type,)
+        marks = ", ".join("?" for _ in types)
         row = self._con.execute(
-            "SELECT coalesce(max(id), 0) FROM objects WHERE object_type = ?", (object_type,)
+            f"SELECT coalesce(max(id), 0) FROM objects WHERE object_type IN ({marks})", types
         ).fetchone()
         return max(row[0], 1000) + 1
 

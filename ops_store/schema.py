@@ -196,6 +196,8 @@ sync_log = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("attempt", sa.Integer, nullable=False),
+    # Field syncs: the model version of the scores written (actions carry theirs on the action row).
+    sa.Column("model_version", sa.String(80)),
 )
 
 sync_leases = sa.Table(

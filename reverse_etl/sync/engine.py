@@ -86,6 +86,7 @@ class SyncReport:
             "fields_kept_for_a_person": self.fields_kept_for_a_person,
             "fields_failed": self.fields_failed,
             "seconds": round(self.seconds, 2),
+            "rows_per_second": round((self.actions_sent + self.fields_sent) / self.seconds, 1) if self.seconds else 0.0,
         }
 
 
@@ -110,20 +111,24 @@ class SyncEngine:
         self.connection = writer.connection
 
     # ---- the run ----------------------------------------------------------------------------------
-    def run(self, desired_fields: pl.DataFrame | None = None, dry_run: bool = False) -> SyncReport:
-        """One sync: actions, then fields (`desired_fields`: `record_id` + one column per synced property)."""
+    def run(
+        self, desired_fields: pl.DataFrame | None = None, dry_run: bool = False, send_actions: bool = True
+    ) -> SyncReport:
+        """One sync: approved actions (unless `send_actions` is False), then fields when `desired_fields` is
+        given (`record_id` + one column per synced property)."""
         started = time.perf_counter()
         report = SyncReport(uuid.uuid4().hex, self.connection, dry_run=dry_run)
         if dry_run:
             self.writer.prepare()
-            self._dry_run(report, desired_fields)
+            self._dry_run(report, desired_fields, send_actions)
             report.seconds = time.perf_counter() - started
             return report
         with Lease(self.engine, self.connection, self.lease_seconds) as lease:
             self.writer.prepare()
-            self._recover_in_flight()
-            self._enqueue(report)
-            self._send_due(report, lease)
+            if send_actions:
+                self._recover_in_flight()
+                self._enqueue(report)
+                self._send_due(report, lease)
             if desired_fields is not None and not report.stopped_by_kill_switch:
                 self._sync_fields(report, desired_fields, lease)
         report.seconds = time.perf_counter() - started
@@ -430,18 +435,19 @@ class SyncEngine:
                             "status": "sent" if o.ok else o.status.value,
                             "message": o.message,
                             "attempt": 1,
+                            "model_version": c.values.get("actionhouse_model_version"),
                         }
                         for c, o in zip(batch, outcomes, strict=True)
                     ],
                 )
 
     # ---- dry run -----------------------------------------------------------------------------------
-    def _dry_run(self, report: SyncReport, desired: pl.DataFrame | None) -> None:
+    def _dry_run(self, report: SyncReport, desired: pl.DataFrame | None, send_actions: bool = True) -> None:
         """What a run would send, per row, with the CRM's current values beside the new ones; writes nothing."""
         suppression = SuppressionList(self.engine).snapshot()
         if self.kill_switch.state().on:
             report.stopped_by_kill_switch = True
-        ready = self.queue.executable(kill_switch_on=False, suppression=suppression)
+        ready = self.queue.executable(kill_switch_on=False, suppression=suppression) if send_actions else []
         touches = self._sent_touches_this_week()
         for action in ready:
             try:

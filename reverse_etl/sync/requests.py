@@ -13,7 +13,7 @@ from typing import Any
 from actions.queue import StoredAction
 
 # Request kinds in the order a sync sends them: records exist before tasks point at them, merges go last.
-KINDS = ("contact_create", "contact_update", "deal_update", "task", "sequence", "unsubscribe", "merge")
+KINDS = ("contact_create", "contact_update", "deal_update", "task", "note", "sequence", "unsubscribe", "merge")
 TASK_TYPES = {"send_email": "EMAIL", "sla_escalation": "TODO", "escalate_reply": "TODO", "create_task": "TODO"}
 # Golden-record fields a vendor value can fill -> the neutral contact field writers map to CRM properties.
 ENRICHMENT_FIELDS = {
@@ -87,6 +87,19 @@ def build_request(action: StoredAction, nurture_owner: str | None = None) -> Crm
                 "due_at": due if isinstance(due, str) else due.isoformat(),
                 "owner": owner,
                 "task_type": TASK_TYPES[kind],
+                "contact_ids": [needs_record()],
+            },
+        )
+    if kind == "add_note":
+        return CrmRequest(
+            action.action_id,
+            "note",
+            "notes",
+            record,
+            {
+                "body": payload.get("body") or " ".join(action.reasons),
+                "at": action.proposed_at.isoformat(),
+                "owner": action.owner,
                 "contact_ids": [needs_record()],
             },
         )

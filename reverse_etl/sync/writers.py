@@ -59,6 +59,7 @@ BATCH_LIMITS = {
     "contact_update": 100,
     "deal_update": 100,
     "task": 100,
+    "note": 100,
     "sequence": 25,
     "unsubscribe": 25,
     "merge": 25,
@@ -153,6 +154,8 @@ class HubSpotWriter:
             }
         if request.kind == "task":
             return {"call": "POST /crm/v3/objects/tasks/batch/upsert + associations", "properties": self._task(request)}
+        if request.kind == "note":
+            return {"call": "POST /crm/v3/objects/notes/batch/upsert + associations", "properties": self._note(request)}
         if request.kind == "sequence":
             return {
                 "call": "POST /automation/v4/sequences/enrollments",
@@ -187,6 +190,14 @@ class HubSpotWriter:
             "hubspot_owner_id": owner_id,
         }
 
+    def _note(self, request: CrmRequest) -> dict[str, Any]:
+        payload = request.payload
+        return {
+            "hs_note_body": payload["body"],
+            "hs_timestamp": _ms(payload["at"]),
+            "hubspot_owner_id": self.owner_ids.get(payload.get("owner") or ""),
+        }
+
     # ---- sending ------------------------------------------------------------------------------------
     def send(self, kind: str, requests: Sequence[CrmRequest]) -> list[RowOutcome]:
         if kind in ("contact_update", "deal_update"):
@@ -199,6 +210,12 @@ class HubSpotWriter:
                 for r in requests
             ]
             return self.client.write_engagements("tasks", engagements)
+        if kind == "note":
+            engagements = [
+                Engagement(r.action_id, self._note(r), [("contacts", c) for c in r.payload["contact_ids"]])
+                for r in requests
+            ]
+            return self.client.write_engagements("notes", engagements)
         if kind == "sequence":
             outcomes: list[RowOutcome] = []
             for r in requests:

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("message", sa.Text),
         sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("model_version", sa.String(80)),
     )
     op.create_index("ix_sync_log_action_id", "sync_log", ["action_id"])
     op.create_index("ix_sync_log_run_id", "sync_log", ["run_id"])
