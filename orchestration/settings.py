@@ -17,6 +17,9 @@ DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
 # never write the DuckDB file at once (DuckDB allows one writer process).
 WAREHOUSE_POOL = "actionhouse_warehouse"
 WAREHOUSE_RUN_TAG = "actionhouse/warehouse"
+# The CRM Actionhouse reads from and syncs to (HubSpot or the sandbox); its token is never logged or shown.
+CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
+CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
 
 
 @dataclass(frozen=True)

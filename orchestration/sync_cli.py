@@ -7,10 +7,7 @@ import json
 import os
 from collections import Counter
 
-from orchestration.settings import resolve_paths
-
-CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
-CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
+from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, resolve_paths
 
 
 def _say(message: str) -> None:
@@ -101,7 +98,8 @@ def cmd_sync_run(args: argparse.Namespace) -> int:
 def cmd_sync_status(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from ops_store.schema import sync_leases, sync_log, sync_outbox
+    from actions.states import State
+    from ops_store.schema import actions, sync_leases, sync_log, sync_outbox, utc_now
 
     engine = _engine()
     with engine.connect() as con:
@@ -110,10 +108,11 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
                 sync_outbox.c.connection, sync_outbox.c.state
             )
         ).all()
+        # From the queue: actions that could not even become a request are dead letters without an outbox row.
         dead = con.execute(
-            sa.select(sync_outbox.c.action_id, sync_outbox.c.request_kind, sync_outbox.c.last_message)
-            .where(sync_outbox.c.state == "dead_lettered")
-            .order_by(sync_outbox.c.updated_at.desc())
+            sa.select(actions.c.action_id, actions.c.action_type, actions.c.state_reason)
+            .where(actions.c.state == State.DEAD_LETTERED.value)
+            .order_by(actions.c.updated_at.desc())
             .limit(args.limit)
         ).all()
         runs = con.execute(
@@ -133,8 +132,13 @@ def cmd_sync_status(args: argparse.Namespace) -> int:
     print("recent runs (rows per status):")
     for run_id, at, status, n in runs:
         print(f"  {at:%Y-%m-%d %H:%M:%S} UTC  run {run_id[:12]}  {status:<14}{n:>8,}")
+    now = utc_now()
     for lease in leases:
-        print(f"lease on {lease['connection']}: {lease['holder']} until {lease['expires_at']:%H:%M:%S} UTC")
+        where, who = lease["connection"], lease["holder"]
+        if lease["expires_at"] > now:
+            print(f"sync running on {where}: {who} (lease until {lease['expires_at']:%H:%M:%S} UTC)")
+        else:
+            print(f"no sync running on {where} (last one: {who}, started {lease['acquired_at']:%Y-%m-%d %H:%M} UTC)")
     if dead:
         print(f"dead letters (latest {len(dead)}; `actionhouse sync retry --dead-lettered` sends them again):")
         for action_id, kind, message in dead:
@@ -148,7 +152,7 @@ def cmd_sync_retry(args: argparse.Namespace) -> int:
     from actions.policy import load_policy
     from actions.queue import DecisionQueue
     from actions.states import State
-    from ops_store.schema import sync_outbox, utc_now
+    from ops_store.schema import actions, sync_outbox, utc_now
 
     if not args.dead_lettered:
         _say("Say what to retry: --dead-lettered.")
@@ -156,7 +160,7 @@ def cmd_sync_retry(args: argparse.Namespace) -> int:
     engine = _engine()
     with engine.begin() as con:
         ids = (
-            con.execute(sa.select(sync_outbox.c.action_id).where(sync_outbox.c.state == "dead_lettered"))
+            con.execute(sa.select(actions.c.action_id).where(actions.c.state == State.DEAD_LETTERED.value))
             .scalars()
             .all()
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,10 +45,15 @@ DEFAULT_ASSOCIATION_TARGETS = ("contacts", "companies", "deals")
 ENGAGEMENT_KEY = "actionhouse_id"  # unique custom property making task/note writes idempotent
 
 
+CRM_NAME_ENV = "ACTIONHOUSE_CRM_NAME"
+
+
 def hubspot_connection_name(base_url: str) -> str:
     """How Actionhouse names a HubSpot-API CRM in its cursors, outbox and ledger: `hubspot@host:port`
-    (never a token), so pointing at another CRM starts fresh state."""
-    return f"hubspot@{urlparse(base_url).netloc or base_url}"
+    (never a token), so pointing at another CRM starts fresh state. `ACTIONHOUSE_CRM_NAME` overrides it for a CRM
+    whose address changes (the demo's sandbox, which takes a free port each time)."""
+    override = os.environ.get(CRM_NAME_ENV, "").strip()
+    return override or f"hubspot@{urlparse(base_url).netloc or base_url}"
 
 
 @dataclass(frozen=True)

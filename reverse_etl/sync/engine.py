@@ -150,10 +150,14 @@ class SyncEngine:
             )
 
     def _enqueue(self, report: SyncReport) -> None:
-        """Approved actions that may run now -> outbox rows (`queued`); unsendable ones are dead-lettered."""
+        """Approved actions that may run now -> outbox rows (`queued`); unsendable ones are dead-lettered.
+
+        Also picked up: queued actions without an outbox row — dead letters a person sent again whose request could
+        not be built before (e.g. a field no CRM property took, until the mapping gained one)."""
         suppression = SuppressionList(self.engine).snapshot()
         ready = self.queue.executable(kill_switch_on=False, suppression=suppression)
-        if not ready:
+        orphans = self._queued_without_outbox()
+        if not ready and not orphans:
             return
         now = self.clock()
         with self.engine.connect() as con:
@@ -166,7 +170,7 @@ class SyncEngine:
                     ).scalars()
                 )
         rows, unsendable = [], []
-        for action in ready:
+        for action in [*ready, *orphans]:
             try:
                 request = build_request(action, self.policy.routing.nurture_owner)
             except Unsendable as why:
@@ -178,20 +182,28 @@ class SyncEngine:
         if rows:
             with self.engine.begin() as con:
                 con.execute(sa.insert(sync_outbox), rows)
+        unsendable_ids = {action.action_id for action, _ in unsendable}
         moves = [
             (a.action_id, State.QUEUED, "handed to the sync engine", None)
             for a in ready
-            if a.action_id not in {u[0].action_id for u in unsendable}
+            if a.action_id not in unsendable_ids
         ]
         self.queue.transition_many(moves, actor=SYNC_ACTOR)
-        report.enqueued = len(moves)
+        report.enqueued = len(moves) + len([a for a in orphans if a.action_id not in unsendable_ids])
         for action, why in unsendable:
-            self.queue.transition_many([(action.action_id, State.QUEUED, None, None)], actor=SYNC_ACTOR)
+            if action.state != State.QUEUED:
+                self.queue.transition_many([(action.action_id, State.QUEUED, None, None)], actor=SYNC_ACTOR)
             self.queue.transition_many([(action.action_id, State.DEAD_LETTERED, why, None)], actor=SYNC_ACTOR)
             self._log(
                 report.run_id, "action", action.action_id, "contacts", None, action.action_type, "dead_lettered", why, 0
             )
             report.dead_lettered += 1
+
+    def _queued_without_outbox(self) -> list[StoredAction]:
+        has_row = sa.exists().where(sync_outbox.c.action_id == actions.c.action_id)
+        with self.engine.connect() as con:
+            rows = con.execute(sa.select(actions).where(actions.c.state == State.QUEUED.value, ~has_row)).mappings()
+            return [StoredAction(dict(r)) for r in rows]
 
     def _outbox_row(self, action: StoredAction, request: CrmRequest, now: datetime) -> dict[str, Any]:
         return {

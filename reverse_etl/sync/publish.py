@@ -49,7 +49,7 @@ _COLUMNS = {
 
 _DDL = f"""
 create table if not exists {WAREHOUSE_TABLE} (
-    log_id bigint primary key, at timestamptz, run_id varchar, connection varchar, sync varchar, action_id varchar,
+    log_id bigint primary key, "at" timestamptz, run_id varchar, connection varchar, sync varchar, action_id varchar,
     object_type varchar, record_id varchar, request_kind varchar, status varchar, message varchar, attempt bigint,
     action_type varchar, workflow varchar, target_kind varchar, target_id varchar, risk_class varchar,
     reasons json, evidence json, model_version varchar, policy_version varchar, approved_by varchar,
@@ -64,9 +64,10 @@ def publish_sync_log(
     """Append the operational store's new sync-log rows, with their action's lineage, to the warehouse.
 
     Returns how many rows were added."""
-    con.execute("create schema if not exists reverse_etl")
-    con.execute(_DDL)
-    after = con.execute(f"select coalesce(max(log_id), 0) from {WAREHOUSE_TABLE}").fetchone()[0]
+    # DuckDB wants every result read before the next statement on a connection.
+    con.execute("create schema if not exists reverse_etl").fetchall()
+    con.execute(_DDL).fetchall()
+    after = con.execute(f"select coalesce(max(log_id), 0) from {WAREHOUSE_TABLE}").fetchall()[0][0]
     query = (
         sa.select(
             *sync_log.c,
@@ -97,7 +98,7 @@ def publish_sync_log(
                 con.execute(
                     f"insert into {WAREHOUSE_TABLE} by name select * replace "
                     "(cast(reasons as json) as reasons, cast(evidence as json) as evidence) from sync_log_chunk"
-                )
+                ).fetchall()
             finally:
                 con.unregister("sync_log_chunk")
             added += frame.height

@@ -23,6 +23,7 @@ ENRICHMENT_FIELDS = {
     "linkedin_url": "linkedin_url",
     "city": "city",
     "country": "country",
+    "country_code": "country_code",
     "seniority": "seniority",
 }
 

@@ -30,6 +30,8 @@ HUBSPOT_CONTACT_PROPERTIES = {
     "city": "city",
     "country": "country",
     "seniority": "actionhouse_seniority",
+    # HubSpot's `country` is free text ("Germany"); the vendor's ISO code goes to a property of its own.
+    "country_code": "actionhouse_country_code",
     "follow_up_date": "actionhouse_follow_up_date",
     "routing_queue": "actionhouse_routing_queue",
     "referred_by": "actionhouse_referred_by",
@@ -39,6 +41,7 @@ _CUSTOM = (
     ("actionhouse_follow_up_date", "Actionhouse follow-up date", "date", "date"),
     ("actionhouse_routing_queue", "Actionhouse routing queue", "string", "text"),
     ("actionhouse_seniority", "Actionhouse seniority", "string", "text"),
+    ("actionhouse_country_code", "Actionhouse country code (ISO)", "string", "text"),
     ("actionhouse_referred_by", "Actionhouse referred by", "string", "text"),
     ("actionhouse_fit_score", "Actionhouse fit score", "number", "number"),
     ("actionhouse_intent_score", "Actionhouse intent score", "number", "number"),

@@ -5,12 +5,9 @@ import os
 import dagster as dg
 
 from ops_store import ops_db_url_from_env
-from orchestration.settings import resolve_paths
+from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, resolve_paths
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient, hubspot_connection_name
-
-CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
-CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
 
 
 def crm_configured() -> bool:
