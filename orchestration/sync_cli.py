@@ -7,7 +7,7 @@ import json
 import os
 from collections import Counter
 
-from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, resolve_paths
+from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, crm_rate_limit, resolve_paths
 
 
 def _say(message: str) -> None:
@@ -32,7 +32,7 @@ def sync_engine_from_env(ops_engine):
         raise SystemExit(
             f"No CRM to sync to: set {CRM_BASE_URL_ENV} (and {CRM_TOKEN_ENV}); `make demo` serves the sandbox CRM."
         )
-    client = HubSpotClient(base_url, os.environ.get(CRM_TOKEN_ENV, ""))
+    client = HubSpotClient(base_url, os.environ.get(CRM_TOKEN_ENV, ""), rate_limit=crm_rate_limit())
     return SyncEngine(ops_engine, HubSpotWriter(client, hubspot_connection_name(base_url)), load_policy())
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 import pytest
-from sync_fixtures import APPROVER, mixed_proposals, proposal, queue_approved, seed_sandbox
 
 from actions.policy import load_policy
 from crm_sandbox.config import SandboxConfig
 from crm_sandbox.server import start_sandbox
 from crm_sandbox.store import SandboxStore
+from evaluation.sync_world import APPROVER, mixed_proposals, proposal, queue_approved, seed_sandbox
 from ops_store import open_store
 from orchestration.defs.crm.resources import CrmResource
 from orchestration.defs.sync.assets import approved_actions, hubspot_action_sync, hubspot_field_sync, sync_log

@@ -14,7 +14,6 @@ import httpx
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from sync_fixtures import APPROVER, mixed_proposals, proposal, queue_approved, seed_sandbox
 
 from actions.catalog import Workflow
 from actions.kill_switch import KillSwitch
@@ -25,6 +24,7 @@ from actions.suppression import SuppressionEntry, SuppressionList
 from crm_sandbox.config import SandboxConfig
 from crm_sandbox.server import start_sandbox
 from crm_sandbox.store import SandboxStore
+from evaluation.sync_world import APPROVER, mixed_proposals, proposal, queue_approved, seed_sandbox
 from ops_store import open_store
 from ops_store.schema import sync_log, sync_outbox
 from reverse_etl.crm.base import CrmError
@@ -219,19 +219,20 @@ def test_unsubscribed_after_approval_nothing_is_sent(crm, ops):
         ops, POLICY, [proposal("create_task", r, i, {"subject": "Call"}) for i, r in enumerate(crm.records[:4])]
     )
     sync = engine_for(crm, ops)
-    # Approved, then the first contact unsubscribes before any sync: it is never queued.
+    # Approved, then the first contact unsubscribes before any sync: withdrawn when the sync picks it up.
     SuppressionList(ops).add(SuppressionEntry("email", "person0@acme0.com", "unsubscribe", "test"), added_by="t")
     # The second unsubscribes after it was queued (a run stopped by the kill switch queued it): blocked at send time.
     switch = KillSwitch(ops)
     switch.set(True, actor="Rita Ops", reason="checking")
     stopped = sync.run()
     assert stopped.stopped_by_kill_switch and stopped.enqueued == 3 and stopped.actions_sent == 0
+    assert sum(stopped.blocked.values()) == 1
     SuppressionList(ops).add(SuppressionEntry("email", "person1@acme1.com", "unsubscribe", "test"), added_by="t")
     switch.set(False, actor="Rita Ops", reason="done")
     report = sync.run()
     queue = DecisionQueue(ops, POLICY)
     assert report.actions_sent == 2 and sum(report.blocked.values()) == 1
-    assert queue.get(ids[0]).state == State.APPROVED  # never queued; the planner withdraws it next refresh
+    assert queue.get(ids[0]).state == State.WITHDRAWN and "suppressed after approval" in queue.get(ids[0]).state_reason
     assert queue.get(ids[1]).state == State.WITHDRAWN and "suppressed after approval" in queue.get(ids[1]).state_reason
     assert crm.store.counts().get("tasks") == 2
 

@@ -156,6 +156,7 @@ class SyncEngine:
         not be built before (e.g. a field no CRM property took, until the mapping gained one)."""
         suppression = SuppressionList(self.engine).snapshot()
         ready = self.queue.executable(kill_switch_on=False, suppression=suppression)
+        self._withdraw_suppressed(report, suppression, {a.action_id for a in ready})
         orphans = self._queued_without_outbox()
         if not ready and not orphans:
             return
@@ -198,6 +199,46 @@ class SyncEngine:
                 report.run_id, "action", action.action_id, "contacts", None, action.action_type, "dead_lettered", why, 0
             )
             report.dead_lettered += 1
+
+    def _withdraw_suppressed(self, report: SyncReport, suppression, ready: set[str]) -> None:
+        """Approved actions whose contact was suppressed after approval never go out: withdrawn, with the reason,
+        and counted as stopped at send time (rather than left approved until they expire)."""
+        blocked = []
+        for action in self.queue.list(states=[State.APPROVED.value], limit=None):
+            kind = ACTION_TYPES[action.action_type]
+            if action.action_id in ready or not (kind.reaches_contact or kind.customer_facing):
+                continue
+            why = suppression.reason(action.target_emails or [], action.target_domain)
+            if why:
+                blocked.append((action, f"the contact was suppressed after approval: {why}"))
+        if not blocked:
+            return
+        self.queue.transition_many(
+            [(a.action_id, State.WITHDRAWN, f"Withdrawn at send time: {why}.", None) for a, why in blocked],
+            actor=SYNC_ACTOR,
+        )
+        with self.engine.begin() as con:
+            con.execute(
+                sa.insert(sync_log),
+                [
+                    {
+                        "at": self.clock(),
+                        "run_id": report.run_id,
+                        "connection": self.connection,
+                        "sync": "action",
+                        "action_id": a.action_id,
+                        "object_type": "contacts",
+                        "record_id": None,
+                        "request_kind": a.action_type,
+                        "status": "blocked",
+                        "message": why,
+                        "attempt": 0,
+                    }
+                    for a, why in blocked
+                ],
+            )
+        for _, why in blocked:
+            report.blocked[why.split(":")[0]] += 1
 
     def _queued_without_outbox(self) -> list[StoredAction]:
         has_row = sa.exists().where(sync_outbox.c.action_id == actions.c.action_id)

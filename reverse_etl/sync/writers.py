@@ -294,3 +294,188 @@ class HubSpotWriter:
 
     def read_fields(self, object_type: str, record_ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict]:
         return self.client.read_records(object_type, list(record_ids), list(fields))
+
+
+# ---- Salesforce -----------------------------------------------------------------------------------------------------
+# Neutral contact fields -> Contact fields (custom ones, `__c`, are created once when Actionhouse is installed).
+SALESFORCE_CONTACT_FIELDS = {
+    "first_name": "FirstName",
+    "last_name": "LastName",
+    "email": "Email",
+    "job_title": "Title",
+    "phone": "Phone",
+    "mobile_phone": "MobilePhone",
+    "city": "MailingCity",
+    "country": "MailingCountry",
+    "company": "Actionhouse_Company__c",
+    "linkedin_url": "Actionhouse_LinkedIn_URL__c",
+    "seniority": "Actionhouse_Seniority__c",
+    "country_code": "Actionhouse_Country_Code__c",
+    "follow_up_date": "Actionhouse_Follow_Up_Date__c",
+    "routing_queue": "Actionhouse_Routing_Queue__c",
+    "referred_by": "Actionhouse_Referred_By__c",
+    "actionhouse_fit_score": "Actionhouse_Fit_Score__c",
+    "actionhouse_intent_score": "Actionhouse_Intent_Score__c",
+    "actionhouse_combined_score": "Actionhouse_Combined_Score__c",
+    "actionhouse_tier": "Actionhouse_Tier__c",
+    "actionhouse_reasons": "Actionhouse_Reasons__c",
+    "actionhouse_model_version": "Actionhouse_Model_Version__c",
+}
+# HubSpot deal properties (what `update_deal` payloads name) -> Opportunity fields.
+SALESFORCE_DEAL_FIELDS = {"dealstage": "StageName", "amount": "Amount", "closedate": "CloseDate", "dealname": "Name"}
+SALESFORCE_MERGE_REFUSAL = (
+    "Actionhouse does not merge Salesforce records: Salesforce merges only through its SOAP API or the Merge "
+    "Contacts screen, which keep its own field-by-field choices; merge these two contacts in Salesforce"
+)
+
+
+class SalesforceWriter:
+    """Requests -> Salesforce (REST, sObject Collections of 200). Tasks, notes (completed tasks) and created
+    contacts are upserts on `Actionhouse_Id__c` (or Email); owner, field, opt-out and deal changes are updates by
+    id (rewriting the same values is harmless); sequence enrollments are CampaignMember inserts, where Salesforce's
+    DUPLICATE_VALUE means the contact is already a member (done). Merges are refused with the reason."""
+
+    def __init__(self, client, connection: str) -> None:
+        self.client = client
+        self.connection = connection
+        self.user_ids: dict[str, str] = {}
+
+    def prepare(self) -> None:
+        """The org's active users by name (record owners and task assignees)."""
+        for user in self.client.query("SELECT Id, Name, Email FROM User"):
+            self.user_ids[user["Name"]] = user["Id"]
+
+    def batch_limit(self, kind: str) -> int:
+        return 1 if kind == "merge" else 200
+
+    def _fields(self, neutral: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in neutral.items():
+            if name == "owner":
+                owner = self.user_ids.get(value) if value else None
+                if value and owner is None:
+                    raise KeyError(value)
+                out["OwnerId"] = owner
+            elif name in SALESFORCE_CONTACT_FIELDS:
+                out[SALESFORCE_CONTACT_FIELDS[name]] = value
+            else:
+                raise KeyError(f"field {name}")
+        return out
+
+    def _task(self, request: CrmRequest, note: bool = False) -> dict[str, Any]:
+        payload = request.payload
+        owner = self.user_ids.get(payload.get("owner") or "")
+        return {
+            "type": "Task",
+            "Actionhouse_Id__c": request.action_id,
+            "Subject": "Note" if note else payload["subject"][:255],
+            "Description": payload["body"],
+            "ActivityDate": str(payload["at" if note else "due_at"])[:10],
+            "Status": "Completed" if note else "Not Started",
+            "Priority": "Normal",
+            "TaskSubtype": "Email" if payload.get("task_type") == "EMAIL" else "Task",
+            "WhoId": payload["contact_ids"][0],
+            **({"OwnerId": owner} if owner else {}),
+        }
+
+    def describe(self, request: CrmRequest) -> dict[str, Any]:
+        if request.kind in ("task", "note"):
+            return {
+                "call": "PATCH composite/sobjects/Task/Actionhouse_Id__c",
+                **self._task(request, request.kind == "note"),
+            }
+        if request.kind == "merge":
+            return {"call": "none", "problem": SALESFORCE_MERGE_REFUSAL}
+        return {"call": f"composite/sobjects ({request.kind})", "id": request.record_id, "payload": request.payload}
+
+    def send(self, kind: str, requests: Sequence[CrmRequest]) -> list[RowOutcome]:
+        if kind in ("task", "note"):
+            rows = [self._task(r, kind == "note") for r in requests]
+            outcomes = self.client.upsert(
+                "Task", [{k: v for k, v in r.items() if k != "type"} for r in rows], "Actionhouse_Id__c"
+            )
+            return [
+                RowOutcome(r.action_id, o.status, o.record_id, o.message)
+                for r, o in zip(requests, outcomes, strict=True)
+            ]
+        if kind == "merge":
+            return [RowOutcome(r.action_id, OutcomeStatus.REJECTED, message=SALESFORCE_MERGE_REFUSAL) for r in requests]
+        if kind == "sequence":
+            rows = [
+                {
+                    "type": "CampaignMember",
+                    "CampaignId": r.payload["sequence_id"],
+                    "ContactId": r.record_id,
+                    "Status": "Sent",
+                }
+                for r in requests
+            ]
+            outcomes = self.client.create(rows, [r.action_id for r in requests])
+            return [
+                RowOutcome(o.key, OutcomeStatus.OK, o.record_id) if o.message and "DUPLICATE_VALUE" in o.message else o
+                for o in outcomes
+            ]
+        if kind == "contact_create":
+            return self._creates(requests)
+        updates, positions, outcomes = [], [], [None] * len(requests)
+        for i, r in enumerate(requests):
+            try:
+                updates.append(self._update_row(kind, r))
+                positions.append(i)
+            except KeyError as missing:
+                outcomes[i] = RowOutcome(
+                    r.action_id, OutcomeStatus.REJECTED, message=f"{missing.args[0]} has no Salesforce field (or user)"
+                )
+        for i, outcome in zip(positions, self.client.update(updates), strict=True):
+            outcomes[i] = RowOutcome(requests[i].action_id, outcome.status, outcome.record_id, outcome.message)
+        return outcomes
+
+    def _update_row(self, kind: str, request: CrmRequest) -> dict[str, Any]:
+        if request.record_id is None:
+            raise KeyError("a record without a Salesforce id")
+        if kind == "unsubscribe":
+            return {"type": "Contact", "Id": request.record_id, "HasOptedOutOfEmail": True}
+        if kind == "deal_update":
+            fields = {}
+            for name, value in request.payload["properties"].items():
+                if name not in SALESFORCE_DEAL_FIELDS:
+                    raise KeyError(f"deal property {name}")
+                fields[SALESFORCE_DEAL_FIELDS[name]] = value
+            return {"type": "Opportunity", "Id": request.record_id, **fields}
+        return {"type": "Contact", "Id": request.record_id, **self._fields(request.payload["properties"])}
+
+    def _creates(self, requests: Sequence[CrmRequest]) -> list[RowOutcome]:
+        outcomes: list[RowOutcome] = []
+        for r in requests:
+            neutral = {k: v for k, v in r.payload.items() if k != "key" and v is not None}
+            neutral.setdefault("last_name", "[not provided]")  # Salesforce requires a last name
+            try:
+                fields = self._fields(neutral)
+            except KeyError as missing:
+                outcomes.append(
+                    RowOutcome(
+                        r.action_id,
+                        OutcomeStatus.REJECTED,
+                        message=f"{missing.args[0]} has no Salesforce field (or user)",
+                    )
+                )
+                continue
+            key = "Email" if r.payload.get("key") == "email" else "Actionhouse_Id__c"
+            fields["Actionhouse_Id__c"] = r.action_id
+            (outcome,) = self.client.upsert("Contact", [fields], key)
+            outcomes.append(RowOutcome(r.action_id, outcome.status, outcome.record_id, outcome.message))
+        return outcomes
+
+    def write_fields(self, object_type: str, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[RowOutcome]:
+        updates = [{"type": "Contact", "Id": record_id, **self._fields(values)} for record_id, values in rows]
+        return self.client.update(updates)
+
+    def read_fields(self, object_type: str, record_ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict]:
+        names = {SALESFORCE_CONTACT_FIELDS[f]: f for f in fields}
+        out: dict[str, dict] = {}
+        for start in range(0, len(record_ids), 200):
+            ids = ", ".join(f"'{i}'" for i in record_ids[start : start + 200] if str(i).isalnum())
+            soql = f"SELECT Id, {', '.join(names)} FROM Contact WHERE Id IN ({ids})"
+            for record in self.client.query(soql):
+                out[record["Id"]] = {names[k]: v for k, v in record.items() if k in names}
+        return out

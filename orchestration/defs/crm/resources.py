@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from ops_store import ops_db_url_from_env
-from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, resolve_paths
+from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, crm_rate_limit, resolve_paths
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient, hubspot_connection_name
 
@@ -25,10 +25,16 @@ class CrmResource(dg.ConfigurableResource):
 
     @classmethod
     def from_environment(cls) -> "CrmResource":
-        """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown) and
+        """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown),
+        `ACTIONHOUSE_CRM_RATE_LIMIT` (requests per 10 s, default 100) and
         `ACTIONHOUSE_OPS_DB` (default `sqlite:///<data dir>/operations.sqlite`)."""
         ops_db = ops_db_url_from_env(resolve_paths().data_dir)
-        return cls(base_url=dg.EnvVar(CRM_BASE_URL_ENV), token=dg.EnvVar(CRM_TOKEN_ENV), ops_db_url=ops_db)
+        return cls(
+            base_url=dg.EnvVar(CRM_BASE_URL_ENV),
+            token=dg.EnvVar(CRM_TOKEN_ENV),
+            ops_db_url=ops_db,
+            rate_limit=crm_rate_limit(),
+        )
 
     @property
     def connection_name(self) -> str:
