@@ -43,6 +43,23 @@ def test_demo_then_next_hour(demo_env, capsys):
     assert "actions: " in out and "proposed (auto " in out and "actions by state:" in out
     api_rows = _query(data_dir, "select count(*) from raw.hubspot_contacts where _source_file like 'api:%'")[0][0]
     assert api_rows > 300, "contacts were read through the sandbox CRM's API"
+    # The sync: auto actions and scores went to the CRM, the demo user's approvals followed, and the second refresh
+    # read them back; the warehouse's sync log leads from each write to its approver.
+    assert "Demo Approver approved" in out and "synced to the CRM:" in out and "read back from the CRM:" in out
+    approvers = dict(
+        _query(
+            data_dir,
+            "select approved_by, count(*) from reverse_etl.sync_log "
+            "where sync = 'action' and status = 'sent' group by 1",
+        )
+    )
+    assert approvers.get("policy", 0) > 0 and approvers.get("Demo Approver", 0) > 0
+    scored_in_crm = _query(
+        data_dir,
+        "select count(distinct record_id) from raw.hubspot_contacts "
+        "where _source_file = 'api:hubspot/contacts' and extra_columns->>'actionhouse_tier' is not null",
+    )[0][0]
+    assert scored_in_crm > 300
 
     files = _query(data_dir, "select source, path, rows_loaded, rows_accepted, rows_quarantined from raw.load_files")
     assert {row[0] for row in files} == set(SOURCES)
