@@ -142,13 +142,16 @@ def test_sends_exactly_the_approved_actions_once(crm, ops):
         {"fault_5xx_rate": 0.3},
         {"fault_partial_rate": 0.3},
         {"fault_locked_rate": 0.3},
+        {"fault_slow_rate": 0.3, "slow_seconds": 0.6},
     ],
-    ids=["5xx", "207-partial", "423-locked"],
+    ids=["5xx", "207-partial", "423-locked", "timeouts"],
 )
 def test_faults_are_retried_without_duplicates(crm, ops, rates):
     ids = queue_approved(ops, POLICY, mixed_proposals(crm.records[:60]))
     faults(crm, **rates)
-    sync = engine_for(crm, ops, max_attempts=3)
+    # A timed-out write may have gone through on the CRM side: resending it must not duplicate it.
+    timeout = {"timeout_s": 0.3} if "slow_seconds" in rates else {}
+    sync = engine_for(crm, ops, max_attempts=3, **timeout)
     for _ in range(6):  # later runs pick up what a run left retryable
         with ops.begin() as con:  # no waiting for the backoff in a test
             con.execute(sa.update(sync_outbox).values(next_attempt_at=sa.func.current_timestamp()))
@@ -158,10 +161,10 @@ def test_faults_are_retried_without_duplicates(crm, ops, rates):
             continue
         if states(ops).get("sent") == 60:
             break
-    faults(crm, fault_5xx_rate=0, fault_partial_rate=0, fault_locked_rate=0)
+    faults(crm, fault_5xx_rate=0, fault_partial_rate=0, fault_locked_rate=0, fault_slow_rate=0)
     assert states(ops) == {"sent": 60}
     assert_in_crm_exactly_once(crm, ops, ids)
-    injected = crm.stats["faults_5xx"] + crm.stats["faults_partial_rows"] + crm.stats["faults_423"]
+    injected = sum(crm.stats[k] for k in ("faults_5xx", "faults_partial_rows", "faults_423", "faults_slow"))
     assert injected > 0
 
 
@@ -284,6 +287,29 @@ def test_two_syncs_at_once_one_runs(crm, ops):
     release.set()
     thread.join(20)
     assert result["report"].actions_sent == 200 and crm.store.counts()["tasks"] == 200
+
+
+def test_the_lease_lets_one_sync_run_on_sqlite_and_postgresql(ops_store_url):
+    from datetime import timedelta
+
+    from ops_store.schema import sync_leases, utc_now
+    from reverse_etl.sync.lease import Lease
+
+    engine = open_store(ops_store_url)
+    first = Lease(engine, "hubspot@x", ttl_seconds=60, holder="other-host:1:a")
+    second = Lease(engine, "hubspot@x", ttl_seconds=60, holder="other-host:2:b")
+    first.acquire()
+    with pytest.raises(LeaseHeld, match="already running"):
+        second.acquire()
+    # The holder crashed on another machine: it stops renewing, and its lease lapses.
+    with engine.begin() as con:
+        con.execute(sa.update(sync_leases).values(expires_at=utc_now() - timedelta(seconds=1)))
+    second.acquire()
+    with pytest.raises(LeaseHeld):
+        first.renew()  # the old holder, back, learns it lost the lease and stops
+    second.release()
+    first.acquire()
+    engine.dispose()
 
 
 def test_an_edit_after_approval_needs_a_new_approval(crm, ops):
