@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -328,7 +329,9 @@ def faults_part(root: Path, actions: int, field_rows: int, kills: int, seed: int
         or queue.get(i).effective_payload.get("merged_record_id") == MISSING_RECORD
     )
     reasons = Counter(
-        (queue.get(i).state_reason or "")[:90] for i in ids if queue.get(i).state == State.DEAD_LETTERED
+        re.sub(r"\d+", "N", queue.get(i).state_reason or "")[:90]
+        for i in ids
+        if queue.get(i).state == State.DEAD_LETTERED
     )
     _say(f"part 1: invalid actions made on purpose: {invalid}; dead-letter reasons: {dict(reasons)}")
     return {
