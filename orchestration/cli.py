@@ -142,6 +142,33 @@ def _sync_summary(paths: Paths) -> list[str]:
         engine.dispose()
 
 
+def print_crm_round_trip(paths: Paths) -> None:
+    """After the demo's approvals: what reached the CRM and what the read-back found there."""
+    import duckdb
+
+    print("\n=== Actionhouse and the CRM ===")
+    lines = _sync_summary(paths)
+    con = _open_when_free(paths.warehouse)
+    if con is not None:
+        try:
+            with contextlib.suppress(duckdb.Error):  # nothing read back yet
+                lines += read_back_lines(con)
+            with contextlib.suppress(duckdb.Error):  # no sync log published yet
+                by_approver = con.execute(
+                    "select approved_by, count(*) from reverse_etl.sync_log where sync = 'action' and status = 'sent' "
+                    "group by 1 order by 2 desc"
+                ).fetchall()
+                lines.append(
+                    "actions sent, by who approved them: "
+                    + ", ".join(f"{who} {n:,}" for who, n in by_approver)
+                    + " (reverse_etl.sync_log)"
+                )
+        finally:
+            con.close()
+    for line in lines:
+        print(line)
+
+
 def print_summary(paths: Paths, result, seconds: float) -> None:
     """Rows loaded and quarantined per source, checks passed and failed, where things are."""
     import duckdb
@@ -290,8 +317,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 1
         if not run_demo_approvals(paths.data_dir, lambda job: run_job(paths, job), say):
             return 1
-        say("Refreshing again: the next ingest reads the synced tasks, notes, owners and scores back from the CRM ...")
-        return 0 if run_refresh(paths) else 1
+        print_crm_round_trip(paths)
+        return 0
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

@@ -91,18 +91,24 @@ def read_back_lines(con) -> list[str]:
 
 
 def run_demo_approvals(data_dir: Path, run_job: Callable[[str], bool], say: Callable[[str], None]) -> bool:
-    """Approve a few actions as the demo user and run the approvals sync job (`run_job(job name)`)."""
+    """Approve a few actions as the demo user, run the approvals sync job (as the sensor would), then the read-back
+    job (the next ingest of what the CRM now holds). `run_job(job name)` runs one job; True when all went well."""
     from ops_store import open_store, ops_db_url_from_env
-    from orchestration.defs.sync.assets import ACTION_SYNC_JOB_NAME
+    from orchestration.defs.sync.assets import ACTION_SYNC_JOB_NAME, CRM_READ_BACK_JOB_NAME
 
     engine = open_store(ops_db_url_from_env(data_dir))
     try:
         approved = approve_for_demo(engine)
     finally:
         engine.dispose()
-    if not approved:
+    if approved:
+        listing = ", ".join(f"{t} {n}" for t, n in approved.most_common())
+        say(
+            f"{DEMO_APPROVER} approved {sum(approved.values())} action(s): {listing}. Syncing them as the sensor would."
+        )
+        if not run_job(ACTION_SYNC_JOB_NAME):
+            return False
+    else:
         say("No actions were waiting for a decision; nothing for the demo user to approve.")
-        return True
-    listing = ", ".join(f"{t} {n}" for t, n in approved.most_common())
-    say(f"{DEMO_APPROVER} approved {sum(approved.values())} action(s): {listing}. Syncing them as the sensor would.")
-    return run_job(ACTION_SYNC_JOB_NAME)
+    say("Reading back what the CRM now holds (tasks, notes, owners, scores), as the next ingest does ...")
+    return run_job(CRM_READ_BACK_JOB_NAME)

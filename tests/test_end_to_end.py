@@ -136,7 +136,7 @@ def test_demo_then_next_hour(demo_env, capsys):
     assert reasons == [("Record ID 'not-an-id' is not a whole number",)]
 
     # Entity resolution was incremental: only pairs of the records this refresh changed were scored again,
-    # and records already resolved kept their golden ids (none of the new ones is a duplicate of them).
+    # and records already resolved kept their golden ids unless a changed record joined them.
     changed = {
         row[0]
         for row in _query(
@@ -158,8 +158,13 @@ def test_demo_then_next_hour(demo_env, capsys):
         _query(data_dir, "select record_id, golden_contact_id from intermediate.int_entities__contact_clusters")
     )
     assert golden_after[990001] == "gc-990001"
+    # A record the refresh did not touch keeps its golden id unless a changed record joined its cluster
+    # (the demo's approved merge reached the CRM, so the read-back survivor now carries the other's email).
     moved = {r for r, golden in golden_before.items() if golden_after.get(r) != golden}
-    assert not moved - changed, "untouched records keep their golden ids"
+    clusters_with_changes = {golden_after[r] for r in changed if r in golden_after}
+    assert all(golden_after.get(r) in clusters_with_changes for r in moved - changed), (
+        "untouched records keep their golden ids"
+    )
 
     # The event streams are staged incrementally: after the next hour each still holds one row per event.
     for staged, raw, key in (

@@ -18,7 +18,7 @@ from actions.states import State
 from ops_store.schema import actions
 from orchestration.defs.crm.resources import CrmResource, crm_configured
 from orchestration.resources import OpsStoreResource, WarehouseResource
-from orchestration.settings import WAREHOUSE_POOL
+from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG
 from reverse_etl.sync import LeaseHeld, SyncEngine, SyncReport
 from reverse_etl.sync.audit import sent_without_approval
 from reverse_etl.sync.fields import desired_contact_fields
@@ -30,6 +30,7 @@ FIELD_SYNC_KEY = dg.AssetKey([GROUP, "hubspot_field_sync"])
 ACTION_SYNC_KEY = dg.AssetKey([GROUP, "hubspot_action_sync"])
 SYNC_LOG_KEY = dg.AssetKey([GROUP, "sync_log"])
 ACTION_SYNC_JOB_NAME = "sync_approved_actions"
+CRM_READ_BACK_JOB_NAME = "crm_read_back"
 # How long a sync waits for another one on the same CRM connection (the hourly one, a sensor's, a person's).
 LEASE_WAIT_SECONDS = 600
 
@@ -202,11 +203,20 @@ def approved_actions(context: dg.SensorEvaluationContext, ops_store: OpsStoreRes
     return dg.RunRequest(run_key=f"approvals-{marker}", tags={"actionhouse/trigger": "approved_actions"})
 
 
+crm_read_back = dg.define_asset_job(
+    name=CRM_READ_BACK_JOB_NAME,
+    selection=dg.AssetSelection.groups("crm_api") | dg.AssetSelection.assets(SYNC_LOG_KEY),
+    description="Read back what the syncs wrote (changed contacts, tasks, notes, owners, scores) and publish the "
+    "sync log, without a full refresh.",
+    tags={WAREHOUSE_RUN_TAG: "write"},
+)
+
+
 def build_sync_definitions() -> dg.Definitions:
-    """The sync assets, the approvals sensor and its job (the `crm` resource comes with the CRM ingestion)."""
+    """The sync assets, the approvals sensor and the jobs (the `crm` resource comes with the CRM ingestion)."""
     return dg.Definitions(
         assets=[hubspot_field_sync, hubspot_action_sync, sync_log],
-        jobs=[sync_approved_actions],
+        jobs=[sync_approved_actions, crm_read_back],
         sensors=[approved_actions],
     )
 
