@@ -112,3 +112,11 @@ eval-actions: install
 
 bench-actions: install
 	$(PY) -m bench.actions --contacts 1000000
+
+# --- sync engine (reverse_etl/sync/): promises under faults and kill -9, throughput at HubSpot's limit, 1M diff ---
+# Default 20,000 approved actions + 100,000 field updates (~10 min); `make eval-sync SYNC_ACTIONS=2000` for speed.
+SYNC_ACTIONS ?= 20000
+SYNC_FIELDS ?= 100000
+.PHONY: eval-sync
+eval-sync: install
+	$(PY) -m evaluation.sync --actions $(SYNC_ACTIONS) --fields $(SYNC_FIELDS)

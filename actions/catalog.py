@@ -105,6 +105,15 @@ ACTION_TYPES: dict[str, ActionType] = {
             reaches_contact=True,
             editable=("subject", "body"),
         ),
+        ActionType(
+            "enroll_sequence",
+            "enrolls the contact in an email sequence sent by the owner",
+            customer_facing=True,
+            reaches_contact=True,
+            editable=("sequence_id",),
+        ),
+        ActionType("update_deal", "changes fields (or the stage) of a deal in the CRM", editable=("properties",)),
         ActionType("apply_enrichment", "writes a vendor value into a contact field in the CRM", editable=("value",)),
+        ActionType("add_note", "adds a note to the contact's timeline in the CRM", editable=("body",)),
     )
 }

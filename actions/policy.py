@@ -90,6 +90,12 @@ class Sla(_Section):
     reroute_after_hours: Hours
 
 
+class Sync(_Section):
+    max_attempts: Annotated[int, Field(gt=0)] = 8
+    retry_base_seconds: Annotated[float, Field(ge=0)] = 60.0
+    owned_properties: list[str] = []
+
+
 class Territory(_Section):
     countries: Annotated[list[CountryCode], Field(min_length=1)]
     owners: Annotated[list[str], Field(min_length=1)]
@@ -121,6 +127,7 @@ class Policy(_Section):
     reply_routing: ReplyRouting
     sla: Sla
     routing: Routing
+    sync: Sync = Sync()
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")

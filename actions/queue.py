@@ -375,6 +375,60 @@ class DecisionQueue:
             )
         return self.get(action_id)
 
+    def transition_many(
+        self, moves: list[tuple[str, State, str | None, dict[str, Any] | None]], actor: str
+    ) -> list[str]:
+        """Move many actions in one transaction (the sync engine's per-batch outcomes): `(action id, to state,
+        note, extra column values)` each, with the same legality checks and audit events as `transition`.
+        Returns the ids that could not move (illegal from their current state, or changed meanwhile)."""
+        if not moves:
+            return []
+        now = self.clock()
+        refused: list[str] = []
+        with self.engine.begin() as con:
+            ids = [m[0] for m in moves]
+            current: dict[str, tuple[str, int]] = {}
+            for i in range(0, len(ids), _IN_CHUNK):
+                rows = con.execute(
+                    sa.select(actions.c.action_id, actions.c.state, actions.c.row_version).where(
+                        actions.c.action_id.in_(ids[i : i + _IN_CHUNK])
+                    )
+                )
+                current.update({a: (s, v) for a, s, v in rows})
+            events = []
+            for action_id, to, note, extra in moves:
+                state, version = current.get(action_id, (None, None))
+                if state is None or not can_move(State(state), to):
+                    refused.append(action_id)
+                    continue
+                values = {"state": to.value, "updated_at": now, "row_version": version + 1, **(extra or {})}
+                if note is not None:
+                    values["state_reason"] = note
+                updated = con.execute(
+                    sa.update(actions)
+                    .where(actions.c.action_id == action_id, actions.c.row_version == version)
+                    .values(**values)
+                )
+                if updated.rowcount != 1:
+                    refused.append(action_id)
+                    continue
+                events.append(
+                    {
+                        "action_id": action_id,
+                        "at": now,
+                        "actor": actor,
+                        "event": to.value,
+                        "from_state": state,
+                        "to_state": to.value,
+                        "note": note,
+                        "payload_before": None,
+                        "payload_after": None,
+                    }
+                )
+            if events:
+                con.execute(sa.insert(action_events), events)
+        return refused
+
     def _conflict(self, con, action_id: str) -> DecisionConflict:
         row = con.execute(sa.select(actions).where(actions.c.action_id == action_id)).mappings().one()
         who = f" by {row['decided_by']}" if row["decided_by"] else ""

@@ -3,8 +3,10 @@
     proposed --> approved | edited | rejected | expired | withdrawn
     edited   --> approved | edited | rejected | expired | withdrawn     (an edit waits for an approval)
     approved --> queued | edited | rejected | expired | withdrawn       (editing after approval needs a new one)
-    queued   --> sent | failed | dead_lettered                          (the sync engine)
+    queued   --> sent | failed | dead_lettered | withdrawn             (the sync engine; withdrawn: stopped at send
+                                                                         time by a last-mile check)
     failed   --> queued | dead_lettered
+    dead_lettered --> queued                                           (a person retries it)
 
 `auto` actions enter as `approved` (by the policy); `never` actions stay `proposed` until a person dismisses
 them (`rejected`), they expire or are withdrawn: they can never be approved.
@@ -34,13 +36,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.PROPOSED: frozenset({State.APPROVED, State.EDITED, State.REJECTED, State.EXPIRED, State.WITHDRAWN}),
     State.EDITED: frozenset({State.APPROVED, State.EDITED, State.REJECTED, State.EXPIRED, State.WITHDRAWN}),
     State.APPROVED: frozenset({State.QUEUED, State.EDITED, State.REJECTED, State.EXPIRED, State.WITHDRAWN}),
-    State.QUEUED: frozenset({State.SENT, State.FAILED, State.DEAD_LETTERED}),
+    State.QUEUED: frozenset({State.SENT, State.FAILED, State.DEAD_LETTERED, State.WITHDRAWN}),
     State.FAILED: frozenset({State.QUEUED, State.DEAD_LETTERED}),
     State.REJECTED: frozenset(),
     State.EXPIRED: frozenset(),
     State.WITHDRAWN: frozenset(),
     State.SENT: frozenset(),
-    State.DEAD_LETTERED: frozenset(),
+    # A person may send a dead letter again once its cause is fixed (`actionhouse sync retry --dead-lettered`).
+    State.DEAD_LETTERED: frozenset({State.QUEUED}),
 }
 
 # Waiting for a person.

@@ -183,7 +183,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     @app.middleware("http")
     async def gatekeeper(request: Request, call_next):
         path = request.url.path
-        if not (path.startswith("/crm/") or path.startswith("/communication-preferences/")):
+        if not path.startswith(("/crm/", "/communication-preferences/", "/automation/")):
             return await call_next(request)
         stats["requests"] += 1
         header = request.headers.get("authorization", "")
@@ -775,6 +775,78 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
                 status_item(sid, store.subscription_status(email, sid) or "SUBSCRIBED") for sid in definitions
             ],
         }
+
+    # ---- property definitions (v3): custom properties such as Actionhouse's scores -------------
+    property_types = {"string", "number", "date", "datetime", "enumeration", "bool"}
+
+    @app.get("/crm/v3/properties/{object_type}")
+    async def list_properties(object_type: str):
+        return {"results": store.property_definitions(_object_type(object_type))}
+
+    @app.get("/crm/v3/properties/{object_type}/{name}")
+    async def read_property(object_type: str, name: str):
+        found = store.property_definition(_object_type(object_type), name)
+        if found is None:
+            raise HubSpotError(404, f"Property {name} does not exist", "OBJECT_NOT_FOUND")
+        return found
+
+    @app.post("/crm/v3/properties/{object_type}")
+    async def create_property(object_type: str, request: Request):
+        object_type = _object_type(object_type)
+        body = await body_of(request)
+        name, kind = str(body.get("name", "")), body.get("type")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or kind not in property_types or not body.get("label"):
+            raise HubSpotError(
+                400, "Property definitions need a lowercase name, a label and a type", "VALIDATION_ERROR"
+            )
+        with store.transaction():
+            if store.property_definition(object_type, name) is not None:
+                raise HubSpotError(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+            definition = {
+                "name": name,
+                "label": body["label"],
+                "type": kind,
+                "fieldType": body.get("fieldType", "text"),
+                "groupName": body.get("groupName", "contactinformation"),
+                "description": body.get("description", ""),
+                "calculated": False,
+                "hasUniqueValue": False,
+            }
+            store.add_property_definition(object_type, definition)
+        return JSONResponse(definition, status_code=201)
+
+    # ---- sequences (automation v4) ---------------------------------------------------------------
+    @app.post("/automation/v4/sequences/enrollments")
+    async def enroll_in_sequence(request: Request):
+        body = await body_of(request)
+        sequence_id, contact_id = str(body.get("sequenceId", "")), str(body.get("contactId", ""))
+        sender = str(body.get("senderEmail", ""))
+        if not sequence_id or not contact_id.isdigit() or not _EMAIL.match(sender):
+            raise HubSpotError(400, "sequenceId, contactId and senderEmail are required", "VALIDATION_ERROR")
+        contact = store.get("contacts", int(contact_id))
+        if contact is None:
+            raise HubSpotError(400, f"Contact {contact_id} does not exist", "VALIDATION_ERROR")
+        with store.transaction():
+            if store.enrollment(sequence_id, contact_id) is not None:
+                raise HubSpotError(
+                    400, f"Contact {contact_id} is already enrolled in sequence {sequence_id}", "VALIDATION_ERROR"
+                )
+            enrolled = store.enroll(sequence_id, contact_id, sender, request.query_params.get("userId"))
+        stamp = iso_from_ms(enrolled["ms"])
+        return {
+            "id": enrolled["id"],
+            "enrolledAt": stamp,
+            "updatedAt": stamp,
+            "toEmail": contact.properties.get("email"),
+        }
+
+    @app.get("/automation/v4/sequences/enrollments/contact/{contact_id}")
+    async def enrollment_status(contact_id: str):
+        found = store.enrollments_of(contact_id)
+        if not found:
+            raise HubSpotError(404, f"Contact {contact_id} is not enrolled in a sequence", "OBJECT_NOT_FOUND")
+        latest = found[-1]
+        return {"id": latest["id"], "sequenceId": latest["sequenceId"], "enrolledAt": iso_from_ms(latest["ms"])}
 
     # ---- sandbox administration (not HubSpot API; no token, loopback only) ---------------------
     @app.get("/_sandbox/stats")

@@ -19,11 +19,20 @@ from fastapi.responses import JSONResponse
 API_VERSION = "v60.0"
 COLLECTION_LIMIT = 200
 QUERY_BATCH = 2000
-_ID_PREFIX = {"Contact": "003", "Account": "001", "Opportunity": "006", "Task": "00T", "Lead": "00Q"}
+_ID_PREFIX = {
+    "Contact": "003",
+    "Account": "001",
+    "Opportunity": "006",
+    "Task": "00T",
+    "Lead": "00Q",
+    "User": "005",
+    "Campaign": "701",
+    "CampaignMember": "00v",
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SOQL = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)"
-    r"(?:\s+WHERE\s+SystemModstamp\s*(?P<op>>=|>)\s*(?P<since>\S+))?"
+    r"(?:\s+WHERE\s+(?:SystemModstamp\s*(?P<op>>=|>)\s*(?P<since>\S+)|Id\s+IN\s*\((?P<ids>[^)]*)\)))?"
     r"(?:\s+ORDER\s+BY\s+SystemModstamp(?:\s+ASC)?(?:\s*,\s*Id(?:\s+ASC)?)?)?"
     r"(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
     re.IGNORECASE,
@@ -55,8 +64,13 @@ class SalesforceTestConfig:
             "Contact": ("Email", "Actionhouse_Id__c"),
             "Account": ("Actionhouse_Id__c",),
             "Opportunity": ("Actionhouse_Id__c",),
+            "Task": ("Actionhouse_Id__c",),
         }
     )
+    # Users of the org (`Name`, `Email`): record owners and task assignees.
+    users: tuple[tuple[str, str], ...] = ()
+    # Records that exist before any request: {sObject: [fields, ...]} (ids are assigned).
+    seed: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def create_salesforce_app(config: SalesforceTestConfig | None = None) -> FastAPI:
@@ -73,6 +87,22 @@ def create_salesforce_app(config: SalesforceTestConfig | None = None) -> FastAPI
     def tick() -> int:
         last_ms[0] = max(int(time.time() * 1000), last_ms[0] + 1)
         return last_ms[0]
+
+    def insert(object_name: str, fields: dict) -> dict:
+        ms = tick()
+        record = {"Id": f"{_ID_PREFIX.get(object_name, '0XX')}{next(counter):012d}AAA", "CreatedDate": sf_timestamp(ms)}
+        record.update({k: (None if v is None else str(v)) for k, v in fields.items()})
+        record["SystemModstamp"] = record["LastModifiedDate"] = sf_timestamp(ms)
+        record["_ms"] = ms
+        records.setdefault(object_name, {})[record["Id"]] = record
+        return record
+
+    for name, email in config.users:
+        insert("User", {"Name": name, "Email": email, "IsActive": "true"})
+    for object_name, rows in config.seed.items():
+        for row in rows:
+            insert(object_name, row)
+    app.state.insert = insert
 
     def errors(status: int, code: str, message: str) -> JSONResponse:
         return JSONResponse([{"message": message, "errorCode": code}], status_code=status)
@@ -172,6 +202,62 @@ def create_salesforce_app(config: SalesforceTestConfig | None = None) -> FastAPI
             answer["nextRecordsUrl"] = f"/services/data/{API_VERSION}/query/{query_id}-{start + QUERY_BATCH}"
         return answer
 
+    def save_error(code: str, message: str, fields: list[str] | None = None) -> dict:
+        return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": fields or []}]}
+
+    def collection_items(body) -> list | JSONResponse:
+        items = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            return errors(400, "JSON_PARSER_ERROR", "The request body must contain a records array")
+        if len(items) > COLLECTION_LIMIT:
+            return errors(400, "EXCEEDED_ID_LIMIT", f"Record limit exceeded: at most {COLLECTION_LIMIT} records")
+        return items
+
+    @app.patch(f"/services/data/{API_VERSION}/composite/sobjects")
+    async def update_collection(request: Request):
+        items = collection_items(await request.json())
+        if isinstance(items, JSONResponse):
+            return items
+        results = []
+        for item in items:
+            object_name = (item.get("attributes") or {}).get("type")
+            fields = {k: v for k, v in item.items() if k not in ("attributes", "Id", "id")}
+            record = records.get(object_name or "", {}).get(str(item.get("Id") or item.get("id") or ""))
+            if record is None:
+                results.append(save_error("ENTITY_IS_DELETED", "entity is deleted or does not exist", ["Id"]))
+                continue
+            ms = tick()
+            record.update({k: (None if v is None else str(v)) for k, v in fields.items()})
+            record["SystemModstamp"] = record["LastModifiedDate"] = sf_timestamp(ms)
+            record["_ms"] = ms
+            results.append({"id": record["Id"], "success": True, "errors": []})
+        return results
+
+    @app.post(f"/services/data/{API_VERSION}/composite/sobjects")
+    async def create_collection(request: Request):
+        items = collection_items(await request.json())
+        if isinstance(items, JSONResponse):
+            return items
+        results = []
+        for item in items:
+            object_name = (item.get("attributes") or {}).get("type") or ""
+            fields = {k: v for k, v in item.items() if k != "attributes"}
+            if object_name == "CampaignMember":
+                campaign, contact = str(fields.get("CampaignId")), str(fields.get("ContactId"))
+                if campaign not in records.get("Campaign", {}):
+                    results.append(
+                        save_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["CampaignId"])
+                    )
+                    continue
+                if any(
+                    m.get("CampaignId") == campaign and m.get("ContactId") == contact
+                    for m in records.get("CampaignMember", {}).values()
+                ):
+                    results.append(save_error("DUPLICATE_VALUE", "Already a campaign member.", ["ContactId"]))
+                    continue
+            results.append({"id": insert(object_name, fields)["Id"], "success": True, "errors": []})
+        return results
+
     @app.get(f"/services/data/{API_VERSION}/query")
     @app.get(f"/services/data/{API_VERSION}/query/")
     async def query(q: str):
@@ -189,6 +275,9 @@ def create_salesforce_app(config: SalesforceTestConfig | None = None) -> FastAPI
         if match["since"]:
             since = parse_sf_timestamp(match["since"])
             rows = [r for r in rows if r["_ms"] > since or (match["op"] == ">=" and r["_ms"] == since)]
+        if match["ids"] is not None:
+            wanted = {i.strip().strip("'") for i in match["ids"].split(",") if i.strip()}
+            rows = [r for r in rows if r["Id"] in wanted]
         if match["limit"]:
             rows = rows[: int(match["limit"])]
         shaped = [

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "notes")
+ENGAGEMENT_TYPES = ("tasks", "notes")
 
 # HubSpot's object type ids (used in v4 association answers).
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46", "tasks": "0-27"}
@@ -95,6 +96,12 @@ CREATE TABLE IF NOT EXISTS owners (
 CREATE TABLE IF NOT EXISTS subscriptions (
     email TEXT NOT NULL, subscription_id TEXT NOT NULL, status TEXT NOT NULL, legal_basis TEXT,
     updated_ms INTEGER NOT NULL, PRIMARY KEY (email, subscription_id));
+CREATE TABLE IF NOT EXISTS property_definitions (
+    object_type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    PRIMARY KEY (object_type, name));
+CREATE TABLE IF NOT EXISTS sequence_enrollments (
+    id INTEGER PRIMARY KEY, sequence_id TEXT NOT NULL, contact_id TEXT NOT NULL, sender_email TEXT NOT NULL,
+    user_id TEXT, enrolled_ms INTEGER NOT NULL, UNIQUE (sequence_id, contact_id));
 """
 
 
@@ -209,8 +216,11 @@ class SandboxStore:
         return str(value).strip().lower() if property_name == "email" else str(value)
 
     def next_id(self, object_type: str) -> int:
+        # Engagements (tasks, notes, ...) share one id space, as in HubSpot, so an activity id names one record.
+        types = ENGAGEMENT_TYPES if object_type in ENGAGEMENT_TYPES else (object_type,)
+        marks = ", ".join("?" for _ in types)
         row = self._con.execute(
-            "SELECT coalesce(max(id), 0) FROM objects WHERE object_type = ?", (object_type,)
+            f"SELECT coalesce(max(id), 0) FROM objects WHERE object_type IN ({marks})", types
         ).fetchone()
         return max(row[0], 1000) + 1
 
@@ -397,6 +407,50 @@ class SandboxStore:
             "INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?)",
             (email.lower(), subscription_id, status, legal_basis, self.tick()),
         )
+
+    # -- custom property definitions ----------------------------------------------------------------
+    def property_definition(self, object_type: str, name: str) -> dict | None:
+        row = self._con.execute(
+            "SELECT definition FROM property_definitions WHERE object_type = ? AND name = ?", (object_type, name)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def property_definitions(self, object_type: str) -> list[dict]:
+        rows = self._con.execute(
+            "SELECT definition FROM property_definitions WHERE object_type = ? ORDER BY name", (object_type,)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def add_property_definition(self, object_type: str, definition: dict) -> None:
+        self._con.execute(
+            "INSERT INTO property_definitions VALUES (?, ?, ?, ?)",
+            (object_type, definition["name"], json.dumps(definition), self.tick()),
+        )
+
+    # -- sequence enrollments ----------------------------------------------------------------------
+    def enrollment(self, sequence_id: str, contact_id: str) -> dict | None:
+        row = self._con.execute(
+            "SELECT id, sequence_id, contact_id, sender_email, enrolled_ms FROM sequence_enrollments "
+            "WHERE sequence_id = ? AND contact_id = ?",
+            (sequence_id, contact_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return {"id": str(row[0]), "sequenceId": row[1], "contactId": row[2], "senderEmail": row[3], "ms": row[4]}
+
+    def enrollments_of(self, contact_id: str) -> list[dict]:
+        rows = self._con.execute(
+            "SELECT sequence_id FROM sequence_enrollments WHERE contact_id = ? ORDER BY id", (contact_id,)
+        ).fetchall()
+        return [self.enrollment(r[0], contact_id) for r in rows]
+
+    def enroll(self, sequence_id: str, contact_id: str, sender_email: str, user_id: str | None) -> dict:
+        self._con.execute(
+            "INSERT INTO sequence_enrollments (sequence_id, contact_id, sender_email, user_id, enrolled_ms) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (sequence_id, contact_id, sender_email, user_id, self.tick()),
+        )
+        return self.enrollment(sequence_id, contact_id)
 
     def counts(self) -> dict[str, int]:
         """Live records per object type (for `crm seed` and tests)."""

@@ -141,5 +141,74 @@ planner_runs = sa.Table(
     sa.Column("summary", sa.JSON),
 )
 
+sync_outbox = sa.Table(
+    "sync_outbox",
+    metadata,
+    # One row per approved action handed to the sync engine; its id is the action id (the idempotency key the
+    # CRM side carries as `actionhouse_id`). Its state changes only after the CRM's answer for the row is known.
+    sa.Column("outbox_id", sa.String(80), primary_key=True),
+    sa.Column("action_id", sa.String(64), sa.ForeignKey("actions.action_id"), nullable=False, index=True),
+    sa.Column("connection", sa.String(200), nullable=False),
+    sa.Column("request_kind", sa.String(40), nullable=False),
+    sa.Column("object_type", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.String(80)),
+    sa.Column("idempotency_key", sa.String(80), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    # queued | in_flight | sent | retryable | dead_lettered | blocked
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_message", sa.Text),
+    sa.Column("crm_record_id", sa.String(80)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Index("ix_sync_outbox_state", "connection", "state"),
+)
+
+sync_ledger = sa.Table(
+    "sync_ledger",
+    metadata,
+    # What the CRM acknowledged for each record's synced fields (never what was merely attempted).
+    sa.Column("connection", sa.String(200), primary_key=True),
+    sa.Column("object_type", sa.String(40), primary_key=True),
+    sa.Column("record_id", sa.String(80), primary_key=True),
+    sa.Column("values_hash", sa.String(64), nullable=False),
+    sa.Column("values", sa.JSON, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime, nullable=False),
+)
+
+sync_log = sa.Table(
+    "sync_log",
+    metadata,
+    # Every attempt, one row per record: append-only.
+    sa.Column("log_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("connection", sa.String(200), nullable=False),
+    sa.Column("sync", sa.String(10), nullable=False),  # action | field
+    sa.Column("action_id", sa.String(64), index=True),
+    sa.Column("object_type", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.String(80)),
+    sa.Column("request_kind", sa.String(40), nullable=False),
+    # sent | retryable | rejected | dead_lettered | blocked
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    # Field syncs: the model version of the scores written (actions carry theirs on the action row).
+    sa.Column("model_version", sa.String(80)),
+)
+
+sync_leases = sa.Table(
+    "sync_leases",
+    metadata,
+    # One sync at a time per CRM connection; a holder that stops renewing loses it at `expires_at`.
+    sa.Column("connection", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(120), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 # Tables whose rows are never changed or deleted once written (database triggers refuse it).
-APPEND_ONLY_TABLES = ("action_events", "suppressions", "kill_switch_events")
+APPEND_ONLY_TABLES = ("action_events", "suppressions", "kill_switch_events", "sync_log")

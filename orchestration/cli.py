@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -11,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestration.settings import Paths, prepare_dagster_home, resolve_paths
+from orchestration.demo_sync import read_back_lines, run_demo_approvals, sync_summary_lines
+from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, Paths, prepare_dagster_home, resolve_paths
 
 DEFAULT_DEMO_CONTACTS = 10_000
 DEFAULT_SEED = 42
@@ -51,33 +53,45 @@ def _generate(
     )
 
 
-def run_refresh(paths: Paths) -> bool:
-    """Run the refresh job in this process against the embedded default; print a summary. True if green."""
+def _execute_job(paths: Paths, job_name: str):
+    """Run one job of the code location in this process against the embedded default; its result."""
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(paths))
     os.environ["ACTIONHOUSE_WAREHOUSE"] = str(paths.warehouse)
     os.environ["ACTIONHOUSE_LANDING_DIR"] = str(paths.landing_dir)
 
     from orchestration.dbt import prepare_dbt_manifest
 
-    say("Preparing the dbt project (parsing models) ...")
     prepare_dbt_manifest()
 
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.defs.schedules.refresh import REFRESH_JOB_NAME
 
-    say("Refreshing the warehouse: load landing files -> quality gates -> dbt build -> quality gates ...")
-    started = time.perf_counter()
-    job = defs().resolve_job_def(REFRESH_JOB_NAME)
+    job = defs().resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
+        return job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
-    seconds = time.perf_counter() - started
-    print_summary(paths, result, seconds)
+
+
+def run_refresh(paths: Paths) -> bool:
+    """Run the refresh job in this process against the embedded default; print a summary. True if green."""
+    from orchestration.defs.schedules.refresh import REFRESH_JOB_NAME
+
+    say("Refreshing the warehouse: load landing files -> quality gates -> dbt build -> scores -> actions -> CRM ...")
+    started = time.perf_counter()
+    result = _execute_job(paths, REFRESH_JOB_NAME)
+    print_summary(paths, result, time.perf_counter() - started)
+    return result.success
+
+
+def run_job(paths: Paths, job_name: str) -> bool:
+    """Run another job (e.g. the approvals sync) in this process; say how it went. True if green."""
+    started = time.perf_counter()
+    result = _execute_job(paths, job_name)
+    say(f"{job_name}: {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f} s")
     return result.success
 
 
@@ -129,6 +143,44 @@ def _queue_summary(paths: Paths) -> list[str]:
     return [*queue_summary_lines(counts), "see them: actionhouse queue list / queue show ID"]
 
 
+def _sync_summary(paths: Paths) -> list[str]:
+    """What reached the CRM so far (nothing when no sync ran)."""
+    from ops_store import open_store, ops_db_url_from_env
+
+    engine = open_store(ops_db_url_from_env(paths.data_dir))
+    try:
+        return sync_summary_lines(engine)
+    finally:
+        engine.dispose()
+
+
+def print_crm_round_trip(paths: Paths) -> None:
+    """After the demo's approvals: what reached the CRM and what the read-back found there."""
+    import duckdb
+
+    print("\n=== Actionhouse and the CRM ===")
+    lines = _sync_summary(paths)
+    con = _open_when_free(paths.warehouse)
+    if con is not None:
+        try:
+            with contextlib.suppress(duckdb.Error):  # nothing read back yet
+                lines += read_back_lines(con)
+            with contextlib.suppress(duckdb.Error):  # no sync log published yet
+                by_approver = con.execute(
+                    "select approved_by, count(*) from reverse_etl.sync_log where sync = 'action' and status = 'sent' "
+                    "group by 1 order by 2 desc"
+                ).fetchall()
+                lines.append(
+                    "actions sent, by who approved them: "
+                    + ", ".join(f"{who} {n:,}" for who, n in by_approver)
+                    + " (reverse_etl.sync_log)"
+                )
+        finally:
+            con.close()
+    for line in lines:
+        print(line)
+
+
 def print_summary(paths: Paths, result, seconds: float) -> None:
     """Rows loaded and quarantined per source, checks passed and failed, where things are."""
     import duckdb
@@ -154,6 +206,8 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
                 scoring_lines = _scoring_summary(con)
             except duckdb.Error:  # no scores yet (a gate stopped the run before scoring)
                 scoring_lines = []
+            with contextlib.suppress(duckdb.Error):  # no API ingestion yet
+                scoring_lines += read_back_lines(con)
         finally:
             con.close()
         print(f"{'source':<20}{'loads':>7}{'rejected':>10}{'rows loaded':>14}{'accepted':>12}{'quarantined':>13}")
@@ -162,6 +216,8 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
         for line in scoring_lines:
             print(line)
     for line in _queue_summary(paths):
+        print(line)
+    for line in _sync_summary(paths):
         print(line)
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]
@@ -219,7 +275,7 @@ def sandbox_crm(paths: Paths) -> Iterator[None]:
     The refresh then reads contacts, companies and deals through the CRM API (as it would from HubSpot).
     Skipped when `ACTIONHOUSE_CRM_BASE_URL` already points at a CRM.
     """
-    if os.environ.get("ACTIONHOUSE_CRM_BASE_URL", "").strip():
+    if os.environ.get(CRM_BASE_URL_ENV, "").strip():
         say("Using the CRM at ACTIONHOUSE_CRM_BASE_URL.")
         yield
         return
@@ -239,9 +295,13 @@ def sandbox_crm(paths: Paths) -> Iterator[None]:
         say(f"Seeded the sandbox CRM from the sample world: {counts}")
     server, _ = start_sandbox(config)
     say(f"Sandbox CRM (HubSpot API) serving on {server.url}")
-    previous = {name: os.environ.get(name) for name in ("ACTIONHOUSE_CRM_BASE_URL", "ACTIONHOUSE_CRM_TOKEN")}
-    os.environ["ACTIONHOUSE_CRM_BASE_URL"] = server.url
-    os.environ["ACTIONHOUSE_CRM_TOKEN"] = config.tokens[0]
+    from reverse_etl.crm.hubspot import CRM_NAME_ENV
+
+    previous = {name: os.environ.get(name) for name in (CRM_BASE_URL_ENV, CRM_TOKEN_ENV, CRM_NAME_ENV)}
+    os.environ[CRM_BASE_URL_ENV] = server.url
+    os.environ[CRM_TOKEN_ENV] = config.tokens[0]
+    # One name for the sandbox whatever port it gets, so read cursors and the sync ledger carry over between demos.
+    os.environ[CRM_NAME_ENV] = "hubspot@sandbox"
     try:
         yield
     finally:
@@ -268,7 +328,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_crm:
         return 0 if run_refresh(paths) else 1
     with sandbox_crm(paths):
-        return 0 if run_refresh(paths) else 1
+        if not run_refresh(paths):
+            return 1
+        if not run_demo_approvals(paths.data_dir, lambda job: run_job(paths, job), say):
+            return 1
+        print_crm_round_trip(paths)
+        return 0
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -333,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.actions_cli import add_action_commands
 
     add_action_commands(sub)
+    from orchestration.sync_cli import add_sync_commands
+
+    add_sync_commands(sub)
     return parser
 
 

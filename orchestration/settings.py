@@ -17,6 +17,22 @@ DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
 # never write the DuckDB file at once (DuckDB allows one writer process).
 WAREHOUSE_POOL = "actionhouse_warehouse"
 WAREHOUSE_RUN_TAG = "actionhouse/warehouse"
+# The CRM Actionhouse reads from and syncs to (HubSpot or the sandbox); its token is never logged or shown.
+CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
+CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
+# Requests per 10 seconds the CRM allows this app (HubSpot: 100 for a standard private app, 190 on Pro/Enterprise).
+CRM_RATE_LIMIT_ENV = "ACTIONHOUSE_CRM_RATE_LIMIT"
+DEFAULT_CRM_RATE_LIMIT = 100
+
+
+def crm_rate_limit() -> int:
+    """The CRM's request budget per 10 seconds from `ACTIONHOUSE_CRM_RATE_LIMIT` (default 100, HubSpot's)."""
+    raw = os.environ.get(CRM_RATE_LIMIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CRM_RATE_LIMIT
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{CRM_RATE_LIMIT_ENV} must be a whole number of requests per 10 seconds, got {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,9 @@ def test_dagster_assets_exist_only_when_configured_and_materialize(world, tmp_pa
     monkeypatch.setenv("ACTIONHOUSE_CRM_TOKEN", TOKEN)
     definitions = crm_api_ingestion()
     assets = list(definitions.assets)
-    assert {a.key for a in assets} == {crm_api_asset_key(t) for t in ("contacts", "companies", "deals")}
+    assert {a.key for a in assets} == {
+        crm_api_asset_key(t) for t in ("contacts", "companies", "deals", "tasks", "notes")
+    }
     crm = CrmResource(
         base_url=world["server"].url, token=TOKEN, ops_db_url=f"sqlite:///{tmp_path / 'ops.sqlite'}", rate_limit=1000
     )
@@ -150,6 +152,52 @@ def test_dagster_assets_exist_only_when_configured_and_materialize(world, tmp_pa
         result = dg.materialize(assets, resources={"warehouse": warehouse, "crm": crm})
         assert result.success
         events = result.get_asset_materialization_events()
-        inserted = [e.event_specific_data.materialization.metadata["rows_inserted"].value for e in events]
-        assert len(inserted) == 3
-        assert all(n > 0 for n in inserted) if expected_inserted else all(n == 0 for n in inserted)
+        inserted = {
+            e.asset_key.path[-1]: e.event_specific_data.materialization.metadata["rows_inserted"].value for e in events
+        }
+        assert len(inserted) == 5
+        records = [inserted[f"hubspot_{t}"] for t in ("contacts", "companies", "deals")]
+        assert all(n > 0 for n in records) if expected_inserted else all(n == 0 for n in records)
+        assert inserted["hubspot_tasks"] == inserted["hubspot_notes"] == 0  # the seeded world has none yet
+
+
+def test_tasks_and_notes_written_by_actionhouse_come_back_as_activities(world, tmp_path):
+    """What the sync writes (tasks, notes, score properties) is read back by the next pull, with its action id."""
+    from reverse_etl.crm.hubspot import Engagement
+
+    cursors = CursorStore(f"sqlite:///{tmp_path / 'operations.sqlite'}")
+    with (
+        HubSpotClient(world["server"].url, TOKEN, search_rate_limit=100, rate_limit=1000) as client,
+        duckdb.connect(str(tmp_path / "api.duckdb")) as con,
+    ):
+        contact = client.read_changed("contacts", None, ["email"]).records[0].id
+        owner_id, owner_name = next(iter(client.owner_names().items()))
+        task = {"hs_task_subject": "Call back", "hs_task_status": "NOT_STARTED", "hs_timestamp": "1780000000000"}
+        note = {"hs_note_body": "Why:\n  the score rose", "hs_timestamp": "1780000000000"}
+        assert client.write_engagements(
+            "tasks", [Engagement("act-1", {**task, "hubspot_owner_id": owner_id}, [("contacts", contact)])]
+        )[0].ok
+        assert client.write_engagements("notes", [Engagement("act-2", note, [("contacts", contact)])])[0].ok
+        client.update("contacts", [{"id": contact, "actionhouse_tier": "1"}])
+        for object_type in ("tasks", "notes", "contacts"):
+            pull_to_raw(con, client, object_type, cursors, "hubspot@test")
+        rows = con.execute(
+            "select activity_type, subject, task_status, activity_assigned_to, associated_contact_ids, activity_date,"
+            " extra_columns->>'actionhouse_id' from raw.hubspot_activities order by activity_type desc"
+        ).fetchall()
+        assert rows == [
+            ("TASK", "Call back", "NOT_STARTED", owner_name, contact, "2026-05-28T20:26:40.000Z", "act-1"),
+            ("NOTE", "Why: the score rose", None, None, contact, "2026-05-28T20:26:40.000Z", "act-2"),
+        ]
+        ids = [r[0] for r in con.execute("select record_id from raw.hubspot_activities").fetchall()]
+        assert len(set(ids)) == 2  # tasks and notes share one id space, as engagements do in HubSpot
+        tier = con.execute(
+            "select extra_columns->>'actionhouse_tier' from raw.hubspot_contacts where record_id = ?", [contact]
+        ).fetchall()
+        assert tier == [("1",)]
+        # The owner completes the task in the CRM: the next pull adds its new version, nothing twice.
+        task_id = con.execute("select record_id from raw.hubspot_activities where activity_type = 'TASK'").fetchone()[0]
+        client.update("tasks", [{"id": task_id, "hs_task_status": "COMPLETED"}])
+        again = pull_to_raw(con, client, "tasks", cursors, "hubspot@test")
+        assert (again.records_read, again.rows_inserted) == (1, 1)
+        assert pull_to_raw(con, client, "tasks", cursors, "hubspot@test").records_read == 0

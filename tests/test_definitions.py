@@ -73,3 +73,32 @@ def test_planner_reads_the_candidates_and_its_promises_block(actionhouse_defs):
     checks = {graph.get_check_spec(key).name: graph.get_check_spec(key) for key in graph.asset_check_keys}
     for name in ("no_suppressed_targets", "caps_respected", "actions_explained", "customer_facing_approved"):
         assert checks[name].blocking and checks[name].asset_key == planner.key
+
+
+def test_with_a_crm_the_syncs_sit_downstream_of_scores_and_queue(dbt_manifest, monkeypatch):
+    """Reverse ETL exists only with a CRM; field sync after the scores, action sync after the queue's checks, the
+    sync log after both; the approvals sensor runs the action sync alone, outside the warehouse's one-writer lane."""
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("ACTIONHOUSE_CRM_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ACTIONHOUSE_CRM_TOKEN", "unused")
+    loaded = defs()
+    specs = {spec.key: spec for spec in loaded.resolve_all_asset_specs()}
+
+    def deps(*path: str) -> set:
+        return {dep.asset_key for dep in specs[dg.AssetKey(list(path))].deps}
+
+    assert dg.AssetKey(["ml", "lead_scores"]) in deps("reverse_etl", "hubspot_field_sync")
+    assert dg.AssetKey(["actions", "proposals"]) in deps("reverse_etl", "hubspot_action_sync")
+    assert {
+        dg.AssetKey(["reverse_etl", "hubspot_field_sync"]),
+        dg.AssetKey(["reverse_etl", "hubspot_action_sync"]),
+    } <= deps("reverse_etl", "sync_log")
+    assert dg.AssetKey(["crm_api", "hubspot_tasks"]) in specs  # tasks and notes come back through the API
+    sensor = loaded.resolve_sensor_def("approved_actions")
+    job = loaded.resolve_job_def(sensor.job_name)
+    assert job.asset_layer.executable_asset_keys == {dg.AssetKey(["reverse_etl", "hubspot_action_sync"])}
+    assert "actionhouse/warehouse" not in job.tags
+    graph = loaded.resolve_asset_graph()
+    checks = [graph.get_check_spec(k) for k in graph.asset_check_keys]
+    assert any(c.name == "sent_only_approved" and c.blocking for c in checks)

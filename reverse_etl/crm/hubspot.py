@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlparse
 
 import httpx
 
@@ -41,6 +43,17 @@ RETRYABLE_STATUSES = {423, 500, 502, 503, 504}
 RETRYABLE_CATEGORIES = {"INTERNAL_ERROR", "LOCKED", "RATE_LIMITS", "TIMEOUT"}
 DEFAULT_ASSOCIATION_TARGETS = ("contacts", "companies", "deals")
 ENGAGEMENT_KEY = "actionhouse_id"  # unique custom property making task/note writes idempotent
+
+
+CRM_NAME_ENV = "ACTIONHOUSE_CRM_NAME"
+
+
+def hubspot_connection_name(base_url: str) -> str:
+    """How Actionhouse names a HubSpot-API CRM in its cursors, outbox and ledger: `hubspot@host:port`
+    (never a token), so pointing at another CRM starts fresh state. `ACTIONHOUSE_CRM_NAME` overrides it for a CRM
+    whose address changes (the demo's sandbox, which takes a free port each time)."""
+    override = os.environ.get(CRM_NAME_ENV, "").strip()
+    return override or f"hubspot@{urlparse(base_url).netloc or base_url}"
 
 
 @dataclass(frozen=True)
@@ -489,6 +502,64 @@ class HubSpotClient(HttpCrmClient):
                 raise
             except CrmError as exc:
                 outcomes.append(_outcome_from_error(email, exc))
+        return outcomes
+
+    def read_records(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, dict[str, str | None]]:
+        """Current values of `properties` for records by id (100 per request); ids the CRM lacks are absent."""
+        found: dict[str, dict[str, str | None]] = {}
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = [str(i) for i in ids[start : start + BATCH_SIZE]]
+            body = {"inputs": [{"id": i} for i in chunk], "properties": list(properties)}
+            answer = self._checked(self.request("POST", f"/crm/v3/objects/{object_type}/batch/read", json_body=body))
+            for result in answer.get("results", []):
+                found[str(result.get("id"))] = result.get("properties") or {}
+        return found
+
+    def ensure_properties(self, object_type: str, definitions: Sequence[Mapping[str, str]]) -> list[str]:
+        """Create the custom properties the CRM lacks (name, label, type, fieldType); returns those created."""
+        created = []
+        for definition in definitions:
+            response = self.request("GET", f"/crm/v3/properties/{object_type}/{definition['name']}")
+            if response.status_code == 200:
+                continue
+            response = self.request("POST", f"/crm/v3/properties/{object_type}", json_body=dict(definition))
+            if response.status_code == 409:  # created meanwhile (another run)
+                continue
+            self._checked(response, ok=(200, 201))
+            created.append(definition["name"])
+        return created
+
+    def subscription_ids(self) -> list[str]:
+        """Ids of the active email subscription types (what "unsubscribe from all email" opts out of)."""
+        answer = self._checked(self.request("GET", "/communication-preferences/v3/definitions"))
+        return [
+            str(d["id"])
+            for d in answer.get("subscriptionDefinitions", [])
+            if d.get("isActive", True) and d.get("communicationMethod", "Email").lower() == "email"
+        ]
+
+    def enroll_in_sequence(
+        self, enrollments: Sequence[tuple[str, str, str]], user_id: str | None = None
+    ) -> list[RowOutcome]:
+        """Enroll contacts in sequences: `[(sequence id, contact id, sender email), ...]`; a contact already
+        enrolled in that sequence counts as ok (a retried enrollment must not fail)."""
+        outcomes = []
+        params = {"userId": user_id} if user_id else None
+        for sequence_id, contact_id, sender in enrollments:
+            body = {"sequenceId": str(sequence_id), "contactId": str(contact_id), "senderEmail": sender}
+            try:
+                response = self.request("POST", "/automation/v4/sequences/enrollments", json_body=body, params=params)
+                if response.status_code == 400 and "already enrolled" in (_error_message(response) or ""):
+                    outcomes.append(RowOutcome(str(contact_id), OutcomeStatus.OK, str(contact_id)))
+                    continue
+                answer = self._checked(response, ok=(200, 201))
+                outcomes.append(RowOutcome(str(contact_id), OutcomeStatus.OK, str(answer.get("id"))))
+            except CrmAuthenticationError:
+                raise
+            except CrmError as exc:
+                outcomes.append(_outcome_from_error(str(contact_id), exc))
         return outcomes
 
     # ---- batch machinery -----------------------------------------------------------------------

@@ -8,8 +8,9 @@ exported as labels (`Marketing Qualified Lead`), as HubSpot itself does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 
 from landing.contract import parse_timestamp, snake_case
 
@@ -86,6 +87,25 @@ DEAL_COLUMNS = {
 }
 OBJECT_COLUMNS = {"contacts": CONTACT_COLUMNS, "companies": COMPANY_COLUMNS, "deals": DEAL_COLUMNS}
 RAW_SOURCES = {"contacts": "hubspot_contacts", "companies": "hubspot_companies", "deals": "hubspot_deals"}
+# Engagements read back from the CRM land in the activities table, as the activities export would carry them.
+ENGAGEMENT_SOURCES = {"tasks": "hubspot_activities", "notes": "hubspot_activities"}
+# Every object type the API ingestion pulls -> the landing source (raw table) its rows go to.
+API_RAW_SOURCES = {**RAW_SOURCES, **ENGAGEMENT_SOURCES}
+ENGAGEMENT_PROPERTIES = {
+    "tasks": ("hs_task_subject", "hs_task_status", "hs_task_type", "hs_timestamp", "actionhouse_id"),
+    "notes": ("hs_note_body", "hs_timestamp", "actionhouse_id"),
+}
+# Contact properties Actionhouse writes (scores, routing); read back into the raw rows' `extra_columns`.
+ACTIONHOUSE_CONTACT_PROPERTIES = (
+    "actionhouse_fit_score",
+    "actionhouse_intent_score",
+    "actionhouse_combined_score",
+    "actionhouse_tier",
+    "actionhouse_reasons",
+    "actionhouse_model_version",
+    "actionhouse_follow_up_date",
+    "actionhouse_routing_queue",
+)
 OWNER_COLUMNS = {"contacts": "contact_owner", "companies": "company_owner", "deals": "deal_owner"}
 ASSOCIATION_COLUMNS = {
     "contacts": {"associated_company_ids": "companies"},
@@ -140,8 +160,11 @@ _ENUM_VALUES = {prop: {label.lower(): value for value, label in labels.items()} 
 
 
 def properties_to_read(object_type: str) -> list[str]:
-    """HubSpot properties the ingestion asks for (mapped columns plus the owner id)."""
-    return sorted({*OBJECT_COLUMNS[object_type].values(), "hubspot_owner_id"})
+    """HubSpot properties the ingestion asks for (mapped columns, the owner id, what Actionhouse writes)."""
+    if object_type in ENGAGEMENT_PROPERTIES:
+        return sorted({*ENGAGEMENT_PROPERTIES[object_type], "hubspot_owner_id", "hs_lastmodifieddate"})
+    extra = ACTIONHOUSE_CONTACT_PROPERTIES if object_type == "contacts" else ()
+    return sorted({*OBJECT_COLUMNS[object_type].values(), "hubspot_owner_id", *extra})
 
 
 def iso_timestamp(value: str | None) -> str | None:
@@ -191,4 +214,53 @@ def properties_to_raw_row(
     for column, target in ASSOCIATION_COLUMNS.get(object_type, {}).items():
         ids = associations.get(target) or []
         row[column] = ";".join(ids) if ids else None
+    if object_type == "contacts":
+        written = {p: properties[p] for p in ACTIONHOUSE_CONTACT_PROPERTIES if properties.get(p) not in (None, "")}
+        row["extra_columns"] = json.dumps(written, sort_keys=True) if written else None
     return row
+
+
+def _iso_time(value: str | None) -> str | None:
+    """HubSpot times come as ISO text or epoch milliseconds; the raw tables keep ISO text."""
+    if value is None or str(value).strip() == "":
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return value
+
+
+def engagement_to_raw_row(
+    object_type: str,
+    properties: Mapping[str, str | None],
+    owner_names: Mapping[str, str],
+    associations: Mapping[str, list[str]],
+) -> dict[str, str | None]:
+    """A task or note from the API as a row of the activities table (what the activities export would hold).
+
+    The modification time, the task type and the Actionhouse action id that created it (if any) go to
+    `extra_columns`, so lineage from a CRM activity back to its action survives the round trip."""
+    owner = properties.get("hubspot_owner_id")
+    contacts, companies = associations.get("contacts") or [], associations.get("companies") or []
+    if object_type == "tasks":
+        subject, status = properties.get("hs_task_subject"), properties.get("hs_task_status")
+    else:
+        subject, status = " ".join((properties.get("hs_note_body") or "").split())[:250] or None, None
+    extra = {
+        "hs_lastmodifieddate": properties.get("hs_lastmodifieddate"),
+        "hs_task_type": properties.get("hs_task_type"),
+        "actionhouse_id": properties.get("actionhouse_id"),
+    }
+    return {
+        "record_id": properties.get("hs_object_id"),
+        "activity_type": "TASK" if object_type == "tasks" else "NOTE",
+        "activity_date": _iso_time(properties.get("hs_timestamp")),
+        "activity_assigned_to": owner_names.get(owner, owner) if owner else None,
+        "subject": subject,
+        "call_outcome": None,
+        "task_status": status,
+        "associated_contact_ids": ";".join(contacts) or None,
+        "associated_company_ids": ";".join(companies) or None,
+        "extra_columns": json.dumps({k: v for k, v in extra.items() if v}, sort_keys=True),
+    }

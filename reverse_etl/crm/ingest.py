@@ -21,13 +21,19 @@ from landing.schema import LOAD_FILES_TABLE, ensure_raw_schema
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient
 from reverse_etl.crm.hubspot_mapping import (
+    API_RAW_SOURCES,
     ASSOCIATION_COLUMNS,
-    RAW_SOURCES,
+    ENGAGEMENT_SOURCES,
+    engagement_to_raw_row,
     properties_to_raw_row,
     properties_to_read,
 )
 
-API_OBJECT_TYPES = tuple(RAW_SOURCES)  # contacts, companies, deals
+API_OBJECT_TYPES = tuple(API_RAW_SOURCES)  # contacts, companies, deals, tasks, notes
+# What tells two pulls of one record apart: its last-modified time (a column, or kept in extra_columns).
+_VERSION_EXPRESSION = {
+    "hubspot_activities": "json_extract_string({alias}.extra_columns, '$.hs_lastmodifieddate')",
+}
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,12 @@ def pull_to_raw(
     progress: Callable[[str], None] | None = None,
 ) -> PullReport:
     """Pull records of one type changed since the saved cursor into its raw table; save the new cursor."""
-    if object_type not in RAW_SOURCES:
+    if object_type not in API_RAW_SOURCES:
         raise ValueError(f"API ingestion covers {', '.join(API_OBJECT_TYPES)}, not {object_type!r}")
     ensure_raw_schema(con)
-    spec = SOURCES[RAW_SOURCES[object_type]]
+    spec = SOURCES[API_RAW_SOURCES[object_type]]
+    engagement = object_type in ENGAGEMENT_SOURCES
+    targets = ("contacts", "companies") if engagement else tuple(ASSOCIATION_COLUMNS.get(object_type, {}).values())
     source_file = api_source_file(object_type)
     cursor = cursors.get(connection, object_type)
     owner_names = client.owner_names()
@@ -68,21 +76,19 @@ def pull_to_raw(
     for page in client.iter_changed(object_type, cursor, properties_to_read(object_type)):
         if page.records:
             ids = [r.id for r in page.records]
-            linked = {
-                target: client.read_associations(object_type, ids, target)
-                for target in ASSOCIATION_COLUMNS.get(object_type, {}).values()
-            }
+            linked = {target: client.read_associations(object_type, ids, target) for target in targets}
+            to_row = engagement_to_raw_row if engagement else properties_to_raw_row
             rows = [
-                properties_to_raw_row(
+                to_row(
                     object_type,
-                    r.properties,
+                    {**r.properties, "hs_object_id": r.id},
                     owner_names,
                     {target: links.get(r.id, []) for target, links in linked.items()},
                 )
                 for r in page.records
             ]
             read += len(rows)
-            inserted += _append(con, spec.table, spec.column_names, rows, source_file)
+            inserted += _append(con, spec.table, [*spec.column_names, "extra_columns"], rows, source_file)
         cursors.set(connection, object_type, page.cursor)
         cursor = page.cursor
         if progress and page.records:
@@ -96,6 +102,7 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows
     """Insert rows not already loaded from this source (same record id and last-modified date)."""
     page = pa.table({name: pa.array([row.get(name) for row in rows], type=pa.string()) for name in columns})
     con.register("crm_api_page", page)
+    version = _VERSION_EXPRESSION.get(table.split(".")[-1], "{alias}.last_modified_date")
     try:
         quoted = ", ".join(f'"{c}"' for c in columns)
         before = con.execute(f"select count(*) from {table} where _source_file = ?", [source_file]).fetchall()[0][0]
@@ -110,7 +117,7 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows
             where not exists (
                 select 1 from {table} t
                 where t._source_file = ? and t.record_id = p.record_id
-                  and t.last_modified_date is not distinct from p.last_modified_date)
+                  and {version.format(alias="t")} is not distinct from {version.format(alias="p")})
             """,
             [source_file, line, datetime.now(UTC).replace(tzinfo=None), source_file],
         ).fetchall()

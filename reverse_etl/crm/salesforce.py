@@ -208,23 +208,73 @@ class SalesforceClient(HttpCrmClient):
                 for index, key in chunk:
                     outcomes[index] = RowOutcome(key, OutcomeStatus.REJECTED, message=message)
                 continue
-            results = response.json()
-            for position, (index, key) in enumerate(chunk):
-                result = results[position] if position < len(results) else None
-                if result is None:
-                    outcomes[index] = RowOutcome(key, OutcomeStatus.RETRYABLE, message="no result for this record")
-                elif result.get("success"):
-                    outcomes[index] = RowOutcome(key, OutcomeStatus.OK, result.get("id"), created=result.get("created"))
-                else:
-                    problems = result.get("errors") or [{}]
-                    message = "; ".join(f"{p.get('statusCode')}: {p.get('message')}" for p in problems)
-                    retryable = any(
-                        p.get("statusCode") in ("UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED") for p in problems
-                    )
-                    outcomes[index] = RowOutcome(
-                        key, OutcomeStatus.RETRYABLE if retryable else OutcomeStatus.REJECTED, message=message
-                    )
+            for (index, _), outcome in zip(chunk, _save_outcomes(response.json(), [k for _, k in chunk]), strict=True):
+                outcomes[index] = outcome
         return [o for o in outcomes if o is not None]
+
+
+    def update(self, rows: Sequence[Mapping[str, object]]) -> list[RowOutcome]:
+        """Update records by Salesforce id (`{"type": "Contact", "Id": ..., fields...}`), 200 per request."""
+        return self._collection("PATCH", rows, [str(r["Id"]) for r in rows], with_id=True)
+
+    def create(self, rows: Sequence[Mapping[str, object]], keys: Sequence[str]) -> list[RowOutcome]:
+        """Create records (`{"type": "CampaignMember", fields...}`), 200 per request; outcomes keyed by `keys`."""
+        return self._collection("POST", rows, list(keys), with_id=False)
+
+    def _collection(self, method: str, rows, keys: list[str], with_id: bool) -> list[RowOutcome]:
+        outcomes: list[RowOutcome] = []
+        for start in range(0, len(rows), COLLECTION_SIZE):
+            chunk, chunk_keys = rows[start : start + COLLECTION_SIZE], keys[start : start + COLLECTION_SIZE]
+            body = {
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": r["type"]}, **{k: v for k, v in r.items() if k != "type"}} for r in chunk
+                ],
+            }
+            try:
+                response = self.request(method, f"{self.api}/composite/sobjects", json_body=body)
+                answer = self._checked(response)
+            except CrmAuthenticationError:
+                raise
+            except CrmError as exc:
+                status = OutcomeStatus.RETRYABLE if exc.retryable else OutcomeStatus.REJECTED
+                outcomes += [RowOutcome(k, status, message=exc.message) for k in chunk_keys]
+                continue
+            outcomes += _save_outcomes(answer, chunk_keys)
+        return outcomes
+
+    def query(self, soql: str) -> list[dict]:
+        """Every record a SOQL query returns (following `nextRecordsUrl`), without the `attributes` maps."""
+        response = self.request("GET", f"{self.api}/query", params={"q": soql})
+        records: list[dict] = []
+        while True:
+            body = self._checked(response)
+            records += [{k: v for k, v in r.items() if k != "attributes"} for r in body.get("records", [])]
+            if body.get("done", True) or not body.get("nextRecordsUrl"):
+                return records
+            response = self.request("GET", body["nextRecordsUrl"])
+
+
+# Per-record errors worth another try: a lock held by another transaction, a limit that resets.
+_RETRYABLE_CODES = ("UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED")
+
+
+def _save_outcomes(results: list, keys: Sequence[str]) -> list[RowOutcome]:
+    """Salesforce SaveResults (`{id, success, errors, created}`, in request order) -> one outcome per key."""
+    outcomes = []
+    for position, key in enumerate(keys):
+        result = results[position] if position < len(results) else None
+        if result is None:
+            outcomes.append(RowOutcome(key, OutcomeStatus.RETRYABLE, message="no result for this record"))
+        elif result.get("success"):
+            outcomes.append(RowOutcome(key, OutcomeStatus.OK, result.get("id"), created=result.get("created")))
+        else:
+            problems = result.get("errors") or [{}]
+            message = "; ".join(f"{p.get('statusCode')}: {p.get('message')}" for p in problems)
+            retryable = any(p.get("statusCode") in _RETRYABLE_CODES for p in problems)
+            status = OutcomeStatus.RETRYABLE if retryable else OutcomeStatus.REJECTED
+            outcomes.append(RowOutcome(key, status, message=message))
+    return outcomes
 
 
 def _first_error(response: httpx.Response) -> tuple[str | None, str | None]:

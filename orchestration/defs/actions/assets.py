@@ -4,7 +4,6 @@ All logic lives in `actions/`; this module wires it to the warehouse and the ope
 and runs the queue's safety promises as blocking checks (a failure stops the CRM syncs downstream).
 """
 
-
 import dagster as dg
 
 from actions.checks import queue_safety

@@ -11,7 +11,7 @@ from orchestration.defs.crm.resources import CrmResource, crm_configured
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG
 from reverse_etl.crm.cursors import CursorStore
-from reverse_etl.crm.hubspot_mapping import RAW_SOURCES
+from reverse_etl.crm.hubspot_mapping import API_RAW_SOURCES
 from reverse_etl.crm.ingest import API_OBJECT_TYPES, pull_to_raw
 
 CRM_API_GROUP = "crm_api"
@@ -19,13 +19,13 @@ CRM_API_JOB_NAME = "crm_api_pull"
 
 
 def crm_api_asset_key(object_type: str) -> dg.AssetKey:
-    """`crm_api/hubspot_contacts` etc."""
-    return dg.AssetKey([CRM_API_GROUP, RAW_SOURCES[object_type]])
+    """`crm_api/hubspot_contacts`, `crm_api/hubspot_tasks` etc."""
+    return dg.AssetKey([CRM_API_GROUP, f"hubspot_{object_type}"])
 
 
 def build_crm_api_asset(object_type: str) -> dg.AssetsDefinition:
     """The pull asset of one object type."""
-    source = RAW_SOURCES[object_type]
+    source = API_RAW_SOURCES[object_type]
 
     @dg.asset(
         key=crm_api_asset_key(object_type),
@@ -72,7 +72,7 @@ def build_crm_api_definitions() -> dg.Definitions:
             dg.define_asset_job(
                 name=CRM_API_JOB_NAME,
                 selection=dg.AssetSelection.groups(CRM_API_GROUP),
-                description="Pull changed contacts, companies and deals from the CRM API into the raw tables.",
+                description="Pull changed contacts, companies, deals, tasks and notes from the CRM into raw tables.",
                 tags={WAREHOUSE_RUN_TAG: "write"},
             )
         ],

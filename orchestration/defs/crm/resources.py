@@ -1,17 +1,13 @@
 """The CRM connection as a Dagster resource (base URL and token from environment variables)."""
 
 import os
-from urllib.parse import urlparse
 
 import dagster as dg
 
 from ops_store import ops_db_url_from_env
-from orchestration.settings import resolve_paths
+from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, crm_rate_limit, resolve_paths
 from reverse_etl.crm.cursors import CursorStore
-from reverse_etl.crm.hubspot import HubSpotClient
-
-CRM_BASE_URL_ENV = "ACTIONHOUSE_CRM_BASE_URL"
-CRM_TOKEN_ENV = "ACTIONHOUSE_CRM_TOKEN"
+from reverse_etl.crm.hubspot import HubSpotClient, hubspot_connection_name
 
 
 def crm_configured() -> bool:
@@ -29,15 +25,21 @@ class CrmResource(dg.ConfigurableResource):
 
     @classmethod
     def from_environment(cls) -> "CrmResource":
-        """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown) and
+        """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown),
+        `ACTIONHOUSE_CRM_RATE_LIMIT` (requests per 10 s, default 100) and
         `ACTIONHOUSE_OPS_DB` (default `sqlite:///<data dir>/operations.sqlite`)."""
         ops_db = ops_db_url_from_env(resolve_paths().data_dir)
-        return cls(base_url=dg.EnvVar(CRM_BASE_URL_ENV), token=dg.EnvVar(CRM_TOKEN_ENV), ops_db_url=ops_db)
+        return cls(
+            base_url=dg.EnvVar(CRM_BASE_URL_ENV),
+            token=dg.EnvVar(CRM_TOKEN_ENV),
+            ops_db_url=ops_db,
+            rate_limit=crm_rate_limit(),
+        )
 
     @property
     def connection_name(self) -> str:
-        """Names the CRM in the cursor table (`hubspot@host:port`), so another CRM starts a fresh cursor."""
-        return f"hubspot@{urlparse(self.base_url).netloc or self.base_url}"
+        """Names the CRM in the cursor table, outbox and ledger (`hubspot@host:port`)."""
+        return hubspot_connection_name(self.base_url)
 
     def client(self) -> HubSpotClient:
         """A client for one step (close it, or use `with`)."""

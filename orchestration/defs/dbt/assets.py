@@ -13,7 +13,7 @@ from orchestration.defs.crm.resources import crm_configured
 from orchestration.metadata import frame_to_markdown
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
-from reverse_etl.crm.hubspot_mapping import RAW_SOURCES
+from reverse_etl.crm.hubspot_mapping import API_RAW_SOURCES
 
 PREVIEW_ROWS = 5
 LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
@@ -35,7 +35,7 @@ class ActionhouseDbtTranslator(DagsterDbtTranslator):
             # tables depend on the pulls too, so a refresh (or a UI selection) runs them first.
             api_deps = [
                 dg.AssetDep(crm_api_asset_key(object_type))
-                for object_type, raw_table in RAW_SOURCES.items()
+                for object_type, raw_table in API_RAW_SOURCES.items()
                 if dg.AssetKey(["raw", raw_table]) in {dep.asset_key for dep in spec.deps}
             ]
             spec = spec.replace_attributes(deps=[*spec.deps, *api_deps])
