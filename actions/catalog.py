@@ -22,6 +22,7 @@ class Workflow(StrEnum):
     SLA = "sla"  # W10
     MERGES = "merges"  # W3
     ENRICHMENT = "enrichment"  # W2
+    AT_RISK = "at_risk"  # W13
 
 
 WORKFLOW_LABELS = {
@@ -31,6 +32,7 @@ WORKFLOW_LABELS = {
     Workflow.SLA: "SLA",
     Workflow.MERGES: "merges",
     Workflow.ENRICHMENT: "enrichment reviews",
+    Workflow.AT_RISK: "at-risk saves",
 }
 
 
@@ -113,6 +115,11 @@ ACTION_TYPES: dict[str, ActionType] = {
             editable=("sequence_id",),
         ),
         ActionType("update_deal", "changes fields (or the stage) of a deal in the CRM", editable=("properties",)),
+        ActionType(
+            "escalate_renewal",
+            "marks the renewal deal high priority and at risk in the CRM, with the signals, for the save play",
+            editable=("properties",),
+        ),
         ActionType("apply_enrichment", "writes a vendor value into a contact field in the CRM", editable=("value",)),
         ActionType("add_note", "adds a note to the contact's timeline in the CRM", editable=("body",)),
     )

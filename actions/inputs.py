@@ -18,6 +18,7 @@ from ops_store.schema import utc_now
 CONTACT_SCHEMA = {
     "golden_contact_id": pl.String,
     "contact_name": pl.String,
+    "first_name": pl.String,
     "email": pl.String,
     "emails": pl.List(pl.String),
     "crm_record_ids": pl.List(pl.Int64),
@@ -104,6 +105,41 @@ ENRICHMENT_SCHEMA = {
     "reason": pl.String,
 }
 
+ACCOUNT_RISK_SCHEMA = {
+    "golden_account_id": pl.String,
+    "company_name": pl.String,
+    "account_domain": pl.String,
+    "account_owner": pl.String,
+    "company_record_ids": pl.List(pl.Int64),
+    "as_of": pl.Datetime("us", "UTC"),
+    "verdict": pl.String,
+    "risk_tier": pl.Int64,
+    "triggering_signals": pl.List(pl.String),
+    "has_escalations": pl.Boolean,
+    "has_usage_drop": pl.Boolean,
+    "has_an_escalation": pl.Boolean,
+    "has_usage_dip": pl.Boolean,
+    "has_renewal_soon": pl.Boolean,
+    "has_no_contact": pl.Boolean,
+    "escalated_cases": pl.Int64,
+    "escalated_case_ids": pl.List(pl.Int64),
+    "recent_active_user_days": pl.Int64,
+    "prior_active_user_days": pl.Int64,
+    "usage_change_pct": pl.Float64,
+    "usage_change_z": pl.Float64,
+    "usage_window_start": pl.Date,
+    "usage_window_end": pl.Date,
+    "renewal_date": pl.Date,
+    "renewal_date_source": pl.String,
+    "days_to_renewal": pl.Int64,
+    "renewal_deal_id": pl.Int64,
+    "renewal_deal_stage": pl.String,
+    "last_contact_at": pl.Datetime("us", "UTC"),
+    "last_contact_id": pl.Int64,
+    "last_contact_kind": pl.String,
+    "days_since_contact": pl.Int64,
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -123,6 +159,7 @@ class PlanningInputs:
     owner_load: pl.DataFrame = field(default_factory=lambda: empty(LOAD_SCHEMA))
     merge_proposals: pl.DataFrame = field(default_factory=lambda: empty(MERGE_SCHEMA))
     enrichment_reviews: pl.DataFrame = field(default_factory=lambda: empty(ENRICHMENT_SCHEMA))
+    account_risk: pl.DataFrame = field(default_factory=lambda: empty(ACCOUNT_RISK_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -194,6 +231,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
     )
     if "contacts" in missing:
         # Scores not published yet: contacts without tiers (routing and SLA wait for scores).
+        missing.discard("contacts")
         contacts = _frame(con, "select * from marts.fct_action_contacts", CONTACT_SCHEMA, "contacts", missing)
         missing.add("lead_scores")
     rank = "expected_value" if _has_column(con, "marts.merge_proposals", "expected_value") else "match_probability"
@@ -224,6 +262,9 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
         ),
         enrichment_reviews=_frame(
             con, "select * from marts.enrichment_review", ENRICHMENT_SCHEMA, "enrichment_reviews", missing
+        ),
+        account_risk=_frame(
+            con, "select * from marts.fct_account_risk", ACCOUNT_RISK_SCHEMA, "account_risk", missing
         ),
         missing=missing,
     )

@@ -30,6 +30,7 @@ from actions.policy import Policy
 from actions.queue import DecisionQueue, QueueError, StoredAction
 from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
+from actions.workflows.at_risk import at_risk_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
@@ -46,6 +47,7 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.SLA: {"contacts", "lead_scores", "replies", "triggers", "owner_load"},
     Workflow.MERGES: {"contacts", "merge_proposals"},
     Workflow.ENRICHMENT: {"contacts", "enrichment_reviews"},
+    Workflow.AT_RISK: {"contacts", "account_risk"},
 }
 DAILY_CAPS = {Workflow.MERGES: "merge_proposals_per_day", Workflow.ENRICHMENT: "enrichment_reviews_per_day"}
 # A slot whose action ended this way may be proposed again (with a different payload).
@@ -167,7 +169,7 @@ def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEnt
 
 def propose_all(
     inputs: PlanningInputs, policy: Policy, escalated: dict[str, datetime]
-) -> tuple[dict[Workflow, list[Proposal] | ReviewCandidates], dict[str, str]]:
+) -> tuple[dict[Workflow, list[Proposal | Blocked] | ReviewCandidates], dict[str, str]]:
     """Every workflow's proposals (before the policy) — review workflows give ranked candidates built lazily,
     as the daily cap lets only a few through — and the workflows skipped with why."""
     skipped: dict[str, str] = {}
@@ -186,6 +188,7 @@ def propose_all(
         Workflow.SLA: lambda: sla_proposals(inputs, policy, escalated, picker),
         Workflow.MERGES: lambda: merge_candidates(inputs),
         Workflow.ENRICHMENT: lambda: enrichment_candidates(inputs),
+        Workflow.AT_RISK: lambda: at_risk_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -201,6 +204,11 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
         touches_this_week=store.touches_this_week,
     )
     by_workflow, result.skipped = propose_all(inputs, policy, store.escalated_triggers)
+    # Proposals a workflow refused itself (a draft with a missing field or a banned claim): blocked, with the rule.
+    for workflow, proposals in list(by_workflow.items()):
+        if isinstance(proposals, list) and any(isinstance(p, Blocked) for p in proposals):
+            result.blocked.extend(p for p in proposals if isinstance(p, Blocked))
+            by_workflow[workflow] = [p for p in proposals if not isinstance(p, Blocked)]
     listed = {w: p for w, p in by_workflow.items() if not isinstance(p, ReviewCandidates)}
     live_slots = {p.slot_key for proposals in listed.values() for p in proposals}
     existing_slots = store.slot_lookup(sorted(live_slots))
@@ -315,6 +323,8 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.AT_RISK.value:
+        return "the account's risk verdict changed (tier, renewal date, or no longer at risk)."
     if action.target_kind == "lead":
         return "the lead is now a contact in the CRM (or older than the look-back)."
     return "the evidence it rested on changed; the planner no longer proposes it."
@@ -384,6 +394,7 @@ def _all_candidates(inputs: PlanningInputs, policy: Policy, store: StoreView, no
     for workflow, proposals in by_workflow.items():
         if isinstance(proposals, ReviewCandidates):  # a day's worth of review items
             proposals = list(islice(proposals.build(set()), getattr(policy.caps, DAILY_CAPS[workflow])))
+        proposals = [p for p in proposals if not isinstance(p, Blocked)]
         classified, _ = classify(proposals, policy, context, inputs.as_of, now)
         out.update((a.slot_key, a) for a in classified)
     return out

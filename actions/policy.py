@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from actions.catalog import ACTION_TYPES, RiskClass, Workflow
+from actions.drafts import TemplateError, template_fields
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "default_policy.yml"
 POLICY_ENV = "ACTIONHOUSE_POLICY"
@@ -69,6 +70,32 @@ class KillSwitch(_Section):
 class Content(_Section):
     banned_claims: list[str] = []
     banned_topics: list[str] = []
+    # Words that show a draft is on a banned topic (the topic's own name always counts).
+    topic_phrases: dict[str, list[str]] = {}
+
+    def topic_phrase_map(self) -> dict[str, list[str]]:
+        """Every banned topic -> the phrases that show a text is on it."""
+        return {topic: self.topic_phrases.get(topic, []) for topic in self.banned_topics}
+
+
+class DraftTemplate(_Section):
+    """One email template: plain text with `{{ field }}` placeholders (see `actions.drafts`)."""
+
+    subject: str
+    body: str
+
+
+class Drafts(_Section):
+    templates: dict[str, DraftTemplate] = {}
+
+
+class AtRisk(_Section):
+    # Verdict tiers (marts.fct_account_risk) that get an outreach draft for the owner, and an escalation of the
+    # renewal deal.
+    outreach_tiers: list[Tier] = [1, 2]
+    escalate_tiers: list[Tier] = [1]
+    # Template per strongest signal: support escalations, usage drop.
+    templates: dict[Literal["escalations", "usage_drop"], str]
 
 
 class Restricted(_Section):
@@ -128,6 +155,8 @@ class Policy(_Section):
     sla: Sla
     routing: Routing
     sync: Sync = Sync()
+    drafts: Drafts = Drafts()
+    at_risk: AtRisk | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")
@@ -283,6 +312,21 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
                     f"'{group}' is not a group in approvers.groups (or 'owner')",
                 )
             )
+    for topic in policy.content.topic_phrases:
+        if topic not in policy.content.banned_topics:
+            problems.append((("content", "topic_phrases", topic), f"'{topic}' is not one of content.banned_topics"))
+    for name, template in policy.drafts.templates.items():
+        for part in ("subject", "body"):
+            try:
+                template_fields(getattr(template, part))
+            except TemplateError as exc:
+                problems.append((("drafts", "templates", name, part), f"template {name} {part}: {exc}"))
+    if policy.at_risk is not None:
+        for signal, name in policy.at_risk.templates.items():
+            if name not in policy.drafts.templates:
+                problems.append(
+                    (("at_risk", "templates", signal), f"'{name}' is not a template in drafts.templates")
+                )
     if "default" not in policy.expiry_hours:
         problems.append((("expiry_hours",), "expiry_hours needs a 'default'"))
     for name in policy.expiry_hours:

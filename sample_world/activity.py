@@ -419,6 +419,48 @@ def deals(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame
     return land, truth
 
 
+def renewal_deals(rng: np.random.Generator, accounts: pl.DataFrame, company_rec: pl.DataFrame, now: int,
+                  first_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One open renewal deal per customer account, closing on its renewal date, owned by the account owner.
+
+    Drawn from a stream of their own with ids of their own (`ID_BASE["renewal_deal"]`), so adding them changed
+    no other row of the world. Returns (landing rows, truth: deal id, account, renewal date, at risk).
+    """
+    c = accounts.filter(pl.col("is_customer")).join(company_rec, on="account_id", how="left", maintain_order="left")
+    n = c.height
+    if n == 0:
+        return pl.DataFrame(), pl.DataFrame()
+    renewal = c["renewal_at"].to_numpy()
+    created = np.minimum(renewal - rng.integers(60, 120, n) * DAY, now - rng.integers(1, 30, n) * DAY)
+    # Renewals sit early in the pipeline until the last month or two, then move to contract.
+    stage = np.where(renewal - now < 45 * DAY, rng.integers(2, 5, n), rng.integers(0, 2, n))
+    amount = np.round(np.exp(rng.normal(np.log(6000 + 30 * c["employees"].to_numpy().clip(0, 5000)), 0.4)), -2)
+    ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    cols = {}
+    for j, st in enumerate(_STAGES[:5]):
+        entered = created + j * 7 * DAY
+        cols[f'Date entered "{st} (Sales Pipeline)"'] = masked(entered, (j <= stage) & (entered < now))
+    for st in _STAGES[5:]:
+        cols[f'Date entered "{st} (Sales Pipeline)"'] = pl.Series([None] * n, dtype=pl.Int64)
+    land = pl.DataFrame({"id": ids, "name": c["name"], "stage": np.array(_STAGES)[stage], "amount": amount,
+                         "close": renewal, "created": created, "owner": c["owner"],
+                         "company": c["company_record_id"], **cols}).select(
+        pl.col("id").cast(pl.String).alias("Record ID"),
+        pl.concat_str([pl.col("name"), pl.lit(" - Renewal")]).alias("Deal Name"),
+        pl.col("stage").alias("Deal Stage"), pl.lit("Sales Pipeline").alias("Pipeline"),
+        pl.col("amount").cast(pl.Int64).cast(pl.String).alias("Amount"), ts_date("close").alias("Close Date"),
+        ts_hub("created").alias("Create Date"),
+        ts_hub(pl.max_horizontal("created", *[pl.col(k) for k in cols])).alias("Last Modified Date"),
+        pl.col("owner").alias("Deal owner"), pl.lit("existingbusiness").alias("Deal Type"),
+        pl.col("company").cast(pl.String).alias("Associated Company IDs"),
+        pl.lit(None, dtype=pl.String).alias("Associated Contact IDs"),
+        *[ts_hub(pl.col(k)).alias(k) for k in cols],
+    )
+    truth = pl.DataFrame({"deal_id": ids, "account_id": c["account_id"], "renewal_at": renewal,
+                          "at_risk": c["at_risk"]})
+    return land, truth
+
+
 def _historic_deal_contacts(rng: np.random.Generator, people: pl.DataFrame, primary_rec: pl.DataFrame,
                             account_ids: pl.Series, lost: np.ndarray) -> pl.DataFrame:
     """1-2 contact records per historical deal: per account, `contact` (the primary) and `contacts` (';'-joined).

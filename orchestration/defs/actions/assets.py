@@ -27,6 +27,7 @@ PLANNER_INPUTS = [
             "fct_owner_load",
             "merge_proposals",
             "enrichment_review",
+            "fct_account_risk",
         )
     ),
     dg.AssetKey(["ml", "lead_scores"]),
@@ -42,8 +43,9 @@ PLANNER_INPUTS = [
     kinds={"python", "sqlite"},
     owners=["team:revops"],
     description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
-    "reviews proposed as typed actions, classed by the policy (auto / approve / never) and written to the decision "
-    "queue in the operational store; proposals whose evidence changed are withdrawn, stale ones expire.",
+    "reviews, at-risk account saves proposed as typed actions, classed by the policy (auto / approve / never) and "
+    "written to the decision queue in the operational store; proposals whose evidence changed are withdrawn, "
+    "stale ones expire.",
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
