@@ -14,6 +14,8 @@ the world's own operational store — then plans once more on the same data (not
   call, email, completed task or booked meeting — by the owner on any record of the person by the as-of moment,
   past the policy's due time; a contact on the suppression list is not followed up, so not counted);
 - `routing_in_territory`: share of owner assignments to a rep whose territory covers the person's true country;
+- `at_risk_precision` / `at_risk_recall`: customer accounts the at-risk verdict flags (the tiers the planner acts
+  on) vs the accounts the world made at risk; `at_risk_proposed_share`: flagged accounts with a proposal queued;
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
 
 Usage: python -m evaluation.actions [--contacts 100000] [--seed 11] [--work-dir bench_data/actions_100000]
@@ -82,6 +84,7 @@ def _actions_frame(engine: sa.Engine) -> pl.DataFrame:
                 "new_owner": (r[7] or {}).get("new_owner"),
                 "sla_trigger": (r[7] or {}).get("sla_trigger"),
                 "reply_event": next((e["key"] for e in r[8] if e["source_table"] == "ml.reply_classifications"), None),
+                "account": (r[7] or {}).get("account"),
             }
             for r in rows
         ],
@@ -96,6 +99,7 @@ def _actions_frame(engine: sa.Engine) -> pl.DataFrame:
             "new_owner": pl.String,
             "sla_trigger": pl.String,
             "reply_event": pl.String,
+            "account": pl.String,
         },
     )
 
@@ -123,6 +127,32 @@ def _golden_of_person(con: duckdb.DuckDBPyConnection, world: Path) -> pl.DataFra
     return crosswalk.join(load_truth(world, "contacts").select("record_id", "person_id"), on="record_id")
 
 
+def at_risk_figures(con: duckdb.DuckDBPyConnection, world: Path, queued: pl.DataFrame, acted_tiers: set[int]):
+    """The at-risk verdict (tiers the planner acts on) against the world's truth of which customer accounts are
+    at risk: precision, recall, and the share of flagged accounts that got a proposal in the queue."""
+    verdicts = con.sql(
+        "select golden_account_id, risk_tier, company_record_ids[1] as record_id from marts.fct_account_risk"
+    ).pl()
+    truth_of_record = load_truth(world, "companies").select("record_id", "account_id")
+    accounts = pl.read_parquet(world / "truth" / "accounts.parquet").select("account_id", "is_customer", "at_risk")
+    judged = verdicts.join(truth_of_record, on="record_id", how="left").join(accounts, on="account_id", how="left")
+    flagged = judged.filter(pl.col("risk_tier").is_in(sorted(acted_tiers)))
+    true_accounts = set(accounts.filter(pl.col("at_risk"))["account_id"].to_list())
+    hit = flagged.filter(pl.col("at_risk").fill_null(False))
+    proposed = set(queued.filter(pl.col("workflow") == "at_risk")["account"].drop_nulls().to_list())
+    return {
+        "at_risk_precision": round(hit.height / flagged.height, 4) if flagged.height else 1.0,
+        "at_risk_recall": round(hit["account_id"].n_unique() / len(true_accounts), 4) if true_accounts else 1.0,
+        "at_risk_flagged": flagged.height,
+        "at_risk_true": len(true_accounts),
+        "at_risk_proposed_share": round(
+            len(proposed & set(flagged["golden_account_id"].to_list())) / flagged.height, 4
+        )
+        if flagged.height
+        else 1.0,
+    }
+
+
 def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> dict[str, float | int]:
     """All figures of the eval line for a built world."""
     policy = load_policy(policy_path)
@@ -140,7 +170,9 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         apply_plan(again, engine, policy)
         golden = _golden_of_person(con, world)
         emails = con.sql("select contact_id as record_id, email from staging.stg_hubspot__contacts").pl()
-    queued = _actions_frame(engine)
+        queued = _actions_frame(engine)
+        acted = set(policy.at_risk.outreach_tiers + policy.at_risk.escalate_tiers) if policy.at_risk else set()
+        at_risk = at_risk_figures(con, world, queued, acted)
     safety = queue_safety(engine, policy)
     live = queued.filter(~pl.col("state").is_in([State.EXPIRED.value, State.WITHDRAWN.value]))
     duplicates = live.group_by("slot_key").len().filter(pl.col("len") > 1).height
@@ -254,6 +286,7 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "sla_breach_precision": round(sla_precision, 4),
         "sla_breach_recall": round(sla_recall, 4),
         "routing_in_territory": round(sum(in_territory) / len(in_territory), 4) if in_territory else 1.0,
+        **at_risk,
         "planner_seconds": round(planner_seconds, 2),
         "sla_breaches_true": len(truly_breached),
         "reply_routing_judged": judged.height,

@@ -12,11 +12,7 @@
 -- renewal near. Tier 3 (watch): the renewal near and no recent contact, nothing else. Tiers 1-2 are at risk
 -- (the planner acts on them).
 with as_of as (
-    select greatest(
-        (select max(occurred_at) from {{ ref('stg_email__events') }}),
-        (select max(activity_at) from {{ ref('stg_hubspot__activities') }}),
-        (select max(submitted_at) from {{ ref('stg_forms__leads') }})
-    ) as as_of
+    select {{ data_as_of() }} as as_of
 ),
 
 records as (
