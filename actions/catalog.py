@@ -23,6 +23,7 @@ class Workflow(StrEnum):
     MERGES = "merges"  # W3
     ENRICHMENT = "enrichment"  # W2
     AT_RISK = "at_risk"  # W13
+    HYGIENE = "hygiene"  # W11
 
 
 WORKFLOW_LABELS = {
@@ -33,6 +34,7 @@ WORKFLOW_LABELS = {
     Workflow.MERGES: "merges",
     Workflow.ENRICHMENT: "enrichment reviews",
     Workflow.AT_RISK: "at-risk saves",
+    Workflow.HYGIENE: "CRM hygiene",
 }
 
 
@@ -115,6 +117,10 @@ ACTION_TYPES: dict[str, ActionType] = {
             editable=("sequence_id",),
         ),
         ActionType("update_deal", "changes fields (or the stage) of a deal in the CRM", editable=("properties",)),
+        ActionType(
+            "flag_deal",
+            "flags the deal in the CRM with what it is missing (next step, close date, amount, primary contact)",
+        ),
         ActionType(
             "escalate_renewal",
             "marks the renewal deal high priority and at risk in the CRM, with the signals, for the save play",

@@ -140,6 +140,51 @@ ACCOUNT_RISK_SCHEMA = {
     "days_since_contact": pl.Int64,
 }
 
+FOLLOW_UP_SCHEMA = {
+    "meeting_id": pl.Int64,
+    "meeting_name": pl.String,
+    "meeting_start_at": pl.Datetime("us", "UTC"),
+    "meeting_end_at": pl.Datetime("us", "UTC"),
+    "owner": pl.String,
+    "contact_record_id": pl.Int64,
+    "golden_contact_id": pl.String,
+    "deal_id": pl.Int64,
+    "first_touch_at": pl.Datetime("us", "UTC"),
+    "first_touch_id": pl.Int64,
+    "first_touch_kind": pl.String,
+}
+OPEN_DEAL_SCHEMA = {
+    "deal_id": pl.Int64,
+    "deal_name": pl.String,
+    "owner": pl.String,
+    "stage": pl.String,
+    "amount": pl.Float64,
+    "close_date": pl.Datetime("us", "UTC"),
+    "created_at": pl.Datetime("us", "UTC"),
+    "golden_account_id": pl.String,
+    "primary_contact_record_id": pl.Int64,
+    "has_next_step": pl.Boolean,
+    "next_meeting_at": pl.Datetime("us", "UTC"),
+    "open_tasks": pl.Int64,
+    "missing_close_date": pl.Boolean,
+    "missing_amount": pl.Boolean,
+    "missing_primary_contact": pl.Boolean,
+}
+STAGE_EVIDENCE_SCHEMA = {
+    "deal_id": pl.Int64,
+    "deal_name": pl.String,
+    "owner": pl.String,
+    "stage": pl.String,
+    "golden_account_id": pl.String,
+    "meeting_id": pl.Int64,
+    "meeting_name": pl.String,
+    "meeting_end_at": pl.Datetime("us", "UTC"),
+    "buyer_record_id": pl.Int64,
+    "buyer_golden_contact_id": pl.String,
+    "buyer_seniority": pl.String,
+    "buyer_job_title": pl.String,
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -160,6 +205,9 @@ class PlanningInputs:
     merge_proposals: pl.DataFrame = field(default_factory=lambda: empty(MERGE_SCHEMA))
     enrichment_reviews: pl.DataFrame = field(default_factory=lambda: empty(ENRICHMENT_SCHEMA))
     account_risk: pl.DataFrame = field(default_factory=lambda: empty(ACCOUNT_RISK_SCHEMA))
+    meeting_follow_ups: pl.DataFrame = field(default_factory=lambda: empty(FOLLOW_UP_SCHEMA))
+    open_deals: pl.DataFrame = field(default_factory=lambda: empty(OPEN_DEAL_SCHEMA))
+    stage_evidence: pl.DataFrame = field(default_factory=lambda: empty(STAGE_EVIDENCE_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -265,6 +313,15 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
         ),
         account_risk=_frame(
             con, "select * from marts.fct_account_risk", ACCOUNT_RISK_SCHEMA, "account_risk", missing
+        ),
+        meeting_follow_ups=_frame(
+            con, "select * from marts.fct_meeting_follow_ups", FOLLOW_UP_SCHEMA, "meeting_follow_ups", missing
+        ),
+        open_deals=_frame(
+            con, "select * from marts.fct_pipeline_deals where is_open", OPEN_DEAL_SCHEMA, "open_deals", missing
+        ),
+        stage_evidence=_frame(
+            con, "select * from marts.fct_stage_evidence", STAGE_EVIDENCE_SCHEMA, "stage_evidence", missing
         ),
         missing=missing,
     )

@@ -31,6 +31,7 @@ from actions.queue import DecisionQueue, QueueError, StoredAction
 from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
 from actions.workflows.at_risk import at_risk_proposals
+from actions.workflows.hygiene import CAPPED_TYPES, cap_per_owner, hygiene_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
@@ -48,6 +49,7 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.MERGES: {"contacts", "merge_proposals"},
     Workflow.ENRICHMENT: {"contacts", "enrichment_reviews"},
     Workflow.AT_RISK: {"contacts", "account_risk"},
+    Workflow.HYGIENE: {"contacts", "meeting_follow_ups", "open_deals", "stage_evidence"},
 }
 DAILY_CAPS = {Workflow.MERGES: "merge_proposals_per_day", Workflow.ENRICHMENT: "enrichment_reviews_per_day"}
 # A slot whose action ended this way may be proposed again (with a different payload).
@@ -70,6 +72,8 @@ class StoreView:
     kill_switch_on: bool
     # review workflow -> evidence window -> states of its actions (the daily-capped queues skip what they hold)
     review_windows: dict[str, dict[str, list[State]]] = field(default_factory=dict)
+    # owner -> hygiene tasks and flags proposed for them today (the per-owner daily cap)
+    hygiene_today_by_owner: Counter = field(default_factory=Counter)
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
@@ -93,6 +97,17 @@ class StoreView:
                 )
             ).all()
             escalated = {payload.get("sla_trigger"): as_of for payload, as_of in escalations}
+            hygiene_today: Counter = Counter()
+            for owner, count in con.execute(
+                sa.select(actions_table.c.owner, sa.func.count())
+                .where(
+                    actions_table.c.workflow == Workflow.HYGIENE.value,
+                    actions_table.c.action_type.in_(sorted(CAPPED_TYPES)),
+                    actions_table.c.proposed_at >= day_start,
+                )
+                .group_by(actions_table.c.owner)
+            ):
+                hygiene_today[owner or ""] += count
             review_windows: dict[str, dict[str, list[State]]] = {}
             for workflow, window, state in con.execute(
                 sa.select(actions_table.c.workflow, actions_table.c.evidence_window, actions_table.c.state).where(
@@ -109,6 +124,7 @@ class StoreView:
             escalated_triggers={t: at for t, at in escalated.items() if t},
             kill_switch_on=KillSwitch(engine, policy.kill_switch.default).state().on,
             review_windows=review_windows,
+            hygiene_today_by_owner=hygiene_today,
         )
 
 
@@ -189,6 +205,7 @@ def propose_all(
         Workflow.MERGES: lambda: merge_candidates(inputs),
         Workflow.ENRICHMENT: lambda: enrichment_candidates(inputs),
         Workflow.AT_RISK: lambda: at_risk_proposals(inputs, policy),
+        Workflow.HYGIENE: lambda: hygiene_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -226,6 +243,10 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
                     result.kept[workflow] += 1
                     continue
                 fresh.append(proposal)
+            if workflow == Workflow.HYGIENE and policy.hygiene is not None:
+                fresh, result.deferred[workflow] = cap_per_owner(
+                    fresh, policy.hygiene.max_items_per_owner_per_day, store.hygiene_today_by_owner
+                )
         classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
         classified = [a for a in classified if a.action_id not in known_ids]
         result.actions.extend(classified)
@@ -323,6 +344,8 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.HYGIENE.value:
+        return "the meeting was followed up, the deal now has what it lacked, or the stage already moved."
     if action.workflow == Workflow.AT_RISK.value:
         return "the account's risk verdict changed (tier, renewal date, or no longer at risk)."
     if action.target_kind == "lead":

@@ -89,6 +89,12 @@ class Drafts(_Section):
     templates: dict[str, DraftTemplate] = {}
 
 
+class Hygiene(_Section):
+    max_items_per_owner_per_day: Annotated[int, Field(ge=0)]
+    follow_up_due_hours: Hours
+    buyer_meeting_stage: str
+
+
 class AtRisk(_Section):
     # Verdict tiers (marts.fct_account_risk) that get an outreach draft for the owner, and an escalation of the
     # renewal deal.
@@ -157,6 +163,7 @@ class Policy(_Section):
     sync: Sync = Sync()
     drafts: Drafts = Drafts()
     at_risk: AtRisk | None = None
+    hygiene: Hygiene | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")

@@ -16,6 +16,8 @@ the world's own operational store — then plans once more on the same data (not
 - `routing_in_territory`: share of owner assignments to a rep whose territory covers the person's true country;
 - `at_risk_precision` / `at_risk_recall`: customer accounts the at-risk verdict flags (the tiers the planner acts
   on) vs the accounts the world made at risk; `at_risk_proposed_share`: flagged accounts with a proposal queued;
+- `hygiene_max_tasks_per_owner_day`: the most hygiene tasks and deal flags any owner got on one day (after the
+  refresh and the second planning run; must not exceed `hygiene_cap`);
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
 
 Usage: python -m evaluation.actions [--contacts 100000] [--seed 11] [--work-dir bench_data/actions_100000]
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -274,6 +277,14 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         territory_of.get(owner) in covering.get(country or "", [])
         for owner, country in assigned.select("new_owner", "country").iter_rows()
     ]
+    # Hygiene: the most tasks and flags any owner got on one day (the policy caps it).
+    with engine.connect() as con:
+        per_owner_day = con.execute(
+            sa.select(actions.c.owner, actions.c.proposed_at).where(
+                actions.c.workflow == "hygiene", actions.c.action_type.in_(["create_task", "flag_deal"])
+            )
+        ).all()
+    hygiene_days = Counter((owner, at.date()) for owner, at in per_owner_day)
     engine.dispose()
     return {
         "proposals": queued.height,
@@ -287,6 +298,8 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "sla_breach_recall": round(sla_recall, 4),
         "routing_in_territory": round(sum(in_territory) / len(in_territory), 4) if in_territory else 1.0,
         **at_risk,
+        "hygiene_max_tasks_per_owner_day": max(hygiene_days.values(), default=0),
+        "hygiene_cap": policy.hygiene.max_items_per_owner_per_day if policy.hygiene else 0,
         "planner_seconds": round(planner_seconds, 2),
         "sla_breaches_true": len(truly_breached),
         "reply_routing_judged": judged.height,

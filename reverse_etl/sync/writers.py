@@ -52,6 +52,7 @@ _CUSTOM = (
 )
 # Custom properties Actionhouse writes; created in the CRM when missing.
 _CUSTOM_DEAL = (
+    ("actionhouse_hygiene_flags", "Actionhouse hygiene flags", "string", "text"),
     ("actionhouse_risk_tier", "Actionhouse risk tier", "number", "number"),
     ("actionhouse_risk_signals", "Actionhouse risk signals", "string", "textarea"),
 )
@@ -343,6 +344,7 @@ SALESFORCE_DEAL_FIELDS = {
     "closedate": "CloseDate",
     "dealname": "Name",
     "hs_priority": "Actionhouse_Priority__c",
+    "actionhouse_hygiene_flags": "Actionhouse_Hygiene_Flags__c",
     "actionhouse_risk_tier": "Actionhouse_Risk_Tier__c",
     "actionhouse_risk_signals": "Actionhouse_Risk_Signals__c",
 }

@@ -28,6 +28,9 @@ PLANNER_INPUTS = [
             "merge_proposals",
             "enrichment_review",
             "fct_account_risk",
+            "fct_meeting_follow_ups",
+            "fct_stage_evidence",
+            "fct_pipeline_deals",
         )
     ),
     dg.AssetKey(["ml", "lead_scores"]),
@@ -43,9 +46,9 @@ PLANNER_INPUTS = [
     kinds={"python", "sqlite"},
     owners=["team:revops"],
     description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
-    "reviews, at-risk account saves proposed as typed actions, classed by the policy (auto / approve / never) and "
-    "written to the decision queue in the operational store; proposals whose evidence changed are withdrawn, "
-    "stale ones expire.",
+    "reviews, at-risk account saves, CRM hygiene proposed as typed actions, classed by the policy (auto / approve / "
+    "never) and written to the decision queue in the operational store; proposals whose evidence changed are "
+    "withdrawn, stale ones expire.",
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
