@@ -24,6 +24,7 @@ class Workflow(StrEnum):
     ENRICHMENT = "enrichment"  # W2
     AT_RISK = "at_risk"  # W13
     HYGIENE = "hygiene"  # W11
+    NO_SHOW = "no_show"  # W9
 
 
 WORKFLOW_LABELS = {
@@ -35,6 +36,7 @@ WORKFLOW_LABELS = {
     Workflow.ENRICHMENT: "enrichment reviews",
     Workflow.AT_RISK: "at-risk saves",
     Workflow.HYGIENE: "CRM hygiene",
+    Workflow.NO_SHOW: "no-show recovery",
 }
 
 

@@ -185,6 +185,21 @@ STAGE_EVIDENCE_SCHEMA = {
     "buyer_job_title": pl.String,
 }
 
+NO_SHOW_SCHEMA = {
+    "meeting_id": pl.Int64,
+    "meeting_name": pl.String,
+    "meeting_start_at": pl.Datetime("us", "UTC"),
+    "owner": pl.String,
+    "contact_record_id": pl.Int64,
+    "golden_contact_id": pl.String,
+    "deal_id": pl.Int64,
+    "earlier_no_shows": pl.Int64,
+    "rebooked": pl.Boolean,
+    "latest_reply_event_id": pl.String,
+    "latest_reply_at": pl.Datetime("us", "UTC"),
+    "latest_reply_text": pl.String,
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -208,6 +223,7 @@ class PlanningInputs:
     meeting_follow_ups: pl.DataFrame = field(default_factory=lambda: empty(FOLLOW_UP_SCHEMA))
     open_deals: pl.DataFrame = field(default_factory=lambda: empty(OPEN_DEAL_SCHEMA))
     stage_evidence: pl.DataFrame = field(default_factory=lambda: empty(STAGE_EVIDENCE_SCHEMA))
+    no_shows: pl.DataFrame = field(default_factory=lambda: empty(NO_SHOW_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -323,5 +339,6 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
         stage_evidence=_frame(
             con, "select * from marts.fct_stage_evidence", STAGE_EVIDENCE_SCHEMA, "stage_evidence", missing
         ),
+        no_shows=_frame(con, "select * from marts.fct_no_shows", NO_SHOW_SCHEMA, "no_shows", missing),
         missing=missing,
     )

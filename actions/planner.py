@@ -32,6 +32,7 @@ from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
 from actions.workflows.at_risk import at_risk_proposals
 from actions.workflows.hygiene import CAPPED_TYPES, cap_per_owner, hygiene_proposals
+from actions.workflows.no_show import no_show_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
@@ -50,7 +51,11 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.ENRICHMENT: {"contacts", "enrichment_reviews"},
     Workflow.AT_RISK: {"contacts", "account_risk"},
     Workflow.HYGIENE: {"contacts", "meeting_follow_ups", "open_deals", "stage_evidence"},
+    Workflow.NO_SHOW: {"contacts", "no_shows", "replies"},
 }
+# Workflows whose slots are used once ever: an expired or withdrawn action is not proposed again (one reschedule
+# note per missed meeting).
+ONCE_EVER = {Workflow.NO_SHOW}
 DAILY_CAPS = {Workflow.MERGES: "merge_proposals_per_day", Workflow.ENRICHMENT: "enrichment_reviews_per_day"}
 # A slot whose action ended this way may be proposed again (with a different payload).
 REOPENABLE = {State.EXPIRED, State.WITHDRAWN}
@@ -206,6 +211,7 @@ def propose_all(
         Workflow.ENRICHMENT: lambda: enrichment_candidates(inputs),
         Workflow.AT_RISK: lambda: at_risk_proposals(inputs, policy),
         Workflow.HYGIENE: lambda: hygiene_proposals(inputs, policy),
+        Workflow.NO_SHOW: lambda: no_show_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -239,7 +245,8 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
             result.candidates[workflow] = len(proposals)
             fresh = []
             for proposal in proposals:
-                if any(state not in REOPENABLE for _, state in existing_slots.get(proposal.slot_key, [])):
+                held = existing_slots.get(proposal.slot_key, [])
+                if (workflow in ONCE_EVER and held) or any(state not in REOPENABLE for _, state in held):
                     result.kept[workflow] += 1
                     continue
                 fresh.append(proposal)
@@ -344,6 +351,8 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.NO_SHOW.value:
+        return "a later meeting is booked, or the no-show is older than the look-back."
     if action.workflow == Workflow.HYGIENE.value:
         return "the meeting was followed up, the deal now has what it lacked, or the stage already moved."
     if action.workflow == Workflow.AT_RISK.value:

@@ -95,6 +95,15 @@ class Hygiene(_Section):
     buyer_meeting_stage: str
 
 
+class NoShow(_Section):
+    # The reschedule note's template, its two options' local hours and length.
+    template: str
+    option_hours_local: Annotated[list[Annotated[int, Field(ge=0, le=23)]], Field(min_length=1)]
+    length_minutes: Annotated[int, Field(gt=0)]
+    # Words in the contact's latest reply that mean frustration: escalate instead of writing.
+    negative_phrases: list[str] = []
+
+
 class AtRisk(_Section):
     # Verdict tiers (marts.fct_account_risk) that get an outreach draft for the owner, and an escalation of the
     # renewal deal.
@@ -164,6 +173,7 @@ class Policy(_Section):
     drafts: Drafts = Drafts()
     at_risk: AtRisk | None = None
     hygiene: Hygiene | None = None
+    no_show: NoShow | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")
@@ -334,6 +344,10 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
                 problems.append(
                     (("at_risk", "templates", signal), f"'{name}' is not a template in drafts.templates")
                 )
+    if policy.no_show is not None and policy.no_show.template not in policy.drafts.templates:
+        problems.append(
+            (("no_show", "template"), f"'{policy.no_show.template}' is not a template in drafts.templates")
+        )
     if "default" not in policy.expiry_hours:
         problems.append((("expiry_hours",), "expiry_hours needs a 'default'"))
     for name in policy.expiry_hours:

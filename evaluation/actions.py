@@ -16,6 +16,9 @@ the world's own operational store — then plans once more on the same data (not
 - `routing_in_territory`: share of owner assignments to a rep whose territory covers the person's true country;
 - `at_risk_precision` / `at_risk_recall`: customer accounts the at-risk verdict flags (the tiers the planner acts
   on) vs the accounts the world made at risk; `at_risk_proposed_share`: flagged accounts with a proposal queued;
+- `draft_unknown_fields`: queued drafts with a substituted field the record does not hold (blank, not in the text,
+  or a placeholder left unrendered); `banned_content_sent_for_review`: queued drafts whose text hits a banned
+  claim or topic of the policy (both must be 0);
 - `hygiene_max_tasks_per_owner_day`: the most hygiene tasks and deal flags any owner got on one day (after the
   refresh and the second planning run; must not exceed `hygiene_cap`);
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
@@ -36,6 +39,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from actions.checks import queue_safety
+from actions.drafts import banned_hits
 from actions.inputs import load_inputs
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
@@ -277,6 +281,25 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         territory_of.get(owner) in covering.get(country or "", [])
         for owner, country in assigned.select("new_owner", "country").iter_rows()
     ]
+    # Grounded drafts in the queue: a field used that the record does not hold (blank, or a placeholder left in the
+    # text, or a value not in the text), and banned claims or topics that reached a person's review.
+    with engine.connect() as con:
+        drafts = [
+            payload
+            for (payload,) in con.execute(sa.select(actions.c.payload).where(actions.c.action_type == "send_email"))
+            if payload and "field_map" in payload and payload.get("body") is not None
+        ]
+    unknown_fields = sum(
+        1
+        for d in drafts
+        if "{{" in f"{d['subject']}{d['body']}"
+        or any(not str(v).strip() or str(v) not in f"{d['subject']}\n{d['body']}" for v in d["field_map"].values())
+    )
+    banned_in_review = sum(
+        1
+        for d in drafts
+        if banned_hits(f"{d['subject']}\n{d['body']}", policy.content.banned_claims, policy.content.topic_phrase_map())
+    )
     # Hygiene: the most tasks and flags any owner got on one day (the policy caps it).
     with engine.connect() as con:
         per_owner_day = con.execute(
@@ -298,6 +321,9 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "sla_breach_recall": round(sla_recall, 4),
         "routing_in_territory": round(sum(in_territory) / len(in_territory), 4) if in_territory else 1.0,
         **at_risk,
+        "drafts_queued": len(drafts),
+        "draft_unknown_fields": unknown_fields,
+        "banned_content_sent_for_review": banned_in_review,
         "hygiene_max_tasks_per_owner_day": max(hygiene_days.values(), default=0),
         "hygiene_cap": policy.hygiene.max_items_per_owner_per_day if policy.hygiene else 0,
         "planner_seconds": round(planner_seconds, 2),
