@@ -25,6 +25,7 @@ class Workflow(StrEnum):
     AT_RISK = "at_risk"  # W13
     HYGIENE = "hygiene"  # W11
     NO_SHOW = "no_show"  # W9
+    MEETINGS = "meetings"  # W8
 
 
 WORKFLOW_LABELS = {
@@ -37,6 +38,7 @@ WORKFLOW_LABELS = {
     Workflow.AT_RISK: "at-risk saves",
     Workflow.HYGIENE: "CRM hygiene",
     Workflow.NO_SHOW: "no-show recovery",
+    Workflow.MEETINGS: "meeting proposals",
 }
 
 

@@ -200,6 +200,21 @@ NO_SHOW_SCHEMA = {
     "latest_reply_text": pl.String,
 }
 
+MEETING_REQUEST_SCHEMA = {
+    "event_id": pl.String,
+    "replied_at": pl.Datetime("us", "UTC"),
+    "reply_text": pl.String,
+    "contact_record_id": pl.Int64,
+    "golden_contact_id": pl.String,
+    "meeting_booked": pl.Boolean,
+}
+OWNER_CALENDAR_SCHEMA = {
+    "owner": pl.String,
+    "meeting_id": pl.Int64,
+    "meeting_start_at": pl.Datetime("us", "UTC"),
+    "meeting_end_at": pl.Datetime("us", "UTC"),
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -224,6 +239,8 @@ class PlanningInputs:
     open_deals: pl.DataFrame = field(default_factory=lambda: empty(OPEN_DEAL_SCHEMA))
     stage_evidence: pl.DataFrame = field(default_factory=lambda: empty(STAGE_EVIDENCE_SCHEMA))
     no_shows: pl.DataFrame = field(default_factory=lambda: empty(NO_SHOW_SCHEMA))
+    meeting_requests: pl.DataFrame = field(default_factory=lambda: empty(MEETING_REQUEST_SCHEMA))
+    owner_calendar: pl.DataFrame = field(default_factory=lambda: empty(OWNER_CALENDAR_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -340,5 +357,11 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
             con, "select * from marts.fct_stage_evidence", STAGE_EVIDENCE_SCHEMA, "stage_evidence", missing
         ),
         no_shows=_frame(con, "select * from marts.fct_no_shows", NO_SHOW_SCHEMA, "no_shows", missing),
+        meeting_requests=_frame(
+            con, "select * from marts.fct_meeting_requests", MEETING_REQUEST_SCHEMA, "meeting_requests", missing
+        ),
+        owner_calendar=_frame(
+            con, "select * from marts.fct_owner_calendar", OWNER_CALENDAR_SCHEMA, "owner_calendar", missing
+        ),
         missing=missing,
     )

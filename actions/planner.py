@@ -32,6 +32,7 @@ from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
 from actions.workflows.at_risk import at_risk_proposals
 from actions.workflows.hygiene import CAPPED_TYPES, cap_per_owner, hygiene_proposals
+from actions.workflows.meetings import meeting_proposals
 from actions.workflows.no_show import no_show_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
@@ -52,6 +53,7 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.AT_RISK: {"contacts", "account_risk"},
     Workflow.HYGIENE: {"contacts", "meeting_follow_ups", "open_deals", "stage_evidence"},
     Workflow.NO_SHOW: {"contacts", "no_shows", "replies"},
+    Workflow.MEETINGS: {"contacts", "replies", "meeting_requests", "owner_calendar"},
 }
 # Workflows whose slots are used once ever: an expired or withdrawn action is not proposed again (one reschedule
 # note per missed meeting).
@@ -212,6 +214,7 @@ def propose_all(
         Workflow.AT_RISK: lambda: at_risk_proposals(inputs, policy),
         Workflow.HYGIENE: lambda: hygiene_proposals(inputs, policy),
         Workflow.NO_SHOW: lambda: no_show_proposals(inputs, policy),
+        Workflow.MEETINGS: lambda: meeting_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -351,6 +354,8 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.MEETINGS.value:
+        return "a meeting is booked since the reply, or the reply is older than the look-back."
     if action.workflow == Workflow.NO_SHOW.value:
         return "a later meeting is booked, or the no-show is older than the look-back."
     if action.workflow == Workflow.HYGIENE.value:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -95,6 +96,28 @@ class Hygiene(_Section):
     buyer_meeting_stage: str
 
 
+class TimeWindow(_Section):
+    """Working hours on working days (ISO weekdays: 1 = Monday), in some time zone."""
+
+    days: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1)]
+    start: time
+    end: time
+
+
+class Meetings(_Section):
+    template: str
+    slots_per_proposal: Annotated[int, Field(ge=1, le=5)]
+    length_minutes: Annotated[int, Field(gt=0, le=240)]
+    buffer_minutes: Annotated[int, Field(ge=0)]
+    # The owner's window is in the owner's time zone (their territory's), the contact's in theirs (their country's).
+    owner_window: TimeWindow
+    contact_window: TimeWindow
+    agenda: list[str] = []
+    # Words in a positive reply that ask for a meeting; words that bring in more people (flag for confirmation).
+    intent_phrases: Annotated[list[str], Field(min_length=1)]
+    multi_attendee_phrases: list[str] = []
+
+
 class NoShow(_Section):
     # The reschedule note's template, its two options' local hours and length.
     template: str
@@ -174,6 +197,7 @@ class Policy(_Section):
     at_risk: AtRisk | None = None
     hygiene: Hygiene | None = None
     no_show: NoShow | None = None
+    meetings: Meetings | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")
@@ -347,6 +371,10 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
     if policy.no_show is not None and policy.no_show.template not in policy.drafts.templates:
         problems.append(
             (("no_show", "template"), f"'{policy.no_show.template}' is not a template in drafts.templates")
+        )
+    if policy.meetings is not None and policy.meetings.template not in policy.drafts.templates:
+        problems.append(
+            (("meetings", "template"), f"'{policy.meetings.template}' is not a template in drafts.templates")
         )
     if "default" not in policy.expiry_hours:
         problems.append((("expiry_hours",), "expiry_hours needs a 'default'"))

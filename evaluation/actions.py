@@ -19,6 +19,11 @@ the world's own operational store — then plans once more on the same data (not
 - `draft_unknown_fields`: queued drafts with a substituted field the record does not hold (blank, not in the text,
   or a placeholder left unrendered); `banned_content_sent_for_review`: queued drafts whose text hits a banned
   claim or topic of the policy (both must be 0);
+- `noshow_recovery_once`: share of recent no-show meetings with at most one reschedule note in the queue after
+  three planning runs, the last five days later when every undecided note has expired (must be 1.0);
+- `slots_outside_window`: proposed meeting slots outside the owner's or the contact's window or within the buffer
+  of one of the owner's meetings (must be 0); `meeting_intent_precision`: meeting proposals answering a reply that
+  truly asks for a meeting;
 - `hygiene_max_tasks_per_owner_day`: the most hygiene tasks and deal flags any owner got on one day (after the
   refresh and the second planning run; must not exceed `hygiene_cap`);
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
@@ -31,20 +36,23 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import sqlalchemy as sa
 
+from actions.calendar import time_zone_of
 from actions.checks import queue_safety
 from actions.drafts import banned_hits
 from actions.inputs import load_inputs
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
+from actions.queue import DecisionQueue
 from actions.states import State
 from actions.suppression import SuppressionList
+from actions.workflows.meetings import owner_time_zone, slot_fits
 from actions.workflows.sla import sla_timers
 from evaluation.scoring import PROJECT_ROOT, prepare_world
 from ops_store import open_store
@@ -152,9 +160,7 @@ def at_risk_figures(con: duckdb.DuckDBPyConnection, world: Path, queued: pl.Data
         "at_risk_recall": round(hit["account_id"].n_unique() / len(true_accounts), 4) if true_accounts else 1.0,
         "at_risk_flagged": flagged.height,
         "at_risk_true": len(true_accounts),
-        "at_risk_proposed_share": round(
-            len(proposed & set(flagged["golden_account_id"].to_list())) / flagged.height, 4
-        )
+        "at_risk_proposed_share": round(len(proposed & set(flagged["golden_account_id"].to_list())) / flagged.height, 4)
         if flagged.height
         else 1.0,
     }
@@ -175,6 +181,14 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         # A second planning run on the same data: nothing it proposes may be a second action for a slot.
         again = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=f"eval-{now:%Y%m%d%H%M%S%f}")
         apply_plan(again, engine, policy)
+        # Days later, after every undecided proposal expired: a missed meeting still gets no second reschedule note.
+        later = now + timedelta(days=5)
+        DecisionQueue(engine, policy, clock=lambda: later).expire_due()
+        third = plan(
+            inputs, policy, StoreView.read(engine, policy, later), now=later, run_id=f"eval-{later:%Y%m%d%H%M%S%f}"
+        )
+        apply_plan(third, engine, policy)
+        no_show_meetings = {str(m) for m in inputs.no_shows["meeting_id"].to_list()}
         golden = _golden_of_person(con, world)
         emails = con.sql("select contact_id as record_id, email from staging.stg_hubspot__contacts").pl()
         queued = _actions_frame(engine)
@@ -300,6 +314,51 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         for d in drafts
         if banned_hits(f"{d['subject']}\n{d['body']}", policy.content.banned_claims, policy.content.topic_phrase_map())
     )
+    # No-show recovery: reschedule notes per missed meeting, over three planning runs days apart.
+    with engine.connect() as con:
+        notes = Counter(
+            (payload or {}).get("meeting")
+            for (payload,) in con.execute(
+                sa.select(actions.c.payload).where(
+                    actions.c.workflow == "no_show", actions.c.action_type == "send_email"
+                )
+            )
+        )
+    once = [notes.get(m, 0) <= 1 for m in no_show_meetings]
+    # Meeting proposals: every proposed slot re-checked against both windows and the owner's calendar, and the
+    # replies they answer against the world's truth of which replies ask for a meeting.
+    with engine.connect() as con:
+        proposals = [
+            (owner, payload, target)
+            for owner, payload, target in con.execute(
+                sa.select(actions.c.owner, actions.c.payload, actions.c.target_id).where(
+                    actions.c.workflow == "meetings", actions.c.action_type == "send_email"
+                )
+            )
+        ]
+    busy: dict[str, list] = {}
+    for owner, start, end in inputs.owner_calendar.select("owner", "meeting_start_at", "meeting_end_at").iter_rows():
+        busy.setdefault(owner, []).append((start, end))
+    countries = dict(inputs.contacts.select("golden_contact_id", "country_code").iter_rows())
+    outside = 0
+    for owner, payload, target in proposals:
+        for slot in payload.get("slots", []):
+            start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
+            fits = slot_fits(
+                start,
+                end,
+                owner_time_zone(policy, owner),
+                time_zone_of(countries.get(target)),
+                policy,
+                busy.get(owner, []),
+            )
+            outside += not fits
+    asks = (
+        dict(replies.select("event_id", "asks_for_meeting").iter_rows())
+        if "asks_for_meeting" in replies.columns
+        else {}
+    )
+    answered = [asks.get(payload.get("reply_event")) for _, payload, _ in proposals]
     # Hygiene: the most tasks and flags any owner got on one day (the policy caps it).
     with engine.connect() as con:
         per_owner_day = con.execute(
@@ -324,6 +383,12 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "drafts_queued": len(drafts),
         "draft_unknown_fields": unknown_fields,
         "banned_content_sent_for_review": banned_in_review,
+        "noshow_recovery_once": round(sum(once) / len(once), 4) if once else 1.0,
+        "noshow_meetings": len(no_show_meetings),
+        "noshow_notes": sum(notes.values()),
+        "meeting_proposals": len(proposals),
+        "slots_outside_window": outside,
+        "meeting_intent_precision": round(sum(bool(a) for a in answered) / len(answered), 4) if answered else 1.0,
         "hygiene_max_tasks_per_owner_day": max(hygiene_days.values(), default=0),
         "hygiene_cap": policy.hygiene.max_items_per_owner_per_day if policy.hygiene else 0,
         "planner_seconds": round(planner_seconds, 2),

@@ -107,13 +107,14 @@ def email_events(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t1: int,
     ], axis=1)
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     cls = (rng.random(nr)[:, None] > cum).sum(axis=1).clip(0, 5)
-    texts = _reply_texts(rng, cls, rr)
+    texts, asks_meeting = _reply_texts(rng, cls, rr)
     rf = part(replied, "reply", (rng.exponential(18 * HOUR, nr)).astype(np.int64) + 300,
-              reply=pl.Series(texts, dtype=pl.String)).with_columns(cls=pl.Series(cls, dtype=pl.Int64))
+              reply=pl.Series(texts, dtype=pl.String)).with_columns(cls=pl.Series(cls, dtype=pl.Int64),
+                                                                    asks_meeting=pl.Series(asks_meeting))
     frames.append(rf)
     frames.append(part(unsub, "unsubscribe", (rng.exponential(8 * HOUR, int(unsub.sum()))).astype(np.int64) + 200))
     frames.append(part(spam, "spam_report", (rng.exponential(8 * HOUR, int(spam.sum()))).astype(np.int64) + 200))
-    ev = pl.concat(frames, how="vertical").filter(pl.col("t") < t1).sort(["t", "msg", "type"])
+    ev = pl.concat(frames, how="diagonal").filter(pl.col("t") < t1).sort(["t", "msg", "type"])
     ev = _with_ids(ev, "event_id", "e-", first_event_id, 10)
     rsel = r.select(pl.col("email"), pl.col("record_id"), pl.col("person_id"))
     ev = ev.with_columns(email=rsel["email"].gather(ev["ri"]),
@@ -122,7 +123,7 @@ def email_events(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t1: int,
     replies = ev.filter(pl.col("type") == "reply").select(
         "event_id", pl.col("cls").replace_strict(dict(enumerate(V.REPLY_CLASSES)), return_dtype=pl.String)
         .alias("true_class"), pl.col("contact_record_id").cast(pl.Int64).alias("record_id"), "person_id",
-        "reply_text")
+        "reply_text", pl.col("asks_meeting").fill_null(False).alias("asks_for_meeting"))
     out = ev.select(
         "event_id", "type", "email", "contact_record_id",
         pl.concat_str([pl.lit("c-"), pl.col("camp").cast(pl.String)]).alias("campaign_id"),
@@ -133,20 +134,22 @@ def email_events(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t1: int,
     return out, replies, ns
 
 
-def _reply_texts(rng, cls, rr: pl.DataFrame) -> list[str]:
+def _reply_texts(rng, cls, rr: pl.DataFrame) -> tuple[list[str], list[bool]]:
+    """Reply texts per class, and whether each asks for a meeting (truth for meeting-intent detection)."""
     firsts = [o[0].split()[0] for o in V.OWNERS]
     comp = rr["company_name"].to_list()
     tpl_u = rng.random(len(cls))
     snd = rng.integers(0, len(firsts), len(cls))
     col_f = rng.integers(0, len(V.FIRST_NAMES), len(cls))
     col_l = rng.integers(0, len(V.LAST_NAMES), len(cls))
-    out = []
+    out, asks = [], []
     for i, c in enumerate(cls):
         tpls = V.REPLY_TEMPLATES[V.REPLY_CLASSES[c]]
         t = tpls[int(tpl_u[i] * len(tpls))]
         out.append(t.format(first=firsts[snd[i]], company=comp[i],
                             colleague=f"{V.FIRST_NAMES[col_f[i]]} {V.LAST_NAMES[col_l[i]]}"))
-    return out
+        asks.append(t in V.MEETING_REQUEST_TEMPLATES)
+    return out, asks
 
 
 # --------------------------------------------------------------------------------------------------- web

@@ -32,6 +32,8 @@ PLANNER_INPUTS = [
             "fct_stage_evidence",
             "fct_pipeline_deals",
             "fct_no_shows",
+            "fct_meeting_requests",
+            "fct_owner_calendar",
         )
     ),
     dg.AssetKey(["ml", "lead_scores"]),
@@ -47,9 +49,9 @@ PLANNER_INPUTS = [
     kinds={"python", "sqlite"},
     owners=["team:revops"],
     description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
-    "reviews, at-risk account saves, CRM hygiene and no-show recovery proposed as typed actions, classed by the "
-    "policy (auto / approve / never) and written to the decision queue in the operational store; proposals whose "
-    "evidence changed are withdrawn, stale ones expire.",
+    "reviews, at-risk account saves, CRM hygiene, no-show recovery and meeting proposals, as typed actions classed "
+    "by the policy (auto / approve / never) and written to the decision queue in the operational store; proposals "
+    "whose evidence changed are withdrawn, stale ones expire.",
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
