@@ -26,6 +26,7 @@ class Workflow(StrEnum):
     HYGIENE = "hygiene"  # W11
     NO_SHOW = "no_show"  # W9
     MEETINGS = "meetings"  # W8
+    SEQUENCES = "sequences"  # W5
 
 
 WORKFLOW_LABELS = {
@@ -39,6 +40,7 @@ WORKFLOW_LABELS = {
     Workflow.HYGIENE: "CRM hygiene",
     Workflow.NO_SHOW: "no-show recovery",
     Workflow.MEETINGS: "meeting proposals",
+    Workflow.SEQUENCES: "sequence selection",
 }
 
 

@@ -215,6 +215,18 @@ OWNER_CALENDAR_SCHEMA = {
     "meeting_end_at": pl.Datetime("us", "UTC"),
 }
 
+SEQUENCE_CANDIDATE_SCHEMA = {
+    "golden_contact_id": pl.String,
+    "account_domain": pl.String,
+    "tool_installs_30d": pl.Int64,
+    "tool_install_signal_id": pl.String,
+    "tool_install_detail": pl.String,
+    "hiring_signals_30d": pl.Int64,
+    "demo_requests_30d": pl.Int64,
+    "pricing_visits_30d": pl.Int64,
+    "product_events_30d": pl.Int64,
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -241,6 +253,7 @@ class PlanningInputs:
     no_shows: pl.DataFrame = field(default_factory=lambda: empty(NO_SHOW_SCHEMA))
     meeting_requests: pl.DataFrame = field(default_factory=lambda: empty(MEETING_REQUEST_SCHEMA))
     owner_calendar: pl.DataFrame = field(default_factory=lambda: empty(OWNER_CALENDAR_SCHEMA))
+    sequence_candidates: pl.DataFrame = field(default_factory=lambda: empty(SEQUENCE_CANDIDATE_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -344,9 +357,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
         enrichment_reviews=_frame(
             con, "select * from marts.enrichment_review", ENRICHMENT_SCHEMA, "enrichment_reviews", missing
         ),
-        account_risk=_frame(
-            con, "select * from marts.fct_account_risk", ACCOUNT_RISK_SCHEMA, "account_risk", missing
-        ),
+        account_risk=_frame(con, "select * from marts.fct_account_risk", ACCOUNT_RISK_SCHEMA, "account_risk", missing),
         meeting_follow_ups=_frame(
             con, "select * from marts.fct_meeting_follow_ups", FOLLOW_UP_SCHEMA, "meeting_follow_ups", missing
         ),
@@ -362,6 +373,13 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
         ),
         owner_calendar=_frame(
             con, "select * from marts.fct_owner_calendar", OWNER_CALENDAR_SCHEMA, "owner_calendar", missing
+        ),
+        sequence_candidates=_frame(
+            con,
+            "select * from marts.fct_sequence_candidates",
+            SEQUENCE_CANDIDATE_SCHEMA,
+            "sequence_candidates",
+            missing,
         ),
         missing=missing,
     )

@@ -37,6 +37,7 @@ from actions.workflows.no_show import no_show_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
+from actions.workflows.sequences import sequence_proposals
 from actions.workflows.sla import sla_proposals, sla_timers
 from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
 from ops_store.schema import actions as actions_table
@@ -54,6 +55,7 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.HYGIENE: {"contacts", "meeting_follow_ups", "open_deals", "stage_evidence"},
     Workflow.NO_SHOW: {"contacts", "no_shows", "replies"},
     Workflow.MEETINGS: {"contacts", "replies", "meeting_requests", "owner_calendar"},
+    Workflow.SEQUENCES: {"contacts", "lead_scores", "sequence_candidates"},
 }
 # Workflows whose slots are used once ever: an expired or withdrawn action is not proposed again (one reschedule
 # note per missed meeting).
@@ -215,6 +217,7 @@ def propose_all(
         Workflow.HYGIENE: lambda: hygiene_proposals(inputs, policy),
         Workflow.NO_SHOW: lambda: no_show_proposals(inputs, policy),
         Workflow.MEETINGS: lambda: meeting_proposals(inputs, policy),
+        Workflow.SEQUENCES: lambda: sequence_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -253,6 +256,9 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
                     result.kept[workflow] += 1
                     continue
                 fresh.append(proposal)
+            if workflow == Workflow.SEQUENCES and policy.sequences is not None:
+                room = max(0, policy.sequences.max_new_per_day - store.proposed_today[workflow.value])
+                fresh, result.deferred[workflow] = fresh[:room], max(0, len(fresh) - room)
             if workflow == Workflow.HYGIENE and policy.hygiene is not None:
                 fresh, result.deferred[workflow] = cap_per_owner(
                     fresh, policy.hygiene.max_items_per_owner_per_day, store.hygiene_today_by_owner
@@ -354,6 +360,11 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.SEQUENCES.value:
+        return (
+            "the signal faded (older than 30 days), the contact became a customer or got a deal, or the match fell "
+            "below the floor."
+        )
     if action.workflow == Workflow.MEETINGS.value:
         return "a meeting is booked since the reply, or the reply is older than the look-back."
     if action.workflow == Workflow.NO_SHOW.value:

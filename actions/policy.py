@@ -96,6 +96,25 @@ class Hygiene(_Section):
     buyer_meeting_stage: str
 
 
+class SequenceEntry(_Section):
+    """One catalogue sequence: the signal it answers, its channel mix, how sure a full-strength signal makes us."""
+
+    id: str
+    name: str
+    signal: Literal["tool_install", "hiring", "demo_request", "pricing_revisits", "trial_activity"]
+    channels: Annotated[list[str], Field(min_length=1)]
+    base_confidence: Annotated[float, Field(ge=0, le=1)]
+    # The signal count at which the signal counts fully (fewer: proportionally less confidence).
+    full_at: Annotated[int, Field(gt=0)]
+
+
+class Sequences(_Section):
+    confidence_floor: Annotated[float, Field(ge=0, le=1)]
+    max_new_per_day: Annotated[int, Field(ge=0)]
+    tier_adjustment: dict[Tier, float] = {}
+    catalogue: Annotated[list[SequenceEntry], Field(min_length=1)]
+
+
 class TimeWindow(_Section):
     """Working hours on working days (ISO weekdays: 1 = Monday), in some time zone."""
 
@@ -198,6 +217,7 @@ class Policy(_Section):
     hygiene: Hygiene | None = None
     no_show: NoShow | None = None
     meetings: Meetings | None = None
+    sequences: Sequences | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")

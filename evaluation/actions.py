@@ -24,6 +24,8 @@ the world's own operational store — then plans once more on the same data (not
 - `slots_outside_window`: proposed meeting slots outside the owner's or the contact's window or within the buffer
   of one of the owner's meetings (must be 0); `meeting_intent_precision`: meeting proposals answering a reply that
   truly asks for a meeting;
+- `do_not_send_share`: prospects with a buying signal whose best catalogue sequence is below the policy's confidence
+  floor (nothing proposed), of all prospects with a signal;
 - `hygiene_max_tasks_per_owner_day`: the most hygiene tasks and deal flags any owner got on one day (after the
   refresh and the second planning run; must not exceed `hygiene_cap`);
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
@@ -44,6 +46,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from actions.calendar import time_zone_of
+from actions.catalog import Workflow
 from actions.checks import queue_safety
 from actions.drafts import banned_hits
 from actions.inputs import load_inputs
@@ -181,6 +184,9 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         # A second planning run on the same data: nothing it proposes may be a second action for a slot.
         again = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=f"eval-{now:%Y%m%d%H%M%S%f}")
         apply_plan(again, engine, policy)
+        # Sequence selection: prospects with a signal whose best match is below the confidence floor (do not send).
+        do_not_send = sum(1 for b in again.blocked if b.rule == "sequences.confidence_floor")
+        sequence_candidates = do_not_send + again.candidates.get(Workflow.SEQUENCES, 0)
         # Days later, after every undecided proposal expired: a missed meeting still gets no second reschedule note.
         later = now + timedelta(days=5)
         DecisionQueue(engine, policy, clock=lambda: later).expire_due()
@@ -389,6 +395,8 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "meeting_proposals": len(proposals),
         "slots_outside_window": outside,
         "meeting_intent_precision": round(sum(bool(a) for a in answered) / len(answered), 4) if answered else 1.0,
+        "do_not_send_share": round(do_not_send / sequence_candidates, 4) if sequence_candidates else 0.0,
+        "sequence_candidates": sequence_candidates,
         "hygiene_max_tasks_per_owner_day": max(hygiene_days.values(), default=0),
         "hygiene_cap": policy.hygiene.max_items_per_owner_per_day if policy.hygiene else 0,
         "planner_seconds": round(planner_seconds, 2),

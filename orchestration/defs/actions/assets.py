@@ -34,6 +34,7 @@ PLANNER_INPUTS = [
             "fct_no_shows",
             "fct_meeting_requests",
             "fct_owner_calendar",
+            "fct_sequence_candidates",
         )
     ),
     dg.AssetKey(["ml", "lead_scores"]),
@@ -49,9 +50,9 @@ PLANNER_INPUTS = [
     kinds={"python", "sqlite"},
     owners=["team:revops"],
     description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
-    "reviews, at-risk account saves, CRM hygiene, no-show recovery and meeting proposals, as typed actions classed "
-    "by the policy (auto / approve / never) and written to the decision queue in the operational store; proposals "
-    "whose evidence changed are withdrawn, stale ones expire.",
+    "reviews, at-risk account saves, CRM hygiene, no-show recovery, meeting proposals and sequence selection, as "
+    "typed actions classed by the policy (auto / approve / never) and written to the decision queue in the "
+    "operational store; proposals whose evidence changed are withdrawn, stale ones expire.",
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
