@@ -162,3 +162,11 @@ def test_suppression_overrides_hygiene_tasks(engine):
     result = _plan(engine, w, "r1")
     assert [a.target.id for a in _hygiene(result)] == ["gc-2"]
     assert [b.rule for b in result.blocked if b.proposal.workflow == Workflow.HYGIENE] == ["suppression"]
+
+
+def test_tasks_and_flags_take_turns_under_the_cap(engine):
+    owed = [meeting(100 + i, f"gc-{i}", "Alice Carter", days_ago=10 - i * 0.5) for i in range(1, 13)]
+    deals = [deal(i, "Alice Carter", has_next_step=False) for i in range(1, 13)]
+    mine = _hygiene(_plan(engine, world(meetings=owed, deals=deals), "r1"))
+    kinds = [a.action_type for a in mine]
+    assert len(mine) == CAP and kinds.count("create_task") == kinds.count("flag_deal") == CAP // 2

@@ -8,8 +8,9 @@ Decision: a held meeting nobody followed up -> `create_task` for the owner (auto
 step, close date, amount, primary contact -> `flag_deal` naming what is missing (auto); buyer-meeting evidence ->
 `update_deal` to the policy's stage, with the meeting and the buyer attached (approve).
 Guardrail: one action per meeting, per deal and set of missing fields, per deal and evidence meeting — ever (the
-decision slot); tasks and flags capped per owner per day (`hygiene.max_items_per_owner_per_day`, oldest meetings
-and largest deals first; the rest wait for the next day); suppression blocks tasks about suppressed contacts.
+decision slot); tasks and flags capped per owner per day (`hygiene.max_items_per_owner_per_day`, taking turns:
+oldest meetings and largest deals first; the rest wait for the next day); suppression blocks tasks about
+suppressed contacts.
 Done metric: % of open deals with a next step and a next meeting; forecast variance.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from itertools import zip_longest
 
 import polars as pl
 
@@ -56,7 +58,10 @@ def hygiene_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
     settings = policy.hygiene
     if settings is None:
         return []
-    return [*_stage_changes(inputs, policy), *_follow_up_tasks(inputs, policy), *_deal_flags(inputs)]
+    tasks, flags = _follow_up_tasks(inputs, policy), _deal_flags(inputs)
+    # Tasks and flags take turns, so an owner's daily cap never goes to one kind only while the other waits.
+    interleaved = [p for pair in zip_longest(tasks, flags) for p in pair if p is not None]
+    return [*_stage_changes(inputs, policy), *interleaved]
 
 
 def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
