@@ -27,6 +27,7 @@ class Workflow(StrEnum):
     NO_SHOW = "no_show"  # W9
     MEETINGS = "meetings"  # W8
     SEQUENCES = "sequences"  # W5
+    MULTITHREADING = "multithreading"  # W12 (buying-committee gaps)
 
 
 WORKFLOW_LABELS = {
@@ -41,6 +42,7 @@ WORKFLOW_LABELS = {
     Workflow.NO_SHOW: "no-show recovery",
     Workflow.MEETINGS: "meeting proposals",
     Workflow.SEQUENCES: "sequence selection",
+    Workflow.MULTITHREADING: "multi-threading",
 }
 
 

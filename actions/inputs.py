@@ -227,6 +227,20 @@ SEQUENCE_CANDIDATE_SCHEMA = {
     "product_events_30d": pl.Int64,
 }
 
+MULTITHREAD_SCHEMA = {
+    "deal_id": pl.Int64,
+    "deal_name": pl.String,
+    "owner": pl.String,
+    "stage": pl.String,
+    "golden_account_id": pl.String,
+    "engaged_stakeholders": pl.Int64,
+    "functions_covered": pl.List(pl.String),
+    "candidate_golden_contact_id": pl.String,
+    "candidate_function": pl.String,
+    "candidate_seniority": pl.String,
+    "candidate_job_title": pl.String,
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -254,6 +268,7 @@ class PlanningInputs:
     meeting_requests: pl.DataFrame = field(default_factory=lambda: empty(MEETING_REQUEST_SCHEMA))
     owner_calendar: pl.DataFrame = field(default_factory=lambda: empty(OWNER_CALENDAR_SCHEMA))
     sequence_candidates: pl.DataFrame = field(default_factory=lambda: empty(SEQUENCE_CANDIDATE_SCHEMA))
+    multithread_candidates: pl.DataFrame = field(default_factory=lambda: empty(MULTITHREAD_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -379,6 +394,13 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
             "select * from marts.fct_sequence_candidates",
             SEQUENCE_CANDIDATE_SCHEMA,
             "sequence_candidates",
+            missing,
+        ),
+        multithread_candidates=_frame(
+            con,
+            "select * from marts.fct_multithread_candidates",
+            MULTITHREAD_SCHEMA,
+            "multithread_candidates",
             missing,
         ),
         missing=missing,

@@ -33,6 +33,7 @@ from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSn
 from actions.workflows.at_risk import at_risk_proposals
 from actions.workflows.hygiene import CAPPED_TYPES, cap_per_owner, hygiene_proposals
 from actions.workflows.meetings import meeting_proposals
+from actions.workflows.multithreading import multithreading_proposals
 from actions.workflows.no_show import no_show_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
@@ -56,6 +57,7 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.NO_SHOW: {"contacts", "no_shows", "replies"},
     Workflow.MEETINGS: {"contacts", "replies", "meeting_requests", "owner_calendar"},
     Workflow.SEQUENCES: {"contacts", "lead_scores", "sequence_candidates"},
+    Workflow.MULTITHREADING: {"contacts", "multithread_candidates"},
 }
 # Workflows whose slots are used once ever: an expired or withdrawn action is not proposed again (one reschedule
 # note per missed meeting).
@@ -218,6 +220,7 @@ def propose_all(
         Workflow.NO_SHOW: lambda: no_show_proposals(inputs, policy),
         Workflow.MEETINGS: lambda: meeting_proposals(inputs, policy),
         Workflow.SEQUENCES: lambda: sequence_proposals(inputs, policy),
+        Workflow.MULTITHREADING: lambda: multithreading_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -360,6 +363,8 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.MULTITHREADING.value:
+        return "the deal now has enough engaged stakeholders, moved on or closed, or the function is covered."
     if action.workflow == Workflow.SEQUENCES.value:
         return (
             "the signal faded (older than 30 days), the contact became a customer or got a deal, or the match fell "

@@ -96,6 +96,17 @@ class Hygiene(_Section):
     buyer_meeting_stage: str
 
 
+class Multithreading(_Section):
+    # Late-stage deals with fewer engaged stakeholders than this get more contacts proposed.
+    min_engaged: Annotated[int, Field(ge=1)]
+    min_contacts: Annotated[int, Field(ge=1)]
+    max_contacts: Annotated[int, Field(ge=1)]
+    # Buying-committee functions (contact role categories), in the order they are filled.
+    functions: Annotated[list[str], Field(min_length=1)]
+    spacing_days: Annotated[int, Field(ge=0)]
+    sequence_id: str
+
+
 class SequenceEntry(_Section):
     """One catalogue sequence: the signal it answers, its channel mix, how sure a full-strength signal makes us."""
 
@@ -218,6 +229,7 @@ class Policy(_Section):
     no_show: NoShow | None = None
     meetings: Meetings | None = None
     sequences: Sequences | None = None
+    multithreading: Multithreading | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")
@@ -385,13 +397,9 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
     if policy.at_risk is not None:
         for signal, name in policy.at_risk.templates.items():
             if name not in policy.drafts.templates:
-                problems.append(
-                    (("at_risk", "templates", signal), f"'{name}' is not a template in drafts.templates")
-                )
+                problems.append((("at_risk", "templates", signal), f"'{name}' is not a template in drafts.templates"))
     if policy.no_show is not None and policy.no_show.template not in policy.drafts.templates:
-        problems.append(
-            (("no_show", "template"), f"'{policy.no_show.template}' is not a template in drafts.templates")
-        )
+        problems.append((("no_show", "template"), f"'{policy.no_show.template}' is not a template in drafts.templates"))
     if policy.meetings is not None and policy.meetings.template not in policy.drafts.templates:
         problems.append(
             (("meetings", "template"), f"'{policy.meetings.template}' is not a template in drafts.templates")

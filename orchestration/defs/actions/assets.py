@@ -35,6 +35,7 @@ PLANNER_INPUTS = [
             "fct_meeting_requests",
             "fct_owner_calendar",
             "fct_sequence_candidates",
+            "fct_multithread_candidates",
         )
     ),
     dg.AssetKey(["ml", "lead_scores"]),
@@ -50,9 +51,9 @@ PLANNER_INPUTS = [
     kinds={"python", "sqlite"},
     owners=["team:revops"],
     description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
-    "reviews, at-risk account saves, CRM hygiene, no-show recovery, meeting proposals and sequence selection, as "
-    "typed actions classed by the policy (auto / approve / never) and written to the decision queue in the "
-    "operational store; proposals whose evidence changed are withdrawn, stale ones expire.",
+    "reviews, at-risk account saves, CRM hygiene, no-show recovery, meeting proposals, sequence selection and "
+    "multi-threading, as typed actions classed by the policy (auto / approve / never) and written to the decision "
+    "queue in the operational store; proposals whose evidence changed are withdrawn, stale ones expire.",
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
