@@ -22,6 +22,12 @@ class Workflow(StrEnum):
     SLA = "sla"  # W10
     MERGES = "merges"  # W3
     ENRICHMENT = "enrichment"  # W2
+    AT_RISK = "at_risk"  # W13
+    HYGIENE = "hygiene"  # W11
+    NO_SHOW = "no_show"  # W9
+    MEETINGS = "meetings"  # W8
+    SEQUENCES = "sequences"  # W5
+    MULTITHREADING = "multithreading"  # W12 (buying-committee gaps)
 
 
 WORKFLOW_LABELS = {
@@ -31,6 +37,12 @@ WORKFLOW_LABELS = {
     Workflow.SLA: "SLA",
     Workflow.MERGES: "merges",
     Workflow.ENRICHMENT: "enrichment reviews",
+    Workflow.AT_RISK: "at-risk saves",
+    Workflow.HYGIENE: "CRM hygiene",
+    Workflow.NO_SHOW: "no-show recovery",
+    Workflow.MEETINGS: "meeting proposals",
+    Workflow.SEQUENCES: "sequence selection",
+    Workflow.MULTITHREADING: "multi-threading",
 }
 
 
@@ -113,6 +125,15 @@ ACTION_TYPES: dict[str, ActionType] = {
             editable=("sequence_id",),
         ),
         ActionType("update_deal", "changes fields (or the stage) of a deal in the CRM", editable=("properties",)),
+        ActionType(
+            "flag_deal",
+            "flags the deal in the CRM with what it is missing (next step, close date, amount, primary contact)",
+        ),
+        ActionType(
+            "escalate_renewal",
+            "marks the renewal deal high priority and at risk in the CRM, with the signals, for the save play",
+            editable=("properties",),
+        ),
         ActionType("apply_enrichment", "writes a vendor value into a contact field in the CRM", editable=("value",)),
         ActionType("add_note", "adds a note to the contact's timeline in the CRM", editable=("body",)),
     )

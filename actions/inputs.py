@@ -18,6 +18,7 @@ from ops_store.schema import utc_now
 CONTACT_SCHEMA = {
     "golden_contact_id": pl.String,
     "contact_name": pl.String,
+    "first_name": pl.String,
     "email": pl.String,
     "emails": pl.List(pl.String),
     "crm_record_ids": pl.List(pl.Int64),
@@ -104,6 +105,142 @@ ENRICHMENT_SCHEMA = {
     "reason": pl.String,
 }
 
+ACCOUNT_RISK_SCHEMA = {
+    "golden_account_id": pl.String,
+    "company_name": pl.String,
+    "account_domain": pl.String,
+    "account_owner": pl.String,
+    "company_record_ids": pl.List(pl.Int64),
+    "as_of": pl.Datetime("us", "UTC"),
+    "verdict": pl.String,
+    "risk_tier": pl.Int64,
+    "triggering_signals": pl.List(pl.String),
+    "has_escalations": pl.Boolean,
+    "has_usage_drop": pl.Boolean,
+    "has_an_escalation": pl.Boolean,
+    "has_usage_dip": pl.Boolean,
+    "has_renewal_soon": pl.Boolean,
+    "has_no_contact": pl.Boolean,
+    "escalated_cases": pl.Int64,
+    "escalated_case_ids": pl.List(pl.Int64),
+    "recent_active_user_days": pl.Int64,
+    "prior_active_user_days": pl.Int64,
+    "usage_change_pct": pl.Float64,
+    "usage_change_z": pl.Float64,
+    "usage_window_start": pl.Date,
+    "usage_window_end": pl.Date,
+    "renewal_date": pl.Date,
+    "renewal_date_source": pl.String,
+    "days_to_renewal": pl.Int64,
+    "renewal_deal_id": pl.Int64,
+    "renewal_deal_stage": pl.String,
+    "last_contact_at": pl.Datetime("us", "UTC"),
+    "last_contact_id": pl.Int64,
+    "last_contact_kind": pl.String,
+    "days_since_contact": pl.Int64,
+}
+
+FOLLOW_UP_SCHEMA = {
+    "meeting_id": pl.Int64,
+    "meeting_name": pl.String,
+    "meeting_start_at": pl.Datetime("us", "UTC"),
+    "meeting_end_at": pl.Datetime("us", "UTC"),
+    "owner": pl.String,
+    "contact_record_id": pl.Int64,
+    "golden_contact_id": pl.String,
+    "deal_id": pl.Int64,
+    "first_touch_at": pl.Datetime("us", "UTC"),
+    "first_touch_id": pl.Int64,
+    "first_touch_kind": pl.String,
+}
+OPEN_DEAL_SCHEMA = {
+    "deal_id": pl.Int64,
+    "deal_name": pl.String,
+    "owner": pl.String,
+    "stage": pl.String,
+    "amount": pl.Float64,
+    "close_date": pl.Datetime("us", "UTC"),
+    "created_at": pl.Datetime("us", "UTC"),
+    "golden_account_id": pl.String,
+    "primary_contact_record_id": pl.Int64,
+    "has_next_step": pl.Boolean,
+    "next_meeting_at": pl.Datetime("us", "UTC"),
+    "open_tasks": pl.Int64,
+    "missing_close_date": pl.Boolean,
+    "missing_amount": pl.Boolean,
+    "missing_primary_contact": pl.Boolean,
+}
+STAGE_EVIDENCE_SCHEMA = {
+    "deal_id": pl.Int64,
+    "deal_name": pl.String,
+    "owner": pl.String,
+    "stage": pl.String,
+    "golden_account_id": pl.String,
+    "meeting_id": pl.Int64,
+    "meeting_name": pl.String,
+    "meeting_end_at": pl.Datetime("us", "UTC"),
+    "buyer_record_id": pl.Int64,
+    "buyer_golden_contact_id": pl.String,
+    "buyer_seniority": pl.String,
+    "buyer_job_title": pl.String,
+}
+
+NO_SHOW_SCHEMA = {
+    "meeting_id": pl.Int64,
+    "meeting_name": pl.String,
+    "meeting_start_at": pl.Datetime("us", "UTC"),
+    "owner": pl.String,
+    "contact_record_id": pl.Int64,
+    "golden_contact_id": pl.String,
+    "deal_id": pl.Int64,
+    "earlier_no_shows": pl.Int64,
+    "rebooked": pl.Boolean,
+    "latest_reply_event_id": pl.String,
+    "latest_reply_at": pl.Datetime("us", "UTC"),
+    "latest_reply_text": pl.String,
+}
+
+MEETING_REQUEST_SCHEMA = {
+    "event_id": pl.String,
+    "replied_at": pl.Datetime("us", "UTC"),
+    "reply_text": pl.String,
+    "contact_record_id": pl.Int64,
+    "golden_contact_id": pl.String,
+    "meeting_booked": pl.Boolean,
+}
+OWNER_CALENDAR_SCHEMA = {
+    "owner": pl.String,
+    "meeting_id": pl.Int64,
+    "meeting_start_at": pl.Datetime("us", "UTC"),
+    "meeting_end_at": pl.Datetime("us", "UTC"),
+}
+
+SEQUENCE_CANDIDATE_SCHEMA = {
+    "golden_contact_id": pl.String,
+    "account_domain": pl.String,
+    "tool_installs_30d": pl.Int64,
+    "tool_install_signal_id": pl.String,
+    "tool_install_detail": pl.String,
+    "hiring_signals_30d": pl.Int64,
+    "demo_requests_30d": pl.Int64,
+    "pricing_visits_30d": pl.Int64,
+    "product_events_30d": pl.Int64,
+}
+
+MULTITHREAD_SCHEMA = {
+    "deal_id": pl.Int64,
+    "deal_name": pl.String,
+    "owner": pl.String,
+    "stage": pl.String,
+    "golden_account_id": pl.String,
+    "engaged_stakeholders": pl.Int64,
+    "functions_covered": pl.List(pl.String),
+    "candidate_golden_contact_id": pl.String,
+    "candidate_function": pl.String,
+    "candidate_seniority": pl.String,
+    "candidate_job_title": pl.String,
+}
+
 
 def empty(schema: dict) -> pl.DataFrame:
     """An empty frame with the given schema."""
@@ -123,6 +260,15 @@ class PlanningInputs:
     owner_load: pl.DataFrame = field(default_factory=lambda: empty(LOAD_SCHEMA))
     merge_proposals: pl.DataFrame = field(default_factory=lambda: empty(MERGE_SCHEMA))
     enrichment_reviews: pl.DataFrame = field(default_factory=lambda: empty(ENRICHMENT_SCHEMA))
+    account_risk: pl.DataFrame = field(default_factory=lambda: empty(ACCOUNT_RISK_SCHEMA))
+    meeting_follow_ups: pl.DataFrame = field(default_factory=lambda: empty(FOLLOW_UP_SCHEMA))
+    open_deals: pl.DataFrame = field(default_factory=lambda: empty(OPEN_DEAL_SCHEMA))
+    stage_evidence: pl.DataFrame = field(default_factory=lambda: empty(STAGE_EVIDENCE_SCHEMA))
+    no_shows: pl.DataFrame = field(default_factory=lambda: empty(NO_SHOW_SCHEMA))
+    meeting_requests: pl.DataFrame = field(default_factory=lambda: empty(MEETING_REQUEST_SCHEMA))
+    owner_calendar: pl.DataFrame = field(default_factory=lambda: empty(OWNER_CALENDAR_SCHEMA))
+    sequence_candidates: pl.DataFrame = field(default_factory=lambda: empty(SEQUENCE_CANDIDATE_SCHEMA))
+    multithread_candidates: pl.DataFrame = field(default_factory=lambda: empty(MULTITHREAD_SCHEMA))
     # Inputs that were missing (table not built yet): the workflows needing them do not run this time.
     missing: set[str] = field(default_factory=set)
 
@@ -194,6 +340,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
     )
     if "contacts" in missing:
         # Scores not published yet: contacts without tiers (routing and SLA wait for scores).
+        missing.discard("contacts")
         contacts = _frame(con, "select * from marts.fct_action_contacts", CONTACT_SCHEMA, "contacts", missing)
         missing.add("lead_scores")
     rank = "expected_value" if _has_column(con, "marts.merge_proposals", "expected_value") else "match_probability"
@@ -224,6 +371,37 @@ def load_inputs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> 
         ),
         enrichment_reviews=_frame(
             con, "select * from marts.enrichment_review", ENRICHMENT_SCHEMA, "enrichment_reviews", missing
+        ),
+        account_risk=_frame(con, "select * from marts.fct_account_risk", ACCOUNT_RISK_SCHEMA, "account_risk", missing),
+        meeting_follow_ups=_frame(
+            con, "select * from marts.fct_meeting_follow_ups", FOLLOW_UP_SCHEMA, "meeting_follow_ups", missing
+        ),
+        open_deals=_frame(
+            con, "select * from marts.fct_pipeline_deals where is_open", OPEN_DEAL_SCHEMA, "open_deals", missing
+        ),
+        stage_evidence=_frame(
+            con, "select * from marts.fct_stage_evidence", STAGE_EVIDENCE_SCHEMA, "stage_evidence", missing
+        ),
+        no_shows=_frame(con, "select * from marts.fct_no_shows", NO_SHOW_SCHEMA, "no_shows", missing),
+        meeting_requests=_frame(
+            con, "select * from marts.fct_meeting_requests", MEETING_REQUEST_SCHEMA, "meeting_requests", missing
+        ),
+        owner_calendar=_frame(
+            con, "select * from marts.fct_owner_calendar", OWNER_CALENDAR_SCHEMA, "owner_calendar", missing
+        ),
+        sequence_candidates=_frame(
+            con,
+            "select * from marts.fct_sequence_candidates",
+            SEQUENCE_CANDIDATE_SCHEMA,
+            "sequence_candidates",
+            missing,
+        ),
+        multithread_candidates=_frame(
+            con,
+            "select * from marts.fct_multithread_candidates",
+            MULTITHREAD_SCHEMA,
+            "multithread_candidates",
+            missing,
         ),
         missing=missing,
     )

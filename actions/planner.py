@@ -30,9 +30,15 @@ from actions.policy import Policy
 from actions.queue import DecisionQueue, QueueError, StoredAction
 from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
+from actions.workflows.at_risk import at_risk_proposals
+from actions.workflows.hygiene import CAPPED_TYPES, cap_per_owner, hygiene_proposals
+from actions.workflows.meetings import meeting_proposals
+from actions.workflows.multithreading import multithreading_proposals
+from actions.workflows.no_show import no_show_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
+from actions.workflows.sequences import sequence_proposals
 from actions.workflows.sla import sla_proposals, sla_timers
 from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
 from ops_store.schema import actions as actions_table
@@ -46,7 +52,16 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.SLA: {"contacts", "lead_scores", "replies", "triggers", "owner_load"},
     Workflow.MERGES: {"contacts", "merge_proposals"},
     Workflow.ENRICHMENT: {"contacts", "enrichment_reviews"},
+    Workflow.AT_RISK: {"contacts", "account_risk"},
+    Workflow.HYGIENE: {"contacts", "meeting_follow_ups", "open_deals", "stage_evidence"},
+    Workflow.NO_SHOW: {"contacts", "no_shows", "replies"},
+    Workflow.MEETINGS: {"contacts", "replies", "meeting_requests", "owner_calendar"},
+    Workflow.SEQUENCES: {"contacts", "lead_scores", "sequence_candidates"},
+    Workflow.MULTITHREADING: {"contacts", "multithread_candidates"},
 }
+# Workflows whose slots are used once ever: an expired or withdrawn action is not proposed again (one reschedule
+# note per missed meeting).
+ONCE_EVER = {Workflow.NO_SHOW}
 DAILY_CAPS = {Workflow.MERGES: "merge_proposals_per_day", Workflow.ENRICHMENT: "enrichment_reviews_per_day"}
 # A slot whose action ended this way may be proposed again (with a different payload).
 REOPENABLE = {State.EXPIRED, State.WITHDRAWN}
@@ -68,6 +83,8 @@ class StoreView:
     kill_switch_on: bool
     # review workflow -> evidence window -> states of its actions (the daily-capped queues skip what they hold)
     review_windows: dict[str, dict[str, list[State]]] = field(default_factory=dict)
+    # owner -> hygiene tasks and flags proposed for them today (the per-owner daily cap)
+    hygiene_today_by_owner: Counter = field(default_factory=Counter)
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
@@ -91,6 +108,17 @@ class StoreView:
                 )
             ).all()
             escalated = {payload.get("sla_trigger"): as_of for payload, as_of in escalations}
+            hygiene_today: Counter = Counter()
+            for owner, count in con.execute(
+                sa.select(actions_table.c.owner, sa.func.count())
+                .where(
+                    actions_table.c.workflow == Workflow.HYGIENE.value,
+                    actions_table.c.action_type.in_(sorted(CAPPED_TYPES)),
+                    actions_table.c.proposed_at >= day_start,
+                )
+                .group_by(actions_table.c.owner)
+            ):
+                hygiene_today[owner or ""] += count
             review_windows: dict[str, dict[str, list[State]]] = {}
             for workflow, window, state in con.execute(
                 sa.select(actions_table.c.workflow, actions_table.c.evidence_window, actions_table.c.state).where(
@@ -107,6 +135,7 @@ class StoreView:
             escalated_triggers={t: at for t, at in escalated.items() if t},
             kill_switch_on=KillSwitch(engine, policy.kill_switch.default).state().on,
             review_windows=review_windows,
+            hygiene_today_by_owner=hygiene_today,
         )
 
 
@@ -167,7 +196,7 @@ def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEnt
 
 def propose_all(
     inputs: PlanningInputs, policy: Policy, escalated: dict[str, datetime]
-) -> tuple[dict[Workflow, list[Proposal] | ReviewCandidates], dict[str, str]]:
+) -> tuple[dict[Workflow, list[Proposal | Blocked] | ReviewCandidates], dict[str, str]]:
     """Every workflow's proposals (before the policy) — review workflows give ranked candidates built lazily,
     as the daily cap lets only a few through — and the workflows skipped with why."""
     skipped: dict[str, str] = {}
@@ -186,6 +215,12 @@ def propose_all(
         Workflow.SLA: lambda: sla_proposals(inputs, policy, escalated, picker),
         Workflow.MERGES: lambda: merge_candidates(inputs),
         Workflow.ENRICHMENT: lambda: enrichment_candidates(inputs),
+        Workflow.AT_RISK: lambda: at_risk_proposals(inputs, policy),
+        Workflow.HYGIENE: lambda: hygiene_proposals(inputs, policy),
+        Workflow.NO_SHOW: lambda: no_show_proposals(inputs, policy),
+        Workflow.MEETINGS: lambda: meeting_proposals(inputs, policy),
+        Workflow.SEQUENCES: lambda: sequence_proposals(inputs, policy),
+        Workflow.MULTITHREADING: lambda: multithreading_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
 
@@ -201,6 +236,11 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
         touches_this_week=store.touches_this_week,
     )
     by_workflow, result.skipped = propose_all(inputs, policy, store.escalated_triggers)
+    # Proposals a workflow refused itself (a draft with a missing field or a banned claim): blocked, with the rule.
+    for workflow, proposals in list(by_workflow.items()):
+        if isinstance(proposals, list) and any(isinstance(p, Blocked) for p in proposals):
+            result.blocked.extend(p for p in proposals if isinstance(p, Blocked))
+            by_workflow[workflow] = [p for p in proposals if not isinstance(p, Blocked)]
     listed = {w: p for w, p in by_workflow.items() if not isinstance(p, ReviewCandidates)}
     live_slots = {p.slot_key for proposals in listed.values() for p in proposals}
     existing_slots = store.slot_lookup(sorted(live_slots))
@@ -214,10 +254,18 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
             result.candidates[workflow] = len(proposals)
             fresh = []
             for proposal in proposals:
-                if any(state not in REOPENABLE for _, state in existing_slots.get(proposal.slot_key, [])):
+                held = existing_slots.get(proposal.slot_key, [])
+                if (workflow in ONCE_EVER and held) or any(state not in REOPENABLE for _, state in held):
                     result.kept[workflow] += 1
                     continue
                 fresh.append(proposal)
+            if workflow == Workflow.SEQUENCES and policy.sequences is not None:
+                room = max(0, policy.sequences.max_new_per_day - store.proposed_today[workflow.value])
+                fresh, result.deferred[workflow] = fresh[:room], max(0, len(fresh) - room)
+            if workflow == Workflow.HYGIENE and policy.hygiene is not None:
+                fresh, result.deferred[workflow] = cap_per_owner(
+                    fresh, policy.hygiene.max_items_per_owner_per_day, store.hygiene_today_by_owner
+                )
         classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
         classified = [a for a in classified if a.action_id not in known_ids]
         result.actions.extend(classified)
@@ -315,6 +363,21 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
     if action.workflow == Workflow.ENRICHMENT.value:
         return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
+    if action.workflow == Workflow.MULTITHREADING.value:
+        return "the deal now has enough engaged stakeholders, moved on or closed, or the function is covered."
+    if action.workflow == Workflow.SEQUENCES.value:
+        return (
+            "the signal faded (older than 30 days), the contact became a customer or got a deal, or the match fell "
+            "below the floor."
+        )
+    if action.workflow == Workflow.MEETINGS.value:
+        return "a meeting is booked since the reply, or the reply is older than the look-back."
+    if action.workflow == Workflow.NO_SHOW.value:
+        return "a later meeting is booked, or the no-show is older than the look-back."
+    if action.workflow == Workflow.HYGIENE.value:
+        return "the meeting was followed up, the deal now has what it lacked, or the stage already moved."
+    if action.workflow == Workflow.AT_RISK.value:
+        return "the account's risk verdict changed (tier, renewal date, or no longer at risk)."
     if action.target_kind == "lead":
         return "the lead is now a contact in the CRM (or older than the look-back)."
     return "the evidence it rested on changed; the planner no longer proposes it."
@@ -384,6 +447,7 @@ def _all_candidates(inputs: PlanningInputs, policy: Policy, store: StoreView, no
     for workflow, proposals in by_workflow.items():
         if isinstance(proposals, ReviewCandidates):  # a day's worth of review items
             proposals = list(islice(proposals.build(set()), getattr(policy.caps, DAILY_CAPS[workflow])))
+        proposals = [p for p in proposals if not isinstance(p, Blocked)]
         classified, _ = classify(proposals, policy, context, inputs.as_of, now)
         out.update((a.slot_key, a) for a in classified)
     return out

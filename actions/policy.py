@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from actions.catalog import ACTION_TYPES, RiskClass, Workflow
+from actions.drafts import TemplateError, template_fields
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "default_policy.yml"
 POLICY_ENV = "ACTIONHOUSE_POLICY"
@@ -69,6 +71,99 @@ class KillSwitch(_Section):
 class Content(_Section):
     banned_claims: list[str] = []
     banned_topics: list[str] = []
+    # Words that show a draft is on a banned topic (the topic's own name always counts).
+    topic_phrases: dict[str, list[str]] = {}
+
+    def topic_phrase_map(self) -> dict[str, list[str]]:
+        """Every banned topic -> the phrases that show a text is on it."""
+        return {topic: self.topic_phrases.get(topic, []) for topic in self.banned_topics}
+
+
+class DraftTemplate(_Section):
+    """One email template: plain text with `{{ field }}` placeholders (see `actions.drafts`)."""
+
+    subject: str
+    body: str
+
+
+class Drafts(_Section):
+    templates: dict[str, DraftTemplate] = {}
+
+
+class Hygiene(_Section):
+    max_items_per_owner_per_day: Annotated[int, Field(ge=0)]
+    follow_up_due_hours: Hours
+    buyer_meeting_stage: str
+
+
+class Multithreading(_Section):
+    # Late-stage deals with fewer engaged stakeholders than this get more contacts proposed.
+    min_engaged: Annotated[int, Field(ge=1)]
+    min_contacts: Annotated[int, Field(ge=1)]
+    max_contacts: Annotated[int, Field(ge=1)]
+    # Buying-committee functions (contact role categories), in the order they are filled.
+    functions: Annotated[list[str], Field(min_length=1)]
+    spacing_days: Annotated[int, Field(ge=0)]
+    sequence_id: str
+
+
+class SequenceEntry(_Section):
+    """One catalogue sequence: the signal it answers, its channel mix, how sure a full-strength signal makes us."""
+
+    id: str
+    name: str
+    signal: Literal["tool_install", "hiring", "demo_request", "pricing_revisits", "trial_activity"]
+    channels: Annotated[list[str], Field(min_length=1)]
+    base_confidence: Annotated[float, Field(ge=0, le=1)]
+    # The signal count at which the signal counts fully (fewer: proportionally less confidence).
+    full_at: Annotated[int, Field(gt=0)]
+
+
+class Sequences(_Section):
+    confidence_floor: Annotated[float, Field(ge=0, le=1)]
+    max_new_per_day: Annotated[int, Field(ge=0)]
+    tier_adjustment: dict[Tier, float] = {}
+    catalogue: Annotated[list[SequenceEntry], Field(min_length=1)]
+
+
+class TimeWindow(_Section):
+    """Working hours on working days (ISO weekdays: 1 = Monday), in some time zone."""
+
+    days: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1)]
+    start: time
+    end: time
+
+
+class Meetings(_Section):
+    template: str
+    slots_per_proposal: Annotated[int, Field(ge=1, le=5)]
+    length_minutes: Annotated[int, Field(gt=0, le=240)]
+    buffer_minutes: Annotated[int, Field(ge=0)]
+    # The owner's window is in the owner's time zone (their territory's), the contact's in theirs (their country's).
+    owner_window: TimeWindow
+    contact_window: TimeWindow
+    agenda: list[str] = []
+    # Words in a positive reply that ask for a meeting; words that bring in more people (flag for confirmation).
+    intent_phrases: Annotated[list[str], Field(min_length=1)]
+    multi_attendee_phrases: list[str] = []
+
+
+class NoShow(_Section):
+    # The reschedule note's template, its two options' local hours and length.
+    template: str
+    option_hours_local: Annotated[list[Annotated[int, Field(ge=0, le=23)]], Field(min_length=1)]
+    length_minutes: Annotated[int, Field(gt=0)]
+    # Words in the contact's latest reply that mean frustration: escalate instead of writing.
+    negative_phrases: list[str] = []
+
+
+class AtRisk(_Section):
+    # Verdict tiers (marts.fct_account_risk) that get an outreach draft for the owner, and an escalation of the
+    # renewal deal.
+    outreach_tiers: list[Tier] = [1, 2]
+    escalate_tiers: list[Tier] = [1]
+    # Template per strongest signal: support escalations, usage drop.
+    templates: dict[Literal["escalations", "usage_drop"], str]
 
 
 class Restricted(_Section):
@@ -128,6 +223,13 @@ class Policy(_Section):
     sla: Sla
     routing: Routing
     sync: Sync = Sync()
+    drafts: Drafts = Drafts()
+    at_risk: AtRisk | None = None
+    hygiene: Hygiene | None = None
+    no_show: NoShow | None = None
+    meetings: Meetings | None = None
+    sequences: Sequences | None = None
+    multithreading: Multithreading | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")
@@ -283,6 +385,25 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
                     f"'{group}' is not a group in approvers.groups (or 'owner')",
                 )
             )
+    for topic in policy.content.topic_phrases:
+        if topic not in policy.content.banned_topics:
+            problems.append((("content", "topic_phrases", topic), f"'{topic}' is not one of content.banned_topics"))
+    for name, template in policy.drafts.templates.items():
+        for part in ("subject", "body"):
+            try:
+                template_fields(getattr(template, part))
+            except TemplateError as exc:
+                problems.append((("drafts", "templates", name, part), f"template {name} {part}: {exc}"))
+    if policy.at_risk is not None:
+        for signal, name in policy.at_risk.templates.items():
+            if name not in policy.drafts.templates:
+                problems.append((("at_risk", "templates", signal), f"'{name}' is not a template in drafts.templates"))
+    if policy.no_show is not None and policy.no_show.template not in policy.drafts.templates:
+        problems.append((("no_show", "template"), f"'{policy.no_show.template}' is not a template in drafts.templates"))
+    if policy.meetings is not None and policy.meetings.template not in policy.drafts.templates:
+        problems.append(
+            (("meetings", "template"), f"'{policy.meetings.template}' is not a template in drafts.templates")
+        )
     if "default" not in policy.expiry_hours:
         problems.append((("expiry_hours",), "expiry_hours needs a 'default'"))
     for name in policy.expiry_hours:

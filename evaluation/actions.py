@@ -14,6 +14,20 @@ the world's own operational store — then plans once more on the same data (not
   call, email, completed task or booked meeting — by the owner on any record of the person by the as-of moment,
   past the policy's due time; a contact on the suppression list is not followed up, so not counted);
 - `routing_in_territory`: share of owner assignments to a rep whose territory covers the person's true country;
+- `at_risk_precision` / `at_risk_recall`: customer accounts the at-risk verdict flags (the tiers the planner acts
+  on) vs the accounts the world made at risk; `at_risk_proposed_share`: flagged accounts with a proposal queued;
+- `draft_unknown_fields`: queued drafts with a substituted field the record does not hold (blank, not in the text,
+  or a placeholder left unrendered); `banned_content_sent_for_review`: queued drafts whose text hits a banned
+  claim or topic of the policy (both must be 0);
+- `noshow_recovery_once`: share of recent no-show meetings with at most one reschedule note in the queue after
+  three planning runs, the last five days later when every undecided note has expired (must be 1.0);
+- `slots_outside_window`: proposed meeting slots outside the owner's or the contact's window or within the buffer
+  of one of the owner's meetings (must be 0); `meeting_intent_precision`: meeting proposals answering a reply that
+  truly asks for a meeting;
+- `do_not_send_share`: prospects with a buying signal whose best catalogue sequence is below the policy's confidence
+  floor (nothing proposed), of all prospects with a signal;
+- `hygiene_max_tasks_per_owner_day`: the most hygiene tasks and deal flags any owner got on one day (after the
+  refresh and the second planning run; must not exceed `hygiene_cap`);
 - `planner_seconds`: reading the candidate marts and planning, timed on its own.
 
 Usage: python -m evaluation.actions [--contacts 100000] [--seed 11] [--work-dir bench_data/actions_100000]
@@ -23,19 +37,25 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import timedelta
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import sqlalchemy as sa
 
+from actions.calendar import time_zone_of
+from actions.catalog import Workflow
 from actions.checks import queue_safety
+from actions.drafts import banned_hits
 from actions.inputs import load_inputs
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
+from actions.queue import DecisionQueue
 from actions.states import State
 from actions.suppression import SuppressionList
+from actions.workflows.meetings import owner_time_zone, slot_fits
 from actions.workflows.sla import sla_timers
 from evaluation.scoring import PROJECT_ROOT, prepare_world
 from ops_store import open_store
@@ -82,6 +102,7 @@ def _actions_frame(engine: sa.Engine) -> pl.DataFrame:
                 "new_owner": (r[7] or {}).get("new_owner"),
                 "sla_trigger": (r[7] or {}).get("sla_trigger"),
                 "reply_event": next((e["key"] for e in r[8] if e["source_table"] == "ml.reply_classifications"), None),
+                "account": (r[7] or {}).get("account"),
             }
             for r in rows
         ],
@@ -96,6 +117,7 @@ def _actions_frame(engine: sa.Engine) -> pl.DataFrame:
             "new_owner": pl.String,
             "sla_trigger": pl.String,
             "reply_event": pl.String,
+            "account": pl.String,
         },
     )
 
@@ -123,6 +145,30 @@ def _golden_of_person(con: duckdb.DuckDBPyConnection, world: Path) -> pl.DataFra
     return crosswalk.join(load_truth(world, "contacts").select("record_id", "person_id"), on="record_id")
 
 
+def at_risk_figures(con: duckdb.DuckDBPyConnection, world: Path, queued: pl.DataFrame, acted_tiers: set[int]):
+    """The at-risk verdict (tiers the planner acts on) against the world's truth of which customer accounts are
+    at risk: precision, recall, and the share of flagged accounts that got a proposal in the queue."""
+    verdicts = con.sql(
+        "select golden_account_id, risk_tier, company_record_ids[1] as record_id from marts.fct_account_risk"
+    ).pl()
+    truth_of_record = load_truth(world, "companies").select("record_id", "account_id")
+    accounts = pl.read_parquet(world / "truth" / "accounts.parquet").select("account_id", "is_customer", "at_risk")
+    judged = verdicts.join(truth_of_record, on="record_id", how="left").join(accounts, on="account_id", how="left")
+    flagged = judged.filter(pl.col("risk_tier").is_in(sorted(acted_tiers)))
+    true_accounts = set(accounts.filter(pl.col("at_risk"))["account_id"].to_list())
+    hit = flagged.filter(pl.col("at_risk").fill_null(False))
+    proposed = set(queued.filter(pl.col("workflow") == "at_risk")["account"].drop_nulls().to_list())
+    return {
+        "at_risk_precision": round(hit.height / flagged.height, 4) if flagged.height else 1.0,
+        "at_risk_recall": round(hit["account_id"].n_unique() / len(true_accounts), 4) if true_accounts else 1.0,
+        "at_risk_flagged": flagged.height,
+        "at_risk_true": len(true_accounts),
+        "at_risk_proposed_share": round(len(proposed & set(flagged["golden_account_id"].to_list())) / flagged.height, 4)
+        if flagged.height
+        else 1.0,
+    }
+
+
 def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> dict[str, float | int]:
     """All figures of the eval line for a built world."""
     policy = load_policy(policy_path)
@@ -138,9 +184,22 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         # A second planning run on the same data: nothing it proposes may be a second action for a slot.
         again = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=f"eval-{now:%Y%m%d%H%M%S%f}")
         apply_plan(again, engine, policy)
+        # Sequence selection: prospects with a signal whose best match is below the confidence floor (do not send).
+        do_not_send = sum(1 for b in again.blocked if b.rule == "sequences.confidence_floor")
+        sequence_candidates = do_not_send + again.candidates.get(Workflow.SEQUENCES, 0)
+        # Days later, after every undecided proposal expired: a missed meeting still gets no second reschedule note.
+        later = now + timedelta(days=5)
+        DecisionQueue(engine, policy, clock=lambda: later).expire_due()
+        third = plan(
+            inputs, policy, StoreView.read(engine, policy, later), now=later, run_id=f"eval-{later:%Y%m%d%H%M%S%f}"
+        )
+        apply_plan(third, engine, policy)
+        no_show_meetings = {str(m) for m in inputs.no_shows["meeting_id"].to_list()}
         golden = _golden_of_person(con, world)
         emails = con.sql("select contact_id as record_id, email from staging.stg_hubspot__contacts").pl()
-    queued = _actions_frame(engine)
+        queued = _actions_frame(engine)
+        acted = set(policy.at_risk.outreach_tiers + policy.at_risk.escalate_tiers) if policy.at_risk else set()
+        at_risk = at_risk_figures(con, world, queued, acted)
     safety = queue_safety(engine, policy)
     live = queued.filter(~pl.col("state").is_in([State.EXPIRED.value, State.WITHDRAWN.value]))
     duplicates = live.group_by("slot_key").len().filter(pl.col("len") > 1).height
@@ -242,6 +301,78 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         territory_of.get(owner) in covering.get(country or "", [])
         for owner, country in assigned.select("new_owner", "country").iter_rows()
     ]
+    # Grounded drafts in the queue: a field used that the record does not hold (blank, or a placeholder left in the
+    # text, or a value not in the text), and banned claims or topics that reached a person's review.
+    with engine.connect() as con:
+        drafts = [
+            payload
+            for (payload,) in con.execute(sa.select(actions.c.payload).where(actions.c.action_type == "send_email"))
+            if payload and "field_map" in payload and payload.get("body") is not None
+        ]
+    unknown_fields = sum(
+        1
+        for d in drafts
+        if "{{" in f"{d['subject']}{d['body']}"
+        or any(not str(v).strip() or str(v) not in f"{d['subject']}\n{d['body']}" for v in d["field_map"].values())
+    )
+    banned_in_review = sum(
+        1
+        for d in drafts
+        if banned_hits(f"{d['subject']}\n{d['body']}", policy.content.banned_claims, policy.content.topic_phrase_map())
+    )
+    # No-show recovery: reschedule notes per missed meeting, over three planning runs days apart.
+    with engine.connect() as con:
+        notes = Counter(
+            (payload or {}).get("meeting")
+            for (payload,) in con.execute(
+                sa.select(actions.c.payload).where(
+                    actions.c.workflow == "no_show", actions.c.action_type == "send_email"
+                )
+            )
+        )
+    once = [notes.get(m, 0) <= 1 for m in no_show_meetings]
+    # Meeting proposals: every proposed slot re-checked against both windows and the owner's calendar, and the
+    # replies they answer against the world's truth of which replies ask for a meeting.
+    with engine.connect() as con:
+        proposals = [
+            (owner, payload, target)
+            for owner, payload, target in con.execute(
+                sa.select(actions.c.owner, actions.c.payload, actions.c.target_id).where(
+                    actions.c.workflow == "meetings", actions.c.action_type == "send_email"
+                )
+            )
+        ]
+    busy: dict[str, list] = {}
+    for owner, start, end in inputs.owner_calendar.select("owner", "meeting_start_at", "meeting_end_at").iter_rows():
+        busy.setdefault(owner, []).append((start, end))
+    countries = dict(inputs.contacts.select("golden_contact_id", "country_code").iter_rows())
+    outside = 0
+    for owner, payload, target in proposals:
+        for slot in payload.get("slots", []):
+            start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
+            fits = slot_fits(
+                start,
+                end,
+                owner_time_zone(policy, owner),
+                time_zone_of(countries.get(target)),
+                policy,
+                busy.get(owner, []),
+            )
+            outside += not fits
+    asks = (
+        dict(replies.select("event_id", "asks_for_meeting").iter_rows())
+        if "asks_for_meeting" in replies.columns
+        else {}
+    )
+    answered = [asks.get(payload.get("reply_event")) for _, payload, _ in proposals]
+    # Hygiene: the most tasks and flags any owner got on one day (the policy caps it).
+    with engine.connect() as con:
+        per_owner_day = con.execute(
+            sa.select(actions.c.owner, actions.c.proposed_at).where(
+                actions.c.workflow == "hygiene", actions.c.action_type.in_(["create_task", "flag_deal"])
+            )
+        ).all()
+    hygiene_days = Counter((owner, at.date()) for owner, at in per_owner_day)
     engine.dispose()
     return {
         "proposals": queued.height,
@@ -254,6 +385,20 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "sla_breach_precision": round(sla_precision, 4),
         "sla_breach_recall": round(sla_recall, 4),
         "routing_in_territory": round(sum(in_territory) / len(in_territory), 4) if in_territory else 1.0,
+        **at_risk,
+        "drafts_queued": len(drafts),
+        "draft_unknown_fields": unknown_fields,
+        "banned_content_sent_for_review": banned_in_review,
+        "noshow_recovery_once": round(sum(once) / len(once), 4) if once else 1.0,
+        "noshow_meetings": len(no_show_meetings),
+        "noshow_notes": sum(notes.values()),
+        "meeting_proposals": len(proposals),
+        "slots_outside_window": outside,
+        "meeting_intent_precision": round(sum(bool(a) for a in answered) / len(answered), 4) if answered else 1.0,
+        "do_not_send_share": round(do_not_send / sequence_candidates, 4) if sequence_candidates else 0.0,
+        "sequence_candidates": sequence_candidates,
+        "hygiene_max_tasks_per_owner_day": max(hygiene_days.values(), default=0),
+        "hygiene_cap": policy.hygiene.max_items_per_owner_per_day if policy.hygiene else 0,
         "planner_seconds": round(planner_seconds, 2),
         "sla_breaches_true": len(truly_breached),
         "reply_routing_judged": judged.height,

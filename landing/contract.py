@@ -164,7 +164,7 @@ _COMPANIES = (
     "Record ID", "Company name", "Company Domain Name", "Website URL", "Industry", "Number of Employees",
     "Annual Revenue", "Phone Number", "Street Address", "City", "State/Region", "Postal Code",
     "Country/Region", "Create Date", "Last Modified Date", "Company owner", "Lifecycle Stage", "Type",
-    "Parent Company ID", "Technologies",
+    "Parent Company ID", "Technologies", "Renewal Date",
 )
 _DEAL_STAGES = (
     "Appointment Scheduled", "Qualified To Buy", "Presentation Scheduled", "Decision Maker Bought-In",
@@ -188,7 +188,7 @@ _ACTIVITIES = (
 )
 _TICKETS = (
     "Ticket ID", "Ticket name", "Pipeline", "Ticket status", "Priority", "Category", "Create date",
-    "Close date", "Last Modified Date", "Associated Company IDs", "Associated Contact IDs",
+    "Close date", "Last Modified Date", "Associated Company IDs", "Associated Contact IDs", "Escalated",
 )
 _LEADS = (
     "Submission ID", "Submitted At", "Lead Source", "Campaign", "First Name", "Last Name", "Email",

@@ -71,6 +71,17 @@ def _who_decides(item, policy) -> str:
     return f"decided by the {group} group ({people}) or an admin"
 
 
+def _draft_lines(payload: dict[str, Any]) -> list[str]:
+    """A grounded draft as it would read, and the field -> value map it was filled from (none: no lines)."""
+    if not payload or "field_map" not in payload or payload.get("body") is None:
+        return []
+    lines = [f"Draft (template {payload.get('template')}):", f"  Subject: {payload.get('subject')}"]
+    lines += [f"  | {line}" for line in str(payload["body"]).splitlines()]
+    lines.append("Field map (every value in the draft, and the field it came from):")
+    lines += [f"  {name:<22}= {value}" for name, value in sorted(payload["field_map"].items())]
+    return lines
+
+
 def explain(item, policy, events: list[dict[str, Any]]) -> str:
     """The explain rail of one action, as text."""
     from actions.catalog import ACTION_TYPES
@@ -98,6 +109,7 @@ def explain(item, policy, events: list[dict[str, Any]]) -> str:
     lines.append("Policy:")
     for verdict in item.policy_verdicts:
         lines.append(f"  {verdict['rule']:<40}{verdict['verdict']:<9}{verdict['detail']}")
+    lines += _draft_lines(item.edited_payload or item.payload)
     lines.append("Payload: " + json.dumps(item.payload, sort_keys=True, ensure_ascii=False))
     if item.edited_payload:
         lines.append("Edited:  " + json.dumps(item.edited_payload, sort_keys=True, ensure_ascii=False))

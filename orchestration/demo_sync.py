@@ -55,14 +55,24 @@ def sync_summary_lines(engine: sa.Engine) -> list[str]:
                 .group_by(sync_outbox.c.request_kind)
             ).all()
         )
-        records = con.execute(sa.select(sa.func.count()).select_from(sync_ledger)).scalar_one()
-    if not states and not records:
+        ledger = dict(
+            con.execute(
+                sa.select(sync_ledger.c.object_type, sa.func.count()).group_by(sync_ledger.c.object_type)
+            ).all()
+        )
+    records = ledger.get("contacts", 0)
+    if not states and not ledger:
         return []
     kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(sent.items(), key=lambda kv: -kv[1]))
     others = ", ".join(f"{state} {n:,}" for state, n in states.most_common() if state != "sent")
     return [
         f"synced to the CRM: {states['sent']:,} actions sent ({kinds or 'none'})" + (f"; {others}" if others else ""),
         f"score fields in the CRM: {records:,} contact records carry Actionhouse scores (actionhouse sync status)",
+        *(
+            [f"risk verdicts in the CRM: {ledger['companies']:,} customer company records carry them"]
+            if ledger.get("companies")
+            else []
+        ),
     ]
 
 

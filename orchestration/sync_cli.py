@@ -37,25 +37,33 @@ def sync_engine_from_env(ops_engine):
 
 
 def desired_fields_from_warehouse():
-    """The scores to sync, read from the warehouse (None, said why, when it cannot be read now)."""
+    """The contact scores and company risk verdicts to sync, read from the warehouse: `(contacts, companies)`,
+    either None (said why) when it cannot be read now."""
     import duckdb
 
-    from reverse_etl.sync.fields import desired_contact_fields
+    from reverse_etl.sync.fields import desired_company_fields, desired_contact_fields
 
     warehouse = resolve_paths().warehouse
     if not warehouse.exists():
         _say(f"No warehouse at {warehouse}: only actions are synced.")
-        return None
+        return None, None
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.IOException:
         _say("The warehouse is being refreshed: scores sync with the refresh; only actions are synced now.")
-        return None
+        return None, None
     try:
-        return desired_contact_fields(con)
-    except duckdb.CatalogException:
-        _say("No published scores yet: only actions are synced.")
-        return None
+        try:
+            contacts = desired_contact_fields(con)
+        except duckdb.CatalogException:
+            _say("No published scores yet: no score fields are synced.")
+            contacts = None
+        try:
+            companies = desired_company_fields(con)
+        except duckdb.CatalogException:
+            _say("No account risk verdicts yet: no company fields are synced.")
+            companies = None
+        return contacts, companies
     finally:
         con.close()
 
@@ -66,9 +74,9 @@ def cmd_sync_run(args: argparse.Namespace) -> int:
 
     engine = _engine()
     sync = sync_engine_from_env(engine)
-    desired = None if args.no_fields else desired_fields_from_warehouse()
+    desired, desired_companies = (None, None) if args.no_fields else desired_fields_from_warehouse()
     try:
-        report = sync.run(desired_fields=desired, dry_run=args.dry_run)
+        report = sync.run(desired_fields=desired, dry_run=args.dry_run, desired_company_fields=desired_companies)
     except LeaseHeld as exc:
         _say(f"Not started: {exc}.")
         return 3

@@ -107,13 +107,14 @@ def email_events(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t1: int,
     ], axis=1)
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     cls = (rng.random(nr)[:, None] > cum).sum(axis=1).clip(0, 5)
-    texts = _reply_texts(rng, cls, rr)
+    texts, asks_meeting = _reply_texts(rng, cls, rr)
     rf = part(replied, "reply", (rng.exponential(18 * HOUR, nr)).astype(np.int64) + 300,
-              reply=pl.Series(texts, dtype=pl.String)).with_columns(cls=pl.Series(cls, dtype=pl.Int64))
+              reply=pl.Series(texts, dtype=pl.String)).with_columns(cls=pl.Series(cls, dtype=pl.Int64),
+                                                                    asks_meeting=pl.Series(asks_meeting))
     frames.append(rf)
     frames.append(part(unsub, "unsubscribe", (rng.exponential(8 * HOUR, int(unsub.sum()))).astype(np.int64) + 200))
     frames.append(part(spam, "spam_report", (rng.exponential(8 * HOUR, int(spam.sum()))).astype(np.int64) + 200))
-    ev = pl.concat(frames, how="vertical").filter(pl.col("t") < t1).sort(["t", "msg", "type"])
+    ev = pl.concat(frames, how="diagonal").filter(pl.col("t") < t1).sort(["t", "msg", "type"])
     ev = _with_ids(ev, "event_id", "e-", first_event_id, 10)
     rsel = r.select(pl.col("email"), pl.col("record_id"), pl.col("person_id"))
     ev = ev.with_columns(email=rsel["email"].gather(ev["ri"]),
@@ -122,7 +123,7 @@ def email_events(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t1: int,
     replies = ev.filter(pl.col("type") == "reply").select(
         "event_id", pl.col("cls").replace_strict(dict(enumerate(V.REPLY_CLASSES)), return_dtype=pl.String)
         .alias("true_class"), pl.col("contact_record_id").cast(pl.Int64).alias("record_id"), "person_id",
-        "reply_text")
+        "reply_text", pl.col("asks_meeting").fill_null(False).alias("asks_for_meeting"))
     out = ev.select(
         "event_id", "type", "email", "contact_record_id",
         pl.concat_str([pl.lit("c-"), pl.col("camp").cast(pl.String)]).alias("campaign_id"),
@@ -133,20 +134,22 @@ def email_events(rng: np.random.Generator, recs: pl.DataFrame, t0: int, t1: int,
     return out, replies, ns
 
 
-def _reply_texts(rng, cls, rr: pl.DataFrame) -> list[str]:
+def _reply_texts(rng, cls, rr: pl.DataFrame) -> tuple[list[str], list[bool]]:
+    """Reply texts per class, and whether each asks for a meeting (truth for meeting-intent detection)."""
     firsts = [o[0].split()[0] for o in V.OWNERS]
     comp = rr["company_name"].to_list()
     tpl_u = rng.random(len(cls))
     snd = rng.integers(0, len(firsts), len(cls))
     col_f = rng.integers(0, len(V.FIRST_NAMES), len(cls))
     col_l = rng.integers(0, len(V.LAST_NAMES), len(cls))
-    out = []
+    out, asks = [], []
     for i, c in enumerate(cls):
         tpls = V.REPLY_TEMPLATES[V.REPLY_CLASSES[c]]
         t = tpls[int(tpl_u[i] * len(tpls))]
         out.append(t.format(first=firsts[snd[i]], company=comp[i],
                             colleague=f"{V.FIRST_NAMES[col_f[i]]} {V.LAST_NAMES[col_l[i]]}"))
-    return out
+        asks.append(t in V.MEETING_REQUEST_TEMPLATES)
+    return out, asks
 
 
 # --------------------------------------------------------------------------------------------------- web
@@ -416,6 +419,48 @@ def deals(rng: np.random.Generator, people: pl.DataFrame, accounts: pl.DataFrame
     truth = out.select(pl.col("record_id").alias("deal_id"), "account_id",
                        pl.col("contact").alias("contact_record_id"),
                        pl.col("contacts").alias("contact_record_ids"), "stage", "new")
+    return land, truth
+
+
+def renewal_deals(rng: np.random.Generator, accounts: pl.DataFrame, company_rec: pl.DataFrame, now: int,
+                  first_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One open renewal deal per customer account, closing on its renewal date, owned by the account owner.
+
+    Drawn from a stream of their own with ids of their own (`ID_BASE["renewal_deal"]`), so adding them changed
+    no other row of the world. Returns (landing rows, truth: deal id, account, renewal date, at risk).
+    """
+    c = accounts.filter(pl.col("is_customer")).join(company_rec, on="account_id", how="left", maintain_order="left")
+    n = c.height
+    if n == 0:
+        return pl.DataFrame(), pl.DataFrame()
+    renewal = c["renewal_at"].to_numpy()
+    created = np.minimum(renewal - rng.integers(60, 120, n) * DAY, now - rng.integers(1, 30, n) * DAY)
+    # Renewals sit early in the pipeline until the last month or two, then move to contract.
+    stage = np.where(renewal - now < 45 * DAY, rng.integers(2, 5, n), rng.integers(0, 2, n))
+    amount = np.round(np.exp(rng.normal(np.log(6000 + 30 * c["employees"].to_numpy().clip(0, 5000)), 0.4)), -2)
+    ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    cols = {}
+    for j, st in enumerate(_STAGES[:5]):
+        entered = created + j * 7 * DAY
+        cols[f'Date entered "{st} (Sales Pipeline)"'] = masked(entered, (j <= stage) & (entered < now))
+    for st in _STAGES[5:]:
+        cols[f'Date entered "{st} (Sales Pipeline)"'] = pl.Series([None] * n, dtype=pl.Int64)
+    land = pl.DataFrame({"id": ids, "name": c["name"], "stage": np.array(_STAGES)[stage], "amount": amount,
+                         "close": renewal, "created": created, "owner": c["owner"],
+                         "company": c["company_record_id"], **cols}).select(
+        pl.col("id").cast(pl.String).alias("Record ID"),
+        pl.concat_str([pl.col("name"), pl.lit(" - Renewal")]).alias("Deal Name"),
+        pl.col("stage").alias("Deal Stage"), pl.lit("Sales Pipeline").alias("Pipeline"),
+        pl.col("amount").cast(pl.Int64).cast(pl.String).alias("Amount"), ts_date("close").alias("Close Date"),
+        ts_hub("created").alias("Create Date"),
+        ts_hub(pl.max_horizontal("created", *[pl.col(k) for k in cols])).alias("Last Modified Date"),
+        pl.col("owner").alias("Deal owner"), pl.lit("existingbusiness").alias("Deal Type"),
+        pl.col("company").cast(pl.String).alias("Associated Company IDs"),
+        pl.lit(None, dtype=pl.String).alias("Associated Contact IDs"),
+        *[ts_hub(pl.col(k)).alias(k) for k in cols],
+    )
+    truth = pl.DataFrame({"deal_id": ids, "account_id": c["account_id"], "renewal_at": renewal,
+                          "at_risk": c["at_risk"]})
     return land, truth
 
 

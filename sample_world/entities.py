@@ -17,6 +17,7 @@ from .util import (
     pick,
     sigmoid,
     take,
+    ts_date,
     ts_hub,
     zipf_weights,
 )
@@ -300,6 +301,9 @@ def company_records(rng: np.random.Generator, acc: pl.DataFrame, first_record_id
         ctype.alias("Type"),
         pl.col("parent_record_id").cast(pl.String).alias("Parent Company ID"),
         pl.col("technologies").alias("Technologies"),
+        # Customers' subscription renewal (what the at-risk save workflow counts down to).
+        pl.when(pl.col("is_customer") & (pl.col("variant") == 0)).then(ts_date("renewal_at")).otherwise(None)
+        .alias("Renewal Date"),
     )
     truth = allr.select(
         "record_id", "account_id", "parent_account_id", (pl.col("variant") > 0).alias("is_variant"),

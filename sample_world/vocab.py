@@ -483,3 +483,7 @@ TICKET_SUBJECTS = ["Sync to HubSpot failing", "Duplicate merge looks wrong", "Ca
                    "SSO login issue", "Score changed unexpectedly", "Invoice question", "Feature request: Slack alerts",
                    "API rate limit errors", "Sequence sent twice", "Need help with onboarding"]
 TICKET_CATEGORIES = ["Product issue", "Billing issue", "Feature request", "General inquiry"]
+# Positive replies that ask for a meeting (a call, a demo, times): the truth meeting-intent detection is judged on.
+MEETING_REQUEST_TEMPLATES = frozenset(
+    REPLY_TEMPLATES["positive"][i] for i in (0, 1, 2, 3, 5, 6, 7, 8, 9)
+)

@@ -22,7 +22,7 @@ CHUNK_PEOPLE = 18_000          # people per chunk -> ~20k contact rows, ~150k-20
 COMPANY_FILE_ROWS = 100_000
 USAGE_DAYS = HISTORY_DAYS
 ID_BASE = {"contact": 1_000_001, "company": 50_000_001, "activity": 60_000_001, "deal": 70_000_001,
-           "meeting": 80_000_001, "ticket": 90_000_001}
+           "meeting": 80_000_001, "ticket": 90_000_001, "renewal_deal": 75_000_001}
 SOURCES = ["hubspot_contacts", "hubspot_companies", "hubspot_deals", "hubspot_meetings", "hubspot_tickets",
            "hubspot_activities", "leads", "product_usage", "email_events", "web_events", "product_events",
            "enrichment", "signals"]
@@ -134,11 +134,12 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
     if len(bounds) > 2 and cum[-1] - cum[bounds[-2] - 1] < CHUNK_PEOPLE // 2:
         bounds.pop(-2)
     ctr = {"person": 1, "contact": ID_BASE["contact"], "deal": ID_BASE["deal"], "meeting": ID_BASE["meeting"],
-           "ticket": ID_BASE["ticket"], "event": 1, "message": 1, "web": 1, "product": 1, "payload": 1,
+           "ticket": ID_BASE["ticket"],
+           "renewal_deal": ID_BASE["renewal_deal"], "event": 1, "message": 1, "web": 1, "product": 1, "payload": 1,
            "signal": 1, "submission": 1, "activity": ID_BASE["activity"]}
     truths: dict[str, list[pl.DataFrame]] = {k: [] for k in (
         "contacts", "people", "leads", "replies", "enrichment", "deals", "activities", "sla_triggers",
-        "owner_issues", "scheduled_activities")}
+        "owner_issues", "scheduled_activities", "renewals")}
     for c in range(len(bounds) - 1):
         a0, a1 = bounds[c], bounds[c + 1]
         if a1 <= a0:
@@ -194,6 +195,11 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
         # CRM objects.
         dl, dtruth = A.deals(rng, ppl, acc_c, prim, company_rec, now, ctr["deal"])
         ctr["deal"] += dl.height
+        rl, rtruth = A.renewal_deals(rng_for(seed, 302, c), acc_c, company_rec, now, ctr["renewal_deal"])
+        ctr["renewal_deal"] += rl.height
+        if rl.height:
+            dl = pl.concat([dl, rl.select(pl.col(k).cast(v) for k, v in dl.schema.items())], how="vertical")
+            truths["renewals"].append(rtruth)
         w.csv("hubspot_deals", "deals", dl)
         truths["deals"].append(dtruth)
         mt = A.meetings(rng, ppl, prim, company_rec, dtruth, now, ctr["meeting"])
@@ -243,6 +249,9 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
 
     # Hidden truth.
     for name, frames in truths.items():
+        if not frames:  # a world too small to have a customer has no renewals
+            frames = [pl.DataFrame(schema={"deal_id": pl.Int64, "account_id": pl.Int64, "renewal_at": pl.Int64,
+                                           "at_risk": pl.Boolean})]
         df = pl.concat(frames, how="vertical_relaxed")
         if name == "leads":
             df = df.vstack(pl.DataFrame({"submission_id": ["sub-dirty-1"], "person_id": [None],

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from actions.inputs import (
+    ACCOUNT_RISK_SCHEMA,
     CONTACT_SCHEMA,
     ENRICHMENT_SCHEMA,
     LEAD_SCHEMA,
@@ -108,6 +109,73 @@ def signal(email: str, reason: str, hours_ago: float = 5, scope: str = "all", ki
     }
 
 
+def risk(account: str, tier: int | None, **extra) -> dict:
+    """A verdict row of `fct_account_risk` (defaults: two escalated cases, usage -35%, renewal in 40 days)."""
+    row = {
+        "golden_account_id": account,
+        "company_name": f"Customer {account}",
+        "account_domain": f"{account}.example.com",
+        "account_owner": "Frank Osei",
+        "company_record_ids": [50_000_000 + int(account.removeprefix("ga-"))],
+        "as_of": AS_OF,
+        "verdict": {1: "at_risk", 2: "at_risk", 3: "watch"}.get(tier, "healthy"),
+        "risk_tier": tier,
+        "triggering_signals": [
+            "2 escalated support cases in the last 14 days",
+            "product usage -35.0% over the last 4 weeks vs the 4 before (130 vs 200 active-user days)",
+            "renewal in 40 days (2026-12-10)",
+        ]
+        if tier in (1, 2)
+        else [],
+        "has_escalations": True,
+        "has_usage_drop": True,
+        "has_an_escalation": True,
+        "has_usage_dip": True,
+        "has_renewal_soon": True,
+        "has_no_contact": False,
+        "escalated_cases": 2,
+        "escalated_case_ids": [90_000_011, 90_000_012],
+        "recent_active_user_days": 130,
+        "prior_active_user_days": 200,
+        "usage_change_pct": -35.0,
+        "usage_change_z": -3.9,
+        "usage_window_start": (AS_OF - timedelta(days=55)).date(),
+        "usage_window_end": AS_OF.date(),
+        "renewal_date": (AS_OF + timedelta(days=40)).date(),
+        "renewal_date_source": "company.renewal_date",
+        "days_to_renewal": 40,
+        "renewal_deal_id": 75_000_000 + int(account.removeprefix("ga-")),
+        "renewal_deal_stage": "presentation scheduled",
+        "last_contact_at": AS_OF - timedelta(days=12),
+        "last_contact_id": 60_000_001,
+        "last_contact_kind": "CALL",
+        "days_since_contact": 12,
+    }
+    row.update(extra)
+    return row
+
+
+def customer_world(*risk_rows: dict, **contact_extra) -> PlanningInputs:
+    """A customer account `ga-8` with one contact (`gc-8`, first name Pat) and the given verdict rows."""
+    people = [
+        contact(
+            "gc-8",
+            "Frank Osei",
+            "US",
+            **{
+                "first_name": "Pat",
+                "golden_account_id": "ga-8",
+                "is_customer_account": True,
+                "lifecycle_stage": "customer",
+                **contact_extra,
+            },
+        )
+    ]
+    world = inputs(people)
+    world.account_risk = frame(list(risk_rows or [risk("ga-8", 1)]), ACCOUNT_RISK_SCHEMA)
+    return world
+
+
 def frame(rows: list[dict], schema: dict) -> pl.DataFrame:
     """Rows as a frame with the planner's schema."""
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
@@ -182,4 +250,9 @@ def busy_world() -> PlanningInputs:
         {"owner": "Jack Thompson", "open_deals": 0, "owned_contacts": 5},
         {"owner": "Katie Morgan", "open_deals": 2, "owned_contacts": 5},
     ]
-    return inputs(people, replies, triggers, load=load, merges=merges, enrichment=enrichment)
+    world = inputs(people, replies, triggers, load=load, merges=merges, enrichment=enrichment)
+    # A customer account at risk (tier 1): an outreach draft and a renewal escalation.
+    customer = customer_world()
+    world.contacts = pl.concat([world.contacts, customer.contacts])
+    world.account_risk = customer.account_risk
+    return world

@@ -58,6 +58,7 @@ def test_every_workflow_proposes_with_reasons_evidence_and_versions(engine):
     assert (Workflow.SLA, "sla_escalation") in kinds
     assert (Workflow.MERGES, "merge_contacts") in kinds
     assert (Workflow.ENRICHMENT, "apply_enrichment") in kinds
+    assert (Workflow.AT_RISK, "send_email") in kinds and (Workflow.AT_RISK, "escalate_renewal") in kinds
     for action in result.actions:
         assert action.reasons and action.evidence and action.policy_verdicts
         assert action.policy_version == POLICY.version and action.kpi == POLICY.kpis[action.workflow]
@@ -77,7 +78,16 @@ def test_suppression_overrides_every_workflow(engine):
     assert not [a for a in result.actions if a.action_type in REACHING]
     assert {b.rule for b in result.blocked} == {"suppression"}
     assert len(result.blocked) >= 5
-    assert {a.action_type for a in result.actions} <= {"merge_contacts", "apply_enrichment", "crm_unsubscribe"}
+    # The at-risk save's email to the customer is stopped too; escalating the renewal deal reaches nobody.
+    assert any(
+        b.proposal.workflow == Workflow.AT_RISK and b.proposal.action_type == "send_email" for b in result.blocked
+    )
+    assert {a.action_type for a in result.actions} <= {
+        "merge_contacts",
+        "apply_enrichment",
+        "crm_unsubscribe",
+        "escalate_renewal",
+    }
 
 
 def test_an_unsubscribe_reply_suppresses_in_the_same_refresh(engine):

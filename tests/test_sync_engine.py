@@ -422,3 +422,49 @@ def test_kill_9_at_random_points_then_resume(crm, ops, tmp_path):
     with ops.connect() as con:
         outbox = dict(con.execute(sa.text("select state, count(*) from sync_outbox group by state")).all())
     assert outbox == {"sent": 250}
+
+
+def test_company_risk_verdicts_sync_by_ledger_diff_like_contacts(crm, ops):
+    """Account risk verdicts go to `actionhouse_*` company properties: only changes, a person's edit kept."""
+    client = HubSpotClient(crm.url, TOKEN)
+    made = client.upsert(
+        "companies", [{"actionhouse_id": f"co-{i}", "name": f"Co {i}"} for i in range(6)], "actionhouse_id"
+    )
+    companies = [o.record_id for o in made]
+    desired = pl.DataFrame(
+        {
+            "record_id": companies,
+            "actionhouse_risk_verdict": ["at_risk", "at_risk", "watch", "healthy", "healthy", "healthy"],
+            "actionhouse_risk_tier": ["1", "2", "3", None, None, None],
+            "actionhouse_risk_signals": [
+                "2 escalated support cases in the last 14 days",
+                "usage -20%",
+                None,
+                None,
+                None,
+                None,
+            ],
+            "actionhouse_risk_as_of": ["2026-10-31"] * 6,
+        }
+    )
+    sync = engine_for(crm, ops)
+    first = sync.run(desired_company_fields=desired, send_actions=False)
+    assert first.fields_sent == 6 and first.fields_sent_by_object == {"companies": 6}
+    stored = crm.store.get("companies", int(companies[0])).properties
+    assert stored["actionhouse_risk_verdict"] == "at_risk" and stored["actionhouse_risk_tier"] == "1"
+    assert "actionhouse_risk_signals" in {d["name"] for d in crm.store.property_definitions("companies")}
+    assert sync.run(desired_company_fields=desired, send_actions=False).fields_sent == 0, "nothing changed"
+    # A CSM marks company 2 healthy by hand; the next day's verdicts move everyone's date and company 4's tier.
+    client.update("companies", [{"id": companies[1], "actionhouse_risk_verdict": "healthy"}])
+    changed = desired.with_columns(pl.lit("2026-11-01").alias("actionhouse_risk_as_of"))
+    changed = changed.with_columns(
+        pl.when(pl.col("record_id") == companies[3])
+        .then(pl.lit("2"))
+        .otherwise(pl.col("actionhouse_risk_tier"))
+        .alias("actionhouse_risk_tier")
+    )
+    second = sync.run(desired_company_fields=changed, send_actions=False)
+    assert second.fields_sent == 6 and second.fields_kept_for_a_person == 1
+    assert crm.store.get("companies", int(companies[1])).properties["actionhouse_risk_verdict"] == "healthy"
+    assert crm.store.get("companies", int(companies[3])).properties["actionhouse_risk_tier"] == "2"
+    assert sync.run(desired_company_fields=changed, send_actions=False).fields_sent == 0

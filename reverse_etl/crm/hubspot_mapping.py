@@ -60,6 +60,8 @@ COMPANY_COLUMNS = {
     "type": "type",
     "parent_company_id": "hs_parent_company_id",
     "technologies": "web_technologies",
+    # Not a HubSpot default: the custom date property customers' subscription renewals are kept in.
+    "renewal_date": "renewal_date",
 }
 DEAL_STAGES = {
     "appointmentscheduled": "Appointment Scheduled",

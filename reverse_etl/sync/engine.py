@@ -58,6 +58,7 @@ class SyncReport:
     blocked: Counter = field(default_factory=Counter)
     stopped_by_kill_switch: bool = False
     fields_sent: int = 0
+    fields_sent_by_object: Counter = field(default_factory=Counter)
     fields_unchanged: int = 0
     fields_kept_for_a_person: int = 0
     fields_failed: int = 0
@@ -82,6 +83,7 @@ class SyncReport:
             "blocked_by_reason": dict(self.blocked),
             "stopped_by_kill_switch": self.stopped_by_kill_switch,
             "fields_sent": self.fields_sent,
+            "fields_sent_by_object": dict(self.fields_sent_by_object),
             "fields_unchanged": self.fields_unchanged,
             "fields_kept_for_a_person": self.fields_kept_for_a_person,
             "fields_failed": self.fields_failed,
@@ -112,15 +114,25 @@ class SyncEngine:
 
     # ---- the run ----------------------------------------------------------------------------------
     def run(
-        self, desired_fields: pl.DataFrame | None = None, dry_run: bool = False, send_actions: bool = True
+        self,
+        desired_fields: pl.DataFrame | None = None,
+        dry_run: bool = False,
+        send_actions: bool = True,
+        desired_company_fields: pl.DataFrame | None = None,
     ) -> SyncReport:
-        """One sync: approved actions (unless `send_actions` is False), then fields when `desired_fields` is
-        given (`record_id` + one column per synced property)."""
+        """One sync: approved actions (unless `send_actions` is False), then contact fields when `desired_fields`
+        is given and company fields when `desired_company_fields` is (`record_id` + one column per synced
+        property)."""
+        desired_by_object = {
+            object_type: frame
+            for object_type, frame in (("contacts", desired_fields), ("companies", desired_company_fields))
+            if frame is not None
+        }
         started = time.perf_counter()
         report = SyncReport(uuid.uuid4().hex, self.connection, dry_run=dry_run)
         if dry_run:
             self.writer.prepare()
-            self._dry_run(report, desired_fields, send_actions)
+            self._dry_run(report, desired_by_object, send_actions)
             report.seconds = time.perf_counter() - started
             return report
         with Lease(self.engine, self.connection, self.lease_seconds) as lease:
@@ -129,8 +141,9 @@ class SyncEngine:
                 self._recover_in_flight()
                 self._enqueue(report)
                 self._send_due(report, lease)
-            if desired_fields is not None and not report.stopped_by_kill_switch:
-                self._sync_fields(report, desired_fields, lease)
+            for object_type, desired in desired_by_object.items():
+                if not report.stopped_by_kill_switch:
+                    self._sync_fields(report, desired, lease, object_type)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -443,12 +456,15 @@ class SyncEngine:
         self.queue.transition_many(moves, actor=SYNC_ACTOR)
 
     # ---- fields ------------------------------------------------------------------------------------
-    def _sync_fields(self, report: SyncReport, desired: pl.DataFrame, lease: Lease) -> None:
-        changes, report.fields_unchanged = F.changed_rows(self.engine, self.connection, "contacts", desired)
+    def _sync_fields(self, report: SyncReport, desired: pl.DataFrame, lease: Lease, object_type: str) -> None:
+        changes, unchanged = F.changed_rows(self.engine, self.connection, object_type, desired)
+        report.fields_unchanged += unchanged
         known = [c for c in changes if c.previous]
         if known:
-            current = self.writer.read_fields("contacts", [c.record_id for c in known], list(F.CONTACT_FIELDS))
-            report.fields_kept_for_a_person = F.mark_person_edits(
+            current = self.writer.read_fields(
+                object_type, [c.record_id for c in known], list(F.FIELDS_BY_OBJECT[object_type])
+            )
+            report.fields_kept_for_a_person += F.mark_person_edits(
                 known, current, set(self.policy.sync.owned_properties)
             )
         size = self.writer.batch_limit("contact_update")
@@ -459,18 +475,19 @@ class SyncEngine:
             lease.renew()
             batch = [c for c in changes[start : start + size] if c.to_write()]
             skipped = [c for c in changes[start : start + size] if not c.to_write()]
-            F.confirm(self.engine, self.connection, "contacts", skipped)
+            F.confirm(self.engine, self.connection, object_type, skipped)
             if not batch:
                 continue
             try:
-                outcomes = self.writer.write_fields("contacts", [(c.record_id, c.to_write()) for c in batch])
+                outcomes = self.writer.write_fields(object_type, [(c.record_id, c.to_write()) for c in batch])
             except CrmError as exc:
                 outcomes = [RowOutcome(c.record_id, OutcomeStatus.RETRYABLE, message=exc.message) for c in batch]
             ok = [c for c, o in zip(batch, outcomes, strict=True) if o.ok]
             rejected = [c for c, o in zip(batch, outcomes, strict=True) if o.status is OutcomeStatus.REJECTED]
-            F.confirm(self.engine, self.connection, "contacts", ok)
-            F.confirm(self.engine, self.connection, "contacts", rejected, rejected=True)
+            F.confirm(self.engine, self.connection, object_type, ok)
+            F.confirm(self.engine, self.connection, object_type, rejected, rejected=True)
             report.fields_sent += len(ok)
+            report.fields_sent_by_object[object_type] += len(ok)
             report.fields_failed += len(batch) - len(ok)
             with self.engine.begin() as con:
                 con.execute(
@@ -482,7 +499,7 @@ class SyncEngine:
                             "connection": self.connection,
                             "sync": "field",
                             "action_id": None,
-                            "object_type": "contacts",
+                            "object_type": object_type,
                             "record_id": c.record_id,
                             "request_kind": "field_update",
                             "status": "sent" if o.ok else o.status.value,
@@ -495,7 +512,9 @@ class SyncEngine:
                 )
 
     # ---- dry run -----------------------------------------------------------------------------------
-    def _dry_run(self, report: SyncReport, desired: pl.DataFrame | None, send_actions: bool = True) -> None:
+    def _dry_run(
+        self, report: SyncReport, desired_by_object: dict[str, pl.DataFrame], send_actions: bool = True
+    ) -> None:
         """What a run would send, per row, with the CRM's current values beside the new ones; writes nothing."""
         suppression = SuppressionList(self.engine).snapshot()
         if self.kill_switch.state().on:
@@ -524,11 +543,14 @@ class SyncEngine:
                     **self.writer.describe(request),
                 }
             )
-        if desired is None:
-            return
-        changes, report.fields_unchanged = F.changed_rows(self.engine, self.connection, "contacts", desired)
+        for object_type, desired in desired_by_object.items():
+            self._dry_run_fields(report, desired, object_type)
+
+    def _dry_run_fields(self, report: SyncReport, desired: pl.DataFrame, object_type: str) -> None:
+        changes, unchanged = F.changed_rows(self.engine, self.connection, object_type, desired)
+        report.fields_unchanged += unchanged
         current = (
-            self.writer.read_fields("contacts", [c.record_id for c in changes], list(F.CONTACT_FIELDS))
+            self.writer.read_fields(object_type, [c.record_id for c in changes], list(F.FIELDS_BY_OBJECT[object_type]))
             if changes
             else {}
         )
@@ -537,6 +559,7 @@ class SyncEngine:
             now = current.get(change.record_id, {})
             report.rows.append(
                 {
+                    "object_type": object_type,
                     "record_id": change.record_id,
                     "would": "update fields",
                     "changes": {
@@ -545,7 +568,9 @@ class SyncEngine:
                     "kept_for_a_person": sorted(change.kept),
                 }
             )
-        report.fields_sent = len([c for c in changes if c.to_write()])
+        would = len([c for c in changes if c.to_write()])
+        report.fields_sent += would
+        report.fields_sent_by_object[object_type] += would
 
     # ---- log ---------------------------------------------------------------------------------------
     def _log_row(

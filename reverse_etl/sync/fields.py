@@ -1,5 +1,5 @@
-"""Field syncs: each golden contact's scores written to its CRM record, only where they changed since the CRM
-last confirmed them.
+"""Field syncs: each golden contact's scores written to its CRM contact record, and each customer account's risk
+verdict to its CRM company record — only where they changed since the CRM last confirmed them.
 
 The ledger (`sync_ledger`) holds, per CRM record, the hash and values the CRM acknowledged — never what was only
 attempted — so a crash between a write and its acknowledgement resends the row next time (the same values: an
@@ -28,6 +28,14 @@ CONTACT_FIELDS = (
     "actionhouse_reasons",
     "actionhouse_model_version",
 )
+COMPANY_FIELDS = (
+    "actionhouse_risk_verdict",
+    "actionhouse_risk_tier",
+    "actionhouse_risk_signals",
+    "actionhouse_risk_as_of",
+)
+# Synced properties per CRM object type.
+FIELDS_BY_OBJECT = {"contacts": CONTACT_FIELDS, "companies": COMPANY_FIELDS}
 KEPT = "__kept_for_a_person__"
 REJECTED = "__rejected__"
 
@@ -45,6 +53,23 @@ def desired_contact_fields(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                s.model_version as actionhouse_model_version
         from ml.lead_scores as s
         inner join marts.contact_crosswalk as x on x.golden_contact_id = s.contact_id and x.is_anchor_record
+        order by record_id
+        """
+    ).pl()
+
+
+def desired_company_fields(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per customer account's anchor CRM company record (its lowest id): the risk verdict as company property
+    values (text): verdict, tier and triggering signals (both cleared when healthy) and the data day it is as of."""
+    return con.sql(
+        """
+        select cast(company_record_ids[1] as varchar) as record_id,
+               verdict as actionhouse_risk_verdict,
+               cast(risk_tier as varchar) as actionhouse_risk_tier,
+               nullif(left(array_to_string(triggering_signals, '; '), 500), '') as actionhouse_risk_signals,
+               cast(cast(as_of as date) as varchar) as actionhouse_risk_as_of
+        from marts.fct_account_risk
+        where len(company_record_ids) > 0
         order by record_id
         """
     ).pl()

@@ -184,7 +184,7 @@ def build_request(action: StoredAction, nurture_owner: str | None = None) -> Crm
             needs_record(),
             {"sequence_id": str(payload["sequence_id"]), "owner": payload.get("sender") or action.owner},
         )
-    if kind == "update_deal":
+    if kind in ("update_deal", "escalate_renewal", "flag_deal"):
         deals = [r["record_id"] for r in action.target_crm_ids if r["object_type"] == "deals"]
         if not deals:
             raise Unsendable("a deal change needs the deal's CRM record")

@@ -51,11 +51,27 @@ _CUSTOM = (
     ("actionhouse_model_version", "Actionhouse model", "string", "text"),
 )
 # Custom properties Actionhouse writes; created in the CRM when missing.
+_CUSTOM_DEAL = (
+    ("actionhouse_hygiene_flags", "Actionhouse hygiene flags", "string", "text"),
+    ("actionhouse_risk_tier", "Actionhouse risk tier", "number", "number"),
+    ("actionhouse_risk_signals", "Actionhouse risk signals", "string", "textarea"),
+)
+_CUSTOM_COMPANY = (
+    ("actionhouse_risk_verdict", "Actionhouse risk verdict", "string", "text"),
+    ("actionhouse_risk_tier", "Actionhouse risk tier", "number", "number"),
+    ("actionhouse_risk_signals", "Actionhouse risk signals", "string", "textarea"),
+    ("actionhouse_risk_as_of", "Actionhouse risk verdict as of", "date", "date"),
+)
 CUSTOM_PROPERTIES: dict[str, list[dict[str, str]]] = {
-    "contacts": [
-        {"name": name, "label": label, "type": kind, "fieldType": field_type, "groupName": "contactinformation"}
-        for name, label, kind, field_type in _CUSTOM
+    object_type: [
+        {"name": name, "label": label, "type": kind, "fieldType": field_type, "groupName": group}
+        for name, label, kind, field_type in definitions
     ]
+    for object_type, definitions, group in (
+        ("contacts", _CUSTOM, "contactinformation"),
+        ("deals", _CUSTOM_DEAL, "dealinformation"),
+        ("companies", _CUSTOM_COMPANY, "companyinformation"),
+    )
 }
 BATCH_LIMITS = {
     "contact_create": 100,
@@ -322,7 +338,23 @@ SALESFORCE_CONTACT_FIELDS = {
     "actionhouse_model_version": "Actionhouse_Model_Version__c",
 }
 # HubSpot deal properties (what `update_deal` payloads name) -> Opportunity fields.
-SALESFORCE_DEAL_FIELDS = {"dealstage": "StageName", "amount": "Amount", "closedate": "CloseDate", "dealname": "Name"}
+SALESFORCE_DEAL_FIELDS = {
+    "dealstage": "StageName",
+    "amount": "Amount",
+    "closedate": "CloseDate",
+    "dealname": "Name",
+    "hs_priority": "Actionhouse_Priority__c",
+    "actionhouse_hygiene_flags": "Actionhouse_Hygiene_Flags__c",
+    "actionhouse_risk_tier": "Actionhouse_Risk_Tier__c",
+    "actionhouse_risk_signals": "Actionhouse_Risk_Signals__c",
+}
+# Company properties of the account field sync -> Account fields.
+SALESFORCE_ACCOUNT_FIELDS = {
+    "actionhouse_risk_verdict": "Actionhouse_Risk_Verdict__c",
+    "actionhouse_risk_tier": "Actionhouse_Risk_Tier__c",
+    "actionhouse_risk_signals": "Actionhouse_Risk_Signals__c",
+    "actionhouse_risk_as_of": "Actionhouse_Risk_As_Of__c",
+}
 SALESFORCE_MERGE_REFUSAL = (
     "Actionhouse does not merge Salesforce records: Salesforce merges only through its SOAP API or the Merge "
     "Contacts screen, which keep its own field-by-field choices; merge these two contacts in Salesforce"
@@ -467,15 +499,24 @@ class SalesforceWriter:
         return outcomes
 
     def write_fields(self, object_type: str, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[RowOutcome]:
-        updates = [{"type": "Contact", "Id": record_id, **self._fields(values)} for record_id, values in rows]
+        if object_type == "companies":
+            updates = [
+                {"type": "Account", "Id": record_id, **{SALESFORCE_ACCOUNT_FIELDS[k]: v for k, v in values.items()}}
+                for record_id, values in rows
+            ]
+        else:
+            updates = [{"type": "Contact", "Id": record_id, **self._fields(values)} for record_id, values in rows]
         return self.client.update(updates)
 
     def read_fields(self, object_type: str, record_ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict]:
-        names = {SALESFORCE_CONTACT_FIELDS[f]: f for f in fields}
+        companies = object_type == "companies"
+        mapping = SALESFORCE_ACCOUNT_FIELDS if companies else SALESFORCE_CONTACT_FIELDS
+        sobject = "Account" if companies else "Contact"
+        names = {mapping[f]: f for f in fields}
         out: dict[str, dict] = {}
         for start in range(0, len(record_ids), 200):
             ids = ", ".join(f"'{i}'" for i in record_ids[start : start + 200] if str(i).isalnum())
-            soql = f"SELECT Id, {', '.join(names)} FROM Contact WHERE Id IN ({ids})"
+            soql = f"SELECT Id, {', '.join(names)} FROM {sobject} WHERE Id IN ({ids})"
             for record in self.client.query(soql):
                 out[record["Id"]] = {names[k]: v for k, v in record.items() if k in names}
         return out

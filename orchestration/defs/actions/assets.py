@@ -27,6 +27,15 @@ PLANNER_INPUTS = [
             "fct_owner_load",
             "merge_proposals",
             "enrichment_review",
+            "fct_account_risk",
+            "fct_meeting_follow_ups",
+            "fct_stage_evidence",
+            "fct_pipeline_deals",
+            "fct_no_shows",
+            "fct_meeting_requests",
+            "fct_owner_calendar",
+            "fct_sequence_candidates",
+            "fct_multithread_candidates",
         )
     ),
     dg.AssetKey(["ml", "lead_scores"]),
@@ -42,7 +51,8 @@ PLANNER_INPUTS = [
     kinds={"python", "sqlite"},
     owners=["team:revops"],
     description="The planner: suppression, reply routing, lead routing, follow-up SLAs, merge and enrichment "
-    "reviews proposed as typed actions, classed by the policy (auto / approve / never) and written to the decision "
+    "reviews, at-risk account saves, CRM hygiene, no-show recovery, meeting proposals, sequence selection and "
+    "multi-threading, as typed actions classed by the policy (auto / approve / never) and written to the decision "
     "queue in the operational store; proposals whose evidence changed are withdrawn, stale ones expire.",
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):

@@ -11,6 +11,7 @@ They exist only when a CRM is configured (`ACTIONHOUSE_CRM_BASE_URL`). All logic
 import time
 
 import dagster as dg
+import duckdb
 import sqlalchemy as sa
 
 from actions.policy import load_policy
@@ -21,7 +22,7 @@ from orchestration.resources import OpsStoreResource, WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG
 from reverse_etl.sync import LeaseHeld, SyncEngine, SyncReport
 from reverse_etl.sync.audit import sent_without_approval
-from reverse_etl.sync.fields import desired_contact_fields
+from reverse_etl.sync.fields import desired_company_fields, desired_contact_fields
 from reverse_etl.sync.publish import WAREHOUSE_TABLE, publish_sync_log
 from reverse_etl.sync.writers import HubSpotWriter
 
@@ -70,14 +71,20 @@ def _metadata(report: SyncReport) -> dict:
 
 @dg.asset(
     key=FIELD_SYNC_KEY,
-    deps=[dg.AssetKey(["ml", "lead_scores"]), dg.AssetKey(["marts", "contact_crosswalk"])],
+    deps=[
+        dg.AssetKey(["ml", "lead_scores"]),
+        dg.AssetKey(["marts", "contact_crosswalk"]),
+        dg.AssetKey(["marts", "fct_account_risk"]),
+    ],
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"hubspot"},
     owners=["team:data-engineering"],
     description="Each golden contact's fit, intent and combined score, tier, top reason and model version written "
     "to its CRM record (`actionhouse_*` properties, created if missing) — only records whose values changed since "
-    "the CRM last confirmed them; a value a person changed in the CRM is kept unless the policy owns that field.",
+    "the CRM last confirmed them; a value a person changed in the CRM is kept unless the policy owns that field. "
+    "Each customer account's risk verdict (verdict, tier, triggering signals, as-of day) goes to its CRM company "
+    "record the same way.",
 )
 def hubspot_field_sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource, ops_store: OpsStoreResource
@@ -85,8 +92,15 @@ def hubspot_field_sync(
     """Send the changed score fields."""
     with warehouse.connect(read_only=True) as con:
         desired = desired_contact_fields(con)
+        try:
+            companies = desired_company_fields(con)
+        except duckdb.CatalogException:
+            context.log.info("No account risk verdicts yet: no company fields this time.")
+            companies = None
     context.log.info(f"{desired.height:,} scored contacts with a CRM record; sending those that changed")
-    report, _ = _run_sync(context, crm, ops_store, desired_fields=desired, send_actions=False)
+    report, _ = _run_sync(
+        context, crm, ops_store, desired_fields=desired, send_actions=False, desired_company_fields=companies
+    )
     context.log.info(
         f"fields: {report.fields_sent:,} records updated, {report.fields_unchanged:,} unchanged, "
         f"{report.fields_kept_for_a_person:,} values a person set kept, {report.fields_failed:,} failed"

@@ -42,6 +42,7 @@ customer_accounts as (
 select
     c.golden_contact_id,
     trim(concat_ws(' ', c.first_name, c.last_name)) as contact_name,
+    c.first_name,
     c.email,
     coalesce(m.emails, []) as emails,
     m.crm_record_ids,

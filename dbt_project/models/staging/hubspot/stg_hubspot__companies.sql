@@ -50,6 +50,7 @@ select
     {{ normalize_code('type') }} as company_type,
     {{ to_id('parent_company_id') }} as parent_company_id,
     {{ to_string_list('technologies', lowercase=true) }} as technologies,
+    {{ to_date('renewal_date') }} as renewal_date,
     extra_columns,
     _source_file,
     _source_line,

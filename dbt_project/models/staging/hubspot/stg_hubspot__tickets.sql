@@ -27,6 +27,7 @@ select
     last_modified_at,
     {{ to_id_list('associated_company_ids') }} as associated_company_ids,
     {{ to_id_list('associated_contact_ids') }} as associated_contact_ids,
+    coalesce({{ to_boolean('escalated') }}, false) as is_escalated,
     extra_columns,
     _source_file,
     _source_line,

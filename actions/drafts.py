@@ -1,0 +1,128 @@
+"""Grounded drafts (W6): an email rendered from a policy template, filled only with fields the record holds.
+
+    template = policy.drafts.templates["at_risk_support"]
+    draft = render_draft("at_risk_support", template, {"contact_first_name": "Ana", ...}, policy.content)
+    draft.blocked        # None, or why it must not be proposed: a missing field (named) or a banned rule
+    draft.field_map      # every field the template used -> the value substituted (stored with the draft)
+
+Templates are plain text with `{{ field }}` placeholders and nothing else: no filters, loops, calls or
+attribute access (a template with any is refused when it is checked), rendered in Jinja's sandbox with
+`StrictUndefined`. So every word of a draft is either template text or a field value from `field_map`, and a
+template that needs a field the record lacks is not rendered at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name)
+
+
+class TemplateError(ValueError):
+    """A template that is not plain text with `{{ field }}` placeholders."""
+
+
+@lru_cache(maxsize=256)
+def template_fields(source: str) -> tuple[str, ...]:
+    """The fields a template substitutes, in order of first use; raises `TemplateError` for anything but plain
+    text and `{{ field }}` placeholders."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"line {exc.lineno}: {exc.message}") from exc
+    names: list[str] = []
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise TemplateError(
+                f"only {{{{ field }}}} placeholders are allowed, found {type(node).__name__.lower()} "
+                f"(line {node.lineno})"
+            )
+        if isinstance(node, nodes.Name) and node.name not in names:
+            names.append(node.name)
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A rendered (or refused) draft, with the field -> value map it was filled from."""
+
+    template: str
+    subject: str | None
+    body: str | None
+    field_map: dict[str, str] = field(default_factory=dict)
+    missing_fields: tuple[str, ...] = ()
+    blocked_rule: str | None = None
+    blocked_reason: str | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the draft must not be proposed (a missing field or a banned claim or topic)."""
+        return self.blocked_rule is not None
+
+    def as_payload(self) -> dict[str, Any]:
+        """What the queue stores: the template, the rendered text and the field map."""
+        return {"template": self.template, "subject": self.subject, "body": self.body, "field_map": self.field_map}
+
+
+def _present(value: Any) -> bool:
+    return value is not None and str(value).strip() != ""
+
+
+def banned_hits(text: str, claims: list[str], topic_phrases: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Banned claims and topics found in a text: `(policy rule, the phrase that matched)`, case-insensitive and
+    on word boundaries."""
+    hits = []
+    for claim in claims:
+        if re.search(rf"(?<!\w){re.escape(claim)}(?!\w)", text, re.IGNORECASE):
+            hits.append(("content.banned_claims", claim))
+    for topic, phrases in topic_phrases.items():
+        for phrase in [topic, *phrases]:
+            if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE):
+                hits.append((f"content.banned_topics: {topic}", phrase))
+                break
+    return hits
+
+
+def render_draft(
+    name: str,
+    subject: str,
+    body: str,
+    record: dict[str, Any],
+    banned_claims: list[str],
+    banned_topic_phrases: dict[str, list[str]],
+) -> Draft:
+    """Render a template's subject and body from a record's fields, or refuse: the first missing field (named),
+    else the first banned claim or topic the rendered text contains."""
+    needed = list(dict.fromkeys([*template_fields(subject), *template_fields(body)]))
+    missing = tuple(f for f in needed if not _present(record.get(f)))
+    if missing:
+        return Draft(
+            name,
+            None,
+            None,
+            missing_fields=missing,
+            blocked_rule="drafts.missing_field",
+            blocked_reason=f"the record has no {', '.join(missing)}: template {name} needs it",
+        )
+    values = {f: str(record[f]).strip() for f in needed}
+    rendered_subject = _ENV.from_string(subject).render(values).strip()
+    rendered_body = _ENV.from_string(body).render(values).strip()
+    hits = banned_hits(f"{rendered_subject}\n{rendered_body}", banned_claims, banned_topic_phrases)
+    if hits:
+        rule, phrase = hits[0]
+        return Draft(
+            name,
+            rendered_subject,
+            rendered_body,
+            values,
+            blocked_rule=rule,
+            blocked_reason=f'the draft says "{phrase}", which the policy bans ({rule})',
+        )
+    return Draft(name, rendered_subject, rendered_body, values)

@@ -1,0 +1,114 @@
+"""W12 multi-threading: a late-stage deal with fewer than two engaged stakeholders gets two to five more contacts at
+the account proposed, one per buying-committee function the deal lacks, spaced over days.
+
+Signal: `marts.fct_multithread_candidates` (late-stage open deals with their engaged stakeholders of the last 30
+days and the functions they cover, and the account's other contacts with their function and seniority).
+Decision: deals with fewer than `multithreading.min_engaged` engaged stakeholders -> up to
+`multithreading.max_contacts` (at least `min_contacts`, else nothing) `enroll_sequence` proposals into
+`multithreading.sequence_id`, one per function in `multithreading.functions` the deal does not cover (most senior
+contact of that function first), the n-th starting `spacing_days` x n days after the data's as-of day.
+Guardrail: approve; the per-account weekly cap of customer-facing touches (the guardrails stop the rest), suppression
+(prospecting scope is not applied: the account is already in a deal), restricted lists; one proposal per deal and
+contact. Done metric: % of late-stage deals with 2+ engaged stakeholders; meetings per account.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from actions.catalog import Workflow
+from actions.inputs import PlanningInputs
+from actions.model import EvidenceRow, Proposal
+from actions.policy import Policy
+from actions.workflows.common import contact_index, contact_target
+
+CANDIDATES_TABLE = "marts.fct_multithread_candidates"
+SENIORITY_ORDER = {"c_level": 0, "vp": 1, "director": 2, "manager": 3, "individual_contributor": 4}
+
+
+def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
+    """More stakeholders for thin late-stage deals, by missing function, spaced over days."""
+    settings = policy.multithreading
+    if settings is None or inputs.multithread_candidates.is_empty():
+        return []
+    thin = inputs.multithread_candidates.filter(pl.col("engaged_stakeholders") < settings.min_engaged)
+    contacts = contact_index(
+        inputs.contacts.filter(pl.col("golden_contact_id").is_in(thin["candidate_golden_contact_id"].implode()))
+    )
+    out: list[Proposal] = []
+    for (deal_id,), rows in thin.sort("deal_id").partition_by("deal_id", as_dict=True, maintain_order=True).items():
+        first = rows.row(0, named=True)
+        covered = set(first["functions_covered"] or [])
+        picks = []
+        for function in settings.functions:
+            if function in covered:
+                continue
+            options = [
+                r
+                for r in rows.iter_rows(named=True)
+                if r["candidate_function"] == function
+                and r["candidate_golden_contact_id"] in contacts
+                and not contacts[r["candidate_golden_contact_id"]].get("is_crm_unsubscribed")
+            ]
+            if options:
+                options.sort(
+                    key=lambda r: (
+                        SENIORITY_ORDER.get(r["candidate_seniority"] or "", 9),
+                        r["candidate_golden_contact_id"],
+                    )
+                )
+                picks.append(options[0])
+            if len(picks) == settings.max_contacts:
+                break
+        if len(picks) < settings.min_contacts:
+            continue
+        for n, pick in enumerate(picks):
+            contact = contacts[pick["candidate_golden_contact_id"]]
+            start_on = (inputs.as_of + timedelta(days=settings.spacing_days * n)).date()
+            out.append(
+                Proposal(
+                    workflow=Workflow.MULTITHREADING,
+                    action_type="enroll_sequence",
+                    target=contact_target(contact),
+                    payload={
+                        "sequence_id": settings.sequence_id,
+                        "deal": str(deal_id),
+                        "function": pick["candidate_function"],
+                        "start_on": start_on.isoformat(),
+                        "prospecting": False,
+                    },
+                    reasons=[
+                        f"Deal {first['deal_name'] or deal_id} is at {first['stage']} with "
+                        f"{first['engaged_stakeholders']} engaged stakeholder(s) in the last 30 days; it covers "
+                        f"{', '.join(sorted(covered)) or 'no function'}.",
+                        f"Bring in {contact.get('contact_name') or pick['candidate_golden_contact_id']} "
+                        f"({pick['candidate_job_title'] or pick['candidate_function']}) for "
+                        f"{pick['candidate_function']}, contact {n + 1} of {len(picks)}, starting {start_on}.",
+                    ],
+                    evidence=[
+                        EvidenceRow(
+                            source_table=CANDIDATES_TABLE,
+                            key=str(deal_id),
+                            field="engaged_stakeholders",
+                            value=first["engaged_stakeholders"],
+                        ),
+                        EvidenceRow(
+                            source_table=CANDIDATES_TABLE,
+                            key=str(deal_id),
+                            field="functions_covered",
+                            value=", ".join(sorted(covered)),
+                        ),
+                        EvidenceRow(
+                            source_table="marts.dim_contacts",
+                            key=pick["candidate_golden_contact_id"],
+                            field="role_category",
+                            value=pick["candidate_function"],
+                        ),
+                    ],
+                    evidence_window=f"deal={deal_id}",
+                    owner=first["owner"],
+                )
+            )
+    return out

@@ -1,0 +1,136 @@
+"""W5 sequence selection: a prospect with a buying signal gets the catalogue's sequence for that signal — or, below
+the policy's confidence floor, nothing (do not send), said in the metrics.
+
+Signal: `marts.fct_sequence_candidates` (prospects at non-customer accounts without an open deal, with their last
+30 days' tool installs, hiring signals, demo requests, pricing-page visits and product trial events) and the
+contact's tier.
+Decision: the catalogue entry (`sequences.catalogue`) whose signal is strongest for the contact: confidence =
+the entry's base confidence x signal strength (count / the entry's `full_at`, at most 1) + the tier's adjustment;
+at or above `sequences.confidence_floor` -> `enroll_sequence` (approve) naming the sequence, its channel mix, why
+(the signals with their numbers and rows) and the confidence; below it -> nothing (blocked as
+`sequences.confidence_floor`: the planner's metrics count these do-not-sends).
+Guardrail: never for suppressed contacts (customers are suppressed for prospecting), capped accounts, customers or
+restricted industries and countries; at most `sequences.max_new_per_day` new proposals a day, most confident first;
+one proposal per contact and sequence. Done metric: reply / positive reply / spam complaint rate by sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from actions.catalog import Workflow
+from actions.guardrails import Blocked
+from actions.inputs import PlanningInputs
+from actions.model import EvidenceRow, Proposal
+from actions.policy import Policy
+from actions.workflows.common import contact_index, contact_target
+
+CANDIDATES_TABLE = "marts.fct_sequence_candidates"
+SIGNAL_COLUMNS = {
+    "tool_install": "tool_installs_30d",
+    "hiring": "hiring_signals_30d",
+    "demo_request": "demo_requests_30d",
+    "pricing_revisits": "pricing_visits_30d",
+    "trial_activity": "product_events_30d",
+}
+SIGNAL_WORDS = {
+    "tool_install": "tool installs at the account",
+    "hiring": "hiring signals at the account",
+    "demo_request": "demo requests",
+    "pricing_revisits": "pricing-page visits",
+    "trial_activity": "product trial events",
+}
+
+
+def confidence(entry, count: int, tier: int | None, policy: Policy) -> float:
+    """How sure the match is: base confidence x signal strength, plus the tier's adjustment, within 0..1."""
+    strength = min(1.0, count / entry.full_at)
+    adjust = policy.sequences.tier_adjustment.get(tier or 3, 0.0) if policy.sequences else 0.0
+    return round(max(0.0, min(1.0, entry.base_confidence * strength + adjust)), 3)
+
+
+def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal | Blocked]:
+    """The best catalogue sequence per prospect with a signal, most confident first; below the floor: Blocked."""
+    settings = policy.sequences
+    if settings is None or inputs.sequence_candidates.is_empty():
+        return []
+    candidates = inputs.sequence_candidates
+    contacts = contact_index(
+        inputs.contacts.filter(pl.col("golden_contact_id").is_in(candidates["golden_contact_id"].implode()))
+    )
+    scored: list[tuple[float, Proposal | Blocked]] = []
+    for row in candidates.iter_rows(named=True):
+        contact = contacts.get(row["golden_contact_id"])
+        if contact is None or contact.get("is_junk") or contact.get("is_customer_account"):
+            continue
+        best = None
+        for entry in settings.catalogue:
+            count = row[SIGNAL_COLUMNS[entry.signal]] or 0
+            if count <= 0:
+                continue
+            score = confidence(entry, count, contact.get("tier"), policy)
+            if best is None or score > best[0]:
+                best = (score, entry, count)
+        if best is None:
+            continue
+        score, entry, count = best
+        proposal = _proposal(row, contact, entry, count, score, settings.confidence_floor)
+        if score < settings.confidence_floor:
+            scored.append(
+                (
+                    score,
+                    Blocked(
+                        proposal,
+                        "sequences.confidence_floor",
+                        f"confidence {score:.2f} is below the floor {settings.confidence_floor:.2f}: do not send",
+                    ),
+                )
+            )
+        else:
+            scored.append((score, proposal))
+    scored.sort(key=lambda item: (-item[0], _target_id(item[1])))
+    return [p for _, p in scored]
+
+
+def _target_id(item: Proposal | Blocked) -> str:
+    return (item.proposal if isinstance(item, Blocked) else item).target.id
+
+
+def _proposal(row: dict[str, Any], contact: dict[str, Any], entry, count: int, score: float, floor: float) -> Proposal:
+    key = row["golden_contact_id"]
+    evidence = [
+        EvidenceRow(source_table=CANDIDATES_TABLE, key=key, field=column, value=row[column] or 0)
+        for column in SIGNAL_COLUMNS.values()
+    ]
+    if entry.signal == "tool_install" and row.get("tool_install_signal_id"):
+        evidence.append(
+            EvidenceRow(
+                source_table="staging.stg_signals__signals",
+                key=row["tool_install_signal_id"],
+                field="detail",
+                value=row.get("tool_install_detail"),
+            )
+        )
+    evidence.append(EvidenceRow(source_table="ml.lead_scores", key=key, field="tier", value=contact.get("tier")))
+    return Proposal(
+        workflow=Workflow.SEQUENCES,
+        action_type="enroll_sequence",
+        target=contact_target(contact),
+        payload={
+            "sequence_id": entry.id,
+            "sequence_name": entry.name,
+            "channels": entry.channels,
+            "confidence": score,
+            "signal": entry.signal,
+            "prospecting": True,
+        },
+        reasons=[
+            f"{count} {SIGNAL_WORDS[entry.signal]} in the last 30 days (tier {contact.get('tier') or '-'}).",
+            f"Sequence {entry.name} ({', '.join(entry.channels)}), confidence {score:.2f} (floor {floor:.2f}).",
+        ],
+        evidence=evidence,
+        evidence_window=f"sequence={entry.id}",
+        owner=contact.get("contact_owner"),
+    )

@@ -1,0 +1,42 @@
+-- CRM hygiene (W11), tasks from activity: meetings held (outcome COMPLETED) in the last
+-- `hygiene_lookback_days` days, each with the first touch after it by the meeting's owner — a call, logged
+-- email or completed task on any of the meeting's contacts. No touch yet: NULLs (the follow-up is owed).
+with as_of as (
+    select {{ data_as_of() }} as as_of
+),
+
+held as (
+    select m.*
+    from {{ ref('stg_hubspot__meetings') }} as m, as_of
+    where m.meeting_outcome = 'COMPLETED'
+        and m.meeting_end_at <= as_of.as_of
+        and m.meeting_end_at > as_of.as_of - to_days({{ var('hygiene_lookback_days') }})
+        and len(m.associated_contact_ids) > 0
+),
+
+touches as (
+    select h.meeting_id, a.activity_id, a.activity_at, a.activity_type
+    from held as h
+    inner join {{ ref('stg_hubspot__activities') }} as a
+        on list_has_any(a.associated_contact_ids, h.associated_contact_ids)
+        and a.is_touch and a.activity_at >= h.meeting_end_at and a.assigned_to is not distinct from h.assigned_to
+)
+
+select
+    h.meeting_id,
+    h.meeting_name,
+    h.meeting_start_at,
+    h.meeting_end_at,
+    h.assigned_to as owner,
+    h.associated_contact_ids[1] as contact_record_id,
+    x.golden_contact_id,
+    h.associated_deal_ids[1] as deal_id,
+    min(t.activity_at) as first_touch_at,
+    arg_min(t.activity_id, t.activity_at) as first_touch_id,
+    arg_min(t.activity_type, t.activity_at) as first_touch_kind,
+    any_value(as_of.as_of) as as_of
+from held as h
+cross join as_of
+left join {{ ref('contact_crosswalk') }} as x on x.source_record_id = h.associated_contact_ids[1]
+left join touches as t on t.meeting_id = h.meeting_id
+group by all

@@ -1,0 +1,102 @@
+"""W5 sequence selection: the catalogue's sequence for the strongest signal, with why and a confidence; below the
+floor nothing is proposed and the metrics say so; never for customers or suppressed contacts; a daily cap."""
+
+from __future__ import annotations
+
+import pytest
+from planning_fixtures import contact, frame, inputs, signal
+
+from actions.catalog import RiskClass, Workflow
+from actions.inputs import SEQUENCE_CANDIDATE_SCHEMA, SIGNAL_SCHEMA
+from actions.planner import StoreView, apply_plan, plan
+from actions.policy import load_policy
+from ops_store import open_store
+from ops_store.schema import utc_now
+
+POLICY = load_policy()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    yield engine
+    engine.dispose()
+
+
+def candidate(golden_id: str, **counts) -> dict:
+    row = {
+        "golden_contact_id": golden_id,
+        "account_domain": f"acme{golden_id.removeprefix('gc-')}.com",
+        "tool_installs_30d": 0,
+        "tool_install_signal_id": None,
+        "tool_install_detail": None,
+        "hiring_signals_30d": 0,
+        "demo_requests_30d": 0,
+        "pricing_visits_30d": 0,
+        "product_events_30d": 0,
+    }
+    row.update(counts)
+    return row
+
+
+def world(candidates, people=None, suppressed=()):
+    people = people or [contact(f"gc-{i}", "Alice Carter", "US", tier=1 + i % 3) for i in range(1, 9)]
+    w = inputs(people)
+    w.sequence_candidates = frame(list(candidates), SEQUENCE_CANDIDATE_SCHEMA)
+    w.suppression_signals = frame([signal(e, "unsubscribe") for e in suppressed], SIGNAL_SCHEMA)
+    return w
+
+
+def _plan(engine, w, run_id="r"):
+    now = utc_now()
+    result = plan(w, POLICY, StoreView.read(engine, POLICY, now), now=now, run_id=run_id)
+    apply_plan(result, engine, POLICY)
+    return result
+
+
+def _mine(result):
+    return {a.target.id: a for a in result.actions if a.workflow == Workflow.SEQUENCES}
+
+
+def test_the_strongest_signal_picks_the_sequence_with_why_and_confidence(engine):
+    rows = [
+        candidate("gc-3", demo_requests_30d=1, pricing_visits_30d=1),
+        candidate("gc-4", tool_installs_30d=1, tool_install_signal_id="s-9", tool_install_detail="Installed Outreach"),
+    ]
+    mine = _mine(_plan(engine, world(rows)))
+    demo = mine["gc-3"]
+    assert demo.action_type == "enroll_sequence" and demo.risk_class == RiskClass.APPROVE
+    assert demo.payload["signal"] == "demo_request" and demo.payload["sequence_id"] == "seq-inbound-demo"
+    assert 0 < demo.payload["confidence"] <= 1 and "1 demo requests" in demo.reasons[0]
+    assert {e.field: e.value for e in demo.evidence}["demo_requests_30d"] == 1
+    tool = mine["gc-4"]
+    assert ("staging.stg_signals__signals", "s-9") in {(e.source_table, e.key) for e in tool.evidence}
+    assert not _mine(_plan(engine, world(rows), "r2")), "one proposal per contact and sequence"
+
+
+def test_below_the_confidence_floor_nothing_is_sent_and_the_metrics_say_so(engine):
+    # A tier-3 contact with one product event: a weak match.
+    people = [contact("gc-1", "Alice Carter", "US", tier=3)]
+    result = _plan(engine, world([candidate("gc-1", product_events_30d=1)], people=people))
+    assert not _mine(result)
+    assert result.summary()["blocked_by_rule"] == {"sequences.confidence_floor": 1}
+
+
+def test_never_for_customers_or_suppressed_contacts(engine):
+    people = [
+        contact("gc-1", "Alice Carter", "US", tier=1, is_customer_account=True),
+        contact("gc-2", "Alice Carter", "US", tier=1),
+    ]
+    result = _plan(
+        engine, world([candidate(g, demo_requests_30d=2) for g in ("gc-1", "gc-2")], people, ["p2@acme2.com"])
+    )
+    assert not _mine(result)
+    assert [b.rule for b in result.blocked if b.proposal.workflow == Workflow.SEQUENCES] == ["suppression"]
+
+
+def test_at_most_the_daily_number_of_new_proposals_most_confident_first(engine):
+    cap = POLICY.sequences.max_new_per_day
+    people = [contact(f"gc-{i}", "Alice Carter", "US", tier=1) for i in range(1, cap + 6)]
+    rows = [candidate(f"gc-{i}", demo_requests_30d=1 + (i % 2)) for i in range(1, cap + 6)]
+    result = _plan(engine, world(rows, people))
+    assert len(_mine(result)) == cap and result.deferred[Workflow.SEQUENCES] == 5
