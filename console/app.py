@@ -5,7 +5,6 @@ Reads come from the publication (`console.reader`) and the operational store; de
 every request passes a Host check.
 """
 
-
 import json
 import logging
 from collections.abc import Callable

@@ -32,7 +32,14 @@ SEGMENT_SQL = """case when s.f_employees >= 1000 then 'Enterprise' when s.f_empl
 # inputs are not built yet (a gate stopped that part of the refresh) is left out and its page says so.
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "scores": (
-        ("ml.lead_scores", "marts.dim_contacts", "staging.stg_hubspot__contacts", "marts.contact_crosswalk"),
+        (
+            "ml.lead_scores",
+            "marts.dim_contacts",
+            "staging.stg_hubspot__contacts",
+            "marts.contact_crosswalk",
+            "staging.stg_hubspot__meetings",
+            "staging.stg_hubspot__deals",
+        ),
         f"""
         with outcomes as ({{outcomes}}),
         converted as (select distinct contact_id from outcomes)
