@@ -56,13 +56,14 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         left join marts.dim_contacts c on c.golden_contact_id = s.contact_id
         left join staging.stg_hubspot__contacts h on h.contact_id = c.anchor_record_id
         left join converted cv on cv.contact_id = s.contact_id
+        order by s.contact_id
         """,
     ),
-    "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores"),
+    "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores order by contact_id"),
     "score_history": (
         ("ml.score_log",),
         """select run_id, scored_at, contact_id, model_version, fit_score, intent_score, combined_score, tier
-        from ml.score_log""",
+        from ml.score_log order by contact_id, scored_at""",
     ),
     "tier_movers": (
         ("ml.score_log",),
@@ -78,10 +79,10 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
           and ((cur.tier = 1 and coalesce(prev.tier, 0) <> 1) or (prev.tier = 1 and coalesce(cur.tier, 0) <> 1))
         """,
     ),
-    "contacts": (("marts.dim_contacts",), "select * from marts.dim_contacts"),
+    "contacts": (("marts.dim_contacts",), "select * from marts.dim_contacts order by golden_contact_id"),
     "golden_fields": (
         ("intermediate.int_entities__contact_golden_fields",),
-        "select * from intermediate.int_entities__contact_golden_fields",
+        "select * from intermediate.int_entities__contact_golden_fields order by golden_contact_id, field_name",
     ),
     "crosswalk": (
         ("marts.contact_crosswalk", "staging.stg_hubspot__contacts"),
@@ -90,7 +91,8 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
                h.created_at, h.last_modified_at
         from marts.contact_crosswalk x
         left join staging.stg_hubspot__contacts h
-          on x.source_system = 'hubspot' and h.contact_id = x.source_record_id""",
+          on x.source_system = 'hubspot' and h.contact_id = x.source_record_id
+        order by x.golden_contact_id""",
     ),
     "load_files": (("raw.load_files",), "select * from raw.load_files"),
     "quarantine_rows": (("raw.quarantine_rows",), "select * from raw.quarantine_rows"),
@@ -102,6 +104,34 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         "select * from ml.reply_classifications",
     ),
 }
+
+# Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
+# every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
+DERIVED_SQL = {
+    "tier_reasons": """
+        create table {catalog}tier_reasons as
+        with parts as (
+            select tier, owner, segment, source,
+                   regexp_replace(trim(unnest(string_split(reasons, ';'))), '^[+-][0-9.]+ ', '') as reason
+            from {catalog}scores where tier = 1
+        )
+        select tier, owner, segment, source, reason, count(*) as leads from parts where reason <> '' group by all
+        """,
+    "score_filter_values": """
+        create table {catalog}score_filter_values as
+        select 'owner' as filter, owner as value, count(*) as leads from {catalog}scores group by all
+        union all select 'segment', segment, count(*) from {catalog}scores group by all
+        union all select 'source', source, count(*) from {catalog}scores group by all
+        """,
+}
+
+
+def create_derived(con: duckdb.DuckDBPyConnection, catalog: str = "") -> None:
+    """Create the derived tables from the `scores` table of `catalog` (`""`: the connection's default)."""
+    prefix = f"{catalog}." if catalog else ""
+    for sql in DERIVED_SQL.values():
+        con.execute(sql.format(catalog=prefix))
+
 
 # Deals for the pipeline page: the first of these that exists (a pipeline mart once built, else staged deals).
 DEAL_SOURCES = ("marts.fct_deals", "marts.dim_deals", "staging.stg_hubspot__deals")
@@ -207,6 +237,10 @@ def publish(
                 report.missing[name] = lacking
                 continue
             warehouse.execute(f"create table console_pub.{name} as {sql.format(outcomes=OUTCOMES_SQL)}")
+        if "scores" in report.missing:
+            report.missing.update({name: report.missing["scores"] for name in DERIVED_SQL})
+        else:
+            create_derived(warehouse, "console_pub")
         deal_source = next((t for t in DEAL_SOURCES if t in present), None)
         if deal_source:
             drop = [
@@ -232,7 +266,7 @@ def publish(
             models = _model_rows(models_dir, versions)
             if models:
                 warehouse.executemany("insert into console_pub.models values (?, ?, ?, ?, ?)", models)
-        for name in [*TABLES, "deals", "drift", "models"]:
+        for name in [*TABLES, *DERIVED_SQL, "deals", "drift", "models"]:
             if name not in report.missing:
                 report.rows[name] = warehouse.execute(f"select count(*) from console_pub.{name}").fetchone()[0]
         warehouse.execute(

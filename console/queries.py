@@ -50,13 +50,13 @@ def score_where(filters: dict[str, str]) -> tuple[str, list]:
 
 
 def filter_options(cur: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """The values each score filter can take (most common first, at most 200)."""
-    out = {}
-    for name in SCORE_FILTERS:
-        out[name] = [
-            r[0]
-            for r in cur.execute(f"select {name} from scores group by 1 order by count(*) desc, 1 limit 200").fetchall()
-        ]
+    """The values each score filter can take (most common first, at most 200), counted at publication."""
+    out: dict[str, list[str]] = {name: [] for name in SCORE_FILTERS}
+    for name, value in cur.execute(
+        "select filter, value from (select *, row_number() over (partition by filter order by leads desc, value) "
+        "as n from score_filter_values) where n <= 200 order by filter, n"
+    ).fetchall():
+        out[name].append(value)
     return out
 
 
@@ -94,18 +94,15 @@ def conversion_by_decile(cur, filters: dict[str, str]) -> list[dict[str, Any]]:
     )
 
 
-def top_reasons(cur, filters: dict[str, str], tier: int = 1, limit: int = 10) -> list[dict[str, Any]]:
-    """The most frequent reasons among a tier's leads (the reason text without its weight)."""
+def top_reasons(cur, filters: dict[str, str], limit: int = 10) -> list[dict[str, Any]]:
+    """The most frequent reasons among Tier 1 leads (the reason text without its weight), from the publication's
+    per-filter counts (`tier_reasons`)."""
     where, params = score_where(filters)
-    where = (where + " and " if where else " where ") + "tier = ?"
     return rows(
         cur,
-        f"""with parts as (
-              select trim(unnest(string_split(reasons, ';'))) as reason from scores{where}
-            )
-            select regexp_replace(reason, '^[+-][0-9.]+ ', '') as reason, count(*) as leads
-            from parts where reason <> '' group by 1 order by 2 desc, 1 limit {int(limit)}""",
-        [*params, tier],
+        f"""select reason, sum(leads)::bigint as leads from tier_reasons{where}
+        group by 1 order by 2 desc, 1 limit {int(limit)}""",
+        params,
     )
 
 
@@ -277,15 +274,15 @@ def pipeline(cur) -> dict[str, Any]:
     }
     entered = sorted(c for c in cols if c.endswith("_entered_at"))
     if entered:
-        unions = " union all ".join(
-            f"select '{c.removesuffix('_entered_at').replace('_', ' ')}' as stage, "
-            f"date_diff('hour', created_at, {c}) / 24.0 as days from deals where {c} is not null"
-            for c in entered
-        )
+        # Epoch arithmetic rather than time-zone-aware date functions: one pass over the unpivoted stage dates.
+        stage_dates = ", ".join(entered)
         out["velocity"] = rows(
             cur,
-            f"select stage, count(*) as deals, median(days) as median_days_from_created from ({unions}) "
-            "group by 1 order by 3",
+            f"""select replace(replace(stage_column, '_entered_at', ''), '_', ' ') as stage, count(*) as deals,
+                   median((epoch(entered_at) - epoch(created_at)) / 86400.0) as median_days_from_created
+            from (unpivot (select created_at, {stage_dates} from deals)
+                  on {stage_dates} into name stage_column value entered_at)
+            group by 1 order by 3""",
         )
     else:
         out["velocity"] = []

@@ -46,10 +46,13 @@ def check_load_files(con, report=None) -> None:
         assert r.rows_loaded == r.rows_accepted + r.rows_quarantined, r
     bad = rows(con, "SELECT path FROM raw.load_files WHERE rows_loaded <> rows_accepted + rows_quarantined")
     assert bad == []
-    mismatch = rows(con, """
+    mismatch = rows(
+        con,
+        """
         SELECT f.path FROM raw.load_files f
         LEFT JOIN (SELECT file_id, count(*) n FROM raw.quarantine_rows GROUP BY 1) q USING (file_id)
-        WHERE f.rows_quarantined <> coalesce(q.n, 0)""")
+        WHERE f.rows_quarantined <> coalesce(q.n, 0)""",
+    )
     assert mismatch == []
 
 
@@ -85,12 +88,23 @@ def test_all_sources_and_raw_tables_exist_on_empty_landing(con, landing):
     assert report.files == []
     tables = {r[0] for r in rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema='raw'")}
     assert tables == {s.table.split(".")[1] for s in SOURCES.values()} | {"load_files", "quarantine_rows"}
-    cols = [r[0] for r in rows(con, "SELECT column_name FROM information_schema.columns WHERE table_schema='raw' "
-                                    "AND table_name='hubspot_deals' ORDER BY ordinal_position")]
+    cols = [
+        r[0]
+        for r in rows(
+            con,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema='raw' "
+            "AND table_name='hubspot_deals' ORDER BY ordinal_position",
+        )
+    ]
     assert "date_entered_closed_won_sales_pipeline" in cols
     assert cols[-4:] == ["extra_columns", "_source_file", "_source_line", "_loaded_at"]
-    types = dict(rows(con, "SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_schema='raw' AND table_name='web_events'"))
+    types = dict(
+        rows(
+            con,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema='raw' AND table_name='web_events'",
+        )
+    )
     assert types["properties"] == "JSON" and types["payload"] == "JSON" and types["message_id"] == "VARCHAR"
     # Also fine when the landing folder does not exist at all.
     report = ingest_landing(con, landing / "missing")
@@ -105,23 +119,36 @@ def test_schema_evolution_adds_new_known_column(con):
     newer = replace(spec, columns=(*spec.columns, "Churn Risk"))
     ensure_raw_schema(con, {"product_usage": newer})
     cols = [c for c, _ in raw_columns(newer)]
-    have = {r[0] for r in rows(con, "SELECT column_name FROM information_schema.columns "
-                                    "WHERE table_schema='raw' AND table_name='product_usage'")}
+    have = {
+        r[0]
+        for r in rows(
+            con,
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema='raw' AND table_name='product_usage'",
+        )
+    }
     assert set(cols) <= have and "churn_risk" in have
 
 
 def test_hubspot_export_labels_case_unknown_and_absent_columns(con, landing):
-    write(landing, "hubspot_contacts/contacts_0001.csv",
-          "\ufeff" + CONTACTS_HEADER
-          + "1001,Ana,ana@acme.io,2026-03-01 09:30,2026-03-02T10:00:00Z,blue\n"
-          + "1002,Bo,,2026-03-01,,\n")
+    write(
+        landing,
+        "hubspot_contacts/contacts_0001.csv",
+        "\ufeff"
+        + CONTACTS_HEADER
+        + "1001,Ana,ana@acme.io,2026-03-01 09:30,2026-03-02T10:00:00Z,blue\n"
+        + "1002,Bo,,2026-03-01,,\n",
+    )
     messages: list[str] = []
     report = ingest_landing(con, landing, progress=messages.append)
     assert [(r.status, r.rows_loaded, r.rows_accepted) for r in report.files] == [("loaded", 2, 2)]
     assert messages == ["hubspot_contacts/contacts_0001.csv: 2 rows, 0 quarantined"]
-    got = rows(con, """SELECT record_id, first_name, email, create_date, job_title, extra_columns,
+    got = rows(
+        con,
+        """SELECT record_id, first_name, email, create_date, job_title, extra_columns,
                               _source_file, _source_line, _loaded_at IS NOT NULL
-                       FROM raw.hubspot_contacts ORDER BY _source_line""")
+                       FROM raw.hubspot_contacts ORDER BY _source_line""",
+    )
     assert got[0][:5] == ("1001", "Ana", "ana@acme.io", "2026-03-01 09:30", None)
     assert json.loads(got[0][5]) == {"Favourite Color": "blue"}
     assert got[0][6:] == ("hubspot_contacts/contacts_0001.csv", 2, True)
@@ -151,16 +178,16 @@ def test_idempotent_and_incremental(con, landing):
 
 def test_quarantine_accounting_on_broken_csv(con, landing):
     content = (
-        "Record ID,First Name,Email,Create Date,Job Title\n"          # line 1
-        "1,Ana,ana@acme.io,2026-03-01,\"Head of\nSales\"\n"            # lines 2-3 (quoted newline)
-        "2,Bo,bo@acme.io\n"                                            # 4 too few fields
-        "abc,Cy,cy@acme.io,2026-03-01,CTO\n"                           # 5 bad id
-        ",Di,di@acme.io,2026-03-01,CEO\n"                              # 6 missing id
-        "\n"                                                           # 7 blank, ignored
-        "5,Ed,ed@acme.io,31/02/2024,\"VP\n\"\n"                        # 8-9 bad timestamp
-        "6,Fi,fi@acme.io,2026-03-01 10:00,\"quoted\nvalue\",extra\n"   # 10-11 too many fields
-        "7,Gu,gu@acme.io,,Eng\n"                                       # 12 ok, empty date allowed
-        "8,Ha,\"ha@acme.io,2026-03-01,never closed\n"                  # 13 unterminated at EOF
+        "Record ID,First Name,Email,Create Date,Job Title\n"  # line 1
+        '1,Ana,ana@acme.io,2026-03-01,"Head of\nSales"\n'  # lines 2-3 (quoted newline)
+        "2,Bo,bo@acme.io\n"  # 4 too few fields
+        "abc,Cy,cy@acme.io,2026-03-01,CTO\n"  # 5 bad id
+        ",Di,di@acme.io,2026-03-01,CEO\n"  # 6 missing id
+        "\n"  # 7 blank, ignored
+        '5,Ed,ed@acme.io,31/02/2024,"VP\n"\n'  # 8-9 bad timestamp
+        '6,Fi,fi@acme.io,2026-03-01 10:00,"quoted\nvalue",extra\n'  # 10-11 too many fields
+        "7,Gu,gu@acme.io,,Eng\n"  # 12 ok, empty date allowed
+        '8,Ha,"ha@acme.io,2026-03-01,never closed\n'  # 13 unterminated at EOF
     )
     write(landing, "hubspot_contacts/broken.csv", content)
     report = ingest_landing(con, landing)
@@ -212,7 +239,9 @@ def test_rejected_files_do_not_stop_the_others(con, landing):
     assert any("notes.txt" in n and "ignored" in n for n in report.notes)
     assert any(".DS_Store" in n for n in report.notes)
     assert rows(con, "SELECT status, count(*) FROM raw.load_files GROUP BY 1 ORDER BY 1") == [
-        ("loaded", 1), ("rejected", 4)]
+        ("loaded", 1),
+        ("rejected", 4),
+    ]
     q = rows(con, "SELECT line, raw_text FROM raw.quarantine_rows WHERE path LIKE '%latin1%' ORDER BY line")
     assert [line for line, _ in q] == [2, 3]
     check_load_files(con, report)
@@ -222,30 +251,62 @@ def test_rejected_files_do_not_stop_the_others(con, landing):
 
 
 def test_jsonl_broken_lines_and_missing_keys(con, landing):
-    good = {"type": "page", "messageId": "m1", "anonymousId": "a1", "userId": "ana@acme.io", "name": "Pricing",
-            "properties": {"path": "/pricing"}, "context": {"ip": "1.2.3.4"}, "timestamp": "2026-03-01T09:30:00Z",
-            "sentAt": "2026-03-01T09:30:01Z"}
+    good = {
+        "type": "page",
+        "messageId": "m1",
+        "anonymousId": "a1",
+        "userId": "ana@acme.io",
+        "name": "Pricing",
+        "properties": {"path": "/pricing"},
+        "context": {"ip": "1.2.3.4"},
+        "timestamp": "2026-03-01T09:30:00Z",
+        "sentAt": "2026-03-01T09:30:01Z",
+    }
     lines = [
-        json.dumps(good),                                                     # 1
-        "",                                                                   # 2 blank
-        '{"type": "page", "messageId": "m2", ',                               # 3 invalid
-        "[1, 2]",                                                             # 4 not an object
-        json.dumps({"type": "track", "timestamp": "2026-03-01T09:30:00Z"}),   # 5 missing messageId
+        json.dumps(good),  # 1
+        "",  # 2 blank
+        '{"type": "page", "messageId": "m2", ',  # 3 invalid
+        "[1, 2]",  # 4 not an object
+        json.dumps({"type": "track", "timestamp": "2026-03-01T09:30:00Z"}),  # 5 missing messageId
         json.dumps({"type": "track", "messageId": "m3", "timestamp": "yesterday"}),  # 6 bad timestamp
-        json.dumps({"type": "identify", "messageId": "m4", "traits": {"email": "x@y.io"},
-                    "timestamp": "2026-03-01 09:30", "userId": 42}),          # 7 ok
+        json.dumps(
+            {
+                "type": "identify",
+                "messageId": "m4",
+                "traits": {"email": "x@y.io"},
+                "timestamp": "2026-03-01 09:30",
+                "userId": 42,
+            }
+        ),  # 7 ok
         '{"type": "track", "messageId": "m5", "timestamp": "2026-03-01", "x": "\\ud800"}',  # 8 lone surrogate
     ]
     write(landing, "web_events/2026-03-01.jsonl", "\n".join(lines) + "\n")
-    write(landing, "signals/s.ndjson", json.dumps({"signal_id": "s-1", "type": "hiring", "domain": "acme.io",
-                                                   "observed_at": "2026-03-01T00:00:00Z", "magnitude": 4}) + "\n")
+    write(
+        landing,
+        "signals/s.ndjson",
+        json.dumps(
+            {
+                "signal_id": "s-1",
+                "type": "hiring",
+                "domain": "acme.io",
+                "observed_at": "2026-03-01T00:00:00Z",
+                "magnitude": 4,
+            }
+        )
+        + "\n",
+    )
     report = ingest_landing(con, landing)
     web = next(r for r in report.files if r.source == "web_events")
     assert (web.status, web.rows_loaded, web.rows_accepted, web.rows_quarantined) == ("loaded", 7, 2, 5)
-    got = rows(con, """SELECT message_id, anonymous_id, user_id, properties->>'$.path', traits->>'$.email',
-                              payload->>'$.sentAt', _source_line FROM raw.web_events ORDER BY _source_line""")
-    assert got == [("m1", "a1", "ana@acme.io", "/pricing", None, "2026-03-01T09:30:01Z", 1),
-                   ("m4", None, "42", None, "x@y.io", None, 7)]
+    got = rows(
+        con,
+        """SELECT message_id, anonymous_id, user_id, properties->>'$.path', traits->>'$.email',
+                              payload->>'$.sentAt', _source_line FROM raw.web_events ORDER BY _source_line""",
+    )
+    assert got == [
+        ("m1", "a1", "ana@acme.io", "/pricing", None, "2026-03-01T09:30:01Z", 1),
+        ("m4", None, "42", None, "x@y.io", None, 7),
+    ]
     reasons = dict(rows(con, "SELECT line, reason FROM raw.quarantine_rows ORDER BY line"))
     assert reasons[3].startswith("invalid JSON")
     assert reasons[4] == "line is not a JSON object (found an array)"
@@ -270,7 +331,9 @@ def test_load_file_and_stage_file(con, landing, tmp_path):
     assert load_file(con, "hubspot_tickets", staged, landing).status == "skipped"
     report = ingest_landing(con, landing)
     assert [(r.path, r.status) for r in report.files] == [
-        ("hubspot_tickets/export.csv", "skipped"), ("hubspot_tickets/export_1.csv", "loaded")]
+        ("hubspot_tickets/export.csv", "skipped"),
+        ("hubspot_tickets/export_1.csv", "loaded"),
+    ]
     assert rows(con, "SELECT ticket_id FROM raw.hubspot_tickets ORDER BY 1") == [("7",), ("8",)]
     with pytest.raises(ValueError, match="unknown source"):
         stage_file(outside, landing, "nope")
@@ -279,11 +342,27 @@ def test_load_file_and_stage_file(con, landing, tmp_path):
 def test_jsonl_timestamp_check_in_sql_matches_python(con, landing):
     from landing.contract import is_timestamp
 
-    values = ["2026-03-01", "2026-02-30", "2024-02-29T23:59:59Z", "0000-01-01", "2026-03-01T24:00:00Z",
-              "2026-03-01T09:30:00.123456+01:00", "2026-03-01T09:30:00.1234567Z", "2026-03-01T09:30+0100",
-              " 2026-03-01", "2026-3-1", "2026-03-01T09:30:00z", "2026-03-01 09:30", 20260301, "", None]
-    lines = [json.dumps({"signal_id": f"s{i}", "type": "funding", "domain": "a.io", "observed_at": v})
-             for i, v in enumerate(values)]
+    values = [
+        "2026-03-01",
+        "2026-02-30",
+        "2024-02-29T23:59:59Z",
+        "0000-01-01",
+        "2026-03-01T24:00:00Z",
+        "2026-03-01T09:30:00.123456+01:00",
+        "2026-03-01T09:30:00.1234567Z",
+        "2026-03-01T09:30+0100",
+        " 2026-03-01",
+        "2026-3-1",
+        "2026-03-01T09:30:00z",
+        "2026-03-01 09:30",
+        20260301,
+        "",
+        None,
+    ]
+    lines = [
+        json.dumps({"signal_id": f"s{i}", "type": "funding", "domain": "a.io", "observed_at": v})
+        for i, v in enumerate(values)
+    ]
     write(landing, "signals/ts.jsonl", "\n".join(lines))  # no trailing newline on purpose
     report = ingest_landing(con, landing)
     accepted = {r[0] for r in rows(con, "SELECT signal_id FROM raw.signals")}
@@ -298,14 +377,16 @@ def test_jsonl_timestamp_check_in_sql_matches_python(con, landing):
 def test_crlf_line_endings_and_quoted_newlines_keep_line_numbers(con, landing):
     content = (
         "\ufeffSubmission ID,Submitted At,Lead Source,Message\r\n"
-        "s-1,2026-03-01 09:30,form,\"line one\r\nline two\"\r\n"
+        's-1,2026-03-01 09:30,form,"line one\r\nline two"\r\n'
         "s-2,2026-03-01 09:31,chat,hi\r\n"
         ",2026-03-01 09:32,chat,no id\r\n"
     )
     write(landing, "leads/leads.csv", content)
     report = ingest_landing(con, landing)
     assert rows(con, "SELECT submission_id, message, _source_line FROM raw.leads ORDER BY 1") == [
-        ("s-1", "line one\r\nline two", 2), ("s-2", "hi", 4)]
+        ("s-1", "line one\r\nline two", 2),
+        ("s-2", "hi", 4),
+    ]
     assert rows(con, "SELECT line, reason FROM raw.quarantine_rows") == [(5, "missing Submission ID")]
     check_load_files(con, report)
 
@@ -314,8 +395,13 @@ def test_values_outside_a_closed_vocabulary_are_quarantined(con, landing):
     events = [
         {"event_id": "e1", "type": "click", "email": "a@b.io", "timestamp": "2026-03-01T09:30:00Z"},
         {"event_id": "e2", "type": "clicked", "email": "a@b.io", "timestamp": "2026-03-01T09:31:00Z"},
-        {"event_id": "e3", "type": "bounce", "bounce_type": "medium", "email": "a@b.io",
-         "timestamp": "2026-03-01T09:32:00Z"},
+        {
+            "event_id": "e3",
+            "type": "bounce",
+            "bounce_type": "medium",
+            "email": "a@b.io",
+            "timestamp": "2026-03-01T09:32:00Z",
+        },
     ]
     write(landing, "email_events/e.jsonl", "\n".join(json.dumps(e) for e in events) + "\n")
     write(landing, "leads/l.csv", "Submission ID,Submitted At,Lead Source\nS1,2026-03-01,form\nS2,2026-03-01,fax\n")

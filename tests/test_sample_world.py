@@ -18,8 +18,11 @@ N = 1500
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,20 @@ def test_deterministic(tmp_path):
 
 def test_all_sources_written(world):
     out, summary = world
-    for src in ("hubspot_contacts", "hubspot_companies", "hubspot_deals", "hubspot_meetings", "hubspot_tickets",
-                "leads", "product_usage", "email_events", "web_events", "product_events", "enrichment",
-                "signals"):
+    for src in (
+        "hubspot_contacts",
+        "hubspot_companies",
+        "hubspot_deals",
+        "hubspot_meetings",
+        "hubspot_tickets",
+        "leads",
+        "product_usage",
+        "email_events",
+        "web_events",
+        "product_events",
+        "enrichment",
+        "signals",
+    ):
         files = list((out / "landing" / src).iterdir())
         assert files, src
         assert summary.rows[src] > 0, src
@@ -52,10 +66,25 @@ def test_contacts_header_uses_hubspot_labels(world):
     out, _ = world
     f = sorted((out / "landing" / "hubspot_contacts").glob("*.csv"))[0]
     header = next(csv.reader(f.open(encoding="utf-8")))
-    for label in ("Record ID", "First Name", "Last Name", "Email", "Phone Number", "Job Title", "Company Name",
-                  "State/Region", "Country/Region", "LinkedIn URL", "Create Date", "Last Modified Date",
-                  "Lifecycle Stage", "Contact owner", "Associated Company ID (Primary)",
-                  "Unsubscribed from all email", "Human Verified Fields"):
+    for label in (
+        "Record ID",
+        "First Name",
+        "Last Name",
+        "Email",
+        "Phone Number",
+        "Job Title",
+        "Company Name",
+        "State/Region",
+        "Country/Region",
+        "LinkedIn URL",
+        "Create Date",
+        "Last Modified Date",
+        "Lifecycle Stage",
+        "Contact owner",
+        "Associated Company ID (Primary)",
+        "Unsubscribed from all email",
+        "Human Verified Fields",
+    ):
         assert label in header
     deals = sorted((out / "landing" / "hubspot_deals").glob("*.csv"))[0]
     assert 'Date entered "Closed Won (Sales Pipeline)"' in next(csv.reader(deals.open(encoding="utf-8")))
@@ -73,8 +102,21 @@ def test_truth_is_separate_from_landing(world):
     out, _ = world
     assert (out / "truth" / "contacts.parquet").exists()
     assert not any(p.suffix == ".parquet" for p in (out / "landing").rglob("*"))
-    forbidden = {"person_id", "true_class", "duplicate_kind", "is_wrong", "expected_status", "p_convert",
-                 "fit", "intent", "account_id", "negative_kind", "converted", "won", "reason"}
+    forbidden = {
+        "person_id",
+        "true_class",
+        "duplicate_kind",
+        "is_wrong",
+        "expected_status",
+        "p_convert",
+        "fit",
+        "intent",
+        "account_id",
+        "negative_kind",
+        "converted",
+        "won",
+        "reason",
+    }
     for p in (out / "landing").rglob("*"):
         if not p.is_file():
             continue
@@ -102,8 +144,14 @@ def test_truth_tables(world):
     assert neg["duplicate_kind"].is_null().all()
     people = pl.read_parquet(out / "truth" / "people.parquet")
     look = people.filter(pl.col("negative_kind") == "same_name_other_company").join(
-        people.select(pl.col("person_id").alias("lookalike_person_id"), pl.col("first_name").alias("f2"),
-                      pl.col("last_name").alias("l2"), pl.col("account_id").alias("a2")), on="lookalike_person_id")
+        people.select(
+            pl.col("person_id").alias("lookalike_person_id"),
+            pl.col("first_name").alias("f2"),
+            pl.col("last_name").alias("l2"),
+            pl.col("account_id").alias("a2"),
+        ),
+        on="lookalike_person_id",
+    )
     assert look.height > 0
     assert (look["first_name"] == look["f2"]).all() and (look["account_id"] != look["a2"]).all()
     assert people["fit"].is_between(0, 1).all() and people["intent"].is_between(0, 1).all()
@@ -151,11 +199,9 @@ def test_json_lines_shape(world):
     f = sorted((out / "landing" / "email_events").glob("*.jsonl"))[0]
     ev = [json.loads(x) for x in f.read_text().splitlines()[:5]]
     assert set(ev[0]) >= {"event_id", "type", "email", "timestamp", "reply_text", "bounce_type"}
-    web = [json.loads(x) for x in sorted((out / "landing" / "web_events").glob("*.jsonl"))[0].read_text()
-           .splitlines()]
+    web = [json.loads(x) for x in sorted((out / "landing" / "web_events").glob("*.jsonl"))[0].read_text().splitlines()]
     assert any(w["type"] == "page" and w["properties"]["path"].startswith("/pricing") for w in web)
-    prod = json.loads(sorted((out / "landing" / "product_events").glob("*.jsonl"))[0].read_text()
-                      .splitlines()[0])
+    prod = json.loads(sorted((out / "landing" / "product_events").glob("*.jsonl"))[0].read_text().splitlines()[0])
     assert prod["properties"]["account_domain"]
     enr = json.loads(sorted((out / "landing" / "enrichment").glob("*.jsonl"))[0].read_text().splitlines()[0])
     field = next(iter(enr["fields"].values()))
