@@ -29,6 +29,8 @@ from landing.schema import LOAD_FILES_TABLE, QUARANTINE_TABLE, ensure_raw_schema
 
 __all__ = [
     "FileResult",
+    "SourceGuess",
+    "guess_source",
     "IngestReport",
     "SourceTotals",
     "ingest_landing",
@@ -207,6 +209,84 @@ def stage_file(
     shutil.copyfile(src, tmp)
     os.replace(tmp, target)
     return target
+
+
+@dataclass
+class SourceGuess:
+    """Which landing source a file's header says it is: ``source`` when one fits clearly, else None with why.
+
+    ``evidence`` lists the header labels (or JSON keys) only that source knows among the candidates."""
+
+    source: str | None
+    evidence: list[str] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)
+    problem: str | None = None
+    evidence_by_source: dict[str, list[str]] = field(default_factory=dict)
+
+    def contradicts(self, source: str) -> bool:
+        """Whether the header clearly belongs to another source than ``source``: another source has labels of
+        its own here and ``source`` has none (or the header lacks what ``source`` requires)."""
+        if self.source is None or self.source == source:
+            return False
+        return not self.evidence_by_source.get(source)
+
+
+def _header_labels(path: Path, spec: SourceSpec) -> set[str]:
+    """Lower-cased header labels of a CSV (read with the delimiter that suits ``spec``), or the keys of a JSON
+    lines file's first object."""
+    if spec.format == "csv":
+        delimiter = _detect_delimiter(path, spec)
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES).decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+        lines = [line for line in head.splitlines() if line.strip()]
+        if not lines:
+            return set()
+        with contextlib.suppress(csv.Error, StopIteration):
+            return {label.strip().lower() for label in next(csv.reader([lines[0]], delimiter=delimiter))}
+        return set()
+    with open(path, "rb") as f:
+        first = f.readline().decode("utf-8", errors="replace").strip()
+    with contextlib.suppress(ValueError):
+        obj = json.loads(first)
+        if isinstance(obj, dict):
+            return {str(key).lower() for key in obj}
+    return set()
+
+
+def guess_source(path: str | os.PathLike[str]) -> SourceGuess:
+    """The landing source a file belongs to, read from its header (CSV) or first line (JSON lines).
+
+    Candidates are the sources of the file's format whose required columns the header holds; among them the one
+    with the most labels no other candidate knows wins (HubSpot's contacts, companies, deals and tickets exports
+    all require only `Record ID`, so the distinctive labels decide). A tie, or no distinctive label, is ambiguous.
+    """
+    path = Path(path)
+    fmt = "jsonl" if path.name.lower().endswith((".jsonl", ".ndjson")) else "csv"
+    specs = [spec for spec in SOURCES.values() if spec.format == fmt]
+    labels_by_source = {spec.name: _header_labels(path, spec) for spec in specs}
+    candidates = [
+        spec for spec in specs
+        if {r.lower() for r in spec.required} <= labels_by_source[spec.name]
+    ]
+    if not candidates:
+        return SourceGuess(None, problem="its header has the required columns of no source")
+    known = {spec.name: {c.lower() for c in spec.columns} for spec in candidates}
+    distinctive: dict[str, list[str]] = {}
+    for spec in candidates:
+        others = set().union(*(known[o.name] for o in candidates if o is not spec))
+        matched = labels_by_source[spec.name] & (known[spec.name] - others)
+        distinctive[spec.name] = [c for c in spec.columns if c.lower() in matched]
+    ranked = sorted(candidates, key=lambda spec: len(distinctive[spec.name]), reverse=True)
+    names = [spec.name for spec in ranked]
+    best = ranked[0].name
+    if not distinctive[best]:
+        return SourceGuess(None, candidates=names, problem="its header fits several sources equally",
+                           evidence_by_source=distinctive)
+    if len(ranked) > 1 and len(distinctive[ranked[1].name]) == len(distinctive[best]):
+        tied = [n for n in names if len(distinctive[n]) == len(distinctive[best])]
+        return SourceGuess(None, candidates=tied, problem="its header fits several sources equally",
+                           evidence_by_source=distinctive)
+    return SourceGuess(best, distinctive[best], names, evidence_by_source=distinctive)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -249,15 +249,42 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from landing.ingest import stage_file
+    from landing.contract import SOURCES
+    from landing.ingest import guess_source, stage_file
 
     paths = resolve_paths()
     source_file = Path(args.file)
     if not source_file.is_file():
         say(f"No such file: {source_file}")
         return 2
-    staged = stage_file(source_file, paths.landing_dir, args.source)
-    say(f"Copied {source_file} into the landing folder as {staged}")
+    if args.source is not None and args.source not in SOURCES:
+        say(f"Unknown source '{args.source}'. Known sources: {', '.join(SOURCES)}.")
+        return 2
+    guess = guess_source(source_file)
+    source = args.source
+    if source is None:
+        if guess.source is None:
+            among = f" ({', '.join(guess.candidates)})" if guess.candidates else ""
+            say(
+                f"Cannot tell which source {source_file.name} is: {guess.problem}{among}. "
+                f"Name it with --source (one of: {', '.join(SOURCES)})."
+            )
+            return 2
+        source = guess.source
+        say(f"Reading {source_file.name} as {source} (its header has {', '.join(guess.evidence[:4])}).")
+    elif guess.contradicts(source):
+        say(
+            f"{source_file.name} looks like {guess.source} (its header has {', '.join(guess.evidence[:4])}), "
+            f"not {source}: nothing was copied. Pass --source {guess.source}, or check the file."
+        )
+        return 2
+    target = paths.landing_dir / SOURCES[source].folder / source_file.name
+    already = target.exists()
+    staged = stage_file(source_file, paths.landing_dir, source)
+    if already and staged == target:
+        say(f"{source_file} is already in the landing folder as {staged} (same content): nothing copied.")
+    else:
+        say(f"Copied {source_file} into the landing folder as {staged}")
     if args.no_refresh:
         say("It will be loaded by the next refresh (hourly, on the new-file sensor, or `actionhouse refresh`).")
         return 0
@@ -385,7 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="put a file (e.g. a HubSpot contacts export) into the landing folder")
     ingest.add_argument("file")
-    ingest.add_argument("--source", default="hubspot_contacts", help="landing source, e.g. hubspot_contacts")
+    ingest.add_argument(
+        "--source", default=None,
+        help="landing source, e.g. hubspot_contacts (default: read from the file's header, and said so)",
+    )
     ingest.add_argument("--no-refresh", action="store_true", help="only copy the file; load on the next refresh")
     ingest.set_defaults(func=cmd_ingest)
 

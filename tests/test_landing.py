@@ -423,3 +423,55 @@ def test_a_json_line_in_another_encoding_is_quarantined(con, landing):
     assert (result.rows_accepted, result.rows_quarantined) == (1, 1)
     assert rows(con, "SELECT line, left(reason, 15) FROM raw.quarantine_rows") == [(2, "not UTF-8: byte")]
     check_load_files(con, report)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Which source a file is: read from its header, refused when it cannot be told or contradicts --source
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_a_files_source_is_read_from_its_header(tmp_path):
+    from landing.ingest import guess_source
+
+    def guess(name: str, text: str):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return guess_source(path)
+
+    contacts = guess("export.csv", "Record ID;First Name;Last Name;Email;City\n1;Ana;Lopez;a@x.io;Lyon\n")
+    assert contacts.source == "hubspot_contacts" and "First Name" in contacts.evidence
+    deals = guess("deals.csv", "Record ID,Deal Name,Deal Stage,Amount,Create Date\n7,Big,won,10,2026-01-01\n")
+    assert deals.source == "hubspot_deals" and deals.contradicts("hubspot_contacts")
+    assert not deals.contradicts("hubspot_deals")
+    companies = guess("c.csv", "Record ID,Company name,Company Domain Name,Industry\n1,Acme,acme.io,Software\n")
+    assert companies.source == "hubspot_companies"
+    bare = guess("ids.csv", "Record ID,Create Date\n1,2026-01-01\n")
+    assert bare.source is None and bare.problem == "its header fits several sources equally"
+    assert {"hubspot_contacts", "hubspot_deals"} <= set(bare.candidates)
+    unknown = guess("x.csv", "Foo,Bar\n1,2\n")
+    assert unknown.source is None and "required columns of no source" in unknown.problem
+    event = {"event_id": "e1", "type": "open", "email": "a@x.io", "timestamp": "2026-03-01T09:30:00Z"}
+    assert guess("events.jsonl", json.dumps(event) + "\n").source == "email_events"
+
+
+def test_ingest_refuses_a_file_it_cannot_place_and_says_which_source_it_read(tmp_path, monkeypatch, capsys):
+    from orchestration.cli import main
+
+    monkeypatch.setenv("ACTIONHOUSE_DATA_DIR", str(tmp_path / "data"))
+    deals = tmp_path / "deals.csv"
+    deals.write_text("Record ID,Deal Name,Deal Stage,Amount\n7,Big,closedwon,10\n", encoding="utf-8")
+    assert main(["ingest", str(deals), "--source", "hubspot_contacts", "--no-refresh"]) == 2
+    assert "looks like hubspot_deals" in capsys.readouterr().out
+    assert not (tmp_path / "data" / "landing" / "hubspot_contacts").exists()
+    assert main(["ingest", str(deals), "--source", "events", "--no-refresh"]) == 2
+    assert "Unknown source 'events'" in capsys.readouterr().out
+    bare = tmp_path / "ids.csv"
+    bare.write_text("Record ID,Create Date\n1,2026-01-01\n", encoding="utf-8")
+    assert main(["ingest", str(bare), "--no-refresh"]) == 2
+    assert "Cannot tell which source ids.csv is" in capsys.readouterr().out
+    assert main(["ingest", str(deals), "--no-refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "Reading deals.csv as hubspot_deals (its header has Deal Name, Deal Stage, Amount)" in out
+    assert (tmp_path / "data" / "landing" / "hubspot_deals" / "deals.csv").exists()
+    assert main(["ingest", str(deals), "--no-refresh"]) == 0
+    assert "already in the landing folder" in capsys.readouterr().out
