@@ -12,6 +12,7 @@ import contextlib
 import csv
 import hashlib
 import json
+import math
 import os
 import shutil
 import uuid
@@ -526,8 +527,18 @@ class _Writer:
         for k, allowed in spec.allowed_values.items():
             values = ", ".join(_sql_str(v) for v in allowed)
             checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR s[{pos[k]}] IN ({values}))")
+        # A key stored as text must hold one value (not an object or array), and no number JSON forbids
+        # (DuckDB, like Python, reads NaN and Infinity).
+        for k in spec.columns:
+            if k not in spec.json_columns:
+                i = pos[k]
+                checks.append(
+                    f"(coalesce(t[{i}], 'NULL') NOT IN ('OBJECT', 'ARRAY')"
+                    f" AND NOT coalesce(t[{i}] = 'DOUBLE' AND s[{i}] IN ('NaN', 'Infinity', '-Infinity'), false))"
+                )
         ok = " AND ".join(["p IS NOT NULL", *checks])
         j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
+        j += f", json_type(p, [{', '.join(paths)}]) AS t"
         self.con.register(_BATCH_VIEW, batch)
         try:
             self.con.execute(
@@ -823,6 +834,12 @@ def _jsonl_problem(spec: SourceSpec, line: str) -> str:
     if type(obj) is not dict:
         return f"line is not a JSON object (found {_json_type(obj)})"
     errors = []
+    for key in spec.columns:
+        value = obj.get(key)
+        if key not in spec.json_columns and isinstance(value, dict | list):
+            errors.append(f"{key} is {_json_type(value)}, expected a single value")
+        elif isinstance(value, float) and not math.isfinite(value):
+            errors.append(f"{key} is {value!r}, which is not a JSON number")
     for key in spec.required:
         value = obj.get(key)
         if value is None or value == "":
@@ -853,6 +870,8 @@ def _has_lone_surrogate(obj: object) -> bool:
 
 
 def _json_type(obj: object) -> str:
+    if isinstance(obj, dict):
+        return "an object"
     if isinstance(obj, list):
         return "an array"
     if isinstance(obj, str):

@@ -475,3 +475,23 @@ def test_ingest_refuses_a_file_it_cannot_place_and_says_which_source_it_read(tmp
     assert (tmp_path / "data" / "landing" / "hubspot_deals" / "deals.csv").exists()
     assert main(["ingest", str(deals), "--no-refresh"]) == 0
     assert "already in the landing folder" in capsys.readouterr().out
+
+
+def test_json_events_with_an_object_for_a_value_or_nan_are_quarantined(con, landing):
+    good = {"event_id": "e1", "type": "open", "email": "a@x.io", "timestamp": "2026-03-01T09:30:00Z"}
+    lines = [
+        json.dumps(good),
+        json.dumps(dict(good, event_id={"id": "e2"})),
+        json.dumps(dict(good, event_id="e3", email=["a@x.io", "b@x.io"])),
+        json.dumps(dict(good, event_id="e4")).replace('"open"', '"open", "contact_record_id": NaN'),
+        json.dumps(dict(good, event_id="e5", contact_record_id=15)),
+    ]
+    write(landing, "email_events/events.jsonl", "\n".join(lines) + "\n")
+    report = ingest_landing(con, landing, sources=["email_events"])
+    (result,) = report.files
+    assert (result.rows_accepted, result.rows_quarantined) == (2, 3)
+    reasons = dict(rows(con, "SELECT line, reason FROM raw.quarantine_rows ORDER BY line"))
+    assert reasons[2] == "event_id is an object, expected a single value"
+    assert reasons[3] == "email is an array, expected a single value"
+    assert reasons[4] == "contact_record_id is nan, which is not a JSON number"
+    check_load_files(con, report)
