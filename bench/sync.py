@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 outcomes = client.upsert("contacts", rows, "email")
                 seconds = time.perf_counter() - started
                 rate_limited = client.stats["rate_limited"]
-            stats = httpx.get(f"{url}/_sandbox/stats").json()
+            stats = httpx.get(f"{url}/_sandbox/stats", headers={"Authorization": f"Bearer {BENCH_TOKEN}"}).json()
         finally:
             server.terminate()
             server.wait(timeout=10)

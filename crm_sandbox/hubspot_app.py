@@ -183,6 +183,16 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     @app.middleware("http")
     async def gatekeeper(request: Request, call_next):
         path = request.url.path
+        if path.startswith("/_sandbox/") and path != "/_sandbox/health":
+            # Administration (stats, fault injection) needs one of the sandbox's tokens like the API does, so a
+            # sandbox bound to another address cannot be reconfigured by whoever reaches it.
+            header = request.headers.get("authorization", "")
+            if not header.lower().startswith("bearer ") or header[7:].strip() not in config.tokens:
+                return JSONResponse(
+                    error_body("The sandbox's administration needs a sandbox token.", "INVALID_AUTHENTICATION"),
+                    status_code=401,
+                )
+            return await call_next(request)
         if not path.startswith(("/crm/", "/communication-preferences/", "/automation/")):
             return await call_next(request)
         stats["requests"] += 1
@@ -848,7 +858,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
         latest = found[-1]
         return {"id": latest["id"], "sequenceId": latest["sequenceId"], "enrolledAt": iso_from_ms(latest["ms"])}
 
-    # ---- sandbox administration (not HubSpot API; no token, loopback only) ---------------------
+    # ---- sandbox administration (not HubSpot API; a sandbox token required, health excepted) ------
     @app.get("/_sandbox/stats")
     async def sandbox_stats():
         return {

@@ -21,6 +21,11 @@ def cmd_crm_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _say(str(exc))
         return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        _say(
+            f"Warning: binding {args.host} makes the sandbox CRM (sample contact data, its tokens' API) reachable "
+            "from other machines. It is meant for loopback; use 127.0.0.1 unless you need otherwise."
+        )
     _say(
         f"Sandbox CRM (HubSpot API subset) on http://{args.host}:{args.port}, data in {config.db_path}, "
         f"limit {config.rate_limit} requests / {config.rate_window_s:g} s per token. Ctrl-C stops it."

@@ -11,6 +11,7 @@ from reverse_etl.crm.base import CrmAuthenticationError, CrmConnector, OutcomeSt
 from reverse_etl.crm.hubspot import Engagement, HubSpotClient
 
 TOKEN = "client-test-token"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}  # the sandbox administration needs a token too
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def client_for(server, **options) -> HubSpotClient:
 
 
 def faults(server, **rates) -> None:
-    httpx.patch(f"{server.url}/_sandbox/faults", json=rates).raise_for_status()
+    httpx.patch(f"{server.url}/_sandbox/faults", json=rates, headers=ADMIN).raise_for_status()
 
 
 def contacts(n: int, start: int = 0, **extra) -> list[dict]:
@@ -83,7 +84,7 @@ def test_429_storm_completes_without_exceeding_the_limit(tmp_path):
         assert app.state.store.counts()["contacts"] == 500
         assert storm_429s >= 4  # there was a storm ...
         assert app.state.stats["rate_limited"] == storm_429s  # ... and once paced, no further 429
-        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+        stats = httpx.get(f"{server.url}/_sandbox/stats", headers=ADMIN).json()
         assert stats["max_in_window"] <= 5  # no request was ever admitted over the limit
         assert client.throttle.limit == 5 and client.throttle.window_s == 10
     finally:
@@ -268,3 +269,27 @@ def test_whole_batch_400_is_bisected_to_the_bad_rows():
         refused = client.upsert("contacts", [{"nickname": f"n{i}"} for i in range(50)], "nickname")
     assert calls == [50]  # a 400 about the request itself is not bisected
     assert all(o.status is OutcomeStatus.REJECTED and "not a unique property" in o.message for o in refused)
+
+
+def test_the_sandbox_administration_needs_a_token(sandbox):
+    for call in (
+        lambda h: httpx.get(f"{sandbox.url}/_sandbox/stats", headers=h),
+        lambda h: httpx.patch(f"{sandbox.url}/_sandbox/faults", json={"fault_5xx_rate": 1.0}, headers=h),
+    ):
+        assert call({}).status_code == 401
+        assert call({"Authorization": "Bearer not-a-sandbox-token"}).status_code == 401
+    assert sandbox.app_state.config.fault_5xx_rate == 0  # the refused PATCH changed nothing
+    assert httpx.get(f"{sandbox.url}/_sandbox/stats", headers=ADMIN).status_code == 200
+    assert httpx.get(f"{sandbox.url}/_sandbox/health").status_code == 200  # liveness stays open
+
+
+def test_serving_the_sandbox_beyond_loopback_warns(monkeypatch, capsys, tmp_path):
+    import crm_sandbox.server
+    from orchestration.cli import main
+
+    monkeypatch.setattr(crm_sandbox.server, "serve", lambda config, host, port: None)
+    monkeypatch.setenv("ACTIONHOUSE_DATA_DIR", str(tmp_path))
+    assert main(["crm", "serve", "--host", "0.0.0.0"]) == 0
+    assert "Warning: binding 0.0.0.0" in capsys.readouterr().out
+    assert main(["crm", "serve"]) == 0
+    assert "Warning" not in capsys.readouterr().out

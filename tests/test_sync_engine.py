@@ -34,6 +34,7 @@ from reverse_etl.sync.fields import CONTACT_FIELDS
 from reverse_etl.sync.writers import HubSpotWriter
 
 TOKEN = "sync-token"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}  # the sandbox administration needs a token too
 POLICY = load_policy()
 
 
@@ -78,7 +79,7 @@ def counts(ops, tables) -> dict[str, int]:
 
 
 def faults(crm, **rates) -> None:
-    httpx.patch(f"{crm.url}/_sandbox/faults", json=rates).raise_for_status()
+    httpx.patch(f"{crm.url}/_sandbox/faults", json=rates, headers=ADMIN).raise_for_status()
 
 
 def states(ops) -> dict[str, int]:
