@@ -55,5 +55,14 @@ def test_seed_loads_the_landing_exports(tmp_path, capsys):
     store = SandboxStore(db)
     counts = store.counts()
     store.close()
-    assert counts["contacts"] >= 50 and counts["companies"] > 0 and counts["deals"] >= 0
+    # Every deal of the export is in the CRM (the world at 60 contacts has some), each once.
+    import csv
+
+    deal_ids = {
+        row["Record ID"]
+        for path in sorted((tmp_path / "landing" / "hubspot_deals").glob("*.csv"))
+        for row in csv.DictReader(path.open(encoding="utf-8-sig"))
+    }
+    assert counts["contacts"] >= 50 and counts["companies"] > 0
+    assert len(deal_ids) > 0 and counts["deals"] == len(deal_ids)
     assert main(["crm", "seed", "--landing", str(tmp_path / "missing"), "--db", str(db)]) == 2
