@@ -32,6 +32,7 @@ __all__ = [
     "FileResult",
     "SourceGuess",
     "guess_source",
+    "ignored_files",
     "IngestReport",
     "SourceTotals",
     "ingest_landing",
@@ -150,14 +151,7 @@ def ingest_landing(
         report.notes.append(f"landing folder {root} does not exist; nothing loaded")
         return report
     if sources is None:
-        known_folders = {spec.folder for spec in SOURCES.values()}
-        for child in sorted(root.iterdir()):
-            if child.name.startswith("."):
-                continue
-            if child.is_dir() and child.name not in known_folders:
-                report.notes.append(f"{child.name}/: not a known source folder, ignored")
-            elif child.is_file():
-                report.notes.append(f"{child.name}: file outside any source folder, ignored")
+        report.notes += _outside_source_folders(root)
     for spec in specs:
         for path in _discover(root, spec, report.notes):
             result = _ingest_file(con, spec, path, _relative(path, root))
@@ -165,6 +159,31 @@ def ingest_landing(
             if progress is not None:
                 progress(_progress_message(result))
     return report
+
+
+def ignored_files(landing_dir: str | os.PathLike[str]) -> list[str]:
+    """What in the landing folder no refresh will load, each with why: unknown folders, files outside any
+    source folder, files of the wrong type in a source folder (what `ingest_landing` reports as notes)."""
+    root = Path(landing_dir)
+    if not root.is_dir():
+        return []
+    notes = _outside_source_folders(root)
+    for spec in SOURCES.values():
+        _discover(root, spec, notes)
+    return notes
+
+
+def _outside_source_folders(root: Path) -> list[str]:
+    known_folders = {spec.folder for spec in SOURCES.values()}
+    notes = []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir() and child.name not in known_folders:
+            notes.append(f"{child.name}/: not a known source folder, ignored")
+        elif child.is_file():
+            notes.append(f"{child.name}: file outside any source folder, ignored")
+    return notes
 
 
 def load_file(

@@ -215,6 +215,15 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
             print(f"{source:<20}{loads:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
         for line in scoring_lines:
             print(line)
+    from landing.ingest import ignored_files
+
+    ignored = ignored_files(paths.landing_dir)
+    if ignored:
+        print(f"not loaded ({len(ignored)}; move them into a source folder with a .csv/.jsonl name, or remove them):")
+        for note in ignored[:20]:
+            print(f"  {note}")
+        if len(ignored) > 20:
+            print(f"  ... and {len(ignored) - 20} more")
     for line in _queue_summary(paths):
         print(line)
     for line in _sync_summary(paths):

@@ -211,6 +211,16 @@ def test_rejected_files_do_not_stop_the_others(con, landing):
         ("1", "Ana"), ("10", "Ok")]
     assert any("notes.txt" in n and "ignored" in n for n in report.notes)
     assert any(".DS_Store" in n for n in report.notes)
+    # The refresh summary lists the same files, from the folder alone (no load needed).
+    write(landing, "mystery/data.csv", "a\n1\n")
+    write(landing, "stray.csv", "a\n1\n")
+    from landing.ingest import ignored_files
+
+    ignored = ignored_files(landing)
+    assert [n for n in ignored if "notes.txt" in n or ".DS_Store" in n] == [
+        n for n in report.notes if "notes.txt" in n or ".DS_Store" in n]
+    assert "mystery/: not a known source folder, ignored" in ignored
+    assert "stray.csv: file outside any source folder, ignored" in ignored
     assert rows(con, "SELECT status, count(*) FROM raw.load_files GROUP BY 1 ORDER BY 1") == [
         ("loaded", 3), ("rejected", 2)]
     q = rows(con, "SELECT line, raw_text FROM raw.quarantine_rows WHERE path LIKE '%latin1%' ORDER BY line")
