@@ -18,7 +18,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -537,11 +537,13 @@ class _Writer:
         json_paths = [_sql_str("$." + json.dumps(k)) for k in json_keys]
         pos = {key: i + 1 for i, key in enumerate(spec.columns)}
         checks = [f"coalesce(s[{pos[k]}], '') <> ''" for k in spec.required]
+        latest_day = _latest_event_day(self.loaded_at)
         for k in spec.timestamp_columns:
             v = f"s[{pos[k]}]"
             checks.append(
                 f"(coalesce({v}, '') = '' OR (regexp_full_match({v}, {_sql_str(TIMESTAMP_PATTERN)})"
-                f" AND left({v}, 4) <> '0000' AND TRY_CAST(left({v}, 10) AS DATE) IS NOT NULL))"
+                f" AND left({v}, 4) <> '0000' AND TRY_CAST(left({v}, 10) AS DATE) IS NOT NULL"
+                f" AND TRY_CAST(left({v}, 10) AS DATE) <= DATE '{latest_day.isoformat()}'))"
             )
         for k, allowed in spec.allowed_values.items():
             values = ", ".join(_sql_str(v) for v in allowed)
@@ -586,7 +588,7 @@ class _Writer:
         self.con.execute(f"DROP TABLE {_STAGE_TABLE}")
         self.accepted += n - len(bad)
         for line, text in bad:
-            self.quarantine(line, _jsonl_problem(spec, text), text)
+            self.quarantine(line, _jsonl_problem(spec, text, latest_day), text)
 
     def _flush_quarantine(self) -> None:
         if not self.q_lines:
@@ -844,7 +846,17 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
     return _Dialect(None, "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending)
 
 
-def _jsonl_problem(spec: SourceSpec, line: str) -> str:
+# An event is an observation: one dated after the day it arrives (give or take time zones) is a broken clock or
+# a test row, and would move every feature's cutoff with it. Quarantined, with the reason.
+FUTURE_TOLERANCE_DAYS = 2
+
+
+def _latest_event_day(loaded_at: datetime) -> date:
+    """The last calendar day an event timestamp may carry when loaded at ``loaded_at`` (UTC)."""
+    return loaded_at.date() + timedelta(days=FUTURE_TOLERANCE_DAYS)
+
+
+def _jsonl_problem(spec: SourceSpec, line: str, latest_day: date | None = None) -> str:
     """Why a JSON line cannot be accepted (Python's reading of the same rules DuckDB applied)."""
     try:
         obj = json.loads(line)
@@ -867,6 +879,11 @@ def _jsonl_problem(spec: SourceSpec, line: str) -> str:
         value = obj.get(key)
         if value is not None and value != "" and not is_timestamp(value):
             errors.append(f"{key} {value!r} is not a date/time")
+        elif latest_day is not None and is_timestamp(value) and date.fromisoformat(value[:10]) > latest_day:
+            errors.append(
+                f"{key} {value!r} is in the future (more than {FUTURE_TOLERANCE_DAYS} days after the day it was "
+                "loaded)"
+            )
     for key, allowed in spec.allowed_values.items():
         value = obj.get(key)
         if value is not None and value != "" and str(value) not in allowed:

@@ -505,3 +505,25 @@ def test_json_events_with_an_object_for_a_value_or_nan_are_quarantined(con, land
     assert reasons[3] == "email is an array, expected a single value"
     assert reasons[4] == "contact_record_id is nan, which is not a JSON number"
     check_load_files(con, report)
+
+
+def test_events_dated_in_the_future_are_quarantined(con, landing):
+    from datetime import UTC, datetime, timedelta
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    base = {"type": "open", "email": "a@x.io"}
+    lines = [
+        dict(base, event_id="e1", timestamp="2026-03-01T09:30:00Z"),
+        dict(base, event_id="e2", timestamp=tomorrow),  # a clock a little ahead (or a time zone): kept
+        *[dict(base, event_id=f"f{i}", timestamp=f"2099-01-0{i}T00:00:00Z") for i in range(1, 4)],
+    ]
+    write(landing, "email_events/events.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+    report = ingest_landing(con, landing, sources=["email_events"])
+    (result,) = report.files
+    assert (result.rows_accepted, result.rows_quarantined) == (2, 3)
+    reasons = [r for (r,) in rows(con, "SELECT reason FROM raw.quarantine_rows ORDER BY line")]
+    assert reasons[0] == (
+        "timestamp '2099-01-01T00:00:00Z' is in the future (more than 2 days after the day it was loaded)"
+    )
+    assert rows(con, "SELECT event_id FROM raw.email_events ORDER BY 1") == [("e1",), ("e2",)]
+    check_load_files(con, report)
