@@ -102,3 +102,15 @@ def test_with_a_crm_the_syncs_sit_downstream_of_scores_and_queue(dbt_manifest, m
     graph = loaded.resolve_asset_graph()
     checks = [graph.get_check_spec(k) for k in graph.asset_check_keys]
     assert any(c.name == "sent_only_approved" and c.blocking for c in checks)
+
+
+def test_the_operational_store_url_is_read_at_run_time_never_kept_in_config(monkeypatch):
+    # The URL can hold a database password: the resources keep the variable's name, resolved at run time.
+    from orchestration.defs.crm.resources import CrmResource
+    from orchestration.resources import OpsStoreResource
+
+    monkeypatch.setenv("ACTIONHOUSE_OPS_DB", "postgresql+psycopg://actionhouse:s3cret@127.0.0.1:5432/ops")
+    monkeypatch.setenv("ACTIONHOUSE_CRM_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ACTIONHOUSE_CRM_TOKEN", "t")
+    for value in (CrmResource.from_environment().ops_db_url, OpsStoreResource.from_environment().url):
+        assert isinstance(value, dg.EnvVar) and value.env_var_name == "ACTIONHOUSE_OPS_DB"

@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from ops_store import ops_db_url_from_env
+from ops_store import OPS_DB_ENV, default_ops_db_url
 from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, crm_rate_limit, resolve_paths
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient, hubspot_connection_name
@@ -28,7 +28,11 @@ class CrmResource(dg.ConfigurableResource):
         """`ACTIONHOUSE_CRM_BASE_URL`, `ACTIONHOUSE_CRM_TOKEN` (read at run time, never shown),
         `ACTIONHOUSE_CRM_RATE_LIMIT` (requests per 10 s, default 100) and
         `ACTIONHOUSE_OPS_DB` (default `sqlite:///<data dir>/operations.sqlite`)."""
-        ops_db = ops_db_url_from_env(resolve_paths().data_dir)
+        # The store's URL can hold a password: taken from the variable at run time, never shown in the UI.
+        if os.environ.get(OPS_DB_ENV, "").strip():
+            ops_db = dg.EnvVar(OPS_DB_ENV)
+        else:
+            ops_db = default_ops_db_url(resolve_paths().data_dir)
         return cls(
             base_url=dg.EnvVar(CRM_BASE_URL_ENV),
             token=dg.EnvVar(CRM_TOKEN_ENV),
