@@ -249,6 +249,41 @@ def publish_scores(con, run_id: str, table: str = DEFAULT_TABLE, published: str 
     return con.execute(f"select count(*) from {published}").fetchall()[0][0]
 
 
+RUN_VERDICTS_TABLE = "ml.score_run_verdicts"
+
+
+def record_run_verdict(con, run_id: str, verdict: str, table: str = RUN_VERDICTS_TABLE) -> None:
+    """Keep the drift verdict of a logged run (`ok`, `warn` or `block`): only runs judged `ok` or `warn` may be
+    published, whichever asset is materialized later."""
+    con.execute(f"create schema if not exists {table.rpartition('.')[0]}")
+    con.execute(
+        f"create table if not exists {table} (run_id varchar, verdict varchar, judged_at timestamptz)"
+    )
+    con.execute(f"insert into {table} values (?, ?, now())", [run_id, verdict])
+
+
+def latest_publishable_run_id(
+    con, table: str = DEFAULT_TABLE, verdicts: str = RUN_VERDICTS_TABLE
+) -> str | None:
+    """The most recent logged run whose latest drift verdict lets it be published (None when there is none:
+    a run never judged, or blocked, is never published)."""
+    try:
+        rows = con.execute(
+            f"""
+            with judged as (
+                select run_id, arg_max(verdict, judged_at) as verdict from {verdicts} group by run_id
+            )
+            select l.run_id from (select run_id, max(scored_at) as scored_at from {table} group by run_id) l
+            join judged j using (run_id)
+            where j.verdict in ('ok', 'warn')
+            order by l.scored_at desc limit 1
+            """
+        ).fetchall()
+    except duckdb.CatalogException:  # nothing logged or judged yet
+        return None
+    return rows[0][0] if rows else None
+
+
 def latest_run_id(con, table: str = DEFAULT_TABLE) -> str | None:
     """The id of the most recent scoring run in the log (None when the log is empty or missing)."""
     try:

@@ -158,6 +158,17 @@ def test_train_score_publish_then_drift_blocks(tmp_path, monkeypatch, warehouse)
     assert runs == 2  # the blocked run is logged (auditable) ...
     assert published_run == [(result.run_id,)]  # ... but the published scores are still the first run's
 
+    # Materializing the published scores alone (the UI lets anyone) still never publishes the blocked run,
+    # nor a run scored without being judged.
+    alone = dg.materialize([lead_scores], resources={"warehouse": warehouse})
+    meta = alone.asset_materializations_for_node("ml__lead_scores")[0].metadata
+    assert meta["run_id"].text == result.run_id and meta["latest_run_id"].text != result.run_id
+    dg.materialize([score_log], resources={"warehouse": warehouse})
+    dg.materialize([lead_scores], resources={"warehouse": warehouse})
+    with duckdb.connect(warehouse.database_path, read_only=True) as con:
+        assert con.execute("select count(distinct run_id) from ml.score_log").fetchone()[0] == 3
+        assert con.execute("select distinct run_id from ml.lead_scores").fetchall() == [(result.run_id,)]
+
 
 @pytest.mark.parametrize("argv", [["model", "list"], ["model", "rollback"]])
 def test_model_cli(tmp_path, monkeypatch, capsys, argv):

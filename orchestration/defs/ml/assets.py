@@ -12,7 +12,16 @@ import dagster as dg
 from ml.config import load_config
 from ml.drift import drift_verdict
 from ml.metrics import calibration_markdown, tier_markdown
-from ml.pipeline import latest_run_id, publish_scores, run_drift, run_size, score_and_log, train_and_register
+from ml.pipeline import (
+    latest_publishable_run_id,
+    latest_run_id,
+    publish_scores,
+    record_run_verdict,
+    run_drift,
+    run_size,
+    score_and_log,
+    train_and_register,
+)
 from ml.registry import ModelRegistry
 from ml.replies import REPLY_CLASSES, ReplyModelStore, classify_replies, train_reply_model
 from orchestration.resources import WarehouseResource
@@ -142,6 +151,9 @@ def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
         report = run_drift(con, ModelRegistry(models_dir()), config, run_id) if run_id else None
         rows = run_size(con, run_id) if run_id else 0
     verdict, message = drift_verdict(report, rows, config["drift"])
+    if run_id:
+        with warehouse.connect() as con:
+            record_run_verdict(con, run_id, verdict)
     context.log.info(f"drift: {verdict}: {message}")
     metadata = {"verdict": verdict, "message": message, "run_id": run_id or "", "leads": rows}
     if report is not None and not report.is_empty():
@@ -168,11 +180,19 @@ def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
     "check and the score-log quality gate.",
 )
 def lead_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Publish the latest logged run."""
+    """Publish the latest logged run whose drift check let it through (never a blocked or unjudged run)."""
     with warehouse.connect() as con:
-        run_id = latest_run_id(con)
+        latest = latest_run_id(con)
+        run_id = latest_publishable_run_id(con)
         rows = publish_scores(con, run_id) if run_id else 0
-    return dg.MaterializeResult(metadata={"run_id": run_id or "", "dagster/row_count": rows})
+    if latest and run_id != latest:
+        context.log.warning(
+            f"the latest scoring run {latest} was blocked by the drift check or never judged: "
+            f"publishing {run_id or 'nothing'} instead"
+        )
+    return dg.MaterializeResult(
+        metadata={"run_id": run_id or "", "latest_run_id": latest or "", "dagster/row_count": rows}
+    )
 
 
 def reply_store() -> ReplyModelStore:
