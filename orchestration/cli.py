@@ -66,13 +66,21 @@ def _execute_job(paths: Paths, job_name: str):
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.recovery import recover_dead_runs, run_tags
 
     job = defs().resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
+        recovered = recover_dead_runs(instance)
+        if recovered:
+            say(
+                f"Marked {len(recovered)} earlier run(s) failed ({', '.join(r[:8] for r in recovered)}): their process "
+                "ended without finishing (killed or crashed). Their warehouse slots are free again."
+            )
         return job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags=run_tags(),
         )
 
 
