@@ -42,7 +42,8 @@ def classify(
     as_of: datetime,
     now: datetime,
 ) -> tuple[list[Action], list[Blocked]]:
-    """Turn proposals into actions the queue can store, or block them; in order, so caps fill first-come."""
+    """Turn proposals into actions the queue can store, or block them; in order, so caps fill first-come. The touches
+    counted here are written back to `context`, so the next workflow classed in the same run shares the cap."""
     actions: list[Action] = []
     blocked: list[Blocked] = []
     touches = Counter(context.touches_this_week)
@@ -139,4 +140,5 @@ def classify(
                 expires_at=now + timedelta(hours=policy.expiry_hours_for(proposal.action_type)),
             )
         )
+    context.touches_this_week = dict(touches)
     return actions, blocked
