@@ -61,6 +61,7 @@ class FileResult:
     error: str | None = None
     sha256: str | None = None
     file_id: int | None = None
+    saved_as: str | None = None  # how the file was saved, when not plain comma-delimited UTF-8
 
 
 @dataclass
@@ -269,7 +270,8 @@ def _progress_message(r: FileResult) -> str:
         return f"{r.path}: skipped ({r.error})" if r.error else f"{r.path}: skipped"
     if r.status == "rejected":
         return f"{r.path}: REJECTED, {r.rows_quarantined:,} rows quarantined: {r.error}"
-    return f"{r.path}: {r.rows_loaded:,} rows, {r.rows_quarantined:,} quarantined"
+    saved_as = f" ({r.saved_as})" if r.saved_as else ""
+    return f"{r.path}: {r.rows_loaded:,} rows, {r.rows_quarantined:,} quarantined{saved_as}"
 
 
 def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, rel: str) -> FileResult:
@@ -289,12 +291,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, r
     try:
         file_id = con.execute(f"SELECT coalesce(max(file_id), 0) + 1 FROM {LOAD_FILES_TABLE}").fetchall()[0][0]
         writer = _Writer(con, spec, rel, file_id, loaded_at)
-        status, error = "loaded", None
+        status, error, dialect = "loaded", None, _Dialect()
         try:
             if spec.format == "csv":
-                _parse_csv(path, spec, rel, writer)
+                dialect = _parse_csv(path, spec, rel, writer)
             else:
-                _parse_jsonl(path, spec, rel, writer)
+                dialect = _parse_jsonl(path, spec, rel, writer)
             writer.flush()
         except Exception as e:  # bad input must never stop the run
             error = str(e)
@@ -307,9 +309,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, r
             _quarantine_whole_file(path, spec, writer, error)
             writer.flush()
         con.execute(
-            f"INSERT INTO {LOAD_FILES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
+            " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [file_id, spec.name, rel, sha, size, status, writer.accepted + writer.quarantined,
-             writer.accepted, writer.quarantined, error, loaded_at],
+             writer.accepted, writer.quarantined, error, loaded_at, dialect.delimiter, dialect.encoding,
+             dialect.line_ending],
         )
         con.execute("COMMIT")
     except BaseException:
@@ -319,7 +324,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, r
     return FileResult(
         spec.name, rel, status, rows_loaded=writer.accepted + writer.quarantined,
         rows_accepted=writer.accepted, rows_quarantined=writer.quarantined, error=error, sha256=sha,
-        file_id=file_id,
+        file_id=file_id, saved_as=dialect.unusual(),
     )
 
 
@@ -499,7 +504,9 @@ class _Lines:
     """Decoded lines of a binary file, tracking line number and byte offset for error messages.
 
     ``taken`` collects the lines handed out since it was last cleared, which is how a CSV record that
-    spans several lines (quoted newlines) gets its exact raw text and starting line.
+    spans several lines (quoted newlines) gets its exact raw text and starting line. A line that is not
+    valid UTF-8 is still handed out (its bad bytes kept as surrogate escapes) and its problem noted in
+    ``taken_problem``, so the caller quarantines just that record while the rest of the file loads.
     """
 
     def __init__(self, f: BinaryIO, rel: str) -> None:
@@ -507,53 +514,130 @@ class _Lines:
         self.lineno = 0
         self.offset = 0
         self.taken: list[str] = []
+        self.taken_problem: str | None = None
+        self.has_bom = False
+        self.line_ending: str | None = None
+
+    def take_clear(self) -> None:
+        """Start collecting the next record's lines."""
+        self.taken.clear()
+        self.taken_problem = None
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.f:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise FileRejected(
-                    f"{self.rel} is not UTF-8: byte 0x{raw[e.start]:02x} at byte offset"
-                    f" {self.offset + e.start} (line {self.lineno + 1}) is invalid;"
-                    " re-export the file as UTF-8"
-                ) from None
-            if self.lineno == 0 and text.startswith("\ufeff"):
-                text = text[1:]
+                text = raw.decode("utf-8", errors="surrogateescape")
+                if self.taken_problem is None:
+                    self.taken_problem = (
+                        f"not UTF-8: byte 0x{raw[e.start]:02x} at byte {e.start + 1} of line {self.lineno + 1}"
+                        " (this row was saved in another encoding, e.g. Windows-1252; the raw text keeps"
+                        " the bytes as \\x escapes)"
+                    )
+            if self.lineno == 0:
+                if text.startswith("\ufeff"):
+                    text = text[1:]
+                    self.has_bom = True
+                self.line_ending = "crlf" if text.endswith("\r\n") else "lf" if text.endswith("\n") else None
             self.lineno += 1
             self.offset += len(raw)
             self.taken.append(text)
             yield text
 
 
+def _raw_text(taken: list[str]) -> str:
+    """The exact text of a record's lines; bytes that are not UTF-8 appear as ``\\xNN`` escapes."""
+    text = "".join(taken)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+    return text
+
+
 def _blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
 
 
-_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+# Delimiters people's spreadsheets save with: a comma, or a semicolon where the comma is the decimal mark
+# (Excel in much of Europe), tab-separated text, and pipes.
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SNIFF_BYTES = 64 * 1024
 
 
-def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
+@dataclass
+class _Dialect:
+    """How a file was saved, recorded per file in ``raw.load_files``."""
+
+    delimiter: str | None = None  # name from _DELIMITERS; None for JSON lines
+    encoding: str = "utf-8"  # "utf-8" or "utf-8 with BOM"
+    line_ending: str | None = None  # "crlf" or "lf"
+
+    def unusual(self) -> str | None:
+        """The ways this file differs from comma-delimited UTF-8 with LF line endings, in words."""
+        parts = [f"{self.delimiter}-delimited"] if self.delimiter not in (None, "comma") else []
+        parts += ["UTF-8 with BOM"] if self.encoding == "utf-8 with BOM" else []
+        parts += ["CRLF line endings"] if self.line_ending == "crlf" else []
+        return ", ".join(parts) or None
+
+
+def _detect_delimiter(path: Path, spec: SourceSpec) -> str:
+    """The delimiter that reads the header best: all required columns, then most known columns.
+
+    Candidates are tried in the order ``csv.Sniffer`` suggests for the first lines (then the usual ones),
+    so a header of unknown labels still gets the delimiter its data lines agree on.
+    """
+    with open(path, "rb") as f:
+        sample = f.read(_SNIFF_BYTES).decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    lines = [line for line in sample.splitlines() if line.strip()]
+    if not lines:
+        return ","
+    candidates = list(_DELIMITERS)
+    with contextlib.suppress(csv.Error):
+        sniffed = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters="".join(_DELIMITERS)).delimiter
+        candidates.remove(sniffed)
+        candidates.insert(0, sniffed)
+    known = {label.strip().lower() for label in spec.columns}
+    required = {label.strip().lower() for label in spec.required}
+
+    def fit(delimiter: str) -> tuple[bool, int]:
+        try:
+            header = next(csv.reader([lines[0]], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            return (False, 0)
+        labels = {h.strip().lower() for h in header}
+        return (required <= labels, len(labels & known))
+
+    best = max(candidates, key=lambda d: fit(d))  # max keeps the first of equals: the sniffer's choice
+    return best if fit(best) > (False, 0) else candidates[0]
+
+
+def _clean_label(label: str) -> str:
+    return _raw_text([label]).strip()
+
+
+def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dialect:
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
+    delimiter = _detect_delimiter(path, spec)
     with open(path, "rb") as f:
         lines = _Lines(f, rel)
-        reader = csv.reader(iter(lines), strict=True)
+        reader = csv.reader(iter(lines), delimiter=delimiter, strict=True)
         header: list[str] | None = None
         try:
             for row in reader:
                 if not _blank(row):
-                    header = row
+                    header = [_clean_label(label) for label in row]
                     break
         except csv.Error as e:
             raise FileRejected(f"{rel}: the header line cannot be parsed as CSV ({e})") from None
         if header is None:
             raise FileRejected(f"{rel} is empty (no header line)")
+        dialect = _Dialect(
+            _DELIMITERS[delimiter], "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending
+        )
 
-        if len(header) == 1:
-            for delim, name in _DELIMITERS.items():
-                if delim in header[0]:
-                    raise FileRejected(f"{rel}: looks like it is delimited by {name}, expected ','")
         by_label = {label.strip().lower(): label for label in spec.columns}
         positions: list[tuple[int, str]] = []
         extra_positions: list[tuple[int, str]] = []
@@ -580,14 +664,17 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
         width = len(header)
 
         while True:
-            lines.taken.clear()
+            lines.take_clear()
             start = lines.lineno + 1
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as e:
-                raw = "".join(lines.taken)
+                raw = _raw_text(lines.taken)
+                if lines.taken_problem:
+                    writer.quarantine(start, lines.taken_problem, raw)
+                    continue
                 if "unexpected end of data" in str(e):
                     reason = "unterminated quoted field at end of file (file truncated?)"
                 else:
@@ -596,9 +683,12 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
                 continue
             if _blank(row):
                 continue
+            if lines.taken_problem:
+                writer.quarantine(start, lines.taken_problem, _raw_text(lines.taken))
+                continue
             if len(row) != width:
                 writer.quarantine(
-                    start, f"row has {len(row)} fields, header has {width}", "".join(lines.taken)
+                    start, f"row has {len(row)} fields, header has {width}", _raw_text(lines.taken)
                 )
                 continue
             errors = [f"missing {label}" for i, label in required if not row[i].strip()]
@@ -615,7 +705,7 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
                 if row[i] and row[i] not in allowed:
                     errors.append(_not_allowed(label, row[i], allowed))
             if errors:
-                writer.quarantine(start, "; ".join(errors), "".join(lines.taken))
+                writer.quarantine(start, "; ".join(errors), _raw_text(lines.taken))
                 continue
             extra = None
             if extra_positions:
@@ -624,20 +714,24 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
                     ensure_ascii=False,
                 )
             writer.add_csv(row, extra, start)
+    return dialect
 
 
-def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> None:
+def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dialect:
     # Lines are only split and decoded here; validation happens set-wise in DuckDB (see _Writer), which is
     # several times faster than json.loads per line. Only lines DuckDB flags come back to _jsonl_problem.
     with open(path, "rb") as f:
         lines = _Lines(f, rel)
         add = writer.add_jsonl
-        taken = lines.taken
         for text in lines:
-            taken.clear()  # unused for JSONL; keep it from growing
+            problem = lines.taken_problem
+            lines.take_clear()  # one line per record; keep `taken` from growing
             line = text.strip()
-            if line:
+            if problem:
+                writer.quarantine(lines.lineno, problem, _raw_text([text.rstrip("\r\n")]))
+            elif line:
                 add(line, lines.lineno)
+    return _Dialect(None, "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending)
 
 
 def _jsonl_problem(spec: SourceSpec, line: str) -> str:
@@ -696,7 +790,7 @@ def _quarantine_whole_file(path: Path, spec: SourceSpec, writer: _Writer, reason
         with open(path, "rb") as f:
             header_seen = spec.format != "csv"
             for lineno, raw in enumerate(f, start=1):
-                text = raw.decode("utf-8", errors="replace")
+                text = raw.decode("utf-8", errors="backslashreplace")
                 if lineno == 1:
                     text = text.removeprefix("\ufeff")
                 if not text.strip():

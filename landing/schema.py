@@ -23,8 +23,13 @@ CREATE TABLE IF NOT EXISTS {LOAD_FILES_TABLE} (
     rows_accepted BIGINT,
     rows_quarantined BIGINT,
     error VARCHAR,
-    loaded_at TIMESTAMP
+    loaded_at TIMESTAMP,
+    delimiter VARCHAR,
+    encoding VARCHAR,
+    line_ending VARCHAR
 )"""
+# How each file was saved (added after the first release: older warehouses get them by ALTER TABLE).
+_LOAD_FILES_DIALECT_COLUMNS = ("delimiter", "encoding", "line_ending")
 
 _QUARANTINE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
@@ -67,6 +72,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceS
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'raw'"
     ).fetchall():
         existing.setdefault(f"raw.{table}", set()).add(column)
+    for column in _LOAD_FILES_DIALECT_COLUMNS:
+        if column not in existing.get(LOAD_FILES_TABLE, set()):
+            con.execute(f"ALTER TABLE {LOAD_FILES_TABLE} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
     for spec in (sources or SOURCES).values():
         cols = raw_columns(spec)
         if spec.table not in existing:

@@ -2,8 +2,9 @@
 
 Edges are applied strongest first (ties broken by record ids, so the order is fixed); two clusters are
 joined only when the join keeps every "cannot-link" attribute single-valued (a cluster never holds two
-different LinkedIn profiles or two different employer domains) and the cluster stays small. A chain
-A~B~C where A and C conflict therefore stops at the weaker link instead of pulling C in.
+different LinkedIn profiles, nor two employer domains unless a personal identifier bridges them: a job
+change, an acquisition) and the cluster stays small. A chain A~B~C where A and C conflict therefore stops
+at the weaker link instead of pulling C in.
 The golden id is derived from the smallest source record id of the cluster: the same input always
 gives the same id, and adding newer records (higher ids) never renames an existing cluster.
 """
@@ -23,23 +24,30 @@ def cluster_pairs(
     min_probability: float = 0.999,
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
     id_prefix: str = "",
+    bridgeable: tuple[str, ...] = (),
 ) -> pl.DataFrame:
-    """Records + scored pairs -> one row per record: record_id, cluster_id, cluster_size.
+    """Records + scored pairs -> one row per record: record_id, cluster_id, cluster_size, cluster_bridges.
 
     `pairs` needs left_id, right_id, match_probability; only pairs at or above `min_probability` link.
     `cannot_link` (optional) has record_id plus attribute columns; two clusters with different non-null
-    values of any attribute are never joined. `cluster_id` is `id_prefix` + the smallest record id.
+    values of any attribute are never joined, except for the `bridgeable` attributes over a pair whose
+    `bridges` column is true (a personal identifier ties the two records: a person who changed employer
+    keeps their LinkedIn profile and mobile). `cluster_bridges` counts such joins in the record's cluster.
+    `cluster_id` is `id_prefix` + the smallest record id.
     """
     ids = record_ids.cast(pl.Int64).unique().sort().to_numpy()
     position = {int(r): i for i, r in enumerate(ids)}
     parent = np.arange(len(ids))
     size = np.ones(len(ids), dtype=np.int64)
+    bridges = np.zeros(len(ids), dtype=np.int64)
     attributes: list[str] = [c for c in (cannot_link.columns if cannot_link is not None else []) if c != "record_id"]
-    # Per cluster root: the single non-null value of each cannot-link attribute (None when unknown).
-    values: list[dict[str, object]] = [{} for _ in ids]
+    # Per cluster root: the set of non-null values of each cannot-link attribute (one value unless bridged).
+    values: list[dict[str, frozenset]] = [{} for _ in ids]
     if cannot_link is not None and attributes:
         for row in cannot_link.filter(pl.col("record_id").is_in(ids.tolist())).iter_rows(named=True):
-            values[position[int(row["record_id"])]] = {a: row[a] for a in attributes if row[a] is not None}
+            values[position[int(row["record_id"])]] = {
+                a: frozenset([row[a]]) for a in attributes if row[a] is not None
+            }
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -50,26 +58,30 @@ def cluster_pairs(
     edges = pairs.filter(pl.col("match_probability") >= min_probability).sort(
         ["match_probability", "left_id", "right_id"], descending=[True, False, False]
     )
-    for left, right in edges.select("left_id", "right_id").iter_rows():
+    strong = edges["bridges"] if "bridges" in edges.columns else pl.Series([False] * edges.height)
+    for left, right, bridge in zip(edges["left_id"], edges["right_id"], strong.fill_null(False), strict=True):
         if left not in position or right not in position:
             continue
         a, b = find(position[left]), find(position[right])
         if a == b or size[a] + size[b] > max_cluster_size:
             continue
         va, vb = values[a], values[b]
-        if any(va[k] != vb[k] for k in va.keys() & vb.keys()):
+        conflicts = {k for k in va.keys() & vb.keys() if not va[k] & vb[k]}
+        if conflicts and not (bridge and conflicts <= set(bridgeable)):
             continue
         # The smaller index (= smaller record id) stays the root, so the id never depends on edge order.
         root, child = (a, b) if a < b else (b, a)
         parent[child] = root
         size[root] += size[child]
-        values[root] = {**values[child], **values[root]}
+        bridges[root] += bridges[child] + len(conflicts)
+        values[root] = {k: va.get(k, frozenset()) | vb.get(k, frozenset()) for k in va.keys() | vb.keys()}
     roots = np.array([find(i) for i in range(len(ids))], dtype=np.int64)
     cluster_min = ids[roots]
-    frame = pl.DataFrame({"record_id": ids, "cluster_root": cluster_min})
+    frame = pl.DataFrame({"record_id": ids, "cluster_root": cluster_min, "cluster_bridges": bridges[roots]})
     frame = frame.with_columns(pl.len().over("cluster_root").alias("cluster_size"))
     return frame.select(
         "record_id",
         (pl.lit(id_prefix) + pl.col("cluster_root").cast(pl.String)).alias("cluster_id"),
         pl.col("cluster_size").cast(pl.Int64),
+        pl.col("cluster_bridges").cast(pl.Int64),
     )

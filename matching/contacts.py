@@ -18,17 +18,22 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_set_ratio
 from rapidfuzz.process import cpdist
 
+from matching.junk import flag_junk
 from matching.nicknames import NAME_GROUPS
 from matching.normalize import (
+    ascii_text,
     canonical_email,
     company_name_key,
     employer_domain,
+    fold_romanization,
     linkedin_slug,
-    name_key,
+    name_words,
     postal_key,
     soundex_key,
     street_key,
+    surname_words,
 )
+from matching.reference import free_mail_domains, role_mailbox_names
 
 CONTACT_COLUMNS = (
     "record_id",
@@ -39,21 +44,30 @@ CONTACT_COLUMNS = (
     "mobile_phone",
     "linkedin_url",
     "company_name",
+    "job_title",
     "website_domain",
     "street_address",
     "city",
     "postal_code",
     "country_code",
+    # Optional: the phone of the contact's company record (its switchboard): a contact listing it gave no
+    # number of their own.
+    "company_phone",
 )
 
 # Comparison levels per field, from strongest agreement to disagreement. Level 0 is always "null" (one
 # side missing: no evidence either way, weight 0), so a record without an email degrades gracefully to
 # the other fields instead of being penalized.
 LEVELS: dict[str, tuple[str, ...]] = {
-    "email": ("null", "exact", "different"),
+    # same_local: one mailbox name at two domains (anna.schmidt@oldco.com / anna.schmidt@newco.com: an
+    # acquisition or a rebrand moved the person's address). A shared mailbox (role address, office@ held by
+    # several people) is "null": it says nothing about a person.
+    "email": ("null", "exact", "same_local", "different"),
     "linkedin": ("null", "exact", "different"),
-    "first_name": ("null", "exact", "nickname", "jw_0.92", "jw_0.80", "different"),
-    "last_name": ("null", "exact", "jw_0.92", "jw_0.80", "different"),
+    # initial: "J." against "Jana" (the first letter agrees, one side is only an initial).
+    "first_name": ("null", "exact", "nickname", "initial", "jw_0.92", "jw_0.80", "different"),
+    # partial: one surname's words are part of the other's (García López ~ García, Schmidt ~ Schmidt-Müller).
+    "last_name": ("null", "exact", "partial", "jw_0.92", "jw_0.80", "different"),
     # one_typo: same number of digits, one digit wrong or two adjacent digits swapped (a typed-in number).
     "phone": ("null", "exact", "same_last_7", "one_typo", "different"),
     # Domain, company name, street, city and postal code describe the workplace and are strongly
@@ -61,6 +75,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
     # independent fields would let a shared office outweigh two different names. The address levels are
     # graded so a misspelt street still counts: address_similar = at least two of street, postal code and
     # city agree up to a typo, address_partly = one of them (only when the domains do not conflict).
+    # The job title: two colleagues of one name rarely share it, one person's records usually do (exact is
+    # weighed by how common the title is, like names).
+    "job_title": ("null", "exact", "similar", "different"),
     "workplace": (
         "null",
         "domain_and_address",
@@ -76,13 +93,15 @@ LEVELS: dict[str, tuple[str, ...]] = {
 # duplicates arise (re-imports, forms, aliases), documented in docs/entity-resolution.md; EM re-estimates
 # them on the candidate pairs (`estimate_m`). u-probabilities are estimated from the data (`estimate_u`).
 DEFAULT_M: dict[str, tuple[float, ...]] = {
-    "email": (0.82, 0.18),
+    "email": (0.80, 0.02, 0.18),
     "linkedin": (0.99, 0.01),
-    "first_name": (0.80, 0.07, 0.07, 0.03, 0.03),
-    "last_name": (0.88, 0.07, 0.03, 0.02),
+    "first_name": (0.78, 0.07, 0.02, 0.07, 0.03, 0.03),
+    "last_name": (0.85, 0.03, 0.07, 0.03, 0.02),
     # one_typo and the partial address levels split what the former "different" level held.
     "phone": (0.95, 0.03, 0.005, 0.015),
-    "workplace": (0.85, 0.08, 0.05, 0.006, 0.006, 0.008),
+    "job_title": (0.75, 0.1, 0.15),
+    # "different": people change employer (a job change, an acquisition) and keep their records.
+    "workplace": (0.80, 0.08, 0.05, 0.006, 0.006, 0.058),
 }
 
 
@@ -97,7 +116,7 @@ def _without_domain(key: pl.Expr) -> pl.Expr:
 # Blocking rules: name -> (key expression over the features, largest block kept). A key shared by more
 # records than the cap (a role mailbox, a very common name) says too little to compare them all.
 BLOCKING_RULES: dict[str, tuple[pl.Expr, int]] = {
-    "email": (pl.col("email_c"), 50),
+    "email": (pl.when(~pl.col("email_shared")).then(pl.col("email_c")), 50),
     "linkedin": (pl.col("linkedin_slug"), 20),
     "name_domain": (pl.concat_str(["first_canon", "last_key", "domain"], separator="|"), 50),
     "swapped_name_domain": (
@@ -139,7 +158,11 @@ class MatchConfig:
     """Thresholds and priors of the contact matcher (dbt vars `er_*` feed these in the warehouse)."""
 
     automerge_min_probability: float = 0.999
-    review_min_probability: float = 0.5
+    # Below this a pair is not worth a person's time: 0.9 = a false merge costs nine missed ones (see the
+    # dbt var er_false_merge_cost, which ranks the proposals by expected value).
+    review_min_probability: float = 0.9
+    # Same employer and no personal identifier agreeing: a proposal from this probability on, never a merge.
+    uncorroborated_review_min_probability: float = 0.99
     expected_duplicate_rate: float = 0.1
     m_probabilities: dict[str, tuple[float, ...]] = field(default_factory=lambda: dict(DEFAULT_M))
     u_sample_pairs: int = 200_000
@@ -157,10 +180,21 @@ class MatchConfig:
     # FEBRL3 at 1.27 (truth 1.31).
     prior_from_data: bool = True
     max_duplicate_rate: float = 2.0
+    # m of a field is counted on pairs an independent identifier ties (`estimate_m_anchored`) when there are
+    # at least this many of them; below, it stays EM's.
+    min_anchored_pairs: int = 200
+    # EM's expected matches above this multiple of the identifier-tied pairs: EM is taken as not identified.
+    em_identified_ratio: float = 0.0
 
 
 def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
-    """Staging-shaped contact rows -> one row per record with the normalized matching features."""
+    """Staging-shaped contact rows -> one row per record with the normalized matching features.
+
+    Besides the keys, each record carries its junk flag (`matching.junk`: junk records are never paired) and
+    whether its email, phone and mobile are *shared*: a role mailbox, or a value several people with different
+    first names hold (a switchboard number, an office@ address). Shared values are no evidence about a person:
+    they neither block nor count in comparisons.
+    """
     missing = [c for c in CONTACT_COLUMNS if c not in records.columns]
     if "record_id" in missing:
         raise ValueError("contact records need a record_id column")
@@ -168,51 +202,187 @@ def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
         pl.col(c).cast(pl.String) for c in CONTACT_COLUMNS if c != "record_id"
     )
     nickname_canon = {name: min(formals) for name, formals in NAME_GROUPS.items()}
+    email = pl.col("email").str.to_lowercase().str.strip_chars()
+    first_words = name_words(pl.col("first_name"))
+    last_words = surname_words(pl.col("last_name"))
     features = frame.select(
         pl.col("record_id").cast(pl.Int64),
-        name_key(pl.col("first_name")).alias("first_key"),
-        name_key(pl.col("last_name")).alias("last_key"),
-        canonical_email(pl.col("email").str.to_lowercase().str.strip_chars()).alias("email_c"),
+        pl.when(first_words.list.len() > 0).then(first_words.list.join("")).alias("first_key"),
+        # A first name written as initials only ("J.", "J. A."): its first letter.
+        pl.when((first_words.list.len() > 0) & first_words.list.eval(pl.element().str.len_chars() == 1).list.all())
+        .then(first_words.list.first())
+        .alias("first_initial"),
+        last_words.list.join("").alias("last_key"),
+        last_words.alias("last_words"),
+        canonical_email(email).alias("email_c"),
         linkedin_slug(pl.col("linkedin_url")).alias("linkedin_slug"),
         _phone_digits(pl.col("phone")).alias("phone_d"),
         _phone_digits(pl.col("mobile_phone")).alias("mobile_d"),
-        employer_domain(pl.col("website_domain"), pl.col("email").str.to_lowercase()).alias("domain"),
+        employer_domain(pl.col("website_domain"), email).alias("domain"),
         company_name_key(pl.col("company_name")).alias("company_k"),
+        _title_key(pl.col("job_title")).alias("title_k"),
         street_key(pl.col("street_address")).alias("street_k"),
-        pl.col("city").str.to_lowercase().str.strip_chars().alias("city_k"),
+        ascii_text(pl.col("city")).str.to_lowercase().str.strip_chars().alias("city_k"),
         postal_key(pl.col("postal_code")).alias("postal_k"),
         pl.col("country_code").alias("country_k"),
+        flag_junk(frame.select("first_name", "last_name", "email", "company_name"))["is_junk"],
     )
-    # Sorted by record id: the u-estimation sample (and so every weight) must not depend on the order in
-    # which the warehouse happens to return rows, or reruns on unchanged input could differ.
-    return features.with_columns(
+    features = features.with_columns(
+        pl.col("email_c").str.extract(r"^([^@]+)@", 1).alias("email_local"),
+        pl.col("email_c").str.extract(r"@(.+)$", 1).alias("email_domain"),
         pl.col("first_key").replace(nickname_canon).alias("first_canon"),
         soundex_key(features["first_key"]).alias("first_sx"),
         soundex_key(features["last_key"]).alias("last_sx"),
         pl.col("street_k").str.extract(r"^(\d+)\b", 1).alias("street_no"),
-    ).sort("record_id")
+    )
+    features = features.with_columns(_name_derived_mailbox().alias("email_name_derived"))
+    role_mailbox = pl.col("email_local").str.replace(r"[0-9]+$", "").is_in(sorted(role_mailbox_names()))
+    switchboard = frame.select(_phone_digits(pl.col("company_phone"))).to_series()
+    features = features.with_columns(
+        (_shared_values(features, "email_c") | role_mailbox.fill_null(False)).alias("email_shared"),
+        (_shared_values(features, "phone_d", "mobile_d") | (features["phone_d"] == switchboard).fill_null(False))
+        .alias("phone_shared"),
+        (_shared_values(features, "mobile_d", "phone_d") | (features["mobile_d"] == switchboard).fill_null(False))
+        .alias("mobile_shared"),
+    )
+    # Sorted by record id: the u-estimation sample (and so every weight) must not depend on the order in
+    # which the warehouse happens to return rows, or reruns on unchanged input could differ.
+    return features.sort("record_id")
+
+
+def _title_key(expr: pl.Expr) -> pl.Expr:
+    """Job title -> lowercase ASCII words ("Head of Sales (EMEA)" -> "head of sales emea")."""
+    words = ascii_text(expr).str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars()
+    return pl.when(words.str.len_chars() > 0).then(words)
+
+
+# Numbers typed to get past a required field: a run of 1234567 or one digit seven times.
+_PLACEHOLDER_PHONE = "|".join(["1234567", *(digit * 7 for digit in "0123456789")])
 
 
 def _phone_digits(expr: pl.Expr) -> pl.Expr:
+    """Phone text -> its digits; NULL when too short or a placeholder ("0000000000", "+49 123456789")."""
     digits = expr.str.replace_all(r"[^0-9]", "")
-    return pl.when(digits.str.len_chars() >= 7).then(digits)
+    placeholder = digits.str.contains(_PLACEHOLDER_PHONE)
+    return pl.when((digits.str.len_chars() >= 7) & ~placeholder).then(digits)
+
+
+def _name_derived_mailbox() -> pl.Expr:
+    """True where the mailbox's letters are made of the record's own names only (anna.schmidt@, aschmidt@,
+    anna@, schmidt.anna@, jwolf@ for Jürgen Wolf-Köhler ...), whatever digits it carries: such a mailbox is the
+    names again, not evidence of its own."""
+    # Loosely: a romanization may also write a long vowel with an h (shohta ~ shota, ohta ~ ota).
+    def loose(expr: pl.Expr) -> pl.Expr:
+        return expr.str.replace_all(r"([aeiou])h", "${1}")
+
+    letters = loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", "")))
+    first = pl.col("first_key")
+    f0 = first.str.slice(0, 1)
+    forms = []
+    for last in (pl.col("last_key"), pl.col("last_words").list.first(), pl.col("last_words").list.last()):
+        l0 = last.str.slice(0, 1)
+        forms += [
+            pl.concat_str([first, last]),
+            pl.concat_str([f0, last]),
+            pl.concat_str([first, l0]),
+            pl.concat_str([last, first]),
+            pl.concat_str([last, f0]),
+            last,
+        ]
+    forms += [first, pl.concat_str([f0, pl.col("last_key").str.slice(0, 1)])]
+    return pl.any_horizontal([(letters == loose(form)).fill_null(False) for form in forms])
+
+
+def first_names_compatible(left: pl.DataFrame, right: pl.DataFrame) -> np.ndarray:
+    """Per pair of records (two aligned frames with first_key, first_initial, last_key): could their first
+    names belong to one person? Equal up to a nickname, an initial ("J. M." ~ "Jürgen"), a typo (Jaro-Winkler
+    >= 0.8), or written in the other's last-name slot (swapped names); a missing name is compatible with
+    anything."""
+    a, b = left["first_key"].fill_null(""), right["first_key"].fill_null("")
+    missing = ((a == "") | (b == "")).to_numpy()
+    equal = (a == b).to_numpy()
+    nickname = _nickname_pairs(left["first_key"], right["first_key"])
+    one_initial = left["first_initial"].is_not_null() | right["first_initial"].is_not_null()
+    initial = (one_initial & (a.str.slice(0, 1) == b.str.slice(0, 1))).to_numpy()
+    similar = _jaro_winkler(a, b) >= 0.8
+    swapped = ((a == right["last_key"].fill_null("-")) | (b == left["last_key"].fill_null("-"))).to_numpy()
+    return missing | equal | nickname | initial | similar | swapped
+
+
+def _shared_values(features: pl.DataFrame, column: str, other: str | None = None, max_group: int = 50) -> pl.Series:
+    """Per record: is its `column` value shared by several people (also held, in `column` or `other`, by
+    someone else)? Two holders are two people when neither their first nor their last names can be one
+    person's (a switchboard or an office@ box is held by people with other names). One person's duplicate
+    records (a typo, a nickname, a married name, a corrupted first name) do not make a value shared. A value
+    held by more than `max_group` records is shared outright."""
+    columns = [column] if other is None else [column, other]
+    names = ("first_key", "first_initial", "last_key")
+    holders = pl.concat([features.select("record_id", pl.col(c).alias("value"), *names) for c in columns])
+    holders = holders.drop_nulls("value").unique(["record_id", "value"])
+    counts = holders.group_by("value").agg(pl.len().alias("holders"))
+    crowded = counts.filter(pl.col("holders") > max_group)["value"]
+    groups = holders.join(counts.filter(pl.col("holders").is_between(2, max_group)), on="value")
+    pairs = groups.join(groups.drop("holders"), on="value", suffix="_r").filter(
+        pl.col("record_id") < pl.col("record_id_r")
+    )
+    left, right = pairs.select(names), pairs.select([pl.col(f"{c}_r").alias(c) for c in names])
+    first_conflict = ~first_names_compatible(left, right)
+    last_l, last_r = left["last_key"].fill_null(""), right["last_key"].fill_null("")
+    last_conflict = ~(
+        ((last_l == "") | (last_r == "") | (last_l == last_r)).to_numpy()
+        | (_jaro_winkler(last_l, last_r) >= 0.8)
+        | (last_l == left["first_key"].fill_null("-")).to_numpy()
+        | (last_r == right["first_key"].fill_null("-")).to_numpy()
+    )
+    # Holders are one person when a chain of compatible pairs links them all (riley gloster ~ rily gloster ~
+    # gloster mia: a swapped, corrupted duplicate); two or more such groups are different people.
+    compatible = ~(first_conflict & last_conflict)
+    groups_of = _components(pairs.select("value", "record_id", "record_id_r").filter(pl.Series(compatible)), groups)
+    shared = pl.concat([groups_of.filter(pl.col("people") > 1)["value"], crowded]).unique()
+    return features[column].is_in(shared.implode()).fill_null(False)
+
+
+def _components(links: pl.DataFrame, holders: pl.DataFrame) -> pl.DataFrame:
+    """Per value, how many groups its holders (value, record_id) form when `links` (value, record_id,
+    record_id_r) join two holders of that value."""
+    parent: dict[tuple, tuple] = {}
+
+    def find(node: tuple) -> tuple:
+        while parent.get(node, node) != node:
+            parent[node] = parent.get(parent[node], parent[node])
+            node = parent[node]
+        return node
+
+    for value, left, right in links.iter_rows():
+        a, b = find((value, left)), find((value, right))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = [find((value, record)) for value, record in holders.select("value", "record_id").iter_rows()]
+    return (
+        holders.select("value")
+        .with_columns(pl.Series("root", [root[1] for root in roots], dtype=pl.Int64))
+        .group_by("value")
+        .agg(pl.col("root").n_unique().alias("people"))
+    )
 
 
 def candidate_pairs(features: pl.DataFrame, touching: pl.Series | None = None) -> pl.DataFrame:
     """Blocking: the union of record pairs sharing any strict key (SQL on DuckDB). Columns left_id < right_id.
 
+    Junk records are never paired, and shared emails and phones (see `prepare_contact_features`) pair nobody.
     With `touching` (record ids), only pairs with at least one of those records are returned (a delta).
     """
+    features = features.filter(~pl.col("is_junk"))
     keys = [
         features.select(pl.col("record_id"), pl.lit(rule).alias("rule"), expr.alias("key"), pl.lit(cap).alias("cap"))
         for rule, (expr, cap) in BLOCKING_RULES.items()
     ]
-    for phone_col in ("phone_d", "mobile_d"):
+    for phone_col, shared in (("phone_d", "phone_shared"), ("mobile_d", "mobile_shared")):
         keys.append(
             features.select(
                 pl.col("record_id"),
                 pl.lit("phone").alias("rule"),
-                pl.col(phone_col).alias("key"),
+                pl.when(~pl.col(shared)).then(pl.col(phone_col)).alias("key"),
                 pl.lit(PHONE_BLOCK_CAP).alias("cap"),
             )
         )
@@ -297,7 +467,22 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
     # Email: same mailbox (after alias canonicalization) or not. A "similar local part" level was tried and
     # dropped: mary.jones@ vs mark.jones@ look alike only because the names do, which the name comparisons
     # already count, so it double-counted and merged colleagues.
-    out["email"] = np.select([~both("email_c"), equal(col(left, "email_c"), col(right, "email_c"))], [0, 1], 2)
+    # A shared mailbox (role address, or held by people with other first names) is no evidence at all.
+    email_l = pl.when(~col(left, "email_shared")).then(col(left, "email_c"))
+    email_r = pl.when(~col(right, "email_shared")).then(col(right, "email_c"))
+    email_l, email_r = (pl.select(e.alias("e")).to_series() for e in (email_l, email_r))
+    email_both = (email_l.is_not_null() & email_r.is_not_null()).to_numpy()
+    email_eq = equal(email_l, email_r)
+    # One mailbox name at two domains says something only when it is not just the names again (namesakes at
+    # two companies with one address convention share anna.schmidt@, or anna.schmidt2@ after a collision).
+    same_local = (
+        equal(col(left, "email_local"), col(right, "email_local"))
+        & (col(left, "email_local").str.len_chars() >= 3).fill_null(False).to_numpy()
+        & ~equal(col(left, "email_domain"), col(right, "email_domain"))
+        & ~col(left, "email_name_derived").fill_null(True).to_numpy()
+        & ~col(right, "email_name_derived").fill_null(True).to_numpy()
+    )
+    out["email"] = np.select([~email_both, email_eq, same_local], [0, 1, 2], 3)
 
     li_both = both("linkedin_slug")
     out["linkedin"] = np.select([~li_both, equal(col(left, "linkedin_slug"), col(right, "linkedin_slug"))], [0, 1], 2)
@@ -331,18 +516,39 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
     first_both = (first_l.is_not_null() & first_r_used.is_not_null()).to_numpy()
     last_both = (last_l.is_not_null() & last_r_used.is_not_null()).to_numpy()
     nick = _nickname_pairs(first_l, first_r_used)
-    out["first_name"] = np.select(
-        [~first_both, equal(first_l, first_r_used), nick, jw_f >= 0.92, jw_f >= 0.80], [0, 1, 2, 3, 4], 5
+    initial_l, initial_r = col(left, "first_initial"), col(right, "first_initial")
+    initial = (initial_l.is_not_null() | initial_r.is_not_null()).to_numpy() & equal(
+        first_l.str.slice(0, 1), first_r_used.str.slice(0, 1)
     )
-    out["last_name"] = np.select([~last_both, equal(last_l, last_r_used), jw_l >= 0.92, jw_l >= 0.80], [0, 1, 2, 3], 4)
+    out["first_name"] = np.select(
+        [~first_both, equal(first_l, first_r_used), nick, initial, jw_f >= 0.92, jw_f >= 0.80], [0, 1, 2, 3, 4, 5], 6
+    )
+    # Surname words in common, one side's all within the other's (a double surname with one part dropped, a
+    # married name added with a hyphen); only in the straight order.
+    words_l, words_r = col(left, "last_words"), col(right, "last_words")
+    common = words_l.list.set_intersection(words_r).list.len()
+    partial = (
+        (~swapped)
+        & ((common == words_l.list.len()) | (common == words_r.list.len())).fill_null(False).to_numpy()
+        & (common > 0).fill_null(False).to_numpy()
+    )
+    out["last_name"] = np.select(
+        [~last_both, equal(last_l, last_r_used), partial, jw_l >= 0.92, jw_l >= 0.80], [0, 1, 2, 3, 4], 5
+    )
     # Kept for term-frequency adjustment of exact name agreement (and whether it was a swapped one).
     out["_first_value"] = first_l.to_numpy()
     out["_last_value"] = last_l.to_numpy()
     out["_names_swapped"] = swapped
 
     # Phone: any of phone/mobile equal; same last 7 digits (a local vs international form staging missed).
-    numbers_l = [col(left, "phone_d"), col(left, "mobile_d")]
-    numbers_r = [col(right, "phone_d"), col(right, "mobile_d")]
+    # A shared number (a switchboard several people list, with or without their extension) is left out.
+    def own_numbers(frame: pl.DataFrame) -> list[pl.Series]:
+        return [
+            frame.select(pl.when(~pl.col(f"{kind}_shared")).then(pl.col(f"{kind}_d"))).to_series()
+            for kind in ("phone", "mobile")
+        ]
+
+    numbers_l, numbers_r = own_numbers(left), own_numbers(right)
     any_l = (numbers_l[0].is_not_null() | numbers_l[1].is_not_null()).to_numpy()
     any_r = (numbers_r[0].is_not_null() | numbers_r[1].is_not_null()).to_numpy()
     exact = np.zeros(n, dtype=bool)
@@ -355,6 +561,12 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
             same_length = equal(a.str.len_chars(), b.str.len_chars())
             one_typo |= same_length & (_osa_distance(a, b) <= 1)
     out["phone"] = np.select([~(any_l & any_r), exact, last7, one_typo], [0, 1, 2, 3], 4)
+
+    title_sim = _token_set(col(left, "title_k"), col(right, "title_k"))
+    out["job_title"] = np.select(
+        [~both("title_k"), equal(col(left, "title_k"), col(right, "title_k")), title_sim >= 0.8], [0, 1, 2], 3
+    )
+    out["_title_value"] = col(left, "title_k")
 
     # Workplace: one comparison over domain, company name and address (see LEVELS).
     domain_both = both("domain")
@@ -385,6 +597,24 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
         6,
     )
     levels = pl.DataFrame({f"{name}_level": out[name].astype(np.int8) for name in LEVELS})
+    # Personal identifiers: do any agree (corroboration), do any contradict (conflict)? Two mailboxes at one
+    # domain contradict unless both are made of the person's own names (anna.schmidt@ ~ aschmidt@); mailboxes
+    # at two domains do not (people have several addresses), nor does a missing value.
+    # jsmith@ and jsmith2@ are a mail admin's collision numbering: two people. anna.schmidt@ and aschmidt@
+    # (or a.schmidt.85@) are both the names: aliases of one person can look like that.
+    letters_l, letters_r = (frame["email_local"].str.replace_all(r"[^a-z]", "") for frame in (left, right))
+    numbered_apart = equal(letters_l, letters_r) & ~equal(col(left, "email_local"), col(right, "email_local"))
+    alias = (col(left, "email_name_derived") & col(right, "email_name_derived")).fill_null(False).to_numpy()
+    work_domain = equal(col(left, "email_domain"), col(right, "email_domain")) & ~col(left, "email_domain").is_in(
+        sorted(free_mail_domains())
+    ).fill_null(False).to_numpy()
+    email_conflict = (out["email"] == 3) & work_domain & (~alias | numbered_apart)
+    corroborated = np.isin(out["email"], (1, 2)) | np.isin(out["phone"], (1, 2)) | (out["linkedin"] == 1)
+    # What may tie one person's records across two employers (a job change keeps LinkedIn and mobile; an
+    # acquisition keeps a distinctive mailbox name).
+    bridges = (out["linkedin"] == 1) | (out["phone"] == 1) | (out["email"] == 2)
+    conflict = (out["linkedin"] == 2) | email_conflict | (out["phone"] == 4)
+    same_employer = domain_eq | (company_both & (company_sim >= 0.9))
     return pl.concat(
         [
             pairs.select("left_id", "right_id"),
@@ -394,8 +624,22 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
                     "_first_value": out["_first_value"],
                     "_last_value": out["_last_value"],
                     "_names_swapped": out["_names_swapped"],
+                    "_title_value": out["_title_value"],
+                    "corroborated": corroborated,
+                    "conflict": conflict,
+                    "same_employer": same_employer,
+                    "bridges": bridges,
                 },
-                schema={"_first_value": pl.String, "_last_value": pl.String, "_names_swapped": pl.Boolean},
+                schema={
+                    "_first_value": pl.String,
+                    "_last_value": pl.String,
+                    "_names_swapped": pl.Boolean,
+                    "_title_value": pl.String,
+                    "corroborated": pl.Boolean,
+                    "conflict": pl.Boolean,
+                    "same_employer": pl.Boolean,
+                    "bridges": pl.Boolean,
+                },
             ),
         ],
         how="horizontal",
@@ -436,9 +680,13 @@ def estimate_u(features: pl.DataFrame, config: MatchConfig) -> dict[str, np.ndar
     for name, names in LEVELS.items():
         counts = np.bincount(levels[f"{name}_level"].to_numpy(), minlength=len(names))[1:].astype(float)
         u[name] = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
-    for name, column in (("email", "email_c"), ("linkedin", "linkedin_slug")):
-        u[name] = _with_exact_u(u[name], _collision_probability(features[column]))
-    phone_values = pl.concat([features["phone_d"], features["mobile_d"]])
+    # Shared values (role mailboxes, switchboards) are compared as missing, so they are left out here too.
+    def own(column: str, shared: str | None) -> pl.Series:
+        return features[column] if shared is None else features.filter(~pl.col(shared))[column]
+
+    u["email"] = _with_exact_u(u["email"], _collision_probability(own("email_c", "email_shared")))
+    u["linkedin"] = _with_exact_u(u["linkedin"], _collision_probability(own("linkedin_slug", None)))
+    phone_values = pl.concat([own("phone_d", "phone_shared"), own("mobile_d", "mobile_shared")])
     u["phone"] = _with_exact_u(u["phone"], _collision_probability(phone_values))
     return u
 
@@ -540,21 +788,53 @@ class MatchParameters:
     """What the matcher learned from the data: per field the u and m probability of each comparison level
     (level "null" excluded), and how many matching pairs a record has on average (the prior).
 
-    A full run estimates them; an incremental run scores its delta with the full run's parameters (see
-    `score_pairs`), so a delta pair's probability means what every other pair's does.
+    `sources` says where each estimate came from, so a figure the data could not identify is never passed
+    off as learned: per field `m.<field>` is `anchored` (counted on pairs an independent identifier ties),
+    `em` (expectation-maximisation on the candidate pairs) or `prior` (`DEFAULT_M`, too little data), and
+    `duplicate_rate` is `estimated` or `prior` (the estimate ran into a bound: the configured expected rate is
+    used instead). A full run estimates them; an incremental run scores its delta with the full run's
+    parameters (see `score_pairs`), so a delta pair's probability means what every other pair's does.
     """
 
     u: dict[str, tuple[float, ...]]
     m: dict[str, tuple[float, ...]]
     duplicate_rate: float
+    sources: dict[str, str] = field(default_factory=dict)
+    # Share of same-employer pairs with the same full name that are proven two people (an identifier
+    # contradicts, none agrees): how often colleagues share a name in this export (see `namesake_rate`).
+    namesake_rate: float = 0.0
 
     def prior(self, records: int) -> float:
         """Prior probability that two random records of `records` are the same person."""
         return min(0.5, self.duplicate_rate * 2.0 / max(1, records - 1))
 
+    @property
+    def unidentified(self) -> list[str]:
+        """Parameters the data could not identify (they hold a documented prior: `DEFAULT_M`, the expected
+        duplicate rate, a namesake rate of 0)."""
+        return sorted(name for name, source in self.sources.items() if source == "prior")
+
     def to_json(self) -> str:
         """The parameters as a JSON document (stored by the warehouse between runs)."""
-        return json.dumps({"u": self.u, "m": self.m, "duplicate_rate": self.duplicate_rate}, sort_keys=True)
+        return json.dumps(
+            {
+                "u": self.u,
+                "m": self.m,
+                "duplicate_rate": self.duplicate_rate,
+                "sources": self.sources,
+                "namesake_rate": self.namesake_rate,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def fits(cls, text: str) -> bool:
+        """Whether parameters saved with `to_json` fit today's fields and levels (else they must be re-estimated)."""
+        try:
+            cls.from_json(text)
+        except (ValueError, KeyError, TypeError):
+            return False
+        return True
 
     @classmethod
     def from_json(cls, text: str) -> MatchParameters:
@@ -568,6 +848,8 @@ class MatchParameters:
             u={k: tuple(v) for k, v in data["u"].items()},
             m={k: tuple(v) for k, v in data["m"].items()},
             duplicate_rate=float(data["duplicate_rate"]),
+            sources=dict(data.get("sources", {})),
+            namesake_rate=float(data.get("namesake_rate", 0.0)),
         )
 
 
@@ -583,16 +865,15 @@ def _bayes_weights(
         m_field = np.asarray(m[name], dtype=float)
         weights = np.concatenate([[0.0], np.log2(m_field / np.asarray(u[name], dtype=float))])
         w = weights[lv]
-        # Term-frequency adjustment: agreeing on a rare name is stronger evidence than on "Smith".
-        # A swapped agreement ("Smith Archie" ~ "Archie Smith") uses the name's share in whichever column
-        # makes it commoner: "smith" is rare as a first name, but not as a name.
+        # Term-frequency adjustment: agreeing on a rare name is stronger evidence than on "Smith". The name's
+        # share is taken in whichever column makes it commoner: "smith" is rare as a first name but not as a
+        # name, and two records that both hold a swapped "Smith Archie" agree on a common name, not a rare one.
         if name in ("first_name", "last_name"):
             values = levels["_first_value" if name == "first_name" else "_last_value"]
-            own, other = ("first_key", "last_key") if name == "first_name" else ("last_key", "first_key")
-            value_u = _name_share(values, features, own)
-            value_u = np.where(
-                levels["_names_swapped"].to_numpy(), np.maximum(value_u, _name_share(values, features, other)), value_u
-            )
+            value_u = np.maximum(_name_share(values, features, "first_key"), _name_share(values, features, "last_key"))
+            w = np.where(lv == 1, np.log2(m_field[0] / np.maximum(value_u, 1.0 / n)), w)
+        if name == "job_title":
+            value_u = _name_share(levels["_title_value"], features, "title_k")
             w = np.where(lv == 1, np.log2(m_field[0] / np.maximum(value_u, 1.0 / n)), w)
         total += w
         columns[f"{name}_level"] = pl.Series(np.asarray(names, dtype=object)[lv].tolist(), dtype=pl.String)
@@ -600,27 +881,102 @@ def _bayes_weights(
     return total, columns
 
 
+# Identifiers whose exact agreement ties two records to one person: pairs tied by one of them show how the
+# other fields of one person's records compare (see `estimate_m_anchored`).
+ANCHOR_LEVELS = {"email": 1, "linkedin": 1, "phone": 1}
+
+
+def estimate_m_anchored(
+    levels: pl.DataFrame, m_init: dict[str, np.ndarray], min_pairs: int, prior_weight: float = 20.0, floor: float = 1e-4
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """m-probabilities counted on anchored pairs: for each field, the candidate pairs that agree exactly on an
+    identifier *other* than that field (a non-shared email, phone or LinkedIn profile), which are one person's
+    records nearly always. Each field's levels are counted where both sides have a value, smoothed towards
+    the prior with `prior_weight` pseudo-pairs and floored. A field with fewer than `min_pairs` anchored pairs
+    keeps `m_init`. Returns the estimates and the anchored pair count per field.
+
+    Unlike EM this cannot mistake a crowd of namesakes (same first and last name, nothing else in common) for
+    the matches: names never anchor.
+    """
+    m = {name: np.asarray(m_init[name], dtype=float).copy() for name in LEVELS}
+    anchors = {name: levels[f"{name}_level"].to_numpy() == level for name, level in ANCHOR_LEVELS.items()}
+    counted: dict[str, int] = {}
+    for name in LEVELS:
+        tied = np.zeros(levels.height, dtype=bool)
+        for anchor, mask in anchors.items():
+            if anchor != name:
+                tied |= mask
+        lv = levels[f"{name}_level"].to_numpy()[tied]
+        lv = lv[lv > 0]
+        counted[name] = int(lv.size)
+        if lv.size < min_pairs:
+            continue
+        counts = np.bincount(lv, minlength=len(LEVELS[name]))[1:].astype(float)
+        estimate = np.maximum((counts + prior_weight * m[name]) / (counts.sum() + prior_weight), floor)
+        m[name] = estimate / estimate.sum()
+    return m, counted
+
+
+def namesake_rate(levels: pl.DataFrame, min_pairs: int = 50) -> float | None:
+    """Among candidate pairs at one employer with the same first and last name, the share proven to be two people
+    (a personal identifier contradicts and none agrees) out of those proven either way. High in an export whose
+    companies hold many people of few names (a Chinese company, a big German one); near 0 where a same-named
+    colleague is rare. None with fewer than `min_pairs` proven pairs."""
+    same_name = levels.filter(
+        pl.col("same_employer") & (pl.col("first_name_level") == 1) & (pl.col("last_name_level") == 1)
+    )
+    two_people = int((same_name["conflict"] & ~same_name["corroborated"]).sum())
+    one_person = int((same_name["corroborated"] & ~same_name["conflict"]).sum())
+    if two_people + one_person < min_pairs:
+        return None
+    return two_people / (two_people + one_person)
+
+
 def estimate_parameters(
     pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig, levels: pl.DataFrame | None = None
 ) -> MatchParameters:
-    """u from random record pairs, m by EM on the candidate `pairs`, and the prior from the data (see
-    `MatchConfig`); with fewer than `min_pairs_for_em` candidate pairs the configured priors are kept."""
+    """u from random record pairs; m counted on anchored pairs where an independent identifier ties them
+    (`estimate_m_anchored`), else by EM on the candidate `pairs`, else the configured priors; the prior odds of
+    a match from the data (see `MatchConfig`), falling back to `expected_duplicate_rate` when the estimate
+    runs into a bound. `MatchParameters.sources` records which of these each parameter is."""
     n = max(2, features.height)
     levels = comparison_levels(pairs, features) if levels is None else levels
     # No candidate pair (fewer than two records, or nothing shares a key): nothing to estimate.
     u = estimate_u(features, config) if pairs.height else {name: np.ones(len(v) - 1) for name, v in LEVELS.items()}
     m = {name: np.asarray(config.m_probabilities[name], dtype=float) for name in LEVELS}
+    sources = {f"m.{name}": "prior" for name in LEVELS}
     # Prior odds that a random pair is the same person, from the expected share of duplicate records.
-    prior = config.expected_duplicate_rate * 2.0 / max(1, n - 1)
-    if config.estimate_m and pairs.height >= config.min_pairs_for_em:
-        m, _ = estimate_m(levels, u, m)
-    if config.prior_from_data and pairs.height >= config.min_pairs_for_em:
+    floor = config.expected_duplicate_rate * 2.0 / max(1, n - 1)
+    prior, sources["duplicate_rate"] = floor, "prior"
+    enough = pairs.height >= config.min_pairs_for_em
+    if config.estimate_m and enough:
+        m, em_matches = estimate_m(levels, u, m)
+        sources.update({f"m.{name}": "em" for name in LEVELS})
+        # EM is identified when its "match" class is about as large as what identifiers tie. Far larger, it
+        # has absorbed a crowd of look-alikes (namesakes at other companies, colleagues): the m are then
+        # counted on the anchored pairs instead (biased towards cleaner duplicates, but not by look-alikes).
+        tied = sum(int((levels[f"{name}_level"] == level).sum()) for name, level in ANCHOR_LEVELS.items())
+        if tied and em_matches > config.em_identified_ratio * tied:
+            m, anchored = estimate_m_anchored(levels, m, config.min_anchored_pairs)
+            sources.update(
+                {f"m.{name}": "anchored" for name, count in anchored.items() if count >= config.min_anchored_pairs}
+            )
+    if config.prior_from_data and enough:
         total, _ = _bayes_weights(levels, features, u, m)
-        prior = estimate_prior(total, n, prior, config.max_duplicate_rate * 2.0 / max(1, n - 1))
+        cap = config.max_duplicate_rate * 2.0 / max(1, n - 1)
+        estimated = estimate_prior(total, n, floor, cap)
+        # Pinned at the cap: the data cannot tell how many duplicates there are (a crowd of look-alike pairs
+        # feeds the estimate); the documented prior is used and the metrics say so.
+        if estimated < cap * 0.999:
+            prior, sources["duplicate_rate"] = estimated, "estimated"
+    rate = namesake_rate(levels) if pairs.height else None
+    sources["namesake_rate"] = "prior" if rate is None else "estimated"
     return MatchParameters(
         u={name: tuple(float(x) for x in u[name]) for name in LEVELS},
         m={name: tuple(float(x) for x in m[name]) for name in LEVELS},
         duplicate_rate=prior * (n - 1) / 2.0,
+        sources=sources,
+        namesake_rate=0.0 if rate is None else rate,
     )
 
 
@@ -638,9 +994,29 @@ def score_pairs(
     prior = parameters.prior(max(2, features.height))
     match_weight = total + np.log2(prior / (1 - prior))
     probability = 1.0 / (1.0 + np.power(2.0, -match_weight))
+    # Colleagues look alike (same employer, office, often a common name): there the names and the workplace
+    # alone never merge. Without a personal identifier that agrees (email, phone, LinkedIn) such a pair is a
+    # proposal only when the rest would have merged it, and nothing when an identifier contradicts (two
+    # mailboxes, two direct lines, two LinkedIn profiles: two people).
+    # How likely such a pair is one person also depends on how often colleagues share a name in this export
+    # (`MatchParameters.namesake_rate`): where most same-named colleagues are proven two people, a lone
+    # name-and-employer agreement is not worth a person's time.
+    flags = levels.select("corroborated", "conflict", "same_employer", "bridges")
+    uncorroborated = (flags["same_employer"] & ~flags["corroborated"]).to_numpy()
+    confident = probability >= config.automerge_min_probability
+    uncorroborated_probability = np.minimum(probability, 1.0 - parameters.namesake_rate)
     decision = np.select(
-        [probability >= config.automerge_min_probability, probability >= config.review_min_probability],
-        ["auto_merge", "review"],
+        [
+            uncorroborated
+            & (
+                flags["conflict"].to_numpy()
+                | (uncorroborated_probability < config.uncorroborated_review_min_probability)
+            ),
+            uncorroborated,
+            confident,
+            probability >= config.review_min_probability,
+        ],
+        ["no_match", "review", "auto_merge", "review"],
         "no_match",
     )
     rules = pairs["rules"].list.join(",") if "rules" in pairs.columns else pl.Series([None] * pairs.height)
@@ -652,6 +1028,9 @@ def score_pairs(
             **columns,
             "match_weight": pl.Series(np.round(match_weight, 3), dtype=pl.Float64),
             "match_probability": pl.Series(probability, dtype=pl.Float64),
+            "corroborated": flags["corroborated"],
+            "conflict": flags["conflict"],
+            "bridges": flags["bridges"],
             "decision": pl.Series(decision.tolist(), dtype=pl.String),
         }
     )

@@ -1,14 +1,21 @@
 """Normalization for matching that the dbt staging macros do not already do (they give lowercase valid
 emails, E.164 phones, bare hosts, `linkedin.com/in/<slug>` URLs and ISO countries).
 
-Everything here is a polars expression, so a million records normalize in a second.
+Everything here is a polars expression; work that needs Python (transliteration, the public-suffix list,
+URL decoding) runs once per distinct value (`map_distinct`), so a million records normalize in seconds.
 """
 
 from __future__ import annotations
 
-import polars as pl
+from collections.abc import Callable
+from functools import cache
+from urllib.parse import unquote
 
-from matching.reference import free_mail_domains, legal_suffixes, multi_label_public_suffixes
+import polars as pl
+import tldextract
+from anyascii import anyascii
+
+from matching.reference import free_mail_domains, legal_suffixes, name_particles, placeholder_company_names
 
 # Providers that ignore dots in the local part (j.smith@gmail.com == jsmith@gmail.com).
 DOTLESS_PROVIDERS = ("gmail.com", "googlemail.com")
@@ -32,10 +39,69 @@ _STREET_WORDS = {
 }
 
 
+def map_distinct(expr: pl.Expr, function: Callable[[str], str | None]) -> pl.Expr:
+    """`function` applied to every distinct non-null string of `expr` once (nulls stay null)."""
+
+    def apply(values: pl.Series) -> pl.Series:
+        distinct = values.drop_nulls().unique().to_list()
+        mapping = dict(zip(distinct, map(function, distinct), strict=True))
+        return values.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+    return expr.cast(pl.String).map_batches(apply, return_dtype=pl.String)
+
+
+def ascii_text(expr: pl.Expr) -> pl.Expr:
+    """Any script -> ASCII by transliteration ("Müller" -> "Muller", "Weiß" -> "Weiss", "Łukasz" -> "Lukasz",
+    "Satō" -> "Sato"); no-break and other Unicode spaces become plain spaces."""
+    return map_distinct(expr, anyascii)
+
+
+# Spellings one sound has across romanizations, folded to one (both sides of a comparison are folded, so
+# only the key changes): German umlauts written out (Mueller ~ Müller ~ Muller), Scandinavian aa/oe, and
+# Japanese long vowels (Satoh ~ Satou ~ Satoo ~ Satō, Yuuki ~ Yūki).
+_ROMANIZATION_FOLDS = (
+    (r"ae", "a"),
+    (r"oe", "o"),
+    (r"ue", "u"),
+    (r"aa", "a"),
+    (r"oo", "o"),
+    (r"uu", "u"),
+    (r"oh$", "o"),
+    (r"oh ", "o "),
+    (r"ou([^aeiouy]|$)", "o${1}"),
+)
+
+
+def fold_romanization(expr: pl.Expr) -> pl.Expr:
+    """Lowercase ASCII text with one spelling per sound (see `_ROMANIZATION_FOLDS`): "mueller" -> "muller"."""
+    for pattern, replacement in _ROMANIZATION_FOLDS:
+        expr = expr.str.replace_all(pattern, replacement)
+    return expr
+
+
+def name_words(expr: pl.Expr) -> pl.Expr:
+    """Person name -> list of lowercase ASCII words, romanization-folded ("García-López" -> [garcia, lopez],
+    "Mueller" -> [muller], "J." -> [j])."""
+    text = fold_romanization(ascii_text(expr).str.to_lowercase().str.replace_all(r"[^a-z\s\-,]", ""))
+    words = text.str.replace_all(r"[\s\-,]+", " ").str.strip_chars().str.split(" ")
+    return words.list.filter(pl.element().str.len_chars() > 0)
+
+
 def name_key(expr: pl.Expr) -> pl.Expr:
-    """Person name -> lowercase ASCII letters only ("  O'Brien-Smith " -> "obriensmith", "Schäfer" -> "schafer")."""
-    cleaned = expr.str.normalize("NFKD").str.to_lowercase().str.replace_all(r"[^a-z]", "")
-    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+    """Person name -> lowercase ASCII letters only, romanization-folded ("  O'Brien-Smith " -> "obriensmith",
+    "Schäfer" / "Schaefer" -> "schafer", "Satoh" -> "sato")."""
+    joined = name_words(expr).list.join("")
+    return pl.when(joined.str.len_chars() > 0).then(joined)
+
+
+def surname_words(expr: pl.Expr) -> pl.Expr:
+    """Family name -> its words without particles ("van der Berg" -> [berg], "García López" -> [garcia, lopez])."""
+    particles = sorted(name_particles())
+    words = name_words(expr)
+    kept = words.list.filter(~pl.element().is_in(particles))
+    # A name made of particles only ("De") keeps them: it is the name.
+    kept = pl.when(kept.list.len() > 0).then(kept).otherwise(words)
+    return pl.when(kept.list.len() > 0).then(kept)
 
 
 _SOUNDEX_CODES = {
@@ -76,16 +142,23 @@ def canonical_email(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_not_null()).then(pl.concat_str([local, pl.lit("@"), domain]))
 
 
-def registrable_domain(expr: pl.Expr) -> pl.Expr:
-    """Host -> registrable domain, public-suffix aware offline (mail.eu.acme.co.uk -> acme.co.uk).
+@cache
+def _public_suffix_list() -> tldextract.TLDExtract:
+    # The Public Suffix List snapshot bundled with tldextract: no download (suffix_list_urls=()) and no cache
+    # files (cache_dir=None), ever. ICANN suffixes only: a company's domain is never "blogspot.com".
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
 
-    Two-label public suffixes come from the `er_public_suffixes` seed; every other suffix is one label.
-    """
-    host = expr.str.to_lowercase().str.strip_chars(".").str.replace(r"^www[0-9]*\.", "")
-    last_two = host.str.extract(r"([^.]+\.[^.]+)$", 1)
-    last_three = host.str.extract(r"([^.]+\.[^.]+\.[^.]+)$", 1)
-    suffixes = sorted(multi_label_public_suffixes())
-    return pl.when(last_two.is_in(suffixes) & last_three.is_not_null()).then(last_three).otherwise(last_two)
+
+def _registrable(host: str) -> str | None:
+    parts = _public_suffix_list()(host)
+    return parts.top_domain_under_public_suffix or None
+
+
+def registrable_domain(expr: pl.Expr) -> pl.Expr:
+    """Host -> registrable domain by the Public Suffix List, offline (mail.eu.acme.co.uk -> acme.co.uk,
+    shop.acme.com.br -> acme.com.br); NULL for a host with no public suffix. Looked up once per distinct host."""
+    host = expr.str.to_lowercase().str.strip_chars(" .").str.replace(r"^www[0-9]*\.", "")
+    return map_distinct(host, _registrable)
 
 
 def employer_domain(website_domain: pl.Expr, email: pl.Expr) -> pl.Expr:
@@ -96,9 +169,11 @@ def employer_domain(website_domain: pl.Expr, email: pl.Expr) -> pl.Expr:
 
 
 def company_name_key(expr: pl.Expr) -> pl.Expr:
-    """Company name -> lowercase words without punctuation and trailing legal forms ("ACME, Inc." -> "acme")."""
-    words = expr.str.normalize("NFKD").str.to_lowercase().str.replace_all(r"[^a-z0-9 ]", " ")
+    """Company name -> lowercase ASCII words without punctuation and trailing legal forms ("ACME, Inc." -> "acme",
+    "Grünwerk G.m.b.H." -> "grunwerk"); NULL for a placeholder ("N/A", "none", "-": no company given)."""
+    words = ascii_text(expr).str.to_lowercase().str.replace_all(r"[^a-z0-9& ]", "").str.replace_all("&", " ")
     words = words.str.replace_all(r"\s+", " ").str.strip_chars()
+    words = pl.when(~words.is_in(sorted(placeholder_company_names()))).then(words)
     suffix_alternatives = "|".join(sorted((s.replace(".", "") for s in legal_suffixes()), key=len, reverse=True))
     # Strip up to two trailing legal forms ("pty ltd", "gmbh co kg" are also listed whole).
     for _ in range(2):
@@ -108,7 +183,7 @@ def company_name_key(expr: pl.Expr) -> pl.Expr:
 
 def street_key(expr: pl.Expr) -> pl.Expr:
     """Street address -> lowercase words with common abbreviations ("12 Main Street" == "12 main st.")."""
-    street = expr.str.to_lowercase().str.replace_all(r"[.,#]", " ")
+    street = ascii_text(expr).str.to_lowercase().str.replace_all(r"[.,#]", " ")
     for pattern, abbreviation in _STREET_WORDS.items():
         street = street.str.replace_all(pattern, abbreviation)
     street = street.str.replace_all(r"\s+", " ").str.strip_chars()
@@ -122,5 +197,7 @@ def postal_key(expr: pl.Expr) -> pl.Expr:
 
 
 def linkedin_slug(expr: pl.Expr) -> pl.Expr:
-    """`linkedin.com/in/<slug>` (staging form) or any LinkedIn profile URL -> the profile slug."""
-    return expr.str.to_lowercase().str.extract(r"linkedin\.com/(?:in|pub)/([^/?#\s]+)", 1)
+    """`linkedin.com/in/<slug>` (staging form) or any LinkedIn profile URL -> the profile slug, percent-decoded
+    and lowercase (`de.linkedin.com/in/j%C3%BCrgen-m%C3%BCller/details/` == `linkedin.com/in/jürgen-müller`)."""
+    slug = expr.str.extract(r"(?i)linkedin\.com/(?:in|pub)/([^/?#\s]+)", 1)
+    return map_distinct(slug, lambda text: unquote(text).lower())

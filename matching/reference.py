@@ -16,16 +16,33 @@ def seed_column(seed: str, column: str) -> frozenset[str]:
         return frozenset(row[column].strip().lower() for row in csv.DictReader(handle) if row[column].strip())
 
 
+@cache
+def seed_rows(seed: str, columns: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The rows of a dbt seed, lowercased and stripped, as tuples of the given columns."""
+    with open(SEEDS_DIR / f"{seed}.csv", newline="", encoding="utf-8") as handle:
+        return tuple(tuple(row[c].strip().lower() for c in columns) for row in csv.DictReader(handle))
+
+
 def free_mail_domains() -> frozenset[str]:
     """Personal mailbox providers (gmail.com ...): an address there says nothing about the employer."""
     return seed_column("er_free_mail_domains", "domain")
 
 
-def multi_label_public_suffixes() -> frozenset[str]:
-    """Public suffixes of two labels (co.uk, com.au ...): the registrable domain then has three labels."""
-    return seed_column("er_public_suffixes", "suffix")
-
-
 def legal_suffixes() -> frozenset[str]:
     """Company legal-form words (inc, gmbh, pty ltd ...), lowercase, punctuation removed."""
     return seed_column("er_legal_suffixes", "suffix")
+
+
+def name_particles() -> frozenset[str]:
+    """Surname particles (van, von, der, de, da, dos, la ...): "van der Berg" and "Berg" are one surname."""
+    return seed_column("er_name_particles", "particle")
+
+
+def placeholder_company_names() -> frozenset[str]:
+    """What a CRM field holds when no company was given ("n/a", "none", "unknown", "-"): no company at all."""
+    return seed_column("er_placeholder_companies", "name")
+
+
+def role_mailbox_names() -> frozenset[str]:
+    """Mailbox names of a function, not a person (info, sales, vertrieb, contato ...): shared by whoever works there."""
+    return seed_column("er_role_mailboxes", "mailbox")

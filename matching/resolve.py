@@ -17,6 +17,8 @@ from matching.contacts import (
 )
 
 GOLDEN_CONTACT_PREFIX = "gc-"
+# A person who changes employer keeps their LinkedIn profile and mobile: such a pair may join two domains.
+CONTACT_BRIDGEABLE = ("domain",)
 
 
 @dataclass
@@ -29,7 +31,8 @@ class ContactResolution:
 
 
 def contact_cannot_link(features: pl.DataFrame) -> pl.DataFrame:
-    """Attributes two merged contacts may never disagree on: LinkedIn profile and employer domain."""
+    """Attributes two merged contacts may not disagree on: LinkedIn profile (never) and employer domain (only
+    over a pair a personal identifier ties: `CONTACT_BRIDGEABLE`)."""
     return features.select("record_id", pl.col("linkedin_slug").alias("linkedin"), pl.col("domain").alias("domain"))
 
 
@@ -59,7 +62,8 @@ def recluster_contacts(
     min_probability: float = 0.999,
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
 ) -> pl.DataFrame:
-    """Contact features + scored pairs -> record_id, golden_contact_id, cluster_size.
+    """Contact features + scored pairs -> record_id, golden_contact_id, cluster_size, domain_bridges (how many
+    employer domains a personal identifier joined into the cluster: see `matching.cluster.cluster_pairs`).
 
     Without `previous_clusters` every record is clustered from scratch. With them (record_id,
     golden_contact_id of the last run) and `changed_ids` (records new or changed since), only the clusters
@@ -70,7 +74,7 @@ def recluster_contacts(
     """
     cannot_link = contact_cannot_link(features)
     if previous_clusters is None:
-        links = pairs
+        links = _links(pairs)
     else:
         changed = (changed_ids if changed_ids is not None else pl.Series([], dtype=pl.Int64)).cast(pl.Int64)
         current = features["record_id"].implode()
@@ -89,9 +93,10 @@ def recluster_contacts(
             pl.col("anchor").cast(pl.Int64).alias("left_id"),
             pl.col("record_id").cast(pl.Int64).alias("right_id"),
             pl.lit(1.0).alias("match_probability"),
+            pl.lit(True).alias("bridges"),
         )
         delta_links = pairs.filter(pl.col("left_id").is_in(unsettled) | pl.col("right_id").is_in(unsettled))
-        links = pl.concat([previous_links, delta_links.select("left_id", "right_id", "match_probability")])
+        links = pl.concat([previous_links, _links(delta_links)])
     clusters = cluster_pairs(
         features["record_id"],
         links,
@@ -99,8 +104,18 @@ def recluster_contacts(
         min_probability=min_probability,
         max_cluster_size=max_cluster_size,
         id_prefix=GOLDEN_CONTACT_PREFIX,
+        bridgeable=CONTACT_BRIDGEABLE,
     )
-    return clusters.rename({"cluster_id": "golden_contact_id"})
+    return clusters.rename({"cluster_id": "golden_contact_id", "cluster_bridges": "domain_bridges"})
+
+
+def _links(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Scored pairs as clustering edges: only auto-merge decisions link (a pair above the threshold that lacks
+    corroboration is a proposal, not a link); pairs scored before the bridge flag existed bridge nothing."""
+    bridges = pl.col("bridges") if "bridges" in pairs.columns else pl.lit(False)
+    if "decision" in pairs.columns:
+        pairs = pairs.filter(pl.col("decision") == "auto_merge")
+    return pairs.select("left_id", "right_id", "match_probability", bridges.fill_null(False).alias("bridges"))
 
 
 def pairs_to_rescore(features: pl.DataFrame, previous_pairs: pl.DataFrame, changed_ids: pl.Series) -> pl.DataFrame:

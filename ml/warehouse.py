@@ -1,6 +1,7 @@
 """Read the scoring inputs from the warehouse into the plain frames `ml.features` expects.
 
-One lead per golden contact (`marts.dim_contacts`, entity resolution): the frames' key column `contact_id`
+One lead per real golden contact (`marts.dim_contacts`, entity resolution; junk and test records, `is_junk`, are
+neither scored nor tiered, and their engagement counts for no one): the frames' key column `contact_id`
 carries the `golden_contact_id` (`gc-<smallest HubSpot Record ID of the cluster>`). Fit attributes are the golden
 (survivorship) values and the golden account's firmographics (`marts.dim_accounts`; technologies pooled over the
 account's company records). Engagement and outcomes are mapped to the golden id through `marts.contact_crosswalk`:
@@ -30,6 +31,7 @@ select g.golden_contact_id as contact_id, g.email, g.job_title, g.role_category,
 from marts.dim_contacts g
 left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
 left join account_techs t on t.golden_account_id = g.golden_account_id
+where not g.is_junk
 order by g.golden_contact_id
 """
 
@@ -79,6 +81,9 @@ left join marts.contact_crosswalk x on x.source_record_id = a.known_contact_id
 -- A record id the crosswalk does not know (deleted in the CRM) falls back to the email, like an unknown sender.
 left join contact_emails ce on x.golden_contact_id is null and ce.email = a.email
 where coalesce(x.golden_contact_id, ce.golden_contact_id) is not null
+    and coalesce(x.golden_contact_id, ce.golden_contact_id) not in (
+        select golden_contact_id from marts.dim_contacts where is_junk
+    )
 """
 
 SIGNALS_SQL = """

@@ -24,10 +24,22 @@ def say(message: str) -> None:
     print(f"[actionhouse] {message}", flush=True)
 
 
-def _generate(paths: Paths, contacts: int, seed: int, hours: int | None, overwrite: bool = False) -> None:
-    from sample_world import generate_next_hours, generate_world
+def _generate(
+    paths: Paths, contacts: int, seed: int, hours: int | None, overwrite: bool = False, hard_cases: bool = False
+) -> None:
+    from sample_world import generate_hard_world, generate_next_hours, generate_world
 
     started = time.perf_counter()
+    if hard_cases:
+        if not overwrite and (paths.truth_dir / "world_state.json").exists():
+            raise FileExistsError(paths.data_dir)
+        say(f"Writing a hard-case CRM export: ~{contacts:,} contacts, seed {seed}, into {paths.data_dir} ...")
+        hard = generate_hard_world(paths.data_dir, contacts=contacts, seed=seed)
+        say(
+            f"Hard-case export written in {hard.seconds:.1f} s: {hard.contacts:,} contact and {hard.companies:,} "
+            f"company records under {paths.landing_dir} (hidden truth in {paths.truth_dir})"
+        )
+        return
     if hours:
         say(f"Generating the next {hours} hour(s) of the sample CRM world in {paths.data_dir} ...")
         summary = generate_next_hours(paths.data_dir, hours=hours, progress=say)
@@ -223,12 +235,15 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     paths = resolve_paths()
     try:
-        _generate(paths, args.contacts, args.seed, args.hours, overwrite=args.overwrite)
+        _generate(paths, args.contacts, args.seed, args.hours, overwrite=args.overwrite, hard_cases=args.hard_cases)
     except FileExistsError:
         say(
             f"A sample world already exists in {paths.data_dir}. Use --hours N to add the next hours to it, "
             "or --overwrite to replace it (this deletes the generated landing files and truth)."
         )
+        return 2
+    except ValueError as error:
+        say(str(error))
         return 2
     return 0
 
@@ -355,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
     gen.add_argument("--hours", type=int, default=None, help="emit only the next N hours of new data")
     gen.add_argument("--overwrite", action="store_true", help="replace an existing sample world")
+    gen.add_argument(
+        "--hard-cases",
+        action="store_true",
+        help="write only a contacts + companies export full of hard entity-resolution cases (docs/sample-world.md)",
+    )
     gen.set_defaults(func=cmd_generate)
 
     ingest = sub.add_parser("ingest", help="put a file (e.g. a HubSpot contacts export) into the landing folder")

@@ -5,6 +5,8 @@ which records are duplicates, which leads are junk, true reply classes, wrong en
 only evaluation code reads. No Dagster imports: the CLI and tests call it directly.
 """
 
+from .hard_cases import HardWorldSummary, generate_hard_world
 from .world import WorldSummary, generate_next_hours, generate_world, load_truth
 
-__all__ = ["WorldSummary", "generate_next_hours", "generate_world", "load_truth"]
+__all__ = ["HardWorldSummary", "WorldSummary", "generate_hard_world", "generate_next_hours", "generate_world",
+           "load_truth"]

@@ -1,4 +1,4 @@
-"""`python -m sample_world --contacts 1000 --seed 7 --out /tmp/x [--hours H]`."""
+"""`python -m sample_world --contacts 1000 --seed 7 --out /tmp/x [--hours H | --hard-cases]`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .hard_cases import generate_hard_world
 from .world import generate_next_hours, generate_world
 
 
@@ -16,8 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("data"))
     ap.add_argument("--hours", type=int, default=0,
                     help="advance an existing world by H hours instead of generating a new one")
+    ap.add_argument("--hard-cases", action="store_true",
+                    help="write only a HubSpot contacts + companies export full of hard entity-resolution cases")
     args = ap.parse_args(argv)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if args.hard_cases:
+        h = generate_hard_world(args.out, args.contacts, args.seed)
+        print(f"wrote {h.contacts:,} contact and {h.companies:,} company records ({h.junk:,} junk), "
+              f"{h.seconds:.1f}s -> {h.out_dir}")
+        return 0
     if args.hours:
         s = generate_next_hours(args.out, args.hours, progress=say)
     else:

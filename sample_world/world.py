@@ -286,6 +286,9 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
     out = Path(out_dir)
     truth_dir = out / "truth"
     state = json.loads((truth_dir / "world_state.json").read_text())
+    if state.get("mode") == "hard_cases":
+        raise ValueError(f"{out} holds a hard-case export (a one-off file, no clock): next-hour mode needs the "
+                         "default sample world")
     seed, ctr = state["seed"], state["counters"]
     people = load_truth(out, "people")
     record_people = load_truth(out, "contacts").select("record_id", "person_id", "is_original")

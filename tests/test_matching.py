@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from matching_fixtures import FIRSTS, background, pair_of, person, records_frame
 
 from matching import MatchConfig, cluster_pairs, resolve_contacts, resolve_contacts_incremental, score_contact_pairs
 from matching.accounts import resolve_accounts
@@ -24,52 +25,6 @@ from matching.nicknames import are_nickname_equivalent, canonical_first_name
 from matching.normalize import canonical_email, company_name_key, registrable_domain, soundex
 from matching.resolve import recluster_contacts
 from matching.survivorship import select_survivors
-
-# Background population: distinct people at distinct companies, so u-probabilities and name
-# frequencies are estimated on something like a CRM rather than on the handful of test records.
-FIRSTS = ["Anna", "Ben", "Carla", "David", "Eva", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Karl", "Lena"]
-LASTS = ["Adler", "Berg", "Conti", "Dahl", "Eder", "Fink", "Graf", "Horn", "Imhof", "Jung", "Kern", "Lang", "Moser"]
-
-
-def _person(record_id: int, first: str, last: str, domain: str, phone: str | None, **extra) -> dict:
-    row = {
-        "record_id": record_id,
-        "first_name": first,
-        "last_name": last,
-        "email": f"{first.lower()}.{last.lower()}@{domain}" if first and last else None,
-        "phone": phone,
-        "mobile_phone": None,
-        "linkedin_url": None,
-        "company_name": domain.split(".")[0].title() + " Inc.",
-        "website_domain": domain,
-        "street_address": f"{record_id % 97} Main Street",
-        "city": "Springfield",
-        "postal_code": "12345",
-        "country_code": "US",
-    }
-    row.update(extra)
-    return row
-
-
-def _background(n: int = 300) -> list[dict]:
-    rows = []
-    for i in range(n):
-        first, last = FIRSTS[i % len(FIRSTS)], LASTS[(i * 7) % len(LASTS)]
-        rows.append(
-            _person(1000 + i, first, f"{last}{i}", f"company{i}.com", f"+1555{1000000 + i}", postal_code=f"{20000 + i}")
-        )
-    return rows
-
-
-def _frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, infer_schema_length=None)
-
-
-def _pair(pairs: pl.DataFrame, a: int, b: int) -> dict:
-    left, right = min(a, b), max(a, b)
-    found = pairs.filter((pl.col("left_id") == left) & (pl.col("right_id") == right))
-    assert found.height == 1, f"pair {left}-{right} was not a candidate"
-    return found.row(0, named=True)
 
 
 def test_normalization_helpers():
@@ -98,57 +53,57 @@ def test_nickname_table():
 
 
 def test_nickname_duplicate_is_auto_merged():
-    rows = _background() + [
-        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-        _person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    rows = background() + [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
     ]
-    pairs = score_contact_pairs(_frame(rows))
-    pair = _pair(pairs, 1, 2)
+    pairs = score_contact_pairs(records_frame(rows))
+    pair = pair_of(pairs, 1, 2)
     assert pair["first_name_level"] == "nickname"
     assert pair["email_level"] == "null"  # missing email degrades to the other fields
     assert pair["decision"] == "auto_merge"
 
 
 def test_same_name_at_another_company_is_not_a_match():
-    rows = _background() + [
-        _person(1, "Maria", "Ostrowski", "acme.com", "+15551230001"),
-        _person(2, "Maria", "Ostrowski", "globex.io", "+15559870002"),
+    rows = background() + [
+        person(1, "Maria", "Ostrowski", "acme.com", "+15551230001"),
+        person(2, "Maria", "Ostrowski", "globex.io", "+15559870002"),
     ]
-    pairs = score_contact_pairs(_frame(rows))
-    pair = _pair(pairs, 1, 2)
+    pairs = score_contact_pairs(records_frame(rows))
+    pair = pair_of(pairs, 1, 2)
     assert pair["first_name_level"] == "exact" and pair["last_name_level"] == "exact"
     assert pair["decision"] == "no_match"
     assert pair["match_probability"] < 0.01
 
 
 def test_colleagues_with_numbered_mailboxes_are_not_merged():
-    rows = _background() + [
-        _person(1, "Bram", "Jansen", "acme.com", "+15551230001", email="bram.jansen@acme.com"),
-        _person(2, "Bram", "Jansen", "acme.com", "+15559870002", email="bram.jansen2@acme.com"),
+    rows = background() + [
+        person(1, "Bram", "Jansen", "acme.com", "+15551230001", email="bram.jansen@acme.com"),
+        person(2, "Bram", "Jansen", "acme.com", "+15559870002", email="bram.jansen2@acme.com"),
     ]
-    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)
+    pair = pair_of(score_contact_pairs(records_frame(rows)), 1, 2)
     assert pair["email_level"] == "different"
     assert pair["decision"] != "auto_merge"
 
 
 def test_swapped_names_and_email_alias_still_match():
-    rows = _background() + [
-        _person(1, "Chen", "Wei", "acme.com", "+15551230001", email="chen.wei@acme.com"),
-        _person(2, "Wei", "Chen", "acme.com", "+15551230001", email="chen.wei+crm@acme.com"),
+    rows = background() + [
+        person(1, "Chen", "Wei", "acme.com", "+15551230001", email="chen.wei@acme.com"),
+        person(2, "Wei", "Chen", "acme.com", "+15551230001", email="chen.wei+crm@acme.com"),
     ]
-    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)
+    pair = pair_of(score_contact_pairs(records_frame(rows)), 1, 2)
     assert pair["email_level"] == "exact"
     assert pair["first_name_level"] == "exact" and pair["last_name_level"] == "exact"
     assert pair["decision"] == "auto_merge"
 
 
 def test_thresholds_come_from_config():
-    rows = _background() + [
-        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-        _person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    rows = background() + [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
     ]
     strict = MatchConfig(automerge_min_probability=1.01, review_min_probability=0.5)
-    assert _pair(score_contact_pairs(_frame(rows), strict), 1, 2)["decision"] == "review"
+    assert pair_of(score_contact_pairs(records_frame(rows), strict), 1, 2)["decision"] == "review"
 
 
 def test_cluster_guard_stops_transitive_drift_across_domains():
@@ -163,17 +118,17 @@ def test_cluster_guard_stops_transitive_drift_across_domains():
 
 
 def test_cluster_ids_are_stable_across_runs_and_input_order():
-    rows = _background() + [
-        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-        _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
-        _person(9, "Rob", "Hollander", "acme.com", "+15551230001"),
+    rows = background() + [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+        person(9, "Rob", "Hollander", "acme.com", "+15551230001"),
     ]
-    first = resolve_contacts(_frame(rows)).clusters.sort("record_id")
-    second = resolve_contacts(_frame(rows).sample(fraction=1.0, shuffle=True, seed=3)).clusters.sort("record_id")
+    first = resolve_contacts(records_frame(rows)).clusters.sort("record_id")
+    second = resolve_contacts(records_frame(rows).sample(fraction=1.0, shuffle=True, seed=3)).clusters.sort("record_id")
     assert first.equals(second)
     assert set(first.filter(pl.col("record_id").is_in([1, 5, 9]))["golden_contact_id"]) == {"gc-1"}
     # A newer record (higher id) joining the cluster does not rename it.
-    grown = resolve_contacts(_frame(rows + [_person(4000, "Robert", "Hollander", "acme.com", "+15551230001")]))
+    grown = resolve_contacts(records_frame(rows + [person(4000, "Robert", "Hollander", "acme.com", "+15551230001")]))
     assert set(grown.clusters.filter(pl.col("record_id").is_in([1, 5, 9, 4000]))["golden_contact_id"]) == {"gc-1"}
 
 
@@ -292,19 +247,19 @@ def test_empty_and_single_record_inputs():
 
 
 def test_incremental_delta_matches_full_resolution_and_keeps_ids():
-    base = _background() + [
-        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-        _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    base = background() + [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
     ]
-    earlier = resolve_contacts(_frame(base))
+    earlier = resolve_contacts(records_frame(base))
     previous = earlier.clusters
     delta = [
-        _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),  # joins gc-1
-        _person(5001, "Maria", "Ostrowski", "globex.io", "+15559870002"),  # new person
+        person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),  # joins gc-1
+        person(5001, "Maria", "Ostrowski", "globex.io", "+15559870002"),  # new person
     ]
     changed = pl.Series([5000, 5001])
-    incremental = resolve_contacts_incremental(_frame(base + delta), previous, changed, earlier.parameters)
-    full = resolve_contacts(_frame(base + delta))
+    incremental = resolve_contacts_incremental(records_frame(base + delta), previous, changed, earlier.parameters)
+    full = resolve_contacts(records_frame(base + delta))
     assert incremental.clusters.sort("record_id").equals(full.clusters.sort("record_id"))
     # Only pairs touching the delta were scored.
     assert incremental.pairs.filter(
@@ -316,13 +271,13 @@ def test_incremental_delta_matches_full_resolution_and_keeps_ids():
 
 
 def test_scores_do_not_depend_on_row_order():
-    rows = _background() + [
-        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-        _person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    rows = background() + [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(2, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
     ]
     config = MatchConfig(u_sample_pairs=500)  # a small sample makes any order dependence visible
-    first = score_contact_pairs(_frame(rows), config)
-    shuffled = score_contact_pairs(_frame(rows).sample(fraction=1.0, shuffle=True, seed=11), config)
+    first = score_contact_pairs(records_frame(rows), config)
+    shuffled = score_contact_pairs(records_frame(rows).sample(fraction=1.0, shuffle=True, seed=11), config)
     assert first.equals(shuffled)
 
 
@@ -351,11 +306,11 @@ def test_soundex_codes():
 
 
 def test_typos_in_both_names_and_the_address_still_match():
-    rows = _background() + [
+    rows = background() + [
         _household(1, "Maddison", "Quilliam", "57 Bedford Street", "Surrey Hills", "6525", "6408579"),
         _household(2, "Madison", "Quiliam", "57 bedford s treet", "Surey Hills", "6525", "6408479"),
     ]
-    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)  # no name key is shared: Soundex/address blocks
+    pair = pair_of(score_contact_pairs(records_frame(rows)), 1, 2)  # no name key is shared: Soundex/address blocks
     assert pair["first_name_level"] == "jw_0.92" and pair["last_name_level"] == "jw_0.92"
     assert pair["phone_level"] == "one_typo"  # one digit wrong
     assert pair["workplace_level"] == "address_similar"
@@ -364,7 +319,7 @@ def test_typos_in_both_names_and_the_address_still_match():
 
 def test_name_order_is_chosen_on_similar_names_only():
     features = prepare_contact_features(
-        _frame(
+        records_frame(
             [
                 _household(1, "Christian", "Ferris", "3 Coombe St", "Plumpton", "5008", "1670806"),
                 _household(2, "Christian", "Walch", "3 Coombe St", "Plumpton", "5008", "1670806"),
@@ -384,18 +339,18 @@ def test_name_order_is_chosen_on_similar_names_only():
 def test_swapped_name_agreement_is_weighed_by_the_common_share():
     # "Smith" is common as a last name; as a first name it appears only in the swapped record. Its swapped
     # agreement must weigh like a common name, not like a unique one.
-    smiths = [_person(2000 + i, FIRSTS[i % len(FIRSTS)], "Smith", f"smith{i}.com", None) for i in range(40)]
+    smiths = [person(2000 + i, FIRSTS[i % len(FIRSTS)], "Smith", f"smith{i}.com", None) for i in range(40)]
     rows = (
-        _background()
+        background()
         + smiths
         + [
-            _person(1, "Smith", "Archie", "acme.com", "+15551230001", email="archie.smith@acme.com"),
-            _person(2, "Archie", "Smith", "globex.io", "+15559870002"),
+            person(1, "Smith", "Archie", "acme.com", "+15551230001", email="archie.smith@acme.com"),
+            person(2, "Archie", "Smith", "globex.io", "+15559870002"),
         ]
     )
-    pair = _pair(score_contact_pairs(_frame(rows)), 1, 2)
+    pair = pair_of(score_contact_pairs(records_frame(rows)), 1, 2)
     assert pair["first_name_level"] == "exact" and pair["last_name_level"] == "exact"
-    straight = _pair(score_contact_pairs(_frame(rows)), 2000, 2012)  # Anna Smith ~ Anna Smith, straight
+    straight = pair_of(score_contact_pairs(records_frame(rows)), 2000, 2012)  # Anna Smith ~ Anna Smith, straight
     assert pair["first_name_weight"] <= straight["last_name_weight"] + 1e-9
     assert pair["decision"] == "no_match"
 
@@ -416,11 +371,11 @@ def test_prior_follows_the_data_between_floor_and_cap():
 
 
 def test_saved_parameters_score_a_delta_like_the_full_run():
-    records = _frame(
-        _background()
+    records = records_frame(
+        background()
         + [
-            _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-            _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),
+            person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+            person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),
         ]
     )
     full = resolve_contacts(records)
@@ -440,16 +395,16 @@ def test_saved_parameters_score_a_delta_like_the_full_run():
 
 
 def test_reclustering_keeps_untouched_clusters_and_drops_removed_records():
-    people = _background() + [
-        _person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
-        _person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
-        _person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),
+    people = background() + [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+        person(5000, "Rob", "Hollander", "acme.com", "+15551230001"),
     ]
-    before = resolve_contacts(_frame(people))
+    before = resolve_contacts(records_frame(people))
     ids = dict(before.clusters.select("record_id", "golden_contact_id").iter_rows())
     assert ids[1] == ids[5] == ids[5000] == "gc-1"
     # Record 1 leaves the CRM (merged away): its cluster is drawn again from the remaining pairs.
-    remaining = _frame([p for p in people if p["record_id"] != 1])
+    remaining = records_frame([p for p in people if p["record_id"] != 1])
     features = prepare_contact_features(remaining)
     after = recluster_contacts(features, before.pairs, before.clusters, pl.Series([], dtype=pl.Int64))
     after_ids = dict(after.select("record_id", "golden_contact_id").iter_rows())

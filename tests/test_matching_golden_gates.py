@@ -20,7 +20,7 @@ def test_golden_suites_cover_the_four_marts():
 
 
 def test_good_golden_records_pass():
-    contacts = pd.DataFrame({"golden_contact_id": ["gc-1", "gc-2"], "employer_domain_count": [1, 0]})
+    contacts = pd.DataFrame({"golden_contact_id": ["gc-1", "gc-2"], "unbridged_domain_count": [1, 0]})
     crosswalk = pd.DataFrame({"source_record_id": [1, 2, 3], "golden_contact_id": ["gc-1", "gc-1", "gc-2"]})
     assert _failed("dim_contacts", contacts) == set()
     assert _failed("contact_crosswalk", crosswalk) == set()
@@ -32,14 +32,14 @@ def test_good_golden_records_pass():
         # golden ids must be unique
         (
             "dim_contacts",
-            {"golden_contact_id": ["gc-1", "gc-1"], "employer_domain_count": [1, 1]},
+            {"golden_contact_id": ["gc-1", "gc-1"], "unbridged_domain_count": [1, 1]},
             ("ExpectColumnValuesToBeUnique", "golden_contact_id"),
         ),
         # a contact cluster must never span two employer domains
         (
             "dim_contacts",
-            {"golden_contact_id": ["gc-1", "gc-2"], "employer_domain_count": [2, 1]},
-            ("ExpectColumnValuesToBeBetween", "employer_domain_count"),
+            {"golden_contact_id": ["gc-1", "gc-2"], "unbridged_domain_count": [2, 1]},
+            ("ExpectColumnValuesToBeBetween", "unbridged_domain_count"),
         ),
         # the crosswalk covers every source row: a lost record has no golden id
         (

@@ -82,6 +82,7 @@ def _write_staging(path, data, pricing_boost: int = 0):
         "country_code",
         "website_domain",
         account.alias("golden_account_id"),
+        pl.lit(False).alias("is_junk"),
     )
     crosswalk = contacts.select(pl.col("contact_id").alias("source_record_id"), golden.alias("golden_contact_id"))
     dim_accounts = c.select(

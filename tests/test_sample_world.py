@@ -194,3 +194,32 @@ def test_next_hours_only_adds_files(tmp_path):
     generate_world(out2, contacts=600, seed=5)
     generate_next_hours(out2, hours=2)
     assert _hashes(out2 / "landing") == after
+
+
+def test_hard_case_export_holds_every_construct_with_truth(tmp_path):
+    from sample_world import generate_hard_world
+    from sample_world.hard_cases import MODE
+
+    first = generate_hard_world(tmp_path / "a", contacts=3000, seed=5)
+    again = generate_hard_world(tmp_path / "b", contacts=3000, seed=5)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")  # deterministic per (contacts, seed)
+    contacts = pl.read_csv(tmp_path / "a/landing/hubspot_contacts/contacts_export.csv", infer_schema_length=0)
+    truth = load_truth(tmp_path / "a", "contacts")
+    assert contacts.height == truth.height == first.contacts == again.contacts
+    assert set(truth["record_id"]) == set(contacts["Record ID"].cast(pl.Int64))
+    kinds = set(truth["duplicate_kind"].drop_nulls())
+    assert kinds >= {"diacritics", "transliteration", "initials", "nickname", "swapped_name", "double_surname",
+                     "particle", "married_name", "acquisition", "job_change", "missing_email", "phone_format",
+                     "linkedin_variant", "legal_suffix", "nbsp"}
+    assert set(truth["negative_kind"].drop_nulls()) >= {"same_name_same_company", "initial_or_swapped_colleague",
+                                                        "role_mailbox", "junk_lookalike"}
+    junk = truth.filter("is_junk")
+    assert junk.height == first.junk and junk["person_id"].n_unique() == junk.height  # each junk row alone
+    companies = load_truth(tmp_path / "a", "companies")
+    assert set(companies["construct"]) >= {"subsidiary_shared_domain", "name_twin", "child_company", "legal_suffix"}
+    subsidiaries = companies.filter(pl.col("construct") == "subsidiary_shared_domain")
+    assert subsidiaries["parent_account_id"].null_count() == 0
+    state = json.loads((tmp_path / "a/truth/world_state.json").read_text())
+    assert state["mode"] == MODE
+    with pytest.raises(ValueError, match="next-hour mode"):
+        generate_next_hours(tmp_path / "a", hours=1)

@@ -46,12 +46,15 @@ def con():
                    timestamptz '2026-02-26 10:00:00+00' as created_at,
                    null::timestamptz as closed_won_entered_at, null::timestamptz as closed_lost_entered_at;
         create table marts.dim_contacts as select * from (values
-            ('gc-1', 'ana@acme.io', 'VP Sales', 'sales', 'vp', null, 'acme.io', 'ga-10'),
-            ('gc-3', 'bo@beta.io', 'Engineer', 'engineering', 'individual_contributor', 'DE', 'beta.io', 'ga-12')
+            ('gc-1', 'ana@acme.io', 'VP Sales', 'sales', 'vp', null, 'acme.io', 'ga-10', false),
+            ('gc-3', 'bo@beta.io', 'Engineer', 'engineering', 'individual_contributor', 'DE', 'beta.io', 'ga-12',
+             false),
+            ('gc-4', 'test@example.com', 'CEO', 'executive', 'c_level', 'DE', null, null, true)
         ) t(golden_contact_id, email, job_title, role_category, seniority, country_code, website_domain,
-            golden_account_id);
+            golden_account_id, is_junk);
         create table marts.contact_crosswalk as
-            select * from (values (1, 'gc-1'), (2, 'gc-1'), (3, 'gc-3')) t(source_record_id, golden_contact_id);
+            select * from (values (1, 'gc-1'), (2, 'gc-1'), (3, 'gc-3'), (4, 'gc-4'))
+            t(source_record_id, golden_contact_id);
         create table marts.dim_accounts as select * from (values
             ('ga-10', 'US', 'computer software', 250, 'acme.io'),
             ('ga-12', 'DE', 'automotive', 40, 'beta.io')
@@ -76,6 +79,17 @@ def test_one_lead_per_golden_contact_with_golden_and_account_attributes(con):
     assert ana["country_code"] == "US"  # the account's country fills the contact's gap
     assert ana["technologies"] == ["gong", "hubspot"]  # pooled over the account's company records
     assert ana["company_domain"] == "acme.io"
+
+
+def test_junk_golden_contacts_are_not_scored(con):
+    # gc-4 is a test row (is_junk): no lead, so no score and no tier; its events attach to no one.
+    con.execute(
+        "insert into staging.stg_email__events "
+        "values (4, 'test@example.com', 'reply', timestamptz '2026-02-27 10:00:00+00')"
+    )
+    inputs = load_scoring_inputs(con)
+    assert "gc-4" not in inputs.contacts["contact_id"].to_list()
+    assert "gc-4" not in inputs.events["contact_id"].to_list()
 
 
 def test_events_and_outcomes_map_through_the_crosswalk(con):

@@ -26,6 +26,8 @@ MERGES_TABLE = "marts.merge_proposals"
 ENRICHMENT_TABLE = "marts.enrichment_review"
 _MERGE_REASONS = {
     "review_band": "the match probability is in the review band (likely, not certain)",
+    "needs_corroboration": "names and workplace agree, but no email, phone or LinkedIn profile confirms it is one "
+    "person (colleagues can share a name)",
     "blocked_by_cluster_guard": "the matcher would merge them, but that would join records with conflicting "
     "LinkedIn profiles or employer domains",
 }

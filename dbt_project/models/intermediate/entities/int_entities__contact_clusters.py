@@ -19,7 +19,7 @@ def _previous_clusters(dbt, session) -> pl.DataFrame | None:
         [dbt.this.schema, dbt.this.identifier],
     ).fetchall()
     # First build, or a table from before incremental resolution: nothing to carry over.
-    if not {"resolved_through", "parameters_version"} <= {name for (name,) in columns}:
+    if not {"resolved_through", "parameters_version", "domain_bridges"} <= {name for (name,) in columns}:
         return None
     return session.sql(
         f"select record_id, golden_contact_id, resolved_through, parameters_version from {dbt.this}"
@@ -47,13 +47,17 @@ def model(dbt, session):
         clusters = recluster_contacts(
             features, pairs, previous.select("record_id", "golden_contact_id"), changed, **settings
         )
-    # Distinct employer domains per cluster: the golden gate asserts it never exceeds one.
+    # Distinct employer domains per cluster, and those no personal identifier bridged (a job change keeps
+    # LinkedIn and mobile): the golden gate asserts the unbridged count never exceeds one.
     domains = features.select("record_id", "domain")
     clusters = (
         clusters.join(domains, on="record_id", how="left")
         .with_columns(
             pl.col("domain").n_unique().over("golden_contact_id").alias("employer_domain_count")
             - pl.col("domain").is_null().any().over("golden_contact_id").cast(pl.UInt32),
+        )
+        .with_columns(
+            (pl.col("employer_domain_count").cast(pl.Int64) - pl.col("domain_bridges")).alias("unbridged_domain_count")
         )
         .drop("domain")
     )

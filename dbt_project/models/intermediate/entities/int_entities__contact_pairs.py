@@ -12,7 +12,13 @@ from matching.resolve import pairs_to_rescore
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", unique_key=["left_id", "right_id"], incremental_strategy="delete+insert")
+    # New comparisons add columns: appended to the existing table (the new parameters version re-scores every pair).
+    dbt.config(
+        materialized="incremental",
+        unique_key=["left_id", "right_id"],
+        incremental_strategy="delete+insert",
+        on_schema_change="append_new_columns",
+    )
     records = dbt.ref("int_entities__contact_records").pl()
     changes = dbt.ref("int_entities__contact_record_changes").pl()
     latest = dbt.ref("int_entities__contact_match_parameters").pl().sort("parameters_version").tail(1)
@@ -21,6 +27,7 @@ def model(dbt, session):
     config = MatchConfig(
         automerge_min_probability=float(dbt.config.get("automerge_min_probability")),
         review_min_probability=float(dbt.config.get("review_min_probability")),
+        uncorroborated_review_min_probability=float(dbt.config.get("uncorroborated_review_min_probability")),
     )
     features = prepare_contact_features(records)
     if dbt.is_incremental:

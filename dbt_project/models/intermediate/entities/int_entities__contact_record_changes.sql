@@ -7,8 +7,8 @@ with current_records as (
     select
         record_id,
         md5(cast(row(
-            first_name, last_name, email, phone, mobile_phone, linkedin_url, company_name, website_domain,
-            street_address, city, postal_code, country_code
+            first_name, last_name, email, phone, mobile_phone, linkedin_url, company_name, job_title,
+            website_domain, street_address, city, postal_code, country_code, company_phone
         ) as varchar)) as record_fingerprint
     from {{ ref('int_entities__contact_records') }}
 )

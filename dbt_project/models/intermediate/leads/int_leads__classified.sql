@@ -1,6 +1,7 @@
 -- Each lead classified for routing, always with a reason:
---   rejected    (junk): disposable domain, student, "stealth" company, gibberish, free/personal email
---               without a company website
+--   rejected    (junk): disposable domain, student, "stealth" company, gibberish (keyboard mash), a test entry
+--               (test names or mailboxes, noreply@, placeholder domains or companies: the junk rules every contact
+--               source shares, matching.junk via int_leads__junk), free/personal email without a company website
 --   quarantined (cannot be routed): no company, no country, no role category
 --   accepted    otherwise.
 -- Free-mail / student / disposable lists and the exception list (addresses or domains that may pass
@@ -22,12 +23,11 @@ flagged as (
             or regexp_matches(coalesce(l.job_title, ''), '(?i)^\s*((phd|graduate|undergraduate|mba)\s+)?student\s*$')
             as is_student,
         regexp_matches(coalesce(l.company_name, ''), '(?i)^\s*stealth\b') as is_stealth,
-        -- Gibberish: the mailbox repeats the domain name (qwxzrtp@qwxzrtp.com), or a name of 4+ letters has
-        -- no vowel (short ones like "Ng" are real), or five consonants in a row.
-        split_part(l.email, '@', 1) = split_part(l.email_domain, '.', 1)
-            or regexp_matches(lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')),
-                              '(^|\s)[^aeiouy\s]{4,}(\s|$)|[bcdfghjklmnpqrstvwxz]{5}') as is_gibberish
+        list_contains(j.junk_reasons, 'keyboard_mash') as is_gibberish,
+        list_has_any(j.junk_reasons, ['test_name', 'test_email', 'no_reply_address', 'placeholder_email_domain',
+                                      'test_company']) as is_test_entry
     from leads as l
+    left join {{ ref('int_leads__junk') }} as j using (submission_id)
 )
 
 select
@@ -48,6 +48,7 @@ from (
             when is_student then 'student'
             when is_stealth then 'stealth'
             when is_gibberish then 'gibberish'
+            when is_test_entry then 'test_entry'
             -- A personal address is fine when the lead names a company website (routing uses that).
             when is_free_mail and website_domain is null then 'free_email'
         end as reject_reason,

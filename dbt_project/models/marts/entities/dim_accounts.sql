@@ -1,5 +1,7 @@
 -- Golden accounts: one row per account cluster. Firmographics from the anchor (oldest-id) record, gaps filled
--- from the other records of the cluster, then from confident enrichment; provenance says which.
+-- from the other records of the cluster, then from confident enrichment; provenance says which. Parent and child
+-- (subsidiary map, the CRM's Parent Company ID, a regional subsidiary or division on the parent's domain) are a
+-- relationship: parent_golden_account_id.
 with crosswalk as (
     select * from {{ ref('int_entities__company_records') }}
 ),
@@ -70,7 +72,8 @@ select
     crm.annual_revenue,
     crm.country_code,
     crm.city,
-    coalesce(sp.parent_golden_account_id, parent.golden_account_id) as parent_golden_account_id,
+    coalesce(sp.parent_golden_account_id, parent.golden_account_id, hierarchy.parent_golden_account_id)
+        as parent_golden_account_id,
     crm.anchor_record_id,
     crm.source_record_count,
     crm.account_domain_count
@@ -78,3 +81,7 @@ from crm
 left join enriched_employees as e on e.domain = crm.account_domain
 left join crosswalk as parent on parent.record_id = crm.parent_company_id
 left join subsidiary_parent as sp on sp.golden_account_id = crm.golden_account_id
+left join (
+    select golden_account_id, min(parent_golden_account_id) as parent_golden_account_id
+    from crosswalk group by golden_account_id
+) as hierarchy on hierarchy.golden_account_id = crm.golden_account_id

@@ -1,6 +1,8 @@
 -- Golden contacts: one row per contact cluster, each field chosen by survivorship
 -- (human-verified > CRM user-entered > enrichment by confidence > inferred; most recent breaks ties),
 -- with the provenance of every field (source class, source, source record, time, confidence) in `provenance`.
+-- Junk and test records (matching.junk; never merged, so each is its own golden contact) carry is_junk and
+-- their junk_reasons: scoring, tiers and every action leave them out.
 with fields as (
     select * from {{ ref('int_entities__contact_golden_fields') }}
 ),
@@ -28,10 +30,17 @@ pivoted as (
 ),
 
 members as (
-    select golden_contact_id, count(*) as source_record_count, min(record_id) as anchor_record_id,
-           max(employer_domain_count) as employer_domain_count
-    from {{ ref('int_entities__contact_clusters') }}
-    group by golden_contact_id
+    select
+        c.golden_contact_id,
+        count(*) as source_record_count,
+        min(c.record_id) as anchor_record_id,
+        max(c.employer_domain_count) as employer_domain_count,
+        max(c.unbridged_domain_count) as unbridged_domain_count,
+        coalesce(bool_or(j.is_junk), false) as is_junk,
+        list_sort(list_distinct(flatten(list(j.junk_reasons)))) as junk_reasons
+    from {{ ref('int_entities__contact_clusters') }} as c
+    left join {{ ref('int_entities__contact_junk') }} as j using (record_id)
+    group by c.golden_contact_id
 ),
 
 anchor_company as (
@@ -54,7 +63,10 @@ select
     coalesce(by_id.golden_account_id, by_domain.golden_account_id) as golden_account_id,
     m.source_record_count,
     m.anchor_record_id,
-    m.employer_domain_count
+    m.employer_domain_count,
+    m.unbridged_domain_count,
+    m.is_junk,
+    m.junk_reasons
 from pivoted as p
 inner join members as m using (golden_contact_id)
 left join anchor_company as a using (golden_contact_id)

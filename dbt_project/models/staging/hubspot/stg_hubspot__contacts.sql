@@ -48,7 +48,7 @@ select
     {{ normalize_text('street_address') }} as street_address,
     {{ normalize_text('city') }} as city,
     {{ normalize_text('state_region') }} as state_region,
-    {{ normalize_text('postal_code') }} as postal_code,
+    {{ normalize_postal_code('postal_code', '_country_code') }} as postal_code,
     {{ nullif_blank('country_region') }} as country_raw,
     _country_code as country_code,
     {{ normalize_linkedin_url('linkedin_url') }} as linkedin_url,

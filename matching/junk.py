@@ -1,0 +1,115 @@
+"""Junk and test rows among contacts, whatever their source (CRM exports, API pulls, lead forms).
+
+A row is junk when any rule below holds; every rule that holds is a reason. Junk rows are kept (nothing is
+dropped), flagged in the golden records (`dim_contacts.is_junk`, `junk_reasons`), and kept out of merges,
+tiers and actions. The rules, most common first in real exports:
+
+- `test_name`: a name word that only test rows use ("Test", "Testperson", "Mustermann", "Dummy", "asdf") or
+  a placeholder full name ("John Doe", "Max Mustermann" by its surname, "Mickey Mouse"); seed `er_junk_names`.
+  A real "Tester", "Testa" or "Student Success Manager" is not matched: whole words only, and titles are not read.
+- `test_email`: a mailbox that only test rows use (`test@`, `test123@`, `foo@`, `asdf@`, `dummy@`) or one that
+  repeats its domain name (`asdf@asdf.com`, `a@a.com`).
+- `no_reply_address`: `noreply@`, `no-reply@`, `donotreply@`, `mailer-daemon@`: nobody reads it.
+- `placeholder_email_domain`: example.com, foo.com, domain.com ... (seed `er_placeholder_email_domains`) and the
+  reserved TLDs .test, .example, .invalid, .localhost.
+- `disposable_email`: a throwaway mailbox provider (seed `er_disposable_domains`, shared with lead capture).
+- `keyboard_mash`: a name word or mailbox with a run of keys from one keyboard row (four of the home or bottom
+  row: "asdf", "yxcv"; five of the top row, since "erty" and "ertz" occur in Laverty and Hertz), a chunk of
+  three letters or more typed twice ("sdfsdf", "asdasd"), one letter three times ("aaa"), or a name whose
+  words of four letters or more all lack a vowel ("Qwrtz Ztrwq"). Real names without vowels ("Ng"), a typo
+  ("Mcgrr") and long consonant clusters with vowels ("Hirschsprung") are not matched.
+- `test_company`: the company is a test placeholder ("Test GmbH", "Testfirma", "Musterfirma"; legal form
+  ignored; seed `er_junk_companies`). A company that only contains the word ("Testo", "TestRail") is real.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from matching.normalize import ascii_text, company_name_key
+from matching.reference import seed_column, seed_rows
+
+JUNK_REASONS = (
+    "test_name",
+    "test_email",
+    "no_reply_address",
+    "placeholder_email_domain",
+    "disposable_email",
+    "keyboard_mash",
+    "test_company",
+)
+_TEST_MAILBOX = r"^(test|testing|testuser|asdf|qwerty|qwertz|foo|foobar|bar|baz|dummy|example|sample|fake|spam|nobody|noname|abc|abcd|xxx+|aaa+)[0-9]*$"  # noqa: E501
+_NO_REPLY_MAILBOX = r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]?daemon|postmaster|bounces?)$"
+_RESERVED_TLDS = r"\.(test|example|invalid|localhost)$"
+_KEYBOARD_ROWS = ("qwertyuiop", "qwertzuiop", "asdfghjkl", "zxcvbnm", "yxcvbnm")
+
+
+def _keyboard_runs() -> list[str]:
+    """Runs of neighbouring keys of one keyboard row, both directions: four keys of the home and bottom rows,
+    five of the top row (four of it occur in real names: Laverty, Hertz, Wertheim)."""
+    runs = set()
+    for row in _KEYBOARD_ROWS:
+        length = 5 if row.startswith("q") else 4
+        runs |= {row[i : i + length] for i in range(len(row) - length + 1)}
+    return sorted(runs | {run[::-1] for run in runs})
+
+
+def _mashed(words: pl.Expr) -> pl.Expr:
+    """True where any word of a list of lowercase ASCII words looks like keyboard mash."""
+    runs = "|".join(_keyboard_runs())
+    same_letter = "^(?:" + "|".join(f"{letter}{{3,}}" for letter in "abcdefghijklmnopqrstuvwxyz") + ")$"
+    word = pl.element()
+    # A chunk of 3+ letters typed twice or three times ("sdfsdf", "asdasdasd"); the regex engine has no
+    # back-references, so each (chunk length, repeats) is compared directly.
+    repeated = pl.lit(False)
+    for size, times in ((3, 2), (4, 2), (5, 2), (3, 3)):
+        chunk = word.str.slice(0, size)
+        repeated = repeated | ((word.str.len_chars() == size * times) & (word == pl.concat_str([chunk] * times)))
+    mashed = words.list.eval(word.str.contains(runs) | word.str.contains(same_letter) | repeated).list.any()
+    # No vowel in any word of four letters or more ("Qwrtz Ztrwq"); one such word alone is a typo or "Ng".
+    vowelless = words.list.eval((word.str.len_chars() >= 4) & ~word.str.contains("[aeiouy]")).list.all()
+    return mashed | (vowelless & (words.list.len() > 1))
+
+
+def flag_junk(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows with first_name, last_name, email, company_name (missing columns count as empty) -> the same rows
+    with `junk_reasons` (list of reasons, empty when real) and `is_junk`."""
+    columns = ("first_name", "last_name", "email", "company_name")
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in frame.columns)
+    return frame.with_columns(junk_reasons(frame)).with_columns(
+        (pl.col("junk_reasons").list.len() > 0).alias("is_junk")
+    )
+
+
+def junk_reasons(frame: pl.DataFrame) -> pl.Series:
+    """The junk reasons of each row (see the module docstring), in `JUNK_REASONS` order; an empty list when real."""
+    names = seed_rows("er_junk_names", ("name", "match"))
+    name_words = sorted(name for name, match in names if match == "word")
+    full_names = sorted(name for name, match in names if match == "full")
+    first = ascii_text(pl.col("first_name")).str.to_lowercase().str.replace_all(r"[^a-z\s]", " ")
+    last = ascii_text(pl.col("last_name")).str.to_lowercase().str.replace_all(r"[^a-z\s]", " ")
+    full = pl.concat_str([first, last], separator=" ", ignore_nulls=True).str.replace_all(r"\s+", " ").str.strip_chars()
+    words = full.str.split(" ").list.filter(pl.element().str.len_chars() > 0)
+    email = pl.col("email").str.to_lowercase().str.strip_chars()
+    local = email.str.extract(r"^([^@+]+)", 1)
+    domain = email.str.extract(r"@(.+)$", 1)
+    domain_label = domain.str.extract(r"^([^.]+)\.", 1)
+    local_letters = local.str.replace_all(r"[^a-z]", "")
+    checks = {
+        "test_name": words.list.eval(pl.element().is_in(name_words)).list.any() | full.is_in(full_names),
+        "test_email": local.str.contains(_TEST_MAILBOX) | (local == domain_label),
+        "no_reply_address": local.str.contains(_NO_REPLY_MAILBOX),
+        "placeholder_email_domain": domain.is_in(sorted(seed_column("er_placeholder_email_domains", "domain")))
+        | domain.str.contains(_RESERVED_TLDS),
+        "disposable_email": domain.is_in(sorted(seed_column("er_disposable_domains", "domain"))),
+        "keyboard_mash": _mashed(words) | _mashed(pl.concat_list([local_letters])),
+        "test_company": company_name_key(pl.col("company_name")).is_in(
+            sorted(seed_column("er_junk_companies", "name"))
+        ),
+    }
+    reasons = frame.select(
+        pl.concat_list(pl.when(check.fill_null(False)).then(pl.lit(reason)) for reason, check in checks.items())
+        .list.drop_nulls()
+        .alias("junk_reasons")
+    )
+    return reasons["junk_reasons"]
