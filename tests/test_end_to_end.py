@@ -90,11 +90,17 @@ def test_demo_then_next_hour(demo_env, capsys):
     from ops_store import open_store
 
     engine = open_store(f"sqlite:///{data_dir / 'operations.sqlite'}")
-    queue = DecisionQueue(engine, load_policy())
+    policy = load_policy()
+    queue = DecisionQueue(engine, policy)
     counts = queue.counts()
     assert sum(c["actions"] for c in counts) > 0
     assert {"suppression", "lead_routing", "enrichment"} <= {c["workflow"] for c in counts}
-    waiting = queue.list(states=["proposed"], limit=1, risk_class="approve")[0]
+    # One-to-one drafts are decided by their owner; take an action the Demo Approver's groups decide.
+    waiting = next(
+        a
+        for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
+        if policy.may_decide("Demo Approver", a.action_type, a.owner)
+    )
     capsys.readouterr()
     assert main(["queue", "show", waiting.action_id[:10]]) == 0
     shown = capsys.readouterr().out
