@@ -44,13 +44,17 @@ test: install test-deps
 	$(PY) -m pytest
 
 # What the tests start themselves but cannot download: Debian's PostgreSQL server (the operational store is
-# tested against a real one). Installed here when missing, so CI on a clean machine runs those tests.
+# tested against a real one) and Debian's chromium (the console's browser tests drive it with Playwright; no
+# browser download). Installed here when missing, so CI on a clean machine runs those tests.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: test-deps
 test-deps:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
 	  echo "Installing Debian's postgresql package for the operational-store tests ..."; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing Debian's chromium package for the console's browser tests ..."; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -120,3 +124,11 @@ SYNC_FIELDS ?= 100000
 .PHONY: eval-sync
 eval-sync: install
 	$(PY) -m evaluation.sync --actions $(SYNC_ACTIONS) --fields $(SYNC_FIELDS)
+
+# --- console (console/): page latency over a 1M-contact publication ------------------------------------------------
+# Builds a small world with `actionhouse demo`, publishes it, scales the publication to CONSOLE_CONTACTS golden
+# contacts in DuckDB, serves the console and times every page type (p95 over all requests).
+CONSOLE_CONTACTS ?= 1000000
+.PHONY: bench-console
+bench-console: install
+	$(PY) -m bench.console --contacts $(CONSOLE_CONTACTS)

@@ -7,7 +7,6 @@ planner reports it in its metrics.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,7 +28,8 @@ class Blocked:
 @dataclass
 class GuardrailContext:
     """What the guardrails check against: the suppression list (including this run's additions) and the
-    customer-facing touches each account already has this week."""
+    customer-facing touches each account already has this week. `classify` adds the touches it lets through, so
+    one context shared by every workflow of a run keeps the weekly cap across workflows."""
 
     suppression: SuppressionSnapshot
     touches_this_week: dict[str, int] = field(default_factory=dict)
@@ -42,11 +42,13 @@ def classify(
     as_of: datetime,
     now: datetime,
 ) -> tuple[list[Action], list[Blocked]]:
-    """Turn proposals into actions the queue can store, or block them; in order, so caps fill first-come. The touches
-    counted here are written back to `context`, so the next workflow classed in the same run shares the cap."""
+    """Turn proposals into actions the queue can store, or block them; in order, so caps fill first-come.
+
+    The touches let through are added to `context.touches_this_week`: later calls with the same context (the
+    next workflow of the run) see them."""
     actions: list[Action] = []
     blocked: list[Blocked] = []
-    touches = Counter(context.touches_this_week)
+    touches = context.touches_this_week
     restricted_industries = {i.lower() for i in policy.restricted.industries}
     restricted_countries = set(policy.restricted.countries)
     for proposal in proposals:
@@ -72,7 +74,7 @@ def classify(
         if kind.customer_facing:
             cap = policy.caps.per_account_weekly_touches
             account = target.account_id
-            if account is not None and touches[account] >= cap:
+            if account is not None and touches.get(account, 0) >= cap:
                 blocked.append(
                     Blocked(
                         proposal,
@@ -82,7 +84,7 @@ def classify(
                 )
                 continue
             if account is not None:
-                touches[account] += 1
+                touches[account] = touches.get(account, 0) + 1
                 verdicts.append(
                     PolicyVerdict(
                         rule="caps.per_account_weekly_touches",
@@ -140,5 +142,4 @@ def classify(
                 expires_at=now + timedelta(hours=policy.expiry_hours_for(proposal.action_type)),
             )
         )
-    context.touches_this_week = dict(touches)
     return actions, blocked

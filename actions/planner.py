@@ -233,7 +233,7 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
     result.suppression_entries = [] if missing_entries else suppression_entries(inputs, policy)
     context = GuardrailContext(
         suppression=_merged_snapshot(store.suppression, result.suppression_entries),
-        touches_this_week=store.touches_this_week,
+        touches_this_week=dict(store.touches_this_week),  # classify adds this run's touches to it
     )
     by_workflow, result.skipped = propose_all(inputs, policy, store.escalated_triggers)
     # Proposals a workflow refused itself (a draft with a missing field or a banned claim): blocked, with the rule.
@@ -440,7 +440,7 @@ def _all_candidates(inputs: PlanningInputs, policy: Policy, store: StoreView, no
     """Every action a policy would want on this data (queued or not), keyed by slot."""
     context = GuardrailContext(
         suppression=_merged_snapshot(store.suppression, suppression_entries(inputs, policy)),
-        touches_this_week=store.touches_this_week,
+        touches_this_week=dict(store.touches_this_week),  # classify adds this run's touches to it
     )
     by_workflow, _ = propose_all(inputs, policy, store.escalated_triggers)
     out: dict[str, Action] = {}

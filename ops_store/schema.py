@@ -210,5 +210,17 @@ sync_leases = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
+console_users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("username", sa.String(120), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),  # viewer | approver | admin
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC form
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sessions_valid_from", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # Tables whose rows are never changed or deleted once written (database triggers refuse it).
 APPEND_ONLY_TABLES = ("action_events", "suppressions", "kill_switch_events", "sync_log")

@@ -229,7 +229,7 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
         print(f"steps skipped by a failed gate: {', '.join(sorted({e.step_key for e in skipped}))}")
     print(f"warehouse: {paths.warehouse}")
     print("quarantined rows: raw.quarantine_rows; quality gate results: quality.expectation_results")
-    print("open the UI: make ui  (then http://127.0.0.1:3000)")
+    print("open the UI: make ui  (then http://127.0.0.1:3000); the RevOps console: actionhouse console")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -325,15 +325,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _generate(paths, args.contacts, args.seed, None)
     else:
         say(f"Using the sample world already in {paths.data_dir} (pass --fresh to start over).")
+    from orchestration.console_cli import ensure_demo_user
+
     if args.no_crm:
-        return 0 if run_refresh(paths) else 1
+        if not run_refresh(paths):
+            return 1
+        ensure_demo_user(say)
+        return 0
     with sandbox_crm(paths):
         if not run_refresh(paths):
             return 1
         if not run_demo_approvals(paths.data_dir, lambda job: run_job(paths, job), say):
             return 1
         print_crm_round_trip(paths)
-        return 0
+    ensure_demo_user(say)
+    return 0
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -401,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.sync_cli import add_sync_commands
 
     add_sync_commands(sub)
+    from orchestration.console_cli import add_console_commands
+
+    add_console_commands(sub)
     return parser
 
 

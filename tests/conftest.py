@@ -73,18 +73,48 @@ def postgres_url():
         port = sock.getsockname()[1]
     data = workdir / "data"
     run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "actionhouse", "--auth=trust",
-                    "-E", "UTF8", "--no-sync"], **run)
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "actionhouse",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        **run,
+    )
     options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"),
-                    "-w", "start"], **run)
+    subprocess.run(
+        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start"],
+        **run,
+    )
     try:
-        subprocess.run([*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "actionhouse",
-                        "actionhouse_test"], **run)
+        subprocess.run(
+            [
+                *as_user,
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "actionhouse",
+                "actionhouse_test",
+            ],
+            **run,
+        )
         yield f"postgresql+psycopg://actionhouse@127.0.0.1:{port}/actionhouse_test"
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(workdir, ignore_errors=True)
 
 

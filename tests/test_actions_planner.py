@@ -234,6 +234,17 @@ def _send(golden_id: str, n: int) -> Proposal:
     )
 
 
+def test_the_weekly_cap_holds_across_the_workflows_of_one_run():
+    # Each workflow is classified in turn with the run's one context: the second sees the first's touches.
+    empty = SuppressionSnapshot({}, {}, {}, {})
+    cap = POLICY.caps.per_account_weekly_touches
+    context = GuardrailContext(empty, {"ga-shared": 1})
+    first, _ = classify([_send(f"gc-{n}", n) for n in range(1, 3)], POLICY, context, AS_OF, utc_now())
+    second, blocked = classify([_send(f"gc-{n}", n) for n in range(3, 3 + cap)], POLICY, context, AS_OF, utc_now())
+    assert len(first) == 2 and len(second) == cap - 3
+    assert len(blocked) == 3 and context.touches_this_week["ga-shared"] == cap
+
+
 def test_caps_and_customer_facing_sends_need_a_person():
     empty = SuppressionSnapshot({}, {}, {}, {})
     proposals = [_send(f"gc-{n}", n) for n in range(1, 9)]

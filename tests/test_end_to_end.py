@@ -31,6 +31,51 @@ def _query(data_dir, sql):
         con.close()
 
 
+def _check_console(data_dir, action_id: str) -> None:
+    """Sign in as the demo user and open every page on the real publication (the browser tests use a small
+    hand-made one; this checks the console against what a refresh really builds)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from console.app import create_app
+    from console.settings import ConsoleSettings
+    from orchestration.console_cli import DEMO_PASSWORD_DEFAULT, DEMO_USER
+
+    publication = data_dir / "console" / "publication.duckdb"
+    con = duckdb.connect(str(publication), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        assert con.execute("select count(*) from scores").fetchone()[0] > 300
+        lead = con.execute("select contact_id from scores order by combined_score desc limit 1").fetchone()[0]
+    finally:
+        con.close()
+    assert {"scores", "contacts", "crosswalk", "golden_fields", "deals", "drift", "models", "quarantine_rows"} <= tables
+    settings = ConsoleSettings.from_environment()
+    app = create_app(settings)
+    client = TestClient(app, base_url="https://127.0.0.1")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    signed_in = client.post(
+        "/login",
+        data={"csrf_token": token, "username": DEMO_USER, "password": DEMO_PASSWORD_DEFAULT, "next": "/"},
+        headers={"Origin": "https://127.0.0.1"},
+    )
+    assert signed_in.status_code == 200 and "Overview" in signed_in.text
+    for path, expected in (
+        ("/scores", "Top reasons across Tier 1"),
+        (f"/leads/{lead}", "Source records (crosswalk)"),
+        ("/queue", "queue-table"),
+        (f"/queue/{action_id}", "Policy verdicts"),
+        ("/quality", "Quarantined rows"),
+        ("/safety", "Audit log"),
+        ("/pipeline", "Open pipeline by stage"),
+    ):
+        page = client.get(path)
+        assert page.status_code == 200 and expected in page.text, path
+    assert "vl-spec" in client.get("/scores").text
+    app.state.reader.close()
+
+
 def test_demo_then_next_hour(demo_env, capsys):
     data_dir = demo_env
     assert main(["demo", "--contacts", "400", "--seed", "3"]) == 0
@@ -90,16 +135,14 @@ def test_demo_then_next_hour(demo_env, capsys):
     from ops_store import open_store
 
     engine = open_store(f"sqlite:///{data_dir / 'operations.sqlite'}")
-    policy = load_policy()
-    queue = DecisionQueue(engine, policy)
+    queue = DecisionQueue(engine, load_policy())
     counts = queue.counts()
     assert sum(c["actions"] for c in counts) > 0
     assert {"suppression", "lead_routing", "enrichment"} <= {c["workflow"] for c in counts}
-    # One-to-one drafts are decided by their owner; take an action the Demo Approver's groups decide.
+    # An action the policy lets the demo approver decide (drafts, for one, are routed to their owner).
     waiting = next(
-        a
-        for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
-        if policy.may_decide("Demo Approver", a.action_type, a.owner)
+        a for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
+        if queue.policy.may_decide("Demo Approver", a.action_type, a.owner)
     )
     capsys.readouterr()
     assert main(["queue", "show", waiting.action_id[:10]]) == 0
@@ -110,6 +153,10 @@ def test_demo_then_next_hour(demo_env, capsys):
     assert decided.state.value == "approved" and decided.decided_by == "Demo Approver"
     assert main(["queue", "approve", waiting.action_id[:10], "--as", "Demo Approver"]) == 1  # approved already
     slots_before = {a.slot_key for a in queue.list(limit=None)}
+
+    # The console: the refresh published its tables, the demo made its local user, every page shows the demo's data.
+    assert "sign in as 'Demo Approver'" in out
+    _check_console(data_dir, waiting.action_id)
 
     golden_before = dict(
         _query(data_dir, "select record_id, golden_contact_id from intermediate.int_entities__contact_clusters")

@@ -1,0 +1,324 @@
+"""The console's publication: after each successful refresh, the tables the console reads are copied out of the
+warehouse into a separate DuckDB file, written under a temporary name and renamed over the previous one.
+
+DuckDB locks the warehouse file while a refresh writes it, so the console never opens it: it reads the latest
+complete publication. A rename is atomic: a reader opens either the previous file or the new one, never half of
+one; a reader that opened the previous file keeps reading it (its inode lives until closed).
+
+    report = publish(warehouse_con, Path("data/console/publication.duckdb"), run_id=run_id, models_dir=models)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+PUBLICATION_VERSION = 1
+
+# Console segments from the lead's company size (the scorer's `employees` feature).
+SEGMENT_SQL = """case when s.f_employees >= 1000 then 'Enterprise' when s.f_employees >= 200 then 'Mid-market'
+     when s.f_employees is not null then 'SMB' else 'Unknown' end"""
+
+# name -> (warehouse tables it needs, select over the warehouse). Each becomes a table of the publication; one whose
+# inputs are not built yet (a gate stopped that part of the refresh) is left out and its page says so.
+TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "scores": (
+        (
+            "ml.lead_scores",
+            "marts.dim_contacts",
+            "staging.stg_hubspot__contacts",
+            "marts.contact_crosswalk",
+            "staging.stg_hubspot__meetings",
+            "staging.stg_hubspot__deals",
+        ),
+        f"""
+        with outcomes as ({{outcomes}}),
+        converted as (select distinct contact_id from outcomes)
+        select s.contact_id, s.run_id, s.scored_at, s.model_version, s.fit_score, s.intent_score,
+               s.combined_score, s.tier, s.reasons,
+               trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) as name,
+               c.company_name, c.country_code, c.email,
+               coalesce(c.contact_owner, '(no owner)') as owner,
+               {SEGMENT_SQL} as segment,
+               coalesce(h.original_source, 'unknown') as source,
+               ntile(10) over (order by s.combined_score, s.contact_id) as decile,
+               cv.contact_id is not null as converted
+        from ml.lead_scores s
+        left join marts.dim_contacts c on c.golden_contact_id = s.contact_id
+        left join staging.stg_hubspot__contacts h on h.contact_id = c.anchor_record_id
+        left join converted cv on cv.contact_id = s.contact_id
+        order by s.contact_id
+        """,
+    ),
+    "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores order by contact_id"),
+    "score_history": (
+        ("ml.score_log",),
+        """select run_id, scored_at, contact_id, model_version, fit_score, intent_score, combined_score, tier
+        from ml.score_log order by contact_id, scored_at""",
+    ),
+    "tier_movers": (
+        ("ml.score_log",),
+        """
+        with runs as (select run_id, max(scored_at) as last_at from ml.score_log group by run_id),
+        ranked as (select run_id, row_number() over (order by last_at desc) as n from runs),
+        cur as (select contact_id, tier from ml.score_log where run_id = (select run_id from ranked where n = 1)),
+        prev as (select contact_id, tier from ml.score_log where run_id = (select run_id from ranked where n = 2))
+        select coalesce(cur.contact_id, prev.contact_id) as contact_id, prev.tier as previous_tier, cur.tier,
+               case when cur.tier = 1 then 'into Tier 1' else 'out of Tier 1' end as direction
+        from cur full join prev on prev.contact_id = cur.contact_id
+        where (select count(*) from ranked) > 1
+          and ((cur.tier = 1 and coalesce(prev.tier, 0) <> 1) or (prev.tier = 1 and coalesce(cur.tier, 0) <> 1))
+        """,
+    ),
+    "contacts": (("marts.dim_contacts",), "select * from marts.dim_contacts order by golden_contact_id"),
+    "golden_fields": (
+        ("intermediate.int_entities__contact_golden_fields",),
+        "select * from intermediate.int_entities__contact_golden_fields order by golden_contact_id, field_name",
+    ),
+    "crosswalk": (
+        ("marts.contact_crosswalk", "staging.stg_hubspot__contacts"),
+        """select x.golden_contact_id, x.source_system, x.source_record_id, x.is_anchor_record, x.cluster_size,
+               h.first_name, h.last_name, h.email, h.job_title, h.company_name, h.contact_owner,
+               h.created_at, h.last_modified_at
+        from marts.contact_crosswalk x
+        left join staging.stg_hubspot__contacts h
+          on x.source_system = 'hubspot' and h.contact_id = x.source_record_id
+        order by x.golden_contact_id""",
+    ),
+    "load_files": (("raw.load_files",), "select * from raw.load_files"),
+    "quarantine_rows": (("raw.quarantine_rows",), "select * from raw.quarantine_rows"),
+    "expectation_results": (("quality.expectation_results",), "select * from quality.expectation_results"),
+    "merge_proposals": (("marts.merge_proposals",), "select * from marts.merge_proposals"),
+    "enrichment_review": (("marts.enrichment_review",), "select * from marts.enrichment_review"),
+    "reply_classifications": (
+        ("ml.reply_classifications",),
+        "select * from ml.reply_classifications",
+    ),
+}
+
+# Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
+# every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
+DERIVED_SQL = {
+    "tier_reasons": """
+        create table {catalog}tier_reasons as
+        with parts as (
+            select tier, owner, segment, source,
+                   regexp_replace(trim(unnest(string_split(reasons, ';'))), '^[+-][0-9.]+ ', '') as reason
+            from {catalog}scores where tier = 1
+        )
+        select tier, owner, segment, source, reason, count(*) as leads from parts where reason <> '' group by all
+        """,
+    "score_filter_values": """
+        create table {catalog}score_filter_values as
+        select 'owner' as filter, owner as value, count(*) as leads from {catalog}scores group by all
+        union all select 'segment', segment, count(*) from {catalog}scores group by all
+        union all select 'source', source, count(*) from {catalog}scores group by all
+        """,
+}
+
+
+def create_derived(con: duckdb.DuckDBPyConnection, catalog: str = "") -> None:
+    """Create the derived tables from the `scores` table of `catalog` (`""`: the connection's default)."""
+    prefix = f"{catalog}." if catalog else ""
+    for sql in DERIVED_SQL.values():
+        con.execute(sql.format(catalog=prefix))
+
+
+# Deals for the pipeline page: the first of these that exists (a pipeline mart once built, else staged deals).
+DEAL_SOURCES = ("marts.fct_deals", "marts.dim_deals", "staging.stg_hubspot__deals")
+
+
+@dataclass
+class PublicationReport:
+    """What one publication wrote: where, when, which tables with how many rows, which were left out."""
+
+    path: Path
+    published_at: datetime
+    seconds: float
+    rows: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
+    rows = con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables() where database_name = ? "
+        "union select schema_name || '.' || view_name from duckdb_views() where database_name = ?",
+        [catalog, catalog],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _drift_rows(con, models_dir: Path | None) -> list[tuple]:
+    """PSI per feature of the latest scoring run against its model's training data (ml.pipeline.run_drift)."""
+    if models_dir is None or not Path(models_dir).exists():
+        return []
+    from ml.config import load_config
+    from ml.pipeline import latest_run_id, run_drift
+    from ml.registry import ModelRegistry
+
+    run_id = latest_run_id(con)
+    if run_id is None:
+        return []
+    report = run_drift(con, ModelRegistry(models_dir), load_config(), run_id)
+    if report is None or report.is_empty():
+        return []
+    return [(r["column"], float(r["psi"]), float(r["noise_psi"]), r["status"]) for r in report.iter_rows(named=True)]
+
+
+def _model_rows(models_dir: Path | None, versions: list[str]) -> list[tuple]:
+    """Each scored model version with its kind, training time and holdout metrics (from the model registry)."""
+    if models_dir is None:
+        return []
+    from ml.registry import ModelRegistry, RegistryError
+
+    registry = ModelRegistry(models_dir)
+    rows = []
+    for version in versions:
+        try:
+            meta = registry.metadata(version)
+        except RegistryError:  # the ICP rules fallback is not registered
+            rows.append((version, "rules", None, "{}", ""))
+            continue
+        trained = meta.get("trained_at")
+        rows.append(
+            (
+                version,
+                meta.get("kind", ""),
+                datetime.fromtimestamp(trained, UTC).replace(tzinfo=None) if trained else None,
+                json.dumps(meta.get("holdout_metrics", {})),
+                meta.get("fallback_reason", "") or "",
+            )
+        )
+    return rows
+
+
+def publish(
+    warehouse: duckdb.DuckDBPyConnection,
+    target: Path,
+    *,
+    run_id: str | None = None,
+    models_dir: Path | None = None,
+) -> PublicationReport:
+    """Copy the console's tables from `warehouse` (a connection, read-only is enough) into a new DuckDB file and
+    swap it in as `target`. Returns what was written. A failure leaves the previous publication in place."""
+    from ml.warehouse import OUTCOMES_SQL
+
+    started = time.perf_counter()
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    catalog = warehouse.execute("select current_database()").fetchone()[0]
+    present = _existing_tables(warehouse, catalog)
+    report = PublicationReport(path=target, published_at=datetime.now(UTC), seconds=0.0)
+    warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
+    try:
+        for name, (needs, sql) in TABLES.items():
+            lacking = [t for t in needs if t not in present]
+            if lacking:
+                report.missing[name] = lacking
+                continue
+            warehouse.execute(f"create table console_pub.{name} as {sql.format(outcomes=OUTCOMES_SQL)}")
+        if "scores" in report.missing:
+            report.missing.update({name: report.missing["scores"] for name in DERIVED_SQL})
+        else:
+            create_derived(warehouse, "console_pub")
+        deal_source = next((t for t in DEAL_SOURCES if t in present), None)
+        if deal_source:
+            drop = [
+                c for c in ("extra_columns", "_source_file", "_source_line") if c in _columns(warehouse, deal_source)
+            ]
+            exclude = f" exclude ({', '.join(drop)})" if drop else ""
+            warehouse.execute(f"create table console_pub.deals as select *{exclude} from {deal_source}")
+        else:
+            report.missing["deals"] = list(DEAL_SOURCES)
+        warehouse.execute(
+            "create table console_pub.drift (feature varchar, psi double, noise_psi double, status varchar)"
+        )
+        if "ml.score_log" in present:
+            drift = _drift_rows(warehouse, models_dir)
+            if drift:
+                warehouse.executemany("insert into console_pub.drift values (?, ?, ?, ?)", drift)
+        warehouse.execute(
+            "create table console_pub.models (model_version varchar, kind varchar, trained_at timestamp, "
+            "holdout_metrics json, fallback_reason varchar)"
+        )
+        if "ml.lead_scores" in present:
+            versions = [r[0] for r in warehouse.execute("select distinct model_version from ml.lead_scores").fetchall()]
+            models = _model_rows(models_dir, versions)
+            if models:
+                warehouse.executemany("insert into console_pub.models values (?, ?, ?, ?, ?)", models)
+        for name in [*TABLES, *DERIVED_SQL, "deals", "drift", "models"]:
+            if name not in report.missing:
+                report.rows[name] = warehouse.execute(f"select count(*) from console_pub.{name}").fetchone()[0]
+        warehouse.execute(
+            "create table console_pub.publication_info (published_at timestamp, refresh_run_id varchar, "
+            "format_version integer, tables json, missing json, deal_source varchar)"
+        )
+        warehouse.execute(
+            "insert into console_pub.publication_info values (?, ?, ?, ?, ?, ?)",
+            [
+                report.published_at.replace(tzinfo=None),
+                run_id,
+                PUBLICATION_VERSION,
+                json.dumps(report.rows),
+                json.dumps(report.missing),
+                deal_source,
+            ],
+        )
+        warehouse.execute("checkpoint console_pub")
+        warehouse.execute("detach console_pub")
+        _fsync(tmp)
+        os.replace(tmp, target)  # the swap: atomic on one file system
+        _fsync_dir(target.parent)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            warehouse.execute("detach console_pub")
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def publish_from_file(warehouse_path: Path, target: Path, **kwargs: Any) -> PublicationReport:
+    """Open the warehouse read-only, publish, close it (for the command line and the demo)."""
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        return publish(con, target, **kwargs)
+    finally:
+        con.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
