@@ -98,3 +98,20 @@ def test_engaged_deals_and_suppressed_contacts_get_nothing(engine):
     thin = candidates(8, 0, [], [("gc-3", "finance", "vp"), ("gc-4", "it", "vp")])
     result = _plan(engine, world(thin, suppressed=["p3@acme3.com"]), "r2")
     assert [a.target.id for a in _mine(result)] == ["gc-4"]
+
+
+def test_customer_facing_workflows_share_the_weekly_cap_in_one_run(engine):
+    from planning_fixtures import customer_world, risk
+
+    cap = POLICY.caps.per_account_weekly_touches
+    w = customer_world(risk("ga-8", 1))
+    people = [
+        contact(f"gc-{i}", "Alice Carter", "US", golden_account_id="ga-8", first_name="Lee") for i in range(20, 26)
+    ]
+    w.contacts = w.contacts.vstack(inputs(people).contacts)
+    rows = candidates(9, 0, [], [(f"gc-{20 + k}", FUNCTIONS[k], "vp") for k in range(5)])
+    w.multithread_candidates = frame([{**r, "golden_account_id": "ga-8"} for r in rows], MULTITHREAD_SCHEMA)
+    result = _plan(engine, w)
+    facing = [a for a in result.actions if a.customer_facing and a.target.account_id == "ga-8"]
+    assert len(facing) == cap, "the at-risk email and the new threads count against one cap"
+    assert any(b.rule == "caps.per_account_weekly_touches" for b in result.blocked)
