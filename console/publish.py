@@ -133,8 +133,8 @@ def create_derived(con: duckdb.DuckDBPyConnection, catalog: str = "") -> None:
         con.execute(sql.format(catalog=prefix))
 
 
-# Deals for the pipeline page: the first of these that exists (a pipeline mart once built, else staged deals).
-DEAL_SOURCES = ("marts.fct_deals", "marts.dim_deals", "staging.stg_hubspot__deals")
+# Deals for the pipeline page: the first of these that exists (the W14 pipeline mart, else staged deals).
+DEAL_SOURCES = ("marts.fct_pipeline_deals", "marts.fct_deals", "marts.dim_deals", "staging.stg_hubspot__deals")
 
 
 @dataclass

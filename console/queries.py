@@ -253,7 +253,9 @@ def pipeline(cur) -> dict[str, Any]:
     stage = "deal_stage" if "deal_stage" in cols else "stage"
     owner = "deal_owner" if "deal_owner" in cols else "owner"
     closed = ", ".join(f"'{s}'" for s in CLOSED_STAGES)
-    open_where = f"lower({stage}) not in ({closed})"
+    # The pipeline mart (W14) says which deals are open; staged deals are open unless in a closed stage.
+    open_where = "is_open" if "is_open" in cols else f"lower({stage}) not in ({closed})"
+    modified = "last_modified_at" if "last_modified_at" in cols else "created_at"
     out: dict[str, Any] = {
         "by_stage": rows(
             cur,
@@ -286,18 +288,20 @@ def pipeline(cur) -> dict[str, Any]:
         )
     else:
         out["velocity"] = []
-    if "next_step" in cols:
+    if "has_next_step" in cols:
+        out["missing_next_step_rule"] = "open deals with no meeting scheduled and no open task (pipeline mart)"
+        missing_where = f"{open_where} and not has_next_step"
+    elif "next_step" in cols:
         out["missing_next_step_rule"] = "open deals with no next step"
         missing_where = f"{open_where} and coalesce(trim(next_step), '') = ''"
     else:
         out["missing_next_step_rule"] = "open deals not modified in the last 14 days of data (no next step field)"
-        missing_where = (
-            f"{open_where} and last_modified_at < (select max(last_modified_at) from deals) - interval 14 day"
-        )
+        missing_where = f"{open_where} and {modified} < (select max({modified}) from deals) - interval 14 day"
     out["missing_next_step"] = rows(
         cur,
         f"""select deal_id, deal_name, {stage} as stage, {owner} as owner, amount::double as amount,
-               last_modified_at from deals where {missing_where} order by amount desc nulls last limit 100""",
+               {modified} as last_modified_at
+        from deals where {missing_where} order by amount desc nulls last limit 100""",
     )
     return out
 
@@ -307,6 +311,7 @@ def deals(cur, stage: str | None = None, owner: str | None = None, page: int = 0
     cols = _deal_columns(cur)
     stage_col = "deal_stage" if "deal_stage" in cols else "stage"
     owner_col = "deal_owner" if "deal_owner" in cols else "owner"
+    modified = "last_modified_at" if "last_modified_at" in cols else "created_at"
     clauses, params = [], []
     if stage:
         clauses.append(f"{stage_col} = ?")
@@ -319,7 +324,7 @@ def deals(cur, stage: str | None = None, owner: str | None = None, page: int = 0
     found = rows(
         cur,
         f"""select deal_id, deal_name, {stage_col} as stage, {owner_col} as owner, amount::double as amount,
-               created_at, close_date, last_modified_at
+               created_at, close_date, {modified} as last_modified_at
         from deals{where} order by amount desc nulls last, deal_id limit {PAGE_SIZE} offset {int(page) * PAGE_SIZE}""",
         params,
     )

@@ -20,7 +20,7 @@ PUBLICATION_INPUTS = [
     dg.AssetKey(["ml", "reply_classifications"]),
     *(
         dg.AssetKey(["marts", name])
-        for name in ("dim_contacts", "contact_crosswalk", "merge_proposals", "enrichment_review")
+        for name in ("dim_contacts", "contact_crosswalk", "merge_proposals", "enrichment_review", "fct_pipeline_deals")
     ),
 ]
 
