@@ -7,7 +7,7 @@ dbt's own schema tests run inside `dbt build`; these suites guard the formats la
 from __future__ import annotations
 
 from expectations.suite import Suite, expect, key_column, table_suite
-from landing.contract import REPLY_LABEL_VOCABULARY
+from landing.contract import REPLY_LABEL_VOCABULARY, SIGNAL_TYPES
 
 STAGING_SCHEMA = "staging"
 
@@ -84,6 +84,50 @@ STAGING_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToMatchRegex", column="email", regex=EMAIL),
             # Staged incrementally and checked row by row: each run checks the events loaded since its last pass.
             incremental_by="_loaded_at",
+        ),
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_hubspot__deals",
+            *key_column("deal_id"),
+            expect("ExpectColumnValuesToBeBetween", column="amount", min_value=0),
+        ),
+        table_suite(STAGING_SCHEMA, "stg_hubspot__meetings", *key_column("meeting_id")),
+        table_suite(STAGING_SCHEMA, "stg_hubspot__tickets", *key_column("ticket_id")),
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_product__usage",
+            *key_column("usage_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="usage_date"),
+            expect("ExpectColumnValuesToMatchRegex", column="account_domain", regex=DOMAIN),
+            expect("ExpectColumnValuesToBeBetween", column="active_users", min_value=0),
+            expect("ExpectColumnValuesToBeBetween", column="sessions", min_value=0),
+        ),
+        *(
+            table_suite(
+                STAGING_SCHEMA,
+                model,
+                expect("ExpectColumnValuesToNotBeNull", column="message_id"),
+                expect("ExpectColumnValuesToNotBeNull", column="occurred_at"),
+                expect("ExpectColumnValuesToMatchRegex", column="user_email", regex=EMAIL),
+                incremental_by="_loaded_at",  # staged incrementally, like the email events
+            )
+            for model in ("stg_segment__web_events", "stg_segment__product_events")
+        ),
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_signals__signals",
+            *key_column("signal_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="observed_at"),
+            expect("ExpectColumnValuesToMatchRegex", column="domain", regex=DOMAIN),
+            expect("ExpectColumnValuesToBeInSet", column="signal_type", value_set=list(SIGNAL_TYPES)),
+        ),
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_vendors__enrichment",
+            *key_column("enrichment_field_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="received_at"),
+            expect("ExpectColumnValuesToBeInSet", column="object_type", value_set=["contact", "company"]),
+            expect("ExpectColumnValuesToBeBetween", column="confidence", min_value=0, max_value=1),
         ),
         table_suite(
             STAGING_SCHEMA,

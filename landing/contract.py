@@ -206,6 +206,8 @@ _SEGMENT = (
 )
 _SEGMENT_TYPES = ("page", "track", "identify", "screen", "group", "alias")
 _ENRICHMENT = ("payload_id", "vendor", "object_type", "match_key", "received_at", "fields")
+# Buying triggers a signals feed may carry (a closed vocabulary: other types are quarantined).
+SIGNAL_TYPES = ("hiring", "funding", "tool_install", "leadership_change")
 _SIGNALS = ("signal_id", "type", "domain", "observed_at", "detail", "magnitude", "source")
 _REPLY_LABELS = ("event_id", "message_id", "label", "labelled_by", "labelled_at")
 # Reply classes an SDR can set by hand (the reply classifier's classes, ml.replies.REPLY_CLASSES).
@@ -281,7 +283,7 @@ _SPECS = (
     SourceSpec(
         "signals", "jsonl", _SIGNALS, required=("signal_id", "type", "domain", "observed_at"),
         timestamp_columns=("observed_at",),
-        allowed_values={"type": ("hiring", "funding", "tool_install", "leadership_change")},
+        allowed_values={"type": SIGNAL_TYPES},
     ),
     # Replies triaged by hand in the sending tool (training data for the reply classifier).
     SourceSpec(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -76,9 +78,19 @@ def _check_console(data_dir, action_id: str) -> None:
     app.state.reader.close()
 
 
+def _dbt_run_folders() -> set[str]:
+    from orchestration.dbt import actionhouse_dbt_project
+
+    target = Path(actionhouse_dbt_project().target_path)
+    return {p.name for p in target.iterdir() if p.is_dir()} if target.is_dir() else set()
+
+
 def test_demo_then_next_hour(demo_env, capsys):
     data_dir = demo_env
+    folders_before = _dbt_run_folders()
     assert main(["demo", "--contacts", "400", "--seed", "3"]) == 0
+    # dbt builds into one fixed target folder, not a new one per run (18 MB an hour adds up).
+    assert _dbt_run_folders() - folders_before <= {"build"}
     out = capsys.readouterr().out
     assert "Actionhouse refresh summary" in out
     assert "succeeded" in out

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -43,6 +44,7 @@ class ActionhouseDbtTranslator(DagsterDbtTranslator):
 
 
 project = actionhouse_dbt_project()
+BUILD_TARGET = Path(project.target_path) / "build"
 # Parses only under `dagster dev`; the CLI, Makefile and tests prepare the manifest before loading.
 project.prepare_if_dev()
 
@@ -58,7 +60,8 @@ def actionhouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     # dbt reads the warehouse path from its profile's env var; keep it equal to the resource's.
     os.environ["ACTIONHOUSE_WAREHOUSE"] = warehouse.database_path
     # Held back until dbt exits: the dbt process has the DuckDB file locked while it builds.
-    events = list(dbt.cli(["build"], context=context).stream())
+    # One fixed target folder: by default every invocation gets a new one (~18 MB each, hourly).
+    events = list(dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream())
     with warehouse.connect(read_only=True) as con:
         for event in events:
             relation = _relation_of(event, context)
