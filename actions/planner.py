@@ -336,6 +336,23 @@ def _evidence_value(action: StoredAction, field_name: str) -> Any:
     return None
 
 
+# Why a workflow's open action is no longer proposed, where the words need nothing from the data.
+_NO_LONGER_PROPOSED = {
+    Workflow.MERGES.value: "the pair is no longer a merge proposal (merged, split, or the evidence changed).",
+    Workflow.ENRICHMENT.value: "the vendor value is no longer held back for review (applied, superseded or "
+    "withdrawn by the vendor).",
+    Workflow.MULTITHREADING.value: "the deal now has enough engaged stakeholders, moved on or closed, or the "
+    "function is covered.",
+    Workflow.SEQUENCES.value: "the signal faded (older than 30 days), the contact became a customer or got a "
+    "deal, or the match fell below the floor.",
+    Workflow.MEETINGS.value: "a meeting is booked since the reply, or the reply is older than the look-back.",
+    Workflow.NO_SHOW.value: "a later meeting is booked, or the no-show is older than the look-back.",
+    Workflow.HYGIENE.value: "the meeting was followed up, the deal now has what it lacked, or the stage already "
+    "moved.",
+    Workflow.AT_RISK.value: "the account's risk verdict changed (tier, renewal date, or no longer at risk).",
+}
+
+
 def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, contacts: dict[str, dict]) -> str:
     """In words, why the planner no longer proposes an open action."""
     if action.target_kind == "contact":
@@ -359,25 +376,8 @@ def _why_gone(action: StoredAction, inputs: PlanningInputs, policy: Policy, cont
         return "the follow-up is outside the SLA look-back or no longer needs one."
     if action.workflow == Workflow.REPLY_ROUTING.value:
         return f"the reply is now classified differently, or is older than {policy.reply_routing.lookback_days} days."
-    if action.workflow == Workflow.MERGES.value:
-        return "the pair is no longer a merge proposal (merged, split, or the evidence changed)."
-    if action.workflow == Workflow.ENRICHMENT.value:
-        return "the vendor value is no longer held back for review (applied, superseded or withdrawn by the vendor)."
-    if action.workflow == Workflow.MULTITHREADING.value:
-        return "the deal now has enough engaged stakeholders, moved on or closed, or the function is covered."
-    if action.workflow == Workflow.SEQUENCES.value:
-        return (
-            "the signal faded (older than 30 days), the contact became a customer or got a deal, or the match fell "
-            "below the floor."
-        )
-    if action.workflow == Workflow.MEETINGS.value:
-        return "a meeting is booked since the reply, or the reply is older than the look-back."
-    if action.workflow == Workflow.NO_SHOW.value:
-        return "a later meeting is booked, or the no-show is older than the look-back."
-    if action.workflow == Workflow.HYGIENE.value:
-        return "the meeting was followed up, the deal now has what it lacked, or the stage already moved."
-    if action.workflow == Workflow.AT_RISK.value:
-        return "the account's risk verdict changed (tier, renewal date, or no longer at risk)."
+    if action.workflow in _NO_LONGER_PROPOSED:
+        return _NO_LONGER_PROPOSED[action.workflow]
     if action.target_kind == "lead":
         return "the lead is now a contact in the CRM (or older than the look-back)."
     return "the evidence it rested on changed; the planner no longer proposes it."

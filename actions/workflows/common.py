@@ -62,3 +62,13 @@ def iso(moment: datetime | None) -> str | None:
 def hours_between(start: datetime, end: datetime) -> float:
     """Hours from start to end."""
     return (end - start).total_seconds() / 3600
+
+
+MEETINGS_TABLE = "staging.stg_hubspot__meetings"
+
+
+def meeting_outcome(meeting_id: Any, outcome: str, at: datetime | None) -> EvidenceRow:
+    """The evidence row of a meeting's recorded outcome (`COMPLETED`, `NO_SHOW`, ...) at the time it applies to."""
+    return EvidenceRow(
+        source_table=MEETINGS_TABLE, key=str(meeting_id), field="meeting_outcome", value=outcome, observed_at=at
+    )

@@ -26,12 +26,11 @@ from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
 from actions.model import CrmRef, EvidenceRow, Proposal, Target
 from actions.policy import Policy
-from actions.workflows.common import contact_index, contact_target, iso
+from actions.workflows.common import contact_index, contact_target, iso, meeting_outcome
 
 FOLLOW_UPS_TABLE = "marts.fct_meeting_follow_ups"
 DEALS_TABLE = "marts.fct_pipeline_deals"
 EVIDENCE_TABLE = "marts.fct_stage_evidence"
-MEETINGS_TABLE = "staging.stg_hubspot__meetings"
 # The hygiene items the per-owner daily cap counts (a stage change is a person's decision, not an item).
 CAPPED_TYPES = frozenset({"create_task", "flag_deal"})
 MISSING = {
@@ -96,13 +95,7 @@ def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
                     f"A follow-up task due {due:%Y-%m-%d %H:%M} UTC ({settings.follow_up_due_hours:g} h after it).",
                 ],
                 evidence=[
-                    EvidenceRow(
-                        source_table=MEETINGS_TABLE,
-                        key=str(row["meeting_id"]),
-                        field="meeting_outcome",
-                        value="COMPLETED",
-                        observed_at=row["meeting_end_at"],
-                    ),
+                    meeting_outcome(row["meeting_id"], "COMPLETED", row["meeting_end_at"]),
                     EvidenceRow(
                         source_table=FOLLOW_UPS_TABLE, key=str(row["meeting_id"]), field="first_touch_at", value=None
                     ),
@@ -171,13 +164,7 @@ def _stage_changes(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
                     "person approves.",
                 ],
                 evidence=[
-                    EvidenceRow(
-                        source_table=MEETINGS_TABLE,
-                        key=str(row["meeting_id"]),
-                        field="meeting_outcome",
-                        value="COMPLETED",
-                        observed_at=row["meeting_end_at"],
-                    ),
+                    meeting_outcome(row["meeting_id"], "COMPLETED", row["meeting_end_at"]),
                     EvidenceRow(
                         source_table="marts.dim_contacts",
                         key=row["buyer_golden_contact_id"],

@@ -26,10 +26,9 @@ from actions.guardrails import Blocked
 from actions.inputs import PlanningInputs
 from actions.model import EvidenceRow, Proposal
 from actions.policy import Policy
-from actions.workflows.common import contact_index, contact_target, iso
+from actions.workflows.common import contact_index, contact_target, iso, meeting_outcome
 
 NO_SHOWS_TABLE = "marts.fct_no_shows"
-MEETINGS_TABLE = "staging.stg_hubspot__meetings"
 NEGATIVE_CLASSES = {"objection", "compliance_threat", "unsubscribe"}
 
 
@@ -63,13 +62,7 @@ def no_show_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal |
             continue
         owner = row["owner"] or contact.get("contact_owner")
         evidence = [
-            EvidenceRow(
-                source_table=MEETINGS_TABLE,
-                key=str(row["meeting_id"]),
-                field="meeting_outcome",
-                value="NO_SHOW",
-                observed_at=row["meeting_start_at"],
-            ),
+            meeting_outcome(row["meeting_id"], "NO_SHOW", row["meeting_start_at"]),
             EvidenceRow(
                 source_table=NO_SHOWS_TABLE,
                 key=str(row["meeting_id"]),
