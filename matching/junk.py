@@ -158,5 +158,4 @@ def junk_reasons(frame: pl.DataFrame) -> pl.Series:
         .list.drop_nulls()
         .alias("junk_reasons")
     )
-    # The streaming engine runs these many string checks several times faster than the in-memory one.
-    return reasons.collect(engine="streaming")["junk_reasons"]
+    return reasons.collect()["junk_reasons"]

@@ -57,7 +57,7 @@ def per_distinct_value(frame: pl.DataFrame, column: str, derived: dict[str, pl.E
     Names, companies, titles and addresses repeat: 100k contacts hold under 2,000 distinct first or last names,
     so evaluating a chain of string rules per distinct value instead of per row is several times faster.
     """
-    distinct = frame.lazy().select(pl.col(column).unique()).with_columns(**derived).collect(engine="streaming")
+    distinct = frame.lazy().select(pl.col(column).unique()).with_columns(**derived).collect()
     return (
         frame.select(column).join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True).drop(column)
     )
