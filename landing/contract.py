@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -151,6 +152,37 @@ class SourceSpec:
     def column_names(self) -> list[str]:
         """Raw table columns for the known labels / keys, in contract order."""
         return [self.column_name(c) for c in self.columns]
+
+    def row_problems(self, values: Mapping[str, str | None]) -> list[str]:
+        """Why one row (raw column name -> text) must be quarantined, worded as for a landing file's rows: a
+        missing required value, an id that is not a whole number, a date/time that is not one, a value
+        outside a closed vocabulary. Empty when the row may load."""
+
+        def value(label: str) -> str:
+            return (values.get(self.column_name(label)) or "").strip()
+
+        problems = [f"missing {label}" for label in self.required if not value(label)]
+        problems += [
+            f"{label} {value(label)!r} is not a whole number"
+            for label in self.id_columns
+            if value(label) and not is_whole_number(value(label))
+        ]
+        problems += [
+            f"{label} {value(label)!r} is not a date/time"
+            for label in self.timestamp_columns
+            if value(label) and not is_timestamp(value(label))
+        ]
+        problems += [
+            not_allowed_reason(label, values.get(self.column_name(label)), allowed)
+            for label, allowed in self.allowed_values.items()
+            if values.get(self.column_name(label)) and values.get(self.column_name(label)) not in allowed
+        ]
+        return problems
+
+
+def not_allowed_reason(label: str, value: object, allowed: tuple[str, ...]) -> str:
+    """The quarantine reason of a value outside its closed vocabulary."""
+    return f"{label} {value!r} is not one of {', '.join(allowed)}"
 
 
 _CONTACTS = (

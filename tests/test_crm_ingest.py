@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -86,22 +88,43 @@ def test_pull_fills_the_same_raw_tables_with_the_same_values(world, tmp_path):
         duckdb.connect(str(tmp_path / "api.duckdb")) as api,
         duckdb.connect(str(world["csv_db"])) as csv,
     ):
+        inserted = {}
         for object_type in ("companies", "contacts", "deals"):
             report = pull_to_raw(api, client, object_type, cursors, "hubspot@test")
-            assert report.records_read == seed.records[object_type] == report.rows_inserted
+            assert report.records_read == seed.records[object_type] == report.rows_inserted + report.rows_quarantined
+            inserted[object_type] = report.rows_inserted
+        # API rows pass the landing checks: the record whose create date the file loader quarantined (seeded
+        # into the CRM as it was) is quarantined from the API for the same reason, with the record kept.
+        file_reasons = csv.execute(
+            "select reason from raw.quarantine_rows where source = 'hubspot_contacts' and reason like 'Create Date%'"
+        ).fetchall()
+        api_quarantine = api.execute("select source, path, reason, raw_text from raw.quarantine_rows").fetchall()
+        assert [(r[0], r[1], r[2]) for r in api_quarantine] == [
+            ("hubspot_contacts", "api:hubspot/contacts", file_reasons[0][0])
+        ]
+        quarantined_id = json.loads(api_quarantine[0][3])["record_id"]
         for table, columns in TEXT_COLUMNS.items():
             from_api = _latest(api, f"raw.{table}", columns, "_source_file like 'api:hubspot/%'")
             from_csv = _latest(csv, f"raw.{table}", columns, "true")
-            from_csv = {k: v for k, v in from_csv.items() if k and k.isdigit()}
+            from_csv = {k: v for k, v in from_csv.items() if k and k.isdigit() and k != quarantined_id}
             assert set(from_api) == set(from_csv), table
             for record_id, values in from_csv.items():
                 api_values = from_api[record_id]
                 # Text columns equal; timestamps equal once parsed (the API gives ISO 8601).
                 assert [v or None for v in values[:-1]] == list(api_values[:-1]), (table, record_id)
                 assert parse_timestamp(values[-1]) == parse_timestamp(api_values[-1])
-        assert api.execute("select count(*) from raw.load_files where path like 'api:%'").fetchall()[0][0] == 3
+        # One load line per stored page, each with loaded = accepted + quarantined.
+        loads = api.execute(
+            "select path, count(*), sum(rows_loaded), sum(rows_accepted), sum(rows_quarantined), "
+            "bool_and(rows_loaded = rows_accepted + rows_quarantined) from raw.load_files group by path order by path"
+        ).fetchall()
+        pages = {
+            path: (count, loaded, accepted, quarantined, ok) for path, count, loaded, accepted, quarantined, ok in loads
+        }
+        assert pages["api:hubspot/contacts"][1:] == (150, 149, 1, True)
+        assert {p: v[2] for p, v in pages.items()} == {f"api:hubspot/{t}": n for t, n in inserted.items()}
         lines = api.execute("select min(_source_line), max(_source_line), count(*) from raw.hubspot_contacts")
-        assert lines.fetchall()[0] == (1, seed.records["contacts"], seed.records["contacts"])
+        assert lines.fetchall()[0] == (1, inserted["contacts"], inserted["contacts"])
 
 
 def test_rerun_is_idempotent_and_picks_up_only_changes(world, tmp_path):
@@ -112,7 +135,7 @@ def test_rerun_is_idempotent_and_picks_up_only_changes(world, tmp_path):
     ):
         first = pull_to_raw(con, client, "contacts", cursors, "hubspot@test")
         first_cursor = cursors.get("hubspot@test", "contacts")
-        assert first.rows_inserted == first.records_read > 0
+        assert first.rows_inserted + first.rows_quarantined == first.records_read > 0
         again = pull_to_raw(con, client, "contacts", cursors, "hubspot@test")
         assert (again.records_read, again.rows_inserted) == (0, 0)
         some = con.execute(

@@ -1,14 +1,18 @@
 """API ingestion: pull changed CRM records into the same raw tables the CSV exports fill.
 
 Rows are appended like a new export (staging keeps the latest version per record id). Each row's
-`_source_file` is `api:hubspot/<object type>` and `_source_line` a sequence per source. The read
-cursor is saved in the operational store only after a page's rows are in the warehouse, and a row whose
-record id and last-modified time are already loaded from the API is not inserted twice: a re-run after a
-failure at any point neither loses nor duplicates rows.
+`_source_file` is `api:hubspot/<object type>` and `_source_line` a sequence per source. A row goes through
+the checks a landing file's rows pass (`SourceSpec.row_problems`): one that fails is quarantined in
+`raw.quarantine_rows` with the reason and the record as JSON. Each page is one `raw.load_files` line
+(rows loaded = accepted + quarantined), written with its rows in one transaction. The read cursor is saved
+in the operational store only after a page's rows are in the warehouse, and a row whose record id and
+last-modified time are already loaded from the API is not inserted twice: a re-run after a failure at any
+point neither loses nor duplicates rows.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +20,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from landing.contract import SOURCES
-from landing.schema import LOAD_FILES_TABLE, ensure_raw_schema
+from landing.contract import SOURCES, SourceSpec
+from landing.schema import LOAD_FILES_TABLE, QUARANTINE_TABLE, ensure_raw_schema
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient
 from reverse_etl.crm.hubspot_mapping import (
@@ -47,6 +51,7 @@ class PullReport:
     rows_inserted: int
     rows_already_loaded: int
     cursor: str | None
+    rows_quarantined: int = 0
 
 
 def api_source_file(object_type: str) -> str:
@@ -72,7 +77,7 @@ def pull_to_raw(
     source_file = api_source_file(object_type)
     cursor = cursors.get(connection, object_type)
     owner_names = client.owner_names()
-    read = inserted = 0
+    read = inserted = quarantined = 0
     for page in client.iter_changed(object_type, cursor, properties_to_read(object_type)):
         if page.records:
             ids = [r.id for r in page.records]
@@ -88,14 +93,39 @@ def pull_to_raw(
                 for r in page.records
             ]
             read += len(rows)
-            inserted += _append(con, spec.table, [*spec.column_names, "extra_columns"], rows, source_file)
+            page_inserted, page_quarantined = _store_page(con, spec, rows, source_file)
+            inserted, quarantined = inserted + page_inserted, quarantined + page_quarantined
         cursors.set(connection, object_type, page.cursor)
         cursor = page.cursor
         if progress and page.records:
-            progress(f"{object_type}: {read} records read, {inserted} rows inserted")
-    if inserted:
-        _record_load(con, spec.name, source_file, inserted)
-    return PullReport(object_type, spec.table, source_file, read, inserted, read - inserted, cursor)
+            progress(f"{object_type}: {read} records read, {inserted} rows inserted, {quarantined} quarantined")
+    return PullReport(
+        object_type, spec.table, source_file, read, inserted, read - inserted - quarantined, cursor, quarantined
+    )
+
+
+def _store_page(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, rows: list[dict], source_file: str
+) -> tuple[int, int]:
+    """One page in one transaction: rows that pass the landing checks appended, the others quarantined with
+    their reasons, and the page's `raw.load_files` line. Returns (rows inserted, rows quarantined)."""
+    accepted, rejected = [], []
+    for row in rows:
+        problems = spec.row_problems(row)
+        (rejected if problems else accepted).append((row, "; ".join(problems)))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        inserted = _append(
+            con, spec.table, [*spec.column_names, "extra_columns"], [r for r, _ in accepted], source_file
+        )
+        if inserted or rejected:
+            file_id = _record_load(con, spec.name, source_file, inserted, len(rejected))
+            _quarantine(con, spec.name, source_file, file_id, rejected)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return inserted, len(rejected)
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], source_file: str) -> int:
@@ -127,11 +157,37 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows
     return after - before
 
 
-def _record_load(con: duckdb.DuckDBPyConnection, source: str, source_file: str, rows: int) -> None:
-    """One `raw.load_files` line per pull, so load summaries count API rows next to file rows."""
+def _record_load(con: duckdb.DuckDBPyConnection, source: str, source_file: str, accepted: int, quarantined: int) -> int:
+    """One `raw.load_files` line per stored page, so load summaries count API rows next to file rows."""
     file_id = con.execute(f"select coalesce(max(file_id), 0) + 1 from {LOAD_FILES_TABLE}").fetchall()[0][0]
     con.execute(
         f"insert into {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded, "
-        "rows_accepted, rows_quarantined, error, loaded_at) values (?, ?, ?, null, null, 'loaded', ?, ?, 0, null, ?)",
-        [file_id, source, source_file, rows, rows, datetime.now(UTC).replace(tzinfo=None)],
+        "rows_accepted, rows_quarantined, error, loaded_at) values (?, ?, ?, null, null, 'loaded', ?, ?, ?, null, ?)",
+        [
+            file_id,
+            source,
+            source_file,
+            accepted + quarantined,
+            accepted,
+            quarantined,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
     ).fetchall()
+    return file_id
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, source: str, source_file: str, file_id: int, rejected: list[tuple[dict, str]]
+) -> None:
+    """Quarantine rows that failed the landing checks, each with its reasons and the record as JSON."""
+    if not rejected:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con.executemany(
+        f"insert into {QUARANTINE_TABLE} (file_id, source, path, line, reason, raw_text, quarantined_at) "
+        "values (?, ?, ?, null, ?, ?, ?)",
+        [
+            [file_id, source, source_file, reason, json.dumps(row, ensure_ascii=False, default=str), now]
+            for row, reason in rejected
+        ],
+    )
