@@ -240,7 +240,9 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
     failed = [e for e in evaluations if not e.passed]
     print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
     for evaluation in failed:
-        print(f"  FAILED {evaluation.asset_key.to_user_string()} :: {evaluation.check_name}")
+        problem = evaluation.metadata.get("problem")
+        why = f": {problem.value}" if problem is not None else ""
+        print(f"  FAILED {evaluation.asset_key.to_user_string()} :: {evaluation.check_name}{why}")
     skipped = result.get_step_skipped_events()
     if skipped:
         print(f"steps skipped by a failed gate: {', '.join(sorted({e.step_key for e in skipped}))}")
@@ -430,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="put a file (e.g. a HubSpot contacts export) into the landing folder")
     ingest.add_argument("file")
     ingest.add_argument(
-        "--source", default=None,
+        "--source",
+        default=None,
         help="landing source, e.g. hubspot_contacts (default: read from the file's header, and said so)",
     )
     ingest.add_argument("--no-refresh", action="store_true", help="only copy the file; load on the next refresh")

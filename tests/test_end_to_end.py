@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -85,7 +87,25 @@ def _dbt_run_folders() -> set[str]:
     return {p.name for p in target.iterdir() if p.is_dir()} if target.is_dir() else set()
 
 
-def test_demo_then_next_hour(demo_env, capsys):
+@contextmanager
+def _crm_refusing_the_token(data_dir: Path, monkeypatch) -> Iterator[str]:
+    """The demo's sandbox CRM served again, with Actionhouse configured to use a token it does not know."""
+    from crm_sandbox.config import config_from_env
+    from crm_sandbox.server import start_sandbox
+
+    config = config_from_env()
+    server, _ = start_sandbox(config)
+    monkeypatch.setenv("ACTIONHOUSE_CRM_BASE_URL", server.url)
+    monkeypatch.setenv("ACTIONHOUSE_CRM_TOKEN", "not-the-token")
+    try:
+        yield server.url
+    finally:
+        monkeypatch.delenv("ACTIONHOUSE_CRM_BASE_URL")
+        monkeypatch.delenv("ACTIONHOUSE_CRM_TOKEN")
+        server.stop()
+
+
+def test_demo_then_next_hour(demo_env, capsys, monkeypatch):
     data_dir = demo_env
     folders_before = _dbt_run_folders()
     assert main(["demo", "--contacts", "400", "--seed", "3"]) == 0
@@ -183,7 +203,17 @@ def test_demo_then_next_hour(demo_env, capsys):
         "990001,Ana,Lopez,Ana.Lopez@Example.io,(415) 555-0100,United States,2026-11-20 10:00,teal\n"
         "not-an-id,Bo,Chen,bo@example.io,,Germany,2026-11-20 10:05,red\n"
     )
-    assert main(["ingest", str(export), "--source", "hubspot_contacts"]) == 0
+    # ... refreshed while the CRM refuses the token (row 4 of the hardening issue): the files still reach
+    # published scores; each pull says what to fix; the sync, which cannot send, fails with the same words.
+    published_before = _query(data_dir, "select distinct run_id from ml.lead_scores")
+    capsys.readouterr()
+    with _crm_refusing_the_token(data_dir, monkeypatch) as url:
+        assert main(["ingest", str(export), "--source", "hubspot_contacts"]) == 1
+    out = capsys.readouterr().out
+    published_after = _query(data_dir, "select distinct run_id from ml.lead_scores")
+    assert len(published_after) == 1 and published_after != published_before, "this refresh's scores published"
+    assert f"crm_pull_succeeded: the CRM at {url} refused the token (HTTP 401" in out
+    assert "check ACTIONHOUSE_CRM_TOKEN" in out and "checks: " in out
     after = _query(data_dir, "select path, count(*) from raw.load_files where path not like 'api:%' group by path")
     assert all(count == 1 for _, count in after)
     new_paths = {path for path, _ in after} - before

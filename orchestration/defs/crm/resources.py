@@ -1,11 +1,13 @@
 """The CRM connection as a Dagster resource (base URL and token from environment variables)."""
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 
 from ops_store import OPS_DB_ENV, default_ops_db_url
 from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, crm_rate_limit, resolve_paths
+from reverse_etl.crm.base import CrmAuthenticationError, CrmError
 from reverse_etl.crm.cursors import CursorStore
 from reverse_etl.crm.hubspot import HubSpotClient, hubspot_connection_name
 
@@ -52,3 +54,24 @@ class CrmResource(dg.ConfigurableResource):
     def cursor_store(self) -> CursorStore:
         """The read-cursor store in the operational database."""
         return CursorStore(self.ops_db_url)
+
+
+def shown_url(url: str) -> str:
+    """The CRM URL as it may be shown: without a user name or password in it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def crm_problem(exc: Exception, base_url: str) -> str:
+    """What went wrong talking to the CRM, in words a person can act on: the URL, the status, and which
+    environment variable to look at."""
+    url = shown_url(base_url)
+    status = exc.status if isinstance(exc, CrmError) else None
+    message = exc.message if isinstance(exc, CrmError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, CrmAuthenticationError) or status in (401, 403):
+        return f"the CRM at {url} refused the token (HTTP {status or 401}: {message}); check {CRM_TOKEN_ENV}"
+    if status is None:
+        return f"could not reach the CRM at {url} ({message}); check {CRM_BASE_URL_ENV} and that the CRM is up"
+    return f"the CRM at {url} answered HTTP {status}: {message}; the next refresh tries again"

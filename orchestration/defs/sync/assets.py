@@ -12,14 +12,16 @@ import time
 
 import dagster as dg
 import duckdb
+import httpx
 import sqlalchemy as sa
 
 from actions.policy import load_policy
 from actions.states import State
 from ops_store.schema import actions
-from orchestration.defs.crm.resources import CrmResource, crm_configured
+from orchestration.defs.crm.resources import CrmResource, crm_configured, crm_problem
 from orchestration.resources import OpsStoreResource, WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG
+from reverse_etl.crm.base import CrmError
 from reverse_etl.sync import LeaseHeld, SyncEngine, SyncReport
 from reverse_etl.sync.audit import sent_without_approval
 from reverse_etl.sync.fields import desired_company_fields, desired_contact_fields
@@ -52,6 +54,12 @@ def _run_sync(context, crm: CrmResource, ops_store: OpsStoreResource, **kwargs) 
                         raise dg.Failure(f"Gave up waiting {LEASE_WAIT_SECONDS} s for another sync: {held}.") from held
                     context.log.info(f"Waiting for another sync to finish ({held}).")
                     time.sleep(5)
+    except (CrmError, httpx.HTTPError) as exc:
+        # An outage or a refused token: said with the URL and the variable to fix, not as a traceback.
+        raise dg.Failure(
+            f"The sync could not finish: {crm_problem(exc, crm.base_url)}. What was not sent stays in the "
+            "outbox (approved actions) or is found again by the next field diff (scores); the next sync sends it."
+        ) from exc
     finally:
         engine.dispose()
     return report, sync
