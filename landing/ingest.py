@@ -654,7 +654,8 @@ class _Writer:
         try:
             self.con.execute(sql, [self.loaded_at])
         finally:
-            self.con.unregister(_BATCH_VIEW)
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
 
     def _flush_rows(self) -> None:
         if self.spec.format == "csv":
@@ -733,7 +734,8 @@ class _Writer:
                 f"  FROM {_BATCH_VIEW}))"
             )
         finally:
-            self.con.unregister(_BATCH_VIEW)
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
         select = []
         for i, key in enumerate(spec.columns, start=1):
             expr = f"s[{i}]"
@@ -1044,7 +1046,8 @@ def _quote_opening_line(lines: list[str], delimiter: str) -> int:
     """Index of the line on which the record's last quoted field opened (the quote a broken record ran on from).
 
     Follows the CSV rules the reader applies: a quote opens a field only at the field's start; inside it, a
-    doubled quote is a literal quote and a quote followed by anything else closes it.
+    doubled quote is a literal quote, and a quote followed by a delimiter or line break closes it. A quote followed
+    by anything else is where the (strict) reader gave up, so the scan stops there.
     """
     ends = (delimiter, "\n", "\r")
     state, opened = "start", 0
@@ -1054,7 +1057,9 @@ def _quote_opening_line(lines: list[str], delimiter: str) -> int:
                 if ch == '"':
                     state = "after_quote"
             elif state == "after_quote":
-                state = "quoted" if ch == '"' else "start" if ch in ends else "field"
+                if ch != '"' and ch not in ends:
+                    return opened  # where the strict reader stops: a closing quote followed by more text
+                state = "quoted" if ch == '"' else "start"
             elif ch == '"' and state == "start":
                 state, opened = "quoted", i
             else:
