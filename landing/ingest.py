@@ -148,7 +148,8 @@ class IngestReport:
         lines = []
         for source, t in sorted(self.totals.items()):
             unfinished = "".join(
-                f", {n} {label}" for n, label in ((t.files_failed, "failed"), (t.files_waiting, "still being written"))
+                f", {n} {label}"
+                for n, label in ((t.files_failed, "failed"), (t.files_waiting, "still being written"))
                 if n
             )
             lines.append(
@@ -204,7 +205,9 @@ def ingest_landing(
             continue  # moved away or deleted since it was listed: nothing to load
         if stamp is None:
             result = FileResult(
-                spec.name, rel, "waiting",
+                spec.name,
+                rel,
+                "waiting",
                 error=f"{rel}: still being written (it changed within the last {settle:g} s); it loads on a later "
                 "run once it stops changing",
             )
@@ -299,9 +302,7 @@ def load_file(
     return _ingest_file(con, spec, path, _relative(path, Path(landing_dir)))
 
 
-def stage_file(
-    path: str | os.PathLike[str], landing_dir: str | os.PathLike[str], source_name: str
-) -> Path:
+def stage_file(path: str | os.PathLike[str], landing_dir: str | os.PathLike[str], source_name: str) -> Path:
     """Copy ``path`` into the source's landing folder under a name no other file uses, and return it.
 
     If a file with identical content already sits there under the same name, that file is returned
@@ -381,10 +382,7 @@ def guess_source(path: str | os.PathLike[str]) -> SourceGuess:
     fmt = "jsonl" if path.name.lower().endswith((".jsonl", ".ndjson")) else "csv"
     specs = [spec for spec in SOURCES.values() if spec.format == fmt]
     labels_by_source = {spec.name: _header_labels(path, spec) for spec in specs}
-    candidates = [
-        spec for spec in specs
-        if {r.lower() for r in spec.required} <= labels_by_source[spec.name]
-    ]
+    candidates = [spec for spec in specs if {r.lower() for r in spec.required} <= labels_by_source[spec.name]]
     if not candidates:
         return SourceGuess(None, problem="its header has the required columns of no source")
     known = {spec.name: {c.lower() for c in spec.columns} for spec in candidates}
@@ -397,12 +395,14 @@ def guess_source(path: str | os.PathLike[str]) -> SourceGuess:
     names = [spec.name for spec in ranked]
     best = ranked[0].name
     if not distinctive[best]:
-        return SourceGuess(None, candidates=names, problem="its header fits several sources equally",
-                           evidence_by_source=distinctive)
+        return SourceGuess(
+            None, candidates=names, problem="its header fits several sources equally", evidence_by_source=distinctive
+        )
     if len(ranked) > 1 and len(distinctive[ranked[1].name]) == len(distinctive[best]):
         tied = [n for n in names if len(distinctive[n]) == len(distinctive[best])]
-        return SourceGuess(None, candidates=tied, problem="its header fits several sources equally",
-                           evidence_by_source=distinctive)
+        return SourceGuess(
+            None, candidates=tied, problem="its header fits several sources equally", evidence_by_source=distinctive
+        )
     return SourceGuess(best, distinctive[best], names, evidence_by_source=distinctive)
 
 
@@ -445,6 +445,10 @@ def _discover(root: Path, spec: SourceSpec, notes: list[str]) -> list[Path]:
         rel = _relative(path, root)
         if path.name.endswith(".partial") and path.name.startswith("."):
             continue  # stage_file's copy in flight
+        if path.name.startswith("."):
+            # A copy written under a hidden name and renamed when complete is never loaded half-written.
+            notes.append(f"{rel}: ignored (hidden file; a file copied in under a hidden name loads once renamed)")
+            continue
         if not path.name.lower().endswith(spec.extensions):
             notes.append(f"{rel}: ignored (not a {'/'.join(spec.extensions)} file)")
             continue
@@ -515,16 +519,32 @@ def _ingest_file(
         if stamp is not None and _stamp(path) != stamp:
             con.execute("ROLLBACK")
             return FileResult(
-                spec.name, rel, "waiting", sha256=sha,
+                spec.name,
+                rel,
+                "waiting",
+                sha256=sha,
                 error=f"{rel}: changed while it was loading (still being written?); it loads on a later run",
             )
         con.execute(
             f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
             " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file_id, spec.name, rel, sha, size, status, writer.accepted + writer.quarantined,
-             writer.accepted, writer.quarantined, error, loaded_at, dialect.delimiter, dialect.encoding,
-             dialect.line_ending],
+            [
+                file_id,
+                spec.name,
+                rel,
+                sha,
+                size,
+                status,
+                writer.accepted + writer.quarantined,
+                writer.accepted,
+                writer.quarantined,
+                error,
+                loaded_at,
+                dialect.delimiter,
+                dialect.encoding,
+                dialect.line_ending,
+            ],
         )
         con.execute("COMMIT")
     except Exception as e:  # not the file's fault: a bug, out of memory, the warehouse unavailable
@@ -534,16 +554,29 @@ def _ingest_file(
             f"{rel}: could not be loaded ({type(e).__name__}: {e}); this is not a problem with the file: nothing of"
             " it was kept and it is tried again on the next run"
         )
-        return FileResult(spec.name, rel, "failed", error=error, sha256=sha,
-                          file_id=_record_failure(con, spec, rel, sha, size, loaded_at, error))
+        return FileResult(
+            spec.name,
+            rel,
+            "failed",
+            error=error,
+            sha256=sha,
+            file_id=_record_failure(con, spec, rel, sha, size, loaded_at, error),
+        )
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
     return FileResult(
-        spec.name, rel, status, rows_loaded=writer.accepted + writer.quarantined,
-        rows_accepted=writer.accepted, rows_quarantined=writer.quarantined, error=error, sha256=sha,
-        file_id=file_id, saved_as=dialect.unusual(),
+        spec.name,
+        rel,
+        status,
+        rows_loaded=writer.accepted + writer.quarantined,
+        rows_accepted=writer.accepted,
+        rows_quarantined=writer.quarantined,
+        error=error,
+        sha256=sha,
+        file_id=file_id,
+        saved_as=dialect.unusual(),
     )
 
 
@@ -594,8 +627,9 @@ def _sql_str(text: str) -> str:
 class _Writer:
     """Buffers accepted and quarantined rows of one file and inserts them through Arrow in batches."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, file_id: int,
-                 loaded_at: datetime) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, file_id: int, loaded_at: datetime
+    ) -> None:
         self.con, self.spec, self.rel, self.file_id, self.loaded_at = con, spec, rel, file_id, loaded_at
         self.accepted = 0
         self.quarantined = 0
@@ -662,9 +696,7 @@ class _Writer:
             if not self.rows:
                 return
             columns = list(zip(*self.rows, strict=True))
-            arrays = {
-                f"c{i}": pa.array(columns[pos], pa.string()) for i, (pos, _) in enumerate(self.positions)
-            }
+            arrays = {f"c{i}": pa.array(columns[pos], pa.string()) for i, (pos, _) in enumerate(self.positions)}
             select = [f"NULLIF(c{i}, '') AS {_q(name)}" for i, (_, name) in enumerate(self.positions)]
             arrays["extra_columns"] = pa.array(self.extras, pa.string())
             select.append("TRY_CAST(extra_columns AS JSON) AS extra_columns")
@@ -687,12 +719,14 @@ class _Writer:
         spec = self.spec
         n = len(self.payloads)
         offsets, lengths = zip(*self.spans, strict=True)
-        batch = pa.table({
-            "payload": pa.array(self.payloads, pa.string()),
-            "_source_line": pa.array(self.lines, pa.int64()),
-            "byte_offset": pa.array(offsets, pa.int64()),
-            "byte_length": pa.array(lengths, pa.int64()),
-        })
+        batch = pa.table(
+            {
+                "payload": pa.array(self.payloads, pa.string()),
+                "_source_line": pa.array(self.lines, pa.int64()),
+                "byte_offset": pa.array(offsets, pa.int64()),
+                "byte_length": pa.array(lengths, pa.int64()),
+            }
+        )
         self.payloads, self.lines, self.spans = [], [], []
         # One JSON parse per list extraction instead of one per key; s[i] is key i as text.
         paths = [_sql_str("$." + json.dumps(key)) for key in spec.columns]
@@ -761,13 +795,15 @@ class _Writer:
         if not self.q_lines:
             return
         offsets, lengths = zip(*self.q_spans, strict=True)
-        table = pa.table({
-            "line": pa.array(self.q_lines, pa.int64()),
-            "reason": pa.array(self.q_reasons, pa.string()),
-            "raw_text": pa.array(self.q_text, pa.string()),
-            "byte_offset": pa.array(offsets, pa.int64()),
-            "byte_length": pa.array(lengths, pa.int64()),
-        })
+        table = pa.table(
+            {
+                "line": pa.array(self.q_lines, pa.int64()),
+                "reason": pa.array(self.q_reasons, pa.string()),
+                "raw_text": pa.array(self.q_text, pa.string()),
+                "byte_offset": pa.array(offsets, pa.int64()),
+                "byte_length": pa.array(lengths, pa.int64()),
+            }
+        )
         self.q_lines, self.q_reasons, self.q_text, self.q_spans = [], [], [], []
         sql = (
             f"INSERT INTO {QUARANTINE_TABLE} (file_id, source, path, line, reason, raw_text, byte_offset,"
@@ -867,8 +903,10 @@ class _Lines:
         self.taken.append(text)
         self.taken_sizes.append(size)
         self.taken_problems.append(problem)
-        if self.record_limits and len(self.taken) > 1 and (
-            len(self.taken) > MAX_QUOTED_LINES or self.offset - self.record_offset > MAX_QUOTED_BYTES
+        if (
+            self.record_limits
+            and len(self.taken) > 1
+            and (len(self.taken) > MAX_QUOTED_LINES or self.offset - self.record_offset > MAX_QUOTED_BYTES)
         ):
             raise _QuoteRunsOn
         return text
@@ -967,9 +1005,7 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
             ) from None
         if header is None:
             raise FileRejected(f"{rel} is empty (no header line)")
-        dialect = _Dialect(
-            _DELIMITERS[delimiter], "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending
-        )
+        dialect = _Dialect(_DELIMITERS[delimiter], "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending)
 
         by_label = {label.strip().lower(): label for label in spec.columns}
         positions: list[tuple[int, str]] = []
@@ -1067,9 +1103,7 @@ def _quote_opening_line(lines: list[str], delimiter: str) -> int:
     return opened
 
 
-def _quarantine_broken_record(
-    lines: _Lines, start: int, delimiter: str, error: Exception, writer: _Writer
-) -> None:
+def _quarantine_broken_record(lines: _Lines, start: int, delimiter: str, error: Exception, writer: _Writer) -> None:
     """Quarantine a record the CSV reader could not finish, without letting a stray quote hide later rows.
 
     A record that spans several lines is cut after the line where its offending quoted field opened: the
@@ -1164,8 +1198,7 @@ def _jsonl_problem(spec: SourceSpec, line: str, latest_day: date | None = None) 
             errors.append(f"{key} {value!r} is not a date/time")
         elif latest_day is not None and is_timestamp(value) and date.fromisoformat(value[:10]) > latest_day:
             errors.append(
-                f"{key} {value!r} is in the future (more than {FUTURE_TOLERANCE_DAYS} days after the day it was "
-                "loaded)"
+                f"{key} {value!r} is in the future (more than {FUTURE_TOLERANCE_DAYS} days after the day it was loaded)"
             )
     for key, allowed in spec.allowed_values.items():
         value = obj.get(key)

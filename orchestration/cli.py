@@ -228,8 +228,10 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
         for source, loads, rejected, loaded, accepted, quarantined in rows:
             print(f"{source:<20}{loads:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
         if retry:
-            print(f"files that failed to load for a reason other than their content ({len(retry)}; tried again "
-                  "on the next refresh):")
+            print(
+                f"files that failed to load for a reason other than their content ({len(retry)}; tried again "
+                "on the next refresh):"
+            )
             for _, error in retry[:20]:
                 print(f"  {error}")
         for line in scoring_lines:
@@ -441,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="put a file (e.g. a HubSpot contacts export) into the landing folder")
     ingest.add_argument("file")
     ingest.add_argument(
-        "--source", default=None,
+        "--source",
+        default=None,
         help="landing source, e.g. hubspot_contacts (default: read from the file's header, and said so)",
     )
     ingest.add_argument("--no-refresh", action="store_true", help="only copy the file; load on the next refresh")
