@@ -844,20 +844,18 @@ class _Lines:
         self.taken: list[str] = []
         self.taken_sizes: list[int] = []
         self.taken_problems: list[str | None] = []
+        self.taken_problem: str | None = None  # the first of taken_problems, kept at hand: read once per record
+        self._file_lines = iter(f)
         self.has_bom = False
         self.line_ending: str | None = None
         self._replay: deque[tuple[str, int, str | None]] = deque()
-
-    @property
-    def taken_problem(self) -> str | None:
-        """The first encoding problem among the taken lines, if any."""
-        return next((p for p in self.taken_problems if p), None)
 
     def take_clear(self) -> None:
         """Start collecting the next record's lines."""
         self.taken.clear()
         self.taken_sizes.clear()
         self.taken_problems.clear()
+        self.taken_problem = None
         self.record_offset = self.offset
 
     def span(self, count: int | None = None) -> tuple[int, int]:
@@ -872,6 +870,7 @@ class _Lines:
         self.lineno -= len(later)
         self.offset -= sum(size for _, size, _ in later)
         del self.taken[first:], self.taken_sizes[first:], self.taken_problems[first:]
+        self.taken_problem = next((p for p in self.taken_problems if p), None)
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -880,9 +879,7 @@ class _Lines:
         if self._replay:
             text, size, problem = self._replay.popleft()
         else:
-            raw = self.f.readline()
-            if not raw:
-                raise StopIteration
+            raw = next(self._file_lines)  # StopIteration at the end of the file
             size, problem = len(raw), None
             try:
                 text = raw.decode("utf-8")
@@ -903,6 +900,8 @@ class _Lines:
         self.taken.append(text)
         self.taken_sizes.append(size)
         self.taken_problems.append(problem)
+        if problem and self.taken_problem is None:
+            self.taken_problem = problem
         if (
             self.record_limits
             and len(self.taken) > 1
