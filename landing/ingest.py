@@ -197,7 +197,7 @@ def ingest_landing(
         report.notes += _outside_source_folders(root)
     found = [(spec, path) for spec in specs for path in _discover(root, spec, report.notes)]
     settle = landing_settle_seconds() if settle_seconds is None else settle_seconds
-    settled = _settled([path for _, path in found], settle)
+    settled = _settled([path for _, path in found], settle, progress)
     for spec, path in found:
         rel = _relative(path, root)
         stamp = settled.get(path)
@@ -241,7 +241,7 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _settled(paths: list[Path], settle_seconds: float) -> dict[Path, tuple[int, int]]:
+def _settled(paths: list[Path], settle_seconds: float, progress: Progress | None = None) -> dict[Path, tuple[int, int]]:
     """The files that have stopped changing, each with its size and mtime (compared again after the load).
 
     A file last modified at least ``settle_seconds`` ago has settled. For younger ones this waits (once, for
@@ -254,7 +254,13 @@ def _settled(paths: list[Path], settle_seconds: float) -> dict[Path, tuple[int, 
     young = {path: stamp for path, stamp in stamps.items() if stamp and now_ns - stamp[1] < settle_ns}
     if young:
         # A modification time in the future (a skewed clock) waits the whole window.
-        time.sleep(min(settle_ns, max(settle_ns - (now_ns - stamp[1]) for stamp in young.values())) / 1e9)
+        wait = min(settle_ns, max(settle_ns - (now_ns - stamp[1]) for stamp in young.values())) / 1e9
+        if progress is not None:
+            progress(
+                f"{len(young)} file(s) changed within the last {settle_seconds:g} s: waiting {wait:.1f} s to see"
+                " that they stopped changing"
+            )
+        time.sleep(wait)
         for path, stamp in young.items():
             if _stamp(path) != stamp:
                 stamps[path] = None
@@ -551,8 +557,8 @@ def _ingest_file(
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         error = (
-            f"{rel}: could not be loaded ({type(e).__name__}: {e}); this is not a problem with the file: nothing of"
-            " it was kept and it is tried again on the next run"
+            f"{rel}: loading failed ({type(e).__name__}: {e}); nothing of it was kept and the next run tries it again"
+            " (only a file rejected for its content is not retried)"
         )
         return FileResult(
             spec.name,
