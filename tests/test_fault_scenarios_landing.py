@@ -97,3 +97,23 @@ def test_an_older_quarantine_table_gains_the_byte_range_columns(con):
         )
     ]
     assert columns[-2:] == ["byte_offset", "byte_length"]
+
+
+def test_a_failed_load_is_listed_for_retry_until_it_loads(con, tmp_path):
+    from landing.ingest import files_to_retry
+
+    landing = tmp_path / "landing"
+    (landing / "hubspot_contacts").mkdir(parents=True)
+    (landing / "hubspot_contacts" / "a.csv").write_text("Record ID,Email\n1,a@x.io\n2,b@x.io\n")
+    ensure_raw_schema(con)
+    con.execute("ALTER TABLE raw.hubspot_contacts ALTER COLUMN extra_columns SET NOT NULL")  # refuses every row
+    (first,) = ingest_landing(con, landing, settle_seconds=0).files
+    assert first.status == "failed" and "NOT NULL constraint failed" in first.error
+    assert files_to_retry(con) == [("hubspot_contacts/a.csv", first.error)]
+    assert rows(con, "SELECT count(*) FROM raw.hubspot_contacts") == [(0,)]
+    con.execute("ALTER TABLE raw.hubspot_contacts ALTER COLUMN extra_columns DROP NOT NULL")
+    (second,) = ingest_landing(con, landing, settle_seconds=0).files
+    assert (second.status, second.rows_accepted) == ("loaded", 2)
+    assert files_to_retry(con) == []
+    (third,) = ingest_landing(con, landing, settle_seconds=0).files
+    assert third.status == "skipped"
