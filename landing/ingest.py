@@ -997,10 +997,13 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         header: list[str] | None = None
         try:
-            for row in reader:
+            while header is None:
+                lines.take_clear()  # each blank line before the header is a record of its own
+                row = next(reader, None)
+                if row is None:
+                    break
                 if not _blank(row):
                     header = [_clean_label(label) for label in row]
-                    break
         except csv.Error as e:
             raise FileRejected(f"{rel}: the header line cannot be parsed as CSV ({e})") from None
         except _QuoteRunsOn:
