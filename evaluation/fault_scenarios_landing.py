@@ -13,6 +13,8 @@ Each scenario is a plain function taking an empty working folder and returning a
   fault is gone the next run loads both (`internal_error_retried=1`); the bad file stays rejected.
 - `truncated_copy_scenario`: a contacts export copied into the landing folder in pieces while refreshes run.
   `truncated_copy_loaded` counts loads of the file before it was complete (goal 0).
+
+Run alone: `python -m evaluation.fault_scenarios_landing` prints the figures of all three on one line.
 """
 
 from __future__ import annotations
@@ -230,3 +232,22 @@ def truncated_copy_scenario(work_dir: Path, settle_seconds: float = 1.0, pieces:
     truncated = sum(1 for _, size_bytes in loads if size_bytes != len(export))
     complete = sum(1 for rows, size_bytes in loads if size_bytes == len(export) and rows == full_rows)
     return {"truncated_copy_loaded": truncated, "complete_copy_loaded": int(complete == 1 and len(loads) == 1)}
+
+
+SCENARIOS = (stray_quote_scenario, internal_error_scenario, truncated_copy_scenario)
+"""The landing scenarios, in the order `make eval-faults` runs them."""
+
+
+def main() -> None:
+    """Run the landing scenarios, each in its own temporary folder; print their figures on one line."""
+    import tempfile
+
+    figures: dict[str, int] = {}
+    for scenario in SCENARIOS:
+        with tempfile.TemporaryDirectory(prefix=f"actionhouse-{scenario.__name__}-") as work_dir:
+            figures.update(scenario(Path(work_dir)))
+    print("eval-faults-landing " + " ".join(f"{key}={value}" for key, value in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
