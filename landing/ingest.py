@@ -1121,7 +1121,9 @@ def _quarantine_broken_record(lines: _Lines, start: int, delimiter: str, error: 
     taken = lines.taken
     head = len(taken)
     if len(taken) > 1:
-        head = _quote_opening_line(taken, delimiter) + 1
+        # Past the limit, the last line was taken but never handed to the reader: it plays no part.
+        seen = taken[:-1] if isinstance(error, _QuoteRunsOn) else taken
+        head = _quote_opening_line(seen, delimiter) + 1
     opened_on = start + head - 1
     split = head < len(taken)
     problem = next((p for p in lines.taken_problems[:head] if p), None)
