@@ -117,3 +117,15 @@ def test_a_failed_load_is_listed_for_retry_until_it_loads(con, tmp_path):
     assert files_to_retry(con) == []
     (third,) = ingest_landing(con, landing, settle_seconds=0).files
     assert third.status == "skipped"
+
+
+def test_a_runaway_quote_is_found_even_when_the_line_past_the_limit_opens_another(con, tmp_path):
+    lines = [f"{i},Name {i},Street {i}\n" for i in range(1, 400)]
+    lines[9] = '10,"Ann,Street 10\n'  # line 11
+    lines[209] = '210,x",N,"open\n'  # line 211, one past the limit: it would close the first quote and open another
+    landing = tmp_path / "landing"
+    (landing / "hubspot_contacts").mkdir(parents=True)
+    (landing / "hubspot_contacts" / "a.csv").write_text("Record ID,First Name,Street Address\n" + "".join(lines))
+    (r,) = ingest_landing(con, landing, settle_seconds=0).files
+    assert (r.rows_loaded, r.rows_accepted, r.rows_quarantined) == (399, 397, 2)
+    assert [line for (line,) in rows(con, "SELECT line FROM raw.quarantine_rows ORDER BY line")] == [11, 211]
