@@ -188,7 +188,7 @@ def quarantine_by_source(cur) -> list[dict[str, Any]]:
         """select source, count(*) filter (where status = 'loaded') as loads,
                count(*) filter (where status = 'rejected') as files_rejected,
                coalesce(sum(rows_loaded), 0) as rows_loaded, coalesce(sum(rows_quarantined), 0) as rows_quarantined,
-               max(loaded_at) as last_loaded_at
+               max(loaded_at) filter (where status <> 'failed') as last_loaded_at
         from load_files group by source order by source""",
     )
 

@@ -15,7 +15,9 @@ import json
 import math
 import os
 import shutil
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,19 +37,32 @@ __all__ = [
     "ignored_files",
     "IngestReport",
     "SourceTotals",
+    "files_to_retry",
     "ingest_landing",
+    "landing_settle_seconds",
     "load_file",
     "stage_file",
 ]
 
 Progress = Callable[[str], None]
 
+# A file is loaded once it has not changed (size and modification time) for this long; see landing_settle_seconds.
+SETTLE_SECONDS_ENV = "ACTIONHOUSE_LANDING_SETTLE_SECONDS"
+DEFAULT_SETTLE_SECONDS = 5.0
+
 _CSV_BATCH_ROWS = 50_000
 _JSONL_BATCH_ROWS = 200_000
 _QUARANTINE_BATCH_ROWS = 50_000
-# A stray quote swallows the rest of the file into one field; cap it so one bad row cannot eat gigabytes.
+# A quoted field may span line breaks (an address, a note), but not without bound: a quoted field that runs on
+# over more than MAX_QUOTED_LINES physical lines or MAX_QUOTED_BYTES bytes is read as a stray quote, and the
+# lines after the one where it opened are read as rows of their own (docs/landing-contract.md).
+MAX_QUOTED_LINES = 200
+MAX_QUOTED_BYTES = 1024 * 1024
+# One field on one physical line can still be long; past this the CSV reader quarantines the row.
 _CSV_FIELD_LIMIT = 16 * 1024 * 1024
-_RAW_TEXT_LIMIT = 64 * 1024
+# Quarantined raw text is kept whole up to this size; a longer row keeps its start, and its byte range (always
+# recorded) points at the whole row in the landing file.
+_RAW_TEXT_LIMIT = _CSV_FIELD_LIMIT
 _BATCH_VIEW = "__landing_batch"
 _STAGE_TABLE = "__landing_stage"
 
@@ -58,7 +73,10 @@ class FileResult:
 
     source: str
     path: str
-    status: str  # "loaded", "skipped" or "rejected"
+    # "loaded"; "skipped" (content loaded before); "rejected" (bad input: final, never retried); "failed" (not
+    # the file's fault — a bug, out of memory, the warehouse unavailable: nothing kept, tried again next run);
+    # "waiting" (still being written: loaded on a later run once it stops changing).
+    status: str
     rows_loaded: int = 0
     rows_accepted: int = 0
     rows_quarantined: int = 0
@@ -75,6 +93,8 @@ class SourceTotals:
     files_loaded: int = 0
     files_skipped: int = 0
     files_rejected: int = 0
+    files_failed: int = 0
+    files_waiting: int = 0
     rows_loaded: int = 0
     rows_accepted: int = 0
     rows_quarantined: int = 0
@@ -97,6 +117,10 @@ class IngestReport:
                 t.files_loaded += 1
             elif r.status == "skipped":
                 t.files_skipped += 1
+            elif r.status == "failed":
+                t.files_failed += 1
+            elif r.status == "waiting":
+                t.files_waiting += 1
             else:
                 t.files_rejected += 1
             t.rows_loaded += r.rows_loaded
@@ -109,15 +133,30 @@ class IngestReport:
         """Files that could not be read at all."""
         return [r for r in self.files if r.status == "rejected"]
 
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files whose load failed for a reason other than their content; tried again on the next run."""
+        return [r for r in self.files if r.status == "failed"]
+
+    @property
+    def waiting(self) -> list[FileResult]:
+        """Files still being written; loaded on a later run once they stop changing."""
+        return [r for r in self.files if r.status == "waiting"]
+
     def summary(self) -> str:
         """Human-readable multi-line summary, one line per source plus the notes."""
         lines = []
         for source, t in sorted(self.totals.items()):
+            unfinished = "".join(
+                f", {n} {label}"
+                for n, label in ((t.files_failed, "failed"), (t.files_waiting, "still being written"))
+                if n
+            )
             lines.append(
                 f"{source}: {t.files_loaded} loaded, {t.files_skipped} skipped, {t.files_rejected} rejected"
-                f" files; {t.rows_accepted:,} rows accepted, {t.rows_quarantined:,} quarantined"
+                f"{unfinished} files; {t.rows_accepted:,} rows accepted, {t.rows_quarantined:,} quarantined"
             )
-        lines += [r.error for r in self.rejected if r.error]
+        lines += [r.error for r in self.rejected + self.failed + self.waiting if r.error]
         lines += self.notes
         return "\n".join(lines) if lines else "nothing to load"
 
@@ -136,12 +175,16 @@ def ingest_landing(
     landing_dir: str | os.PathLike[str],
     sources: Iterable[str] | None = None,
     progress: Progress | None = None,
+    settle_seconds: float | None = None,
 ) -> IngestReport:
     """Load every new file of the landing folder (or of the given ``sources``) into the raw tables.
 
     Files are taken per source in sorted path order; files whose content was loaded (or rejected) before
     are reported as ``skipped``. Bad rows go to ``raw.quarantine_rows``; unreadable files are recorded as
-    ``rejected`` and never stop the other files. Always creates the raw tables, even with nothing to load.
+    ``rejected`` and never stop the other files; a load that fails for another reason is recorded as ``failed``
+    and tried again next time. A file is only loaded once it has not changed for ``settle_seconds`` (default:
+    :func:`landing_settle_seconds`); one still changing is reported as ``waiting``. Always creates the raw
+    tables, even with nothing to load.
     """
     specs = _select_sources(sources)
     ensure_raw_schema(con)
@@ -152,13 +195,76 @@ def ingest_landing(
         return report
     if sources is None:
         report.notes += _outside_source_folders(root)
-    for spec in specs:
-        for path in _discover(root, spec, report.notes):
-            result = _ingest_file(con, spec, path, _relative(path, root))
-            report.files.append(result)
-            if progress is not None:
-                progress(_progress_message(result))
+    found = [(spec, path) for spec in specs for path in _discover(root, spec, report.notes)]
+    settle = landing_settle_seconds() if settle_seconds is None else settle_seconds
+    settled = _settled([path for _, path in found], settle, progress)
+    for spec, path in found:
+        rel = _relative(path, root)
+        stamp = settled.get(path)
+        if stamp is None and not path.exists():
+            continue  # moved away or deleted since it was listed: nothing to load
+        if stamp is None:
+            result = FileResult(
+                spec.name,
+                rel,
+                "waiting",
+                error=f"{rel}: still being written (it changed within the last {settle:g} s); it loads on a later "
+                "run once it stops changing",
+            )
+        else:
+            result = _ingest_file(con, spec, path, rel, stamp)
+        report.files.append(result)
+        if progress is not None:
+            progress(_progress_message(result))
     return report
+
+
+def landing_settle_seconds() -> float:
+    """How long a landing file must go unchanged before it is loaded: ``ACTIONHOUSE_LANDING_SETTLE_SECONDS``
+    (default 5). A file copied into the landing folder in place is only complete once it stops growing."""
+    text = os.environ.get(SETTLE_SECONDS_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_SETTLE_SECONDS
+    except ValueError:
+        raise ValueError(f"{SETTLE_SECONDS_ENV} must be a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{SETTLE_SECONDS_ENV} must be a number of seconds of 0 or more, not {text!r}")
+    return value
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Size and modification time (ns) of a file, or None if it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _settled(paths: list[Path], settle_seconds: float, progress: Progress | None = None) -> dict[Path, tuple[int, int]]:
+    """The files that have stopped changing, each with its size and mtime (compared again after the load).
+
+    A file last modified at least ``settle_seconds`` ago has settled. For younger ones this waits (once, for
+    all of them) until each would be that old and looks again: a file whose size or mtime moved meanwhile is
+    still being written and left out. A file that vanished is left out too.
+    """
+    stamps = {path: _stamp(path) for path in paths}
+    now_ns = time.time_ns()
+    settle_ns = int(settle_seconds * 1e9)
+    young = {path: stamp for path, stamp in stamps.items() if stamp and now_ns - stamp[1] < settle_ns}
+    if young:
+        # A modification time in the future (a skewed clock) waits the whole window.
+        wait = min(settle_ns, max(settle_ns - (now_ns - stamp[1]) for stamp in young.values())) / 1e9
+        if progress is not None:
+            progress(
+                f"{len(young)} file(s) changed within the last {settle_seconds:g} s: waiting {wait:.1f} s to see"
+                " that they stopped changing"
+            )
+        time.sleep(wait)
+        for path, stamp in young.items():
+            if _stamp(path) != stamp:
+                stamps[path] = None
+    return {path: stamp for path, stamp in stamps.items() if stamp is not None}
 
 
 def ignored_files(landing_dir: str | os.PathLike[str]) -> list[str]:
@@ -202,9 +308,7 @@ def load_file(
     return _ingest_file(con, spec, path, _relative(path, Path(landing_dir)))
 
 
-def stage_file(
-    path: str | os.PathLike[str], landing_dir: str | os.PathLike[str], source_name: str
-) -> Path:
+def stage_file(path: str | os.PathLike[str], landing_dir: str | os.PathLike[str], source_name: str) -> Path:
     """Copy ``path`` into the source's landing folder under a name no other file uses, and return it.
 
     If a file with identical content already sits there under the same name, that file is returned
@@ -284,10 +388,7 @@ def guess_source(path: str | os.PathLike[str]) -> SourceGuess:
     fmt = "jsonl" if path.name.lower().endswith((".jsonl", ".ndjson")) else "csv"
     specs = [spec for spec in SOURCES.values() if spec.format == fmt]
     labels_by_source = {spec.name: _header_labels(path, spec) for spec in specs}
-    candidates = [
-        spec for spec in specs
-        if {r.lower() for r in spec.required} <= labels_by_source[spec.name]
-    ]
+    candidates = [spec for spec in specs if {r.lower() for r in spec.required} <= labels_by_source[spec.name]]
     if not candidates:
         return SourceGuess(None, problem="its header has the required columns of no source")
     known = {spec.name: {c.lower() for c in spec.columns} for spec in candidates}
@@ -300,12 +401,14 @@ def guess_source(path: str | os.PathLike[str]) -> SourceGuess:
     names = [spec.name for spec in ranked]
     best = ranked[0].name
     if not distinctive[best]:
-        return SourceGuess(None, candidates=names, problem="its header fits several sources equally",
-                           evidence_by_source=distinctive)
+        return SourceGuess(
+            None, candidates=names, problem="its header fits several sources equally", evidence_by_source=distinctive
+        )
     if len(ranked) > 1 and len(distinctive[ranked[1].name]) == len(distinctive[best]):
         tied = [n for n in names if len(distinctive[n]) == len(distinctive[best])]
-        return SourceGuess(None, candidates=tied, problem="its header fits several sources equally",
-                           evidence_by_source=distinctive)
+        return SourceGuess(
+            None, candidates=tied, problem="its header fits several sources equally", evidence_by_source=distinctive
+        )
     return SourceGuess(best, distinctive[best], names, evidence_by_source=distinctive)
 
 
@@ -348,6 +451,10 @@ def _discover(root: Path, spec: SourceSpec, notes: list[str]) -> list[Path]:
         rel = _relative(path, root)
         if path.name.endswith(".partial") and path.name.startswith("."):
             continue  # stage_file's copy in flight
+        if path.name.startswith("."):
+            # A copy written under a hidden name and renamed when complete is never loaded half-written.
+            notes.append(f"{rel}: ignored (hidden file; a file copied in under a hidden name loads once renamed)")
+            continue
         if not path.name.lower().endswith(spec.extensions):
             notes.append(f"{rel}: ignored (not a {'/'.join(spec.extensions)} file)")
             continue
@@ -370,18 +477,27 @@ def _progress_message(r: FileResult) -> str:
         return f"{r.path}: skipped ({r.error})" if r.error else f"{r.path}: skipped"
     if r.status == "rejected":
         return f"{r.path}: REJECTED, {r.rows_quarantined:,} rows quarantined: {r.error}"
+    if r.status in ("failed", "waiting"):
+        return f"{r.path}: {'FAILED' if r.status == 'failed' else 'not loaded yet'}: {r.error}"
     saved_as = f" ({r.saved_as})" if r.saved_as else ""
     return f"{r.path}: {r.rows_loaded:,} rows, {r.rows_quarantined:,} quarantined{saved_as}"
 
 
-def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, rel: str) -> FileResult:
+def _ingest_file(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int] | None = None
+) -> FileResult:
+    """Load one file in one transaction. ``stamp`` (size, mtime) is what the file looked like when it was judged
+    settled: a file that changes while it loads is rolled back and left for a later run."""
     try:
         sha, size = _sha256(path)
     except OSError as e:
         # Not recorded: an unreadable file (permissions, vanished) is usually transient.
-        return FileResult(spec.name, rel, "rejected", error=f"{rel}: cannot be read: {e}")
+        return FileResult(spec.name, rel, "failed", error=f"{rel}: cannot be read: {e}; tried again on the next run")
+    # Only a load or a rejection for bad input is final; a failed attempt is tried again.
     # fetchall, not fetchone: duckdb 2.0 refuses further work on a connection with an unfinished result.
-    prior = con.execute(f"SELECT path FROM {LOAD_FILES_TABLE} WHERE sha256 = ? LIMIT 1", [sha]).fetchall()
+    prior = con.execute(
+        f"SELECT path FROM {LOAD_FILES_TABLE} WHERE sha256 = ? AND status IN ('loaded', 'rejected') LIMIT 1", [sha]
+    ).fetchall()
     if prior:
         note = None if prior[0][0] == rel else f"same content as {prior[0][0]}"
         return FileResult(spec.name, rel, "skipped", error=note, sha256=sha)
@@ -389,7 +505,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, r
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     con.execute("BEGIN TRANSACTION")
     try:
-        file_id = con.execute(f"SELECT coalesce(max(file_id), 0) + 1 FROM {LOAD_FILES_TABLE}").fetchall()[0][0]
+        file_id = _next_file_id(con)
         writer = _Writer(con, spec, rel, file_id, loaded_at)
         status, error, dialect = "loaded", None, _Dialect()
         try:
@@ -398,34 +514,107 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, r
             else:
                 dialect = _parse_jsonl(path, spec, rel, writer)
             writer.flush()
-        except Exception as e:  # bad input must never stop the run
+        except FileRejected as e:  # bad input: recorded, with every row quarantined, and final
             error = str(e)
-            if not isinstance(e, FileRejected):  # a bug or an input we did not foresee: still name the file
-                error = f"{rel}: cannot be loaded: {type(e).__name__}: {e}"
             status = "rejected"
             con.execute("ROLLBACK")
             con.execute("BEGIN TRANSACTION")
             writer = _Writer(con, spec, rel, file_id, loaded_at)
             _quarantine_whole_file(path, spec, writer, error)
             writer.flush()
+        if stamp is not None and _stamp(path) != stamp:
+            con.execute("ROLLBACK")
+            return FileResult(
+                spec.name,
+                rel,
+                "waiting",
+                sha256=sha,
+                error=f"{rel}: changed while it was loading (still being written?); it loads on a later run",
+            )
         con.execute(
             f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
             " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file_id, spec.name, rel, sha, size, status, writer.accepted + writer.quarantined,
-             writer.accepted, writer.quarantined, error, loaded_at, dialect.delimiter, dialect.encoding,
-             dialect.line_ending],
+            [
+                file_id,
+                spec.name,
+                rel,
+                sha,
+                size,
+                status,
+                writer.accepted + writer.quarantined,
+                writer.accepted,
+                writer.quarantined,
+                error,
+                loaded_at,
+                dialect.delimiter,
+                dialect.encoding,
+                dialect.line_ending,
+            ],
         )
         con.execute("COMMIT")
+    except Exception as e:  # not the file's fault: a bug, out of memory, the warehouse unavailable
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        error = (
+            f"{rel}: loading failed ({type(e).__name__}: {e}); nothing of it was kept and the next run tries it again"
+            " (only a file rejected for its content is not retried)"
+        )
+        return FileResult(
+            spec.name,
+            rel,
+            "failed",
+            error=error,
+            sha256=sha,
+            file_id=_record_failure(con, spec, rel, sha, size, loaded_at, error),
+        )
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
     return FileResult(
-        spec.name, rel, status, rows_loaded=writer.accepted + writer.quarantined,
-        rows_accepted=writer.accepted, rows_quarantined=writer.quarantined, error=error, sha256=sha,
-        file_id=file_id, saved_as=dialect.unusual(),
+        spec.name,
+        rel,
+        status,
+        rows_loaded=writer.accepted + writer.quarantined,
+        rows_accepted=writer.accepted,
+        rows_quarantined=writer.quarantined,
+        error=error,
+        sha256=sha,
+        file_id=file_id,
+        saved_as=dialect.unusual(),
     )
+
+
+def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(f"SELECT coalesce(max(file_id), 0) + 1 FROM {LOAD_FILES_TABLE}").fetchall()[0][0]
+
+
+def _record_failure(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, sha: str, size: int, at: datetime, error: str
+) -> int | None:
+    """Record a failed attempt in ``raw.load_files`` (status ``failed``, no rows), if the warehouse still takes
+    writes; its file id. The next run does not count it as loaded, so it tries the file again."""
+    try:
+        file_id = _next_file_id(con)
+        con.execute(
+            f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
+            " rows_accepted, rows_quarantined, error, loaded_at) VALUES (?, ?, ?, ?, ?, 'failed', 0, 0, 0, ?, ?)",
+            [file_id, spec.name, rel, sha, size, error, at],
+        )
+    except duckdb.Error:
+        return None
+    return file_id
+
+
+def files_to_retry(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """``(path, error)`` of every file whose last load attempt failed for a reason other than its content and
+    that has not loaded since (the next run tries each again)."""
+    return con.execute(f"""
+        SELECT path, arg_max(error, file_id) FROM {LOAD_FILES_TABLE} f
+        WHERE status = 'failed' AND NOT EXISTS (
+            SELECT 1 FROM {LOAD_FILES_TABLE} d WHERE d.sha256 = f.sha256 AND d.status IN ('loaded', 'rejected'))
+        GROUP BY path ORDER BY path""").fetchall()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -444,8 +633,9 @@ def _sql_str(text: str) -> str:
 class _Writer:
     """Buffers accepted and quarantined rows of one file and inserts them through Arrow in batches."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, file_id: int,
-                 loaded_at: datetime) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, file_id: int, loaded_at: datetime
+    ) -> None:
         self.con, self.spec, self.rel, self.file_id, self.loaded_at = con, spec, rel, file_id, loaded_at
         self.accepted = 0
         self.quarantined = 0
@@ -455,10 +645,12 @@ class _Writer:
         self.positions: list[tuple[int, str]] = []
         # JSONL: the raw line text.
         self.payloads: list[str] = []
+        self.spans: list[tuple[int, int]] = []
         self.lines: list[int] = []
         self.q_lines: list[int | None] = []
         self.q_reasons: list[str] = []
         self.q_text: list[str | None] = []
+        self.q_spans: list[tuple[int | None, int | None]] = []
 
     # -- accepted rows -----------------------------------------------------------------------------------
     def add_csv(self, row: list[str], extra: str | None, line: int) -> None:
@@ -469,18 +661,25 @@ class _Writer:
         if len(self.rows) >= _CSV_BATCH_ROWS:
             self._flush_rows()
 
-    def add_jsonl(self, text: str, line: int) -> None:
+    def add_jsonl(self, text: str, line: int, span: tuple[int, int]) -> None:
         self.payloads.append(text)
         self.lines.append(line)
+        self.spans.append(span)
         if len(self.payloads) >= _JSONL_BATCH_ROWS:
             self._flush_rows()
 
-    def quarantine(self, line: int | None, reason: str, raw_text: str | None) -> None:
+    def quarantine(
+        self, line: int | None, reason: str, raw_text: str | None, span: tuple[int, int] | None = None
+    ) -> None:
+        """Quarantine one record: its first line, why, its raw text and its byte range (offset, length) in the
+        file, from which the exact bytes can always be read back."""
         if raw_text is not None and len(raw_text) > _RAW_TEXT_LIMIT:
-            raw_text = raw_text[:_RAW_TEXT_LIMIT] + f"... [truncated, {len(raw_text):,} characters]"
+            where = f"; the whole row is bytes {span[0]:,} to {span[0] + span[1]:,} of the file" if span else ""
+            raw_text = raw_text[:_RAW_TEXT_LIMIT] + f"... [truncated at {len(raw_text):,} characters{where}]"
         self.q_lines.append(line)
         self.q_reasons.append(reason)
         self.q_text.append(raw_text)
+        self.q_spans.append(span or (None, None))
         self.quarantined += 1
         if len(self.q_lines) >= _QUARANTINE_BATCH_ROWS:
             self._flush_quarantine()
@@ -495,16 +694,15 @@ class _Writer:
         try:
             self.con.execute(sql, [self.loaded_at])
         finally:
-            self.con.unregister(_BATCH_VIEW)
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
 
     def _flush_rows(self) -> None:
         if self.spec.format == "csv":
             if not self.rows:
                 return
             columns = list(zip(*self.rows, strict=True))
-            arrays = {
-                f"c{i}": pa.array(columns[pos], pa.string()) for i, (pos, _) in enumerate(self.positions)
-            }
+            arrays = {f"c{i}": pa.array(columns[pos], pa.string()) for i, (pos, _) in enumerate(self.positions)}
             select = [f"NULLIF(c{i}, '') AS {_q(name)}" for i, (_, name) in enumerate(self.positions)]
             arrays["extra_columns"] = pa.array(self.extras, pa.string())
             select.append("TRY_CAST(extra_columns AS JSON) AS extra_columns")
@@ -526,11 +724,16 @@ class _Writer:
             return
         spec = self.spec
         n = len(self.payloads)
-        batch = pa.table({
-            "payload": pa.array(self.payloads, pa.string()),
-            "_source_line": pa.array(self.lines, pa.int64()),
-        })
-        self.payloads, self.lines = [], []
+        offsets, lengths = zip(*self.spans, strict=True)
+        batch = pa.table(
+            {
+                "payload": pa.array(self.payloads, pa.string()),
+                "_source_line": pa.array(self.lines, pa.int64()),
+                "byte_offset": pa.array(offsets, pa.int64()),
+                "byte_length": pa.array(lengths, pa.int64()),
+            }
+        )
+        self.payloads, self.lines, self.spans = [], [], []
         # One JSON parse per list extraction instead of one per key; s[i] is key i as text.
         paths = [_sql_str("$." + json.dumps(key)) for key in spec.columns]
         json_keys = [k for k in spec.columns if k in spec.json_columns]
@@ -565,11 +768,14 @@ class _Writer:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_STAGE_TABLE} AS "
                 f"SELECT *, coalesce({ok}, false) AS ok FROM ("
-                f"  SELECT _source_line, payload, p, json_extract_string(p, [{', '.join(paths)}]) AS s{j}"
-                f"  FROM (SELECT _source_line, payload, TRY_CAST(payload AS JSON) AS p FROM {_BATCH_VIEW}))"
+                f"  SELECT _source_line, byte_offset, byte_length, payload, p,"
+                f"  json_extract_string(p, [{', '.join(paths)}]) AS s{j} FROM ("
+                f"  SELECT _source_line, byte_offset, byte_length, payload, TRY_CAST(payload AS JSON) AS p"
+                f"  FROM {_BATCH_VIEW}))"
             )
         finally:
-            self.con.unregister(_BATCH_VIEW)
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
         select = []
         for i, key in enumerate(spec.columns, start=1):
             expr = f"s[{i}]"
@@ -583,26 +789,33 @@ class _Writer:
             [self.loaded_at],
         )
         bad = self.con.execute(
-            f"SELECT _source_line, payload FROM {_STAGE_TABLE} WHERE NOT ok ORDER BY _source_line"
+            f"SELECT _source_line, payload, byte_offset, byte_length FROM {_STAGE_TABLE} WHERE NOT ok"
+            " ORDER BY _source_line"
         ).fetchall()
         self.con.execute(f"DROP TABLE {_STAGE_TABLE}")
         self.accepted += n - len(bad)
-        for line, text in bad:
-            self.quarantine(line, _jsonl_problem(spec, text, latest_day), text)
+        for line, text, offset, length in bad:
+            self.quarantine(line, _jsonl_problem(spec, text, latest_day), text, (offset, length))
 
     def _flush_quarantine(self) -> None:
         if not self.q_lines:
             return
-        table = pa.table({
-            "line": pa.array(self.q_lines, pa.int64()),
-            "reason": pa.array(self.q_reasons, pa.string()),
-            "raw_text": pa.array(self.q_text, pa.string()),
-        })
-        self.q_lines, self.q_reasons, self.q_text = [], [], []
+        offsets, lengths = zip(*self.q_spans, strict=True)
+        table = pa.table(
+            {
+                "line": pa.array(self.q_lines, pa.int64()),
+                "reason": pa.array(self.q_reasons, pa.string()),
+                "raw_text": pa.array(self.q_text, pa.string()),
+                "byte_offset": pa.array(offsets, pa.int64()),
+                "byte_length": pa.array(lengths, pa.int64()),
+            }
+        )
+        self.q_lines, self.q_reasons, self.q_text, self.q_spans = [], [], [], []
         sql = (
-            f"INSERT INTO {QUARANTINE_TABLE} (file_id, source, path, line, reason, raw_text, quarantined_at) "
-            f"SELECT {int(self.file_id)}, {_sql_str(self.spec.name)}, {_sql_str(self.rel)}, line, reason, "
-            f"raw_text, ?::TIMESTAMP FROM {_BATCH_VIEW}"
+            f"INSERT INTO {QUARANTINE_TABLE} (file_id, source, path, line, reason, raw_text, byte_offset,"
+            f" byte_length, quarantined_at) SELECT {int(self.file_id)}, {_sql_str(self.spec.name)},"
+            f" {_sql_str(self.rel)}, line, reason, raw_text, byte_offset, byte_length, ?::TIMESTAMP"
+            f" FROM {_BATCH_VIEW}"
         )
         self._insert(table, sql)
 
@@ -612,50 +825,96 @@ class _Writer:
 # ---------------------------------------------------------------------------------------------------------
 
 
+class _QuoteRunsOn(Exception):
+    """A quoted field went on past MAX_QUOTED_LINES lines or MAX_QUOTED_BYTES bytes: read as a stray quote."""
+
+
 class _Lines:
     """Decoded lines of a binary file, tracking line number and byte offset for error messages.
 
-    ``taken`` collects the lines handed out since it was last cleared, which is how a CSV record that
-    spans several lines (quoted newlines) gets its exact raw text and starting line. A line that is not
+    ``taken`` collects the lines handed out since :meth:`take_clear`, which is how a CSV record that spans
+    several lines (quoted newlines) gets its exact raw text, starting line and byte range. A line that is not
     valid UTF-8 is still handed out (its bad bytes kept as surrogate escapes) and its problem noted in
     ``taken_problem``, so the caller quarantines just that record while the rest of the file loads.
+
+    With ``record_limits`` (CSV), a record that asks for more than ``MAX_QUOTED_LINES`` lines or
+    ``MAX_QUOTED_BYTES`` bytes raises :class:`_QuoteRunsOn` (only a quoted field makes a record ask for another
+    line). After a broken record, :meth:`replay` hands its later lines out again, each read afresh.
     """
 
-    def __init__(self, f: BinaryIO, rel: str) -> None:
-        self.f, self.rel = f, rel
+    def __init__(self, f: BinaryIO, rel: str, record_limits: bool = False) -> None:
+        self.f, self.rel, self.record_limits = f, rel, record_limits
         self.lineno = 0
         self.offset = 0
+        self.record_offset = 0
         self.taken: list[str] = []
-        self.taken_problem: str | None = None
+        self.taken_sizes: list[int] = []
+        self.taken_problems: list[str | None] = []
+        self.taken_problem: str | None = None  # the first of taken_problems, kept at hand: read once per record
+        self._file_lines = iter(f)
         self.has_bom = False
         self.line_ending: str | None = None
+        self._replay: deque[tuple[str, int, str | None]] = deque()
 
     def take_clear(self) -> None:
         """Start collecting the next record's lines."""
         self.taken.clear()
+        self.taken_sizes.clear()
+        self.taken_problems.clear()
         self.taken_problem = None
+        self.record_offset = self.offset
+
+    def span(self, count: int | None = None) -> tuple[int, int]:
+        """Byte offset and length in the file of the first ``count`` taken lines (all by default)."""
+        sizes = self.taken_sizes if count is None else self.taken_sizes[:count]
+        return self.record_offset, sum(sizes)
+
+    def replay(self, first: int) -> None:
+        """Hand the taken lines from index ``first`` on out again, as if not read yet."""
+        later = list(zip(self.taken[first:], self.taken_sizes[first:], self.taken_problems[first:], strict=True))
+        self._replay.extendleft(reversed(later))
+        self.lineno -= len(later)
+        self.offset -= sum(size for _, size, _ in later)
+        del self.taken[first:], self.taken_sizes[first:], self.taken_problems[first:]
+        self.taken_problem = next((p for p in self.taken_problems if p), None)
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self.f:
+        return self
+
+    def __next__(self) -> str:
+        if self._replay:
+            text, size, problem = self._replay.popleft()
+        else:
+            raw = next(self._file_lines)  # StopIteration at the end of the file
+            size, problem = len(raw), None
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 text = raw.decode("utf-8", errors="surrogateescape")
-                if self.taken_problem is None:
-                    self.taken_problem = (
-                        f"not UTF-8: byte 0x{raw[e.start]:02x} at byte {e.start + 1} of line {self.lineno + 1}"
-                        " (this row was saved in another encoding, e.g. Windows-1252; the raw text keeps"
-                        " the bytes as \\x escapes)"
-                    )
+                problem = (
+                    f"not UTF-8: byte 0x{raw[e.start]:02x} at byte {e.start + 1} of line {self.lineno + 1}"
+                    " (this row was saved in another encoding, e.g. Windows-1252; the raw text keeps"
+                    " the bytes as \\x escapes)"
+                )
             if self.lineno == 0:
                 if text.startswith("\ufeff"):
                     text = text[1:]
                     self.has_bom = True
                 self.line_ending = "crlf" if text.endswith("\r\n") else "lf" if text.endswith("\n") else None
-            self.lineno += 1
-            self.offset += len(raw)
-            self.taken.append(text)
-            yield text
+        self.lineno += 1
+        self.offset += size
+        self.taken.append(text)
+        self.taken_sizes.append(size)
+        self.taken_problems.append(problem)
+        if problem and self.taken_problem is None:
+            self.taken_problem = problem
+        if (
+            self.record_limits
+            and len(self.taken) > 1
+            and (len(self.taken) > MAX_QUOTED_LINES or self.offset - self.record_offset > MAX_QUOTED_BYTES)
+        ):
+            raise _QuoteRunsOn
+        return text
 
 
 def _raw_text(taken: list[str]) -> str:
@@ -734,21 +993,27 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     delimiter = _detect_delimiter(path, spec)
     with open(path, "rb") as f:
-        lines = _Lines(f, rel)
-        reader = csv.reader(iter(lines), delimiter=delimiter, strict=True)
+        lines = _Lines(f, rel, record_limits=True)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         header: list[str] | None = None
         try:
-            for row in reader:
+            while header is None:
+                lines.take_clear()  # each blank line before the header is a record of its own
+                row = next(reader, None)
+                if row is None:
+                    break
                 if not _blank(row):
                     header = [_clean_label(label) for label in row]
-                    break
         except csv.Error as e:
             raise FileRejected(f"{rel}: the header line cannot be parsed as CSV ({e})") from None
+        except _QuoteRunsOn:
+            raise FileRejected(
+                f"{rel}: the header line cannot be parsed as CSV (a quote in it is not closed within"
+                f" {MAX_QUOTED_LINES} lines)"
+            ) from None
         if header is None:
             raise FileRejected(f"{rel} is empty (no header line)")
-        dialect = _Dialect(
-            _DELIMITERS[delimiter], "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending
-        )
+        dialect = _Dialect(_DELIMITERS[delimiter], "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending)
 
         by_label = {label.strip().lower(): label for label in spec.columns}
         positions: list[tuple[int, str]] = []
@@ -782,25 +1047,17 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
                 row = next(reader)
             except StopIteration:
                 break
-            except csv.Error as e:
-                raw = _raw_text(lines.taken)
-                if lines.taken_problem:
-                    writer.quarantine(start, lines.taken_problem, raw)
-                    continue
-                if "unexpected end of data" in str(e):
-                    reason = "unterminated quoted field at end of file (file truncated?)"
-                else:
-                    reason = f"malformed CSV row: {e}"
-                writer.quarantine(start, reason, raw)
+            except (csv.Error, _QuoteRunsOn) as e:
+                _quarantine_broken_record(lines, start, delimiter, e, writer)
                 continue
             if _blank(row):
                 continue
             if lines.taken_problem:
-                writer.quarantine(start, lines.taken_problem, _raw_text(lines.taken))
+                writer.quarantine(start, lines.taken_problem, _raw_text(lines.taken), lines.span())
                 continue
             if len(row) != width:
                 writer.quarantine(
-                    start, f"row has {len(row)} fields, header has {width}", _raw_text(lines.taken)
+                    start, f"row has {len(row)} fields, header has {width}", _raw_text(lines.taken), lines.span()
                 )
                 continue
             errors = [f"missing {label}" for i, label in required if not row[i].strip()]
@@ -817,7 +1074,7 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
                 if row[i] and row[i] not in allowed:
                     errors.append(_not_allowed(label, row[i], allowed))
             if errors:
-                writer.quarantine(start, "; ".join(errors), _raw_text(lines.taken))
+                writer.quarantine(start, "; ".join(errors), _raw_text(lines.taken), lines.span())
                 continue
             extra = None
             if extra_positions:
@@ -829,6 +1086,73 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
     return dialect
 
 
+def _quote_opening_line(lines: list[str], delimiter: str) -> int:
+    """Index of the line on which the record's last quoted field opened (the quote a broken record ran on from).
+
+    Follows the CSV rules the reader applies: a quote opens a field only at the field's start; inside it, a
+    doubled quote is a literal quote, and a quote followed by a delimiter or line break closes it. A quote followed
+    by anything else is where the (strict) reader gave up, so the scan stops there.
+    """
+    ends = (delimiter, "\n", "\r")
+    state, opened = "start", 0
+    for i, line in enumerate(lines):
+        for ch in line:
+            if state == "quoted":
+                if ch == '"':
+                    state = "after_quote"
+            elif state == "after_quote":
+                if ch != '"' and ch not in ends:
+                    return opened  # where the strict reader stops: a closing quote followed by more text
+                state = "quoted" if ch == '"' else "start"
+            elif ch == '"' and state == "start":
+                state, opened = "quoted", i
+            else:
+                state = "start" if ch in ends else "field"
+    return opened
+
+
+def _quarantine_broken_record(lines: _Lines, start: int, delimiter: str, error: Exception, writer: _Writer) -> None:
+    """Quarantine a record the CSV reader could not finish, without letting a stray quote hide later rows.
+
+    A record that spans several lines is cut after the line where its offending quoted field opened: the
+    lines up to there are quarantined as one row (a real multi-line field before the stray quote stays
+    whole) and the lines after it are read again as rows of their own.
+    """
+    taken = lines.taken
+    head = len(taken)
+    if len(taken) > 1:
+        # Past the limit, the last line was taken but never handed to the reader: it plays no part.
+        seen = taken[:-1] if isinstance(error, _QuoteRunsOn) else taken
+        head = _quote_opening_line(seen, delimiter) + 1
+    opened_on = start + head - 1
+    split = head < len(taken)
+    problem = next((p for p in lines.taken_problems[:head] if p), None)
+    at_end = "unexpected end of data" in str(error)
+    if problem:
+        reason = problem
+    elif not split:
+        reason = (
+            "unterminated quoted field at end of file (file truncated?)" if at_end else f"malformed CSV row: {error}"
+        )
+    elif isinstance(error, _QuoteRunsOn):
+        reason = (
+            f"stray quote: the quoted field opened on line {opened_on} is not closed within {MAX_QUOTED_LINES}"
+            f" lines or {MAX_QUOTED_BYTES // 1024:,} KB"
+        )
+    elif at_end:
+        reason = f"stray quote: the quoted field opened on line {opened_on} is never closed (the file ends inside it)"
+    else:
+        reason = (
+            f"stray quote: the quoted field opened on line {opened_on} runs on to line {start + len(taken) - 1}"
+            f" and breaks there ({error})"
+        )
+    if split:
+        reason += f"; the {len(taken) - head:,} line(s) after line {opened_on} were read as rows of their own"
+    writer.quarantine(start, reason, _raw_text(taken[:head]), lines.span(head))
+    if split:
+        lines.replay(head)
+
+
 def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dialect:
     # Lines are only split and decoded here; validation happens set-wise in DuckDB (see _Writer), which is
     # several times faster than json.loads per line. Only lines DuckDB flags come back to _jsonl_problem.
@@ -837,12 +1161,13 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
         add = writer.add_jsonl
         for text in lines:
             problem = lines.taken_problem
+            span = lines.span()
             lines.take_clear()  # one line per record; keep `taken` from growing
             line = text.strip()
             if problem:
-                writer.quarantine(lines.lineno, problem, _raw_text([text.rstrip("\r\n")]))
+                writer.quarantine(lines.lineno, problem, _raw_text([text.rstrip("\r\n")]), span)
             elif line:
-                add(line, lines.lineno)
+                add(line, lines.lineno, span)
     return _Dialect(None, "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending)
 
 
@@ -862,6 +1187,8 @@ def _jsonl_problem(spec: SourceSpec, line: str, latest_day: date | None = None) 
         obj = json.loads(line)
     except ValueError as e:
         return f"invalid JSON: {e}"
+    except RecursionError:  # the input's fault, not the loader's: arrays or objects nested thousands deep
+        return "invalid JSON: nested too deeply"
     if type(obj) is not dict:
         return f"line is not a JSON object (found {_json_type(obj)})"
     errors = []
@@ -881,8 +1208,7 @@ def _jsonl_problem(spec: SourceSpec, line: str, latest_day: date | None = None) 
             errors.append(f"{key} {value!r} is not a date/time")
         elif latest_day is not None and is_timestamp(value) and date.fromisoformat(value[:10]) > latest_day:
             errors.append(
-                f"{key} {value!r} is in the future (more than {FUTURE_TOLERANCE_DAYS} days after the day it was "
-                "loaded)"
+                f"{key} {value!r} is in the future (more than {FUTURE_TOLERANCE_DAYS} days after the day it was loaded)"
             )
     for key, allowed in spec.allowed_values.items():
         value = obj.get(key)
@@ -924,7 +1250,10 @@ def _quarantine_whole_file(path: Path, spec: SourceSpec, writer: _Writer, reason
     try:
         with open(path, "rb") as f:
             header_seen = spec.format != "csv"
+            offset = 0
             for lineno, raw in enumerate(f, start=1):
+                span = (offset, len(raw))
+                offset += len(raw)
                 text = raw.decode("utf-8", errors="backslashreplace")
                 if lineno == 1:
                     text = text.removeprefix("\ufeff")
@@ -933,6 +1262,6 @@ def _quarantine_whole_file(path: Path, spec: SourceSpec, writer: _Writer, reason
                 if not header_seen:
                     header_seen = True
                     continue
-                writer.quarantine(lineno, reason, text.rstrip("\r\n"))
+                writer.quarantine(lineno, reason, text.rstrip("\r\n"), span)
     except OSError as e:
         writer.quarantine(None, f"{reason}; the file cannot be read: {e}", None)

@@ -39,8 +39,13 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
     line BIGINT,
     reason VARCHAR,
     raw_text VARCHAR,
-    quarantined_at TIMESTAMP
+    quarantined_at TIMESTAMP,
+    byte_offset BIGINT,
+    byte_length BIGINT
 )"""
+# Where each quarantined row sits in its landing file, so its exact bytes can be read back (added later: older
+# warehouses get them by ALTER TABLE).
+_QUARANTINE_BYTE_RANGE_COLUMNS = ("byte_offset", "byte_length")
 
 
 def _quote(name: str) -> str:
@@ -75,6 +80,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceS
     for column in _LOAD_FILES_DIALECT_COLUMNS:
         if column not in existing.get(LOAD_FILES_TABLE, set()):
             con.execute(f"ALTER TABLE {LOAD_FILES_TABLE} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
+    for column in _QUARANTINE_BYTE_RANGE_COLUMNS:
+        if column not in existing.get(QUARANTINE_TABLE, set()):
+            con.execute(f"ALTER TABLE {QUARANTINE_TABLE} ADD COLUMN IF NOT EXISTS {column} BIGINT")
     for spec in (sources or SOURCES).values():
         cols = raw_columns(spec)
         if spec.table not in existing:

@@ -210,6 +210,12 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
                 ).fetchall()
             except duckdb.Error:
                 rows = []
+            from landing.ingest import files_to_retry
+
+            try:
+                retry = files_to_retry(con)
+            except duckdb.Error:
+                retry = []
             try:
                 scoring_lines = _scoring_summary(con)
             except duckdb.Error:  # no scores yet (a gate stopped the run before scoring)
@@ -221,6 +227,13 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
         print(f"{'source':<20}{'loads':>7}{'rejected':>10}{'rows loaded':>14}{'accepted':>12}{'quarantined':>13}")
         for source, loads, rejected, loaded, accepted, quarantined in rows:
             print(f"{source:<20}{loads:>7}{rejected:>10}{loaded:>14,}{accepted:>12,}{quarantined:>13,}")
+        if retry:
+            print(
+                f"files that failed to load for a reason other than their content ({len(retry)}; tried again "
+                "on the next refresh):"
+            )
+            for _, error in retry[:20]:
+                print(f"  {error}")
         for line in scoring_lines:
             print(line)
     from landing.ingest import ignored_files

@@ -10,6 +10,8 @@ import pytest
 # Tests never touch the checkout's data/ folder: everything lives under pytest's tmp_path.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Tests write landing files and load them at once: no waiting for files to settle (tests of the wait pass their own).
+os.environ.setdefault("ACTIONHOUSE_LANDING_SETTLE_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,10 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             context.log.warning(note)
         for rejected in report.rejected:
             context.log.error(f"{rejected.source}/{rejected.path}: {rejected.error}")
+        for failed in report.failed:  # not the file's fault; the next run tries it again
+            context.log.error(f"{failed.source}: {failed.error}")
+        for waiting in report.waiting:
+            context.log.warning(f"{waiting.source}: {waiting.error}")
         totals = report.totals
         for name in selected:
             spec = SOURCES[name]
@@ -59,6 +63,8 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                 "files_loaded": source_totals.files_loaded if source_totals else 0,
                 "files_skipped": source_totals.files_skipped if source_totals else 0,
                 "files_rejected": source_totals.files_rejected if source_totals else 0,
+                "files_failed": source_totals.files_failed if source_totals else 0,
+                "files_waiting": source_totals.files_waiting if source_totals else 0,
                 "rows_loaded": source_totals.rows_loaded if source_totals else 0,
                 "rows_accepted": source_totals.rows_accepted if source_totals else 0,
                 "rows_quarantined": source_totals.rows_quarantined if source_totals else 0,
