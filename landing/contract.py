@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -153,30 +153,24 @@ class SourceSpec:
         """Raw table columns for the known labels / keys, in contract order."""
         return [self.column_name(c) for c in self.columns]
 
-    def row_problems(self, values: Mapping[str, str | None]) -> list[str]:
-        """Why one row (raw column name -> text) must be quarantined, worded as for a landing file's rows: a
-        missing required value, an id that is not a whole number, a date/time that is not one, a value
-        outside a closed vocabulary. Empty when the row may load."""
-
-        def value(label: str) -> str:
-            return (values.get(self.column_name(label)) or "").strip()
-
-        problems = [f"missing {label}" for label in self.required if not value(label)]
-        problems += [
-            f"{label} {value(label)!r} is not a whole number"
-            for label in self.id_columns
-            if value(label) and not is_whole_number(value(label))
-        ]
-        problems += [
-            f"{label} {value(label)!r} is not a date/time"
-            for label in self.timestamp_columns
-            if value(label) and not is_timestamp(value(label))
-        ]
-        problems += [
-            not_allowed_reason(label, values.get(self.column_name(label)), allowed)
-            for label, allowed in self.allowed_values.items()
-            if values.get(self.column_name(label)) and values.get(self.column_name(label)) not in allowed
-        ]
+    def row_problems(self, value_of: Callable[[str], str | None]) -> list[str]:
+        """Why one row must be quarantined (empty when it may load): a missing required value, an id that is
+        not a whole number, a date/time that is not one, a value outside a closed vocabulary. `value_of(label)`
+        gives the row's text for a known label, None when the row has no such column. The checks of a landing
+        file's CSV rows and of rows read from a CRM's API."""
+        problems = [f"missing {label}" for label in self.required if not (value_of(label) or "").strip()]
+        for label in self.id_columns:
+            value = value_of(label)
+            if value and value.strip() and not is_whole_number(value):
+                problems.append(f"{label} {value!r} is not a whole number")
+        for label in self.timestamp_columns:
+            value = (value_of(label) or "").strip()
+            if value and not is_timestamp(value):
+                problems.append(f"{label} {value!r} is not a date/time")
+        for label, allowed in self.allowed_values.items():
+            value = value_of(label)
+            if value and value not in allowed:
+                problems.append(not_allowed_reason(label, value, allowed))
         return problems
 
 

@@ -27,7 +27,7 @@ from typing import BinaryIO
 import duckdb
 import pyarrow as pa
 
-from landing.contract import SOURCES, TIMESTAMP_PATTERN, SourceSpec, is_timestamp, is_whole_number
+from landing.contract import SOURCES, TIMESTAMP_PATTERN, SourceSpec, is_timestamp, not_allowed_reason
 from landing.schema import LOAD_FILES_TABLE, QUARANTINE_TABLE, ensure_raw_schema
 
 __all__ = [
@@ -1034,10 +1034,6 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
                 f" (header has: {', '.join(h.strip() for h in header)[:500]})"
             )
         writer.positions = positions
-        required = [(matched[c], c) for c in spec.required]
-        ids = [(matched[c], c) for c in spec.id_columns if c in matched]
-        stamps = [(matched[c], c) for c in spec.timestamp_columns if c in matched]
-        vocabularies = [(matched[c], c, allowed) for c, allowed in spec.allowed_values.items() if c in matched]
         width = len(header)
 
         while True:
@@ -1060,19 +1056,7 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
                     start, f"row has {len(row)} fields, header has {width}", _raw_text(lines.taken), lines.span()
                 )
                 continue
-            errors = [f"missing {label}" for i, label in required if not row[i].strip()]
-            for i, label in ids:
-                value = row[i]
-                if value.strip() and not is_whole_number(value):
-                    errors.append(f"{label} {value!r} is not a whole number")
-            for i, label in stamps:
-                value = row[i]
-                value = value.strip()
-                if value and not is_timestamp(value):
-                    errors.append(f"{label} {value!r} is not a date/time")
-            for i, label, allowed in vocabularies:
-                if row[i] and row[i] not in allowed:
-                    errors.append(_not_allowed(label, row[i], allowed))
+            errors = spec.row_problems(lambda label, row=row: row[matched[label]] if label in matched else None)
             if errors:
                 writer.quarantine(start, "; ".join(errors), _raw_text(lines.taken), lines.span())
                 continue
@@ -1213,14 +1197,11 @@ def _jsonl_problem(spec: SourceSpec, line: str, latest_day: date | None = None) 
     for key, allowed in spec.allowed_values.items():
         value = obj.get(key)
         if value is not None and value != "" and str(value) not in allowed:
-            errors.append(_not_allowed(key, value, allowed))
+            errors.append(not_allowed_reason(key, value, allowed))
     if "\\u" in line and _has_lone_surrogate(obj):
         errors.append("contains an unpaired \\u surrogate escape (not valid Unicode text)")
     return "; ".join(errors) or "invalid JSON (rejected by DuckDB's JSON parser)"
 
-
-def _not_allowed(label: str, value: object, allowed: tuple[str, ...]) -> str:
-    return f"{label} {value!r} is not one of {', '.join(allowed)}"
 
 
 def _has_lone_surrogate(obj: object) -> bool:

@@ -111,7 +111,7 @@ def _store_page(
     their reasons, and the page's `raw.load_files` line. Returns (rows inserted, rows quarantined)."""
     accepted, rejected = [], []
     for row in rows:
-        problems = spec.row_problems(row)
+        problems = spec.row_problems(lambda label, row=row: row.get(spec.column_name(label)))
         (rejected if problems else accepted).append((row, "; ".join(problems)))
     con.execute("BEGIN TRANSACTION")
     try:
