@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -72,16 +73,35 @@ def _execute_job(paths: Paths, job_name: str):
     with dg.DagsterInstance.get() as instance:
         recovered = recover_dead_runs(instance)
         if recovered:
+            stopped = sum(len(r.stopped) for r in recovered)
+            left = f" Stopped {stopped} process(es) they had left running (dbt)." if stopped else ""
             say(
-                f"Marked {len(recovered)} earlier run(s) failed ({', '.join(r[:8] for r in recovered)}): their process "
-                "ended without finishing (killed or crashed). Their warehouse slots are free again."
+                f"Marked {len(recovered)} earlier run(s) failed ({', '.join(r.run_id[:8] for r in recovered)}): their "
+                f"process ended without finishing (killed or crashed). Their warehouse slots are free again.{left}"
             )
-        return job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags=run_tags(),
-        )
+        with _sigterm_as_interrupt():
+            return job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                tags=run_tags(),
+            )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the job, `kill`) stops a run the way Ctrl-C does: Dagster interrupts the
+    running step, dbt gets SIGINT and stops, the run ends failed and the warehouse is left unlocked. Python's
+    default would end the process at once and leave dbt running."""
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: os.kill(os.getpid(), signal.SIGINT))
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_refresh(paths: Paths) -> bool:
@@ -189,12 +209,25 @@ def print_crm_round_trip(paths: Paths) -> None:
         print(line)
 
 
+def _interrupted(result) -> bool:
+    """True when a step of the run was stopped by Ctrl-C or SIGTERM."""
+    return any(
+        event.is_step_failure and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in result.all_events
+    )
+
+
 def print_summary(paths: Paths, result, seconds: float) -> None:
     """Rows loaded and quarantined per source, checks passed and failed, where things are."""
     import duckdb
 
     print("\n=== Actionhouse refresh summary ===")
     print(f"run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} in {seconds:.1f} s")
+    if _interrupted(result):
+        print(
+            "stopped on request (Ctrl-C or SIGTERM): the running step was interrupted and dbt told to stop; the "
+            "run is marked failed and the warehouse is free. The next refresh carries on from what was saved."
+        )
     con = _open_when_free(paths.warehouse) if paths.warehouse.exists() else None
     if con is not None:
         try:

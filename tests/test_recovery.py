@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRun
 
-from orchestration.recovery import HOST_TAG, PID_TAG, recover_dead_runs, run_tags
+from orchestration.recovery import HOST_TAG, PID_TAG, RUN_ID_ENV, recover_dead_runs, run_tags
 from orchestration.settings import WAREHOUSE_POOL
 
 
@@ -33,7 +34,7 @@ def test_a_run_whose_process_died_is_failed_and_frees_its_slot(tmp_path):
         killed = _run(instance, "a" * 32, dead.pid)
         alive = _run(instance, "b" * 32, os.getppid())  # a live process
         elsewhere = _run(instance, "c" * 32, dead.pid, host="another-host")  # not ours to judge
-        assert recover_dead_runs(instance) == [killed.run_id]
+        assert [r.run_id for r in recover_dead_runs(instance)] == [killed.run_id]
         statuses = {r: instance.get_run_by_id(r).status for r in (killed.run_id, alive.run_id, elsewhere.run_id)}
         assert statuses == {
             killed.run_id: dg.DagsterRunStatus.FAILURE,
@@ -43,6 +44,26 @@ def test_a_run_whose_process_died_is_failed_and_frees_its_slot(tmp_path):
         claimed = {s.run_id for s in instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots}
         assert claimed == {alive.run_id, elsewhere.run_id}
         assert recover_dead_runs(instance) == []  # once
+
+
+def test_what_a_dead_run_left_running_is_stopped(tmp_path):
+    """A killed refresh's dbt keeps the warehouse locked: the next run stops it (it carries the run's id)."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run_id = "d" * 32
+    leftover = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_ID_ENV: run_id})
+    unrelated = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_ID_ENV: "e" * 32})
+    try:
+        with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+            _run(instance, run_id, dead.pid)
+            (recovered,) = recover_dead_runs(instance)
+        assert recovered.stopped == (leftover.pid,)
+        assert leftover.wait(timeout=10) == -signal.SIGTERM
+        assert unrelated.poll() is None
+    finally:
+        for process in (leftover, unrelated):
+            process.kill()
+            process.wait()
 
 
 def test_runs_carry_the_process_that_runs_them():

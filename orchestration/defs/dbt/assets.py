@@ -12,6 +12,7 @@ from orchestration.dbt import actionhouse_dbt_project
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
 from orchestration.metadata import frame_to_markdown
+from orchestration.recovery import RUN_ID_ENV
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 from reverse_etl.crm.hubspot_mapping import API_RAW_SOURCES
@@ -59,6 +60,8 @@ def actionhouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     """Build (run + test) the selected dbt models, then add row counts and previews to what was built."""
     # dbt reads the warehouse path from its profile's env var; keep it equal to the resource's.
     os.environ["ACTIONHOUSE_WAREHOUSE"] = warehouse.database_path
+    # dbt inherits the run's id: if this process is killed, the next refresh finds and stops the dbt it left.
+    os.environ[RUN_ID_ENV] = context.run.run_id
     # Held back until dbt exits: the dbt process has the DuckDB file locked while it builds.
     # One fixed target folder: by default every invocation gets a new one (~18 MB each, hourly).
     events = list(dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream())
