@@ -125,6 +125,11 @@ SYNC_FIELDS ?= 100000
 eval-sync: install
 	$(PY) -m evaluation.sync --actions $(SYNC_ACTIONS) --fields $(SYNC_FIELDS)
 
+# --- hardening: each fault of the hardening issue as a scenario on a small world (kill -9, CRM outage, ...) ---------
+.PHONY: eval-faults
+eval-faults: install
+	$(PY) -m evaluation.faults
+
 # --- console (console/): page latency over a 1M-contact publication ------------------------------------------------
 # Builds a small world with `actionhouse demo`, publishes it, scales the publication to CONSOLE_CONTACTS golden
 # contacts in DuckDB, serves the console and times every page type (p95 over all requests).

@@ -22,6 +22,8 @@ from typing import Any
 
 import duckdb
 
+from landing.warehouse import connect as connect_warehouse
+
 PUBLICATION_VERSION = 1
 
 # Console segments from the lead's company size (the scorer's `employees` feature).
@@ -301,7 +303,7 @@ def publish(
 
 def publish_from_file(warehouse_path: Path, target: Path, **kwargs: Any) -> PublicationReport:
     """Open the warehouse read-only, publish, close it (for the command line and the demo)."""
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = connect_warehouse(warehouse_path, read_only=True)
     try:
         return publish(con, target, **kwargs)
     finally:

@@ -43,6 +43,7 @@ class PublicationReader:
     def _open(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:")
         con.execute("set threads = 2")
+        con.execute("SET TimeZone = 'UTC'")  # as every warehouse session (landing.warehouse)
         path = str(self.path).replace("'", "''")
         con.execute(f"attach '{path}' as pub (read_only)")
         con.execute("use pub")

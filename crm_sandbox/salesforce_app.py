@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from landing.contract import epoch_ms
+
 API_VERSION = "v60.0"
 COLLECTION_LIMIT = 200
 QUERY_BATCH = 2000
@@ -46,10 +48,7 @@ def sf_timestamp(ms: int) -> str:
 
 def parse_sf_timestamp(text: str) -> int:
     """Epoch ms of a SOQL/REST datetime (`...Z`, `...+0000` or `...+00:00`)."""
-    value = text.strip().replace("Z", "+00:00")
-    if re.search(r"[+-]\d{4}$", value):
-        value = value[:-2] + ":" + value[-2:]
-    return int(datetime.fromisoformat(value).timestamp() * 1000)
+    return epoch_ms(text)
 
 
 @dataclass

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from landing.contract import epoch_ms
+
 OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "notes")
 ENGAGEMENT_TYPES = ("tasks", "notes")
 
@@ -117,13 +119,7 @@ def iso_from_ms(ms: int) -> str:
 
 def ms_from_value(value: str | int | float) -> int:
     """Parse a search filter / property timestamp: epoch milliseconds or ISO 8601 (raises ValueError)."""
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return epoch_ms(value)
 
 
 class StoredObject:

@@ -17,23 +17,39 @@ def _ensure_watermarks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS_TABLE} "
-        "(suite VARCHAR PRIMARY KEY, validated_through TIMESTAMP, updated_at TIMESTAMP)"
+        "(suite VARCHAR PRIMARY KEY, validated_through TIMESTAMPTZ, updated_at TIMESTAMPTZ)"
     )
+    # Watermarks were naive timestamps before; kept as instants now (written in UTC sessions, read as UTC).
+    naive = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'quality' "
+        "AND table_name = 'gate_watermarks' AND data_type = 'TIMESTAMP'"
+    ).fetchall()[0][0]
+    if naive:
+        for column in ("validated_through", "updated_at"):
+            con.execute(
+                f"ALTER TABLE {WATERMARKS_TABLE} ALTER {column} TYPE TIMESTAMPTZ USING timezone('UTC', {column})"
+            )
+
+
+def _instant(value: datetime) -> datetime:
+    """A load time as an aware UTC datetime (the raw tables' naive `_loaded_at` values are UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection, suite: str) -> datetime | None:
-    """Load time up to which a suite's rows passed validation (None: nothing validated yet)."""
+    """Load time (aware, UTC) up to which a suite's rows passed validation (None: nothing validated yet)."""
     _ensure_watermarks(con)
     row = con.execute(f"SELECT validated_through FROM {WATERMARKS_TABLE} WHERE suite = ?", [suite]).fetchone()
-    return row[0] if row else None
+    return _instant(row[0]) if row and row[0] is not None else None
 
 
 def advance_watermark(con: duckdb.DuckDBPyConnection, suite: str, validated_through: datetime) -> None:
-    """Record that every row of the suite's table loaded up to `validated_through` passed."""
+    """Record that every row of the suite's table loaded up to `validated_through` passed (a naive time is
+    taken as UTC, like the raw tables' load times)."""
     _ensure_watermarks(con)
     con.execute(
         f"INSERT OR REPLACE INTO {WATERMARKS_TABLE} VALUES (?, ?, ?)",
-        [suite, validated_through, datetime.now(UTC).replace(tzinfo=None)],
+        [suite, _instant(validated_through), datetime.now(UTC)],
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "export_timezone",
     "is_timestamp",
     "is_whole_number",
+    "epoch_ms",
     "parse_timestamp",
     "snake_case",
 ]
@@ -82,6 +83,21 @@ def parse_timestamp(value: str, tz: tzinfo | None = None) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz or export_timezone())
     return parsed.astimezone(UTC)
+
+
+def epoch_ms(value: str | int | None) -> int:
+    """Epoch milliseconds of a time read from a CRM's API: digits are epoch milliseconds already; otherwise a
+    contract timestamp (`parse_timestamp`), where a time without an offset is UTC (as the APIs write them, unlike
+    exports). 0 when empty; ValueError when the value is not a time."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return 0
+    if text.lstrip("-").isdigit():
+        return int(text)
+    parsed = parse_timestamp(text, tz=UTC)
+    if parsed is None:
+        raise ValueError(f"not a date/time: {text!r}")
+    return int(parsed.timestamp() * 1000)
 
 
 def is_timestamp(value: object) -> bool:

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from landing.warehouse import connect as connect_warehouse
 from orchestration.settings import resolve_paths
 
 
@@ -273,7 +274,7 @@ def cmd_policy_diff(args: argparse.Namespace) -> int:
         return 1
     warehouse = resolve_paths().warehouse
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect_warehouse(warehouse, read_only=True, wait_seconds=10)
     except duckdb.IOException:
         _say(f"The warehouse {warehouse} is being written by a refresh; run the diff again when it ends.")
         return 2

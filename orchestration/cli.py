@@ -123,17 +123,17 @@ def run_job(paths: Paths, job_name: str) -> bool:
     return result.success
 
 
-def _open_when_free(warehouse: Path, attempts: int = 20):
+def _open_when_free(warehouse: Path):
     """Open the warehouse read-only, waiting briefly for a finishing writer (e.g. dbt) to let go of it."""
     import duckdb
 
-    for _ in range(attempts):
-        try:
-            return duckdb.connect(str(warehouse), read_only=True)
-        except duckdb.IOException:
-            time.sleep(0.5)
-    say(f"The warehouse {warehouse} is still in use by another process; no per-source figures this time.")
-    return None
+    from landing.warehouse import connect
+
+    try:
+        return connect(warehouse, read_only=True, wait_seconds=10)
+    except duckdb.IOException:
+        say(f"The warehouse {warehouse} is still in use by another process; no per-source figures this time.")
+        return None
 
 
 def _scoring_summary(con) -> list[str]:

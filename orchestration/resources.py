@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import sqlalchemy as sa
 
+from landing.warehouse import connect as connect_warehouse
 from ops_store import OPS_DB_ENV, default_ops_db_url, open_store
 from orchestration.settings import resolve_paths
+
+_log = logging.getLogger("actionhouse.warehouse")
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -31,9 +34,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the warehouse for the length of a `with` block."""
-        Path(self.database_path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.database_path, read_only=read_only)
+        """Open the warehouse for the length of a `with` block (a UTC session; a file another process holds is
+        waited for, see `landing.warehouse`)."""
+        con = connect_warehouse(self.database_path, read_only=read_only, on_wait=_log.warning)
         try:
             yield con
         finally:

@@ -7,6 +7,7 @@ import json
 import os
 from collections import Counter
 
+from landing.warehouse import connect as connect_warehouse
 from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, crm_rate_limit, resolve_paths
 
 
@@ -48,7 +49,7 @@ def desired_fields_from_warehouse():
         _say(f"No warehouse at {warehouse}: only actions are synced.")
         return None, None
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect_warehouse(warehouse, read_only=True, wait_seconds=10)
     except duckdb.IOException:
         _say("The warehouse is being refreshed: scores sync with the refresh; only actions are synced now.")
         return None, None

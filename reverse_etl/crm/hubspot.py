@@ -16,11 +16,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import urlparse
 
 import httpx
 
+from landing.contract import epoch_ms
 from reverse_etl.crm.base import (
     ChangePage,
     CrmAuthenticationError,
@@ -68,14 +68,6 @@ class Engagement:
 def _modified_property(object_type: str) -> str:
     # HubSpot's contacts carry `lastmodifieddate`; the other objects `hs_lastmodifieddate`.
     return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
-
-
-def _parse_ms(value: str | None) -> int:
-    if not value:
-        return 0
-    if value.isdigit():
-        return int(value)
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def encode_cursor(modified_ms: int, ids_at_ms: Sequence[str]) -> str:
@@ -263,7 +255,7 @@ class HubSpotClient(HttpCrmClient):
             records = []
             for item in results:
                 props = item.get("properties") or {}
-                ms = _parse_ms(props.get(modified) or props.get("hs_lastmodifieddate") or item.get("updatedAt"))
+                ms = epoch_ms(props.get(modified) or props.get("hs_lastmodifieddate") or item.get("updatedAt"))
                 record_id = str(item["id"])
                 if ms < newest_ms or (ms == newest_ms and record_id in ids_at_newest):
                     continue  # already read (in an earlier run or an earlier page)
@@ -323,7 +315,7 @@ class HubSpotClient(HttpCrmClient):
             params = {"limit": 500, **({"after": after} if after else {})}
             page = self._checked(self.request("GET", "/crm/v3/owners", params=params))
             for owner in page.get("results", []):
-                ms = _parse_ms(owner.get("updatedAt"))
+                ms = epoch_ms(owner.get("updatedAt"))
                 if ms > since_ms:
                     props = {
                         "email": owner.get("email"),

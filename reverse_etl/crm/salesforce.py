@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from landing.contract import epoch_ms
 from reverse_etl.crm.base import (
     ChangePage,
     CrmAuthenticationError,
@@ -41,15 +42,6 @@ _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 def soql_datetime(ms: int) -> str:
     """A SOQL datetime literal (UTC): `2026-03-01T09:30:00.123Z`."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def _parse_ms(text: str | None) -> int:
-    if not text:
-        return 0
-    value = text.replace("Z", "+00:00")
-    if re.search(r"[+-]\d{4}$", value):
-        value = value[:-2] + ":" + value[-2:]
-    return int(datetime.fromisoformat(value).timestamp() * 1000)
 
 
 class SalesforceClient(HttpCrmClient):
@@ -137,7 +129,7 @@ class SalesforceClient(HttpCrmClient):
             body = self._checked(response)
             records = []
             for item in body.get("records", []):
-                ms = _parse_ms(item.get("SystemModstamp"))
+                ms = epoch_ms(item.get("SystemModstamp"))
                 record_id = str(item["Id"])
                 if ms < since_ms or (ms == since_ms and record_id in seen):
                     continue

@@ -10,9 +10,9 @@ merge that already happened counts as done.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Protocol
 
+from landing.contract import epoch_ms
 from reverse_etl.crm.base import OutcomeStatus, RowOutcome
 from reverse_etl.crm.hubspot import ENGAGEMENT_KEY, Engagement, HubSpotClient
 from reverse_etl.sync.requests import CrmRequest
@@ -115,10 +115,6 @@ class CrmWriter(Protocol):
         ...
 
 
-def _ms(value: str) -> int:
-    return int(datetime.fromisoformat(value).timestamp() * 1000)
-
-
 class HubSpotWriter:
     """Requests -> HubSpot (or the sandbox CRM, which speaks the same API)."""
 
@@ -203,7 +199,7 @@ class HubSpotWriter:
         return {
             "hs_task_subject": subject[:250],
             "hs_task_body": payload.get("body"),
-            "hs_timestamp": _ms(payload["due_at"]),
+            "hs_timestamp": epoch_ms(payload["due_at"]),
             "hs_task_status": "NOT_STARTED",
             "hs_task_type": payload.get("task_type", "TODO"),
             "hubspot_owner_id": owner_id,
@@ -213,7 +209,7 @@ class HubSpotWriter:
         payload = request.payload
         return {
             "hs_note_body": payload["body"],
-            "hs_timestamp": _ms(payload["at"]),
+            "hs_timestamp": epoch_ms(payload["at"]),
             "hubspot_owner_id": self.owner_ids.get(payload.get("owner") or ""),
         }
 

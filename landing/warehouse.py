@@ -1,0 +1,68 @@
+"""Opening the warehouse file: every session in UTC, and a file another process holds is waited for.
+
+DuckDB lets one process write a database file, and a process reading it (someone's `duckdb` shell, a
+notebook) also holds it. Rather than fail at once, `connect` retries with exponential backoff for up to
+`ACTIONHOUSE_WAREHOUSE_LOCK_WAIT` seconds (default 120), saying what it waits for. Sessions run in UTC, so
+timestamps with a time zone read and compare the same whatever the machine's zone is (a run in a repeated
+daylight-saving hour included).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+LOCK_WAIT_ENV = "ACTIONHOUSE_WAREHOUSE_LOCK_WAIT"
+DEFAULT_LOCK_WAIT_SECONDS = 120.0
+
+
+def lock_wait_seconds() -> float:
+    """How long to wait for a warehouse file another process holds (`ACTIONHOUSE_WAREHOUSE_LOCK_WAIT`)."""
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds, got {raw!r}") from None
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """True for DuckDB's error when another process holds the database file."""
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+def connect(
+    path: str | os.PathLike[str],
+    read_only: bool = False,
+    wait_seconds: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file in a UTC session, waiting (with backoff) while another process holds it.
+
+    `on_wait` receives a line each time it waits (for a log); the lock error is raised once `wait_seconds`
+    (default `lock_wait_seconds()`) have passed."""
+    path = str(path)
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    def say(state: RetryCallState) -> None:
+        if on_wait:
+            on_wait(
+                f"the warehouse {path} is held by another process (a reader or another refresh); "
+                f"trying again in {state.upcoming_sleep:.1f} s"
+            )
+
+    retrying = Retrying(
+        retry=retry_if_exception(is_lock_conflict),
+        wait=wait_exponential(multiplier=0.2, max=5.0),
+        stop=stop_after_delay(lock_wait_seconds() if wait_seconds is None else wait_seconds),
+        before_sleep=say,
+        reraise=True,
+    )
+    con = retrying(duckdb.connect, path, read_only=read_only)
+    # Set once open (the setting needs DuckDB's time zone extension, which loads with the connection).
+    con.execute("SET TimeZone = 'UTC'")
+    return con

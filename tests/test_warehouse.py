@@ -1,0 +1,83 @@
+"""Opening the warehouse: UTC sessions, a held file waited for, zone-aware gate watermarks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from expectations.store import advance_watermark, read_watermark
+from landing.warehouse import connect
+
+HOLD = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+    "time.sleep(float(sys.argv[2]))"
+)
+
+
+def _hold(path, seconds: float) -> subprocess.Popen:
+    """Another process holding the warehouse file (as a reader's duckdb shell would)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_sessions_run_in_utc(tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with connect(tmp_path / "w.duckdb") as con:
+            assert con.execute("select current_setting('TimeZone')").fetchall() == [("UTC",)]
+            local = con.execute("select timestamptz '2026-11-01 01:30:00-04:00'::timestamp").fetchall()[0][0]
+        assert local == datetime(2026, 11, 1, 5, 30)  # the instant in UTC, not New York's repeated 1:30
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_a_held_file_is_waited_for_then_opened(tmp_path):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = _hold(path, 1.5)
+    waits: list[str] = []
+    started = time.monotonic()
+    with connect(path, on_wait=waits.append) as con:
+        assert con.execute("select 1").fetchall() == [(1,)]
+    holder.wait()
+    assert time.monotonic() - started >= 1.0 and waits
+    assert "held by another process" in waits[0]
+
+
+def test_a_file_held_too_long_raises_the_lock_error(tmp_path):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = _hold(path, 5)
+    try:
+        with pytest.raises(duckdb.IOException, match="lock"):
+            connect(path, wait_seconds=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_gate_watermarks_are_instants(tmp_path):
+    with connect(tmp_path / "w.duckdb") as con:
+        # A warehouse from before: naive watermarks, written as UTC.
+        con.execute("create schema quality")
+        con.execute(
+            "create table quality.gate_watermarks (suite varchar primary key, validated_through timestamp, "
+            "updated_at timestamp)"
+        )
+        con.execute("insert into quality.gate_watermarks values ('old', '2026-03-29 01:30:00', now()::timestamp)")
+        assert read_watermark(con, "old") == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+        advance_watermark(con, "events", datetime(2026, 10, 25, 1, 30))  # naive load times are UTC
+        assert read_watermark(con, "events") == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+        types = con.execute(
+            "select distinct data_type from information_schema.columns where table_name = 'gate_watermarks' "
+            "and column_name <> 'suite'"
+        ).fetchall()
+        assert types == [("TIMESTAMP WITH TIME ZONE",)]
