@@ -299,6 +299,8 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
                 )
                 result.deferred[workflow] = waiting + capped
         classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
+        if workflow == Workflow.SEQUENCE_DRAFTS:
+            classified, blocked = _whole_sequences(fresh, classified, blocked, context)
         classified = [a for a in classified if a.action_id not in known_ids]
         if workflow == Workflow.SEQUENCES:
             enrolments.note_run(classified, blocked)
@@ -351,6 +353,29 @@ class _Enrolments:
             else:
                 waiting += 1
         return live, refused, waiting
+
+
+def _whole_sequences(
+    drafts: list[Proposal], classified: list[Action], blocked: list[Blocked], context: GuardrailContext
+) -> tuple[list[Action], list[Blocked]]:
+    """A sequence goes out whole: when a guardrail stopped one step (say the account's weekly cap), its other steps
+    are blocked with the same rule, and the touches they took are given back to the account."""
+    refused = {enrolment_key(b.proposal): b for b in blocked}
+    if not refused:
+        return classified, blocked
+    proposals = {d.slot_key: d for d in drafts}
+    kept = []
+    for action in classified:
+        why = refused.get((action.target.id, str(action.payload.get("sequence_id"))))
+        if why is None:
+            kept.append(action)
+            continue
+        step = why.proposal.payload.get("step")
+        blocked.append(Blocked(proposals[action.slot_key], why.rule, f"step {step} is refused: {why.reason}"))
+        account = action.target.account_id
+        if account is not None and context.touches_this_week.get(account, 0) > 0:
+            context.touches_this_week[account] -= 1
+    return kept, blocked
 
 
 def _review_batch(

@@ -197,6 +197,17 @@ def test_end_to_end_only_for_queued_enrolments_once_and_withdrawn_when_the_enrol
     assert withdrawn == {a.action_id for a in _drafts(first) if a.target.id == "gc-1"}
 
 
+def test_a_sequence_goes_out_whole_under_the_weekly_account_cap(engine):
+    # Two prospects at one account: 2 enrolments + 2 steps each would be 6 touches; the cap is 5.
+    people = [contact(f"gc-{i}", "Alice Carter", "US", first_name=f"P{i}", golden_account_id="ga-1") for i in (1, 2)]
+    result = _plan(engine, world(people))
+    assert POLICY.caps.per_account_weekly_touches == 5
+    assert {(a.target.id, a.payload["step"]) for a in _drafts(result)} == {("gc-1", 1), ("gc-1", 2)}
+    refused = _blocked(result)
+    assert {(b.proposal.target.id, b.proposal.payload["step"]) for b in refused} == {("gc-2", 1), ("gc-2", 2)}
+    assert {b.rule for b in refused} == {"caps.per_account_weekly_touches"}
+
+
 def _policy(owner_cap: int, enrolments_per_day: int):
     return parse_policy(
         TEXT.replace("  max_new_per_owner_per_day: 20", f"  max_new_per_owner_per_day: {owner_cap}", 1).replace(
