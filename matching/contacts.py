@@ -9,6 +9,7 @@ stable clusters.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -28,6 +29,7 @@ from matching.normalize import (
     fold_romanization,
     linkedin_slug,
     name_words,
+    per_distinct_value,
     postal_key,
     soundex_key,
     street_key,
@@ -187,6 +189,28 @@ class MatchConfig:
     em_identified_ratio: float = 0.0
 
 
+# The features read straight from a record, in their column order.
+_BASE_FEATURES = (
+    "record_id",
+    "first_key",
+    "first_initial",
+    "last_key",
+    "last_words",
+    "email_c",
+    "linkedin_slug",
+    "phone_d",
+    "mobile_d",
+    "domain",
+    "company_k",
+    "title_k",
+    "street_k",
+    "city_k",
+    "postal_k",
+    "country_k",
+    "is_junk",
+)
+
+
 def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
     """Staging-shaped contact rows -> one row per record with the normalized matching features.
 
@@ -205,28 +229,40 @@ def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
     email = pl.col("email").str.to_lowercase().str.strip_chars()
     first_words = name_words(pl.col("first_name"))
     last_words = surname_words(pl.col("last_name"))
-    features = frame.select(
+    # Rules on one column run once per distinct value of it (`per_distinct_value`): names, companies, titles and
+    # addresses repeat across contacts, emails and phones do not.
+    by_column = {
+        "first_name": {
+            "first_key": pl.when(first_words.list.len() > 0).then(first_words.list.join("")),
+            # A first name written as initials only ("J.", "J. A."): its first letter.
+            "first_initial": pl.when(
+                (first_words.list.len() > 0) & first_words.list.eval(pl.element().str.len_chars() == 1).list.all()
+            ).then(first_words.list.first()),
+        },
+        "last_name": {"last_key": last_words.list.join(""), "last_words": last_words},
+        "company_name": {"company_k": company_name_key(pl.col("company_name"))},
+        "job_title": {"title_k": _title_key(pl.col("job_title"))},
+        "street_address": {"street_k": street_key(pl.col("street_address"))},
+        "city": {"city_k": ascii_text(pl.col("city")).str.to_lowercase().str.strip_chars()},
+        "postal_code": {"postal_k": postal_key(pl.col("postal_code"))},
+    }
+    per_row = frame.select(
         pl.col("record_id").cast(pl.Int64),
-        pl.when(first_words.list.len() > 0).then(first_words.list.join("")).alias("first_key"),
-        # A first name written as initials only ("J.", "J. A."): its first letter.
-        pl.when((first_words.list.len() > 0) & first_words.list.eval(pl.element().str.len_chars() == 1).list.all())
-        .then(first_words.list.first())
-        .alias("first_initial"),
-        last_words.list.join("").alias("last_key"),
-        last_words.alias("last_words"),
         canonical_email(email).alias("email_c"),
         linkedin_slug(pl.col("linkedin_url")).alias("linkedin_slug"),
         _phone_digits(pl.col("phone")).alias("phone_d"),
         _phone_digits(pl.col("mobile_phone")).alias("mobile_d"),
         employer_domain(pl.col("website_domain"), email).alias("domain"),
-        company_name_key(pl.col("company_name")).alias("company_k"),
-        _title_key(pl.col("job_title")).alias("title_k"),
-        street_key(pl.col("street_address")).alias("street_k"),
-        ascii_text(pl.col("city")).str.to_lowercase().str.strip_chars().alias("city_k"),
-        postal_key(pl.col("postal_code")).alias("postal_k"),
         pl.col("country_code").alias("country_k"),
-        flag_junk(frame.select("first_name", "last_name", "email", "company_name"))["is_junk"],
     )
+    features = pl.concat(
+        [
+            per_row,
+            *(per_distinct_value(frame, column, derived) for column, derived in by_column.items()),
+            flag_junk(frame.select("first_name", "last_name", "email", "company_name")).select("is_junk"),
+        ],
+        how="horizontal",
+    ).select(_BASE_FEATURES)
     features = features.with_columns(
         pl.col("email_c").str.extract(r"^([^@]+)@", 1).alias("email_local"),
         pl.col("email_c").str.extract(r"@(.+)$", 1).alias("email_domain"),
@@ -235,15 +271,17 @@ def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
         soundex_key(features["last_key"]).alias("last_sx"),
         pl.col("street_k").str.extract(r"^(\d+)\b", 1).alias("street_no"),
     )
-    features = features.with_columns(_name_derived_mailbox().alias("email_name_derived"))
+    features = features.with_columns(_name_derived_mailbox(features))
     role_mailbox = pl.col("email_local").str.replace(r"[0-9]+$", "").is_in(sorted(role_mailbox_names()))
     switchboard = frame.select(_phone_digits(pl.col("company_phone"))).to_series()
     features = features.with_columns(
         (_shared_values(features, "email_c") | role_mailbox.fill_null(False)).alias("email_shared"),
-        (_shared_values(features, "phone_d", "mobile_d") | (features["phone_d"] == switchboard).fill_null(False))
-        .alias("phone_shared"),
-        (_shared_values(features, "mobile_d", "phone_d") | (features["mobile_d"] == switchboard).fill_null(False))
-        .alias("mobile_shared"),
+        (_shared_values(features, "phone_d", "mobile_d") | (features["phone_d"] == switchboard).fill_null(False)).alias(
+            "phone_shared"
+        ),
+        (
+            _shared_values(features, "mobile_d", "phone_d") | (features["mobile_d"] == switchboard).fill_null(False)
+        ).alias("mobile_shared"),
     )
     # Sorted by record id: the u-estimation sample (and so every weight) must not depend on the order in
     # which the warehouse happens to return rows, or reruns on unchanged input could differ.
@@ -267,19 +305,28 @@ def _phone_digits(expr: pl.Expr) -> pl.Expr:
     return pl.when((digits.str.len_chars() >= 7) & ~placeholder).then(digits)
 
 
-def _name_derived_mailbox() -> pl.Expr:
+def _name_derived_mailbox(features: pl.DataFrame) -> pl.Series:
     """True where the mailbox's letters are made of the record's own names only (anna.schmidt@, aschmidt@,
     anna@, schmidt.anna@, jwolf@ for Jürgen Wolf-Köhler ...), whatever digits it carries: such a mailbox is the
     names again, not evidence of its own."""
+
     # Loosely: a romanization may also write a long vowel with an h (shohta ~ shota, ohta ~ ota).
     def loose(expr: pl.Expr) -> pl.Expr:
         return expr.str.replace_all(r"([aeiou])h", "${1}")
 
-    letters = loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", "")))
-    first = pl.col("first_key")
+    # The mailbox letters and the name parts are columns first: each is compared with twenty forms, and an
+    # expression used twenty times would be evaluated twenty times.
+    parts = features.lazy().select(
+        loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", ""))).alias("letters"),
+        pl.col("first_key").alias("first"),
+        pl.col("last_key").alias("last_0"),
+        pl.col("last_words").list.first().alias("last_1"),
+        pl.col("last_words").list.last().alias("last_2"),
+    )
+    first = pl.col("first")
     f0 = first.str.slice(0, 1)
     forms = []
-    for last in (pl.col("last_key"), pl.col("last_words").list.first(), pl.col("last_words").list.last()):
+    for last in (pl.col("last_0"), pl.col("last_1"), pl.col("last_2")):
         l0 = last.str.slice(0, 1)
         forms += [
             pl.concat_str([first, last]),
@@ -289,8 +336,9 @@ def _name_derived_mailbox() -> pl.Expr:
             pl.concat_str([last, f0]),
             last,
         ]
-    forms += [first, pl.concat_str([f0, pl.col("last_key").str.slice(0, 1)])]
-    return pl.any_horizontal([(letters == loose(form)).fill_null(False) for form in forms])
+    forms += [first, pl.concat_str([f0, pl.col("last_0").str.slice(0, 1)])]
+    matches = pl.any_horizontal([(pl.col("letters") == loose(form)).fill_null(False) for form in forms])
+    return parts.select(matches.alias("email_name_derived")).collect().to_series()
 
 
 def first_names_compatible(left: pl.DataFrame, right: pl.DataFrame) -> np.ndarray:
@@ -416,13 +464,18 @@ def candidate_pairs(features: pl.DataFrame, touching: pl.Series | None = None) -
     return pairs
 
 
+def _per_distinct_pair(left: pl.Series, right: pl.Series, scorer: Callable) -> np.ndarray:
+    """`scorer` of each aligned (left, right) pair (nulls as ""), computed once per distinct pair: candidate
+    pairs repeat names, titles and cities (150k pairs of 100k contacts hold 10k distinct first-name pairs)."""
+    aligned = pl.DataFrame({"a": left.fill_null(""), "b": right.fill_null("")}, schema={"a": pl.String, "b": pl.String})
+    distinct = aligned.unique(maintain_order=False)
+    scores = cpdist(distinct["a"].to_list(), distinct["b"].to_list(), scorer=scorer, workers=-1)
+    lookup = distinct.with_columns(pl.Series("score", scores))
+    return aligned.join(lookup, on=["a", "b"], how="left", maintain_order="left")["score"].to_numpy()
+
+
 def _jaro_winkler(left: pl.Series, right: pl.Series) -> np.ndarray:
-    return cpdist(
-        left.fill_null("").to_list(),
-        right.fill_null("").to_list(),
-        scorer=JaroWinkler.normalized_similarity,
-        workers=-1,
-    ).astype(np.float32)
+    return _per_distinct_pair(left, right, JaroWinkler.normalized_similarity).astype(np.float32)
 
 
 def _spaceless(left: pl.DataFrame, right: pl.DataFrame, column: str) -> tuple[pl.Series, pl.Series]:
@@ -431,16 +484,11 @@ def _spaceless(left: pl.DataFrame, right: pl.DataFrame, column: str) -> tuple[pl
 
 def _osa_distance(left: pl.Series, right: pl.Series) -> np.ndarray:
     """Edit distance counting an adjacent transposition as one edit (a typed-in digit swap)."""
-    return cpdist(left.fill_null("").to_list(), right.fill_null("").to_list(), scorer=OSA.distance, workers=-1)
+    return _per_distinct_pair(left, right, OSA.distance)
 
 
 def _token_set(left: pl.Series, right: pl.Series) -> np.ndarray:
-    return (
-        cpdist(left.fill_null("").to_list(), right.fill_null("").to_list(), scorer=token_set_ratio, workers=-1).astype(
-            np.float32
-        )
-        / 100.0
-    )
+    return _per_distinct_pair(left, right, token_set_ratio).astype(np.float32) / 100.0
 
 
 def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
@@ -605,9 +653,10 @@ def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFra
     letters_l, letters_r = (frame["email_local"].str.replace_all(r"[^a-z]", "") for frame in (left, right))
     numbered_apart = equal(letters_l, letters_r) & ~equal(col(left, "email_local"), col(right, "email_local"))
     alias = (col(left, "email_name_derived") & col(right, "email_name_derived")).fill_null(False).to_numpy()
-    work_domain = equal(col(left, "email_domain"), col(right, "email_domain")) & ~col(left, "email_domain").is_in(
-        sorted(free_mail_domains())
-    ).fill_null(False).to_numpy()
+    work_domain = (
+        equal(col(left, "email_domain"), col(right, "email_domain"))
+        & ~col(left, "email_domain").is_in(sorted(free_mail_domains())).fill_null(False).to_numpy()
+    )
     email_conflict = (out["email"] == 3) & work_domain & (~alias | numbered_apart)
     corroborated = np.isin(out["email"], (1, 2)) | np.isin(out["phone"], (1, 2)) | (out["linkedin"] == 1)
     # What may tie one person's records across two employers (a job change keeps LinkedIn and mobile; an
@@ -680,6 +729,7 @@ def estimate_u(features: pl.DataFrame, config: MatchConfig) -> dict[str, np.ndar
     for name, names in LEVELS.items():
         counts = np.bincount(levels[f"{name}_level"].to_numpy(), minlength=len(names))[1:].astype(float)
         u[name] = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+
     # Shared values (role mailboxes, switchboards) are compared as missing, so they are left out here too.
     def own(column: str, shared: str | None) -> pl.Series:
         return features[column] if shared is None else features.filter(~pl.col(shared))[column]
@@ -981,14 +1031,19 @@ def estimate_parameters(
 
 
 def score_pairs(
-    pairs: pl.DataFrame, features: pl.DataFrame, config: MatchConfig, parameters: MatchParameters | None = None
+    pairs: pl.DataFrame,
+    features: pl.DataFrame,
+    config: MatchConfig,
+    parameters: MatchParameters | None = None,
+    levels: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Fellegi-Sunter scoring of given candidate pairs (see `score_contact_pairs`).
 
     Without `parameters` they are estimated on these pairs and this data (a full run); pass a full run's
     parameters to score a delta the same way (`config` then only supplies the decision thresholds).
+    `levels` are these pairs' `comparison_levels` when the caller already has them.
     """
-    levels = comparison_levels(pairs, features)
+    levels = comparison_levels(pairs, features) if levels is None else levels
     parameters = parameters or estimate_parameters(pairs, features, config, levels)
     total, columns = _bayes_weights(levels, features, parameters.u, parameters.m)
     prior = parameters.prior(max(2, features.height))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from matching.normalize import ascii_text, company_name_key
+from matching.normalize import ascii_text, company_name_key, per_distinct_value
 from matching.reference import seed_column, seed_rows
 
 JUNK_REASONS = (
@@ -54,21 +54,39 @@ def _keyboard_runs() -> list[str]:
     return sorted(runs | {run[::-1] for run in runs})
 
 
-def _mashed(words: pl.Expr) -> pl.Expr:
-    """True where any word of a list of lowercase ASCII words looks like keyboard mash."""
+def _mashed_word(word: pl.Expr) -> pl.Expr:
+    """True where one lowercase ASCII word looks like keyboard mash (a run of one keyboard row, one letter three
+    times, a chunk typed twice or three times)."""
     runs = "|".join(_keyboard_runs())
     same_letter = "^(?:" + "|".join(f"{letter}{{3,}}" for letter in "abcdefghijklmnopqrstuvwxyz") + ")$"
-    word = pl.element()
     # A chunk of 3+ letters typed twice or three times ("sdfsdf", "asdasdasd"); the regex engine has no
     # back-references, so each (chunk length, repeats) is compared directly.
     repeated = pl.lit(False)
     for size, times in ((3, 2), (4, 2), (5, 2), (3, 3)):
         chunk = word.str.slice(0, size)
         repeated = repeated | ((word.str.len_chars() == size * times) & (word == pl.concat_str([chunk] * times)))
-    mashed = words.list.eval(word.str.contains(runs) | word.str.contains(same_letter) | repeated).list.any()
-    # No vowel in any word of four letters or more ("Qwrtz Ztrwq"); one such word alone is a typo or "Ng".
-    vowelless = words.list.eval((word.str.len_chars() >= 4) & ~word.str.contains("[aeiouy]")).list.all()
-    return mashed | (vowelless & (words.list.len() > 1))
+    return word.str.contains(runs) | word.str.contains(same_letter) | repeated
+
+
+def _junk_companies() -> list[str]:
+    """Company name keys (`company_name_key`) of test placeholder companies (seed `er_junk_companies`)."""
+    return sorted(seed_column("er_junk_companies", "name"))
+
+
+def _name_part_rules(column: str, name_words: list[str]) -> dict[str, pl.Expr]:
+    """Per distinct value of one name column: its cleaned text and the word rules over its words (a name's
+    words are its first name's words and its last name's, so each rule over the whole name combines these)."""
+    text = ascii_text(pl.col(column)).str.to_lowercase().str.replace_all(r"[^a-z\s]", " ")
+    words = text.str.replace_all(r"\s+", " ").str.split(" ").list.filter(pl.element().str.len_chars() > 0)
+    word = pl.element()
+    return {
+        f"{column}_text": text,
+        f"{column}_words": words.list.len(),
+        f"{column}_test_word": words.list.eval(word.is_in(name_words)).list.any(),
+        f"{column}_mashed": words.list.eval(_mashed_word(word)).list.any(),
+        # No vowel in any word of four letters or more ("Qwrtz Ztrwq"); one such word alone is a typo or "Ng".
+        f"{column}_vowelless": words.list.eval((word.str.len_chars() >= 4) & ~word.str.contains("[aeiouy]")).list.all(),
+    }
 
 
 def flag_junk(frame: pl.DataFrame) -> pl.DataFrame:
@@ -86,30 +104,58 @@ def junk_reasons(frame: pl.DataFrame) -> pl.Series:
     names = seed_rows("er_junk_names", ("name", "match"))
     name_words = sorted(name for name, match in names if match == "word")
     full_names = sorted(name for name, match in names if match == "full")
-    first = ascii_text(pl.col("first_name")).str.to_lowercase().str.replace_all(r"[^a-z\s]", " ")
-    last = ascii_text(pl.col("last_name")).str.to_lowercase().str.replace_all(r"[^a-z\s]", " ")
-    full = pl.concat_str([first, last], separator=" ", ignore_nulls=True).str.replace_all(r"\s+", " ").str.strip_chars()
-    words = full.str.split(" ").list.filter(pl.element().str.len_chars() > 0)
+    parts = pl.concat(
+        [
+            per_distinct_value(frame, "first_name", _name_part_rules("first_name", name_words)),
+            per_distinct_value(frame, "last_name", _name_part_rules("last_name", name_words)),
+            per_distinct_value(
+                frame,
+                "company_name",
+                {"test_company": company_name_key(pl.col("company_name")).is_in(_junk_companies())},
+            ),
+            frame.select("email"),
+        ],
+        how="horizontal",
+    )
+    full = (
+        pl.concat_str(["first_name_text", "last_name_text"], separator=" ", ignore_nulls=True)
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+    first, last = "first_name", "last_name"
+    vowelless_name = (
+        pl.col(f"{first}_vowelless").fill_null(True)
+        & pl.col(f"{last}_vowelless").fill_null(True)
+        & (pl.col(f"{first}_words").fill_null(0) + pl.col(f"{last}_words").fill_null(0) > 1)
+    )
+    # The mailbox parts are columns of their own: each rule reads them, and an expression used by many rules
+    # would be evaluated once per use.
     email = pl.col("email").str.to_lowercase().str.strip_chars()
-    local = email.str.extract(r"^([^@+]+)", 1)
-    domain = email.str.extract(r"@(.+)$", 1)
-    domain_label = domain.str.extract(r"^([^.]+)\.", 1)
-    local_letters = local.str.replace_all(r"[^a-z]", "")
+    parts = parts.with_columns(
+        email.str.extract(r"^([^@+]+)", 1).alias("local"), email.str.extract(r"@(.+)$", 1).alias("domain")
+    ).with_columns(
+        pl.col("domain").str.extract(r"^([^.]+)\.", 1).alias("domain_label"),
+        pl.col("local").str.replace_all(r"[^a-z]", "").alias("local_letters"),
+    )
+    local, domain, domain_label = pl.col("local"), pl.col("domain"), pl.col("domain_label")
     checks = {
-        "test_name": words.list.eval(pl.element().is_in(name_words)).list.any() | full.is_in(full_names),
+        "test_name": pl.col(f"{first}_test_word").fill_null(False)
+        | pl.col(f"{last}_test_word").fill_null(False)
+        | full.is_in(full_names),
         "test_email": local.str.contains(_TEST_MAILBOX) | (local == domain_label),
         "no_reply_address": local.str.contains(_NO_REPLY_MAILBOX),
         "placeholder_email_domain": domain.is_in(sorted(seed_column("er_placeholder_email_domains", "domain")))
         | domain.str.contains(_RESERVED_TLDS),
         "disposable_email": domain.is_in(sorted(seed_column("er_disposable_domains", "domain"))),
-        "keyboard_mash": _mashed(words) | _mashed(pl.concat_list([local_letters])),
-        "test_company": company_name_key(pl.col("company_name")).is_in(
-            sorted(seed_column("er_junk_companies", "name"))
-        ),
+        "keyboard_mash": pl.col(f"{first}_mashed").fill_null(False)
+        | pl.col(f"{last}_mashed").fill_null(False)
+        | vowelless_name
+        | _mashed_word(pl.col("local_letters")),
+        "test_company": pl.col("test_company"),
     }
-    reasons = frame.select(
+    reasons = parts.lazy().select(
         pl.concat_list(pl.when(check.fill_null(False)).then(pl.lit(reason)) for reason, check in checks.items())
         .list.drop_nulls()
         .alias("junk_reasons")
     )
-    return reasons["junk_reasons"]
+    return reasons.collect()["junk_reasons"]

@@ -50,6 +50,19 @@ def map_distinct(expr: pl.Expr, function: Callable[[str], str | None]) -> pl.Exp
     return expr.cast(pl.String).map_batches(apply, return_dtype=pl.String)
 
 
+def per_distinct_value(frame: pl.DataFrame, column: str, derived: dict[str, pl.Expr]) -> pl.DataFrame:
+    """The `derived` expressions of one column (each reads only `pl.col(column)`), evaluated once per distinct
+    value and joined back onto `frame`'s rows in order: one frame with a column per name of `derived`.
+
+    Names, companies, titles and addresses repeat: 100k contacts hold under 2,000 distinct first or last names,
+    so evaluating a chain of string rules per distinct value instead of per row is several times faster.
+    """
+    distinct = frame.lazy().select(pl.col(column).unique()).with_columns(**derived).collect()
+    return (
+        frame.select(column).join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True).drop(column)
+    )
+
+
 def ascii_text(expr: pl.Expr) -> pl.Expr:
     """Any script -> ASCII by transliteration ("Müller" -> "Muller", "Weiß" -> "Weiss", "Łukasz" -> "Lukasz",
     "Satō" -> "Sato"); no-break and other Unicode spaces become plain spaces."""

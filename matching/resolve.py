@@ -11,6 +11,7 @@ from matching.contacts import (
     MatchConfig,
     MatchParameters,
     candidate_pairs,
+    comparison_levels,
     estimate_parameters,
     prepare_contact_features,
     score_pairs,
@@ -46,8 +47,9 @@ def resolve_contacts(
     config = config or MatchConfig()
     features = prepare_contact_features(records)
     candidates = candidate_pairs(features)
-    parameters = estimate_parameters(candidates, features, config)
-    pairs = score_pairs(candidates, features, config, parameters)
+    levels = comparison_levels(candidates, features)
+    parameters = estimate_parameters(candidates, features, config, levels)
+    pairs = score_pairs(candidates, features, config, parameters, levels)
     clusters = recluster_contacts(
         features, pairs, min_probability=config.automerge_min_probability, max_cluster_size=max_cluster_size
     )

@@ -22,7 +22,7 @@ from matching.contacts import (
     score_pairs,
 )
 from matching.nicknames import are_nickname_equivalent, canonical_first_name
-from matching.normalize import canonical_email, company_name_key, registrable_domain, soundex
+from matching.normalize import canonical_email, company_name_key, per_distinct_value, registrable_domain, soundex
 from matching.resolve import recluster_contacts
 from matching.survivorship import select_survivors
 
@@ -43,6 +43,13 @@ def test_normalization_helpers():
     assert out["email"].to_list() == ["jsmith@gmail.com", "a.b@acme.co.uk"]
     assert out["domain"].to_list() == ["acme.co.uk", "acme.io"]
     assert out["company"].to_list() == ["acme", "foo bar"]
+
+
+def test_rules_per_distinct_value_keep_row_order_and_nulls():
+    frame = pl.DataFrame({"company": ["ACME, Inc.", None, "Foo Bar Pty Ltd", "ACME, Inc.", None]})
+    out = per_distinct_value(frame, "company", {"key": company_name_key(pl.col("company"))})
+    assert out["key"].to_list() == ["acme", None, "foo bar", "acme", None]
+    assert out.columns == ["key"]
 
 
 def test_nickname_table():
