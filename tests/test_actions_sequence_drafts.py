@@ -93,6 +93,17 @@ def test_each_step_gets_the_template_of_the_contacts_segment(engine):
     assert "Retail" in drafts[4].payload["body"], "the catch-all template names the industry the record holds"
 
 
+def test_without_a_catch_all_segment_an_uncovered_industry_gets_no_draft(engine):
+    general = "    - id: general\n      name: Every other industry\n      templates: [seq_general_1, seq_general_2]\n"
+    assert general in TEXT
+    no_catch_all = parse_policy(TEXT.replace(general, "", 1))
+    people = [contact("gc-1", "Alice Carter", "US", first_name="Ana", industry="Retail")]
+    result = _plan(engine, world(people), no_catch_all)
+    assert not _drafts(result)
+    assert [b.rule for b in _blocked(result)] == ["sequence_drafts.no_segment"] * 2
+    assert "industry Retail" in _blocked(result)[0].reason
+
+
 def test_a_missing_field_blocks_every_step_and_names_the_field(engine):
     people = [
         contact("gc-1", "Alice Carter", "US", first_name=None, industry="banking"),
