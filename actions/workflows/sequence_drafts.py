@@ -29,7 +29,7 @@ from actions.drafts import render_draft
 from actions.guardrails import Blocked
 from actions.inputs import PlanningInputs
 from actions.model import EvidenceRow, Proposal
-from actions.policy import SEQUENCE_DRAFT_FIELDS, Policy
+from actions.policy import SEQUENCE_DRAFT_FIELDS, DraftSegment, Policy
 from actions.workflows.common import CONTACTS_TABLE, contact_index, iso
 
 
@@ -79,8 +79,15 @@ def sequence_draft_proposals(
 
 
 def _step_draft(
-    enrolment: Proposal, contact: dict[str, Any], segment, step: int, day: int, inputs: PlanningInputs, policy: Policy
+    enrolment: Proposal,
+    contact: dict[str, Any],
+    segment: DraftSegment | None,
+    step: int,
+    day: int,
+    inputs: PlanningInputs,
+    policy: Policy,
 ) -> Proposal | Blocked:
+    """The draft of one step (or why it is refused), with the field map and the rows behind every value."""
     settings = policy.sequence_drafts
     assert settings is not None
     payload = enrolment.payload
