@@ -27,6 +27,7 @@ class Workflow(StrEnum):
     NO_SHOW = "no_show"  # W9
     MEETINGS = "meetings"  # W8
     SEQUENCES = "sequences"  # W5
+    SEQUENCE_DRAFTS = "sequence_drafts"  # W6 (the emails of each proposed sequence's steps)
     MULTITHREADING = "multithreading"  # W12 (buying-committee gaps)
 
 
@@ -42,6 +43,7 @@ WORKFLOW_LABELS = {
     Workflow.NO_SHOW: "no-show recovery",
     Workflow.MEETINGS: "meeting proposals",
     Workflow.SEQUENCES: "sequence selection",
+    Workflow.SEQUENCE_DRAFTS: "sequence drafts",
     Workflow.MULTITHREADING: "multi-threading",
 }
 

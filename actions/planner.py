@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import islice
 from typing import Any
 
@@ -38,6 +39,7 @@ from actions.workflows.no_show import no_show_proposals
 from actions.workflows.replies import reply_proposals
 from actions.workflows.reviews import ReviewCandidates, enrichment_candidates, merge_candidates
 from actions.workflows.routing import OwnerPicker, routing_proposals
+from actions.workflows.sequence_drafts import cap_drafts_per_owner, enrolment_key, sequence_draft_proposals
 from actions.workflows.sequences import sequence_proposals
 from actions.workflows.sla import sla_proposals, sla_timers
 from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
@@ -57,6 +59,8 @@ NEEDS: dict[Workflow, set[str]] = {
     Workflow.NO_SHOW: {"contacts", "no_shows", "replies"},
     Workflow.MEETINGS: {"contacts", "replies", "meeting_requests", "owner_calendar"},
     Workflow.SEQUENCES: {"contacts", "lead_scores", "sequence_candidates"},
+    # After sequence selection: the drafts are for the enrolments it queues.
+    Workflow.SEQUENCE_DRAFTS: {"contacts", "lead_scores", "sequence_candidates"},
     Workflow.MULTITHREADING: {"contacts", "multithread_candidates"},
 }
 # Workflows whose slots are used once ever: an expired or withdrawn action is not proposed again (one reschedule
@@ -65,6 +69,8 @@ ONCE_EVER = {Workflow.NO_SHOW}
 DAILY_CAPS = {Workflow.MERGES: "merge_proposals_per_day", Workflow.ENRICHMENT: "enrichment_reviews_per_day"}
 # A slot whose action ended this way may be proposed again (with a different payload).
 REOPENABLE = {State.EXPIRED, State.WITHDRAWN}
+# An enrolment whose slot holds one of these is not live: its step drafts are not proposed.
+ENROLMENT_GONE = REOPENABLE | {State.REJECTED}
 ESCALATION_DONE = {State.APPROVED, State.QUEUED, State.SENT}
 
 
@@ -85,6 +91,8 @@ class StoreView:
     review_windows: dict[str, dict[str, list[State]]] = field(default_factory=dict)
     # owner -> hygiene tasks and flags proposed for them today (the per-owner daily cap)
     hygiene_today_by_owner: Counter = field(default_factory=Counter)
+    # owner -> sequence-step drafts proposed for them today (the per-owner daily cap)
+    sequence_drafts_today_by_owner: Counter = field(default_factory=Counter)
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
@@ -108,17 +116,8 @@ class StoreView:
                 )
             ).all()
             escalated = {payload.get("sla_trigger"): as_of for payload, as_of in escalations}
-            hygiene_today: Counter = Counter()
-            for owner, count in con.execute(
-                sa.select(actions_table.c.owner, sa.func.count())
-                .where(
-                    actions_table.c.workflow == Workflow.HYGIENE.value,
-                    actions_table.c.action_type.in_(sorted(CAPPED_TYPES)),
-                    actions_table.c.proposed_at >= day_start,
-                )
-                .group_by(actions_table.c.owner)
-            ):
-                hygiene_today[owner or ""] += count
+            hygiene_today = _per_owner_since(con, Workflow.HYGIENE, CAPPED_TYPES, day_start)
+            drafts_today = _per_owner_since(con, Workflow.SEQUENCE_DRAFTS, {"send_email"}, day_start)
             review_windows: dict[str, dict[str, list[State]]] = {}
             for workflow, window, state in con.execute(
                 sa.select(actions_table.c.workflow, actions_table.c.evidence_window, actions_table.c.state).where(
@@ -136,7 +135,26 @@ class StoreView:
             kill_switch_on=KillSwitch(engine, policy.kill_switch.default).state().on,
             review_windows=review_windows,
             hygiene_today_by_owner=hygiene_today,
+            sequence_drafts_today_by_owner=drafts_today,
         )
+
+
+def _per_owner_since(
+    con: sa.Connection, workflow: Workflow, types: frozenset[str] | set[str], since: datetime
+) -> Counter:
+    """Owner -> actions of these types the workflow proposed for them since a moment (per-owner daily caps)."""
+    out: Counter = Counter()
+    for owner, count in con.execute(
+        sa.select(actions_table.c.owner, sa.func.count())
+        .where(
+            actions_table.c.workflow == workflow.value,
+            actions_table.c.action_type.in_(sorted(types)),
+            actions_table.c.proposed_at >= since,
+        )
+        .group_by(actions_table.c.owner)
+    ):
+        out[owner or ""] += count
+    return out
 
 
 @dataclass
@@ -208,6 +226,7 @@ def propose_all(
         else:
             runnable.append(workflow)
     picker = OwnerPicker(inputs.owner_load)
+    sequences = cache(lambda: sequence_proposals(inputs, policy))  # W6 drafts the steps of W5's enrolments
     builders = {
         Workflow.SUPPRESSION: lambda: unsubscribe_proposals(inputs, policy),
         Workflow.REPLY_ROUTING: lambda: reply_proposals(inputs, policy),
@@ -219,7 +238,8 @@ def propose_all(
         Workflow.HYGIENE: lambda: hygiene_proposals(inputs, policy),
         Workflow.NO_SHOW: lambda: no_show_proposals(inputs, policy),
         Workflow.MEETINGS: lambda: meeting_proposals(inputs, policy),
-        Workflow.SEQUENCES: lambda: sequence_proposals(inputs, policy),
+        Workflow.SEQUENCES: sequences,
+        Workflow.SEQUENCE_DRAFTS: lambda: sequence_draft_proposals(inputs, policy, sequences()),
         Workflow.MULTITHREADING: lambda: multithreading_proposals(inputs, policy),
     }
     return {w: builders[w]() for w in runnable}, skipped
@@ -246,15 +266,20 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
     existing_slots = store.slot_lookup(sorted(live_slots))
     known_ids = {action_id for states in existing_slots.values() for action_id, _ in states}
     live_windows: dict[Workflow, set[str]] = {}
+    enrolments = _Enrolments()
     for workflow, proposals in by_workflow.items():
         if isinstance(proposals, ReviewCandidates):
             fresh = _review_batch(workflow, proposals, policy, store, result)
             live_windows[workflow] = set(proposals.windows)
         else:
+            if workflow == Workflow.SEQUENCE_DRAFTS:
+                proposals = enrolments.drop_rejected(proposals, live_slots)
             result.candidates[workflow] = len(proposals)
             fresh = []
             for proposal in proposals:
                 held = existing_slots.get(proposal.slot_key, [])
+                if workflow == Workflow.SEQUENCES:
+                    enrolments.note_held(proposal, held)
                 if (workflow in ONCE_EVER and held) or any(state not in REOPENABLE for _, state in held):
                     result.kept[workflow] += 1
                     continue
@@ -266,13 +291,91 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
                 fresh, result.deferred[workflow] = cap_per_owner(
                     fresh, policy.hygiene.max_items_per_owner_per_day, store.hygiene_today_by_owner
                 )
+            if workflow == Workflow.SEQUENCE_DRAFTS and policy.sequence_drafts is not None:
+                fresh, refused, waiting = enrolments.split(fresh)
+                result.blocked.extend(refused)
+                fresh, capped = cap_drafts_per_owner(
+                    fresh, policy.sequence_drafts.max_new_per_owner_per_day, store.sequence_drafts_today_by_owner
+                )
+                result.deferred[workflow] = waiting + capped
         classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
+        if workflow == Workflow.SEQUENCE_DRAFTS:
+            classified, blocked = _whole_sequences(fresh, classified, blocked, context)
         classified = [a for a in classified if a.action_id not in known_ids]
+        if workflow == Workflow.SEQUENCES:
+            enrolments.note_run(classified, blocked)
         result.actions.extend(classified)
         result.blocked.extend(blocked)
     result.withdrawals = _withdrawals(inputs, policy, store, context, live_slots, live_windows, set(by_workflow))
     result.seconds = time.perf_counter() - started
     return result
+
+
+@dataclass
+class _Enrolments:
+    """Which of W5's enrolments this run are live (in the queue, or queued now), blocked, or rejected by a person:
+    W6 queues step drafts only for live ones, blocks those of a blocked enrolment with its rule, and leaves those of a
+    deferred one for another day."""
+
+    live: set[tuple[str, str]] = field(default_factory=set)
+    rejected: set[tuple[str, str]] = field(default_factory=set)
+    blocked: dict[tuple[str, str], Blocked] = field(default_factory=dict)
+
+    def note_held(self, enrolment: Proposal, held: list[tuple[str, State]]) -> None:
+        """An enrolment already in the queue: live unless every action of its slot ended without going ahead."""
+        key = enrolment_key(enrolment)
+        if any(state not in ENROLMENT_GONE for _, state in held):
+            self.live.add(key)
+        elif any(state == State.REJECTED for _, state in held):
+            self.rejected.add(key)
+
+    def note_run(self, classified: list[Action], blocked: list[Blocked]) -> None:
+        """This run's enrolments: queued, or stopped by a guardrail."""
+        self.live.update((a.target.id, str(a.payload.get("sequence_id"))) for a in classified)
+        self.blocked.update((enrolment_key(b.proposal), b) for b in blocked)
+
+    def drop_rejected(self, drafts: list[Proposal], live_slots: set[str]) -> list[Proposal]:
+        """Drafts of enrolments a person rejected are not proposed (their open drafts are withdrawn)."""
+        gone = {d.slot_key for d in drafts if enrolment_key(d) in self.rejected and enrolment_key(d) not in self.live}
+        live_slots.difference_update(gone)
+        return [d for d in drafts if d.slot_key not in gone]
+
+    def split(self, drafts: list[Proposal]) -> tuple[list[Proposal], list[Blocked], int]:
+        """Drafts whose enrolment is live; drafts blocked with their enrolment's rule; how many wait (deferred)."""
+        live, refused, waiting = [], [], 0
+        for draft in drafts:
+            key = enrolment_key(draft)
+            if key in self.live:
+                live.append(draft)
+            elif key in self.blocked:
+                why = self.blocked[key]
+                refused.append(Blocked(draft, why.rule, f"its sequence enrolment is blocked: {why.reason}"))
+            else:
+                waiting += 1
+        return live, refused, waiting
+
+
+def _whole_sequences(
+    drafts: list[Proposal], classified: list[Action], blocked: list[Blocked], context: GuardrailContext
+) -> tuple[list[Action], list[Blocked]]:
+    """A sequence goes out whole: when a guardrail stopped one step (say the account's weekly cap), its other steps
+    are blocked with the same rule, and the touches they took are given back to the account."""
+    refused = {enrolment_key(b.proposal): b for b in blocked}
+    if not refused:
+        return classified, blocked
+    proposals = {d.slot_key: d for d in drafts}
+    kept = []
+    for action in classified:
+        why = refused.get((action.target.id, str(action.payload.get("sequence_id"))))
+        if why is None:
+            kept.append(action)
+            continue
+        step = why.proposal.payload.get("step")
+        blocked.append(Blocked(proposals[action.slot_key], why.rule, f"step {step} is refused: {why.reason}"))
+        account = action.target.account_id
+        if account is not None and context.touches_this_week.get(account, 0) > 0:
+            context.touches_this_week[account] -= 1
+    return kept, blocked
 
 
 def _review_batch(
@@ -345,10 +448,11 @@ _NO_LONGER_PROPOSED = {
     "function is covered.",
     Workflow.SEQUENCES.value: "the signal faded (older than 30 days), the contact became a customer or got a "
     "deal, or the match fell below the floor.",
+    Workflow.SEQUENCE_DRAFTS.value: "the sequence is no longer proposed for the contact (the signal faded, a "
+    "customer or a deal now, below the floor) or a person rejected its enrolment.",
     Workflow.MEETINGS.value: "a meeting is booked since the reply, or the reply is older than the look-back.",
     Workflow.NO_SHOW.value: "a later meeting is booked, or the no-show is older than the look-back.",
-    Workflow.HYGIENE.value: "the meeting was followed up, the deal now has what it lacked, or the stage already "
-    "moved.",
+    Workflow.HYGIENE.value: "the meeting was followed up, the deal now has what it lacked, or the stage already moved.",
     Workflow.AT_RISK.value: "the account's risk verdict changed (tier, renewal date, or no longer at risk).",
 }
 

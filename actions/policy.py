@@ -30,6 +30,15 @@ Tier = Literal[1, 2, 3]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Hours = Annotated[float, Field(gt=0)]
 Days = Annotated[int, Field(gt=0)]
+# Fields a sequence-step draft (W6) may use -> the golden contact's column they come from
+# (`marts.fct_action_contacts`): a segment template can never ask for a value the golden record cannot hold.
+SEQUENCE_DRAFT_FIELDS = {
+    "contact_first_name": "first_name",
+    "contact_name": "contact_name",
+    "company_name": "company_name",
+    "industry": "industry",
+    "owner_name": "contact_owner",
+}
 
 
 class _Section(BaseModel):
@@ -45,6 +54,8 @@ class Approvers(_Section):
 class Escalations(_Section):
     owner_change_with_open_deal: RiskClass = RiskClass.APPROVE
     enrichment_against_human_verified: RiskClass = RiskClass.NEVER
+    # A sequence-step draft to a Tier 1 contact is reviewed even if one-to-one emails were made automatic.
+    tier1_draft: RiskClass = RiskClass.APPROVE
 
 
 class Suppression(_Section):
@@ -94,6 +105,37 @@ class Hygiene(_Section):
     max_items_per_owner_per_day: Annotated[int, Field(ge=0)]
     follow_up_due_hours: Hours
     buyer_meeting_stage: str
+
+
+class DraftSegment(_Section):
+    """An ICP segment for sequence-step drafts: the industries it covers (none listed: any industry no other
+    segment covers) and its template for each email step (pain hypothesis, one proof point, one ask)."""
+
+    id: str
+    name: str
+    industries: list[str] = []
+    templates: Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("industries")
+    @classmethod
+    def _lowercase_industries(cls, industries: list[str]) -> list[str]:
+        return [i.strip().lower() for i in industries]
+
+
+class SequenceDrafts(_Section):
+    # Days after enrolment each email step is due (step 1 first); every segment has one template per step.
+    step_days: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+    # New sequence drafts per owner per day (whole sequences: all steps of an enrolment or none; the rest wait).
+    max_new_per_owner_per_day: Annotated[int, Field(ge=0)]
+    segments: Annotated[list[DraftSegment], Field(min_length=1)]
+
+    def segment_for(self, industry: str | None) -> DraftSegment | None:
+        """The first segment listing the industry, else the first catch-all segment (no industries listed)."""
+        wanted = (industry or "").strip().lower()
+        for segment in self.segments:
+            if wanted and wanted in segment.industries:
+                return segment
+        return next((s for s in self.segments if not s.industries), None)
 
 
 class Multithreading(_Section):
@@ -229,6 +271,7 @@ class Policy(_Section):
     no_show: NoShow | None = None
     meetings: Meetings | None = None
     sequences: Sequences | None = None
+    sequence_drafts: SequenceDrafts | None = None
     multithreading: Multithreading | None = None
     kpis: dict[Workflow, str]
 
@@ -404,6 +447,7 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
         problems.append(
             (("meetings", "template"), f"'{policy.meetings.template}' is not a template in drafts.templates")
         )
+    problems += _sequence_draft_problems(policy)
     if "default" not in policy.expiry_hours:
         problems.append((("expiry_hours",), "expiry_hours needs a 'default'"))
     for name in policy.expiry_hours:
@@ -423,6 +467,46 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
                     )
                 )
             seen.setdefault(owner, territory)
+    return problems
+
+
+def _sequence_draft_problems(policy: Policy) -> list[tuple[tuple, str]]:
+    """Segment templates exist, there is one per step, and they use only fields the golden record can hold."""
+    settings = policy.sequence_drafts
+    if settings is None:
+        return []
+    problems: list[tuple[tuple, str]] = []
+    if settings.step_days != sorted(settings.step_days):
+        problems.append((("sequence_drafts", "step_days"), "step_days must not go back in time (ascending days)"))
+    allowed = ", ".join(SEQUENCE_DRAFT_FIELDS)
+    for i, segment in enumerate(settings.segments):
+        where = ("sequence_drafts", "segments", i, "templates")
+        if len(segment.templates) != len(settings.step_days):
+            problems.append(
+                (
+                    where,
+                    f"segment {segment.id} has {len(segment.templates)} templates for "
+                    f"{len(settings.step_days)} steps (one template per step)",
+                )
+            )
+        for j, name in enumerate(segment.templates):
+            template = policy.drafts.templates.get(name)
+            if template is None:
+                problems.append(((*where, j), f"'{name}' is not a template in drafts.templates"))
+                continue
+            try:
+                used = template_fields(template.subject) + template_fields(template.body)
+            except TemplateError:
+                continue  # reported with the template itself
+            for name_used in dict.fromkeys(used):
+                if name_used not in SEQUENCE_DRAFT_FIELDS:
+                    problems.append(
+                        (
+                            ("drafts", "templates", name),
+                            f"template {name} (segment {segment.id}) uses '{name_used}', which the golden record "
+                            f"does not hold (sequence drafts may use: {allowed})",
+                        )
+                    )
     return problems
 
 

@@ -24,6 +24,11 @@ the world's own operational store — then plans once more on the same data (not
 - `slots_outside_window`: proposed meeting slots outside the owner's or the contact's window or within the buffer
   of one of the owner's meetings (must be 0); `meeting_intent_precision`: meeting proposals answering a reply that
   truly asks for a meeting;
+- `sequence_drafts`: step drafts (W6) in the queue for the sequences W5 queued; `sequence_draft_missing_field_blocked`
+  / `sequence_draft_banned_blocked`: step drafts refused on the second run (a field the golden record lacks; a banned
+  claim or topic in the rendered text), of the `sequence_draft_steps` drafted for every sequence W5 proposed above
+  its floor (queued or waiting for the daily cap); `sequence_draft_tier1_review_share`: queued step drafts to Tier 1
+  contacts that wait for a person's approval (must be 1.0), of `sequence_drafts_tier1`;
 - `do_not_send_share`: prospects with a buying signal whose best catalogue sequence is below the policy's confidence
   floor (nothing proposed), of all prospects with a signal;
 - `hygiene_max_tasks_per_owner_day`: the most hygiene tasks and deal flags any owner got on one day (after the
@@ -186,6 +191,11 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         apply_plan(again, engine, policy)
         # Sequence selection: prospects with a signal whose best match is below the confidence floor (do not send).
         do_not_send = sum(1 for b in again.blocked if b.rule == "sequences.confidence_floor")
+        step_refusals = Counter(b.rule for b in again.blocked if b.proposal.workflow == Workflow.SEQUENCE_DRAFTS)
+        # Every step drafted: the ones the planner went on with, and the ones the drafting itself refused.
+        step_count = again.candidates.get(Workflow.SEQUENCE_DRAFTS, 0) + sum(
+            n for rule, n in step_refusals.items() if rule.startswith(("drafts.", "content.", "sequence_drafts."))
+        )
         sequence_candidates = do_not_send + again.candidates.get(Workflow.SEQUENCES, 0)
         # Days later, after every undecided proposal expired: a missed meeting still gets no second reschedule note.
         later = now + timedelta(days=5)
@@ -373,6 +383,14 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
             )
         ).all()
     hygiene_days = Counter((owner, at.date()) for owner, at in per_owner_day)
+    # Sequence-step drafts (W6): every Tier 1 draft waits for a person.
+    with engine.connect() as con:
+        step_drafts = con.execute(
+            sa.select(actions.c.risk_class, actions.c.payload).where(
+                actions.c.workflow == Workflow.SEQUENCE_DRAFTS.value
+            )
+        ).all()
+    tier1_classes = [risk for risk, payload in step_drafts if (payload or {}).get("tier") == 1]
     engine.dispose()
     return {
         "proposals": queued.height,
@@ -395,6 +413,14 @@ def evaluate(world: Path, warehouse: Path, policy_path: str | None = None) -> di
         "meeting_proposals": len(proposals),
         "slots_outside_window": outside,
         "meeting_intent_precision": round(sum(bool(a) for a in answered) / len(answered), 4) if answered else 1.0,
+        "sequence_drafts": len(step_drafts),
+        "sequence_draft_missing_field_blocked": step_refusals["drafts.missing_field"],
+        "sequence_draft_banned_blocked": sum(n for rule, n in step_refusals.items() if rule.startswith("content.")),
+        "sequence_draft_tier1_review_share": round(tier1_classes.count("approve") / len(tier1_classes), 4)
+        if tier1_classes
+        else 1.0,
+        "sequence_drafts_tier1": len(tier1_classes),
+        "sequence_draft_steps": step_count,
         "do_not_send_share": round(do_not_send / sequence_candidates, 4) if sequence_candidates else 0.0,
         "sequence_candidates": sequence_candidates,
         "hygiene_max_tasks_per_owner_day": max(hygiene_days.values(), default=0),
