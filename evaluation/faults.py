@@ -156,7 +156,12 @@ def blocked_run_scenario(world: World) -> dict[str, int]:
         record_run_verdict(con, blocked, "block")
     resource = WarehouseResource(database_path=str(world.warehouse), landing_dir=str(world.data_dir / "landing"))
     with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
-        dg.materialize([lead_scores], resources={"warehouse": resource}, instance=instance)
+        dg.materialize(
+            [lead_scores],
+            resources={"warehouse": resource},
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     published = {run for (run,) in world.query("select distinct run_id from ml.lead_scores")}
     return {"blocked_run_published": int(blocked in published)}
 
