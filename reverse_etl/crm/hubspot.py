@@ -33,7 +33,7 @@ from reverse_etl.crm.base import (
     collect_pages,
     row_key,
 )
-from reverse_etl.crm.throttle import RollingThrottle, backoff_delay
+from reverse_etl.crm.throttle import RetryLater, RollingThrottle, backoff_delay, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,9 @@ class HubSpotClient(HttpCrmClient):
         Raises `CrmError(retryable=True)` when retries ran out on 429/5xx/423/timeouts, and
         `CrmAuthenticationError` on 401.
         """
-        last_problem = "no attempt made"
-        attempt = rate_limited = 0
         # Errors (5xx, 423, timeouts) and 429s have separate budgets: waiting out a rolling window shared
         # with other integrations can take several tries without anything being wrong.
-        while attempt < self.max_attempts and rate_limited <= self.max_rate_limit_retries:
+        def attempt() -> httpx.Response:
             if search:
                 self.search_throttle.acquire()
             self.throttle.acquire()
@@ -154,12 +152,10 @@ class HubSpotClient(HttpCrmClient):
             try:
                 response = self._http.request(method, path, json=json_body, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_problem = f"{type(exc).__name__} talking to the CRM"
+                problem = f"{type(exc).__name__} talking to the CRM"
                 if not idempotent:
-                    raise CrmError(last_problem, retryable=True) from exc
-                self._pause(attempt)
-                attempt += 1
-                continue
+                    raise CrmError(problem, retryable=True) from exc
+                raise RetryLater(problem) from exc
             self._learn_limits(response)
             if response.status_code == 401:
                 raise CrmAuthenticationError(
@@ -168,37 +164,45 @@ class HubSpotClient(HttpCrmClient):
             if response.status_code == 429:
                 self.stats["rate_limited"] += 1
                 body = _json_or_empty(response)
-                last_problem = body.get("message") or "rate limited"
+                problem = body.get("message") or "rate limited"
                 policy = body.get("policyName", "")
                 # A daily limit will not clear by waiting seconds: stop and let the caller retry later.
                 if policy == "DAILY":
-                    raise CrmError(last_problem, 429, "RATE_LIMITS", retryable=True)
+                    raise CrmError(problem, 429, "RATE_LIMITS", retryable=True)
                 window = 1.0 if policy == "SECONDLY" else self.throttle.window_s
-                wait = self._pause(
-                    min(rate_limited, 5),
+                raise RetryLater(
+                    problem,
+                    rate_limited=True,
                     retry_after=response.headers.get("Retry-After"),
                     floor_s=window / max(self.throttle.limit, 1),
                 )
-                self.throttle.penalize(wait)
-                rate_limited += 1
-                continue
             if response.status_code in RETRYABLE_STATUSES:
-                last_problem = _error_message(response) or f"HTTP {response.status_code}"
+                problem = _error_message(response) or f"HTTP {response.status_code}"
                 if not idempotent:
-                    raise CrmError(last_problem, response.status_code, retryable=True)
-                self._pause(attempt)
-                attempt += 1
-                continue
+                    raise CrmError(problem, response.status_code, retryable=True)
+                raise RetryLater(problem)
             return response
-        raise CrmError(f"gave up after {attempt + rate_limited} retries: {last_problem}", retryable=True)
 
-    def _pause(self, attempt: int, retry_after: str | None = None, floor_s: float = 0.0) -> float:
+        return call_with_retries(
+            attempt,
+            max_errors=self.max_attempts,
+            max_rate_limited=self.max_rate_limit_retries,
+            base_s=self.backoff_base_s,
+            cap_s=self.backoff_cap_s,
+            rng=self._rng,
+            on_pause=self._paused,
+        )
+
+    def _paused(self, reason: RetryLater, seconds: float) -> None:
         self.stats["retries"] += 1
-        delay = max(backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng), floor_s)
-        if retry_after and retry_after.replace(".", "", 1).isdigit():
-            delay = max(delay, min(float(retry_after), self.backoff_cap_s))
-        time.sleep(delay)
-        return delay
+        if reason.rate_limited:
+            # The server's window is fuller than ours: hold every sender of this client back too.
+            self.throttle.penalize(seconds)
+
+    def _pause(self, attempt: int) -> None:
+        """Wait before retrying the rows of a batch the CRM asked to send again."""
+        self.stats["retries"] += 1
+        time.sleep(backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng))
 
     def _checked(self, response: httpx.Response, ok: tuple[int, ...] = (200, 201, 204, 207)) -> dict:
         if response.status_code not in ok:

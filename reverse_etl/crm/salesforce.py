@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -30,7 +29,7 @@ from reverse_etl.crm.base import (
     row_key,
 )
 from reverse_etl.crm.hubspot import decode_cursor, encode_cursor
-from reverse_etl.crm.throttle import backoff_delay
+from reverse_etl.crm.throttle import RetryLater, call_with_retries
 
 COLLECTION_SIZE = 200
 DEFAULT_API_VERSION = "v60.0"
@@ -78,35 +77,36 @@ class SalesforceClient(HttpCrmClient):
 
     def request(self, method: str, path: str, *, json_body=None, params=None) -> httpx.Response:
         """One call with bounded retries on 5xx, timeouts and the concurrent-request limit."""
-        last_problem = "no attempt made"
-        for attempt in range(self.max_attempts):
+
+        def attempt() -> httpx.Response:
             self.stats["requests"] += 1
             try:
                 response = self._http.request(method, path, json=json_body, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_problem = f"{type(exc).__name__} talking to Salesforce"
-                self._pause(attempt)
-                continue
+                raise RetryLater(f"{type(exc).__name__} talking to Salesforce") from exc
             if response.status_code == 401:
                 raise CrmAuthenticationError(_first_error(response)[1] or "session invalid", 401, "INVALID_SESSION_ID")
             code, message = _first_error(response) if response.status_code >= 400 else (None, None)
             if response.status_code == 403 and code == "REQUEST_LIMIT_EXCEEDED":
                 self.stats["limit_exceeded"] += 1
-                last_problem = message or code
                 if "concurrent" in (message or "").lower():
-                    self._pause(attempt)
-                    continue
+                    raise RetryLater(message or code)
                 raise CrmError(f"Salesforce API request limit reached: {message}", 403, code, retryable=True)
             if response.status_code >= 500:
-                last_problem = message or f"HTTP {response.status_code}"
-                self._pause(attempt)
-                continue
+                raise RetryLater(message or f"HTTP {response.status_code}")
             return response
-        raise CrmError(f"gave up after {self.max_attempts} attempts: {last_problem}", retryable=True)
 
-    def _pause(self, attempt: int) -> None:
+        return call_with_retries(
+            attempt,
+            max_errors=self.max_attempts,
+            base_s=self.backoff_base_s,
+            cap_s=self.backoff_cap_s,
+            rng=self._rng,
+            on_pause=self._paused,
+        )
+
+    def _paused(self, _reason: RetryLater, _seconds: float) -> None:
         self.stats["retries"] += 1
-        time.sleep(backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng))
 
     # ---- reads -------------------------------------------------------------------------------
     def iter_changed(

@@ -1,4 +1,4 @@
-"""Client-side rate limiting and retry delays shared by the CRM clients."""
+"""Client-side rate limiting and retries shared by the CRM clients."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception
+
+T = TypeVar("T")
 
 
 class RollingThrottle:
@@ -60,3 +66,62 @@ def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random 
     """Exponential backoff with jitter: between half and all of min(cap, base * 2**attempt)."""
     ceiling = min(cap_s, base_s * (2**attempt))
     return ceiling * (0.5 + 0.5 * (rng or random).random())
+
+
+class RetryLater(Exception):
+    """One attempt of a CRM call worth repeating: why, whether the CRM's rate limit said so, and the least
+    wait it asked for (`Retry-After`, or the floor of a rate-limit window)."""
+
+    def __init__(
+        self, problem: str, *, rate_limited: bool = False, retry_after: str | None = None, floor_s: float = 0.0
+    ) -> None:
+        super().__init__(problem)
+        self.problem, self.rate_limited, self.retry_after, self.floor_s = problem, rate_limited, retry_after, floor_s
+
+
+def call_with_retries(
+    attempt: Callable[[], T],
+    *,
+    max_errors: int,
+    max_rate_limited: int = 0,
+    base_s: float,
+    cap_s: float,
+    rng: random.Random | None = None,
+    on_pause: Callable[[RetryLater, float], None] | None = None,
+) -> T:
+    """`attempt()`'s result, calling it again while it raises `RetryLater` (tenacity): errors (5xx, timeouts,
+    lost connections) up to `max_errors` attempts, rate limits up to `max_rate_limited` more, each after
+    `backoff_delay` (at least what the CRM asked for, at most `cap_s`). `on_pause(reason, seconds)` hears of
+    each wait. Once a budget is spent: `CrmError(retryable=True)` naming the last problem."""
+    from reverse_etl.crm.base import CrmError  # the connectors' shared types import this module
+
+    counts = {"errors": 0, "rate_limited": 0}
+
+    def counted(error: BaseException) -> bool:
+        if not isinstance(error, RetryLater):
+            return False
+        counts["rate_limited" if error.rate_limited else "errors"] += 1
+        return True
+
+    def wait(state: RetryCallState) -> float:
+        reason = state.outcome.exception()
+        step = min(counts["rate_limited"] - 1, 5) if reason.rate_limited else counts["errors"] - 1
+        delay = max(backoff_delay(step, base_s, cap_s, rng), reason.floor_s)
+        if reason.retry_after and reason.retry_after.replace(".", "", 1).isdigit():
+            delay = max(delay, min(float(reason.retry_after), cap_s))
+        return delay
+
+    def stop(_state: RetryCallState) -> bool:
+        return counts["errors"] >= max_errors or counts["rate_limited"] > max_rate_limited
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_pause:
+            on_pause(state.outcome.exception(), state.upcoming_sleep)
+
+    retrying = Retrying(retry=retry_if_exception(counted), wait=wait, stop=stop, before_sleep=before_sleep)
+    try:
+        return retrying(attempt)
+    except RetryError as gave_up:
+        last = gave_up.last_attempt.exception()
+        tries = counts["errors"] + counts["rate_limited"]
+        raise CrmError(f"gave up after {tries} attempts: {last.problem}", retryable=True) from last
