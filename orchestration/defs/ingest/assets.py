@@ -5,11 +5,9 @@ import dagster as dg
 from landing.contract import SOURCES
 from landing.ingest import ingest_landing
 from landing.schema import ensure_raw_schema
-from orchestration.metadata import frame_to_markdown
+from orchestration.metadata import table_schema
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
-
-PREVIEW_ROWS = 5
 
 
 def raw_asset_key(source: str) -> dg.AssetKey:
@@ -50,10 +48,6 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             spec = SOURCES[name]
             source_totals = totals.get(name)
             row_count = con.execute(f"select count(*) from {spec.table}").fetchone()[0]
-            preview = con.execute(
-                f"select * exclude (_loaded_at) from {spec.table} order by _loaded_at desc, _source_line "
-                f"limit {PREVIEW_ROWS}"
-            ).df()
             metadata = {
                 "dagster/row_count": row_count,
                 "files_loaded": source_totals.files_loaded if source_totals else 0,
@@ -62,6 +56,7 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                 "rows_loaded": source_totals.rows_loaded if source_totals else 0,
                 "rows_accepted": source_totals.rows_accepted if source_totals else 0,
                 "rows_quarantined": source_totals.rows_quarantined if source_totals else 0,
-                "preview": dg.MetadataValue.md(frame_to_markdown(preview)),
+                # Counts and the schema only: rows of these tables are contact data (docs/operations.md).
+                "dagster/column_schema": table_schema(con, spec.table),
             }
             yield dg.MaterializeResult(asset_key=raw_asset_key(name), metadata=metadata)
