@@ -21,9 +21,9 @@ from orchestration.settings import WAREHOUSE_POOL
 from reverse_etl.crm.hubspot_mapping import API_RAW_SOURCES
 
 LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
-# dbt's own log file (in the build folder) at debug level grows ~13 MB a run, up to six rotated 10 MB files;
-# at info level it keeps one line per node. Dagster's run log has the same lines.
-DBT_FILE_LOG_LEVEL = ["--log-level-file", "info"]
+# dbt's own log file (in the build folder) at its default debug level, as JSON, grows ~13 MB a run, up to six
+# rotated 10 MB files. Dagster's run log already has dbt's progress lines; the file keeps warnings and errors.
+DBT_FILE_LOG = ["--log-level-file", "warn", "--log-format-file", "text"]
 MODEL_SUITES_CHECKED_INCREMENTALLY = [
     suite.name for suite in (*STAGING_SUITES.values(), *GOLDEN_SUITES.values()) if suite.incremental_by
 ]
@@ -83,7 +83,7 @@ def actionhouse_dbt_models(
     os.environ["ACTIONHOUSE_WAREHOUSE"] = warehouse.database_path
     # Held back until dbt exits: the dbt process has the DuckDB file locked while it builds.
     # One fixed target folder: by default every invocation gets a new one (~18 MB each, hourly).
-    args = ["build", *DBT_FILE_LOG_LEVEL]
+    args = ["build", *DBT_FILE_LOG]
     if config.full_refresh:
         args.append("--full-refresh")
         # Gates on incrementally staged models check only rows newer than their last pass: rebuilt, every row
@@ -108,7 +108,7 @@ def report_source_freshness(dbt: DbtCliResource, context: dg.AssetExecutionConte
     Reported, not blocking: a late export is worth a warning, the rows already loaded are still good.
     Thresholds are in dbt_project.yml and the sources YAML (docs/operations.md "Freshness").
     """
-    invocation = dbt.cli(["source", "freshness", *DBT_FILE_LOG_LEVEL], target_path=BUILD_TARGET, raise_on_error=False)
+    invocation = dbt.cli(["source", "freshness", *DBT_FILE_LOG], target_path=BUILD_TARGET, raise_on_error=False)
     invocation.wait()
     try:
         results = invocation.get_artifact("sources.json")["results"]
