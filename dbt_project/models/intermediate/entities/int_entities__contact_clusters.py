@@ -46,7 +46,7 @@ def model(dbt, session):
     )
     version = pairs["parameters_version"].max() if pairs.height else None
     # New match parameters re-scored every pair, so every cluster is drawn again from them.
-    if previous is None or previous.is_empty() or not previous["parameters_version"].eq(version).all():
+    if previous is None or previous.is_empty() or not previous["parameters_version"].eq_missing(version).all():
         clusters = recluster_contacts(features, pairs, **settings)
     else:
         resolved_before = previous["resolved_through"].max()
