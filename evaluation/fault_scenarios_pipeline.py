@@ -4,11 +4,12 @@ Each scenario is a plain function taking a working directory (a fresh folder it 
 of figures; `make eval-faults` runs them and prints one `eval-faults ...` line. Each builds a small sample
 world there and runs real refreshes in this process (`actionhouse generate` / `actionhouse refresh`).
 
-- `pii_values_in_dagster_home`: a world is refreshed, then a bad deals export (a negative amount) arrives and
-  a row written into the raw contacts table by something other than the loader (the contact's email in the
-  record id column) sits there: two quality gates fail with failing examples. Afterwards every file under the
-  Dagster home (run and event storage, compute logs, schedules) is read as bytes and searched for the world's
-  contact emails and phone numbers. Goal: 0.
+- `pii_values_in_dagster_home`: a world is refreshed; then a bad deals export arrives (a refund booked as a
+  deal with a negative amount: the loader accepts it, the staging deals gate fails with its examples, every
+  model incl. dim_contacts was built); then a row written into the raw contacts table by something other than
+  the loader (a contact's email shifted into the record id column: the raw gate fails, its failing example is
+  that email). After the three refreshes every file under the Dagster home (run and event storage, compute
+  logs, schedules) is read as bytes and searched for the world's contact emails and phone numbers. Goal: 0.
 - `dbt_target_growth_mb_per_run`: a world is refreshed, then 2-3 more hours of data each get a refresh; the
   growth in MB of `dbt_project/target` (and, separately, of the Dagster home, which keeps each run's history)
   per extra refresh. Goal: near 0 for dbt's folder.
@@ -110,15 +111,14 @@ NEGATIVE_AMOUNT_DEALS = (
 )
 
 
-def make_gates_fail(data_dir: Path) -> str:
-    """Two bad inputs whose gates fail with examples; returns the world email planted in the wrong column.
+def drop_negative_amount_deals(data_dir: Path) -> None:
+    """A deals export the loader accepts but the staging deals gate rejects (an amount below zero)."""
+    (data_dir / "landing" / "hubspot_deals" / "deals_refund_export.csv").write_text(NEGATIVE_AMOUNT_DEALS)
 
-    A deals export with a negative amount (the staging deals gate fails) and a contacts row written into the
-    raw table by another tool, one contact's email shifted into the record id column (the raw gate fails, and
-    its failing example is that email).
-    """
-    deals = data_dir / "landing" / "hubspot_deals" / "deals_refund_export.csv"
-    deals.write_text(NEGATIVE_AMOUNT_DEALS)
+
+def plant_shifted_contact_row(data_dir: Path) -> str:
+    """A raw contacts row written by another tool, one contact's email in the record id column (the raw gate
+    fails with that email as its failing example); returns the email."""
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
     try:
         email, phone = con.execute(
@@ -150,16 +150,19 @@ def _failed_gates_of_latest_run(warehouse: Path) -> list[str]:
 
 
 def pii_values_in_dagster_home(workdir: Path, contacts: int = WORLD_CONTACTS, seed: int = WORLD_SEED) -> dict[str, Any]:
-    """Contact emails and phones of a small world found anywhere in the Dagster home after two refreshes, the
-    second with failing gates (goal 0); with the world's counts, the failed gates and the files scanned."""
+    """Contact emails and phones of a small world found anywhere in the Dagster home after three refreshes, the
+    last two with a failing gate each (goal 0); with the world's counts, the failed gates and the files scanned."""
     data_dir = Path(workdir) / "pii_world"
     with world_environment(data_dir):
         assert _cli("generate", "--contacts", str(contacts), "--seed", str(seed), "--overwrite") == 0
         first_ok = _cli("refresh") == 0
-        planted = make_gates_fail(data_dir)
-        second_ok = _cli("refresh") == 0
         warehouse = data_dir / "warehouse.duckdb"
+        drop_negative_amount_deals(data_dir)
+        second_ok = _cli("refresh") == 0
         failed_gates = _failed_gates_of_latest_run(warehouse)
+        planted = plant_shifted_contact_row(data_dir)
+        third_ok = _cli("refresh") == 0
+        failed_gates += _failed_gates_of_latest_run(warehouse)
         emails, phones = world_contact_values(warehouse)
         found, files = contact_values_found(data_dir / "dagster_home", emails | phones)
     return {
@@ -170,8 +173,10 @@ def pii_values_in_dagster_home(workdir: Path, contacts: int = WORLD_CONTACTS, se
         "world_emails": len(emails),
         "world_phones": len(phones),
         "failed_gates": len(failed_gates),
+        "failed_gate_names": failed_gates,
         "first_refresh_ok": int(first_ok),
         "second_refresh_ok": int(second_ok),
+        "third_refresh_ok": int(third_ok),
         "files_scanned": files,
         "examples": sorted(found)[:3],
     }
