@@ -85,12 +85,20 @@ def _dbt_run_folders() -> set[str]:
     return {p.name for p in target.iterdir() if p.is_dir()} if target.is_dir() else set()
 
 
+def _dbt_target_mb() -> float:
+    from orchestration.dbt import actionhouse_dbt_project
+
+    target = Path(actionhouse_dbt_project().target_path)
+    return sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 1e6
+
+
 def test_demo_then_next_hour(demo_env, capsys):
     data_dir = demo_env
     folders_before = _dbt_run_folders()
     assert main(["demo", "--contacts", "400", "--seed", "3"]) == 0
     # dbt builds into one fixed target folder, not a new one per run (18 MB an hour adds up).
     assert _dbt_run_folders() - folders_before <= {"build"}
+    target_mb_after_demo = _dbt_target_mb()
     out = capsys.readouterr().out
     assert "Actionhouse refresh summary" in out
     assert "succeeded" in out
@@ -153,7 +161,8 @@ def test_demo_then_next_hour(demo_env, capsys):
     assert {"suppression", "lead_routing", "enrichment"} <= {c["workflow"] for c in counts}
     # An action the policy lets the demo approver decide (drafts, for one, are routed to their owner).
     waiting = next(
-        a for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
+        a
+        for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
         if queue.policy.may_decide("Demo Approver", a.action_type, a.owner)
     )
     capsys.readouterr()
@@ -189,6 +198,16 @@ def test_demo_then_next_hour(demo_env, capsys):
     new_paths = {path for path, _ in after} - before
     assert any(path.startswith("hubspot_contacts/hubspot-crm-exports") for path in new_paths)
     assert len(new_paths) > 1, "the next hour added files too"
+    # Another hourly refresh adds next to nothing to dbt's folder (its log file was ~13 MB a run at debug level).
+    assert _dbt_target_mb() - target_mb_after_demo < 1.0
+    # No contact values in the Dagster home (run and event storage, compute logs): counts, schemas and masked
+    # samples only, whatever the refreshes, gates and syncs wrote.
+    from evaluation.fault_scenarios_pipeline import contact_values_found, world_contact_values
+
+    emails, phones = world_contact_values(data_dir / "warehouse.duckdb")
+    assert len(emails) > 300 and len(phones) > 300
+    found, files = contact_values_found(data_dir / "dagster_home", emails | phones)
+    assert files > 5 and found == set(), sorted(found)[:5]
 
     ana = _query(
         data_dir,
