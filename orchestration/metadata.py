@@ -52,6 +52,29 @@ def mask_value(value: Any) -> str | None:
     return f"{stripped[:1]}{MASK}"
 
 
+EMAIL_IN_TEXT = re.compile(r"[^\s@,;:'\"()<>|]+@[^\s@,;:'\"()<>|]+")
+# The loader names a rejected file's header labels; a file without a header has a data row there.
+HEADER_LABELS_IN_TEXT = re.compile(r"(header has: )([^)]*)")
+
+
+def mask_text(text: str) -> str:
+    """A message for Dagster's log with contact values masked: any email, and header labels no source knows
+    (a file without a header shows its first data row there: names, emails, phones)."""
+    from landing.contract import SOURCES
+
+    known = {label.strip().lower() for spec in SOURCES.values() for label in spec.columns}
+
+    def labels(match: re.Match[str]) -> str:
+        shown = [
+            label if label.strip().lower() in known else str(mask_value(label.strip()))
+            for label in match.group(2).split(", ")
+        ]
+        return match.group(1) + ", ".join(shown)
+
+    text = HEADER_LABELS_IN_TEXT.sub(labels, text)
+    return EMAIL_IN_TEXT.sub(lambda match: str(mask_value(match.group())), text)
+
+
 def table_schema(con, relation: str) -> dg.TableSchema:
     """Column names and types of a warehouse table (`schema.table` or `database.schema.table`)."""
     import dagster as dg

@@ -128,3 +128,19 @@ def test_dagster_run_storage_keeps_no_contact_values(warehouse, tmp_path):
     values = {"ana@acme.io", "bo@acme.io", "carla.diaz@example.org", "+44 20 7946 0958", "Lopez"}
     found, files = contact_values_found(home, values)
     assert files > 1 and found == set()
+
+
+def test_one_masking_helper_keeps_the_shape_not_the_value():
+    from orchestration.metadata import mask_text, mask_value
+
+    assert mask_value("Ana.Lopez@Example.io") == "A***@E***.io"
+    assert mask_value("bo@example.co.uk") == "b***@e***.uk"
+    assert mask_value("+1 (415) 555-0100") == "+***00"
+    assert mask_value("Lopez") == "L***" and mask_value("Al") == "***" and mask_value(None) is None
+    # A rejected file's reason quotes its header; without a header that is a row of contact data.
+    reason = "c.csv: missing required column 'Record ID' (header has: Ana, ana@acme.io, +14155550100, Email)"
+    assert mask_text(reason) == (
+        "c.csv: missing required column 'Record ID' (header has: A***, a***@a***.io, +***00, Email)"
+    )
+    progress = "hubspot_contacts/export-2026-11-22.csv: 2 rows"
+    assert mask_text(progress) == progress

@@ -5,7 +5,7 @@ import dagster as dg
 from landing.contract import SOURCES
 from landing.ingest import ingest_landing
 from landing.schema import ensure_raw_schema
-from orchestration.metadata import table_schema
+from orchestration.metadata import mask_text, table_schema
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
@@ -38,11 +38,15 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     selected = [key.path[-1] for key in context.selected_asset_keys]
     with warehouse.connect() as con:
         ensure_raw_schema(con)
-        report = ingest_landing(con, warehouse.landing_dir, sources=selected, progress=context.log.info)
+        # Messages name files and counts; a rejected file's reason can quote its first line: masked for the log
+        # (the full reason is in raw.load_files).
+        report = ingest_landing(
+            con, warehouse.landing_dir, sources=selected, progress=lambda line: context.log.info(mask_text(line))
+        )
         for note in report.notes:
-            context.log.warning(note)
+            context.log.warning(mask_text(note))
         for rejected in report.rejected:
-            context.log.error(f"{rejected.source}/{rejected.path}: {rejected.error}")
+            context.log.error(mask_text(f"{rejected.source}/{rejected.path}: {rejected.error}"))
         totals = report.totals
         for name in selected:
             spec = SOURCES[name]
