@@ -53,6 +53,18 @@ def advance_watermark(con: duckdb.DuckDBPyConnection, suite: str, validated_thro
     )
 
 
+def forget_watermarks(con: duckdb.DuckDBPyConnection, suites: list[str]) -> int:
+    """Make the named suites check their whole table again next time (their table is being rebuilt)."""
+    _ensure_watermarks(con)
+    if not suites:
+        return 0
+    placeholders = ", ".join("?" * len(suites))
+    forgotten = con.execute(f"SELECT count(*) FROM {WATERMARKS_TABLE} WHERE suite IN ({placeholders})", suites)
+    count = forgotten.fetchone()[0]
+    con.execute(f"DELETE FROM {WATERMARKS_TABLE} WHERE suite IN ({placeholders})", suites)
+    return count
+
+
 def store_suite_result(con: duckdb.DuckDBPyConnection, result: SuiteResult, stage: str, run_id: str) -> int:
     """Append one row per expectation of `result`; returns the number of rows written."""
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")

@@ -86,18 +86,6 @@ class SuiteResult:
     def failed(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
 
-    def to_markdown(self) -> str:
-        """A table for the Dagster UI: one line per expectation, failing examples included."""
-        lines = ["| expectation | column | result | unexpected | examples |", "|---|---|---|---|---|"]
-        for o in self.outcomes:
-            examples = ", ".join(repr(v) for v in o.failing_examples) if o.failing_examples else ""
-            unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
-            lines.append(
-                f"| {o.expectation} | {o.column or ''} | {'pass' if o.success else 'FAIL'} "
-                f"| {unexpected} | {examples.replace('|', '/')} |"
-            )
-        return "\n".join(lines)
-
 
 def table_suite(schema: str, model: str, *expectations: Expectation, incremental_by: str | None = None) -> Suite:
     """A suite named after a dbt model, checking `schema.model` (only rows newer than the last pass with

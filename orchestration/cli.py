@@ -54,8 +54,10 @@ def _generate(
     )
 
 
-def _execute_job(paths: Paths, job_name: str):
-    """Run one job of the code location in this process against the embedded default; its result."""
+def _execute_job(paths: Paths, job_name: str, ops_config: dict | None = None):
+    """Run one job of the code location in this process against the embedded default; its result.
+
+    `ops_config` is the run config of the job's steps (e.g. the dbt build's `full_refresh` flag)."""
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(paths))
     os.environ["ACTIONHOUSE_WAREHOUSE"] = str(paths.warehouse)
     os.environ["ACTIONHOUSE_LANDING_DIR"] = str(paths.landing_dir)
@@ -83,7 +85,7 @@ def _execute_job(paths: Paths, job_name: str):
             return job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(ops_config or {})},
                 tags=run_tags(),
             )
 
@@ -104,13 +106,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_refresh(paths: Paths) -> bool:
-    """Run the refresh job in this process against the embedded default; print a summary. True if green."""
-    from orchestration.defs.schedules.refresh import REFRESH_JOB_NAME
+def run_refresh(paths: Paths, full_refresh: bool = False) -> bool:
+    """Run the refresh job in this process against the embedded default; print a summary. True if green.
+
+    `full_refresh` rebuilds every incremental and stateful dbt model from scratch (`dbt build --full-refresh`)."""
+    from orchestration.defs.schedules.refresh import FULL_REFRESH_RUN_CONFIG, REFRESH_JOB_NAME
 
     say("Refreshing the warehouse: load landing files -> quality gates -> dbt build -> scores -> actions -> CRM ...")
+    if full_refresh:
+        say("Full refresh: incremental and stateful models (event streams, pairs, clusters, ...) start from scratch.")
     started = time.perf_counter()
-    result = _execute_job(paths, REFRESH_JOB_NAME)
+    result = _execute_job(paths, REFRESH_JOB_NAME, FULL_REFRESH_RUN_CONFIG if full_refresh else None)
     print_summary(paths, result, time.perf_counter() - started)
     return result.success
 
@@ -357,7 +363,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    return 0 if run_refresh(resolve_paths()) else 1
+    return 0 if run_refresh(resolve_paths(), full_refresh=args.full_refresh) else 1
 
 
 @contextmanager
@@ -486,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     refresh = sub.add_parser("refresh", help="load new landing files and rebuild everything downstream")
+    refresh.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental and stateful model from scratch (event streams, contact pairs, clusters, "
+        "risk history); the hourly refresh stays incremental",
+    )
     refresh.set_defaults(func=cmd_refresh)
 
     prepare = sub.add_parser("prepare", help="parse the dbt project and set up the Dagster home (for the UI)")

@@ -23,6 +23,10 @@ def _load_create_dev_raw():
 
 
 def _dbt_build(warehouse: Path, tmp_path: Path, extra_env: dict[str, str] | None = None):
+    return _dbt(warehouse, tmp_path, "build", extra_env=extra_env)
+
+
+def _dbt(warehouse: Path, tmp_path: Path, *args: str, extra_env: dict[str, str] | None = None):
     env = {
         **os.environ,
         "ACTIONHOUSE_WAREHOUSE": str(warehouse),
@@ -31,7 +35,7 @@ def _dbt_build(warehouse: Path, tmp_path: Path, extra_env: dict[str, str] | None
     }
     cmd = [
         str(DBT) if DBT.exists() else "dbt",
-        "build",
+        *args,
         "--project-dir",
         str(DBT_PROJECT),
         "--profiles-dir",
@@ -125,3 +129,62 @@ def test_build_on_empty_raw_tables_in_other_timezone(tmp_path):
     result = _dbt_build(warehouse, tmp_path, {"ACTIONHOUSE_EXPORT_TIMEZONE": "Europe/Berlin"})
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert _query(warehouse, "select count(*) from staging.stg_hubspot__contacts") == [(0,)]
+
+
+def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_path):
+    """The clusters model carries its previous clusters over (incremental resolution); `--full-refresh` must not."""
+    clusters_table = "intermediate.int_entities__contact_clusters"
+    con = duckdb.connect(str(built_warehouse))
+    try:
+        assert con.execute(f"select count(distinct golden_contact_id) from {clusters_table}").fetchone()[0] > 1
+        # A stale state: every record in one cluster (as if a bad run had merged them all).
+        con.execute(f"update {clusters_table} set golden_contact_id = 'gc-stale'")
+    finally:
+        con.close()
+    result = _dbt(built_warehouse, tmp_path, "run", "--select", "int_entities__contact_clusters", "--full-refresh")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    clusters = _query(built_warehouse, f"select record_id, golden_contact_id from {clusters_table}")
+    assert "gc-stale" not in {golden for _, golden in clusters}
+    assert all(golden == f"gc-{record}" for record, golden in clusters)  # the dev contacts are all different people
+
+
+def _manifest(dbt_manifest) -> dict:
+    import json
+
+    return json.loads(Path(dbt_manifest).read_text())
+
+
+def test_every_raw_source_has_freshness_on_its_load_time(dbt_manifest):
+    sources = _manifest(dbt_manifest)["sources"].values()
+    from landing.contract import SOURCES
+
+    assert {s["identifier"] for s in sources} == {spec.table.split(".")[-1] for spec in SOURCES.values()}
+    for source in sources:
+        freshness = source["freshness"] or {}
+        assert source["loaded_at_field"] == "_loaded_at", source["unique_id"]
+        warn, error = freshness.get("warn_after") or {}, freshness.get("error_after") or {}
+        assert warn.get("period") == error.get("period") == "hour", source["unique_id"]
+        # An hourly refresh: never a warning before one refresh was missed, errors after the warning.
+        assert 2 <= warn["count"] < error["count"], source["unique_id"]
+
+
+def test_every_incremental_model_has_tests_on_its_unique_key(dbt_manifest):
+    nodes = _manifest(dbt_manifest)["nodes"].values()
+    tested: dict[str, set[tuple[str, ...]]] = {}
+    for test in (n for n in nodes if n["resource_type"] == "test" and n.get("attached_node")):
+        metadata = test.get("test_metadata") or {}
+        kwargs = metadata.get("kwargs") or {}
+        if metadata.get("name") == "unique":
+            tested.setdefault(test["attached_node"], set()).add((kwargs["column_name"],))
+        elif metadata.get("name") == "unique_combination":
+            columns = kwargs.get("columns") or (kwargs.get("arguments") or {}).get("columns")
+            tested.setdefault(test["attached_node"], set()).add(tuple(columns))
+    incremental = [n for n in nodes if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"]
+    assert len(incremental) >= 8
+    for model in incremental:
+        key = model["config"].get("unique_key")
+        if key is None:  # append-only or whole-table replacement: the model's own key column
+            assert tested.get(model["unique_id"]), model["unique_id"]
+            continue
+        key = (key,) if isinstance(key, str) else tuple(key)
+        assert key in tested.get(model["unique_id"], set()), (model["unique_id"], key)

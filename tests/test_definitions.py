@@ -47,6 +47,27 @@ def test_hourly_schedule_and_landing_sensor(actionhouse_defs):
     assert job.tags.get("actionhouse/warehouse") == "write"
 
 
+def test_full_refresh_can_be_launched_from_dagster_and_the_cli(actionhouse_defs):
+    """A full refresh (every incremental and stateful dbt model from scratch) is a job of its own, a run config
+    flag of the dbt assets (Launchpad) and `actionhouse refresh --full-refresh`; the hourly job stays incremental."""
+    from orchestration.cli import build_parser
+    from orchestration.defs.schedules.refresh import FULL_REFRESH_RUN_CONFIG
+
+    full = actionhouse_defs.resolve_job_def("full_refresh_warehouse")
+    assert (
+        full.run_config
+        == FULL_REFRESH_RUN_CONFIG
+        == {"ops": {"actionhouse_dbt_models": {"config": {"full_refresh": True}}}}
+    )
+    assert full.tags.get("actionhouse/warehouse") == "write"
+    hourly = actionhouse_defs.resolve_job_def("refresh_warehouse")
+    assert hourly.run_config is None
+    dbt_step = hourly.graph.node_named("actionhouse_dbt_models").definition
+    assert dbt_step.config_schema.config_type.fields["full_refresh"].default_value is False
+    assert build_parser().parse_args(["refresh", "--full-refresh"]).full_refresh is True
+    assert build_parser().parse_args(["refresh"]).full_refresh is False
+
+
 def test_landing_sensor_requests_a_run_only_for_new_files(tmp_path, monkeypatch, actionhouse_defs):
     landing = tmp_path / "landing"
     (landing / "hubspot_contacts").mkdir(parents=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from evaluation.fault_scenarios_pipeline import contact_values_found, dbt_target_dir, folder_mb, world_contact_values
 from landing.contract import SOURCES
 from orchestration.cli import main
 
@@ -81,10 +82,9 @@ def _check_console(data_dir, action_id: str) -> None:
 
 
 def _dbt_run_folders() -> set[str]:
-    from orchestration.dbt import actionhouse_dbt_project
-
-    target = Path(actionhouse_dbt_project().target_path)
-    return {p.name for p in target.iterdir() if p.is_dir()} if target.is_dir() else set()
+    target = dbt_target_dir()
+    assert target.is_dir()
+    return {p.name for p in target.iterdir() if p.is_dir()}
 
 
 @contextmanager
@@ -111,6 +111,8 @@ def test_demo_then_next_hour(demo_env, capsys, monkeypatch):
     assert main(["demo", "--contacts", "400", "--seed", "3"]) == 0
     # dbt builds into one fixed target folder, not a new one per run (18 MB an hour adds up).
     assert _dbt_run_folders() - folders_before <= {"build"}
+    target_mb_after_demo = folder_mb(dbt_target_dir())
+    assert target_mb_after_demo > 1
     out = capsys.readouterr().out
     assert "Actionhouse refresh summary" in out
     assert "succeeded" in out
@@ -173,7 +175,8 @@ def test_demo_then_next_hour(demo_env, capsys, monkeypatch):
     assert {"suppression", "lead_routing", "enrichment"} <= {c["workflow"] for c in counts}
     # An action the policy lets the demo approver decide (drafts, for one, are routed to their owner).
     waiting = next(
-        a for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
+        a
+        for a in queue.list(states=["proposed"], limit=None, risk_class="approve")
         if queue.policy.may_decide("Demo Approver", a.action_type, a.owner)
     )
     capsys.readouterr()
@@ -219,6 +222,14 @@ def test_demo_then_next_hour(demo_env, capsys, monkeypatch):
     new_paths = {path for path, _ in after} - before
     assert any(path.startswith("hubspot_contacts/hubspot-crm-exports") for path in new_paths)
     assert len(new_paths) > 1, "the next hour added files too"
+    # Another hourly refresh adds next to nothing to dbt's folder (its log file was ~13 MB a run at debug level).
+    assert folder_mb(dbt_target_dir()) - target_mb_after_demo < 1.0
+    # No contact values in the Dagster home (run and event storage, compute logs): counts, schemas and masked
+    # samples only, whatever the refreshes, gates and syncs wrote.
+    emails, phones = world_contact_values(data_dir / "warehouse.duckdb")
+    assert len(emails) > 300 and len(phones) > 300
+    found, files = contact_values_found(data_dir / "dagster_home", emails | phones)
+    assert files > 5 and found == set(), sorted(found)[:5]
 
     ana = _query(
         data_dir,

@@ -1,4 +1,4 @@
-"""dbt models as Dagster assets: one `dbt build` per run, dbt tests shown as asset checks."""
+"""dbt models as Dagster assets: one `dbt build` per run, dbt tests shown as asset checks, then source freshness."""
 
 import os
 from collections.abc import Mapping
@@ -7,18 +7,37 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from pydantic import Field
 
+from expectations.golden import GOLDEN_SUITES
+from expectations.staging import STAGING_SUITES
+from expectations.store import forget_watermarks
 from orchestration.dbt import actionhouse_dbt_project
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
-from orchestration.metadata import frame_to_markdown
+from orchestration.metadata import table_metadata
 from orchestration.recovery import RUN_ID_ENV
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 from reverse_etl.crm.hubspot_mapping import API_RAW_SOURCES
 
-PREVIEW_ROWS = 5
 LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+# dbt's own log file (in the build folder) at its default debug level, as JSON, grows ~13 MB a run, up to six
+# rotated 10 MB files. Dagster's run log already has dbt's progress lines; the file keeps warnings and errors.
+DBT_FILE_LOG = ["--log-level-file", "warn", "--log-format-file", "text"]
+MODEL_SUITES_CHECKED_INCREMENTALLY = [
+    suite.name for suite in (*STAGING_SUITES.values(), *GOLDEN_SUITES.values()) if suite.incremental_by
+]
+
+
+class DbtBuildConfig(dg.Config):
+    """How the refresh runs `dbt build`: incrementally (the hourly default) or from scratch."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild every incremental and stateful model from scratch (`dbt build --full-refresh`): "
+        "staged event streams, contact pairs and match parameters, record changes, clusters and risk history.",
+    )
 
 
 class ActionhouseDbtTranslator(DagsterDbtTranslator):
@@ -56,19 +75,64 @@ project.prepare_if_dev()
     dagster_dbt_translator=ActionhouseDbtTranslator(),
     pool=WAREHOUSE_POOL,
 )
-def actionhouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Build (run + test) the selected dbt models, then add row counts and previews to what was built."""
+def actionhouse_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+):
+    """Build (run + test) the selected dbt models, then add row counts and column schemas
+    (never rows: models such as dim_contacts are contact data) to what was built."""
     # dbt reads the warehouse path from its profile's env var; keep it equal to the resource's.
     os.environ["ACTIONHOUSE_WAREHOUSE"] = warehouse.database_path
     # dbt inherits the run's id: if this process is killed, the next refresh finds and stops the dbt it left.
     os.environ[RUN_ID_ENV] = context.run.run_id
     # Held back until dbt exits: the dbt process has the DuckDB file locked while it builds.
     # One fixed target folder: by default every invocation gets a new one (~18 MB each, hourly).
-    events = list(dbt.cli(["build"], context=context, target_path=BUILD_TARGET).stream())
+    args = ["build", *DBT_FILE_LOG]
+    if config.full_refresh:
+        args.append("--full-refresh")
+        # Gates on incrementally staged models check only rows newer than their last pass: rebuilt, every row
+        # is new again.
+        with warehouse.connect() as con:
+            forgotten = forget_watermarks(con, MODEL_SUITES_CHECKED_INCREMENTALLY)
+        context.log.info(
+            f"Full refresh: every incremental and stateful model is rebuilt from scratch; {forgotten} quality "
+            "gate(s) will check their whole table again."
+        )
+    events = list(dbt.cli(args, context=context, target_path=BUILD_TARGET).stream())
     with warehouse.connect(read_only=True) as con:
         for event in events:
             relation = _relation_of(event, context)
-            yield event.with_metadata({**event.metadata, **_table_metadata(con, relation)}) if relation else event
+            yield event.with_metadata({**event.metadata, **table_metadata(con, relation)}) if relation else event
+    report_source_freshness(dbt, context)
+
+
+def report_source_freshness(dbt: DbtCliResource, context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Run `dbt source freshness` and log each raw table loaded too long ago; status per source.
+
+    Reported, not blocking: a late export is worth a warning, the rows already loaded are still good.
+    Thresholds are in dbt_project.yml and the sources YAML (docs/operations.md "Freshness").
+    """
+    invocation = dbt.cli(["source", "freshness", *DBT_FILE_LOG], target_path=BUILD_TARGET, raise_on_error=False)
+    invocation.wait()
+    try:
+        results = invocation.get_artifact("sources.json")["results"]
+    except (FileNotFoundError, KeyError) as error:
+        context.log.warning(f"source freshness not checked: {error}")
+        return {}
+    statuses = {}
+    for result in results:
+        source = result["unique_id"].removeprefix("source.actionhouse.")
+        statuses[source] = result["status"]
+        if result["status"] in ("warn", "error"):
+            hours = (result.get("max_loaded_at_time_ago_in_s") or 0) / 3600
+            context.log.warning(
+                f"source {source}: newest row loaded {hours:.1f} h ago ({result['status']}; "
+                f"thresholds {result['criteria']})"
+            )
+        elif result["status"] == "runtime error":
+            context.log.warning(f"source {source}: freshness not checked ({result.get('message') or 'error'})")
+    counts = {status: list(statuses.values()).count(status) for status in sorted(set(statuses.values()))}
+    context.log.info(f"source freshness: {counts}")
+    return statuses
 
 
 def _relation_of(event, context: dg.AssetExecutionContext) -> str | None:
@@ -82,11 +146,3 @@ def _relation_of(event, context: dg.AssetExecutionContext) -> str | None:
     spec = context.assets_def.specs_by_key.get(key)
     table = spec.metadata.get("dagster/table_name") if spec else None
     return str(getattr(table, "value", table)).replace('"', "") if table else None
-
-
-def _table_metadata(con, relation: str) -> dict[str, Any]:
-    parts = relation.split(".")
-    table = ".".join(f'"{p}"' for p in parts[-2:])
-    row_count = con.execute(f"select count(*) from {table}").fetchone()[0]
-    preview = con.execute(f"select * from {table} limit {PREVIEW_ROWS}").df()
-    return {"dagster/row_count": row_count, "preview": dg.MetadataValue.md(frame_to_markdown(preview))}

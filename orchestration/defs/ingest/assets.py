@@ -5,11 +5,9 @@ import dagster as dg
 from landing.contract import SOURCES
 from landing.ingest import ingest_landing
 from landing.schema import ensure_raw_schema
-from orchestration.metadata import frame_to_markdown
+from orchestration.metadata import mask_text, table_schema
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
-
-PREVIEW_ROWS = 5
 
 
 def raw_asset_key(source: str) -> dg.AssetKey:
@@ -40,24 +38,24 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     selected = [key.path[-1] for key in context.selected_asset_keys]
     with warehouse.connect() as con:
         ensure_raw_schema(con)
-        report = ingest_landing(con, warehouse.landing_dir, sources=selected, progress=context.log.info)
+        # Messages name files and counts; a rejected file's reason can quote its first line: masked for the log
+        # (the full reason is in raw.load_files).
+        report = ingest_landing(
+            con, warehouse.landing_dir, sources=selected, progress=lambda line: context.log.info(mask_text(line))
+        )
         for note in report.notes:
-            context.log.warning(note)
+            context.log.warning(mask_text(note))
         for rejected in report.rejected:
-            context.log.error(f"{rejected.source}/{rejected.path}: {rejected.error}")
+            context.log.error(mask_text(f"{rejected.source}/{rejected.path}: {rejected.error}"))
         for failed in report.failed:  # not the file's fault; the next run tries it again
-            context.log.error(f"{failed.source}: {failed.error}")
+            context.log.error(mask_text(f"{failed.source}: {failed.error}"))
         for waiting in report.waiting:
-            context.log.warning(f"{waiting.source}: {waiting.error}")
+            context.log.warning(mask_text(f"{waiting.source}: {waiting.error}"))
         totals = report.totals
         for name in selected:
             spec = SOURCES[name]
             source_totals = totals.get(name)
             row_count = con.execute(f"select count(*) from {spec.table}").fetchone()[0]
-            preview = con.execute(
-                f"select * exclude (_loaded_at) from {spec.table} order by _loaded_at desc, _source_line "
-                f"limit {PREVIEW_ROWS}"
-            ).df()
             metadata = {
                 "dagster/row_count": row_count,
                 "files_loaded": source_totals.files_loaded if source_totals else 0,
@@ -68,6 +66,7 @@ def load_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                 "rows_loaded": source_totals.rows_loaded if source_totals else 0,
                 "rows_accepted": source_totals.rows_accepted if source_totals else 0,
                 "rows_quarantined": source_totals.rows_quarantined if source_totals else 0,
-                "preview": dg.MetadataValue.md(frame_to_markdown(preview)),
+                # Counts and the schema only: rows of these tables are contact data (docs/operations.md).
+                "dagster/column_schema": table_schema(con, spec.table),
             }
             yield dg.MaterializeResult(asset_key=raw_asset_key(name), metadata=metadata)

@@ -15,6 +15,7 @@ from expectations.raw import RAW_SUITES
 from expectations.staging import STAGING_SCHEMA, STAGING_SUITES
 from expectations.store import advance_watermark, read_watermark, store_suite_result
 from expectations.suite import Suite, validate_dataframe
+from orchestration.metadata import masked_examples, suite_result_markdown
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
@@ -79,7 +80,8 @@ def build_stage_gates(stage: str, suites: dict[dg.AssetKey, Suite]) -> dg.AssetC
                 for outcome in result.failed:
                     context.log.warning(
                         f"{suite.table}: {outcome.expectation} on {outcome.column} failed for "
-                        f"{outcome.unexpected_count} row(s), e.g. {outcome.failing_examples[:3]}"
+                        f"{outcome.unexpected_count} row(s), e.g. {masked_examples(outcome.failing_examples)} (masked; "
+                        f"the values are in quality.expectation_results)"
                     )
                 yield dg.AssetCheckResult(
                     asset_key=check_key.asset_key,
@@ -91,7 +93,7 @@ def build_stage_gates(stage: str, suites: dict[dg.AssetKey, Suite]) -> dg.AssetC
                         "scope": "rows loaded since the last passing run" if suite.incremental_by else "whole table",
                         "expectations": len(result.outcomes),
                         "failed_expectations": len(result.failed),
-                        "results": dg.MetadataValue.md(result.to_markdown()),
+                        "results": dg.MetadataValue.md(suite_result_markdown(result)),
                     },
                 )
 

@@ -18,6 +18,19 @@ refresh_warehouse = dg.define_asset_job(
     tags={WAREHOUSE_RUN_TAG: "write"},
 )
 
+FULL_REFRESH_JOB_NAME = "full_refresh_warehouse"
+# Run config of a full refresh: `dbt build --full-refresh` (the dbt assets' `full_refresh` flag).
+FULL_REFRESH_RUN_CONFIG = {"ops": {"actionhouse_dbt_models": {"config": {"full_refresh": True}}}}
+
+full_refresh_warehouse = dg.define_asset_job(
+    name=FULL_REFRESH_JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    description="Like refresh_warehouse, but every incremental and stateful dbt model (staged event streams, "
+    "contact pairs, match parameters, record changes, clusters, risk history) is rebuilt from scratch.",
+    config=FULL_REFRESH_RUN_CONFIG,
+    tags={WAREHOUSE_RUN_TAG: "write"},
+)
+
 hourly_refresh = dg.ScheduleDefinition(
     name="hourly_refresh",
     job=refresh_warehouse,

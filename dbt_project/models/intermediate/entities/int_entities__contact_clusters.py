@@ -2,8 +2,12 @@
 
 Re-resolves only what changed: when this table exists, clusters no record change since its last run
 touches are carried over as they are (same members, same golden id), and only the touched ones are drawn
-again from their pairs (`matching.resolve.recluster_contacts`). The first build, and a run after the match
-parameters were estimated again (all pairs re-scored), cluster everything.
+again from their pairs (`matching.resolve.recluster_contacts`). The first build, a full refresh
+(`dbt build --full-refresh`, `actionhouse refresh --full-refresh`) and a run after the match parameters were
+estimated again (all pairs re-scored) cluster everything.
+
+Materialized as an incremental model whose every run replaces the whole table (strategy `replace_all`,
+macros/incremental_replace_all.sql): a `table` model would read its previous state even under `--full-refresh`.
 """
 
 import polars as pl
@@ -14,6 +18,9 @@ from matching.resolve import recluster_contacts
 
 def _previous_clusters(dbt, session) -> pl.DataFrame | None:
     """This table as the last run left it, or None when there is nothing to carry over."""
+    # First build or a full refresh: start from scratch whatever the table holds.
+    if not dbt.is_incremental:
+        return None
     columns = session.execute(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
         [dbt.this.schema, dbt.this.identifier],
@@ -27,7 +34,7 @@ def _previous_clusters(dbt, session) -> pl.DataFrame | None:
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    dbt.config(materialized="incremental", incremental_strategy="replace_all", on_schema_change="sync_all_columns")
     records = dbt.ref("int_entities__contact_records").pl()
     pairs = dbt.ref("int_entities__contact_pairs").pl()
     changes = dbt.ref("int_entities__contact_record_changes").pl()
@@ -39,7 +46,7 @@ def model(dbt, session):
     )
     version = pairs["parameters_version"].max() if pairs.height else None
     # New match parameters re-scored every pair, so every cluster is drawn again from them.
-    if previous is None or previous.is_empty() or not previous["parameters_version"].eq(version).all():
+    if previous is None or previous.is_empty() or not previous["parameters_version"].eq_missing(version).all():
         clusters = recluster_contacts(features, pairs, **settings)
     else:
         resolved_before = previous["resolved_through"].max()
