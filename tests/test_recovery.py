@@ -6,8 +6,10 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 import dagster as dg
+import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
 from orchestration.recovery import HOST_TAG, PID_TAG, RUN_ID_ENV, recover_dead_runs, run_tags
@@ -68,3 +70,14 @@ def test_what_a_dead_run_left_running_is_stopped(tmp_path):
 
 def test_runs_carry_the_process_that_runs_them():
     assert run_tags() == {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def test_sigterm_stops_a_run_the_way_ctrl_c_does():
+    """A scheduler's SIGTERM becomes the interrupt Dagster handles (it tells dbt to stop), not a hard exit."""
+    from orchestration.cli import _sigterm_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted long before
+    assert signal.getsignal(signal.SIGTERM) is before
