@@ -256,3 +256,20 @@ def busy_world() -> PlanningInputs:
     world.contacts = pl.concat([world.contacts, customer.contacts])
     world.account_risk = customer.account_risk
     return world
+
+
+def sequence_candidate(golden_id: str, **counts) -> dict:
+    """A W5 candidate row (`SEQUENCE_CANDIDATE_SCHEMA`) with no signal but the `counts` given."""
+    row = {
+        "golden_contact_id": golden_id,
+        "account_domain": f"acme{golden_id.removeprefix('gc-')}.com",
+        "tool_installs_30d": 0,
+        "tool_install_signal_id": None,
+        "tool_install_detail": None,
+        "hiring_signals_30d": 0,
+        "demo_requests_30d": 0,
+        "pricing_visits_30d": 0,
+        "product_events_30d": 0,
+    }
+    row.update(counts)
+    return row

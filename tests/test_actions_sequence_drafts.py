@@ -10,7 +10,7 @@ import re
 from collections import Counter
 
 import pytest
-from planning_fixtures import contact, frame, inputs, signal
+from planning_fixtures import contact, frame, inputs, sequence_candidate, signal
 
 from actions.catalog import RiskClass, Workflow
 from actions.inputs import SEQUENCE_CANDIDATE_SCHEMA
@@ -31,23 +31,11 @@ def engine(tmp_path):
     engine.dispose()
 
 
-def candidate(golden_id: str, demo_requests: int = 1) -> dict:
-    return {
-        "golden_contact_id": golden_id,
-        "account_domain": f"acme{golden_id.removeprefix('gc-')}.com",
-        "tool_installs_30d": 0,
-        "tool_install_signal_id": None,
-        "tool_install_detail": None,
-        "hiring_signals_30d": 0,
-        "demo_requests_30d": demo_requests,
-        "pricing_visits_30d": 0,
-        "product_events_30d": 0,
-    }
-
-
 def world(people):
     w = inputs(people)
-    w.sequence_candidates = frame([candidate(p["golden_contact_id"]) for p in people], SEQUENCE_CANDIDATE_SCHEMA)
+    w.sequence_candidates = frame(
+        [sequence_candidate(p["golden_contact_id"], demo_requests_30d=1) for p in people], SEQUENCE_CANDIDATE_SCHEMA
+    )
     return w
 
 
@@ -236,7 +224,7 @@ def test_drafts_wait_for_their_enrolment(engine):
     suppressed = inputs(
         [contact("gc-9", "Alice Carter", "US", first_name="Jo")], signals=[signal("p9@acme9.com", "unsubscribe")]
     )
-    suppressed.sequence_candidates = frame([candidate("gc-9")], SEQUENCE_CANDIDATE_SCHEMA)
+    suppressed.sequence_candidates = frame([sequence_candidate("gc-9", demo_requests_30d=1)], SEQUENCE_CANDIDATE_SCHEMA)
     blocked = _blocked(_plan(open_store("sqlite://"), suppressed))
     assert [b.rule for b in blocked] == ["suppression", "suppression"]
     assert all("its sequence enrolment is blocked" in b.reason for b in blocked)

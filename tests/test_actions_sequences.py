@@ -4,7 +4,7 @@ floor nothing is proposed and the metrics say so; never for customers or suppres
 from __future__ import annotations
 
 import pytest
-from planning_fixtures import contact, frame, inputs, signal
+from planning_fixtures import contact, frame, inputs, sequence_candidate, signal
 
 from actions.catalog import RiskClass, Workflow
 from actions.inputs import SEQUENCE_CANDIDATE_SCHEMA, SIGNAL_SCHEMA
@@ -21,22 +21,6 @@ def engine(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
     yield engine
     engine.dispose()
-
-
-def candidate(golden_id: str, **counts) -> dict:
-    row = {
-        "golden_contact_id": golden_id,
-        "account_domain": f"acme{golden_id.removeprefix('gc-')}.com",
-        "tool_installs_30d": 0,
-        "tool_install_signal_id": None,
-        "tool_install_detail": None,
-        "hiring_signals_30d": 0,
-        "demo_requests_30d": 0,
-        "pricing_visits_30d": 0,
-        "product_events_30d": 0,
-    }
-    row.update(counts)
-    return row
 
 
 def world(candidates, people=None, suppressed=()):
@@ -60,8 +44,10 @@ def _mine(result):
 
 def test_the_strongest_signal_picks_the_sequence_with_why_and_confidence(engine):
     rows = [
-        candidate("gc-3", demo_requests_30d=1, pricing_visits_30d=1),
-        candidate("gc-4", tool_installs_30d=1, tool_install_signal_id="s-9", tool_install_detail="Installed Outreach"),
+        sequence_candidate("gc-3", demo_requests_30d=1, pricing_visits_30d=1),
+        sequence_candidate(
+            "gc-4", tool_installs_30d=1, tool_install_signal_id="s-9", tool_install_detail="Installed Outreach"
+        ),
     ]
     mine = _mine(_plan(engine, world(rows)))
     demo = mine["gc-3"]
@@ -77,7 +63,7 @@ def test_the_strongest_signal_picks_the_sequence_with_why_and_confidence(engine)
 def test_below_the_confidence_floor_nothing_is_sent_and_the_metrics_say_so(engine):
     # A tier-3 contact with one product event: a weak match.
     people = [contact("gc-1", "Alice Carter", "US", tier=3)]
-    result = _plan(engine, world([candidate("gc-1", product_events_30d=1)], people=people))
+    result = _plan(engine, world([sequence_candidate("gc-1", product_events_30d=1)], people=people))
     assert not _mine(result)
     assert result.summary()["blocked_by_rule"] == {"sequences.confidence_floor": 1}
 
@@ -88,7 +74,7 @@ def test_never_for_customers_or_suppressed_contacts(engine):
         contact("gc-2", "Alice Carter", "US", tier=1),
     ]
     result = _plan(
-        engine, world([candidate(g, demo_requests_30d=2) for g in ("gc-1", "gc-2")], people, ["p2@acme2.com"])
+        engine, world([sequence_candidate(g, demo_requests_30d=2) for g in ("gc-1", "gc-2")], people, ["p2@acme2.com"])
     )
     assert not _mine(result)
     assert [b.rule for b in result.blocked if b.proposal.workflow == Workflow.SEQUENCES] == ["suppression"]
@@ -97,6 +83,6 @@ def test_never_for_customers_or_suppressed_contacts(engine):
 def test_at_most_the_daily_number_of_new_proposals_most_confident_first(engine):
     cap = POLICY.sequences.max_new_per_day
     people = [contact(f"gc-{i}", "Alice Carter", "US", tier=1) for i in range(1, cap + 6)]
-    rows = [candidate(f"gc-{i}", demo_requests_30d=1 + (i % 2)) for i in range(1, cap + 6)]
+    rows = [sequence_candidate(f"gc-{i}", demo_requests_30d=1 + (i % 2)) for i in range(1, cap + 6)]
     result = _plan(engine, world(rows, people))
     assert len(_mine(result)) == cap and result.deferred[Workflow.SEQUENCES] == 5
