@@ -42,12 +42,6 @@ def cluster_pairs(
     bridges = np.zeros(len(ids), dtype=np.int64)
     attributes: list[str] = [c for c in (cannot_link.columns if cannot_link is not None else []) if c != "record_id"]
     # Per cluster root: the set of non-null values of each cannot-link attribute (one value unless bridged).
-    values: list[dict[str, frozenset]] = [{} for _ in ids]
-    if cannot_link is not None and attributes:
-        for row in cannot_link.filter(pl.col("record_id").is_in(ids.tolist())).iter_rows(named=True):
-            values[position[int(row["record_id"])]] = {
-                a: frozenset([row[a]]) for a in attributes if row[a] is not None
-            }
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -59,6 +53,15 @@ def cluster_pairs(
         ["match_probability", "left_id", "right_id"], descending=[True, False, False]
     )
     strong = edges["bridges"] if "bridges" in edges.columns else pl.Series([False] * edges.height)
+    values: list[dict[str, frozenset]] = [{} for _ in ids]
+    if cannot_link is not None and attributes:
+        # Only records on a linking pair can ever be compared: their values are all that is read.
+        linked = pl.concat([edges["left_id"], edges["right_id"]]).cast(pl.Int64).unique()
+        rows = cannot_link.filter(pl.col("record_id").is_in(linked.implode()) & pl.col("record_id").is_in(ids.tolist()))
+        for row in rows.iter_rows(named=True):
+            values[position[int(row["record_id"])]] = {
+                a: frozenset([row[a]]) for a in attributes if row[a] is not None
+            }
     for left, right, bridge in zip(edges["left_id"], edges["right_id"], strong.fill_null(False), strict=True):
         if left not in position or right not in position:
             continue
