@@ -60,7 +60,8 @@ def test_what_a_dead_run_left_running_is_stopped(tmp_path):
             _run(instance, run_id, dead.pid)
             (recovered,) = recover_dead_runs(instance)
         assert recovered.stopped == (leftover.pid,)
-        assert leftover.wait(timeout=10) == -signal.SIGTERM
+        # SIGTERM, or SIGKILL after the grace period for a process that ignores SIGTERM (as it may inherit).
+        assert leftover.wait(timeout=15) in (-signal.SIGTERM, -signal.SIGKILL)
         assert unrelated.poll() is None
     finally:
         for process in (leftover, unrelated):
@@ -77,7 +78,13 @@ def test_sigterm_stops_a_run_the_way_ctrl_c_does():
     from orchestration.cli import _sigterm_as_interrupt
 
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # interrupted long before
+    # During a run Dagster's own SIGINT handler raises the interrupt; the default one stands in for it here
+    # (a process started in the background may have inherited SIGINT as ignored).
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # interrupted long before
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     assert signal.getsignal(signal.SIGTERM) is before
