@@ -21,18 +21,11 @@ from actions.policy import load_policy
 from actions.queue import DecisionQueue
 from console.app import create_app
 from console.publish import publish
+from console.screenshots import CHROMIUM as CHROMIUM_PATH
+from console.screenshots import CHROMIUM_ARGS
 from ops_store import open_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
 TIMEOUT_MS = 15_000
 
 
