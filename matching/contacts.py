@@ -854,6 +854,18 @@ class MatchParameters:
     # contradicts, none agrees): how often colleagues share a name in this export (see `namesake_rate`).
     namesake_rate: float = 0.0
 
+    def __post_init__(self) -> None:
+        # 12 significant digits: the estimates are sums taken in no fixed order, and their last digits would
+        # otherwise differ between two builds of the same records (an hourly build and one from scratch).
+        rounded = {
+            "u": {name: tuple(_rounded(p) for p in levels) for name, levels in self.u.items()},
+            "m": {name: tuple(_rounded(p) for p in levels) for name, levels in self.m.items()},
+            "duplicate_rate": _rounded(self.duplicate_rate),
+            "namesake_rate": _rounded(self.namesake_rate),
+        }
+        for name, value in rounded.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
+
     def prior(self, records: int) -> float:
         """Prior probability that two random records of `records` are the same person."""
         return min(0.5, self.duplicate_rate * 2.0 / max(1, records - 1))
@@ -1089,3 +1101,9 @@ def score_pairs(
             "decision": pl.Series(decision.tolist(), dtype=pl.String),
         }
     )
+
+
+
+def _rounded(value: float, digits: int = 12) -> float:
+    """`value` rounded to `digits` significant digits."""
+    return float(f"{value:.{digits}g}")

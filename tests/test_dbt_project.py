@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-
-DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+from dbt_runner import DBT_PROJECT, run_dbt
 
 
 def _load_create_dev_raw():
@@ -23,29 +18,7 @@ def _load_create_dev_raw():
 
 
 def _dbt_build(warehouse: Path, tmp_path: Path, extra_env: dict[str, str] | None = None):
-    return _dbt(warehouse, tmp_path, "build", extra_env=extra_env)
-
-
-def _dbt(warehouse: Path, tmp_path: Path, *args: str, extra_env: dict[str, str] | None = None):
-    env = {
-        **os.environ,
-        "ACTIONHOUSE_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **(extra_env or {}),
-    }
-    cmd = [
-        str(DBT) if DBT.exists() else "dbt",
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(tmp_path / "target"),
-        "--log-path",
-        str(tmp_path / "logs"),
-    ]
-    return subprocess.run(cmd, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, timeout=300)
+    return run_dbt(warehouse, tmp_path, "build", extra_env=extra_env)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +114,7 @@ def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_pa
         con.execute(f"update {clusters_table} set golden_contact_id = 'gc-stale'")
     finally:
         con.close()
-    result = _dbt(built_warehouse, tmp_path, "run", "--select", "int_entities__contact_clusters", "--full-refresh")
+    result = run_dbt(built_warehouse, tmp_path, "run", "--select", "int_entities__contact_clusters", "--full-refresh")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     clusters = _query(built_warehouse, f"select record_id, golden_contact_id from {clusters_table}")
     assert "gc-stale" not in {golden for _, golden in clusters}

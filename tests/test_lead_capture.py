@@ -3,16 +3,11 @@ upstream tables: only the seeds and the models under test are built, so this tak
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+from dbt_runner import run_dbt
 
 LEAD_COLUMNS = (
     "submission_id",
@@ -290,18 +285,10 @@ def built(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("lead_capture")
     warehouse = tmp_path / "warehouse.duckdb"
     _create_upstream(warehouse)
-    env = {**os.environ, "ACTIONHOUSE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    cmd = [
-        str(DBT) if DBT.exists() else "dbt",
+    result = run_dbt(
+        warehouse,
+        tmp_path,
         "build",
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(tmp_path / "target"),
-        "--log-path",
-        str(tmp_path / "logs"),
         "--select",
         "resource_type:seed",
         "int_leads__normalized",
@@ -310,8 +297,7 @@ def built(tmp_path_factory) -> Path:
         "int_enrichment__contact_candidates",
         "--indirect-selection",
         "cautious",
-    ]
-    result = subprocess.run(cmd, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, timeout=300)
+    )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     return warehouse
 

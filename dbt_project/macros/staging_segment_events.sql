@@ -46,7 +46,6 @@ select
     properties,
     traits,
     context,
-    payload,
     _source_file,
     _source_line,
     _loaded_at

@@ -5,7 +5,7 @@ with members as (
     select
         x.golden_contact_id,
         list(x.source_record_id order by x.source_record_id) as crm_record_ids,
-        list(distinct s.email) filter (where s.email is not null) as emails,
+        list_sort(list(distinct s.email) filter (where s.email is not null)) as emails,
         bool_or(coalesce(s.is_unsubscribed, false)) as is_crm_unsubscribed
     from {{ ref('contact_crosswalk') }} as x
     inner join {{ ref('stg_hubspot__contacts') }} as s on s.contact_id = x.source_record_id

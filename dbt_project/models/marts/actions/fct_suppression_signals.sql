@@ -59,14 +59,24 @@ signals as (
     select * from crm_unsubscribed
     union all
     select * from customer_domains
+),
+
+-- The earliest evidence of each signal, all four source columns from that one row; ties on the time are broken
+-- by table and key, so every build (hourly or from scratch) names the same evidence.
+earliest as (
+    select
+        kind, value, reason, scope,
+        arg_min(
+            struct_pack(source_table, source_key, source_field, source_value),
+            struct_pack(t := coalesce(observed_at, '9999-12-31'::timestamptz), source_table, source_key)
+        ) as evidence,
+        min(observed_at) as observed_at
+    from signals
+    group by kind, value, reason, scope
 )
 
 select
     kind, value, reason, scope,
-    arg_min(source_table, coalesce(observed_at, '9999-12-31'::timestamptz)) as source_table,
-    arg_min(source_key, coalesce(observed_at, '9999-12-31'::timestamptz)) as source_key,
-    arg_min(source_field, coalesce(observed_at, '9999-12-31'::timestamptz)) as source_field,
-    arg_min(source_value, coalesce(observed_at, '9999-12-31'::timestamptz)) as source_value,
-    min(observed_at) as observed_at
-from signals
-group by kind, value, reason, scope
+    evidence.source_table, evidence.source_key, evidence.source_field, evidence.source_value,
+    observed_at
+from earliest

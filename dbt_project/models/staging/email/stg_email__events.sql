@@ -26,7 +26,6 @@ select
     {{ normalize_domain('url') }} as url_domain,
     {{ nullif_blank('reply_text') }} as reply_text,
     {{ normalize_code('bounce_type') }} as bounce_type,
-    payload,
     _source_file,
     _source_line,
     _loaded_at

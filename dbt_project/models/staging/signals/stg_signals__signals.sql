@@ -16,7 +16,6 @@ select
     {{ normalize_text('detail') }} as detail,
     {{ to_double('magnitude') }} as magnitude,
     {{ normalize_code('source') }} as signal_source,
-    payload,
     _source_file,
     _source_line,
     _loaded_at

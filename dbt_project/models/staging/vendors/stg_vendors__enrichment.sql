@@ -46,7 +46,6 @@ select
     _value as value_json,
     {{ to_double(json_text('_field', 'confidence')) }} as confidence,
     {{ to_utc_timestamp(json_text('_field', 'as_of')) }} as as_of,
-    payload,
     _source_file,
     _source_line,
     _loaded_at
