@@ -2,6 +2,11 @@
 
 A suite is plain data (expectation names and arguments) so defining suites costs nothing at import;
 Great Expectations (a 3-4 s import) is loaded only when a suite actually runs.
+
+Gates validate tables of any size in bounded memory (`expectations.chunked`), so a suite may hold only
+expectations that can be checked that way: row-level ones (`ROW_LEVEL`, each row judged alone, so results of
+chunks add up) and set-level ones with an exact SQL pushdown (`PUSHED_DOWN`, uniqueness over the whole row
+set). Any other expectation type is refused when the suite is defined.
 """
 
 from __future__ import annotations
@@ -13,6 +18,21 @@ from typing import Any
 import pandas as pd
 
 FAILING_EXAMPLES_KEPT = 5
+
+# Great Expectations column-map expectations: each row passes or fails on its own values, so a table can be
+# validated chunk by chunk and the counts summed (see expectations.chunked).
+ROW_LEVEL = frozenset(
+    {
+        "ExpectColumnValuesToNotBeNull",
+        "ExpectColumnValuesToMatchRegex",
+        "ExpectColumnValuesToBeInSet",
+        "ExpectColumnValuesToBeBetween",
+    }
+)
+# Set-level expectations (a row fails because of other rows): computed by DuckDB over the whole row set.
+PUSHED_DOWN = frozenset({"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"})
+# Arguments the SQL pushdowns implement (besides the columns); anything else would be silently ignored.
+PUSHDOWN_ARGUMENTS = frozenset({"column", "column_list", "mostly", "ignore_row_if"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,23 @@ class Suite:
     table: str
     expectations: tuple[Expectation, ...]
     incremental_by: str | None = None
+
+    def __post_init__(self) -> None:
+        for exp in self.expectations:
+            if exp.name in ROW_LEVEL:
+                continue
+            if exp.name not in PUSHED_DOWN:
+                raise ValueError(
+                    f"suite {self.name}: {exp.name} cannot be validated in bounded chunks (it is not a row-level "
+                    f"expectation: {', '.join(sorted(ROW_LEVEL))}) and has no SQL pushdown "
+                    f"({', '.join(sorted(PUSHED_DOWN))}); add one in expectations/chunked.py first"
+                )
+            unsupported = set(exp.kwargs) - PUSHDOWN_ARGUMENTS
+            if unsupported:
+                raise ValueError(
+                    f"suite {self.name}: {exp.name} is computed in SQL, which does not implement "
+                    f"{', '.join(sorted(unsupported))}"
+                )
 
     @property
     def columns(self) -> list[str]:
@@ -114,26 +151,69 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
+class _GreatExpectations:
+    """One ephemeral Great Expectations context with a pandas DataFrame asset, reused for every suite and
+    chunk a process validates (GX suites built once per suite)."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
+
+        # GX fingerprints every DataFrame under 1 GB (a hash of every cell, twice per validation) for a batch
+        # marker nothing here reads: a third of a gate's time. Frames over 1 GB were never hashed.
+        pandas_execution_engine.HASH_THRESHOLD = 0
+        self._gx = gx
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self._batch_definition = (
+            context.data_sources.add_pandas("actionhouse")
+            .add_dataframe_asset("rows")
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        self._suites: dict[tuple[str, str], Any] = {}
+
+    def _suite(self, name: str, expectations: tuple[Expectation, ...]) -> Any:
+        key = (name, json.dumps([(e.name, e.kwargs) for e in expectations], sort_keys=True, default=str))
+        if key not in self._suites:
+            gx_suite = self._gx.ExpectationSuite(name=name)
+            for index, exp in enumerate(expectations):
+                # GX does not return results in the suite's order: each carries its position in `meta`.
+                gx_suite.add_expectation(
+                    getattr(self._gx.expectations, exp.name)(**exp.kwargs, meta={POSITION: index})
+                )
+            self._suites[key] = gx_suite
+        return self._suites[key]
+
+    def validate(self, name: str, expectations: tuple[Expectation, ...], df: pd.DataFrame) -> list[Any]:
+        """GX's result for each expectation on `df`, in the order of `expectations` (SUMMARY format: counts
+        and a few examples)."""
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": df})
+        validation = batch.validate(self._suite(name, expectations), result_format="SUMMARY")
+        results = sorted(validation.results, key=lambda res: res.expectation_config.meta[POSITION])
+        if [res.expectation_config.meta[POSITION] for res in results] != list(range(len(expectations))):
+            raise RuntimeError(f"suite {name}: Great Expectations did not return one result per expectation")
+        return results
+
+
+_RUNNER: _GreatExpectations | None = None
+POSITION = "actionhouse_position"
+
+
+def great_expectations_results(name: str, expectations: tuple[Expectation, ...], df: pd.DataFrame) -> list[Any]:
+    """Validate `df` against `expectations` with Great Expectations' pandas datasource; one result each."""
+    global _RUNNER
+    if _RUNNER is None:
+        _RUNNER = _GreatExpectations()
+    return _RUNNER.validate(name, expectations, df)
+
+
 def validate_dataframe(suite: Suite, df: pd.DataFrame) -> SuiteResult:
-    """Validate `df` against `suite` with Great Expectations' pandas datasource (ephemeral context)."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_definition = (
-        context.data_sources.add_pandas("actionhouse")
-        .add_dataframe_asset(suite.table)
-        .add_batch_definition_whole_dataframe("whole")
-    )
-    gx_suite = gx.ExpectationSuite(name=suite.name)
-    for exp in suite.expectations:
-        gx_suite.add_expectation(getattr(gx.expectations, exp.name)(**exp.kwargs))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
-    validation = batch.validate(gx_suite, result_format="SUMMARY")
-
+    """Validate all of `df` against `suite` at once with Great Expectations' pandas datasource (the gates use
+    `expectations.chunked.validate_table`, which gives the same results in bounded memory)."""
+    results = great_expectations_results(suite.name, suite.expectations, df)
     outcomes = []
-    for exp, res in zip(suite.expectations, validation.results, strict=True):
+    for exp, res in zip(suite.expectations, results, strict=True):
         result = res.result or {}
         examples = result.get("partial_unexpected_list") or []
         outcomes.append(

@@ -1,20 +1,22 @@
 """Blocking quality gates: Great Expectations suites run on each stage's tables.
 
 One gate per table, all gates of a stage in one step (Great Expectations and the warehouse are opened
-once). A failed gate (ERROR severity) keeps every asset downstream of its table from running in that
-run; each run's per-expectation results are stored in `quality.expectation_results` and shown in the UI.
+once); rows are validated in bounded chunks and uniqueness in SQL (`expectations.chunked`), so a gate's
+memory does not grow with its table. A failed gate (ERROR severity) keeps every asset downstream of its table
+from running in that run; each run's per-expectation results are stored in `quality.expectation_results` and
+shown in the UI.
 """
 
 from collections.abc import Iterator
 from datetime import datetime
 
 import dagster as dg
-import pandas as pd
 
+from expectations.chunked import DEFAULT_CHUNK_ROWS, quote_table, validate_table
 from expectations.raw import RAW_SUITES
 from expectations.staging import STAGING_SCHEMA, STAGING_SUITES
 from expectations.store import advance_watermark, read_watermark, store_suite_result
-from expectations.suite import Suite, validate_dataframe
+from expectations.suite import Suite, SuiteResult
 from orchestration.metadata import masked_examples, suite_result_markdown
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
@@ -25,26 +27,25 @@ def gate_check_name(suite: Suite) -> str:
     return f"gate_{suite.name}"
 
 
-def _quote_table(table: str) -> str:
-    return ".".join(f'"{part}"' for part in table.split("."))
-
-
-def _rows_to_validate(con, suite: Suite) -> tuple[pd.DataFrame, datetime | None]:
-    """The rows a gate must check now, and the load time they reach (for the next run's watermark)."""
-    columns = ", ".join(f'"{c}"' for c in suite.columns)
-    table = _quote_table(suite.table)
+def _rows_to_validate(con, suite: Suite) -> tuple[str | None, list, datetime | None]:
+    """Which rows a gate must check now (a filter and its parameters; None: the whole table), and the load
+    time they reach (for the next run's watermark)."""
     if not suite.incremental_by:
-        return con.execute(f"select {columns} from {table}").df(), None
+        return None, [], None
     load_time = f'"{suite.incremental_by}"'
+    # Read first: a row loaded meanwhile is then checked now and again next run, never skipped.
+    reached = con.execute(f"select max({load_time}) from {quote_table(suite.table)}").fetchone()[0]
     watermark = read_watermark(con, suite.name)
     if watermark is None:
-        frame = con.execute(f"select {columns} from {table}").df()
-    else:
-        frame = con.execute(
-            f"select {columns} from {table} where {load_time} is null or {load_time} > ?", [watermark]
-        ).df()
-    reached = con.execute(f"select max({load_time}) from {table}").fetchone()[0]
-    return frame, reached
+        return None, [], reached
+    return f"{load_time} is null or {load_time} > ?", [watermark], reached
+
+
+def run_gate_suite(con, suite: Suite, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> tuple[SuiteResult, datetime | None]:
+    """Validate the rows a gate must check now, streamed in chunks of at most `chunk_rows` rows (bounded
+    memory at any table size); returns the result and the load time the checked rows reach."""
+    where, params, validated_through = _rows_to_validate(con, suite)
+    return validate_table(con, suite, where, params, chunk_rows=chunk_rows), validated_through
 
 
 def build_stage_gates(stage: str, suites: dict[dg.AssetKey, Suite]) -> dg.AssetChecksDefinition:
@@ -72,8 +73,7 @@ def build_stage_gates(stage: str, suites: dict[dg.AssetKey, Suite]) -> dg.AssetC
         with warehouse.connect() as con:
             for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
                 suite = suite_by_check[check_key]
-                frame, validated_through = _rows_to_validate(con, suite)
-                result = validate_dataframe(suite, frame)
+                result, validated_through = run_gate_suite(con, suite)
                 store_suite_result(con, result, stage=stage, run_id=context.run.run_id)
                 if result.success and validated_through is not None:
                     advance_watermark(con, suite.name, validated_through)

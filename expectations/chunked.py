@@ -1,0 +1,211 @@
+"""Validate a warehouse table (or its new rows) against a suite in bounded memory, at any size.
+
+Row-level expectations (`ROW_LEVEL`: not null, regex, in set, between) judge each row on its own values, so
+the rows are streamed out of DuckDB in chunks of at most `chunk_rows` rows, each chunk is validated by Great
+Expectations with the same expectations, and the per-chunk counts are added up: the result (success, element,
+missing and unexpected counts, unexpected percent, the first failing examples) is the one Great Expectations
+gives on the whole set at once. Memory holds one chunk, whatever the table's size.
+
+Set-level expectations (`PUSHED_DOWN`: a value is unexpected because another row has it too) cannot be summed
+over chunks: a key repeated across two chunks is unique in each. DuckDB computes them in SQL over the whole row
+set instead (a grouped count, which it spills to disk if needed), with Great Expectations' semantics: nulls
+are not checked, every row of a repeated value counts as unexpected, `mostly` applies to the rows considered.
+
+No sampling: a gate promises that no bad row passes, and a sample would miss a single bad row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from expectations.suite import (
+    FAILING_EXAMPLES_KEPT,
+    PUSHED_DOWN,
+    ROW_LEVEL,
+    Expectation,
+    ExpectationOutcome,
+    Suite,
+    SuiteResult,
+    _jsonable,
+    great_expectations_results,
+)
+
+DEFAULT_CHUNK_ROWS = 200_000
+DUCKDB_VECTOR_ROWS = 2048  # DuckDB hands results over in vectors of this many rows
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_table(table: str) -> str:
+    """`schema.table` quoted for SQL."""
+    return ".".join(_quote(part) for part in table.split("."))
+
+
+def _mostly_success(considered: int, unexpected: int, mostly: float) -> bool:
+    """Great Expectations' verdict: vacuously true on no rows, else the share of good rows reaches `mostly`."""
+    if considered == 0:
+        return True
+    return (considered - unexpected) / considered >= mostly
+
+
+@dataclass
+class _Tally:
+    """Counts of one row-level expectation summed over chunks."""
+
+    element_count: int = 0
+    missing_count: int | None = None  # None: the expectation checks nulls themselves (not null)
+    unexpected_count: int = 0
+    examples: list[Any] = field(default_factory=list)
+    broken: bool = False  # Great Expectations could not evaluate it on some chunk
+
+    def add(self, result: Any) -> None:
+        found = result.result or {}
+        if found.get("unexpected_count") is None:
+            self.broken = True
+            return
+        self.element_count += found.get("element_count") or 0
+        self.unexpected_count += found["unexpected_count"]
+        if "missing_count" in found:
+            self.missing_count = (self.missing_count or 0) + (found["missing_count"] or 0)
+        room = FAILING_EXAMPLES_KEPT - len(self.examples)
+        if room > 0:
+            self.examples.extend(_jsonable(v) for v in (found.get("partial_unexpected_list") or [])[:room])
+
+    def outcome(self, exp: Expectation) -> ExpectationOutcome:
+        if self.broken:
+            return ExpectationOutcome(expectation=exp.name, column=exp.column, kwargs=exp.kwargs, success=False)
+        # Not null counts every row; the others leave nulls out (Great Expectations' `unexpected_percent`).
+        considered = self.element_count - (self.missing_count or 0)
+        return ExpectationOutcome(
+            expectation=exp.name,
+            column=exp.column,
+            kwargs=exp.kwargs,
+            success=_mostly_success(considered, self.unexpected_count, exp.kwargs.get("mostly", 1.0)),
+            element_count=self.element_count,
+            unexpected_count=self.unexpected_count,
+            unexpected_percent=self.unexpected_count / considered * 100 if considered else None,
+            failing_examples=self.examples,
+        )
+
+
+def iter_chunks(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The result of `sql` as DataFrames of at most `chunk_rows` rows, streamed (never materialized whole)."""
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    vectors = max(1, math.ceil(chunk_rows / DUCKDB_VECTOR_ROWS))
+    cursor = con.execute(sql, list(params))
+    while True:
+        fetched = cursor.fetch_df_chunk(vectors)
+        if fetched.empty:
+            return
+        for start in range(0, len(fetched), chunk_rows):
+            yield fetched.iloc[start : start + chunk_rows].reset_index(drop=True)
+
+
+def _validate_chunk(suite_name: str, expectations: tuple[Expectation, ...], chunk: pd.DataFrame) -> list[Any]:
+    """Great Expectations on one chunk (a seam: tests watch the chunk sizes handed over here)."""
+    return great_expectations_results(suite_name, expectations, chunk)
+
+
+def _unique_pushdown(
+    con: duckdb.DuckDBPyConnection, exp: Expectation, rows_sql: str, params: Sequence[Any]
+) -> ExpectationOutcome:
+    """ExpectColumnValuesToBeUnique / ExpectCompoundColumnsToBeUnique over the whole row set, in DuckDB."""
+    columns = [exp.kwargs["column"]] if exp.name == "ExpectColumnValuesToBeUnique" else list(exp.kwargs["column_list"])
+    keys = ", ".join(_quote(c) for c in columns)
+    if exp.name == "ExpectColumnValuesToBeUnique":
+        considered = f"{_quote(columns[0])} is not null"  # a column map expectation skips nulls
+    else:
+        ignore = exp.kwargs.get("ignore_row_if", "all_values_are_missing")
+        considered = {
+            "all_values_are_missing": "not (" + " and ".join(f"{_quote(c)} is null" for c in columns) + ")",
+            "any_value_is_missing": " and ".join(f"{_quote(c)} is not null" for c in columns),
+            "never": "true",
+        }[ignore]
+    base = (
+        f"with checked as (select {keys} from ({rows_sql})), "
+        f"repeated as (select {keys}, count(*) as n from checked where {considered} group by all having count(*) > 1)"
+    )
+    element_count, considered_count, unexpected_count = con.execute(
+        f"{base} select (select count(*) from checked), (select count(*) from checked where {considered}), "
+        "(select coalesce(sum(n), 0) from repeated)",
+        list(params),
+    ).fetchone()
+    examples: list[Any] = []
+    if unexpected_count:
+        repeated = con.execute(
+            f"{base} select {keys}, n from repeated order by {keys} limit {FAILING_EXAMPLES_KEPT}", list(params)
+        ).fetchall()
+        for *values, n in repeated:  # like Great Expectations: every row of a repeated value is an example
+            value = values[0] if len(columns) == 1 else dict(zip(columns, values, strict=True))
+            examples.extend([_jsonable(value)] * min(n, FAILING_EXAMPLES_KEPT - len(examples)))
+    return ExpectationOutcome(
+        expectation=exp.name,
+        column=exp.column,
+        kwargs=exp.kwargs,
+        success=element_count == 0
+        or _mostly_success(considered_count, unexpected_count, exp.kwargs.get("mostly", 1.0)),
+        element_count=element_count,
+        unexpected_count=unexpected_count,
+        unexpected_percent=unexpected_count / considered_count * 100 if element_count and considered_count else None,
+        failing_examples=examples[:FAILING_EXAMPLES_KEPT],
+    )
+
+
+def validate_table(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    where: str | None = None,
+    params: Sequence[Any] = (),
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> SuiteResult:
+    """Validate the rows of `suite.table` (those matching `where`, with `params`) against `suite`.
+
+    Same result as `validate_dataframe` on the same rows, holding at most `chunk_rows` rows in memory.
+    """
+    table = quote_table(suite.table)
+    filter_sql = f" where {where}" if where else ""
+    row_level = tuple(e for e in suite.expectations if e.name in ROW_LEVEL)
+    outcomes: dict[int, ExpectationOutcome] = {}
+
+    # Set-level expectations first: the streamed result below must not be interrupted by other queries.
+    for index, exp in enumerate(suite.expectations):
+        if exp.name in PUSHED_DOWN:
+            rows_sql = f"select * from {table}{filter_sql}"
+            outcomes[index] = _unique_pushdown(con, exp, rows_sql, params)
+
+    if row_level:
+        columns: list[str] = []
+        for exp in row_level:
+            if exp.column not in columns:
+                columns.append(exp.column)
+        tallies = [_Tally() for _ in row_level]
+        row_count = 0
+        sql = f"select {', '.join(_quote(c) for c in columns)} from {table}{filter_sql}"
+        for chunk in iter_chunks(con, sql, params, chunk_rows):
+            row_count += len(chunk)
+            for tally, result in zip(tallies, _validate_chunk(suite.name, row_level, chunk), strict=True):
+                tally.add(result)
+        row_level_outcomes = iter([tally.outcome(exp) for tally, exp in zip(tallies, row_level, strict=True)])
+        for index, exp in enumerate(suite.expectations):
+            if exp.name in ROW_LEVEL:
+                outcomes[index] = next(row_level_outcomes)
+    else:
+        row_count = con.execute(f"select count(*) from {table}{filter_sql}", list(params)).fetchone()[0]
+
+    return SuiteResult(
+        suite=suite.name,
+        table=suite.table,
+        row_count=row_count,
+        outcomes=[outcomes[i] for i in range(len(suite.expectations))],
+    )

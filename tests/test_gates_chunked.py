@@ -1,0 +1,179 @@
+"""Gates in bounded memory: chunked validation gives Great Expectations' whole-frame results, uniqueness is
+checked across chunks (in SQL), and no chunk handed to the validator is larger than the chunk size."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+import expectations.chunked as chunked
+from expectations.chunked import validate_table
+from expectations.suite import Suite, expect, validate_dataframe
+
+# Rows in load order; with chunks of 3 the failures sit on both sides of chunk boundaries:
+# id 2 repeats across rows 1 and 3, id 9 across rows 0 and 10; (a, b) = (1, 'x') repeats across rows 2 and 8,
+# (5, null) across rows 7 and 10;
+# bad emails at rows 2 and 3, a null id at row 5, tier 7 at row 6, a negative amount at row 9.
+ROWS = [
+    # id, email, tier, amount, a, b
+    (9, "ana@acme.io", 1, 10.0, 1, "p"),
+    (2, "bo@acme.io", 2, 0.0, 2, "q"),
+    (3, "not-an-email", 3, 5.5, 1, "x"),
+    (2, "also bad", 1, None, 3, None),
+    (4, None, None, 1.0, None, None),
+    (None, "cy@acme.io", 2, 2.0, None, None),
+    (6, "di@acme.io", 7, 3.0, 4, "r"),
+    (7, "ed@acme.io", 3, 4.0, 5, None),
+    (8, "fa@acme.io", 1, 6.0, 1, "x"),
+    (10, "gu@acme.io", 2, -1.0, 6, "s"),
+    (9, "ha@acme.io", 3, 7.0, 5, None),
+]
+
+SUITE = Suite(
+    name="people",
+    table="main.people",
+    expectations=(
+        expect("ExpectColumnValuesToNotBeNull", column="id"),
+        expect("ExpectColumnValuesToBeUnique", column="id"),
+        expect("ExpectColumnValuesToMatchRegex", column="email", regex=r"^[a-z]+@[a-z]+\.io$"),
+        expect("ExpectColumnValuesToMatchRegex", column="email", regex=r"^[a-z]+@acme\.io$", mostly=0.7),
+        expect("ExpectColumnValuesToBeInSet", column="tier", value_set=[1, 2, 3]),
+        expect("ExpectColumnValuesToBeBetween", column="amount", min_value=0),
+        expect("ExpectCompoundColumnsToBeUnique", column_list=["a", "b"]),
+        expect("ExpectColumnValuesToNotBeNull", column="amount", mostly=0.5),
+    ),
+)
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    connection.execute(
+        "create table people (id bigint, email varchar, tier integer, amount double, a integer, b varchar, seq integer)"
+    )
+    connection.executemany("insert into people values (?, ?, ?, ?, ?, ?, ?)", [(*row, i) for i, row in enumerate(ROWS)])
+    yield connection
+    connection.close()
+
+
+def _summary(result):
+    return [
+        (
+            o.expectation,
+            o.column,
+            o.success,
+            o.element_count,
+            o.unexpected_count,
+            None if o.unexpected_percent is None else round(o.unexpected_percent, 9),
+            # A null in a repeated key: GX shows pandas' nan, the SQL pushdown None (JSON null).
+            sorted(str(v).replace("nan", "None") for v in o.failing_examples),
+        )
+        for o in result.outcomes
+    ]
+
+
+def _whole_frame(con, where: str = "true"):
+    return validate_dataframe(SUITE, con.execute(f"select * from people where {where} order by seq").df())
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 4, 1000])
+def test_chunked_results_equal_whole_frame_results(con, chunk_rows):
+    expected = _whole_frame(con)
+    got = validate_table(con, SUITE, chunk_rows=chunk_rows)
+    assert got.row_count == expected.row_count == len(ROWS)
+    assert _summary(got) == _summary(expected)
+    # The figures themselves, so that a change in both would show too.
+    by_index = got.outcomes
+    assert [o.success for o in by_index] == [False, False, False, True, False, False, False, True]
+    assert [o.unexpected_count for o in by_index] == [1, 4, 2, 2, 1, 1, 4, 1]
+    assert by_index[2].unexpected_percent == pytest.approx(2 / 10 * 100)  # nulls left out, like GX
+    assert by_index[0].unexpected_percent == pytest.approx(1 / 11 * 100)  # not null counts every row
+    assert sorted(by_index[1].failing_examples) == [2, 2, 9, 9]
+    # (1, 'x') and (5, null) repeat; rows with both values null are not checked (GX's ignore_row_if default).
+    assert by_index[6].failing_examples == [{"a": 1, "b": "x"}] * 2 + [{"a": 5, "b": None}] * 2
+    assert by_index[6].unexpected_percent == pytest.approx(4 / 9 * 100)
+
+
+def test_a_key_repeated_in_two_chunks_fails_though_each_chunk_is_unique(con):
+    suite = Suite(name="ids", table="people", expectations=(expect("ExpectColumnValuesToBeUnique", column="id"),))
+    first, last = (con.execute(f"select id from people where seq in {s}").df() for s in ("(0, 1)", "(9, 10)"))
+    assert validate_dataframe(suite, first).success and validate_dataframe(suite, last).success
+    result = validate_table(con, suite, where="seq in (0, 1, 9, 10)", chunk_rows=2)
+    assert not result.success
+    assert result.outcomes[0].unexpected_count == 2 and result.outcomes[0].failing_examples == [9, 9]
+
+
+def test_an_empty_row_set_passes_like_an_empty_frame(con):
+    got = validate_table(con, SUITE, where="seq > ?", params=[100], chunk_rows=3)
+    assert got.success and got.row_count == 0
+    assert _summary(got) == _summary(_whole_frame(con, "seq > 100"))
+    assert all(o.unexpected_count == 0 and o.unexpected_percent is None for o in got.outcomes)
+
+
+def test_the_filter_selects_the_rows_checked(con):
+    got = validate_table(con, SUITE, where="seq >= ?", params=[6], chunk_rows=2)
+    assert got.row_count == 5
+    assert _summary(got) == _summary(_whole_frame(con, "seq >= 6"))
+
+
+def test_no_chunk_handed_to_the_validator_exceeds_the_chunk_size(monkeypatch):
+    """Memory is bounded by the chunk size: 10,000 rows in chunks of 3,000 are handed over as 4 frames of at
+    most 3,000 rows (DuckDB fetches whole vectors of 2,048 rows; the extra rows wait for the next chunk)."""
+    seen: list[int] = []
+    validate = chunked._validate_chunk
+
+    def watching(name, expectations, chunk):
+        seen.append(len(chunk))
+        return validate(name, expectations, chunk)
+
+    monkeypatch.setattr(chunked, "_validate_chunk", watching)
+    con = duckdb.connect()
+    con.execute("create table big as select i as id, 'v' || (i % 7) as v from range(10000) r(i)")
+    suite = Suite(
+        name="big",
+        table="big",
+        expectations=(
+            expect("ExpectColumnValuesToNotBeNull", column="id"),
+            expect("ExpectColumnValuesToBeUnique", column="id"),
+            expect("ExpectColumnValuesToBeInSet", column="v", value_set=[f"v{i}" for i in range(6)]),
+        ),
+    )
+    result = validate_table(con, suite, chunk_rows=3000)
+    assert sum(seen) == result.row_count == 10000
+    assert max(seen) <= 3000 and len(seen) <= 6
+    assert result.outcomes[1].success
+    assert result.outcomes[2].unexpected_count == len(range(6, 10000, 7))
+
+
+def test_a_suite_with_an_expectation_that_cannot_be_chunked_is_refused():
+    with pytest.raises(ValueError, match="cannot be validated in bounded chunks"):
+        Suite(name="s", table="t", expectations=(expect("ExpectColumnMeanToBeBetween", column="x", min_value=0),))
+    with pytest.raises(ValueError, match="does not implement row_condition"):
+        Suite(
+            name="s",
+            table="t",
+            expectations=(expect("ExpectColumnValuesToBeUnique", column="x", row_condition='col("y") > 0'),),
+        )
+
+
+def test_each_outcome_is_the_result_of_its_own_expectation():
+    """Great Expectations returns results in an order of its own (here: between, not null, unique); each
+    outcome must still be its expectation's, or the results store names the wrong expectation and column."""
+    import pandas as pd
+
+    suite = Suite(
+        name="golden",
+        table="t",
+        expectations=(
+            expect("ExpectColumnValuesToNotBeNull", column="id"),
+            expect("ExpectColumnValuesToBeUnique", column="id"),
+            expect("ExpectColumnValuesToBeBetween", column="n", min_value=0, max_value=1),
+        ),
+    )
+    result = validate_dataframe(suite, pd.DataFrame({"id": ["a", "b", "c"], "n": [0, 1, 5]}))
+    assert [(o.expectation, o.column, o.success) for o in result.outcomes] == [
+        ("ExpectColumnValuesToNotBeNull", "id", True),
+        ("ExpectColumnValuesToBeUnique", "id", True),
+        ("ExpectColumnValuesToBeBetween", "n", False),
+    ]
+    assert result.outcomes[2].failing_examples == [5]
