@@ -43,7 +43,7 @@ from urllib.parse import quote
 import numpy as np
 import polars as pl
 
-from .util import BASE_NOW, DAY, rng_for
+from .util import BASE_NOW, DAY, rng_for, trunk_prefix
 
 TUNING_SEED = 101
 MEASURING_SEED = 202
@@ -357,14 +357,15 @@ class _HardWorld:
         return "".join(out)
 
     def phone_text(self, country: str, nsn: str, style: int, extension: str | None = None) -> str:
-        """A national number written as people do: international, national with trunk 0, with (0), spaced."""
+        """A national number written as people do: international, national with its trunk prefix, with (0), spaced."""
         dial = COUNTRIES[country]["dial"]
         if dial == "1":
             forms = [f"+1 {nsn[:3]} {nsn[3:6]} {nsn[6:]}", f"({nsn[:3]}) {nsn[3:6]}-{nsn[6:]}",
                      f"{nsn[:3]}.{nsn[3:6]}.{nsn[6:]}", f"+1{nsn}", f"1-{nsn[:3]}-{nsn[3:6]}-{nsn[6:]}"]
         else:
-            forms = [f"+{dial} {nsn[:2]} {nsn[2:6]} {nsn[6:]}", f"0{nsn[:3]} {nsn[3:]}", f"+{dial}{nsn}",
-                     f"00{dial} {nsn}", f"+{dial} (0){nsn[:3]} {nsn[3:]}"]
+            # The national form has the country's trunk prefix ('0'; none in Spain or Poland).
+            forms = [f"+{dial} {nsn[:2]} {nsn[2:6]} {nsn[6:]}", f"{trunk_prefix(dial)}{nsn[:3]} {nsn[3:]}",
+                     f"+{dial}{nsn}", f"00{dial} {nsn}", f"+{dial} (0){nsn[:3]} {nsn[3:]}"]
         text = forms[style % len(forms)]
         if extension:
             text += [f" ext. {extension}", f" x{extension}", f" #{extension}", f" ext {extension}"][style % 4]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+import phonenumbers
 import polars as pl
 
 # The world's clock starts at a fixed instant so output never depends on the wall clock.
@@ -100,9 +102,22 @@ def fill_patterns(rng: np.random.Generator, patterns: pl.Series) -> pl.Series:
     return out
 
 
+@cache
+def trunk_prefix(dial: str) -> str:
+    """The national (trunk) prefix people dial before a national number of the country with calling code `dial`:
+    '0' in most of Europe, '' in Spain, Poland or Singapore (which have none), by libphonenumber's metadata."""
+    code = int(dial)
+    region = phonenumbers.region_code_for_country_code(code)
+    return phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region).national_prefix or ""
+
+
 def phone_expr(dial: str, nsn: str, nanp: str, fmt: str) -> pl.Expr:
     """Format a national number in one of several real-world styles chosen per row by `fmt` (0-4)."""
     d, s = pl.col(dial), pl.col(nsn)
+    trunk = d.map_batches(
+        lambda dials: dials.replace_strict({v: trunk_prefix(v) for v in dials.drop_nulls().unique()}, default=None),
+        return_dtype=pl.String,
+    )
     a, b, c = s.str.slice(0, 3), s.str.slice(3, 3), s.str.slice(6)
     f = pl.col(fmt)
     nanp_styles = (
@@ -115,7 +130,7 @@ def phone_expr(dial: str, nsn: str, nanp: str, fmt: str) -> pl.Expr:
     intl_styles = (
         pl.when(f == 0).then(pl.concat_str([pl.lit("+"), d, pl.lit(" "), s.str.slice(0, 2), pl.lit(" "),
                                             s.str.slice(2, 4), pl.lit(" "), s.str.slice(6)]))
-        .when(f == 1).then(pl.concat_str([pl.lit("0"), s.str.slice(0, 2), pl.lit(" "), s.str.slice(2)]))
+        .when(f == 1).then(pl.concat_str([trunk, s.str.slice(0, 2), pl.lit(" "), s.str.slice(2)]))
         .when(f == 2).then(pl.concat_str([pl.lit("+"), d, s]))
         .when(f == 3).then(pl.concat_str([pl.lit("00"), d, pl.lit(" "), s]))
         .otherwise(pl.concat_str([pl.lit("+"), d, pl.lit(" (0)"), s.str.slice(0, 3), pl.lit(" "), s.str.slice(3)]))

@@ -21,8 +21,3 @@
         where k.country_key = {{ country_key(expr) }}
     )
 {%- endmacro %}
-
-{#- International calling code (digits, no '+') of an alpha-2 country. -#}
-{% macro country_calling_code(alpha2_expr) -%}
-    (select min(cc.calling_code) from {{ ref('country_codes') }} as cc where cc.alpha2 = {{ alpha2_expr }})
-{%- endmacro %}

@@ -1,28 +1,9 @@
-{#- Phone text -> E.164 ('+' followed by 8-15 digits, first digit not 0), or NULL.
-    Steps: drop extensions ('x123', 'ext. 12', 'extension 5', '#12') and the '(0)' trunk hint;
-    '+' prefix -> digits are already international; '00' prefix -> international;
-    otherwise national: the row's calling code (from seed country_codes) is prefixed after dropping one
-    leading trunk '0' (kept for Italy/San Marino/Vatican: +39/+378 numbers keep their 0).
-    A national number that already starts with the calling code and is long enough
-    (NANP: 11 digits starting with 1; others: >= 11 digits) is taken as international.
-    Without '+'/'00' and without a known country the number cannot be made valid -> NULL. -#}
-{% macro normalize_phone(phone_expr, calling_code_expr) -%}
-    {%- set no_ext -%}
-        {{ regex_replace_all(regex_replace_all("trim(" ~ phone_expr ~ ")",
-             "'\s*(?i:(?:ext|extension|ext\.|x|#)\s*\.?\s*:?\s*\d+)\s*$'", "''"), "'\(0\)'", "''") }}
-    {%- endset -%}
-    {%- set digits -%}{{ regex_replace_all(no_ext, "'[^0-9]'", "''") }}{%- endset -%}
-    {%- set cc = calling_code_expr -%}
-    {%- set intl -%}
-        case
-            when {{ regex_matches(no_ext, "'^\+'") }} then {{ digits }}
-            when {{ digits }} like '00%' then substr({{ digits }}, 3)
-            when {{ cc }} is null then null
-            when {{ cc }} = '1' and length({{ digits }}) = 11 and {{ digits }} like '1%' then {{ digits }}
-            when {{ digits }} like '0%' and {{ cc }} not in ('39', '378') then {{ cc }} || substr({{ digits }}, 2)
-            when {{ cc }} <> '1' and length({{ digits }}) >= 11 and starts_with({{ digits }}, {{ cc }}) then {{ digits }}
-            else {{ cc }} || {{ digits }}
-        end
-    {%- endset -%}
-    case when {{ regex_full_match(intl, "'[1-9][0-9]{7,14}'") }} then '+' || {{ intl }} end
+{#- Phone text -> E.164 ('+', country code, national number), or NULL: the DuckDB function phone_e164, which
+    landing/phones.py implements with the `phonenumbers` library (libphonenumber's metadata) and the dbt-duckdb
+    plugin landing.dbt_plugin registers on dbt's connection (profiles.yml).
+    region_expr: the row's ISO 3166 alpha-2 country (e.g. normalize_country's result) a national number is read
+    in, or null (then only '+' / '00' international numbers are read). Extensions ('x123', 'ext. 12', '#12') and
+    the '(0)' trunk hint are dropped; a number of a length its country never has, or no number, gives NULL. -#}
+{% macro normalize_phone(phone_expr, region_expr) -%}
+    phone_e164({{ phone_expr }}, {{ region_expr }})
 {%- endmacro %}

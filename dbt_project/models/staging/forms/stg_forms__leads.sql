@@ -16,11 +16,6 @@ latest as (
 with_country as (
     select *, {{ normalize_country('country_region') }} as _country_code
     from latest
-),
-
-with_calling_code as (
-    select *, {{ country_calling_code('_country_code') }} as _calling_code
-    from with_country
 )
 
 select
@@ -34,7 +29,7 @@ select
     {{ email_is_valid('email') }} as email_is_valid,
     {{ nullif_blank('email') }} as email_raw,
     {{ email_domain(normalize_email('email')) }} as email_domain,
-    {{ normalize_phone('phone_number', '_calling_code') }} as phone,
+    {{ normalize_phone('phone_number', '_country_code') }} as phone,
     {{ nullif_blank('phone_number') }} as phone_raw,
     {{ normalize_text('job_title') }} as job_title,
     {{ job_title_role_category('job_title') }} as role_category,
@@ -53,4 +48,4 @@ select
     _source_file,
     _source_line,
     _loaded_at
-from with_calling_code
+from with_country

@@ -18,11 +18,6 @@ latest as (
 with_country as (
     select *, {{ normalize_country('country_region') }} as _country_code
     from latest
-),
-
-with_calling_code as (
-    select *, {{ country_calling_code('_country_code') }} as _calling_code
-    from with_country
 )
 
 select
@@ -35,7 +30,7 @@ select
     {{ normalize_code('industry') }} as industry,
     {{ to_integer('number_of_employees') }} as number_of_employees,
     {{ to_amount('annual_revenue') }} as annual_revenue,
-    {{ normalize_phone('phone_number', '_calling_code') }} as phone,
+    {{ normalize_phone('phone_number', '_country_code') }} as phone,
     {{ nullif_blank('phone_number') }} as phone_raw,
     {{ normalize_text('street_address') }} as street_address,
     {{ normalize_text('city') }} as city,
@@ -55,4 +50,4 @@ select
     _source_file,
     _source_line,
     _loaded_at
-from with_calling_code
+from with_country

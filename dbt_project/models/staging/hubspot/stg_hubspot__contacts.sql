@@ -20,11 +20,6 @@ with_country as (
         *,
         {{ normalize_country('country_region') }} as _country_code
     from latest
-),
-
-with_calling_code as (
-    select *, {{ country_calling_code('_country_code') }} as _calling_code
-    from with_country
 )
 
 select
@@ -35,9 +30,9 @@ select
     {{ email_is_valid('email') }} as email_is_valid,
     {{ nullif_blank('email') }} as email_raw,
     {{ email_domain(normalize_email('email')) }} as email_domain,
-    {{ normalize_phone('phone_number', '_calling_code') }} as phone,
+    {{ normalize_phone('phone_number', '_country_code') }} as phone,
     {{ nullif_blank('phone_number') }} as phone_raw,
-    {{ normalize_phone('mobile_phone_number', '_calling_code') }} as mobile_phone,
+    {{ normalize_phone('mobile_phone_number', '_country_code') }} as mobile_phone,
     {{ nullif_blank('mobile_phone_number') }} as mobile_phone_raw,
     {{ normalize_text('job_title') }} as job_title,
     {{ job_title_role_category('job_title') }} as role_category,
@@ -66,4 +61,4 @@ select
     _source_file,
     _source_line,
     _loaded_at
-from with_calling_code
+from with_country
