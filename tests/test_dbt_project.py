@@ -161,3 +161,19 @@ def test_every_incremental_model_has_tests_on_its_unique_key(dbt_manifest):
             continue
         key = (key,) if isinstance(key, str) else tuple(key)
         assert key in tested.get(model["unique_id"], set()), (model["unique_id"], key)
+
+
+def test_dbt_plugin_imports_every_library_module_a_python_model_imports():
+    """dbt runs Python models on several threads; the plugin imports their modules first (see landing.dbt_plugin)."""
+    import ast
+
+    from landing.dbt_plugin import PYTHON_MODEL_IMPORTS
+
+    libraries = {"landing", "matching", "ml", "actions"}
+    imported = set()
+    for path in (DBT_PROJECT / "models").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            imported |= {name for name in names if name and name.split(".")[0] in libraries}
+    assert imported and imported <= set(PYTHON_MODEL_IMPORTS), sorted(imported - set(PYTHON_MODEL_IMPORTS))
