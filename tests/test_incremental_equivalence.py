@@ -1,7 +1,8 @@
 """An hourly (incremental) build ends in the same warehouse as one build from scratch over the same landing files.
 
 Warehouse A is built the way the hourly schedule builds it: the sample world's first export, then two more hours
-(changed and new contacts, new events, and a file of late events dated days before they arrive), each loaded and
+(changed and new contacts, new events, a file of late events dated days before they arrive, and a contacts file
+holding the first export's versions of contacts changed since: an old version arriving late), each loaded and
 built incrementally. Warehouse B loads every one of those files at once and builds from scratch. Every staging,
 intermediate and mart table must then hold the same rows, with these exceptions, each by design:
 
@@ -18,6 +19,7 @@ are scored alike (docs/entity-resolution.md).
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -75,6 +77,21 @@ def _late_events(landing: Path) -> None:
     (landing / "email_events" / "email_events_late.jsonl").write_text("\n".join(late) + "\n")
 
 
+def _stale_contact_versions(landing: Path) -> int:
+    """The first export's rows of the contacts the first next-hour file changed, exported again now (a re-sent old
+    file): staging must keep the newer versions. Returns how many rows."""
+    folder = landing / "hubspot_contacts"
+    changed = {row["Record ID"] for row in csv.DictReader((folder / "contacts_h0001.csv").open(newline=""))}
+    with (folder / "contacts_0000.csv").open(newline="") as first:
+        reader = csv.reader(first)
+        header = next(reader)
+        id_column = header.index("Record ID")
+        stale = [row for row in reader if len(row) == len(header) and row[id_column] in changed]
+    with (folder / "contacts_stale.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *stale])
+    return len(stale)
+
+
 @pytest.fixture(scope="module")
 def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("equivalence")
@@ -87,6 +104,8 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
         generate_next_hours(world, hours=1)
         if hour == 0:
             _late_events(landing)
+        else:
+            assert _stale_contact_versions(landing) > 0
         _load_and_build(hourly, landing, root / "a")
     from_scratch = root / "from_scratch.duckdb"
     _load_and_build(from_scratch, landing, root / "b")
@@ -168,6 +187,13 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         estimations = con.execute(
             "select count(*) from intermediate.int_entities__contact_match_parameters"
         ).fetchone()[0]
+        stale_kept = con.execute(
+            "select count(*) from staging.stg_hubspot__contacts where _source_file like '%contacts_stale%'"
+        ).fetchone()[0]
+        stale_loaded = con.execute(
+            "select count(*) from raw.hubspot_contacts where _source_file like '%contacts_stale%'"
+        ).fetchone()[0]
     finally:
         con.close()
     assert late > 50 and loads == 3 and changed > 0 and estimations >= 2
+    assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones

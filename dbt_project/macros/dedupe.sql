@@ -16,3 +16,17 @@
     where _loaded_at > (select coalesce(max(_loaded_at), '1900-01-01'::timestamptz) from {{ this }})
 {% endif %}
 {%- endmacro %}
+
+{#- In an incremental model keyed by record id whose latest version is chosen by the record's own modification
+    time: every version of each record with a row loaded since the last run, so that the latest version is chosen
+    among all of them (an older version exported again later never replaces a newer one). The whole source on the
+    first run and on a full refresh. -#}
+{% macro versions_of_records_loaded_since_last_run(source_relation, id_expr) -%}
+    select * from {{ source_relation }}
+{% if is_incremental() %}
+    where {{ id_expr }} in (
+        select {{ id_expr }} from {{ source_relation }}
+        where _loaded_at > (select coalesce(max(_loaded_at), '1900-01-01'::timestamptz) from {{ this }})
+    )
+{% endif %}
+{%- endmacro %}

@@ -1,6 +1,10 @@
 -- Lead intake submissions: one row per Submission ID (latest load wins), normalized like contacts.
+-- Incremental: submissions are append-only (a later load of the same Submission ID wins), so each run stages only
+-- rows loaded since the last.
+{{ config(materialized='incremental', unique_key='submission_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ source('forms', 'leads') }}
+    {{ loaded_since_last_run() }}
 ),
 
 typed as (

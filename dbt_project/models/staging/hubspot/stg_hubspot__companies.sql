@@ -1,6 +1,9 @@
 -- HubSpot companies: latest version per Record ID, renamed, typed and normalized.
+-- Incremental: each run stages again only the records with a row loaded since the last run (all their
+-- versions compete, see the macro), so an hour costs what its changed records cost.
+{{ config(materialized='incremental', unique_key='company_id', incremental_strategy='delete+insert') }}
 with source as (
-    select * from {{ source('hubspot', 'companies') }}
+    {{ versions_of_records_loaded_since_last_run(source('hubspot', 'companies'), to_id('record_id')) }}
 ),
 
 typed as (
