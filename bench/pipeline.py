@@ -27,7 +27,8 @@ Stages. The time of a refresh process is split into stages that add up to its wa
   several threads, so node times overlap: each instant of the step is shared equally among the nodes running
   then (two nodes running for 10 s get 5 s each), which makes the stages add up to the step's wall time. What
   no node covers (dbt's own start and parse, `dbt source freshness`, row counts added to the metadata) is
-  `dbt_other`.
+  `dbt_other`. The run_results.json is used only if its invocation ran inside the dbt step (every dbt build of
+  the checkout writes that folder: run no other refresh or test suite from the checkout during a bench).
 - gaps between steps (Dagster's step launch) -> `other`; last step end to process exit -> `finish`.
 
 `fixed_cost_seconds` is `startup + finish` of the next-hour refresh: what a refresh costs however little is
@@ -286,10 +287,29 @@ def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJ
     steps = [(s.step_key, s.start_time, s.end_time) for s in step_stats if s.start_time and s.end_time]
     intervals: list[tuple[str, float, float]] = []
     results_path, manifest_path = dbt_target / "run_results.json", dbt_target / "manifest.json"
-    if results_path.exists() and manifest_path.exists() and results_path.stat().st_mtime >= phase.started:
-        stages = dbt_node_stages(json.loads(manifest_path.read_text()))
-        intervals = dbt_node_intervals(json.loads(results_path.read_text()), stages)
+    dbt_step = next(((start, end) for key, start, end in steps if key == DBT_STEP), None)
+    if dbt_step and results_path.exists() and manifest_path.exists():
+        run_results = json.loads(results_path.read_text())
+        if run_results_within(run_results, *dbt_step):
+            intervals = dbt_node_intervals(run_results, dbt_node_stages(json.loads(manifest_path.read_text())))
+        else:
+            print(
+                f"bench: warning: {results_path} is not from this refresh's dbt build (another dbt build wrote it?): "
+                "its dbt step counts as dbt_other",
+                file=sys.stderr,
+            )
     return stage_seconds(phase.started, phase.ended, steps, intervals)
+
+
+def run_results_within(run_results: Mapping, start: float, end: float) -> bool:
+    """Whether a dbt run_results.json is from an invocation that started and finished inside [start, end]."""
+    metadata = run_results.get("metadata", {})
+    try:
+        started = datetime.fromisoformat(metadata["invocation_started_at"]).timestamp()
+        generated = datetime.fromisoformat(metadata["generated_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return False
+    return start <= started and generated <= end
 
 
 def stages_line(name: str, phase: Phase) -> str:
@@ -365,20 +385,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     data_dir = Path(args.data_dir) if args.data_dir else PROJECT_ROOT / "bench_data" / f"build_{args.contacts}"
-    shutil.rmtree(data_dir, ignore_errors=True)
     env = {**os.environ, "ACTIONHOUSE_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}
     for key in ("ACTIONHOUSE_WAREHOUSE", "ACTIONHOUSE_LANDING_DIR"):
         env.pop(key, None)
 
-    generated: list[Phase] = []
-
-    def generate(folder: Path) -> None:
-        generated.append(
-            _run_phase(
-                ["generate", "--contacts", str(args.contacts), "--seed", str(args.seed)],
-                {**env, "ACTIONHOUSE_DATA_DIR": str(folder)},
-            )
+    def generate(folder: Path) -> dict:
+        phase = _run_phase(
+            ["generate", "--contacts", str(args.contacts), "--seed", str(args.seed)],
+            {**env, "ACTIONHOUSE_DATA_DIR": str(folder)},
         )
+        return {"peak_rss_mb": round(phase.peak_rss_mb)}
 
     world, record = cached_world(args.contacts, args.seed, generate)
     generate_seconds = record["generate_seconds"]
@@ -390,11 +406,12 @@ def main(argv: list[str] | None = None) -> int:
             "generate_seconds is that generation's time"
         )
     figures = f"bench contacts={args.contacts} generate_seconds={generate_seconds:.1f}"
-    peak_mb = max((p.peak_rss_mb for p in generated), default=0.0)
+    peak_mb = float(record.get("peak_rss_mb", 0))  # the generation's (also when cached)
     if args.generate_only:
         print(f"{figures} peak_rss_mb={peak_mb:.0f}")
         return 0
 
+    shutil.rmtree(data_dir, ignore_errors=True)
     placing = time.perf_counter()
     place_world(world, data_dir)
     print(f"bench: world placed in {data_dir} in {time.perf_counter() - placing:.1f} s")
@@ -425,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         "next_hour_seconds": round(hour.seconds, 1),
         "fixed_cost_seconds": round(fixed_cost, 1),
         "peak_rss_mb": round(peak_mb),
+        "peak_rss_mb_by_phase": {"full_build": round(build.peak_rss_mb), "next_hour": round(hour.peak_rss_mb)},
         "tree_rss_mb": {"full_build": round(build.tree_rss_mb), "next_hour": round(hour.tree_rss_mb)},
         "stages": {
             "full_build": {k: round(v, 2) for k, v in build.stages.items()},

@@ -53,13 +53,14 @@ def world_cache_key(contacts: int, seed: int, generator: str) -> str:
 def cached_world(
     contacts: int,
     seed: int,
-    generate: Callable[[Path], None],
+    generate: Callable[[Path], dict | None],
     worlds_dir: Path = WORLDS_DIR,
     generator: str | None = None,
 ) -> tuple[Path, dict]:
     """The pristine world for (contacts, seed, generator), generated with `generate(folder)` if not cached yet.
 
-    Returns the folder and its record (`generate_seconds` of the generation that made it, `generated_now`).
+    Returns the folder and its record (`generate_seconds` of the generation that made it, what `generate`
+    returned, e.g. its peak memory, and `generated_now`).
     Worlds of the same size and seed from another generator version are deleted (a 1M world is ~8 GB)."""
     generator = generator or generator_fingerprint()
     key = world_cache_key(contacts, seed, generator)
@@ -72,8 +73,9 @@ def cached_world(
         shutil.rmtree(stale, ignore_errors=True)  # older generator versions, or an interrupted generation
     building = worlds_dir / f"{key}.building"
     started = time.perf_counter()
-    generate(building)
+    extra = generate(building) or {}
     record = {
+        **extra,
         "contacts": contacts,
         "seed": seed,
         "generator": generator,

@@ -4,6 +4,7 @@ split into stages, and the generated-world cache (its key, reuse, placement). No
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +13,7 @@ from bench.pipeline import (
     dbt_node_intervals,
     dbt_node_stages,
     model_stage,
+    run_results_within,
     share_overlapping,
     stage_seconds,
     step_stage,
@@ -177,3 +179,12 @@ def test_a_placed_world_links_landing_files_and_copies_the_truth(tmp_path):
     # The next hour's generation rewrites truth files in place: the pristine copy must not change with them.
     (data_dir / "truth" / "world_state.json").write_text('{"hour": 1}\n')
     assert (world / "truth" / "world_state.json").read_text() == "{}\n"
+
+
+def test_run_results_of_another_dbt_build_are_not_used():
+    results = {"metadata": {"invocation_started_at": "2026-12-04T10:00:10Z", "generated_at": "2026-12-04T10:01:00Z"}}
+    step_start = datetime(2026, 12, 4, 10, 0, 0, tzinfo=UTC).timestamp()
+    assert run_results_within(results, step_start, step_start + 70)
+    assert not run_results_within(results, step_start + 20, step_start + 70)  # began before this step
+    assert not run_results_within(results, step_start, step_start + 50)  # written after it
+    assert not run_results_within({}, step_start, step_start + 70)
