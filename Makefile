@@ -21,7 +21,7 @@ help:
 	@echo "make demo   - install, generate a sample CRM world and refresh every asset (embedded default)"
 	@echo "make test   - run the whole test suite (what CI runs)"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:$(UI_PORT)"
-	@echo "make bench  - time generation and a full build at 100k contacts"
+	@echo "make bench  - time a full build and the next hour's refresh per stage at 100k contacts (CONTACTS=N)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -64,11 +64,20 @@ ui: install
 	$(VENV)/bin/actionhouse prepare
 	VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dg dev --host 127.0.0.1 --port $(UI_PORT)
 
+# `make bench CONTACTS=1000000`: the generated world is cached per (size, seed, generator source) in
+# bench_data/worlds/, so only the first run at a size generates it. Each run appends to bench_data/pipeline_results.jsonl.
+BENCH_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)
 bench: install
-	$(PY) -m bench.pipeline --contacts 100000
+	$(PY) -m bench.pipeline --contacts $(BENCH_CONTACTS)
 
 bench-generate-1m: install
 	$(PY) -m bench.pipeline --contacts 1000000 --generate-only
+
+# The plot in docs/scaling.md: the latest `make bench` run per size, per stage (Altair + vl-convert, bench group).
+.PHONY: bench-plot
+bench-plot: install
+	$(UV) sync --frozen --inexact --group bench --python 3.11
+	$(PY) -m bench.pipeline --plot docs/images/scaling.png
 
 clean:
 	rm -rf data bench_data dbt_project/target dbt_project/logs

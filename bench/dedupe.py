@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from bench.world_cache import cached_world, tree_fingerprint
 from evaluation.dedupe import pairwise_scores
 from matching import CONTACT_COLUMNS, resolve_contacts
 from matching.cluster import cluster_pairs
@@ -38,27 +39,31 @@ SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
 def world_records(contacts: int, seed: int = 42) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Staging contact records of a sample world (generated on first use) and the truth record_id -> person_id."""
+    """Staging contact records of a sample world and the truth record_id -> person_id.
+
+    The world is the pristine one of `bench.world_cache` for (contacts, seed, generator source), generated on
+    first use and shared with `make bench`; it is never written to. The staged records are cached beside it per
+    fingerprint of that world key and the staging SQL, so records and truth always come from the same world and
+    the same code: the figure is the same on every run and every machine at one commit. (Before, the world in
+    `bench_data/dedupe_<N>` was generated once and kept across generator changes: a machine that had it from
+    an older generator printed 1.0000 where a fresh clone printed 0.9676.)
+    """
     from landing.ingest import ingest_landing
     from sample_world import generate_world, load_truth
 
-    data_dir = REPO / "bench_data" / f"dedupe_{contacts}"
-    if not (data_dir / "truth").exists():
-        generate_world(data_dir, contacts=contacts, seed=seed)
-    # The staged records are cached per fingerprint of what they are built from (the landing export, the truth,
-    # the staging SQL): a world generated again in this folder (e.g. by `make eval-dedupe`) or a changed staging
-    # model rebuilds them, so records and truth always belong together (a stale cache scored 0.9676 against a
-    # newer world's truth, where a fresh build scores the figure on main).
-    warehouse = data_dir / f"bench_contacts_{_source_fingerprint(data_dir)}.duckdb"
+    world, _ = cached_world(contacts, seed, lambda folder: generate_world(folder, contacts=contacts, seed=seed))
+    cache_dir = REPO / "bench_data" / f"dedupe_records_{contacts}"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = cache_dir / f"bench_contacts_{_source_fingerprint(world)}.duckdb"
     if not warehouse.exists():
-        for stale in data_dir.glob("bench_contacts*.duckdb"):
+        for stale in cache_dir.glob("bench_contacts*.duckdb"):
             stale.unlink()
         # Built under a temporary name, renamed when complete, so an interrupted build is redone next time.
-        building = data_dir / "bench_contacts.building.duckdb"
+        building = cache_dir / "bench_contacts.building.duckdb"
         building.unlink(missing_ok=True)
         con = duckdb.connect(str(building))
         try:
-            ingest_landing(con, data_dir / "landing", sources=["hubspot_contacts"])
+            ingest_landing(con, world / "landing", sources=["hubspot_contacts"])
         finally:
             con.close()
         env = {**os.environ, "ACTIONHOUSE_WAREHOUSE": str(building), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -76,9 +81,9 @@ def world_records(contacts: int, seed: int = 42) -> tuple[pl.DataFrame, pl.DataF
                 "resource_type:test",
                 "resource_type:unit_test",
                 "--target-path",
-                str(data_dir / "dbt_target"),
+                str(cache_dir / "dbt_target"),
                 "--log-path",
-                str(data_dir / "dbt_logs"),
+                str(cache_dir / "dbt_logs"),
             ],
             env=env,
             cwd=DBT_PROJECT,
@@ -88,30 +93,24 @@ def world_records(contacts: int, seed: int = 42) -> tuple[pl.DataFrame, pl.DataF
         building.rename(warehouse)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        # Ordered by record id: the matcher sees the same row order every run.
         records = con.sql(
-            "select contact_id as record_id, * exclude (contact_id) from staging.stg_hubspot__contacts"
+            "select contact_id as record_id, * exclude (contact_id) from staging.stg_hubspot__contacts order by 1"
         ).pl()
     finally:
         con.close()
-    truth = load_truth(data_dir, "contacts").select("record_id", pl.col("person_id").cast(pl.String))
+    truth = load_truth(world, "contacts").select("record_id", pl.col("person_id").cast(pl.String))
     return records, truth
 
 
-def _source_fingerprint(data_dir: Path) -> str:
-    """A short hash of the contacts landing files, the contacts truth and the staging SQL (names, sizes, contents'
-    modification times)."""
+def _source_fingerprint(world: Path) -> str:
+    """A short hash of what the staged records are built from: the pristine world (its folder name is its key)
+    and the staging SQL and macros (contents)."""
     import hashlib
 
-    files = [
-        *sorted((data_dir / "landing" / "hubspot_contacts").glob("*")),
-        *sorted((data_dir / "truth").glob("contacts*.parquet")),
-        *sorted((DBT_PROJECT / "models" / "staging" / "hubspot").glob("*.sql")),
-        *sorted((DBT_PROJECT / "macros").glob("*.sql")),
-    ]
-    digest = hashlib.sha256()
-    for path in files:
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    digest = hashlib.sha256(world.name.encode())
+    for folder in (DBT_PROJECT / "models" / "staging" / "hubspot", DBT_PROJECT / "macros"):
+        digest.update(tree_fingerprint(folder, "*.sql").encode())
     return digest.hexdigest()[:12]
 
 

@@ -1,64 +1,457 @@
-"""`make bench`: time sample-world generation, a full build and the next hour's refresh, with peak memory.
+"""`make bench`: time a full build and the next hour's refresh, per stage, with peak memory per phase.
 
-Each phase runs as its own `actionhouse` process on a scratch data folder (`bench_data/build_<contacts>`,
-emptied first), so the figures are what a user sees from the command line. The next-hour refresh is the
-hourly schedule's work: only new files load, and entity resolution re-resolves only the changed records.
-Ends with one `bench key=value ...` line.
+Phases, each its own `actionhouse` process on a scratch data folder (`bench_data/build_<contacts>`, emptied
+first), so the figures are what a user sees from the command line:
+
+1. generation (`actionhouse generate`), cached: the world for (contacts, seed, hash of the `sample_world`
+   sources) is generated once into `bench_data/worlds/` and placed into the scratch folder (landing files hard
+   linked, truth copied; `bench/world_cache.py`). `generate_seconds` is the time of the generation that made
+   the cached world (said when it was reused).
+2. full build: `actionhouse refresh` on the new world.
+3. next hour: `actionhouse generate --hours 1` (not timed in the figure), then `actionhouse refresh`: only new
+   files load, entity resolution re-resolves only the changed records.
+
+Stages. The time of a refresh process is split into stages that add up to its wall time:
+- `startup`: process start to the first step's start: interpreter and imports, `dbt parse` (skipped when the
+  project is unchanged), Dagster definitions load, run start, recovery of dead runs.
+- Dagster steps (run step stats of the scratch Dagster instance): `load_landing_files` -> `ingest`,
+  `raw_quality_gates` -> `raw_gates`, `staging_quality_gates` / `golden_quality_gates` / `scores_quality_gates`
+  -> `model_gates`, `ml__*` -> `scoring`, `actions__proposals` / `queue_promises` -> `proposals`,
+  `console__publication` -> `publication`; any other step -> `other`.
+- The dbt step (`actionhouse_dbt_models`) is split by dbt node (models and the tests on them, from
+  `target/build/run_results.json` of that build: each node's compile start to execute end), by the model's
+  folder: `staging/*` -> `staging`, `intermediate/leads` -> `lead_capture`, `intermediate/entities`
+  (`int_entities__*`) -> `resolution`, `intermediate/enrichment` and `marts/entities` (golden records,
+  crosswalks, merge proposals) -> `golden`, `marts/features` (`fct_lead_features`, `fct_account_features`) ->
+  `features`, `marts/actions` and `marts/pipeline` -> `action_marts`; seeds -> `dbt_other`. dbt runs nodes on
+  several threads, so node times overlap: each instant of the step is shared equally among the nodes running
+  then (two nodes running for 10 s get 5 s each), which makes the stages add up to the step's wall time. What
+  no node covers (dbt's own start and parse, `dbt source freshness`, row counts added to the metadata) is
+  `dbt_other`. The run_results.json is used only if its invocation ran inside the dbt step (every dbt build of
+  the checkout writes that folder: run no other refresh or test suite from the checkout during a bench).
+- gaps between steps (Dagster's step launch) -> `other`; last step end to process exit -> `finish`.
+
+`fixed_cost_seconds` is `startup + finish` of the next-hour refresh: what a refresh costs however little is
+new, measured inside a real hourly refresh (not a separate empty run, which would still rebuild every table).
+
+Memory: `peak_rss_mb` is the largest resident set of any one process of a phase (the refresh or the dbt it
+starts; `wait4` of the phase's process, exact); `tree_rss_mb` in the stage lines is the largest sum over the
+phase's process tree, sampled every 0.2 s from /proc (Linux). The last line's `peak_rss_mb` is the largest over
+the phases.
+
+Prints one `bench-stages phase=… seconds=… <stage>=…` line per refresh and ends with
+`bench contacts=… generate_seconds=… full_build_seconds=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=…`.
+Each run is appended to `bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
+from it (a stacked bar per size and phase; needs the bench dependency group) and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT
+from bench.world_cache import cached_world, place_world
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+RESULTS_FILE = PROJECT_ROOT / "bench_data" / "pipeline_results.jsonl"
+DBT_STEP = "actionhouse_dbt_models"
+STEP_STAGES = {
+    "load_landing_files": "ingest",
+    "raw_quality_gates": "raw_gates",
+    "staging_quality_gates": "model_gates",
+    "golden_quality_gates": "model_gates",
+    "scores_quality_gates": "model_gates",
+    "actions__proposals": "proposals",
+    "queue_promises": "proposals",
+    "console__publication": "publication",
+}
+# dbt model folders (under models/) -> stage; the longest matching prefix wins.
+DBT_FOLDER_STAGES = {
+    ("staging",): "staging",
+    ("intermediate", "leads"): "lead_capture",
+    ("intermediate", "entities"): "resolution",
+    ("intermediate", "enrichment"): "golden",
+    ("marts", "entities"): "golden",
+    ("marts", "features"): "features",
+    ("marts", "actions"): "action_marts",
+    ("marts", "pipeline"): "action_marts",
+}
+# Printing order: the order a refresh runs them in.
+STAGES = (
+    "startup",
+    "ingest",
+    "raw_gates",
+    "staging",
+    "lead_capture",
+    "resolution",
+    "golden",
+    "features",
+    "action_marts",
+    "dbt_other",
+    "model_gates",
+    "scoring",
+    "proposals",
+    "publication",
+    "other",
+    "finish",
+)
 
 
-def _run_phase(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run `actionhouse <args>`; return (seconds, peak RSS in MB of the largest process so far)."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env, check=True, cwd=PROJECT_ROOT)
-    seconds = time.perf_counter() - started
-    # ru_maxrss of children is the largest resident set of any finished descendant (KiB on Linux).
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, peak_mb
+def step_stage(step_key: str) -> str:
+    """The stage of a Dagster step (the dbt step is split further by `dbt_node_stages`)."""
+    if step_key in STEP_STAGES:
+        return STEP_STAGES[step_key]
+    return "scoring" if step_key.startswith("ml__") else "other"
 
 
-def main() -> int:
-    """Generate `--contacts` contacts, refresh everything, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def model_stage(original_file_path: str) -> str:
+    """The stage of a dbt model by its file, e.g. `models/intermediate/entities/int_entities__contact_pairs.py`."""
+    parts = Path(original_file_path).parts
+    folders = parts[1:-1] if parts and parts[0] == "models" else ()
+    for length in range(len(folders), 0, -1):
+        stage = DBT_FOLDER_STAGES.get(tuple(folders[:length]))
+        if stage:
+            return stage
+    return "dbt_other"
+
+
+def dbt_node_stages(manifest: Mapping) -> dict[str, str]:
+    """unique_id -> stage for every model, seed, data test and unit test of a dbt manifest; a test takes the
+    stage of the model it tests."""
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    stages: dict[str, str] = {}
+    for unique_id, node in nodes.items():
+        if node.get("resource_type") == "model":
+            stages[unique_id] = model_stage(node.get("original_file_path", ""))
+    for unique_id, node in nodes.items():
+        if unique_id in stages:
+            continue
+        tested = [node.get("attached_node"), *node.get("depends_on", {}).get("nodes", [])]
+        stages[unique_id] = next((stages[n] for n in tested if n in stages), "dbt_other")
+    return stages
+
+
+def dbt_node_intervals(run_results: Mapping, stages: Mapping[str, str]) -> list[tuple[str, float, float]]:
+    """(stage, start, end) in epoch seconds of every node of a dbt run_results.json that ran."""
+    intervals = []
+    for result in run_results.get("results", []):
+        timing = [t for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")]
+        if not timing:
+            continue
+        start = min(datetime.fromisoformat(t["started_at"]).timestamp() for t in timing)
+        end = max(datetime.fromisoformat(t["completed_at"]).timestamp() for t in timing)
+        intervals.append((stages.get(result["unique_id"], "dbt_other"), start, end))
+    return intervals
+
+
+def share_overlapping(intervals: Iterable[tuple[str, float, float]]) -> dict[str, float]:
+    """Seconds per stage when every instant is shared equally among the intervals covering it: the result adds
+    up to the length of the union of the intervals."""
+    events = sorted({t for _, start, end in intervals for t in (start, end)})
+    intervals = list(intervals)
+    shares: dict[str, float] = {}
+    for left, right in zip(events, events[1:], strict=False):
+        running = [stage for stage, start, end in intervals if start <= left and end >= right]
+        for stage in running:
+            shares[stage] = shares.get(stage, 0.0) + (right - left) / len(running)
+    return shares
+
+
+def stage_seconds(
+    process_start: float,
+    process_end: float,
+    steps: Iterable[tuple[str, float, float]],
+    dbt_intervals: Iterable[tuple[str, float, float]] = (),
+) -> dict[str, float]:
+    """Seconds per stage (every name of `STAGES`) of one refresh process; they add up to its wall time.
+
+    `steps`: (step key, start, end) of the run's steps; `dbt_intervals`: (stage, start, end) of the dbt nodes
+    of the run's dbt step (clipped to that step). All times in epoch seconds."""
+    seconds = dict.fromkeys(STAGES, 0.0)
+    steps = sorted(steps, key=lambda step: step[1])
+    if not steps:
+        seconds["other"] = process_end - process_start
+        return seconds
+    seconds["startup"] = steps[0][1] - process_start
+    seconds["finish"] = process_end - max(end for _, _, end in steps)
+    covered_until = steps[0][1]
+    for key, start, end in steps:
+        seconds["other"] += max(0.0, start - covered_until)  # Dagster between steps
+        if key == DBT_STEP:
+            clipped = [(s, max(a, start), min(b, end)) for s, a, b in dbt_intervals if min(b, end) > max(a, start)]
+            shares = share_overlapping(clipped)
+            for stage, share in shares.items():
+                seconds[stage] += share
+            seconds["dbt_other"] += (end - start) - sum(shares.values())
+        else:
+            seconds[step_stage(key)] += end - start
+        covered_until = max(covered_until, end)
+    return seconds
+
+
+@dataclass
+class Phase:
+    """One `actionhouse` process: wall time and memory."""
+
+    seconds: float
+    started: float
+    ended: float
+    peak_rss_mb: float
+    tree_rss_mb: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def _process_tree_rss_bytes(root: int) -> int:
+    """Resident bytes of `root` and all its descendants now (Linux /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = int(fields[21])
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier and pid not in tree]
+        tree.update(children)
+        frontier = children
+    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _run_phase(args: list[str], env: Mapping[str, str]) -> Phase:
+    """Run `actionhouse <args>` to the end; its wall time and memory (see the module docstring)."""
+    started, clock = time.time(), time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], env=dict(env), cwd=PROJECT_ROOT)
+    peak_tree = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            with contextlib.suppress(OSError):
+                peak_tree[0] = max(peak_tree[0], _process_tree_rss_bytes(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        # wait4: the child's rusage, whose ru_maxrss covers its reaped descendants too (KiB on Linux).
+        _, status, usage = os.wait4(proc.pid, 0)
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        done.set()
+        sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args)
+    return Phase(
+        seconds=time.perf_counter() - clock,
+        started=started,
+        ended=time.time(),
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        tree_rss_mb=peak_tree[0] / 2**20,
+    )
+
+
+def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJECT_DIR / "target" / "build") -> dict:
+    """Stage seconds of the refresh that `phase` timed: its run's step stats from the Dagster instance in
+    `dagster_home`, its dbt nodes from the build's run_results.json (only if written during the phase)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = [
+            run
+            for run in instance.get_runs(limit=5)
+            if (stats := instance.get_run_stats(run.run_id)).start_time and stats.start_time >= phase.started
+        ]
+        if not runs:
+            return stage_seconds(phase.started, phase.ended, [])
+        step_stats = instance.get_run_step_stats(runs[-1].run_id)  # the first run this phase started
+    steps = [(s.step_key, s.start_time, s.end_time) for s in step_stats if s.start_time and s.end_time]
+    intervals: list[tuple[str, float, float]] = []
+    results_path, manifest_path = dbt_target / "run_results.json", dbt_target / "manifest.json"
+    dbt_step = next(((start, end) for key, start, end in steps if key == DBT_STEP), None)
+    if dbt_step and results_path.exists() and manifest_path.exists():
+        run_results = json.loads(results_path.read_text())
+        if run_results_within(run_results, *dbt_step):
+            intervals = dbt_node_intervals(run_results, dbt_node_stages(json.loads(manifest_path.read_text())))
+        else:
+            print(
+                f"bench: warning: {results_path} is not from this refresh's dbt build (another dbt build wrote it?): "
+                "its dbt step counts as dbt_other",
+                file=sys.stderr,
+            )
+    return stage_seconds(phase.started, phase.ended, steps, intervals)
+
+
+def run_results_within(run_results: Mapping, start: float, end: float) -> bool:
+    """Whether a dbt run_results.json is from an invocation that started and finished inside [start, end]."""
+    metadata = run_results.get("metadata", {})
+    try:
+        started = datetime.fromisoformat(metadata["invocation_started_at"]).timestamp()
+        generated = datetime.fromisoformat(metadata["generated_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return False
+    return start <= started and generated <= end
+
+
+def stages_line(name: str, phase: Phase) -> str:
+    """`bench-stages phase=<name> seconds=… <stage>=… peak_rss_mb=… tree_rss_mb=…`."""
+    parts = " ".join(f"{stage}={phase.stages.get(stage, 0.0):.1f}" for stage in STAGES)
+    return (
+        f"bench-stages phase={name} seconds={phase.seconds:.1f} {parts} "
+        f"peak_rss_mb={phase.peak_rss_mb:.0f} tree_rss_mb={phase.tree_rss_mb:.0f}"
+    )
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def plot(results_file: Path, image: Path) -> None:
+    """A stacked bar per (size, phase) of the latest run per size in `results_file`, by stage, as a PNG."""
+    import altair as alt
+    import pandas as pd
+
+    latest: dict[int, dict] = {}
+    for line in results_file.read_text().splitlines():
+        if line.strip():
+            run = json.loads(line)
+            latest[run["contacts"]] = run
+    rows = [
+        {
+            "run": f"{contacts:,} contacts · {phase.replace('_', ' ')}",
+            "stage": stage,
+            "seconds": seconds,
+            "order": STAGES.index(stage),
+        }
+        for contacts, run in sorted(latest.items())
+        for phase, stages in run["stages"].items()
+        for stage, seconds in stages.items()
+        if stage in STAGES and seconds > 0
+    ]
+    chart = (
+        alt.Chart(pd.DataFrame(rows), title="make bench: wall time per stage of a refresh")
+        .mark_bar()
+        .encode(
+            y=alt.Y("run:N", title=None, sort=[r["run"] for r in rows]),
+            x=alt.X("sum(seconds):Q", title="seconds (wall time of the refresh process)"),
+            color=alt.Color("stage:N", sort=list(STAGES), scale=alt.Scale(scheme="tableau20")),
+            order=alt.Order("order:Q"),
+            tooltip=["run", "stage", alt.Tooltip("seconds:Q", format=".1f")],
+        )
+        .properties(width=640, height=alt.Step(30))
+    )
+    image.parent.mkdir(parents=True, exist_ok=True)
+    chart.save(str(image), format="png", scale_factor=2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (or reuse) `--contacts` contacts, refresh everything, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data-dir", default=None, help="scratch folder (default bench_data/build_<contacts>)")
-    parser.add_argument("--generate-only", action="store_true", help="skip the build (e.g. for 1M contacts)")
-    args = parser.parse_args()
+    parser.add_argument("--generate-only", action="store_true", help="only generate (and cache) the world")
+    parser.add_argument("--results", type=Path, default=RESULTS_FILE, help="JSON lines file each run appends to")
+    parser.add_argument("--plot", type=Path, default=None, help="draw the results file as a PNG and exit")
+    args = parser.parse_args(argv)
+
+    if args.plot:
+        plot(args.results, args.plot)
+        print(f"bench: plot of {args.results} written to {args.plot}")
+        return 0
 
     data_dir = Path(args.data_dir) if args.data_dir else PROJECT_ROOT / "bench_data" / f"build_{args.contacts}"
-    shutil.rmtree(data_dir, ignore_errors=True)
     env = {**os.environ, "ACTIONHOUSE_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}
     for key in ("ACTIONHOUSE_WAREHOUSE", "ACTIONHOUSE_LANDING_DIR"):
         env.pop(key, None)
 
-    generate_seconds, peak_mb = _run_phase(
-        ["generate", "--contacts", str(args.contacts), "--seed", str(args.seed)], env
-    )
-    print(f"bench: generation of {args.contacts:,} contacts took {generate_seconds:.1f} s, peak {peak_mb:.0f} MB")
+    def generate(folder: Path) -> dict:
+        phase = _run_phase(
+            ["generate", "--contacts", str(args.contacts), "--seed", str(args.seed)],
+            {**env, "ACTIONHOUSE_DATA_DIR": str(folder)},
+        )
+        return {"peak_rss_mb": round(phase.peak_rss_mb)}
+
+    world, record = cached_world(args.contacts, args.seed, generate)
+    generate_seconds = record["generate_seconds"]
+    if record["generated_now"]:
+        print(f"bench: generation of {args.contacts:,} contacts took {generate_seconds:.1f} s, cached in {world}")
+    else:
+        print(
+            f"bench: reused the world generated in {generate_seconds:.1f} s on {record['generated_at']} ({world}); "
+            "generate_seconds is that generation's time"
+        )
     figures = f"bench contacts={args.contacts} generate_seconds={generate_seconds:.1f}"
-    if not args.generate_only:
-        build_seconds, peak_mb = _run_phase(["refresh"], env)
-        print(f"bench: full build took {build_seconds:.1f} s")
-        figures += f" full_build_seconds={build_seconds:.1f}"
-        _run_phase(["generate", "--hours", "1"], env)
-        hour_seconds, peak_mb = _run_phase(["refresh"], env)
-        print(f"bench: the next hour's refresh took {hour_seconds:.1f} s")
-        figures += f" next_hour_seconds={hour_seconds:.1f}"
-    print(f"{figures} peak_rss_mb={peak_mb:.0f}")
+    peak_mb = float(record.get("peak_rss_mb", 0))  # the generation's (also when cached)
+    if args.generate_only:
+        print(f"{figures} peak_rss_mb={peak_mb:.0f}")
+        return 0
+
+    shutil.rmtree(data_dir, ignore_errors=True)
+    placing = time.perf_counter()
+    place_world(world, data_dir)
+    print(f"bench: world placed in {data_dir} in {time.perf_counter() - placing:.1f} s")
+    dagster_home = data_dir / "dagster_home"
+    build = _run_phase(["refresh"], env)
+    build.stages = refresh_stages(build, dagster_home)
+    print(f"bench: full build took {build.seconds:.1f} s", flush=True)
+    _run_phase(["generate", "--hours", "1"], env)
+    hour = _run_phase(["refresh"], env)
+    hour.stages = refresh_stages(hour, dagster_home)
+    print(f"bench: the next hour's refresh took {hour.seconds:.1f} s")
+    fixed_cost = hour.stages["startup"] + hour.stages["finish"]
+    peak_mb = max(peak_mb, build.peak_rss_mb, hour.peak_rss_mb)
+    print(stages_line("full_build", build))
+    print(stages_line("next_hour", hour))
+    figures += (
+        f" full_build_seconds={build.seconds:.1f} next_hour_seconds={hour.seconds:.1f}"
+        f" fixed_cost_seconds={fixed_cost:.1f} peak_rss_mb={peak_mb:.0f}"
+    )
+    print(figures, flush=True)
+    run = {
+        "contacts": args.contacts,
+        "seed": args.seed,
+        "commit": _commit(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "generate_seconds": generate_seconds,
+        "full_build_seconds": round(build.seconds, 1),
+        "next_hour_seconds": round(hour.seconds, 1),
+        "fixed_cost_seconds": round(fixed_cost, 1),
+        "peak_rss_mb": round(peak_mb),
+        "peak_rss_mb_by_phase": {"full_build": round(build.peak_rss_mb), "next_hour": round(hour.peak_rss_mb)},
+        "tree_rss_mb": {"full_build": round(build.tree_rss_mb), "next_hour": round(hour.tree_rss_mb)},
+        "stages": {
+            "full_build": {k: round(v, 2) for k, v in build.stages.items()},
+            "next_hour": {k: round(v, 2) for k, v in hour.stages.items()},
+        },
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with args.results.open("a") as results:
+        results.write(json.dumps(run) + "\n")
     return 0
 
 

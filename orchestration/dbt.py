@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
 import shutil
 import sys
-from functools import cache
+from collections.abc import Mapping
+from functools import cache, cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from orchestration.settings import DBT_PROJECT_DIR
+
+# What dbt writes into the project folder: not part of what the manifest is parsed from.
+_NOT_PROJECT_FILES = {"target", "logs", "dbt_packages", ".user.yml"}
+_ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
+MANIFEST_KEY_FILE = "manifest.key.json"
 
 
 def dbt_executable() -> str:
@@ -18,20 +30,73 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
+class ActionhouseDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, without its `dbt --version` process per resource instance (a dbt start plus an
+    online version check, ~3-7 s of every refresh): the dbt beside this Python is the installed dbt-core."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return Version(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
+
+
 @cache
 def actionhouse_dbt_project() -> DbtProject:
     """The dbt project, with profiles kept inside it."""
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_cli_resource() -> DbtCliResource:
+def dbt_cli_resource(project: DbtProject | None = None) -> DbtCliResource:
     """The dbt CLI resource bound to the project and the venv's dbt."""
-    return DbtCliResource(project_dir=actionhouse_dbt_project(), dbt_executable=dbt_executable())
+    return ActionhouseDbtCliResource(project_dir=project or actionhouse_dbt_project(), dbt_executable=dbt_executable())
 
 
-def prepare_dbt_manifest() -> Path:
-    """Parse the dbt project into `target/manifest.json` (run before loading definitions, never at import)."""
-    project = actionhouse_dbt_project()
+def manifest_key(project_dir: Path, environ: Mapping[str, str] | None = None) -> str:
+    """A hash of everything `dbt parse` reads: the project's files (paths and contents), the values of the
+    environment variables they name with `env_var(...)` and of every `DBT_*` variable, and dbt's versions.
+    Equal keys parse to the same manifest."""
+    environ = os.environ if environ is None else environ
+    digest = hashlib.sha256()
+    names: set[str] = set()
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if relative.parts[0] in _NOT_PROJECT_FILES or not path.is_file():
+            continue
+        content = path.read_bytes()
+        names.update(name.decode() for name in _ENV_VAR_CALL.findall(content))
+        digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(content).digest())
+    names.update(name for name in environ if name.startswith("DBT_"))
+    for name in sorted(names):
+        digest.update(f"{name}={environ.get(name)}\0".encode())
+    for package in ("dbt-core", "dbt-duckdb"):
+        digest.update(f"{package}=={importlib.metadata.version(package)}\0".encode())
+    return digest.hexdigest()
+
+
+def _manifest_stamp(manifest: Path) -> list[int]:
+    stat = manifest.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def prepare_dbt_manifest(project: DbtProject | None = None) -> Path:
+    """Parse the dbt project into `target/manifest.json` (run before loading definitions, never at import).
+
+    Skipped when the manifest there was parsed by this function from the same project files, environment and
+    dbt (`manifest_key`) and has not been rewritten since: a refresh whose project did not change starts no dbt
+    process here. Otherwise `dbt parse` runs, itself partial (only changed files are parsed again)."""
+    project = project or actionhouse_dbt_project()
+    manifest = Path(project.manifest_path)
+    key_file = manifest.parent / MANIFEST_KEY_FILE
+    key = manifest_key(Path(project.project_dir))
+    try:
+        saved = json.loads(key_file.read_text())
+        if saved["key"] == key and saved["manifest"] == _manifest_stamp(manifest):
+            return manifest
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    key_file.unlink(missing_ok=True)  # a parse that fails or is interrupted leaves no key behind
     # The stock preparer runs whatever `dbt` is on PATH; use the one beside this Python instead.
-    dbt_cli_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    return project.manifest_path
+    dbt_cli_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    key_file.write_text(json.dumps({"key": key, "manifest": _manifest_stamp(manifest)}) + "\n")
+    return manifest

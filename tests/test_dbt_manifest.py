@@ -1,0 +1,58 @@
+"""Preparing the dbt manifest (`orchestration.dbt.prepare_dbt_manifest`): skipped when nothing dbt reads changed,
+parsed again (and right) when a model file changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.dbt import manifest_key, prepare_dbt_manifest
+
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+
+
+def _copy_project(tmp_path: Path) -> Path:
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    return project
+
+
+def test_manifest_key_follows_project_files_env_vars_they_read_and_nothing_else(tmp_path):
+    project = _copy_project(tmp_path)
+    env = {"ACTIONHOUSE_WAREHOUSE": "/a/warehouse.duckdb", "UNRELATED": "1"}
+    key = manifest_key(project, env)
+    assert manifest_key(project, {**env, "UNRELATED": "2"}) == key
+    (project / "target").mkdir()
+    (project / "target" / "manifest.json").write_text("{}")  # dbt's own output is not an input
+    assert manifest_key(project, env) == key
+    # profiles.yml reads ACTIONHOUSE_WAREHOUSE and dbt_project.yml ACTIONHOUSE_EXPORT_TIMEZONE.
+    assert manifest_key(project, {**env, "ACTIONHOUSE_WAREHOUSE": "/b/warehouse.duckdb"}) != key
+    assert manifest_key(project, {**env, "ACTIONHOUSE_EXPORT_TIMEZONE": "Europe/Paris"}) != key
+    assert manifest_key(project, {**env, "DBT_PARTIAL_PARSE": "false"}) != key
+    model = project / "models" / "marts" / "entities" / "dim_contacts.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    assert manifest_key(project, env) != key
+
+
+def test_an_unchanged_project_is_not_parsed_again_and_a_changed_model_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    project = DbtProject(project_dir=_copy_project(tmp_path), profiles_dir=tmp_path / "dbt_project")
+    manifest = prepare_dbt_manifest(project)
+    stamp = manifest.stat().st_mtime_ns
+    assert prepare_dbt_manifest(project) == manifest
+    assert manifest.stat().st_mtime_ns == stamp  # no dbt parse ran
+
+    model = Path(project.project_dir) / "models" / "marts" / "entities" / "dim_contacts.sql"
+    model.write_text(model.read_text() + "\n-- parsed again after this edit\n")
+    prepare_dbt_manifest(project)
+    nodes = json.loads(manifest.read_text())["nodes"]
+    assert "-- parsed again after this edit" in nodes["model.actionhouse.dim_contacts"]["raw_code"]
+
+    # A manifest rewritten by another dbt command (e.g. a hand-run `dbt compile`) is not trusted either.
+    manifest.write_text(manifest.read_text())
+    stamp = manifest.stat().st_mtime_ns
+    prepare_dbt_manifest(project)
+    assert manifest.stat().st_mtime_ns != stamp
