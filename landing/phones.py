@@ -96,7 +96,13 @@ def _parse_possible(text: str, region: str | None) -> phonenumbers.PhoneNumber |
     # is not: IS_POSSIBLE_LOCAL_ONLY).
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
-    if len(str(number.country_code)) + len(phonenumbers.national_significant_number(number)) < MIN_DIGITS:
+    national = phonenumbers.national_significant_number(number)
+    if len(str(number.country_code)) + len(national) < MIN_DIGITS:
+        return None
+    # One digit repeated (`0000000000`, `999 999 9999`): a placeholder typed to fill a required field, of a length
+    # the country's numbers have but no one's line. Kept, it could become a golden record's phone and hide a
+    # missing one from enrichment.
+    if len(set(national)) == 1:
         return None
     return number
 

@@ -69,6 +69,11 @@ UNIT_TESTS = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "s
         ("+999 1234567", None, None),
         ("1234567", "XX", None),
         ("1-800-FLOWERS", "US", None),
+        # Placeholders: one digit repeated, however written.
+        ("0000000000", "DE", None),
+        ("999 999 9999", "US", None),
+        ("+49 (0)30 0000000", None, "+49300000000"),  # an area code, then zeros: not one repeated digit
+        ("+44 1111 111111", None, None),
     ],
 )
 def test_to_e164(text, region, expected):
