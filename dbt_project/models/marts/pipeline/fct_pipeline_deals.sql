@@ -31,7 +31,7 @@ account as (
 ),
 
 upcoming_meetings as (
-    select m.meeting_id, m.meeting_start_at, m.associated_deal_ids, m.associated_contact_ids, m.associated_company_ids
+    select m.meeting_id, m.meeting_start_at, m.associated_deal_ids, m.associated_contact_ids
     from {{ ref('stg_hubspot__meetings') }} as m, as_of
     where m.meeting_start_at > as_of.as_of and coalesce(m.meeting_outcome, 'SCHEDULED') in ('SCHEDULED', 'RESCHEDULED')
 ),
@@ -42,16 +42,46 @@ open_tasks as (
     where a.activity_type = 'TASK' and coalesce(a.task_status, '') <> 'COMPLETED'
 ),
 
+-- A deal's contacts and companies one per row, so meetings and tasks join on equal ids (hash joins) rather than
+-- on list overlaps (a comparison of every deal with every meeting and task: minutes at a million contacts).
+deal_contacts as (
+    select distinct d.deal_id, u.contact_id
+    from deals as d, unnest(d.associated_contact_ids) as u(contact_id)
+),
+
+deal_companies as (
+    select distinct d.deal_id, u.company_id
+    from deals as d, unnest(d.associated_company_ids) as u(company_id)
+),
+
+deal_meetings as (
+    -- A meeting on the deal itself, or with one of its contacts.
+    select u.deal_id, m.meeting_start_at
+    from upcoming_meetings as m, unnest(m.associated_deal_ids) as u(deal_id)
+    union all
+    select dc.deal_id, m.meeting_start_at
+    from upcoming_meetings as m, unnest(m.associated_contact_ids) as u(contact_id)
+    inner join deal_contacts as dc on dc.contact_id = u.contact_id
+),
+
+deal_tasks as (
+    -- An open task on one of the deal's contacts or companies (each task counted once per deal).
+    select dc.deal_id, t.activity_id
+    from open_tasks as t, unnest(t.associated_contact_ids) as u(contact_id)
+    inner join deal_contacts as dc on dc.contact_id = u.contact_id
+    union
+    select dco.deal_id, t.activity_id
+    from open_tasks as t, unnest(t.associated_company_ids) as u(company_id)
+    inner join deal_companies as dco on dco.company_id = u.company_id
+),
+
 next_steps as (
-    select d.deal_id, min(m.meeting_start_at) as next_meeting_at, count(distinct t.activity_id) as open_tasks
+    select d.deal_id, m.next_meeting_at, t.open_tasks
     from deals as d
-    left join upcoming_meetings as m
-        on list_contains(m.associated_deal_ids, d.deal_id)
-        or list_has_any(m.associated_contact_ids, d.associated_contact_ids)
-    left join open_tasks as t
-        on list_has_any(t.associated_contact_ids, d.associated_contact_ids)
-        or list_has_any(t.associated_company_ids, d.associated_company_ids)
-    group by d.deal_id
+    left join (select deal_id, min(meeting_start_at) as next_meeting_at from deal_meetings group by deal_id) as m
+        using (deal_id)
+    left join (select deal_id, count(distinct activity_id) as open_tasks from deal_tasks group by deal_id) as t
+        using (deal_id)
 )
 
 select
