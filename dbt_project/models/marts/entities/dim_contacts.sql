@@ -1,32 +1,11 @@
 -- Golden contacts: one row per contact cluster, each field chosen by survivorship
 -- (human-verified > CRM user-entered > enrichment by confidence > inferred; most recent breaks ties),
--- with the provenance of every field (source class, source, source record, time, confidence) in `provenance`.
+-- with the provenance of every field (source class, source, source record, time, confidence) in `provenance`
+-- (both from int_entities__contact_golden_values, which rebuilds only the contacts whose fields changed).
 -- Junk and test records (matching.junk; never merged, so each is its own golden contact) carry is_junk and
 -- their junk_reasons: scoring, tiers and every action leave them out.
-with fields as (
-    select * from {{ ref('int_entities__contact_golden_fields') }}
-),
-
-pivoted as (
-    select
-        golden_contact_id,
-        {%- for f in ['first_name', 'last_name', 'email', 'phone', 'mobile_phone', 'job_title', 'role_category',
-                      'seniority', 'company_name', 'website_domain', 'linkedin_url', 'street_address', 'city',
-                      'state_region', 'postal_code', 'country_code', 'lifecycle_stage', 'contact_owner'] %}
-        max(value) filter (where field_name = '{{ f }}') as {{ f }},
-        {%- endfor %}
-        max(source_class) filter (where field_name = 'phone') as phone_source_class,
-        max(source_class) filter (where field_name = 'job_title') as job_title_source_class,
-        -- One JSON object keyed by field, built in field order so reruns give byte-identical rows.
-        to_json(map_from_entries(list(struct_pack(
-            k := field_name,
-            v := struct_pack(
-                source_class := source_class, source := source_name, source_record_id := source_record_id,
-                observed_at := observed_at, confidence := confidence,
-                candidates := candidate_count, distinct_values := distinct_value_count))
-            order by field_name))) as provenance
-    from fields
-    group by golden_contact_id
+with pivoted as (
+    select * exclude (fields_hash) from {{ ref('int_entities__contact_golden_values') }}
 ),
 
 members as (
