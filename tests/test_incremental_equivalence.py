@@ -1,8 +1,9 @@
 """An hourly (incremental) build ends in the same warehouse as one build from scratch over the same landing files.
 
 Warehouse A is built the way the hourly schedule builds it: the sample world's first export, then two more hours
-(changed and new contacts, new events, a file of late events dated days before they arrive, and a contacts file
-holding the first export's versions of contacts changed since: an old version arriving late), each loaded and
+(changed and new contacts, new events, a file of late events dated days before they arrive, new versions of vendor
+payloads with a field gone, and a contacts file holding the first export's versions of contacts changed since: an
+old version arriving late), each loaded and
 built incrementally. Warehouse B loads every one of those files at once and builds from scratch. Every staging,
 intermediate and mart table must then hold the same rows, with these exceptions, each by design:
 
@@ -77,6 +78,30 @@ def _late_events(landing: Path) -> None:
     (landing / "email_events" / "email_events_late.jsonl").write_text("\n".join(late) + "\n")
 
 
+def _changed_enrichment(landing: Path) -> int:
+    """New versions of the first 40 vendor payloads: one field gone, the first made near-certain (it may now win
+    survivorship); staging must replace every field row of those payloads. Returns how many payloads."""
+    first = sorted((landing / "enrichment").glob("*_0000.jsonl"))[0]
+    changed = []
+    for line in first.read_text().splitlines():
+        try:
+            payload = json.loads(line)
+        except ValueError:
+            continue
+        fields = payload.get("fields")
+        if not isinstance(fields, dict) or len(fields) < 2:
+            continue
+        names = list(fields)
+        kept = {name: fields[name] for name in names[:-1]}
+        if isinstance(kept[names[0]], dict):
+            kept[names[0]] = {**kept[names[0]], "confidence": 0.99}
+        changed.append(json.dumps({**payload, "fields": kept}))
+        if len(changed) == 40:
+            break
+    (landing / "enrichment" / "enrichment_changed.jsonl").write_text("\n".join(changed) + "\n")
+    return len(changed)
+
+
 def _stale_contact_versions(landing: Path) -> int:
     """The first export's rows of the contacts the first next-hour file changed, exported again now (a re-sent old
     file): staging must keep the newer versions. Returns how many rows."""
@@ -104,6 +129,7 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
         generate_next_hours(world, hours=1)
         if hour == 0:
             _late_events(landing)
+            assert _changed_enrichment(landing) == 40
         else:
             assert _stale_contact_versions(landing) > 0
         _load_and_build(hourly, landing, root / "a")

@@ -8,6 +8,7 @@
     materialized='incremental',
     unique_key='golden_contact_id',
     incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
     post_hook="delete from {{ this }} where golden_contact_id not in
                (select golden_contact_id from {{ ref('int_entities__contact_golden_fields') }})"
 ) }}

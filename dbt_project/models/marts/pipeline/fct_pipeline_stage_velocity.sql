@@ -29,7 +29,9 @@ select
     count(*) as deals_entered,
     count(left_at) as deals_moved_on,
     round(median(date_diff('hour', entered_at, left_at) / 24.0), 1) as median_days_in_stage,
-    round(avg(date_diff('hour', entered_at, left_at) / 24.0), 1) as mean_days_in_stage,
+    -- Whole hours summed exactly, divided once: an average of decimals depends on the order rows are added in, and
+    -- a mean at exactly .x5 days would round either way between two builds of the same rows.
+    round(sum(date_diff('hour', entered_at, left_at)) / (24.0 * count(left_at)), 1) as mean_days_in_stage,
     count(*) filter (where left_at is null) as deals_still_in_stage,
     round(median(date_diff('hour', entered_at, as_of) / 24.0) filter (where left_at is null), 1)
         as median_days_so_far,

@@ -1,6 +1,10 @@
 -- Enrichment payloads exploded to one row per (payload_id, field_name) with value, confidence, as_of.
+-- Incremental: each run explodes again only the payloads with a row loaded since the last run (all their versions
+-- compete for latest), replacing every field row of those payloads.
+{{ config(materialized='incremental', unique_key='payload_id', incremental_strategy='delete+insert',
+          meta={'row_key': 'enrichment_field_id'}) }}
 with source as (
-    select * from {{ source('vendors', 'enrichment') }}
+    {{ versions_of_records_loaded_since_last_run(source('vendors', 'enrichment'), 'payload_id') }}
 ),
 
 latest as (
