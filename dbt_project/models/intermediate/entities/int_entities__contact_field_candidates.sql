@@ -1,32 +1,80 @@
 -- Candidate values per golden contact and field, with their survivorship source class and provenance:
 -- CRM values (human_verified when the record lists the field as verified, else crm_user_entered; role and
 -- seniority derived from the title are inferred) and vendor values that passed the enrichment guards.
-with records as (
-    select
-        s.contact_id as record_id,
-        c.golden_contact_id,
-        coalesce(s.last_modified_at, s.created_at) as observed_at,
-        s.first_name, s.last_name, s.email, s.phone, s.mobile_phone, s.job_title, s.role_category,
-        s.seniority, s.company_name, s.website_domain, s.linkedin_url, s.street_address, s.city,
-        s.state_region, s.postal_code, s.country_code, s.lifecycle_stage, s.contact_owner
+-- Incremental: `inputs_hash` sums up, per golden contact, everything its candidates are made of (its records'
+-- staged rows and its vendor candidates); a run unpivots again only the contacts whose hash changed or that are
+-- new, replacing their rows (delete+insert on entity_id). Contacts gone (merged into another) are deleted after.
+-- A change of the HubSpot field map seed (er_hubspot_field_map) changes no hash: rebuild with --full-refresh.
+{%- set fields = golden_contact_fields() %}
+{{ config(
+    materialized='incremental',
+    unique_key='entity_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    meta={'row_key': ['entity_id', 'field_name', 'source_name', 'source_record_id']},
+    post_hook="delete from {{ this }} where entity_id not in
+               (select golden_contact_id from {{ ref('int_entities__contact_clusters') }})"
+) }}
+with staged as (
+    select s.*, c.golden_contact_id
     from {{ ref('stg_hubspot__contacts') }} as s
     inner join {{ ref('int_entities__contact_clusters') }} as c on c.record_id = s.contact_id
 ),
 
+vendor_candidates as (
+    select * from {{ ref('int_enrichment__contact_candidates') }} where disposition = 'candidate'
+),
+
+inputs as (
+    select golden_contact_id, hash(crm.inputs, vendor.inputs) as inputs_hash
+    from (
+        select golden_contact_id, bit_xor(hash(
+            contact_id, last_modified_at, created_at, human_verified_fields,
+            {%- for f in fields %} {{ f }}{{ ',' if not loop.last }}{% endfor %}
+        )) as inputs
+        from staged
+        group by golden_contact_id
+    ) as crm
+    full join (
+        select golden_contact_id, bit_xor(hash(enrichment_field_id, field_name, value, vendor, observed_at,
+                                               confidence)) as inputs
+        from vendor_candidates
+        group by golden_contact_id
+    ) as vendor using (golden_contact_id)
+),
+
+changed as (
+    select i.golden_contact_id, i.inputs_hash
+    from inputs as i
+    {%- if is_incremental() and 'inputs_hash' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
+    left join (select distinct p.entity_id, p.inputs_hash from {{ this }} as p) as previous
+        on previous.entity_id = i.golden_contact_id
+    where previous.inputs_hash is distinct from i.inputs_hash
+    {%- endif %}
+),
+
+records as (
+    select
+        s.contact_id as record_id,
+        s.golden_contact_id,
+        coalesce(s.last_modified_at, s.created_at) as observed_at,
+        {%- for f in fields %}
+        s.{{ f }},
+        {%- endfor %}
+        s.human_verified_fields
+    from staged as s
+    semi join changed as c on c.golden_contact_id = s.golden_contact_id
+),
+
 crm_values as (
-    unpivot records
-    on first_name, last_name, email, phone, mobile_phone, job_title, role_category, seniority, company_name,
-       website_domain, linkedin_url, street_address, city, state_region, postal_code, country_code,
-       lifecycle_stage, contact_owner
+    unpivot (select * exclude (human_verified_fields) from records)
+    on {{ fields | join(', ') }}
     into name field_name value value
 ),
 
 human_verified as (
     select distinct hv.record_id, m.field_name
-    from (
-        select contact_id as record_id, unnest(human_verified_fields) as hubspot_property
-        from {{ ref('stg_hubspot__contacts') }}
-    ) as hv
+    from (select record_id, unnest(human_verified_fields) as hubspot_property from records) as hv
     inner join {{ ref('er_hubspot_field_map') }} as m using (hubspot_property)
 )
 
@@ -43,20 +91,23 @@ select
     'hubspot' as source_name,
     cast(v.record_id as varchar) as source_record_id,
     v.observed_at,
-    cast(null as double) as confidence
+    cast(null as double) as confidence,
+    c.inputs_hash
 from crm_values as v
+inner join changed as c using (golden_contact_id)
 left join human_verified as hv on hv.record_id = v.record_id and hv.field_name = v.field_name
 
 union all
 
 select
-    golden_contact_id as entity_id,
-    field_name,
-    value,
+    v.golden_contact_id as entity_id,
+    v.field_name,
+    v.value,
     'enrichment' as source_class,
-    vendor as source_name,
-    enrichment_field_id as source_record_id,
-    observed_at,
-    confidence
-from {{ ref('int_enrichment__contact_candidates') }}
-where disposition = 'candidate'
+    v.vendor as source_name,
+    v.enrichment_field_id as source_record_id,
+    v.observed_at,
+    v.confidence,
+    c.inputs_hash
+from vendor_candidates as v
+inner join changed as c using (golden_contact_id)
