@@ -170,16 +170,22 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def _drift_rows(con, models_dir: Path | None) -> list[tuple]:
-    """PSI per feature of the latest scoring run against its model's training data (ml.pipeline.run_drift)."""
-    if models_dir is None or not Path(models_dir).exists():
-        return []
-    from ml.config import load_config
-    from ml.pipeline import latest_run_id, run_drift
-    from ml.registry import ModelRegistry
+    """PSI per feature of the latest scoring run against its model's training data: the report the drift check
+    kept for that run (ml.pipeline.record_drift_report), else computed here (ml.pipeline.run_drift)."""
+    from ml.pipeline import latest_run_id, recorded_drift_report
 
     run_id = latest_run_id(con)
     if run_id is None:
         return []
+    recorded = recorded_drift_report(con, run_id)
+    if recorded is not None:
+        return recorded
+    if models_dir is None or not Path(models_dir).exists():
+        return []
+    from ml.config import load_config
+    from ml.pipeline import run_drift
+    from ml.registry import ModelRegistry
+
     report = run_drift(con, ModelRegistry(models_dir), load_config(), run_id)
     if report is None or report.is_empty():
         return []

@@ -262,6 +262,41 @@ def record_run_verdict(con, run_id: str, verdict: str, table: str = RUN_VERDICTS
     con.execute(f"insert into {table} values (?, ?, now())", [run_id, verdict])
 
 
+DRIFT_REPORTS_TABLE = "ml.score_drift_reports"
+
+
+def record_drift_report(con, run_id: str, report: pl.DataFrame | None, table: str = DRIFT_REPORTS_TABLE) -> int:
+    """Keep the PSI rows of a run's drift report (`run_drift`), replacing any earlier ones of that run, so readers
+    (the console's publication) show the report the drift check judged instead of computing it again. Returns
+    the rows kept (none when the run had no reference to compare with)."""
+    con.execute(f"create schema if not exists {table.rpartition('.')[0]}")
+    con.execute(
+        f"create table if not exists {table} (run_id varchar, feature varchar, psi double, noise_psi double, "
+        "status varchar)"
+    )
+    con.execute(f"delete from {table} where run_id = ?", [run_id])
+    if report is None or report.is_empty():
+        return 0
+    rows = [
+        (run_id, r["column"], float(r["psi"]), float(r["noise_psi"]), r["status"]) for r in report.iter_rows(named=True)
+    ]
+    con.executemany(f"insert into {table} values (?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def recorded_drift_report(con, run_id: str, table: str = DRIFT_REPORTS_TABLE) -> list[tuple] | None:
+    """(feature, psi, noise_psi, status) rows kept for a run by `record_drift_report`; None when none were kept
+    (an older warehouse, or the drift check has not judged that run)."""
+    try:
+        rows = con.execute(
+            f"select feature, psi, noise_psi, status from {table} where run_id = ? order by psi desc, feature",
+            [run_id],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows or None
+
+
 def latest_publishable_run_id(
     con, table: str = DEFAULT_TABLE, verdicts: str = RUN_VERDICTS_TABLE
 ) -> str | None:

@@ -157,6 +157,15 @@ def test_train_score_publish_then_drift_blocks(tmp_path, monkeypatch, warehouse)
         published_run = con.execute("select distinct run_id from ml.lead_scores").fetchall()
     assert runs == 2  # the blocked run is logged (auditable) ...
     assert published_run == [(result.run_id,)]  # ... but the published scores are still the first run's
+    # The check keeps the report it judged; the console's publication shows that one instead of computing it again.
+    from console.publish import _drift_rows
+    from ml.pipeline import latest_run_id, recorded_drift_report
+
+    with duckdb.connect(warehouse.database_path, read_only=True) as con:
+        kept = recorded_drift_report(con, latest_run_id(con))
+        assert kept and max(psi for _, psi, _, _ in kept) == pytest.approx(evaluation.metadata["max_psi"].value)
+        assert "block" in {status for *_, status in kept}
+        assert _drift_rows(con, None) == kept  # no model registry needed: nothing is recomputed
 
     # Materializing the published scores alone (the UI lets anyone) still never publishes the blocked run,
     # nor a run scored without being judged.

@@ -16,6 +16,7 @@ from ml.pipeline import (
     latest_publishable_run_id,
     latest_run_id,
     publish_scores,
+    record_drift_report,
     record_run_verdict,
     run_drift,
     run_size,
@@ -154,6 +155,7 @@ def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
     if run_id:
         with warehouse.connect() as con:
             record_run_verdict(con, run_id, verdict)
+            record_drift_report(con, run_id, report)
     context.log.info(f"drift: {verdict}: {message}")
     metadata = {"verdict": verdict, "message": message, "run_id": run_id or "", "leads": rows}
     if report is not None and not report.is_empty():
