@@ -50,7 +50,7 @@ class Effects:
     with keyword arguments or a YAML/JSON file (`load_effects`)."""
 
     # Follow-up triggers -> a meeting within `meeting_resolve_hours`.
-    meeting_resolve_hours: float = 48.0
+    meeting_resolve_hours: float = 96.0
     meeting_base: float = 0.08  # p_without = meeting_base + meeting_per_fit_intent * fit * intent
     meeting_per_fit_intent: float = 0.40
     first_touch_uplift: float = 0.20  # added to p by a first touch at delay 0 ...
@@ -402,10 +402,12 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
     """Per recognised action: the situation it touches, p without and with it, the outcome under either."""
     rows = []
     for a in actions:
-        r = {k: None for k in ACTION_SCHEMA} | a | {"hour": hour, "seen_at": t0, "acted": False}
+        r = {k: None for k in ACTION_SCHEMA} | a | {"hour": hour, "seen_at": t0}
         person = _person(view, a.get("person_id"))
         if person is not None and r["account_id"] is None:
             r["account_id"] = person["account_id"]
+        # It reached a person (or account) of the world; workflows without an effect model keep null p's.
+        r["acted"] = person is not None or r["account_id"] is not None
         kind, workflow = a["action_kind"], a["workflow"]
         if (
             kind in ("task", "email", "note", "owner_change", "nurture")
@@ -414,7 +416,6 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
             and person is not None
         ):
             r["outcome_name"] = "meeting"
-            r["acted"] = True
             open_ = view.triggers.filter(
                 (pl.col("person_id") == person["person_id"])
                 & (pl.col("triggered_at") <= t0)
@@ -443,7 +444,6 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
                 r.update(effect=0.0, p_without=0.0, p_with=0.0)
         elif workflow == "no_show" and person is not None:
             r["outcome_name"] = "rescheduled"
-            r["acted"] = True
             ns = view.no_shows.filter(
                 (pl.col("person_id") == person["person_id"]) & (pl.col("start") <= t0) & (pl.col("resolves_at") >= t0)
             ).sort("start")
@@ -463,7 +463,6 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
                 r.update(effect=0.0, p_without=0.0, p_with=0.0)
         elif workflow == "at_risk" and r["account_id"] is not None:
             r["outcome_name"] = "renewal"
-            r["acted"] = True
             ren = view.renewals.filter((pl.col("account_id") == r["account_id"]) & (pl.col("renewal_at") >= t0))
             if ren.height:
                 d = ren.row(0, named=True)
@@ -483,7 +482,6 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
             pos, unsub, spam = sequence_probabilities(eff, person["fit"], person["intent"])
             r.update(
                 outcome_name="positive_reply",
-                acted=True,
                 situation_id=f"sequence:{a['crm_id']}",
                 situation_kind="sequence",
                 resolves_at=t0 + int(eff.sequence_resolve_hours * HOUR),
