@@ -33,6 +33,7 @@ def _generate(
     overwrite: bool = False,
     hard_cases: bool = False,
     crm_db: Path | None = None,
+    effects_file: Path | None = None,
 ) -> None:
     from sample_world import generate_hard_world, generate_next_hours, generate_world
 
@@ -50,7 +51,10 @@ def _generate(
     if hours:
         answering = f", answering what was synced to the CRM in {crm_db}" if crm_db else ""
         say(f"Generating the next {hours} hour(s) of the sample CRM world in {paths.data_dir}{answering} ...")
-        summary = generate_next_hours(paths.data_dir, hours=hours, progress=say, crm_db=crm_db)
+        from sample_world.answers import load_effects
+
+        effects = load_effects(effects_file) if effects_file else None
+        summary = generate_next_hours(paths.data_dir, hours=hours, progress=say, crm_db=crm_db, effects=effects)
     else:
         say(f"Generating a sample CRM world: {contacts:,} contacts, seed {seed}, into {paths.data_dir} ...")
         summary = generate_world(paths.data_dir, contacts=contacts, seed=seed, progress=say, overwrite=overwrite)
@@ -340,6 +344,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             hard_cases=args.hard_cases,
             crm_db=crm_db,
+            effects_file=args.effects,
         )
     except FileExistsError:
         say(
@@ -516,6 +521,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --hours: answer what the sync wrote to the sandbox CRM (its SQLite FILE; alone: the sandbox's "
         "own file, ACTIONHOUSE_SANDBOX_DB or <data dir>/crm_sandbox.sqlite); default ACTIONHOUSE_WORLD_CRM_DB, else "
         "no actions (docs/sample-world.md)",
+    )
+    gen.add_argument(
+        "--effects",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --hours: a YAML/JSON file of effect sizes for the answering world (sample_world.answers.Effects)",
     )
     gen.add_argument("--overwrite", action="store_true", help="replace an existing sample world")
     gen.add_argument(

@@ -245,6 +245,21 @@ ACTION_SCHEMA = {
     "outcome_without": pl.Boolean,
     "outcome_with": pl.Boolean,
 }
+TRIGGER_SCHEMA = {
+    "trigger_id": pl.String,
+    "channel": pl.String,
+    "person_id": pl.Int64,
+    "record_id": pl.Int64,
+    "triggered_at": pl.Int64,
+    "resolves_at": pl.Int64,
+}
+NO_SHOW_SCHEMA = {
+    "meeting_id": pl.Int64,
+    "record_id": pl.Int64,
+    "start": pl.Int64,
+    "person_id": pl.Int64,
+    "resolves_at": pl.Int64,
+}
 OUTCOME_SCHEMA = {
     "hour": pl.Int64,
     "situation_id": pl.String,
@@ -398,6 +413,18 @@ def _person(view: WorldView, person_id: int | None) -> dict | None:
     return row.row(0, named=True) if row.height else None
 
 
+def _touches(r: dict, situation_id: str, kind: str, resolves_at: int, p0: float, effect: float, eff: Effects) -> None:
+    """Record on an action row the situation it touches and p without / with its effect."""
+    r.update(
+        situation_id=situation_id,
+        situation_kind=kind,
+        resolves_at=resolves_at,
+        effect=effect,
+        p_without=p0,
+        p_with=min(eff.p_max, p0 + effect),
+    )
+
+
 def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour: int, t0: int) -> pl.DataFrame:
     """Per recognised action: the situation it touches, p without and with it, the outcome under either."""
     rows = []
@@ -431,15 +458,8 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
                     else 0.0
                 )
                 p0 = p_meeting(eff, person["fit"], person["intent"])
-                r.update(
-                    situation_id=f"trigger:{trig['trigger_id']}",
-                    situation_kind="follow_up_trigger",
-                    resolves_at=trig["resolves_at"],
-                    delay_hours=delay,
-                    effect=effect,
-                    p_without=p0,
-                    p_with=min(eff.p_max, p0 + effect),
-                )
+                _touches(r, f"trigger:{trig['trigger_id']}", "follow_up_trigger", trig["resolves_at"], p0, effect, eff)
+                r["delay_hours"] = delay
             else:  # no open trigger: in this world no meeting comes of it either way
                 r.update(effect=0.0, p_without=0.0, p_with=0.0)
         elif workflow == "no_show" and person is not None:
@@ -450,15 +470,8 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
             effect = eff.reschedule_uplift if kind == "email" else 0.0
             if ns.height:
                 m = ns.row(-1, named=True)
-                r.update(
-                    situation_id=f"no_show:{m['meeting_id']}",
-                    situation_kind="no_show",
-                    resolves_at=m["resolves_at"],
-                    delay_hours=(t0 - m["start"]) / HOUR,
-                    effect=effect,
-                    p_without=eff.reschedule_base,
-                    p_with=min(eff.p_max, eff.reschedule_base + effect),
-                )
+                _touches(r, f"no_show:{m['meeting_id']}", "no_show", m["resolves_at"], eff.reschedule_base, effect, eff)
+                r["delay_hours"] = (t0 - m["start"]) / HOUR
             else:
                 r.update(effect=0.0, p_without=0.0, p_with=0.0)
         elif workflow == "at_risk" and r["account_id"] is not None:
@@ -468,14 +481,7 @@ def evaluate(actions: list[dict], view: WorldView, eff: Effects, seed: int, hour
                 d = ren.row(0, named=True)
                 p0 = p_renewal(eff, d["at_risk"])
                 effect = eff.save_uplift_at_risk if d["at_risk"] else eff.save_uplift_healthy
-                r.update(
-                    situation_id=f"renewal:{d['deal_id']}",
-                    situation_kind="renewal",
-                    resolves_at=d["renewal_at"],
-                    effect=effect,
-                    p_without=p0,
-                    p_with=min(eff.p_max, p0 + effect),
-                )
+                _touches(r, f"renewal:{d['deal_id']}", "renewal", d["renewal_at"], p0, effect, eff)
             else:
                 r.update(effect=0.0, p_without=0.0, p_with=0.0)
         elif kind == "sequence" and person is not None:
@@ -509,6 +515,11 @@ def _combined(p0: float, acts: pl.DataFrame, eff: Effects) -> tuple[float, int, 
     return (float(min(eff.p_max, p0 + per["effect"].sum())), acts.height, ";".join(per["workflow"].to_list()))
 
 
+def _due(frame: pl.DataFrame, at: str, t0: int, t1: int, key: str) -> list[dict]:
+    """Rows of `frame` whose time `at` falls in [t0, t1), in (time, key) order."""
+    return frame.filter((pl.col(at) >= t0) & (pl.col(at) < t1)).sort(at, key).to_dicts()
+
+
 def resolve(view: WorldView, eff: Effects, seed: int, hour: int, t0: int, t1: int) -> pl.DataFrame:
     """Every situation whose time falls in [t0, t1): its p (with whatever acted on it) and the drawn outcome."""
     acts = view.effects_so_far.filter(pl.col("situation_id").is_not_null())
@@ -539,51 +550,16 @@ def resolve(view: WorldView, eff: Effects, seed: int, hour: int, t0: int, t1: in
         )
 
     due = view.triggers.filter((pl.col("resolves_at") >= t0) & (pl.col("resolves_at") < t1))
-    for t in (
-        due.join(view.people.select("person_id", "fit", "intent", "account_id"), on="person_id", how="inner")
-        .sort("resolves_at", "trigger_id")
-        .iter_rows(named=True)
-    ):
-        add(
-            f"trigger:{t['trigger_id']}",
-            "follow_up_trigger",
-            "meeting",
-            t["person_id"],
-            t["record_id"],
-            t["account_id"],
-            t["resolves_at"],
-            p_meeting(eff, t["fit"], t["intent"]),
-        )
-    for d in (
-        view.renewals.filter((pl.col("renewal_at") >= t0) & (pl.col("renewal_at") < t1))
-        .sort("renewal_at", "deal_id")
-        .iter_rows(named=True)
-    ):
-        add(
-            f"renewal:{d['deal_id']}",
-            "renewal",
-            "renewal",
-            None,
-            None,
-            d["account_id"],
-            d["renewal_at"],
-            p_renewal(eff, d["at_risk"]),
-        )
-    for m in (
-        view.no_shows.filter((pl.col("resolves_at") >= t0) & (pl.col("resolves_at") < t1))
-        .sort("resolves_at", "meeting_id")
-        .iter_rows(named=True)
-    ):
-        add(
-            f"no_show:{m['meeting_id']}",
-            "no_show",
-            "rescheduled",
-            m["person_id"],
-            m["record_id"],
-            None,
-            m["resolves_at"],
-            eff.reschedule_base,
-        )
+    due = due.join(view.people.select("person_id", "fit", "intent", "account_id"), on="person_id", how="inner")
+    for t in _due(due, "resolves_at", t0, t1, "trigger_id"):
+        sid, p0 = f"trigger:{t['trigger_id']}", p_meeting(eff, t["fit"], t["intent"])
+        add(sid, "follow_up_trigger", "meeting", t["person_id"], t["record_id"], t["account_id"], t["resolves_at"], p0)
+    for d in _due(view.renewals, "renewal_at", t0, t1, "deal_id"):
+        sid, p0 = f"renewal:{d['deal_id']}", p_renewal(eff, d["at_risk"])
+        add(sid, "renewal", "renewal", None, None, d["account_id"], d["renewal_at"], p0)
+    for m in _due(view.no_shows, "resolves_at", t0, t1, "meeting_id"):
+        sid, p0 = f"no_show:{m['meeting_id']}", eff.reschedule_base
+        add(sid, "no_show", "rescheduled", m["person_id"], m["record_id"], None, m["resolves_at"], p0)
     seqs = acts.filter(
         (pl.col("situation_kind") == "sequence") & (pl.col("resolves_at") >= t0) & (pl.col("resolves_at") < t1)
     ).sort("resolves_at", "situation_id")
@@ -798,16 +774,7 @@ def load_view(out: Path, people: pl.DataFrame, record_people: pl.DataFrame, eff:
     if trig.height:
         trig = trig.with_columns(resolves_at=pl.col("triggered_at") + int(eff.meeting_resolve_hours * HOUR))
     else:
-        trig = pl.DataFrame(
-            schema={
-                "trigger_id": pl.String,
-                "channel": pl.String,
-                "person_id": pl.Int64,
-                "record_id": pl.Int64,
-                "triggered_at": pl.Int64,
-                "resolves_at": pl.Int64,
-            }
-        )
+        trig = pl.DataFrame(schema=TRIGGER_SCHEMA)
     renewals = load_truth(out, "renewals")
     if renewals.height == 0:
         renewals = pl.DataFrame(
@@ -858,15 +825,7 @@ def _no_shows(out: Path, truth: Path, record_person: dict[int, int], eff: Effect
     if held.height:
         frames.append(held.filter(pl.col("outcome") == "NO_SHOW").select("meeting_id", "record_id", "start"))
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "meeting_id": pl.Int64,
-                "record_id": pl.Int64,
-                "start": pl.Int64,
-                "person_id": pl.Int64,
-                "resolves_at": pl.Int64,
-            }
-        )
+        return pl.DataFrame(schema=NO_SHOW_SCHEMA)
     ns = pl.concat(frames, how="vertical_relaxed")
     ns = ns.with_columns(
         person_id=pl.col("record_id").replace_strict(record_person, default=None, return_dtype=pl.Int64),
@@ -886,7 +845,11 @@ def open_store(crm_db: Path | str):
 
 
 __all__ = [
+    "ACTION_SCHEMA",
     "CURSOR_FILE",
+    "NO_SHOW_SCHEMA",
+    "OUTCOME_SCHEMA",
+    "TRIGGER_SCHEMA",
     "WORLD_CRM_ENV",
     "Cursor",
     "Effects",

@@ -172,15 +172,7 @@ def _view(n: int, fit: float, intent: float, t0: int, at_risk: bool = True) -> A
             "at_risk": [at_risk] * n,
         }
     )
-    no_shows = pl.DataFrame(
-        schema={
-            "meeting_id": pl.Int64,
-            "record_id": pl.Int64,
-            "start": pl.Int64,
-            "person_id": pl.Int64,
-            "resolves_at": pl.Int64,
-        }
-    )
+    no_shows = pl.DataFrame(schema=AN.NO_SHOW_SCHEMA)
     return AN.WorldView(
         people,
         {101 + i: i + 1 for i in range(n)},
