@@ -448,6 +448,33 @@ class SandboxStore:
         )
         return self.enrollment(sequence_id, contact_id)
 
+    # -- read side (the sample world reads what was synced, `sample_world/answers.py`) ---------------------
+    def changed_since(self, object_type: str, after_ms: int, after_id: int, limit: int = 10_000) -> list[StoredObject]:
+        """Live records written after the watermark `(after_ms, after_id)`, in `(updated_ms, id)` order."""
+        rows = self._con.execute(
+            "SELECT id, properties, created_ms, updated_ms, archived FROM objects WHERE object_type = ? "
+            "AND archived = 0 AND merged_into IS NULL AND (updated_ms > ? OR (updated_ms = ? AND id > ?)) "
+            "ORDER BY updated_ms, id LIMIT ?",
+            (object_type, after_ms, after_ms, after_id, limit),
+        ).fetchall()
+        return [self._row_to_object(object_type, r) for r in rows]
+
+    def enrollments_after(self, after_id: int, limit: int = 10_000) -> list[dict]:
+        """Sequence enrollments with an id above `after_id`, in id order."""
+        rows = self._con.execute(
+            "SELECT id, sequence_id, contact_id, sender_email, enrolled_ms FROM sequence_enrollments "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        ).fetchall()
+        return [
+            {"id": r[0], "sequenceId": r[1], "contactId": r[2], "senderEmail": r[3], "ms": r[4]} for r in rows
+        ]
+
+    def owner_names(self) -> dict[str, str]:
+        """Owner id -> "First Last" (archived owners included: a record may still point at one)."""
+        rows = self._con.execute("SELECT id, first_name, last_name FROM owners").fetchall()
+        return {str(r[0]): " ".join(p for p in (r[1], r[2]) if p) for r in rows}
+
     def counts(self) -> dict[str, int]:
         """Live records per object type (for `crm seed` and tests)."""
         rows = self._con.execute(

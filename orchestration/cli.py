@@ -26,7 +26,14 @@ def say(message: str) -> None:
 
 
 def _generate(
-    paths: Paths, contacts: int, seed: int, hours: int | None, overwrite: bool = False, hard_cases: bool = False
+    paths: Paths,
+    contacts: int,
+    seed: int,
+    hours: int | None,
+    overwrite: bool = False,
+    hard_cases: bool = False,
+    crm_db: Path | None = None,
+    effects_file: Path | None = None,
 ) -> None:
     from sample_world import generate_hard_world, generate_next_hours, generate_world
 
@@ -42,8 +49,12 @@ def _generate(
         )
         return
     if hours:
-        say(f"Generating the next {hours} hour(s) of the sample CRM world in {paths.data_dir} ...")
-        summary = generate_next_hours(paths.data_dir, hours=hours, progress=say)
+        answering = f", answering what was synced to the CRM in {crm_db}" if crm_db else ""
+        say(f"Generating the next {hours} hour(s) of the sample CRM world in {paths.data_dir}{answering} ...")
+        from sample_world.answers import load_effects
+
+        effects = load_effects(effects_file) if effects_file else None
+        summary = generate_next_hours(paths.data_dir, hours=hours, progress=say, crm_db=crm_db, effects=effects)
     else:
         say(f"Generating a sample CRM world: {contacts:,} contacts, seed {seed}, into {paths.data_dir} ...")
         summary = generate_world(paths.data_dir, contacts=contacts, seed=seed, progress=say, overwrite=overwrite)
@@ -303,10 +314,38 @@ def print_summary(paths: Paths, result, seconds: float) -> None:
     print("open the UI: make ui  (then http://127.0.0.1:3000); the RevOps console: actionhouse console")
 
 
+def _world_crm(args: argparse.Namespace) -> Path | None:
+    """The sandbox CRM file next-hour mode answers from: `--crm-db [FILE]` (alone: the sandbox's own file), else
+    ACTIONHOUSE_WORLD_CRM_DB, else none (no actions: the world as it always was)."""
+    from sample_world.answers import WORLD_CRM_ENV
+
+    if args.crm_db == "sandbox":
+        from crm_sandbox.config import config_from_env
+
+        return config_from_env().db_path
+    if args.crm_db:
+        return Path(args.crm_db)
+    env = os.environ.get(WORLD_CRM_ENV, "").strip()
+    return Path(env) if env else None
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     paths = resolve_paths()
+    crm_db = _world_crm(args) if args.hours else None
+    if crm_db is not None and not crm_db.is_file():
+        say(f"No sandbox CRM file at {crm_db}: run the demo (or `actionhouse crm seed`) first, or leave out --crm-db.")
+        return 2
     try:
-        _generate(paths, args.contacts, args.seed, args.hours, overwrite=args.overwrite, hard_cases=args.hard_cases)
+        _generate(
+            paths,
+            args.contacts,
+            args.seed,
+            args.hours,
+            overwrite=args.overwrite,
+            hard_cases=args.hard_cases,
+            crm_db=crm_db,
+            effects_file=args.effects,
+        )
     except FileExistsError:
         say(
             f"A sample world already exists in {paths.data_dir}. Use --hours N to add the next hours to it, "
@@ -473,6 +512,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--contacts", type=int, default=DEFAULT_DEMO_CONTACTS)
     gen.add_argument("--seed", type=int, default=DEFAULT_SEED)
     gen.add_argument("--hours", type=int, default=None, help="emit only the next N hours of new data")
+    gen.add_argument(
+        "--crm-db",
+        nargs="?",
+        const="sandbox",
+        default=None,
+        metavar="FILE",
+        help="with --hours: answer what the sync wrote to the sandbox CRM (its SQLite FILE; alone: the sandbox's "
+        "own file, ACTIONHOUSE_SANDBOX_DB or <data dir>/crm_sandbox.sqlite); default ACTIONHOUSE_WORLD_CRM_DB, else "
+        "no actions (docs/sample-world.md)",
+    )
+    gen.add_argument(
+        "--effects",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --hours: a YAML/JSON file of effect sizes for the answering world (sample_world.answers.Effects)",
+    )
     gen.add_argument("--overwrite", action="store_true", help="replace an existing sample world")
     gen.add_argument(
         "--hard-cases",

@@ -13,8 +13,10 @@ import numpy as np
 import polars as pl
 
 from . import activity as A
+from . import answers as AN
 from . import entities as E
 from . import sales_activity as S
+from .answers import Effects
 from .reply_labels import reply_labels
 from .util import BASE_NOW, DAY, HISTORY_DAYS, HOUR, Writer, rng_for
 
@@ -275,12 +277,18 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
 
 
 def generate_next_hours(out_dir: Path, hours: int = 1,
-                        progress: Callable[[str], None] | None = None) -> WorldSummary:
+                        progress: Callable[[str], None] | None = None, crm_db: Path | str | None = None,
+                        effects: Effects | None = None) -> WorldSummary:
     """Advance an existing world by `hours`, writing only new files (names carry the hour, e.g. `_h0001`).
 
     Per hour: new email/web/product events for a sample of existing people, a few new leads, some
     contacts updated (same Record ID, later Last Modified Date) and a few new contacts. Truth gets new
     part files (`<table>_hNNNN.parquet`); world_state.json moves the clock and id counters forward.
+
+    The world answers (`sample_world/answers.py`): situations whose time has come resolve (meetings after follow-up
+    triggers, renewals, rescheduled no-shows), at the rates hidden state gives them, raised or lowered by what the
+    sync engine wrote to the sandbox CRM at `crm_db` (its SQLite file; none: no actions) since the last hour read.
+    `effects`: the effect sizes (default `Effects()`).
     """
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -289,7 +297,7 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
     if state.get("mode") == "hard_cases":
         raise ValueError(f"{out} holds a hard-case export (a one-off file, no clock): next-hour mode needs the "
                          "default sample world")
-    seed, ctr = state["seed"], state["counters"]
+    ctr = state["counters"]
     people = load_truth(out, "people")
     record_people = load_truth(out, "contacts").select("record_id", "person_id", "is_original")
     scheduled_path = truth_dir / "scheduled_activities.parquet"
@@ -299,95 +307,171 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
     company_rec = accounts.select("account_id", "company_record_id")
     files: list[str] = []
     rows: dict[str, int] = {}
-    for _ in range(hours):
-        hour = state["hour"] + 1
-        t0 = state["clock_epoch"]
-        t1 = t0 + HOUR
-        tag = f"h{hour:04d}"
-        rng = rng_for(seed, 10_000, hour)
-        w = Writer(out, tag)
-        n = people.height
-        # Existing people active this hour (intent-weighted).
-        k = min(n, max(10, int(round(n * 0.004))))
-        pw = people["intent"].to_numpy() + 0.05
-        act = people[np.sort(rng.choice(n, k, replace=False, p=pw / pw.sum()))]
-        ev, replies, nmsg = A.email_events(rng, act, t0, t1, 0.4, ctr["event"], ctr["message"])
-        ctr["event"] += ev.height
-        ctr["message"] += nmsg
-        w.jsonl("email_events", "email_events", [ev])
-        w.jsonl("email_reply_labels", "reply_labels", [reply_labels(ev, replies, t1, seed)])
-        frames, nweb = A.web_events(rng, act, t0, t1, 0.4, ctr["web"])
-        ctr["web"] += nweb + frames[2].height
-        w.jsonl("web_events", "web_events", frames)
-        pev, npe = A.product_events(rng, act, accounts, t0, t1, 0.15, ctr["product"])
-        ctr["product"] += npe
-        w.jsonl("product_events", "product_events", [pev])
-
-        # Updated contacts: promotions / title changes on existing records.
-        nu = min(n, max(2, int(round(n * 0.0003))))
-        upd = people[np.sort(rng.choice(n, nu, replace=False))]
-        new_title = pl.Series([("Senior " + t) if not t.startswith("Senior ") else t.replace("Senior ", "Lead ")
-                               for t in upd["job_title"].to_list()], dtype=pl.String)
-        upd_truth = upd.select("record_id", "person_id", pl.lit("job_title").alias("field"),
-                               pl.col("job_title").alias("old_value")).with_columns(new_value=new_title)
-        upd = upd.with_columns(job_title=new_title, title_missing=pl.lit(False),
-                               modified_at=pl.Series(rng.integers(t0, t1, nu), dtype=pl.Int64))
-        # New contacts at existing accounts (a fifth of them duplicates of each other).
-        nn = max(2, int(round(n * 0.0002)))
-        acc_sel = accounts[np.sort(rng.choice(accounts.height, nn, replace=True))]
-        new_p = E.make_people(rng, acc_sel, np.ones(nn, dtype=np.int64), ctr["person"], t1)
-        ctr["person"] += new_p.height
-        new_p = new_p.with_columns(identified=pl.Series(rng.random(nn) < 0.6),
-                                   created_at=pl.Series(rng.integers(t0, t1, nn), dtype=pl.Int64))
-        recs, ctruth = E.contact_records(rng, new_p, ctr["contact"], company_rec, dup_ratio=0.2, now=t1)
-        recs = recs.with_columns(created_at=pl.col("created_at").clip(t0, t1 - 1),
-                                 modified_at=pl.col("created_at").clip(t0, t1 - 1))
-        ctr["contact"] += recs.height
-        cl = pl.concat([E.contacts_landing(upd), E.contacts_landing(recs)], how="vertical")
-        w.csv("hubspot_contacts", "contacts", cl)
-        new_people = recs.filter(pl.col("is_original")).select(PEOPLE_COLS)
-        # New people convert later, not retroactively in the past 30 days.
-        new_people = new_people.with_columns(converted=pl.lit(False), converted_at=pl.lit(None, dtype=pl.Int64),
-                                             has_opportunity=pl.lit(False), won=pl.lit(False))
-        nl = max(3, int(round(n * 0.0003)))
-        ll, ltruth = A.leads(rng, people, accounts, nl, t0, t1, ctr["submission"])
-        ctr["submission"] += ll.height
-        w.csv("leads", "leads", ll)
-
-        # Reps' activity this hour: touches planned earlier that the clock reached, and new ones.
-        record_people = pl.concat([record_people, ctruth.select("record_id", "person_id", "is_original")],
-                                  how="vertical_relaxed")
-        people = pl.concat([people, new_people], how="diagonal_relaxed")
-        rep_view = _records_with_owner(record_people, people)
-        rng_s = rng_for(seed, 10_301, hour)
-        triggers = S.follow_up_triggers(ev, replies, ll, ltruth, rep_view)
-        acts = pl.concat([S.touches_for(rng_s, triggers, rep_view),
-                          S.background_activity(rng_s, rep_view, t0, t1,
-                                                BACKGROUND_ACTIVITY_RATE * HOUR / (HISTORY_DAYS * DAY))],
-                         how="diagonal_relaxed")
-        acts = S.number_activities(acts, ctr["activity"]).join(
-            rep_view.select("record_id", "company_record_id"), on="record_id", how="left", maintain_order="left")
-        ctr["activity"] += acts.height
-        everything = pl.concat([scheduled, acts], how="diagonal_relaxed") if scheduled.height else acts
-        due = everything.filter(pl.col("t") < t1).sort("t", "activity_id")
-        scheduled = everything.filter(pl.col("t") >= t1)
-        w.csv("hubspot_activities", "activities", S.activities_landing(due))
-
-        for name, df in (("contacts", ctruth), ("people", new_people), ("leads", ltruth),
-                         ("replies", replies), ("contact_updates", upd_truth), ("activities", due),
-                         ("sla_triggers", triggers)):
-            if df.height:
-                df.write_parquet(truth_dir / f"{name}_{tag}.parquet")
-                w.files.append(f"truth/{name}_{tag}.parquet")
-        scheduled.write_parquet(scheduled_path)
-        state.update(hour=hour, clock_epoch=t1, clock=_iso(t1), people=ctr["person"] - 1, counters=ctr)
-        (truth_dir / "world_state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-        files += w.files
-        for s, v in w.rows.items():
-            rows[s] = rows.get(s, 0) + v
-        _say(progress, f"hour {tag} ({_iso(t0)}): {sum(w.rows.values()):,} rows in {len(w.files)} files")
+    eff = effects or Effects()
+    store = AN.open_store(crm_db) if crm_db else None
+    renewal_rows = _renewal_deal_rows(out)
+    try:
+        for _ in range(hours):
+            state, people, record_people, scheduled = _next_hour(
+                out, state, people, record_people, scheduled, accounts, company_rec, files, rows, progress, eff, store,
+                renewal_rows)
+    finally:
+        if store is not None:
+            store.close()
     secs = time.perf_counter() - t_start
     return WorldSummary(str(out), files, rows, secs, ctr["person"] - 1, accounts.height, state["clock"])
+
+
+def _renewal_deal_rows(out: Path) -> pl.DataFrame:
+    """The open renewal deals' export rows (ids from ID_BASE["renewal_deal"]), to write them again once resolved."""
+    files = sorted((out / "landing" / "hubspot_deals").glob("deals_0*.csv"))
+    if not files:
+        return pl.DataFrame()
+    lo, hi = ID_BASE["renewal_deal"], ID_BASE["meeting"] - 1
+    frames = [pl.read_csv(f, infer_schema=False) for f in files]
+    d = pl.concat(frames, how="vertical_relaxed")
+    return d.filter(pl.col("Record ID").cast(pl.Int64, strict=False).is_between(lo, hi))
+
+
+def _next_hour(out, state, people, record_people, scheduled, accounts, company_rec, files, rows, progress, eff, store,
+               renewal_rows):
+    """One hour of next-hour mode (see `generate_next_hours`); returns the moved state and people."""
+    truth_dir = out / "truth"
+    scheduled_path = truth_dir / "scheduled_activities.parquet"
+    seed, ctr = state["seed"], state["counters"]
+    hour = state["hour"] + 1
+    t0 = state["clock_epoch"]
+    t1 = t0 + HOUR
+    tag = f"h{hour:04d}"
+    rng = rng_for(seed, 10_000, hour)
+    w = Writer(out, tag)
+    n = people.height
+    # Existing people active this hour (intent-weighted).
+    k = min(n, max(10, int(round(n * 0.004))))
+    pw = people["intent"].to_numpy() + 0.05
+    act = people[np.sort(rng.choice(n, k, replace=False, p=pw / pw.sum()))]
+    ev, replies, nmsg = A.email_events(rng, act, t0, t1, 0.4, ctr["event"], ctr["message"])
+    ctr["event"] += ev.height
+    ctr["message"] += nmsg
+    w.jsonl("email_events", "email_events", [ev])
+    w.jsonl("email_reply_labels", "reply_labels", [reply_labels(ev, replies, t1, seed)])
+    frames, nweb = A.web_events(rng, act, t0, t1, 0.4, ctr["web"])
+    ctr["web"] += nweb + frames[2].height
+    w.jsonl("web_events", "web_events", frames)
+    pev, npe = A.product_events(rng, act, accounts, t0, t1, 0.15, ctr["product"])
+    ctr["product"] += npe
+    w.jsonl("product_events", "product_events", [pev])
+
+    # Updated contacts: promotions / title changes on existing records.
+    nu = min(n, max(2, int(round(n * 0.0003))))
+    upd = people[np.sort(rng.choice(n, nu, replace=False))]
+    new_title = pl.Series([("Senior " + t) if not t.startswith("Senior ") else t.replace("Senior ", "Lead ")
+                           for t in upd["job_title"].to_list()], dtype=pl.String)
+    upd_truth = upd.select("record_id", "person_id", pl.lit("job_title").alias("field"),
+                           pl.col("job_title").alias("old_value")).with_columns(new_value=new_title)
+    upd = upd.with_columns(job_title=new_title, title_missing=pl.lit(False),
+                           modified_at=pl.Series(rng.integers(t0, t1, nu), dtype=pl.Int64))
+    # New contacts at existing accounts (a fifth of them duplicates of each other).
+    nn = max(2, int(round(n * 0.0002)))
+    acc_sel = accounts[np.sort(rng.choice(accounts.height, nn, replace=True))]
+    new_p = E.make_people(rng, acc_sel, np.ones(nn, dtype=np.int64), ctr["person"], t1)
+    ctr["person"] += new_p.height
+    new_p = new_p.with_columns(identified=pl.Series(rng.random(nn) < 0.6),
+                               created_at=pl.Series(rng.integers(t0, t1, nn), dtype=pl.Int64))
+    recs, ctruth = E.contact_records(rng, new_p, ctr["contact"], company_rec, dup_ratio=0.2, now=t1)
+    recs = recs.with_columns(created_at=pl.col("created_at").clip(t0, t1 - 1),
+                             modified_at=pl.col("created_at").clip(t0, t1 - 1))
+    ctr["contact"] += recs.height
+    cl = pl.concat([E.contacts_landing(upd), E.contacts_landing(recs)], how="vertical")
+    w.csv("hubspot_contacts", "contacts", cl)
+    new_people = recs.filter(pl.col("is_original")).select(PEOPLE_COLS)
+    # New people convert later, not retroactively in the past 30 days.
+    new_people = new_people.with_columns(converted=pl.lit(False), converted_at=pl.lit(None, dtype=pl.Int64),
+                                         has_opportunity=pl.lit(False), won=pl.lit(False))
+    nl = max(3, int(round(n * 0.0003)))
+    ll, ltruth = A.leads(rng, people, accounts, nl, t0, t1, ctr["submission"])
+    ctr["submission"] += ll.height
+    w.csv("leads", "leads", ll)
+
+    # Reps' activity this hour: touches planned earlier that the clock reached, and new ones.
+    record_people = pl.concat([record_people, ctruth.select("record_id", "person_id", "is_original")],
+                              how="vertical_relaxed")
+    people = pl.concat([people, new_people], how="diagonal_relaxed")
+    rep_view = _records_with_owner(record_people, people)
+    rng_s = rng_for(seed, 10_301, hour)
+    triggers = S.follow_up_triggers(ev, replies, ll, ltruth, rep_view)
+    acts = pl.concat([S.touches_for(rng_s, triggers, rep_view),
+                      S.background_activity(rng_s, rep_view, t0, t1,
+                                            BACKGROUND_ACTIVITY_RATE * HOUR / (HISTORY_DAYS * DAY))],
+                     how="diagonal_relaxed")
+    acts = S.number_activities(acts, ctr["activity"]).join(
+        rep_view.select("record_id", "company_record_id"), on="record_id", how="left", maintain_order="left")
+    ctr["activity"] += acts.height
+    everything = pl.concat([scheduled, acts], how="diagonal_relaxed") if scheduled.height else acts
+    due = everything.filter(pl.col("t") < t1).sort("t", "activity_id")
+    scheduled = everything.filter(pl.col("t") >= t1)
+    w.csv("hubspot_activities", "activities", S.activities_landing(due))
+
+    for name, df in (("contacts", ctruth), ("people", new_people), ("leads", ltruth),
+                     ("replies", replies), ("contact_updates", upd_truth), ("activities", due),
+                     ("sla_triggers", triggers)):
+        if df.height:
+            df.write_parquet(truth_dir / f"{name}_{tag}.parquet")
+            w.files.append(f"truth/{name}_{tag}.parquet")
+    answered = _answer(out, w, seed, hour, t0, t1, ctr, people, record_people, company_rec, eff, store,
+                       renewal_rows)
+    scheduled.write_parquet(scheduled_path)
+    state.update(hour=hour, clock_epoch=t1, clock=_iso(t1), people=ctr["person"] - 1, counters=ctr)
+    (truth_dir / "world_state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    files += w.files
+    for s, v in w.rows.items():
+        rows[s] = rows.get(s, 0) + v
+    _say(progress, f"hour {tag} ({_iso(t0)}): {sum(w.rows.values()):,} rows in {len(w.files)} files{answered}")
+    return state, people, record_people, scheduled
+
+
+def _answer(out, w, seed, hour, t0, t1, ctr, people, record_people, company_rec, eff, store, renewal_rows) -> str:
+    """The answering world's part of an hour: read what was synced, resolve what is due, write it."""
+    truth_dir = out / "truth"
+    tag = f"h{hour:04d}"
+    view = AN.load_view(out, people, record_people, eff)
+    actions = pl.DataFrame(schema=AN.ACTION_SCHEMA)
+    if store is not None:
+        cursor = AN.Cursor.load(truth_dir)
+        synced, moved = AN.read_synced(store, cursor)
+        if synced:
+            answered = set(view.effects_so_far["action_key"].to_list())
+            actions = AN.evaluate(AN.recognise(synced, view, store.owner_names(), answered), view, eff, seed,
+                                  hour, t0)
+            moved.save(truth_dir)
+        if actions.height:
+            view.effects_so_far = pl.concat([view.effects_so_far, actions], how="vertical_relaxed")
+    outcomes = AN.resolve(view, eff, seed, hour, t0, t1)
+    rng = rng_for(seed, AN.ANSWER_STREAM, hour)
+    held = outcomes.filter(pl.col("outcome") & pl.col("situation_kind").is_in(["follow_up_trigger", "no_show"]))
+    mland, mtruth = AN.meetings_landing(rng, held, view, company_rec, eff, t0, t1, ctr["meeting"])
+    ctr["meeting"] += mtruth.height
+    w.csv("hubspot_meetings", "meetings", mland)
+    w.csv("hubspot_deals", "deals",
+          AN.renewals_landing(outcomes.filter(pl.col("situation_kind") == "renewal"), renewal_rows))
+    ev, rtruth, nmsg = AN.sequence_events(
+        rng, outcomes.filter(pl.col("situation_kind") == "sequence"), view, t0, t1, ctr["event"], ctr["message"])
+    ctr["event"] += ev.height
+    ctr["message"] += nmsg
+    w.jsonl("email_events", "email_events", [ev])
+    for name, df in (("action_effects", actions), ("situation_outcomes", outcomes), ("answer_meetings", mtruth),
+                     ("replies", rtruth)):
+        if df.height:
+            path = truth_dir / f"{name}_{tag}.parquet"
+            if name == "replies" and path.exists():  # this hour's replies from the regular sends come first
+                df = pl.concat([pl.read_parquet(path), df], how="diagonal_relaxed")
+            df.write_parquet(path)
+            if f"truth/{name}_{tag}.parquet" not in w.files:
+                w.files.append(f"truth/{name}_{tag}.parquet")
+    if not actions.height and not outcomes.height:
+        return ""
+    return (f"; answered {actions.height} synced action(s), resolved {outcomes.height} situation(s) "
+            f"({int(outcomes['outcome'].sum())} came true)")
 
 
 __all__ = ["WorldSummary", "generate_world", "generate_next_hours", "load_truth"]
