@@ -41,9 +41,13 @@ def snapshot_root(data_dir: Path) -> Path:
 
 
 def keep_days() -> float:
-    """Days of snapshots kept (`ACTIONHOUSE_PLANNER_SNAPSHOT_DAYS`, default 8: a 7-day backtest and a margin)."""
+    """Days of snapshots kept (`ACTIONHOUSE_PLANNER_SNAPSHOT_DAYS`, default 8: a 7-day backtest and a margin; 0 keeps
+    none, an unreadable value the default)."""
     raw = os.environ.get(KEEP_DAYS_ENV, "").strip()
-    return float(raw) if raw else float(DEFAULT_KEEP_DAYS)
+    try:
+        return max(0.0, float(raw)) if raw else float(DEFAULT_KEEP_DAYS)
+    except ValueError:
+        return float(DEFAULT_KEEP_DAYS)
 
 
 def _folder(root: Path, run_id: str) -> Path:

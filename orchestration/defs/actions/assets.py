@@ -11,7 +11,7 @@ from actions.inputs import load_inputs
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
-from actions.snapshots import prune, snapshot_root, write_snapshot
+from actions.snapshots import keep_days, prune, snapshot_root, write_snapshot
 from ops_store.schema import utc_now
 from orchestration.resources import OpsStoreResource, WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, resolve_paths
@@ -67,7 +67,8 @@ def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, o
         inputs = load_inputs(con, now=now)
     snapshots = snapshot_root(resolve_paths().data_dir)
     try:  # the point-in-time inputs a policy backtest replays; never a reason to stop planning
-        write_snapshot(snapshots, context.run.run_id, inputs, now)
+        if keep_days() > 0:
+            write_snapshot(snapshots, context.run.run_id, inputs, now)
         prune(snapshots)
     except OSError as exc:
         context.log.warning(f"planner inputs not kept for backtests: {exc.strerror or exc}")
