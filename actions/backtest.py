@@ -6,11 +6,11 @@
 For each past planning run (`planner_runs`) whose inputs were kept (`actions.snapshots`), the planner runs again on
 exactly those inputs, at that run's clock, under the candidate policy, against the decision queue *as it was when
 that run read it*. The past queue is rebuilt in a scratch in-memory store from the append-only audit log: every
-action enters with its first event and changes state with each later one, up to the moment the run read the store
-(`summary.store_read_at`); the suppression list and the kill switch likewise. The replay then carries the
-candidate's own history forward: proposals the candidate adds stay in the scratch queue (and expire like any), and
-actual proposals it would not have made never enter it — so a cap raised by 50 a day shows as 50 more a day, not 50
-more every hour.
+action enters with its first event and changes state with each later one, up to the last event the run had read
+(`summary.store_read_marks`: the last id of each log when it read the store); the suppression list and the kill
+switch likewise. The replay then carries the candidate's own history forward: proposals the candidate adds stay in
+the scratch queue (and expire like any), and actual proposals it would not have made never enter it — so a cap
+raised by 50 a day shows as 50 more a day, not 50 more every hour.
 
 Per workflow the report counts, against what each run actually proposed (same decision slot): proposals added,
 dropped, re-classed (risk class changed), held out; per owner the workload (actions for them that are not held
@@ -37,7 +37,7 @@ from actions.planner import StoreView, plan
 from actions.policy import Policy
 from actions.queue import new_action_row
 from actions.snapshots import has_snapshot, read_snapshot
-from actions.states import NOT_YET_QUEUED, State
+from actions.states import NOT_YET_QUEUED, State, can_move
 from ops_store import open_store
 from ops_store.schema import action_events, actions, kill_switch_events, planner_runs, suppressions
 
@@ -205,9 +205,9 @@ class _PastStore:
         with source.connect() as con:
             self.rows = {r["action_id"]: dict(r) for r in con.execute(sa.select(actions)).mappings()}
             self.events = con.execute(
-                sa.select(action_events.c.action_id, action_events.c.at, action_events.c.to_state).order_by(
-                    action_events.c.at, action_events.c.event_id
-                )
+                sa.select(
+                    action_events.c.action_id, action_events.c.at, action_events.c.to_state, action_events.c.event_id
+                ).order_by(action_events.c.event_id)
             ).all()
             self.suppressions = [
                 dict(r) for r in con.execute(sa.select(suppressions).order_by(suppressions.c.suppression_id)).mappings()
@@ -220,26 +220,50 @@ class _PastStore:
         self.present: set[str] = set()
         self.overlay: set[str] = set()  # the candidate's own actions (not in the real queue at that point)
         self.skip: set[str] = set()  # real actions the candidate would not have proposed
+        # A real action whose slot the candidate filled differently (another payload, class or holdout): its events
+        # move the candidate's version instead (first event: the candidate's own entry state; later ones where legal).
+        self.alias: dict[str, str] = {}
+        self.alias_rows: dict[str, dict[str, Any]] = {}
+        self.alias_state: dict[str, str] = {}
 
-    def advance(self, cutoff: datetime) -> None:
-        """Apply every real change made up to `cutoff`."""
+    def advance(self, marks: dict[str, int], cutoff: datetime) -> None:
+        """Apply every real change the run saw: up to the last audit event, suppression entry and kill-switch event
+        it read (`marks`, by id: insertion order, whatever clock stamped them), else up to the moment `cutoff`."""
+
+        def seen(table: str, row_id: int, at: datetime) -> bool:
+            return row_id <= marks[table] if table in marks else at <= cutoff
+
         inserts: dict[str, dict[str, Any]] = {}
         updates: dict[str, str] = {}
-        while self._event < len(self.events) and self.events[self._event].at <= cutoff:
-            action_id, _, to_state = self.events[self._event]
+        while self._event < len(self.events):
+            action_id, at, to_state, event_id = self.events[self._event]
+            if not seen("action_events", event_id, at):
+                break
             self._event += 1
-            if action_id in self.skip or action_id not in self.rows:
+            if action_id in self.skip:
                 continue
-            if action_id in inserts:
-                inserts[action_id]["state"] = to_state
-            elif action_id in self.present and action_id not in self.overlay:
-                updates[action_id] = to_state
+            if action_id in self.alias:
+                key = self.alias[action_id]
+                row = self.alias_rows[key]
+                current = self.alias_state.get(key)
+                to_state = row["state"] if current is None else to_state
+                if current is not None and not can_move(State(current), State(to_state)):
+                    continue
+                self.alias_state[key] = to_state
+            elif action_id in self.rows:
+                key, row = action_id, self.rows[action_id]
+            else:
+                continue
+            if key in inserts:
+                inserts[key]["state"] = to_state
+            elif key in self.present and key not in self.overlay:
+                updates[key] = to_state
             else:  # enters now (a candidate action with the same id gives way to the real one)
-                if action_id in self.overlay:
-                    self.overlay.discard(action_id)
+                if key in self.overlay:
+                    self.overlay.discard(key)
                     with self.engine.begin() as con:
-                        con.execute(sa.delete(actions).where(actions.c.action_id == action_id))
-                inserts[action_id] = {**self.rows[action_id], "state": to_state}
+                        con.execute(sa.delete(actions).where(actions.c.action_id == key))
+                inserts[key] = {**row, "state": to_state}
         with self.engine.begin() as con:
             if inserts:
                 con.execute(sa.insert(actions), list(inserts.values()))
@@ -252,16 +276,19 @@ class _PastStore:
                     [{"a_id": a, "s": s} for a, s in updates.items()],
                 )
             new = []
-            while (
-                self._suppression < len(self.suppressions)
-                and self.suppressions[self._suppression]["added_at"] <= cutoff
+            while self._suppression < len(self.suppressions) and seen(
+                "suppressions",
+                self.suppressions[self._suppression]["suppression_id"],
+                self.suppressions[self._suppression]["added_at"],
             ):
                 new.append(self.suppressions[self._suppression])
                 self._suppression += 1
             if new:
                 con.execute(sa.insert(suppressions), new)
             new = []
-            while self._switch < len(self.switches) and self.switches[self._switch]["at"] <= cutoff:
+            while self._switch < len(self.switches) and seen(
+                "kill_switch_events", self.switches[self._switch]["event_id"], self.switches[self._switch]["at"]
+            ):
                 new.append(self.switches[self._switch])
                 self._switch += 1
             if new:
@@ -282,10 +309,22 @@ class _PastStore:
                     .values(state=State.EXPIRED.value)
                 )
 
-    def lay_over(self, added: Iterable[Action], dropped_ids: Iterable[str], withdrawn: Iterable[str], run_id: str, now):
+    def lay_over(
+        self,
+        added: Iterable[Action],
+        dropped_ids: Iterable[str],
+        replaced: Iterable[tuple[str, Action]],
+        withdrawn: Iterable[str],
+        run_id: str,
+        now: datetime,
+    ) -> None:
         """After a replayed run: the candidate's additions enter the scratch queue, the real actions it would not have
-        made never will, and its withdrawals of its own proposals apply."""
+        made never will, the real actions it made differently stand for its versions, and its withdrawals of its own
+        proposals apply."""
         self.skip.update(dropped_ids)
+        for real_id, action in replaced:
+            self.alias[real_id] = action.action_id
+            self.alias_rows[action.action_id] = new_action_row(action, run_id, now)[0]
         rows = []
         for action in added:
             if action.action_id in self.present:
@@ -309,10 +348,14 @@ class _PastStore:
         self.engine.dispose()
 
 
-def _cutoff(run: dict[str, Any]) -> datetime:
+def _seen(run: dict[str, Any]) -> tuple[dict[str, int], datetime]:
+    """What the run read of the store: the last ids of each log (runs planned before they were recorded: none) and
+    the moment it read it (else the moment it started)."""
     summary = run.get("summary") or {}
     read_at = summary.get("store_read_at")
-    return datetime.fromisoformat(read_at) if read_at else run["started_at"]
+    return dict(summary.get("store_read_marks") or {}), (
+        datetime.fromisoformat(read_at) if read_at else run["started_at"]
+    )
 
 
 def backtest(
@@ -346,7 +389,7 @@ def backtest(
             began = time.perf_counter()
             inputs, meta = read_snapshot(snapshots, run["run_id"])
             now = datetime.fromisoformat(meta["now"])
-            past.advance(_cutoff(run))
+            past.advance(*_seen(run))
             past.expire_overlay(now)
             result = plan(inputs, policy, StoreView.read(past.engine, policy, now), now=now, run_id=run["run_id"])
             actual = {row["slot_key"]: row for row in by_run.get(run["run_id"], [])}
@@ -378,12 +421,14 @@ def backtest(
                 w = report.workflows[a.workflow.value]
                 w.reclassed += 1
                 w.reclass_examples[f"{a.action_type} {row['risk_class']} -> {a.risk_class.value}"] += 1
-            past.lay_over(
-                added, [row["action_id"] for row in dropped], [a for a, _ in result.withdrawals], run["run_id"], now
-            )
-            same = {(a.action_id, a.risk_class.value, a.holdout is not None) for a in result.actions} == {
-                (r["action_id"], r["risk_class"], _held_at_birth(r)) for r in actual.values()
-            }
+            replaced = [
+                (actual[slot]["action_id"], a)
+                for slot, a in mine.items()
+                if slot in actual and _key(a) != _row_key(actual[slot])
+            ]
+            withdrawn = [a for a, _ in result.withdrawals]
+            past.lay_over(added, [row["action_id"] for row in dropped], replaced, withdrawn, run["run_id"], now)
+            same = {_key(a) for a in result.actions} == {_row_key(r) for r in actual.values()}
             report.runs.append(
                 RunBacktest(
                     run_id=run["run_id"],
@@ -416,6 +461,15 @@ def backtest(
                 w.effect_ci = (w.treated_delta * effect.ci_low, w.treated_delta * effect.ci_high)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _key(action: Action) -> tuple[str, str, bool]:
+    """What must match for a replayed proposal to be the one made: id (slot and payload), class, held out or not."""
+    return action.action_id, action.risk_class.value, action.holdout is not None
+
+
+def _row_key(row: dict[str, Any]) -> tuple[str, str, bool]:
+    return row["action_id"], row["risk_class"], _held_at_birth(row)
 
 
 def _held_at_birth(row: dict[str, Any]) -> bool:

@@ -44,8 +44,8 @@ from actions.workflows.sequence_drafts import cap_drafts_per_owner, enrolment_ke
 from actions.workflows.sequences import sequence_proposals
 from actions.workflows.sla import sla_proposals, sla_timers
 from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
+from ops_store.schema import action_events, kill_switch_events, planner_runs, suppressions, utc_now
 from ops_store.schema import actions as actions_table
-from ops_store.schema import planner_runs, utc_now
 
 # Inputs each workflow needs; when one is missing (its table is not built yet) the workflow sits this run out.
 NEEDS: dict[Workflow, set[str]] = {
@@ -94,8 +94,10 @@ class StoreView:
     hygiene_today_by_owner: Counter = field(default_factory=Counter)
     # owner -> sequence-step drafts proposed for them today (the per-owner daily cap)
     sequence_drafts_today_by_owner: Counter = field(default_factory=Counter)
-    # When the store was read: the policy backtest rebuilds the store as it was at this moment.
+    # When the store was read, and the last audit event, suppression entry and kill-switch event it saw: the policy
+    # backtest rebuilds the store as this run read it.
     read_at: datetime | None = None
+    read_marks: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
@@ -114,6 +116,14 @@ class StoreView:
                     ).all()
                 )
             )
+            marks = {
+                table.name: con.execute(sa.select(sa.func.max(column))).scalar() or 0
+                for table, column in (
+                    (action_events, action_events.c.event_id),
+                    (suppressions, suppressions.c.suppression_id),
+                    (kill_switch_events, kill_switch_events.c.event_id),
+                )
+            }
             escalations = con.execute(
                 sa.select(actions_table.c.payload, actions_table.c.as_of).where(
                     actions_table.c.action_type == "sla_escalation",
@@ -142,6 +152,7 @@ class StoreView:
             hygiene_today_by_owner=hygiene_today,
             sequence_drafts_today_by_owner=drafts_today,
             read_at=read_at,
+            read_marks=marks,
         )
 
 
@@ -184,6 +195,7 @@ class PlanResult:
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     store_read_at: datetime | None = None
+    store_read_marks: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts for metadata, the planner-run log and the demo summary."""
@@ -202,6 +214,7 @@ class PlanResult:
             "suppression_entries_offered": len(self.suppression_entries),
             "skipped_workflows": self.skipped,
             "store_read_at": self.store_read_at.isoformat() if self.store_read_at else None,
+            "store_read_marks": self.store_read_marks,
             "seconds": round(self.seconds, 3),
         }
 
@@ -261,7 +274,12 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
     """Decide this run's suppression entries, new actions and withdrawals (writes nothing)."""
     started = time.perf_counter()
     result = PlanResult(
-        run_id=run_id, as_of=inputs.as_of, now=now, policy_version=policy.version, store_read_at=store.read_at
+        run_id=run_id,
+        as_of=inputs.as_of,
+        now=now,
+        policy_version=policy.version,
+        store_read_at=store.read_at,
+        store_read_marks=dict(store.read_marks),
     )
     missing_entries = "suppression_signals" in inputs.missing or "contacts" in inputs.missing
     result.suppression_entries = [] if missing_entries else suppression_entries(inputs, policy)

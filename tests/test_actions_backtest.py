@@ -52,7 +52,8 @@ def _store_hash(engine) -> dict[str, str]:
 
 
 def _week(engine, root, start, policy=POLICY):
-    """Three runs over a day and a half with people deciding in between (and new leads arriving)."""
+    """Four runs over four days with people deciding in between, new leads arriving and proposals expiring (the
+    expiries stamped with the simulated clock, days before the real one: the replay goes by the logs' order)."""
     _run(engine, root, busy_world(), policy, start, "run-1")
     queue = DecisionQueue(engine, policy)
     waiting = queue.list(states=["proposed"], limit=None)
@@ -65,6 +66,7 @@ def _week(engine, root, start, policy=POLICY):
     later.contacts = later.contacts.vstack(new.contacts)
     _run(engine, root, later, policy, start + timedelta(hours=1), "run-2")
     _run(engine, root, later, policy, start + timedelta(hours=30), "run-3")
+    _run(engine, root, later, policy, start + timedelta(hours=100), "run-4")
 
 
 def test_snapshots_round_trip_and_are_pruned_by_age(tmp_path):
@@ -81,10 +83,12 @@ def test_snapshots_round_trip_and_are_pruned_by_age(tmp_path):
 
 @pytest.mark.parametrize("policy", [POLICY, HALF], ids=["default", "half-held-out"])
 def test_backtest_of_the_policy_in_use_reproduces_what_was_proposed(engine, tmp_path, policy):
-    start = utc_now() - timedelta(days=2)
+    start = utc_now() - timedelta(days=5)
     _week(engine, tmp_path, start, policy)
     report = backtest(engine, policy, tmp_path, since=start - timedelta(minutes=1))
-    assert [r.run_id for r in report.runs] == ["run-1", "run-2", "run-3"]
+    assert [r.run_id for r in report.runs] == ["run-1", "run-2", "run-3", "run-4"]
+    expired = DecisionQueue(engine, policy).list(states=["expired"], limit=None)
+    assert expired, "some proposals expired before the last run"
     assert report.reproduced, [(r.run_id, len(r.added), len(r.dropped)) for r in report.runs]
     totals = report.totals()
     assert totals["added"] == totals["dropped"] == totals["reclassed"] == 0
@@ -98,7 +102,7 @@ def test_backtest_of_the_policy_in_use_reproduces_what_was_proposed(engine, tmp_
 
 
 def test_backtest_writes_nothing(engine, tmp_path):
-    start = utc_now() - timedelta(days=2)
+    start = utc_now() - timedelta(days=5)
     _week(engine, tmp_path, start)
     before, files_before = _store_hash(engine), total_bytes(tmp_path)
     stricter = parse_policy(TEXT.replace("  assign_owner: auto", "  assign_owner: approve", 1))
@@ -109,7 +113,7 @@ def test_backtest_writes_nothing(engine, tmp_path):
 
 
 def test_a_changed_class_is_reported_as_re_classed(engine, tmp_path):
-    start = utc_now() - timedelta(days=2)
+    start = utc_now() - timedelta(days=5)
     _week(engine, tmp_path, start)
     stricter = parse_policy(TEXT.replace("  assign_owner: auto", "  assign_owner: approve", 1))
     report = backtest(engine, stricter, tmp_path, since=start - timedelta(minutes=1))
@@ -152,7 +156,7 @@ def test_a_lower_daily_cap_drops_and_defers_what_was_worked_out_by_hand(engine, 
 
 
 def test_holdout_shares_in_a_candidate_and_the_effect_hook(engine, tmp_path):
-    start = utc_now() - timedelta(days=2)
+    start = utc_now() - timedelta(days=5)
     _week(engine, tmp_path, start, HALF)
     none = parse_policy(policy_with(None))
     report = backtest(
@@ -174,16 +178,16 @@ def test_backtest_command(engine, tmp_path, monkeypatch, capsys):
     from orchestration.cli import main
 
     data = tmp_path / "data"
-    start = utc_now() - timedelta(days=2)
+    start = utc_now() - timedelta(days=5)
     _week(engine, data / "planner_snapshots", start)
     monkeypatch.setenv("ACTIONHOUSE_DATA_DIR", str(data))
     monkeypatch.setenv("ACTIONHOUSE_OPS_DB", str(engine.url))
     candidate = tmp_path / "candidate.yml"
     candidate.write_text(TEXT.replace("  assign_owner: auto", "  assign_owner: approve", 1))
-    assert main(["policy", "backtest", str(candidate), "--since", "3d"]) == 0
+    assert main(["policy", "backtest", str(candidate), "--since", "6d"]) == 0
     out = capsys.readouterr().out
-    assert "run 3/3" in out and "reproduced=no" in out and "Nothing was written" in out
+    assert "run 4/4" in out and "reproduced=no" in out and "Nothing was written" in out
     assert re.search(r"re-classed assign_owner auto -> approve: \d+", out)
-    assert main(["policy", "backtest", str(DEFAULT_POLICY_PATH), "--since", "3d", "--json"]) == 0
+    assert main(["policy", "backtest", str(DEFAULT_POLICY_PATH), "--since", "6d", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reproduced"] is True
     assert main(["policy", "backtest", str(candidate), "--since", "last week"]) == 2
