@@ -393,7 +393,8 @@ def backtest(
             past.expire_overlay(now)
             result = plan(inputs, policy, StoreView.read(past.engine, policy, now), now=now, run_id=run["run_id"])
             actual = {row["slot_key"]: row for row in by_run.get(run["run_id"], [])}
-            mine = {a.slot_key: a for a in result.actions}
+            # An action already in the queue is not proposed again (the queue keeps the first: `DecisionQueue.add`).
+            mine = {a.slot_key: a for a in result.actions if a.action_id not in past.present}
             added = [a for slot, a in mine.items() if slot not in actual]
             dropped = [row for slot, row in actual.items() if slot not in mine]
             reclassed = [
@@ -428,7 +429,7 @@ def backtest(
             ]
             withdrawn = [a for a, _ in result.withdrawals]
             past.lay_over(added, [row["action_id"] for row in dropped], replaced, withdrawn, run["run_id"], now)
-            same = {_key(a) for a in result.actions} == {_row_key(r) for r in actual.values()}
+            same = {_key(a) for a in mine.values()} == {_row_key(r) for r in actual.values()}
             report.runs.append(
                 RunBacktest(
                     run_id=run["run_id"],

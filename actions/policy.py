@@ -357,7 +357,7 @@ class Policy(_Section):
         """The state reason of a held-out action, e.g. `held out: sla holdout group 10%`."""
         workflow = Workflow(workflow)
         group = FOLLOWS.get(workflow, workflow)
-        return f"held out: {group.value} holdout group {self.holdout_share(workflow):.0%}"
+        return f"held out: {group.value} holdout group {self.holdout_share(workflow) * 100:g}%"
 
     def sla_hours(self, channel: str, tier: int) -> float:
         """Hours to first touch for a channel and tier (tiers missing from the table use the slowest listed)."""

@@ -191,3 +191,16 @@ def test_backtest_command(engine, tmp_path, monkeypatch, capsys):
     assert main(["policy", "backtest", str(DEFAULT_POLICY_PATH), "--since", "6d", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reproduced"] is True
     assert main(["policy", "backtest", str(candidate), "--since", "last week"]) == 2
+
+
+def test_an_expired_review_offered_again_with_the_same_id_is_not_a_new_proposal(engine, tmp_path):
+    # The merge review expires (168 h) and the planner offers the same pair again: the same action id, which the
+    # queue already holds, so nothing new is stored — and the replay must not count it as added.
+    start = utc_now() - timedelta(days=10)
+    first = _run(engine, tmp_path, busy_world(), POLICY, start, "run-1")
+    merge = next(a for a in first.actions if a.action_type == "merge_contacts")
+    second = _run(engine, tmp_path, busy_world(), POLICY, start + timedelta(hours=200), "run-2")
+    assert merge.action_id in {a.action_id for a in second.actions}
+    assert DecisionQueue(engine, POLICY).get(merge.action_id).state == "expired"
+    report = backtest(engine, POLICY, tmp_path, since=start - timedelta(minutes=1))
+    assert report.reproduced and report.totals()["added"] == 0
