@@ -7,6 +7,7 @@ planner reports it in its metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,11 +42,13 @@ def classify(
     context: GuardrailContext,
     as_of: datetime,
     now: datetime,
+    free: Callable[[Proposal], bool] | None = None,
 ) -> tuple[list[Action], list[Blocked]]:
     """Turn proposals into actions the queue can store, or block them; in order, so caps fill first-come.
 
     The touches let through are added to `context.touches_this_week`: later calls with the same context (the
-    next workflow of the run) see them."""
+    next workflow of the run) see them. Proposals `free` says are free (held out: never sent) go through every
+    guardrail but take no touch from the account's weekly cap."""
     actions: list[Action] = []
     blocked: list[Blocked] = []
     touches = context.touches_this_week
@@ -84,7 +87,7 @@ def classify(
                 )
                 continue
             if account is not None:
-                touches[account] = touches.get(account, 0) + 1
+                touches[account] = touches.get(account, 0) + (0 if free is not None and free(proposal) else 1)
                 verdicts.append(
                     PolicyVerdict(
                         rule="caps.per_account_weekly_touches",

@@ -129,6 +129,9 @@ class Action(_Frozen):
     as_of: datetime
     proposed_at: datetime
     expires_at: datetime
+    # Set when the target is in the workflow's holdout group: the reason (`held out: sla holdout group 10%`); the
+    # queue records the action as `held_out` and never executes it.
+    holdout: str | None = None
 
     @property
     def customer_facing(self) -> bool:

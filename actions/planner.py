@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from actions.catalog import ACTION_TYPES, WORKFLOW_LABELS, RiskClass, Workflow
 from actions.guardrails import Blocked, GuardrailContext, classify
+from actions.holdout import SAFETY_ACTION_TYPES, holdout_unit
 from actions.inputs import PlanningInputs
 from actions.kill_switch import KillSwitch
 from actions.model import Action, Proposal
@@ -43,8 +44,8 @@ from actions.workflows.sequence_drafts import cap_drafts_per_owner, enrolment_ke
 from actions.workflows.sequences import sequence_proposals
 from actions.workflows.sla import sla_proposals, sla_timers
 from actions.workflows.suppression import suppression_entries, unsubscribe_proposals
+from ops_store.schema import action_events, kill_switch_events, planner_runs, suppressions, utc_now
 from ops_store.schema import actions as actions_table
-from ops_store.schema import planner_runs
 
 # Inputs each workflow needs; when one is missing (its table is not built yet) the workflow sits this run out.
 NEEDS: dict[Workflow, set[str]] = {
@@ -93,22 +94,36 @@ class StoreView:
     hygiene_today_by_owner: Counter = field(default_factory=Counter)
     # owner -> sequence-step drafts proposed for them today (the per-owner daily cap)
     sequence_drafts_today_by_owner: Counter = field(default_factory=Counter)
+    # When the store was read, and the last audit event, suppression entry and kill-switch event it saw: the policy
+    # backtest rebuilds the store as this run read it.
+    read_at: datetime | None = None
+    read_marks: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
         """Read what planning needs from the store (slots are looked up later, only for this run's proposals)."""
+        read_at = utc_now()
         queue = DecisionQueue(engine, policy)
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         with engine.connect() as con:
+            # Held-out actions take no room in any daily cap (nothing is sent for them).
             today = Counter(
                 dict(
                     con.execute(
                         sa.select(actions_table.c.workflow, sa.func.count())
-                        .where(actions_table.c.proposed_at >= day_start)
+                        .where(actions_table.c.proposed_at >= day_start, actions_table.c.state != State.HELD_OUT.value)
                         .group_by(actions_table.c.workflow)
                     ).all()
                 )
             )
+            marks = {
+                table.name: con.execute(sa.select(sa.func.max(column))).scalar() or 0
+                for table, column in (
+                    (action_events, action_events.c.event_id),
+                    (suppressions, suppressions.c.suppression_id),
+                    (kill_switch_events, kill_switch_events.c.event_id),
+                )
+            }
             escalations = con.execute(
                 sa.select(actions_table.c.payload, actions_table.c.as_of).where(
                     actions_table.c.action_type == "sla_escalation",
@@ -136,6 +151,8 @@ class StoreView:
             review_windows=review_windows,
             hygiene_today_by_owner=hygiene_today,
             sequence_drafts_today_by_owner=drafts_today,
+            read_at=read_at,
+            read_marks=marks,
         )
 
 
@@ -150,6 +167,7 @@ def _per_owner_since(
             actions_table.c.workflow == workflow.value,
             actions_table.c.action_type.in_(sorted(types)),
             actions_table.c.proposed_at >= since,
+            actions_table.c.state != State.HELD_OUT.value,
         )
         .group_by(actions_table.c.owner)
     ):
@@ -171,9 +189,13 @@ class PlanResult:
     kept: Counter = field(default_factory=Counter)
     blocked: list[Blocked] = field(default_factory=list)
     deferred: Counter = field(default_factory=Counter)
+    # workflow -> actions recorded as held out (their targets are in the workflow's holdout group)
+    held_out: Counter = field(default_factory=Counter)
     withdrawals: list[tuple[str, str]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    store_read_at: datetime | None = None
+    store_read_marks: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts for metadata, the planner-run log and the demo summary."""
@@ -187,9 +209,12 @@ class PlanResult:
             "already_in_queue": {k.value: v for k, v in self.kept.items()},
             "blocked_by_rule": dict(Counter(b.rule for b in self.blocked)),
             "deferred_by_daily_cap": {k.value: v for k, v in self.deferred.items()},
+            "held_out_by_workflow": {k.value: v for k, v in self.held_out.items() if v},
             "withdrawn": len(self.withdrawals),
             "suppression_entries_offered": len(self.suppression_entries),
             "skipped_workflows": self.skipped,
+            "store_read_at": self.store_read_at.isoformat() if self.store_read_at else None,
+            "store_read_marks": self.store_read_marks,
             "seconds": round(self.seconds, 3),
         }
 
@@ -248,7 +273,14 @@ def propose_all(
 def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime, run_id: str) -> PlanResult:
     """Decide this run's suppression entries, new actions and withdrawals (writes nothing)."""
     started = time.perf_counter()
-    result = PlanResult(run_id=run_id, as_of=inputs.as_of, now=now, policy_version=policy.version)
+    result = PlanResult(
+        run_id=run_id,
+        as_of=inputs.as_of,
+        now=now,
+        policy_version=policy.version,
+        store_read_at=store.read_at,
+        store_read_marks=dict(store.read_marks),
+    )
     missing_entries = "suppression_signals" in inputs.missing or "contacts" in inputs.missing
     result.suppression_entries = [] if missing_entries else suppression_entries(inputs, policy)
     context = GuardrailContext(
@@ -268,6 +300,7 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
     live_windows: dict[Workflow, set[str]] = {}
     enrolments = _Enrolments()
     for workflow, proposals in by_workflow.items():
+        free = _holdout_test(policy, workflow)
         if isinstance(proposals, ReviewCandidates):
             fresh = _review_batch(workflow, proposals, policy, store, result)
             live_windows[workflow] = set(proposals.windows)
@@ -286,22 +319,26 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
                 fresh.append(proposal)
             if workflow == Workflow.SEQUENCES and policy.sequences is not None:
                 room = max(0, policy.sequences.max_new_per_day - store.proposed_today[workflow.value])
-                fresh, result.deferred[workflow] = fresh[:room], max(0, len(fresh) - room)
+                fresh, result.deferred[workflow] = _first_with_room(fresh, room, free)
             if workflow == Workflow.HYGIENE and policy.hygiene is not None:
                 fresh, result.deferred[workflow] = cap_per_owner(
-                    fresh, policy.hygiene.max_items_per_owner_per_day, store.hygiene_today_by_owner
+                    fresh, policy.hygiene.max_items_per_owner_per_day, store.hygiene_today_by_owner, free
                 )
             if workflow == Workflow.SEQUENCE_DRAFTS and policy.sequence_drafts is not None:
                 fresh, refused, waiting = enrolments.split(fresh)
                 result.blocked.extend(refused)
                 fresh, capped = cap_drafts_per_owner(
-                    fresh, policy.sequence_drafts.max_new_per_owner_per_day, store.sequence_drafts_today_by_owner
+                    fresh, policy.sequence_drafts.max_new_per_owner_per_day, store.sequence_drafts_today_by_owner, free
                 )
                 result.deferred[workflow] = waiting + capped
-        classified, blocked = classify(fresh, policy, context, inputs.as_of, now)
+        classified, blocked = classify(fresh, policy, context, inputs.as_of, now, free=free)
         if workflow == Workflow.SEQUENCE_DRAFTS:
-            classified, blocked = _whole_sequences(fresh, classified, blocked, context)
+            classified, blocked = _whole_sequences(fresh, classified, blocked, context, free)
         classified = [a for a in classified if a.action_id not in known_ids]
+        if free is not None:
+            reason = policy.holdout_reason(workflow)
+            classified = [a.model_copy(update={"holdout": reason}) if free(a) else a for a in classified]
+            result.held_out[workflow] += sum(1 for a in classified if a.holdout is not None)
         if workflow == Workflow.SEQUENCES:
             enrolments.note_run(classified, blocked)
         result.actions.extend(classified)
@@ -309,6 +346,34 @@ def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime
     result.withdrawals = _withdrawals(inputs, policy, store, context, live_slots, live_windows, set(by_workflow))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _holdout_test(policy: Policy, workflow: Workflow) -> Callable[[Proposal | Action], bool] | None:
+    """Whether a proposal (or action) of the workflow is held out: its target is in the workflow's holdout group and
+    it is not a safety action (None: the workflow holds nobody out)."""
+    if policy.holdout_share(workflow) <= 0:
+        return None
+
+    def held_out(item: Proposal | Action) -> bool:
+        if item.action_type in SAFETY_ACTION_TYPES:
+            return False
+        return policy.in_holdout(workflow, holdout_unit(workflow, item.target.id, item.target.account_id))
+
+    return held_out
+
+
+def _first_with_room(
+    proposals: list[Proposal], room: int, free: Callable[[Proposal], bool] | None
+) -> tuple[list[Proposal], int]:
+    """The first proposals up to `room`, held-out ones taking no room but cut at the same point; and how many wait."""
+    kept, used = [], 0
+    for proposal in proposals:
+        if used >= room:
+            break
+        kept.append(proposal)
+        if free is None or not free(proposal):
+            used += 1
+    return kept, len(proposals) - len(kept)
 
 
 @dataclass
@@ -356,7 +421,11 @@ class _Enrolments:
 
 
 def _whole_sequences(
-    drafts: list[Proposal], classified: list[Action], blocked: list[Blocked], context: GuardrailContext
+    drafts: list[Proposal],
+    classified: list[Action],
+    blocked: list[Blocked],
+    context: GuardrailContext,
+    free: Callable[[Proposal | Action], bool] | None = None,
 ) -> tuple[list[Action], list[Blocked]]:
     """A sequence goes out whole: when a guardrail stopped one step (say the account's weekly cap), its other steps
     are blocked with the same rule, and the touches they took are given back to the account."""
@@ -373,7 +442,8 @@ def _whole_sequences(
         step = why.proposal.payload.get("step")
         blocked.append(Blocked(proposals[action.slot_key], why.rule, f"step {step} is refused: {why.reason}"))
         account = action.target.account_id
-        if account is not None and context.touches_this_week.get(account, 0) > 0:
+        took_touch = free is None or not free(action)
+        if took_touch and account is not None and context.touches_this_week.get(account, 0) > 0:
             context.touches_this_week[account] -= 1
     return kept, blocked
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from actions.catalog import ACTION_TYPES, RiskClass, Workflow
 from actions.drafts import TemplateError, template_fields
+from actions.holdout import FOLLOWS, MAX_SHARE, NEVER_HELD_OUT, in_holdout
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "default_policy.yml"
 POLICY_ENV = "ACTIONHOUSE_POLICY"
@@ -246,6 +247,14 @@ class Routing(_Section):
     lookback_days: Days
 
 
+class Holdouts(_Section):
+    """Holdout groups (`actions.holdout`): per workflow the share of eligible targets that gets nothing, chosen by a
+    stable hash of the seed, the workflow and the target's golden id. Workflows not listed: no holdout."""
+
+    seed: Annotated[str, Field(min_length=1)]
+    shares: dict[Workflow, Annotated[float, Field(ge=0, le=MAX_SHARE)]] = {}
+
+
 class Policy(_Section):
     """A validated policy file. Read its sections as attributes; `version` identifies this exact content."""
 
@@ -273,6 +282,7 @@ class Policy(_Section):
     sequences: Sequences | None = None
     sequence_drafts: SequenceDrafts | None = None
     multithreading: Multithreading | None = None
+    holdouts: Holdouts | None = None
     kpis: dict[Workflow, str]
 
     _version: str = PrivateAttr(default="")
@@ -327,6 +337,27 @@ class Policy(_Section):
             for country in territory.countries:
                 out.setdefault(country, []).append(name)
         return out
+
+    def holdout_share(self, workflow: Workflow | str) -> float:
+        """The share of the workflow's eligible targets held out (a follower's: the workflow it follows)."""
+        workflow = Workflow(workflow)
+        if self.holdouts is None or workflow in NEVER_HELD_OUT:
+            return 0.0
+        return self.holdouts.shares.get(FOLLOWS.get(workflow, workflow), 0.0)
+
+    def in_holdout(self, workflow: Workflow | str, target_id: str) -> bool:
+        """Whether the target is in the workflow's holdout group (see `actions.holdout.in_holdout`)."""
+        share = self.holdout_share(workflow)
+        if share <= 0 or self.holdouts is None:
+            return False
+        group = FOLLOWS.get(Workflow(workflow), Workflow(workflow))
+        return in_holdout(group.value, target_id, share, self.holdouts.seed)
+
+    def holdout_reason(self, workflow: Workflow | str) -> str:
+        """The state reason of a held-out action, e.g. `held out: sla holdout group 10%`."""
+        workflow = Workflow(workflow)
+        group = FOLLOWS.get(workflow, workflow)
+        return f"held out: {group.value} holdout group {self.holdout_share(workflow) * 100:g}%"
 
     def sla_hours(self, channel: str, tier: int) -> float:
         """Hours to first touch for a channel and tier (tiers missing from the table use the slowest listed)."""
@@ -448,6 +479,20 @@ def _consistency_problems(policy: Policy) -> list[tuple[tuple, str]]:
             (("meetings", "template"), f"'{policy.meetings.template}' is not a template in drafts.templates")
         )
     problems += _sequence_draft_problems(policy)
+    for workflow in policy.holdouts.shares if policy.holdouts is not None else ():
+        where = ("holdouts", "shares", workflow.value)
+        if workflow in NEVER_HELD_OUT:
+            problems.append(
+                (where, f"{workflow.value} is a safety workflow: it is never held out (remove it from holdouts.shares)")
+            )
+        elif workflow in FOLLOWS:
+            problems.append(
+                (
+                    where,
+                    f"{workflow.value} follows the {FOLLOWS[workflow].value} holdout group (a sequence is held out "
+                    f"whole): set the share of {FOLLOWS[workflow].value} instead",
+                )
+            )
     if "default" not in policy.expiry_hours:
         problems.append((("expiry_hours",), "expiry_hours needs a 'default'"))
     for name in policy.expiry_hours:

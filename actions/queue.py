@@ -118,7 +118,8 @@ class DecisionQueue:
         return found
 
     def add(self, new_actions: list[Action], run_id: str | None = None) -> list[str]:
-        """Store new proposals (ids already in the queue are skipped); `auto` ones enter approved by the policy.
+        """Store new proposals (ids already in the queue are skipped); `auto` ones enter approved by the policy,
+        held-out ones `held_out` (`new_action_row`).
 
         Returns the ids actually added.
         """
@@ -139,62 +140,9 @@ class DecisionQueue:
                 if action.action_id in existing:
                     continue
                 existing.add(action.action_id)
-                auto = action.risk_class == RiskClass.AUTO
-                state = State.APPROVED if auto else State.PROPOSED
-                rows.append(
-                    {
-                        "action_id": action.action_id,
-                        "slot_key": action.slot_key,
-                        "evidence_window": action.evidence_window,
-                        "workflow": action.workflow.value,
-                        "action_type": action.action_type,
-                        "target_kind": action.target.kind,
-                        "target_id": action.target.id,
-                        "target_label": action.target.label,
-                        "target_crm_ids": [ref.model_dump() for ref in action.target.crm_ids],
-                        "target_emails": list(action.target.emails),
-                        "target_domain": action.target.domain,
-                        "account_id": action.target.account_id,
-                        "owner": action.owner,
-                        "approver_group": action.approver_group,
-                        "risk_class": action.risk_class.value,
-                        "customer_facing": action.customer_facing,
-                        "state": state.value,
-                        "state_reason": "auto: executed without review (policy risk class)" if auto else None,
-                        "payload": action.payload,
-                        "payload_hash": payload_hash(action.payload),
-                        "edited_payload": None,
-                        "approved_payload_hash": payload_hash(action.payload) if auto else None,
-                        "reasons": list(action.reasons),
-                        "evidence": [e.model_dump(mode="json") for e in action.evidence],
-                        "policy_verdicts": [v.model_dump() for v in action.policy_verdicts],
-                        "model_version": action.model_version,
-                        "policy_version": action.policy_version,
-                        "kpi": action.kpi,
-                        "as_of": action.as_of,
-                        "proposed_at": action.proposed_at,
-                        "expires_at": action.expires_at,
-                        "decided_by": POLICY_ACTOR if auto else None,
-                        "decided_at": now if auto else None,
-                        "decision_note": None,
-                        "updated_at": now,
-                        "run_id": run_id,
-                        "row_version": 1,
-                    }
-                )
-                events.append(
-                    {
-                        "action_id": action.action_id,
-                        "at": now,
-                        "actor": POLICY_ACTOR if auto else PLANNER_ACTOR,
-                        "event": "auto_approved" if auto else "proposed",
-                        "from_state": None,
-                        "to_state": state.value,
-                        "note": f"policy {action.policy_version}, run {run_id}" if run_id else None,
-                        "payload_before": None,
-                        "payload_after": None,
-                    }
-                )
+                row, event = new_action_row(action, run_id, now)
+                rows.append(row)
+                events.append(event)
             if rows:
                 con.execute(sa.insert(actions), rows)
                 con.execute(sa.insert(action_events), events)
@@ -303,6 +251,12 @@ class DecisionQueue:
 
     def _for_decision(self, action_id: str, actor: str) -> StoredAction:
         current = self.get(action_id)
+        if current.state == State.HELD_OUT:
+            raise NotAllowed(
+                f"{action_id} is held out ({current.state_reason}): it is what the planner would have proposed for a "
+                "target in the workflow's holdout group, kept to measure the workflow's lift. It is never approved, "
+                "edited or sent."
+            )
         if not self.policy.may_decide(actor, current.action_type, current.owner):
             group = self.policy.approver_group(current.action_type)
             who = "the action's owner" if group == "owner" else f"the '{group}' group"
@@ -550,6 +504,69 @@ class DecisionQueue:
         )
         with self.engine.connect() as con:
             return {account: n for account, n in con.execute(query)}
+
+
+def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `actions` row and the first audit event of a new action: `auto` ones enter approved by the policy,
+    held-out ones `held_out` (decided by the policy, never executed), the rest `proposed`."""
+    held = action.holdout is not None
+    auto = action.risk_class == RiskClass.AUTO and not held
+    state = State.HELD_OUT if held else State.APPROVED if auto else State.PROPOSED
+    reason = action.holdout if held else None
+    if auto:
+        reason = "auto: executed without review (policy risk class)"
+    note = f"policy {action.policy_version}, run {run_id}" if run_id else None
+    row = {
+        "action_id": action.action_id,
+        "slot_key": action.slot_key,
+        "evidence_window": action.evidence_window,
+        "workflow": action.workflow.value,
+        "action_type": action.action_type,
+        "target_kind": action.target.kind,
+        "target_id": action.target.id,
+        "target_label": action.target.label,
+        "target_crm_ids": [ref.model_dump() for ref in action.target.crm_ids],
+        "target_emails": list(action.target.emails),
+        "target_domain": action.target.domain,
+        "account_id": action.target.account_id,
+        "owner": action.owner,
+        "approver_group": action.approver_group,
+        "risk_class": action.risk_class.value,
+        "customer_facing": action.customer_facing,
+        "state": state.value,
+        "state_reason": reason,
+        "payload": action.payload,
+        "payload_hash": payload_hash(action.payload),
+        "edited_payload": None,
+        "approved_payload_hash": payload_hash(action.payload) if auto else None,
+        "reasons": list(action.reasons),
+        "evidence": [e.model_dump(mode="json") for e in action.evidence],
+        "policy_verdicts": [v.model_dump() for v in action.policy_verdicts],
+        "model_version": action.model_version,
+        "policy_version": action.policy_version,
+        "kpi": action.kpi,
+        "as_of": action.as_of,
+        "proposed_at": action.proposed_at,
+        "expires_at": action.expires_at,
+        "decided_by": POLICY_ACTOR if auto or held else None,
+        "decided_at": now if auto or held else None,
+        "decision_note": None,
+        "updated_at": now,
+        "run_id": run_id,
+        "row_version": 1,
+    }
+    event = {
+        "action_id": action.action_id,
+        "at": now,
+        "actor": POLICY_ACTOR if auto or held else PLANNER_ACTOR,
+        "event": "held_out" if held else "auto_approved" if auto else "proposed",
+        "from_state": None,
+        "to_state": state.value,
+        "note": f"{action.holdout}; {note}" if held else note,
+        "payload_before": None,
+        "payload_after": None,
+    }
+    return row, event
 
 
 def week_ago(now: datetime) -> datetime:

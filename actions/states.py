@@ -7,9 +7,12 @@
                                                                          time by a last-mile check)
     failed   --> queued | dead_lettered
     dead_lettered --> queued                                           (a person retries it)
+    held_out                                                           (final: set by the planner at proposal time)
 
 `auto` actions enter as `approved` (by the policy); `never` actions stay `proposed` until a person dismisses
-them (`rejected`), they expire or are withdrawn: they can never be approved.
+them (`rejected`), they expire or are withdrawn: they can never be approved. `held_out` actions are what the
+planner would have proposed for a target in the workflow's holdout group (`actions.holdout`): recorded for the
+measurement of the workflow's lift, final from the start — never approved, queued, sent or shown as to-do.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class State(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
+    HELD_OUT = "held_out"
 
 
 TRANSITIONS: dict[State, frozenset[State]] = {
@@ -44,6 +48,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.SENT: frozenset(),
     # A person may send a dead letter again once its cause is fixed (`actionhouse sync retry --dead-lettered`).
     State.DEAD_LETTERED: frozenset({State.QUEUED}),
+    # The target is in the workflow's holdout group: recorded, never executed (the comparison for the lift).
+    State.HELD_OUT: frozenset(),
 }
 
 # Waiting for a person.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from landing.warehouse import connect as connect_warehouse
@@ -233,6 +234,8 @@ def queue_summary_lines(counts: list[dict[str, Any]]) -> list[str]:
         by_workflow[c["workflow"]] += c["actions"]
         by_state[c["state"]] += c["actions"]
     risks = ", ".join(f"{r} {by_risk[r]:,}" for r in ("auto", "approve", "never") if by_risk[r])
+    if by_state["held_out"]:  # recorded for the holdout groups, never executed (docs/outcomes.md)
+        risks += f"; held out {by_state['held_out']:,}"
     flows = ", ".join(f"{workflow_label(w)} {n:,}" for w, n in by_workflow.most_common())
     states = ", ".join(f"{s} {n:,}" for s, n in by_state.most_common())
     return [f"actions: {total:,} proposed ({risks}) — {flows}", f"actions by state: {states}"]
@@ -298,6 +301,66 @@ def cmd_policy_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_since(text: str) -> timedelta:
+    """`7d`, `36h`, `2w` -> a time span."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hdw])\s*", text or "")
+    if not match:
+        raise ValueError(f"--since '{text}' is not a span like 7d, 36h or 2w")
+    value, unit = float(match.group(1)), match.group(2)
+    return timedelta(hours=value) if unit == "h" else timedelta(days=value * (7 if unit == "w" else 1))
+
+
+def cmd_policy_backtest(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from actions.backtest import backtest, warehouse_effects
+    from actions.policy import PolicyError
+    from actions.snapshots import snapshot_root
+    from ops_store.schema import utc_now
+
+    try:
+        candidate = _policy(args.file)
+        span = parse_since(args.since)
+    except PolicyError as exc:
+        print(str(exc))
+        return 1
+    except ValueError as exc:
+        _say(str(exc))
+        return 2
+    since = utc_now() - span
+    effects = None
+    try:
+        con = connect_warehouse(resolve_paths().warehouse, read_only=True, wait_seconds=5)
+    except (duckdb.Error, OSError):
+        con = None  # no warehouse (or a refresh holds it): no measured lift to estimate effects with
+    if con is not None:
+        try:
+            effects = warehouse_effects(con)
+        finally:
+            con.close()
+    progress = None if args.json else (lambda line: _say(line))
+    if not args.json:
+        _say(f"Backtest of {args.file} ({candidate.version}) over the planning runs since {_when(since)}:")
+    report = backtest(
+        _engine(), candidate, snapshot_root(resolve_paths().data_dir), since, progress=progress, effects=effects
+    )
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        return 0
+    for line in report.lines():
+        print(line)
+    if report.skipped:
+        _say(f"{len(report.skipped)} run(s) not replayed: their planner inputs were not kept (older than kept).")
+    _say(
+        f"backtest runs={len(report.runs)} seconds={report.seconds:.1f} "
+        f"reproduced={'yes' if report.reproduced else 'no'} (yes: the candidate proposes exactly what was proposed)"
+    )
+    _say("Nothing was written: the queue, the suppression list and the CRM are as they were.")
+    return 0
+
+
 # ---- suppression & kill switch ------------------------------------------------------------------------------
 def cmd_suppress_add(args: argparse.Namespace) -> int:
     from actions.suppression import SuppressionEntry, SuppressionList
@@ -359,7 +422,9 @@ def add_action_commands(subparsers) -> None:
     qs = queue.add_subparsers(dest="queue_command", required=True)
     listing = qs.add_parser("list", help="actions in the queue (newest first)")
     listing.add_argument("--workflow")
-    listing.add_argument("--state", help="proposed, edited, approved, rejected, expired, withdrawn, queued, sent, ...")
+    listing.add_argument(
+        "--state", help="proposed, edited, approved, rejected, expired, withdrawn, queued, sent, held_out, ..."
+    )
     listing.add_argument("--owner")
     listing.add_argument("--risk", help="auto, approve or never")
     listing.add_argument("--limit", type=int, default=50)
@@ -397,6 +462,14 @@ def add_action_commands(subparsers) -> None:
     diff.add_argument("file")
     diff.add_argument("--examples", type=int, default=3, help="examples shown per list")
     diff.set_defaults(func=cmd_policy_diff)
+    back = ps.add_parser(
+        "backtest",
+        help="replay past planning runs under FILE: proposals added, dropped, re-classed, workload (writes nothing)",
+    )
+    back.add_argument("file")
+    back.add_argument("--since", default="7d", help="how far back: 7d (default), 36h, 2w")
+    back.add_argument("--json", action="store_true", help="the report as JSON (no progress lines)")
+    back.set_defaults(func=cmd_policy_backtest)
 
     suppress = subparsers.add_parser("suppress", help="the global suppression list (append-only)")
     ss = suppress.add_subparsers(dest="suppress_command", required=True)

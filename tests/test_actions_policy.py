@@ -26,7 +26,7 @@ def _problems(text: str) -> list[tuple[int, str]]:
 
 def test_default_policy_validates_and_is_versioned():
     policy = load_policy()
-    assert policy.version.startswith("v2+") and len(policy.version) == len("v2+") + 12
+    assert policy.version.startswith("v3+") and len(policy.version) == len("v3+") + 12
     assert parse_policy(TEXT + "\n# a comment changes the content hash\n").version != policy.version
     assert policy.risk_class("merge_contacts").value == "approve"
     assert policy.territories_of_country()["US"] == ["NA-West", "NA-East", "NA-Central"]
@@ -106,7 +106,7 @@ def test_policy_check_command(tmp_path, capsys):
     good = tmp_path / "policy.yml"
     good.write_text(TEXT)
     assert main(["policy", "check", str(good)]) == 0
-    assert "valid (policy v2+" in capsys.readouterr().out
+    assert "valid (policy v3+" in capsys.readouterr().out
     bad = tmp_path / "bad.yml"
     bad.write_text(TEXT.replace("  assign_owner: auto", "  assign_owner: sometimes", 1))
     assert main(["policy", "check", str(bad)]) == 1

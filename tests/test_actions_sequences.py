@@ -82,7 +82,14 @@ def test_never_for_customers_or_suppressed_contacts(engine):
 
 def test_at_most_the_daily_number_of_new_proposals_most_confident_first(engine):
     cap = POLICY.sequences.max_new_per_day
-    people = [contact(f"gc-{i}", "Alice Carter", "US", tier=1) for i in range(1, cap + 6)]
-    rows = [sequence_candidate(f"gc-{i}", demo_requests_30d=1 + (i % 2)) for i in range(1, cap + 6)]
+    # cap + 5 contacts outside the sequences holdout group (held-out enrolments take no room: the cap counts what
+    # may be sent), and the held-out ones among them.
+    treated = [i for i in range(1, 10 * cap) if not POLICY.in_holdout(Workflow.SEQUENCES, f"gc-{i}")][: cap + 5]
+    ids = range(1, treated[-1] + 1)
+    people = [contact(f"gc-{i}", "Alice Carter", "US", tier=1) for i in ids]
+    rows = [sequence_candidate(f"gc-{i}", demo_requests_30d=1 + (i % 2)) for i in ids]
     result = _plan(engine, world(rows, people))
-    assert len(_mine(result)) == cap and result.deferred[Workflow.SEQUENCES] == 5
+    sendable = [a for a in _mine(result).values() if a.holdout is None]
+    waiting = {f"gc-{i}" for i in treated} - set(_mine(result))
+    assert len(sendable) == cap and len(waiting) == 5
+    assert result.deferred[Workflow.SEQUENCES] == len(ids) - len(_mine(result))

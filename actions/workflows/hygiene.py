@@ -17,6 +17,7 @@ Done metric: % of open deals with a next step and a next meeting; forecast varia
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import zip_longest
 
@@ -180,9 +181,12 @@ def _stage_changes(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
     return out
 
 
-def cap_per_owner(proposals: list[Proposal], cap: int, today: Counter) -> tuple[list[Proposal], int]:
+def cap_per_owner(
+    proposals: list[Proposal], cap: int, today: Counter, free: Callable[[Proposal], bool] | None = None
+) -> tuple[list[Proposal], int]:
     """Keep each owner's first hygiene items up to the daily cap (counting what they already got today); returns
-    the kept proposals (uncapped types all kept) and how many wait for another day."""
+    the kept proposals (uncapped types all kept) and how many wait for another day. Items `free` says are free
+    (held out) are cut where the others are but take no room."""
     given = Counter(today)
     kept, deferred = [], 0
     for proposal in proposals:
@@ -193,6 +197,7 @@ def cap_per_owner(proposals: list[Proposal], cap: int, today: Counter) -> tuple[
         if given[owner] >= cap:
             deferred += 1
             continue
-        given[owner] += 1
+        if free is None or not free(proposal):
+            given[owner] += 1
         kept.append(proposal)
     return kept, deferred

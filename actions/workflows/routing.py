@@ -39,13 +39,15 @@ class OwnerPicker:
         assigned = self.assigned.get(owner, 0)
         return (self.open_deals.get(owner, 0) + assigned, self.contacts.get(owner, 0) + assigned, owner)
 
-    def pick(self, candidates: list[str], exclude: str | None = None) -> str | None:
-        """The next owner among `candidates` (never `exclude` when another exists); counts the assignment."""
+    def pick(self, candidates: list[str], exclude: str | None = None, count: bool = True) -> str | None:
+        """The next owner among `candidates` (never `exclude` when another exists); counts the assignment unless
+        `count` is false (a held-out target: the owner it would get adds nothing to their load)."""
         pool = [c for c in candidates if c != exclude] or candidates
         if not pool:
             return None
         best = min(pool, key=self._load)
-        self.assigned[best] = self.assigned.get(best, 0) + 1
+        if count:
+            self.assigned[best] = self.assigned.get(best, 0) + 1
         return best
 
     def describe(self, owner: str) -> str:
@@ -98,7 +100,8 @@ def routing_proposals(inputs: PlanningInputs, policy: Policy, picker: OwnerPicke
         if current is None and tier not in policy.routing.rep_tiers:
             new_owner, how = policy.routing.nurture_owner, f"Tier {tier} leads without an owner go to the nurture queue"
         else:
-            new_owner = picker.pick(team)
+            held = policy.in_holdout(Workflow.LEAD_ROUTING, contact["golden_contact_id"])
+            new_owner = picker.pick(team, count=not held)
             if new_owner is None:
                 continue
             how = f"{new_owner} has the least open work in {', '.join(territories)} ({picker.describe(new_owner)})"
@@ -137,7 +140,7 @@ def routing_proposals(inputs: PlanningInputs, policy: Policy, picker: OwnerPicke
         if tier not in policy.routing.rep_tiers:
             new_owner, how = policy.routing.nurture_owner, f"Tier {tier} leads go to the nurture queue"
         else:
-            new_owner = picker.pick(team)
+            new_owner = picker.pick(team, count=not policy.in_holdout(Workflow.LEAD_ROUTING, lead["submission_id"]))
             if new_owner is None:
                 continue
             how = f"{new_owner} has the least open work in {', '.join(territories)} ({picker.describe(new_owner)})"

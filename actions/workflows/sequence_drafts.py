@@ -19,6 +19,7 @@ Done metric: positive reply rate; spam complaints; meetings booked per 1,000 sen
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -184,9 +185,12 @@ def _proposal(
     )
 
 
-def cap_drafts_per_owner(proposals: list[Proposal], cap: int, today: Counter) -> tuple[list[Proposal], int]:
+def cap_drafts_per_owner(
+    proposals: list[Proposal], cap: int, today: Counter, free: Callable[[Proposal], bool] | None = None
+) -> tuple[list[Proposal], int]:
     """Keep each owner's drafts up to the daily cap (counting what they already got today), whole enrolments at a
-    time so no sequence is queued with a step missing; returns the kept drafts and how many wait for another day."""
+    time so no sequence is queued with a step missing; returns the kept drafts and how many wait for another day.
+    Enrolments `free` says are free (held out) are cut where the others are but take no room."""
     given = Counter(today)
     by_enrolment: dict[tuple[str, str], list[Proposal]] = {}
     for proposal in proposals:
@@ -198,6 +202,7 @@ def cap_drafts_per_owner(proposals: list[Proposal], cap: int, today: Counter) ->
         if given[owner] + len(drafts) > cap:
             deferred += len(drafts)
             continue
-        given[owner] += len(drafts)
+        if free is None or not free(drafts[0]):
+            given[owner] += len(drafts)
         kept.extend(drafts)
     return kept, deferred

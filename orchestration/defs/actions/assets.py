@@ -11,9 +11,10 @@ from actions.inputs import load_inputs
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
+from actions.snapshots import keep_days, prune, snapshot_root, write_snapshot
 from ops_store.schema import utc_now
 from orchestration.resources import OpsStoreResource, WarehouseResource
-from orchestration.settings import WAREHOUSE_POOL
+from orchestration.settings import WAREHOUSE_POOL, resolve_paths
 
 PROPOSALS_KEY = dg.AssetKey(["actions", "proposals"])
 PLANNER_INPUTS = [
@@ -64,6 +65,13 @@ def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, o
     expired = queue.expire_due()
     with warehouse.connect(read_only=True) as con:
         inputs = load_inputs(con, now=now)
+    snapshots = snapshot_root(resolve_paths().data_dir)
+    try:  # the point-in-time inputs a policy backtest replays; never a reason to stop planning
+        if keep_days() > 0:
+            write_snapshot(snapshots, context.run.run_id, inputs, now)
+        prune(snapshots)
+    except OSError as exc:
+        context.log.warning(f"planner inputs not kept for backtests: {exc.strerror or exc}")
     result = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=context.run.run_id)
     written = apply_plan(result, engine, policy)
     for workflow, why in result.skipped.items():
@@ -78,6 +86,7 @@ def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, o
         "expired": expired,
         "suppression_entries_added": written["suppression_entries_added"],
         "planner_seconds": summary["seconds"],
+        **{f"held_out_{k}": v for k, v in sorted(summary["held_out_by_workflow"].items())},
         **{f"new_{k}": v for k, v in sorted(summary["new_by_workflow"].items())},
         **{f"new_{k}": v for k, v in sorted(summary["new_by_risk_class"].items())},
         **{f"blocked_{k.replace('.', '_')}": v for k, v in sorted(summary["blocked_by_rule"].items())},
