@@ -21,6 +21,7 @@ from landing import phones
 
 # Every module a model under dbt_project/models imports from this project's libraries (a test keeps this complete).
 PYTHON_MODEL_IMPORTS = (
+    "landing.warehouse",
     "matching.accounts",
     "matching.contacts",
     "matching.junk",

@@ -66,3 +66,13 @@ def connect(
     # Set once open (the setting needs DuckDB's time zone extension, which loads with the connection).
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def column_names(con, schema: str, table: str) -> set[str]:
+    """Names of a warehouse table's columns (empty when it does not exist): how a dbt model reading its own
+    previous state (`this`) finds out whether that state has what it needs."""
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {name for (name,) in rows}

@@ -22,6 +22,16 @@ def dbt_manifest() -> Path:
     return prepare_dbt_manifest()
 
 
+@pytest.fixture
+def engine(tmp_path):
+    """An operational store (SQLite, migrated) in a temporary folder, for the planner and queue tests."""
+    from ops_store import open_store
+
+    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def actionhouse_defs(dbt_manifest, tmp_path_factory):
     """The whole Definitions object, loaded the way `dg dev` loads it, with paths in a temporary folder."""

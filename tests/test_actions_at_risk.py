@@ -16,19 +16,11 @@ from actions.planner import StoreView, apply_plan, plan
 from actions.policy import PolicyError, load_policy, parse_policy
 from actions.queue import DecisionQueue
 from actions.states import State
-from ops_store import open_store
 from ops_store.schema import utc_now
 from reverse_etl.sync.requests import build_request
 
 POLICY = load_policy()
 TEMPLATE = POLICY.drafts.templates["at_risk_support"]
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def _plan(engine, world, run_id="r", policy=POLICY):

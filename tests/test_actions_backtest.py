@@ -19,18 +19,10 @@ from actions.planner import StoreView, apply_plan, plan
 from actions.policy import DEFAULT_POLICY_PATH, load_policy, parse_policy
 from actions.queue import DecisionQueue
 from actions.snapshots import prune, read_snapshot, total_bytes, write_snapshot
-from ops_store import open_store
 from ops_store.schema import metadata, utc_now
 
 POLICY = load_policy()
 TEXT = DEFAULT_POLICY_PATH.read_text()
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def _run(engine, root, world, policy, now, run_id):

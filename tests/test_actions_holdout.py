@@ -22,7 +22,6 @@ from actions.queue import DecisionQueue, IllegalTransition, NotAllowed
 from actions.states import FINAL, State
 from actions.suppression import SuppressionList
 from console import store_views
-from ops_store import open_store
 from ops_store.schema import actions, utc_now
 
 TEXT = DEFAULT_POLICY_PATH.read_text()
@@ -39,13 +38,6 @@ def policy_with(shares: dict[str, float] | None, seed: str = SEED, text: str = T
 
 HALF = parse_policy(policy_with({"lead_routing": 0.5, "sla": 0.5, "at_risk": 0.5, "meetings": 0.5}))
 NONE = parse_policy(policy_with(None))
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def _plan(engine, world, policy, now, run_id):

@@ -5,25 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from planning_fixtures import AS_OF, contact, frame, inputs, signal
 
 from actions.catalog import RiskClass, Workflow
 from actions.inputs import FOLLOW_UP_SCHEMA, OPEN_DEAL_SCHEMA, SIGNAL_SCHEMA, STAGE_EVIDENCE_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
-from ops_store import open_store
 from ops_store.schema import utc_now
 
 POLICY = load_policy()
 CAP = POLICY.hygiene.max_items_per_owner_per_day
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def _plan(engine, world, run_id, now=None):

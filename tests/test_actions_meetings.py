@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-import pytest
 from planning_fixtures import AS_OF, contact, frame, inputs, reply, signal
 
 from actions.calendar import COUNTRY_TIME_ZONES, time_zone_of
@@ -15,18 +14,10 @@ from actions.inputs import MEETING_REQUEST_SCHEMA, OWNER_CALENDAR_SCHEMA, SIGNAL
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
 from actions.workflows.meetings import owner_time_zone, propose_slots
-from ops_store import open_store
 from ops_store.schema import utc_now
 
 POLICY = load_policy()
 SETTINGS = POLICY.meetings
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def request(event_id: str, golden_id: str, text: str, booked: bool = False) -> dict:

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from planning_fixtures import AS_OF, contact, frame, inputs, signal
 
 from actions.catalog import RiskClass, Workflow
 from actions.inputs import MULTITHREAD_SCHEMA, SIGNAL_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
-from ops_store import open_store
 from ops_store.schema import utc_now
 
 POLICY = load_policy()
 SETTINGS = POLICY.multithreading
 FUNCTIONS = ["executive", "finance", "it", "operations", "sales", "marketing"]
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def candidates(deal_id: int, engaged: int, covered: list[str], people: list[tuple[str, str, str]]) -> list[dict]:

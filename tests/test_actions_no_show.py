@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from planning_fixtures import AS_OF, contact, frame, inputs, reply, signal
 
 from actions.calendar import next_weekday_options
@@ -15,17 +14,9 @@ from actions.inputs import NO_SHOW_SCHEMA, SIGNAL_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
-from ops_store import open_store
 from ops_store.schema import utc_now
 
 POLICY = load_policy()
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def _plan(engine, world, run_id, now):

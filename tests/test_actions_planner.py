@@ -28,13 +28,6 @@ POLICY = load_policy()
 REACHING = {"create_task", "set_follow_up_date", "assign_owner", "sla_escalation", "send_email"}
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
-
-
 def _plan(engine, world, run_id="r", now=None):
     now = now or utc_now()
     result = plan(world, POLICY, StoreView.read(engine, POLICY, now), now=now, run_id=run_id)

@@ -24,13 +24,6 @@ POLICY = load_policy()
 TEXT = DEFAULT_POLICY_PATH.read_text()
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
-
-
 def world(people):
     w = inputs(people)
     w.sequence_candidates = frame(

@@ -3,24 +3,15 @@ floor nothing is proposed and the metrics say so; never for customers or suppres
 
 from __future__ import annotations
 
-import pytest
 from planning_fixtures import contact, frame, inputs, sequence_candidate, signal
 
 from actions.catalog import RiskClass, Workflow
 from actions.inputs import SEQUENCE_CANDIDATE_SCHEMA, SIGNAL_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
-from ops_store import open_store
 from ops_store.schema import utc_now
 
 POLICY = load_policy()
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
 
 
 def world(candidates, people=None, suppressed=()):

@@ -12,6 +12,7 @@ macros/incremental_replace_all.sql): a `table` model would read its previous sta
 
 import polars as pl
 
+from landing.warehouse import column_names
 from matching.contacts import prepare_contact_features
 from matching.resolve import recluster_contacts
 
@@ -21,12 +22,9 @@ def _previous_clusters(dbt, session) -> pl.DataFrame | None:
     # First build or a full refresh: start from scratch whatever the table holds.
     if not dbt.is_incremental:
         return None
-    columns = session.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [dbt.this.schema, dbt.this.identifier],
-    ).fetchall()
+    columns = column_names(session, dbt.this.schema, dbt.this.identifier)
     # First build, or a table from before incremental resolution: nothing to carry over.
-    if not {"resolved_through", "parameters_version", "domain_bridges"} <= {name for (name,) in columns}:
+    if not {"resolved_through", "parameters_version", "domain_bridges"} <= columns:
         return None
     return session.sql(
         f"select record_id, golden_contact_id, resolved_through, parameters_version from {dbt.this}"

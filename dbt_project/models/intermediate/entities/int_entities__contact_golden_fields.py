@@ -10,6 +10,7 @@ left with no value at all, so it cannot keep its old rows. A full refresh draws 
 
 import polars as pl
 
+from landing.warehouse import column_names
 from matching.survivorship import CANDIDATE_COLUMNS, select_survivors
 
 HASHED = ", ".join(CANDIDATE_COLUMNS[1:])
@@ -19,11 +20,7 @@ def _previous_hashes(dbt, session) -> str | None:
     """SQL of (golden_contact_id, candidates_hash) as the last run left them, or None when starting over."""
     if not dbt.is_incremental:
         return None
-    columns = session.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [dbt.this.schema, dbt.this.identifier],
-    ).fetchall()
-    if "candidates_hash" not in {name for (name,) in columns}:
+    if "candidates_hash" not in column_names(session, dbt.this.schema, dbt.this.identifier):
         return None
     return f"select distinct golden_contact_id, candidates_hash from {dbt.this}"
 
