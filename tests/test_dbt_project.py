@@ -137,8 +137,10 @@ def test_every_raw_source_has_freshness_on_its_load_time(dbt_manifest):
     }
     for source in sources:
         freshness = source["freshness"] or {}
-        expected = "copied_at" if source["identifier"] == "decision_log" else "_loaded_at"
-        assert source["loaded_at_field"] == expected, source["unique_id"]
+        if source["identifier"] == "decision_log":  # copied in the same refresh as dbt runs: nothing to be late
+            assert not freshness.get("warn_after", {}).get("count"), source["unique_id"]
+            continue
+        assert source["loaded_at_field"] == "_loaded_at", source["unique_id"]
         warn, error = freshness.get("warn_after") or {}, freshness.get("error_after") or {}
         assert warn.get("period") == error.get("period") == "hour", source["unique_id"]
         # An hourly refresh: never a warning before one refresh was missed, errors after the warning.
