@@ -478,21 +478,24 @@ def _held_at_birth(row: dict[str, Any]) -> bool:
     return row["state"] == State.HELD_OUT.value
 
 
-# The outcome marts' lift per workflow (another part of issue 15 builds them): the table the default effect source
-# reads, one row per workflow and KPI metric with `lift`, `ci_low`, `ci_high` per treated target. Absent: no effect.
+# The outcome marts' lift per workflow (dbt `marts/outcomes/fct_workflow_lift`, docs/outcomes.md "Lift"): one row per
+# workflow and outcome with `lift`, `lift_ci_low`, `lift_ci_high` per treated target. Absent or no lift yet: no effect.
 LIFT_TABLE = "marts.fct_workflow_lift"
 
 
 def warehouse_effects(con: Any, table: str = LIFT_TABLE) -> EffectSource:
-    """An `EffectSource` over the warehouse's lift table (a DuckDB connection); none when the table is missing."""
+    """An `EffectSource` over the warehouse's lift table (a DuckDB connection); none when the table is missing or a
+    workflow has no lift with an interval yet (no held-out or no treated actions)."""
     import duckdb
 
     try:
-        rows = con.execute(f"select workflow, metric, lift, ci_low, ci_high from {table}").fetchall()
+        rows = con.execute(
+            f"select workflow, outcome, lift, lift_ci_low, lift_ci_high from {table} order by workflow, outcome"
+        ).fetchall()
     except duckdb.Error:
         rows = []
     found = {}
-    for workflow, metric, lift, low, high in rows:
-        if lift is not None and workflow not in found:
-            found[workflow] = Effect(metric=metric, lift=float(lift), ci_low=float(low), ci_high=float(high))
+    for workflow, outcome, lift, low, high in rows:
+        if None not in (lift, low, high) and workflow not in found:
+            found[workflow] = Effect(metric=outcome, lift=float(lift), ci_low=float(low), ci_high=float(high))
     return found.get

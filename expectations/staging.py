@@ -6,6 +6,7 @@ dbt's own schema tests run inside `dbt build`; these suites guard the formats la
 
 from __future__ import annotations
 
+from actions.catalog import Workflow
 from expectations.suite import Suite, expect, key_column, table_suite
 from landing.contract import REPLY_LABEL_VOCABULARY, SIGNAL_TYPES
 
@@ -135,6 +136,15 @@ STAGING_SUITES: dict[str, Suite] = {
             *key_column("event_id"),
             expect("ExpectColumnValuesToNotBeNull", column="labelled_at"),
             expect("ExpectColumnValuesToBeInSet", column="reply_label", value_set=list(REPLY_LABEL_VOCABULARY)),
+        ),
+        # The decision queue's copy (docs/outcomes.md): what the outcome marts compare.
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_actionhouse__decisions",
+            *key_column("action_id"),
+            expect("ExpectColumnValuesToNotBeNull", column="proposed_at"),
+            expect("ExpectColumnValuesToNotBeNull", column="state"),
+            expect("ExpectColumnValuesToBeInSet", column="workflow", value_set=[w.value for w in Workflow]),
         ),
     )
 }

@@ -196,3 +196,27 @@ def test_an_expired_review_offered_again_with_the_same_id_is_not_a_new_proposal(
     assert DecisionQueue(engine, POLICY).get(merge.action_id).state == "expired"
     report = backtest(engine, POLICY, tmp_path, since=start - timedelta(minutes=1))
     assert report.reproduced and report.totals()["added"] == 0
+
+
+def test_effects_are_read_from_the_outcome_marts_lift_table():
+    """The backtest's effect source reads `marts.fct_workflow_lift` as the outcome marts build it (columns of the
+    dbt model): a workflow without an interval yet (no held-out actions) has no effect; no table, no effects."""
+    import duckdb
+
+    from actions.backtest import warehouse_effects
+
+    con = duckdb.connect()
+    assert warehouse_effects(con)("sla") is None
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_workflow_lift (workflow varchar, outcome varchar, window_days integer, "
+        "treated_n bigint, lift double, lift_ci_low double, lift_ci_high double, sample_size_note varchar)"
+    )
+    con.execute(
+        "insert into marts.fct_workflow_lift values "
+        "('sla', 'meeting booked', 14, 120, 0.12, 0.03, 0.21, null), "
+        "('at_risk', 'renewed', 90, 8, null, null, null, 'no held-out actions yet: no lift')"
+    )
+    effects = warehouse_effects(con)
+    assert effects("sla") == Effect(metric="meeting booked", lift=0.12, ci_low=0.03, ci_high=0.21)
+    assert effects("at_risk") is None and effects("sequences") is None

@@ -99,6 +99,25 @@ def test_planner_reads_the_candidates_and_its_promises_block(actionhouse_defs):
         assert checks[name].blocking and checks[name].asset_key == planner.key
 
 
+def test_decision_log_is_upstream_of_the_outcome_marts(actionhouse_defs):
+    """The queue's copy (raw/decision_log, no upstream: no cycle through the planner) feeds the decisions staging
+    model, and through it the outcome and lift marts, in the same refresh."""
+    graph = actionhouse_defs.resolve_asset_graph()
+    decision_log = dg.AssetKey(["raw", "decision_log"])
+    assert not graph.get(decision_log).parent_keys
+    downstream, frontier = set(), [decision_log]
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys:
+            if child not in downstream:
+                downstream.add(child)
+                frontier.append(child)
+    assert dg.AssetKey(["staging", "stg_actionhouse__decisions"]) in downstream
+    for mart in ("fct_outcome_events", "fct_workflow_outcomes", "fct_lift_decisions", "fct_workflow_lift"):
+        assert dg.AssetKey(["marts", mart]) in downstream, mart
+    job = actionhouse_defs.resolve_job_def("refresh_warehouse")
+    assert decision_log in job.asset_layer.executable_asset_keys
+
+
 def test_with_a_crm_the_syncs_sit_downstream_of_scores_and_queue(dbt_manifest, monkeypatch):
     """Reverse ETL exists only with a CRM; field sync after the scores, action sync after the queue's checks, the
     sync log after both; the approvals sensor runs the action sync alone, outside the warehouse's one-writer lane."""

@@ -1,0 +1,99 @@
+"""The decision log: the operational store's actions copied into the warehouse (`raw.decision_log`).
+
+This is the one path by which data goes from the decision queue into the warehouse. Everything else the
+warehouse knows comes back through ingest (the CRM's own records, engagement events), but a held-out action is
+never sent: nothing of it reaches the CRM, so only this copy tells the outcome marts who was held out, who was
+treated and when (docs/outcomes.md). No Dagster here: `orchestration/defs/actions/decision_log.py` wires it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from ops_store.schema import actions, sync_outbox
+
+TABLE = "raw.decision_log"
+# One row per action: what the warehouse needs to tell treated from held out and to join outcomes (no payload,
+# no emails, no reasons: contact data stays in the operational store).
+COLUMNS: dict[str, pa.DataType] = {
+    "action_id": pa.string(),
+    "workflow": pa.string(),
+    "action_type": pa.string(),
+    "target_kind": pa.string(),
+    "target_id": pa.string(),
+    "account_id": pa.string(),
+    "owner": pa.string(),
+    "state": pa.string(),
+    "risk_class": pa.string(),
+    "proposed_at": pa.timestamp("us", tz="UTC"),
+    "decided_at": pa.timestamp("us", tz="UTC"),
+    "sent_at": pa.timestamp("us", tz="UTC"),
+    "policy_version": pa.string(),
+    "copied_at": pa.timestamp("us", tz="UTC"),
+}
+_DDL = ", ".join(
+    f"{name} {'timestamptz' if pa.types.is_timestamp(kind) else 'varchar'}" for name, kind in COLUMNS.items()
+)
+BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    rows: int
+    held_out: int
+    sent: int
+    copied_at: datetime
+
+
+def ensure_decision_log_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create an empty `raw.decision_log` if there is none (a warehouse no copy has reached yet)."""
+    con.execute("create schema if not exists raw")
+    con.execute(f"create table if not exists {TABLE} ({_DDL})")
+
+
+def decision_log_query() -> sa.Select:
+    """Every action with the time its first CRM request was sent (NULL if none was)."""
+    first_sent = (
+        sa.select(sync_outbox.c.action_id, sa.func.min(sync_outbox.c.sent_at).label("sent_at"))
+        .where(sync_outbox.c.sent_at.is_not(None))
+        .group_by(sync_outbox.c.action_id)
+        .subquery()
+    )
+    return (
+        sa.select(
+            *(actions.c[name] for name in COLUMNS if name not in ("sent_at", "copied_at")),
+            first_sent.c.sent_at,
+        )
+        .select_from(actions.outerjoin(first_sent, first_sent.c.action_id == actions.c.action_id))
+        .order_by(actions.c.action_id)
+    )
+
+
+def copy_decision_log(engine: sa.Engine, con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> CopyReport:
+    """Replace `raw.decision_log` with the store's actions as they are now, in one warehouse transaction."""
+    copied_at = (now or datetime.now(UTC)).astimezone(UTC)
+    schema = pa.schema(list(COLUMNS.items()))
+    con.execute("begin transaction")
+    try:
+        con.execute(f"drop table if exists {TABLE}")
+        ensure_decision_log_table(con)
+        with engine.connect() as store:
+            result = store.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(decision_log_query())
+            for batch in result.partitions(BATCH_ROWS):
+                columns = {name: [row._mapping[name] for row in batch] for name in COLUMNS if name != "copied_at"}
+                columns["copied_at"] = [copied_at] * len(batch)
+                _batch = pa.Table.from_pydict(columns, schema=schema)  # noqa: F841 (read by DuckDB by name)
+                con.execute(f"insert into {TABLE} select * from _batch")
+        rows, held_out, sent = con.execute(
+            f"select count(*), count(*) filter (where state = 'held_out'), count(sent_at) from {TABLE}"
+        ).fetchone()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return CopyReport(rows=rows, held_out=held_out, sent=sent, copied_at=copied_at)

@@ -1,0 +1,230 @@
+-- The rows behind every outcome metric (docs/outcomes.md "Metrics"): one row per unit a metric counts — a lead,
+-- a sequence enrollment, a no-show, an open deal, a flagged account, an unsubscribe, a recipient-day of sends,
+-- a proposed action — with the moment that places it in a day and week (cohort_at), whether it counts in the
+-- numerator, the id of the row that decided it and, for time metrics, the hours. fct_workflow_outcomes
+-- aggregates these; every figure there is the count of rows here. Units, not raw events: one row per lead or
+-- enrollment, never per email event.
+with contact_records as (
+    select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
+),
+
+-- Leads: contacts created since the CRM activity history starts (an older one's first touch cannot be known).
+leads as (
+    select contact_id, created_at
+    from {{ ref('stg_hubspot__contacts') }}
+    where created_at >= (select min(activity_at) from {{ ref('stg_hubspot__activities') }})
+),
+
+touches as (
+    select unnest(associated_contact_ids) as contact_id, activity_id, activity_at
+    from {{ ref('stg_hubspot__activities') }}
+    where is_touch
+),
+
+first_touch as (
+    select l.contact_id, arg_min(t.activity_id, t.activity_at) as activity_id, min(t.activity_at) as touched_at
+    from leads as l
+    inner join touches as t on t.contact_id = l.contact_id and t.activity_at >= l.created_at
+    group by l.contact_id
+),
+
+meetings as (
+    select unnest(associated_contact_ids) as contact_id, meeting_id,
+           coalesce(created_at, meeting_start_at) as booked_at
+    from {{ ref('stg_hubspot__meetings') }}
+),
+
+lead_meeting as (
+    select l.contact_id, arg_min(m.meeting_id, m.booked_at) as meeting_id
+    from leads as l
+    inner join meetings as m on m.contact_id = l.contact_id and m.booked_at >= l.created_at
+        and m.booked_at <= l.created_at + to_days({{ var('outcome_window_days_meetings') }})
+    group by l.contact_id
+),
+
+-- Sequences (W5): one enrollment per recipient and sequence, from its first send; its replies, unsubscribes
+-- and spam reports are events of the same recipient carrying the same sequence id, within the window.
+sequence_events as (
+    select email, sequence_id, event_type, event_id, occurred_at
+    from {{ ref('stg_email__events') }}
+    where sequence_id is not null and email is not null
+        and event_type in ('sent', 'reply', 'unsubscribe', 'spam_report')
+),
+
+enrollments as (
+    select
+        s.email,
+        s.sequence_id,
+        min(s.occurred_at) filter (where s.event_type = 'sent') as enrolled_at
+    from sequence_events as s
+    group by s.email, s.sequence_id
+    having enrolled_at is not null
+),
+
+enrollment_outcomes as (
+    select
+        e.email,
+        e.sequence_id,
+        e.enrolled_at,
+        arg_min(s.event_id, s.occurred_at) filter (where s.event_type = 'reply') as reply_event_id,
+        arg_min(s.event_id, s.occurred_at) filter (where s.event_type = 'unsubscribe') as unsubscribe_event_id,
+        arg_min(s.event_id, s.occurred_at) filter (where s.event_type = 'spam_report') as spam_event_id
+    from enrollments as e
+    left join sequence_events as s
+        on s.email = e.email and s.sequence_id = e.sequence_id and s.event_type <> 'sent'
+        and s.occurred_at >= e.enrolled_at
+        and s.occurred_at <= e.enrolled_at + to_days({{ var('outcome_window_days_meetings') }})
+    group by e.email, e.sequence_id, e.enrolled_at
+),
+
+-- Safety: every send and unsubscribe per recipient (all emails, sequence or not).
+sends as (
+    select email, cast(occurred_at as date) as sent_on, count(*) as sends, max(occurred_at) as last_sent_at
+    from {{ ref('stg_email__events') }}
+    where event_type = 'sent' and email is not null
+    group by email, cast(occurred_at as date)
+),
+
+-- A spam report counts on the day of the recipient's latest send at or before it.
+spam_reports as (
+    select r.email, max(s.sent_on) as sent_on, r.event_id, r.occurred_at
+    from {{ ref('stg_email__events') }} as r
+    inner join sends as s on s.email = r.email and s.sent_on <= cast(r.occurred_at as date)
+    where r.event_type = 'spam_report' and r.email is not null
+    group by r.email, r.event_id, r.occurred_at
+),
+
+spam_by_send_day as (
+    select email, sent_on, arg_min(event_id, occurred_at) as event_id
+    from spam_reports
+    group by email, sent_on
+),
+
+unsubscribes as (
+    select email, arg_min(event_id, occurred_at) as event_id, min(occurred_at) as unsubscribed_at
+    from {{ ref('stg_email__events') }}
+    where event_type = 'unsubscribe' and email is not null
+    group by email
+),
+
+sends_after_unsubscribe as (
+    select u.email, min(s.occurred_at) as next_sent_at
+    from unsubscribes as u
+    inner join {{ ref('stg_email__events') }} as s
+        on s.email = u.email and s.event_type = 'sent' and s.occurred_at > u.unsubscribed_at
+    group by u.email
+),
+
+-- Customer-facing actions Actionhouse sent, per recipient email (the target contact's CRM records).
+action_sends as (
+    select c.email, d.action_id, d.sent_at
+    from {{ ref('stg_actionhouse__decisions') }} as d
+    inner join contact_records as x on x.golden_contact_id = d.target_id
+    inner join {{ ref('stg_hubspot__contacts') }} as c on c.contact_id = x.contact_id
+    where d.target_kind = 'contact' and d.sent_at is not null and c.email is not null
+        and d.action_type in ({{ "'" ~ var('outcome_customer_facing_action_types') | join("', '") ~ "'" }})
+),
+
+actions_after_unsubscribe as (
+    select u.email, arg_min(a.action_id, a.sent_at) as action_id
+    from unsubscribes as u
+    inner join action_sends as a on a.email = u.email and a.sent_at > u.unsubscribed_at
+    group by u.email
+),
+
+flagged_accounts as (
+    select golden_account_id, min(as_of) as flagged_at, arg_min(verdict_id, as_of) as verdict_id
+    from {{ ref('fct_account_risk_history') }}
+    group by golden_account_id
+),
+
+account_wins as (
+    select f.golden_account_id, arg_min(d.deal_id, d.closed_won_entered_at) as deal_id
+    from flagged_accounts as f
+    inner join {{ ref('fct_pipeline_deals') }} as d
+        on d.golden_account_id = f.golden_account_id and d.closed_won_entered_at > f.flagged_at
+        and d.closed_won_entered_at <= f.flagged_at + to_days({{ var('outcome_window_days_saves') }})
+    group by f.golden_account_id
+)
+
+select
+    'first_touch_within_sla' as metric, 'sla' as workflow, 'all' as segment, 'lead' as unit_kind,
+    cast(l.contact_id as varchar) as unit_id, l.created_at as cohort_at,
+    coalesce(epoch(t.touched_at) - epoch(l.created_at) <= {{ var('outcome_first_touch_sla_hours') }} * 3600, false)
+        as in_numerator,
+    'stg_hubspot__activities' as evidence_table, cast(t.activity_id as varchar) as evidence_id,
+    (epoch(t.touched_at) - epoch(l.created_at)) / 3600.0 as hours
+from leads as l
+left join first_touch as t on t.contact_id = l.contact_id
+
+union all
+
+select
+    'meetings_per_1000_leads', 'lead_routing', 'all', 'lead', cast(l.contact_id as varchar), l.created_at,
+    m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar), null
+from leads as l
+left join lead_meeting as m on m.contact_id = l.contact_id
+
+union all
+{% for metric, column in [('sequence_reply_rate', 'reply_event_id'), ('sequence_unsubscribe_rate', 'unsubscribe_event_id'), ('sequence_spam_complaint_rate', 'spam_event_id')] %}
+select
+    '{{ metric }}', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
+    {{ column }} is not null, 'stg_email__events', {{ column }}, null
+from enrollment_outcomes
+
+union all
+
+{% endfor -%}
+select
+    'no_show_rescheduled', 'no_show', 'all', 'meeting', cast(meeting_id as varchar), meeting_start_at,
+    coalesce(rebooked, false), 'fct_no_shows', cast(meeting_id as varchar), null
+from {{ ref('fct_no_shows') }}
+
+union all
+
+select
+    'open_deals_with_next_step', 'hygiene', 'all', 'deal', cast(deal_id as varchar), as_of,
+    has_next_step, 'fct_pipeline_deals', cast(deal_id as varchar), null
+from {{ ref('fct_pipeline_deals') }}
+where is_open
+
+union all
+
+select
+    'flagged_accounts_renewed', 'at_risk', 'all', 'account', f.golden_account_id, f.flagged_at,
+    w.deal_id is not null, 'fct_pipeline_deals', cast(w.deal_id as varchar), null
+from flagged_accounts as f
+left join account_wins as w on w.golden_account_id = f.golden_account_id
+
+union all
+
+select
+    'unsubscribe_compliance', 'suppression', 'all', 'unsubscribe', u.event_id, u.unsubscribed_at,
+    a.action_id is null, 'stg_actionhouse__decisions', coalesce(a.action_id, u.event_id), null
+from unsubscribes as u
+left join actions_after_unsubscribe as a on a.email = u.email
+
+union all
+
+select
+    'unsubscribe_compliance_all_senders', 'suppression', 'all', 'unsubscribe', u.event_id, u.unsubscribed_at,
+    a.next_sent_at is null, 'stg_email__events', u.event_id, null
+from unsubscribes as u
+left join sends_after_unsubscribe as a on a.email = u.email
+
+union all
+
+select
+    'spam_complaint_rate', 'all', 'all', 'recipient_day', s.email || '|' || cast(s.sent_on as varchar),
+    cast(s.sent_on as timestamptz), r.event_id is not null, 'stg_email__events', r.event_id, null
+from sends as s
+left join spam_by_send_day as r on r.email = s.email and r.sent_on = s.sent_on
+
+union all
+
+select
+    'escalation_rate', workflow, 'all', 'action', action_id, proposed_at,
+    action_type in ('escalate_reply', 'sla_escalation', 'escalate_renewal'), 'stg_actionhouse__decisions', action_id,
+    null
+from {{ ref('stg_actionhouse__decisions') }}
+where not is_held_out
