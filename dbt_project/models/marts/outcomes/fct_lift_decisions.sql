@@ -36,7 +36,7 @@ meetings as (
 ),
 
 meeting_outcomes as (
-    select d.action_id, arg_min(m.meeting_id, m.booked_at) as meeting_id
+    select d.action_id, arg_min(m.meeting_id, (m.booked_at, m.meeting_id)) as meeting_id
     from decisions as d
     inner join targets as t on t.action_id = d.action_id
     inner join meetings as m on m.golden_contact_id = t.golden_contact_id and m.booked_at > d.proposed_at
@@ -45,7 +45,7 @@ meeting_outcomes as (
 ),
 
 save_outcomes as (
-    select d.action_id, arg_min(p.deal_id, p.closed_won_entered_at) as deal_id
+    select d.action_id, arg_min(p.deal_id, (p.closed_won_entered_at, p.deal_id)) as deal_id
     from decisions as d
     inner join {{ ref('fct_pipeline_deals') }} as p
         on d.target_kind = 'account' and p.golden_account_id = d.target_id

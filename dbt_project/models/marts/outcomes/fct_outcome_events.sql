@@ -3,7 +3,8 @@
 -- a proposed action — with the moment that places it in a day and week (cohort_at), whether it counts in the
 -- numerator, the id of the row that decided it and, for time metrics, the hours. fct_workflow_outcomes
 -- aggregates these; every figure there is the count of rows here. Units, not raw events: one row per lead or
--- enrollment, never per email event.
+-- enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
+-- would otherwise be broken by the order rows arrive in, which differs between hourly and from-scratch builds).
 with contact_records as (
     select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
 ),
@@ -22,7 +23,7 @@ touches as (
 ),
 
 first_touch as (
-    select l.contact_id, arg_min(t.activity_id, t.activity_at) as activity_id, min(t.activity_at) as touched_at
+    select l.contact_id, arg_min(t.activity_id, (t.activity_at, t.activity_id)) as activity_id, min(t.activity_at) as touched_at
     from leads as l
     inner join touches as t on t.contact_id = l.contact_id and t.activity_at >= l.created_at
     group by l.contact_id
@@ -35,7 +36,7 @@ meetings as (
 ),
 
 lead_meeting as (
-    select l.contact_id, arg_min(m.meeting_id, m.booked_at) as meeting_id
+    select l.contact_id, arg_min(m.meeting_id, (m.booked_at, m.meeting_id)) as meeting_id
     from leads as l
     inner join meetings as m on m.contact_id = l.contact_id and m.booked_at >= l.created_at
         and m.booked_at <= l.created_at + to_days({{ var('outcome_window_days_meetings') }})
@@ -66,9 +67,9 @@ enrollment_outcomes as (
         e.email,
         e.sequence_id,
         e.enrolled_at,
-        arg_min(s.event_id, s.occurred_at) filter (where s.event_type = 'reply') as reply_event_id,
-        arg_min(s.event_id, s.occurred_at) filter (where s.event_type = 'unsubscribe') as unsubscribe_event_id,
-        arg_min(s.event_id, s.occurred_at) filter (where s.event_type = 'spam_report') as spam_event_id
+        arg_min(s.event_id, (s.occurred_at, s.event_id)) filter (where s.event_type = 'reply') as reply_event_id,
+        arg_min(s.event_id, (s.occurred_at, s.event_id)) filter (where s.event_type = 'unsubscribe') as unsubscribe_event_id,
+        arg_min(s.event_id, (s.occurred_at, s.event_id)) filter (where s.event_type = 'spam_report') as spam_event_id
     from enrollments as e
     left join sequence_events as s
         on s.email = e.email and s.sequence_id = e.sequence_id and s.event_type <> 'sent'
@@ -95,13 +96,13 @@ spam_reports as (
 ),
 
 spam_by_send_day as (
-    select email, sent_on, arg_min(event_id, occurred_at) as event_id
+    select email, sent_on, arg_min(event_id, (occurred_at, event_id)) as event_id
     from spam_reports
     group by email, sent_on
 ),
 
 unsubscribes as (
-    select email, arg_min(event_id, occurred_at) as event_id, min(occurred_at) as unsubscribed_at
+    select email, arg_min(event_id, (occurred_at, event_id)) as event_id, min(occurred_at) as unsubscribed_at
     from {{ ref('stg_email__events') }}
     where event_type = 'unsubscribe' and email is not null
     group by email
@@ -126,20 +127,20 @@ action_sends as (
 ),
 
 actions_after_unsubscribe as (
-    select u.email, arg_min(a.action_id, a.sent_at) as action_id
+    select u.email, arg_min(a.action_id, (a.sent_at, a.action_id)) as action_id
     from unsubscribes as u
     inner join action_sends as a on a.email = u.email and a.sent_at > u.unsubscribed_at
     group by u.email
 ),
 
 flagged_accounts as (
-    select golden_account_id, min(as_of) as flagged_at, arg_min(verdict_id, as_of) as verdict_id
+    select golden_account_id, min(as_of) as flagged_at, arg_min(verdict_id, (as_of, verdict_id)) as verdict_id
     from {{ ref('fct_account_risk_history') }}
     group by golden_account_id
 ),
 
 account_wins as (
-    select f.golden_account_id, arg_min(d.deal_id, d.closed_won_entered_at) as deal_id
+    select f.golden_account_id, arg_min(d.deal_id, (d.closed_won_entered_at, d.deal_id)) as deal_id
     from flagged_accounts as f
     inner join {{ ref('fct_pipeline_deals') }} as d
         on d.golden_account_id = f.golden_account_id and d.closed_won_entered_at > f.flagged_at
