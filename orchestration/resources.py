@@ -64,3 +64,12 @@ class OpsStoreResource(dg.ConfigurableResource):
     def engine(self) -> sa.Engine:
         """An engine on the store, its schema migrated to the latest version (dispose it after the step)."""
         return open_store(self.url)
+
+    @contextmanager
+    def engine_for_step(self) -> Iterator[sa.Engine]:
+        """`engine()` for a `with` block, disposed when the block ends, whether it ends well or not."""
+        engine = self.engine()
+        try:
+            yield engine
+        finally:
+            engine.dispose()

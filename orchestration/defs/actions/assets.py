@@ -122,9 +122,8 @@ _CHECKS = {
 )
 def queue_promises(context: dg.AssetCheckExecutionContext, ops_store: OpsStoreResource):
     """The decision queue's safety promises, checked after every planning run."""
-    engine = ops_store.engine()
-    report = queue_safety(engine, load_policy(), run_id=context.run.run_id)
-    engine.dispose()
+    with ops_store.engine_for_step() as engine:
+        report = queue_safety(engine, load_policy(), run_id=context.run.run_id)
     for name, (attribute, _) in _CHECKS.items():
         offending = getattr(report, attribute)
         yield dg.AssetCheckResult(

@@ -28,13 +28,9 @@ DECISION_LOG_KEY = dg.AssetKey(["raw", "decision_log"])
 )
 def decision_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Replace the warehouse copy of the decision log with the queue as it is now."""
-    engine = ops_store.engine()
-    try:
-        with warehouse.connect() as con:
-            report = copy_decision_log(engine, con)
-            schema = table_schema(con, TABLE)
-    finally:
-        engine.dispose()
+    with ops_store.engine_for_step() as engine, warehouse.connect() as con:
+        report = copy_decision_log(engine, con)
+        schema = table_schema(con, TABLE)
     context.log.info(f"decision log: {report.rows} actions copied ({report.held_out} held out, {report.sent} sent)")
     return dg.MaterializeResult(
         metadata={

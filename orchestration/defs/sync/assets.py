@@ -146,11 +146,8 @@ def hubspot_action_sync(context: dg.AssetExecutionContext, crm: CrmResource, ops
     )
     if report.stopped_by_kill_switch:
         context.log.warning("The kill switch is on: nothing more was sent.")
-    engine = ops_store.engine()
-    try:
+    with ops_store.engine_for_step() as engine:
         offending = sent_without_approval(engine, sync.connection)
-    finally:
-        engine.dispose()
     yield dg.MaterializeResult(metadata=_metadata(report))
     yield dg.AssetCheckResult(
         check_name="sent_only_approved",
@@ -173,29 +170,19 @@ def hubspot_action_sync(context: dg.AssetExecutionContext, crm: CrmResource, ops
 )
 def sync_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Publish the new sync-log rows to the warehouse."""
-    engine = ops_store.engine()
-    try:
-        with warehouse.connect() as con:
-            added = publish_sync_log(engine, con, progress=context.log.info)
-            by_status = dict(con.execute(f"select status, count(*) from {WAREHOUSE_TABLE} group by 1").fetchall())
-    finally:
-        engine.dispose()
+    with ops_store.engine_for_step() as engine, warehouse.connect() as con:
+        added = publish_sync_log(engine, con, progress=context.log.info)
+        by_status = dict(con.execute(f"select status, count(*) from {WAREHOUSE_TABLE} group by 1").fetchall())
     return dg.MaterializeResult(
         metadata={"rows_added": added, **{f"rows_{k}": v for k, v in sorted(by_status.items())}}
     )
 
 
 def _approvals_waiting(ops_store: OpsStoreResource) -> tuple[int, str | None]:
-    engine = ops_store.engine()
-    try:
-        with engine.connect() as con:
-            count, latest = con.execute(
-                sa.select(sa.func.count(), sa.func.max(actions.c.decided_at)).where(
-                    actions.c.state == State.APPROVED.value
-                )
-            ).one()
-    finally:
-        engine.dispose()
+    with ops_store.engine_for_step() as engine, engine.connect() as con:
+        count, latest = con.execute(
+            sa.select(sa.func.count(), sa.func.max(actions.c.decided_at)).where(actions.c.state == State.APPROVED.value)
+        ).one()
     return count, latest.isoformat() if latest else None
 
 
