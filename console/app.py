@@ -24,7 +24,7 @@ from actions.kill_switch import KillSwitch
 from actions.policy import Policy, load_policy
 from actions.queue import DecisionConflict, DecisionQueue, IllegalTransition, NotAllowed, QueueError, UnknownAction
 from actions.states import AWAITING_DECISION
-from console import charts, queries, store_views
+from console import charts, lift, queries, store_views
 from console.auth import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -453,10 +453,22 @@ def create_app(settings: ConsoleSettings, policy: Policy | None = None) -> FastA
     @app.get("/safety", response_class=HTMLResponse)
     def safety(request: Request, user: SignedIn):
         failures_only = request.query_params.get("failures") == "1"
+        cur = publication_cursor()
+        tables = queries.published_tables(cur) if cur is not None else set()
+        lift_rows = lift.lift_rows(queries.workflow_lift(cur)) if "workflow_lift" in tables else None
+        weekly = (
+            lift.weekly_table(queries.workflow_outcomes_weekly(cur))
+            if "workflow_outcomes_weekly" in tables
+            else None
+        )
         return page(
             request,
             "safety.html",
             user,
+            lift_rows=lift_rows or [],
+            lift_absent=lift.NO_TABLE if lift_rows is None else (lift.NO_ROWS if not lift_rows else None),
+            lift_chart=charts.workflow_lift(lift.chart_rows(lift_rows or [])),
+            weekly=weekly,
             metrics=store_views.workflow_metrics(engine),
             audit=store_views.audit_log(engine),
             sync_rows=store_views.sync_log_rows(engine, failures_only=failures_only),

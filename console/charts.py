@@ -1,4 +1,4 @@
-"""Vega-Lite specs (built with Altair) for the scores, lead and pipeline pages.
+"""Vega-Lite specs (built with Altair) for the scores, lead, pipeline and workflows pages.
 
 Each chart's spec is built once with Altair over a named data source, `table`; a page fills it with rows already
 aggregated in DuckDB (tens of rows) through the spec's top-level `datasets`. Building specs once keeps Altair's
@@ -142,6 +142,42 @@ def _bars(x: str, y: str, title: str, x_type: str) -> dict[str, Any]:
     )
 
 
+@cache
+def _lift() -> dict[str, Any]:
+    kinds = alt.Scale(
+        domain=["raises", "lowers", "no effect", "not measured"], range=["#1b7f5f", "#b3541e", "#5b6675", "#e0a526"]
+    )
+    y = alt.Y("label:N", title=None, sort=None)
+    color = alt.Color("verdict_kind:N", scale=kinds, title="verdict")
+    tooltip = [
+        "label:N",
+        alt.Tooltip("lift_points:Q", title="lift (points)"),
+        alt.Tooltip("ci_low_points:Q", title="95% CI low"),
+        alt.Tooltip("ci_high_points:Q", title="95% CI high"),
+        "treated:N",
+        "held_out:N",
+        "verdict:N",
+    ]
+    interval = (
+        alt.Chart(DATA)
+        .mark_rule(strokeWidth=2)
+        .encode(
+            y=y,
+            x=alt.X("ci_low_points:Q", title="lift: treated minus held-out rate, points (95% interval)"),
+            x2="ci_high_points:Q",
+            color=color,
+            tooltip=tooltip,
+        )
+    )
+    point = (
+        alt.Chart(DATA)
+        .mark_point(filled=True, size=80)
+        .encode(y=y, x="lift_points:Q", color=color, tooltip=tooltip)
+    )
+    zero = alt.Chart(alt.Data(values=[{"zero": 0}])).mark_rule(color="#1d2430", strokeDash=[4, 3]).encode(x="zero:Q")
+    return _template(lambda: alt.layer(interval, point, zero, title="Lift vs holdout per workflow"))
+
+
 def tier_distribution(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return _filled(_tiers(), _with_tier_label(rows))
 
@@ -166,3 +202,8 @@ def score_history(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 def bars(rows: list[dict[str, Any]], x: str, y: str, title: str, x_type: str = "N") -> dict[str, Any] | None:
     """A plain bar chart of `y` by `x` (pipeline figures)."""
     return _filled(_bars(x, y, title, x_type), rows)
+
+
+def workflow_lift(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Each workflow's lift as a point with its 95% interval bar and a zero line (rows: `console.lift.chart_rows`)."""
+    return _filled(_lift(), rows)

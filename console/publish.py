@@ -105,6 +105,16 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         ("ml.reply_classifications",),
         "select * from ml.reply_classifications",
     ),
+    # Issue 15's closed loop: each workflow's lift vs its holdout group, and its done metrics per week.
+    "workflow_lift": (
+        ("marts.fct_workflow_lift",),
+        "select * from marts.fct_workflow_lift order by workflow, outcome",
+    ),
+    "workflow_outcomes_weekly": (
+        ("marts.fct_workflow_outcomes",),
+        """select metric, workflow, segment, period_start, numerator, denominator, rate, median_hours
+        from marts.fct_workflow_outcomes where grain = 'week' order by workflow, metric, segment, period_start""",
+    ),
 }
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning

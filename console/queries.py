@@ -329,3 +329,21 @@ def deals(cur, stage: str | None = None, owner: str | None = None, page: int = 0
         params,
     )
     return found, total
+
+
+# ---- workflows: lift vs holdout, done metrics per week -----------------------------------------------------------
+def workflow_lift(cur) -> list[dict[str, Any]]:
+    """Each workflow's lift vs its holdout group per outcome (the mart `marts.fct_workflow_lift`)."""
+    return rows(cur, "select * from workflow_lift order by workflow, outcome")
+
+
+def workflow_outcomes_weekly(cur, weeks: int = 4) -> list[dict[str, Any]]:
+    """The weekly done-metric rows of the latest `weeks` weeks (the mart `marts.fct_workflow_outcomes`)."""
+    return rows(
+        cur,
+        f"""select metric, workflow, segment, period_start, numerator, denominator, median_hours
+        from workflow_outcomes_weekly
+        where period_start in (select distinct period_start from workflow_outcomes_weekly
+                               order by period_start desc limit {int(weeks)})
+        order by workflow, metric, segment, period_start""",
+    )

@@ -116,6 +116,34 @@ select 'e-1' as event_id, 'gc-1' as golden_contact_id, 'positive' as reply_class
        false as needs_human;
 """
 
+# The outcome marts (issue 15): a workflow whose lift is significant, one with none, one not measured yet; done
+# metrics for two weeks (and a day row, which the console does not publish). Figures by Newcombe's method 10.
+OUTCOME_MARTS_SQL = """
+create table marts.fct_workflow_lift as
+select * replace (treated_rate::double as treated_rate, held_out_rate::double as held_out_rate, lift::double as lift,
+                  lift_ci_low::double as lift_ci_low, lift_ci_high::double as lift_ci_high)
+from (values
+  ('lead_routing', 'meeting_booked', 14, 4000::bigint, 400::bigint, 0.1, 450::bigint, 44::bigint, 0.097778,
+   0.002222, -0.029979, 0.028225, false, 12::bigint, null),
+  ('sla', 'meeting_booked', 14, 4000::bigint, 600::bigint, 0.15, 450::bigint, 45::bigint, 0.1,
+   0.05, 0.017013, 0.076952, true, 30::bigint, null),
+  ('at_risk', 'renewed', 90, 56::bigint, 5::bigint, 0.089286, 29::bigint, 0::bigint, 0.0,
+   0.089286, -0.038137, 0.19256, false, 1::bigint,
+   'too few outcomes: 0 in the smaller group (fewer than 10)'))
+  v(workflow, outcome, window_days, treated_n, treated_outcomes, treated_rate, held_out_n, held_out_outcomes,
+    held_out_rate, lift, lift_ci_low, lift_ci_high, is_significant, windows_open, sample_size_note);
+create table marts.fct_workflow_outcomes as
+select * replace (rate::double as rate, median_hours::double as median_hours) from (values
+  ('first_touch_within_sla', 'sla', 'all', 'week', date '2026-11-23', 18::bigint, 24::bigint, 0.75, 3.5),
+  ('first_touch_within_sla', 'sla', 'all', 'week', date '2026-11-30', 9::bigint, 10::bigint, 0.9, 2.0),
+  ('first_touch_within_sla', 'sla', 'all', 'day', date '2026-11-30', 1::bigint, 2::bigint, 0.5, 2.0),
+  ('meetings_per_1000_leads', 'lead_routing', 'all', 'week', date '2026-11-30', 1::bigint, 24::bigint,
+   0.041667, null),
+  ('sequence_reply_rate', 'sequences', 'seq-a', 'week', date '2026-11-30', 2::bigint, 10::bigint, 0.2, null),
+  ('sequence_reply_rate', 'sequences', 'seq-b', 'week', date '2026-11-30', 1::bigint, 10::bigint, 0.1, null))
+  v(metric, workflow, segment, grain, period_start, numerator, denominator, rate, median_hours);
+"""
+
 
 @dataclass
 class ConsoleWorld:
@@ -128,10 +156,11 @@ class ConsoleWorld:
 
 
 def build_warehouse(path: Path) -> None:
-    """The hand-made warehouse (60 scored contacts over two scoring runs, deals, quality results)."""
+    """The hand-made warehouse (60 scored contacts over two scoring runs, deals, quality results, outcome marts)."""
     con = duckdb.connect(str(path))
     try:
         con.execute(WAREHOUSE_SQL)
+        con.execute(OUTCOME_MARTS_SQL)
     finally:
         con.close()
 

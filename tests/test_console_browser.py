@@ -232,17 +232,23 @@ def test_pages_keep_working_while_a_refresh_republishes(browser, base_url, world
     publisher.start()
     statuses = []
     try:
-        for path in ("/scores", "/leads/gc-1", "/", "/quality", "/pipeline") * 2:
+        for path in ("/scores", "/leads/gc-1", "/", "/quality", "/pipeline", "/safety") * 2:
             response = page.goto(base_url + path)
             statuses.append(response.status)
             if path == "/scores":
                 assert _marks(page, "chart-histogram") >= 5
+            if path == "/safety":
+                # The lift chart: a point and an interval bar per workflow (3 hand-made rows), and the zero line.
+                page.wait_for_selector("#chart-lift[data-rendered='1'] svg")
+                assert page.locator("#chart-lift svg .mark-symbol.role-mark path").count() == 3
+                assert page.locator("#chart-lift svg .mark-rule.role-mark line").count() == 4
+                assert "raises bookings" in page.inner_text("#workflow-lift tr[data-workflow=sla]")
     finally:
         stop.set()
         publisher.join()
     assert errors == []
     assert len(published) >= 3, "the pages were read while the publication was being replaced, several times"
-    assert statuses == [200] * 10
+    assert statuses == [200] * 12
     page.goto(base_url + "/scores")
     assert "(refresh republis" in page.inner_text("#publication")  # the page shows the newest publication
     context.close()

@@ -114,6 +114,7 @@ def test_decision_log_is_upstream_of_the_outcome_marts(actionhouse_defs):
     assert dg.AssetKey(["staging", "stg_actionhouse__decisions"]) in downstream
     for mart in ("fct_outcome_events", "fct_workflow_outcomes", "fct_lift_decisions", "fct_workflow_lift"):
         assert dg.AssetKey(["marts", mart]) in downstream, mart
+    assert dg.AssetKey(["console", "publication"]) in downstream  # the console's workflows page shows the lift
     job = actionhouse_defs.resolve_job_def("refresh_warehouse")
     assert decision_log in job.asset_layer.executable_asset_keys
 

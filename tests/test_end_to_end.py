@@ -56,6 +56,7 @@ def _check_console(data_dir, action_id: str) -> None:
     finally:
         con.close()
     assert {"scores", "contacts", "crosswalk", "golden_fields", "deals", "drift", "models", "quarantine_rows"} <= tables
+    assert {"workflow_lift", "workflow_outcomes_weekly"} <= tables  # the outcome marts (issue 15)
     settings = ConsoleSettings.from_environment()
     app = create_app(settings)
     client = TestClient(app, base_url="https://127.0.0.1")
@@ -73,6 +74,7 @@ def _check_console(data_dir, action_id: str) -> None:
         (f"/queue/{action_id}", "Policy verdicts"),
         ("/quality", "Quarantined rows"),
         ("/safety", "Audit log"),
+        ("/safety", "Does it work? Lift vs holdout"),
         ("/pipeline", "Open pipeline by stage"),
     ):
         page = client.get(path)

@@ -22,6 +22,8 @@ PUBLICATION_INPUTS = [
         dg.AssetKey(["marts", name])
         for name in ("dim_contacts", "contact_crosswalk", "merge_proposals", "enrichment_review", "fct_pipeline_deals")
     ),
+    # The outcome marts (issue 15): lift vs holdout and the weekly done metrics of the workflows page.
+    *(dg.AssetKey(["marts", name]) for name in ("fct_workflow_lift", "fct_workflow_outcomes")),
 ]
 
 
@@ -33,7 +35,8 @@ PUBLICATION_INPUTS = [
     kinds={"duckdb"},
     owners=["team:revops"],
     description="The tables the RevOps console reads (scores, score history, golden records and their sources, "
-    "quality results, quarantine, merge and enrichment reviews, deals, drift, model metrics), copied into "
+    "quality results, quarantine, merge and enrichment reviews, deals, lift vs holdout and weekly outcomes, drift, "
+    "model metrics), copied into "
     "data/console/publication.duckdb under a temporary name and renamed over the previous publication.",
 )
 def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
