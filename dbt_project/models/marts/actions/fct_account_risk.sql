@@ -40,9 +40,9 @@ account_of_record as (
 renewal_deals as (
     select
         r.golden_account_id,
-        arg_min(d.deal_id, d.close_date) as renewal_deal_id,
-        arg_min(d.deal_stage, d.close_date) as renewal_deal_stage,
-        arg_min(d.deal_owner, d.close_date) as renewal_deal_owner,
+        arg_min(d.deal_id, (d.close_date, d.deal_id)) filter (where d.close_date is not null) as renewal_deal_id,
+        arg_min(d.deal_stage, (d.close_date, d.deal_id)) filter (where d.close_date is not null) as renewal_deal_stage,
+        arg_min(d.deal_owner, (d.close_date, d.deal_id)) filter (where d.close_date is not null) as renewal_deal_owner,
         min(d.close_date) as renewal_deal_close_date
     from {{ ref('stg_hubspot__deals') }} as d, unnest(d.associated_company_ids) as t(company_id)
     inner join account_of_record as r on r.company_id = t.company_id
@@ -101,8 +101,8 @@ last_touch as (
     select
         t.golden_account_id,
         max(t.touched_at) as last_contact_at,
-        arg_max(t.touch_id, t.touched_at) as last_contact_id,
-        arg_max(t.touch_kind, t.touched_at) as last_contact_kind
+        arg_max(t.touch_id, (t.touched_at, t.touch_id)) filter (where t.touched_at is not null) as last_contact_id,
+        arg_max(t.touch_kind, (t.touched_at, t.touch_id)) filter (where t.touched_at is not null) as last_contact_kind
     from touches as t, as_of
     where t.touched_at <= as_of.as_of
     group by t.golden_account_id

@@ -60,9 +60,9 @@ first_touch as (
     select
         o.trigger_kind, o.trigger_id,
         min(th.touched_at) as first_touch_at,
-        arg_min(th.touch_id, th.touched_at) as first_touch_id,
-        arg_min(th.touch_kind, th.touched_at) as first_touch_kind,
-        arg_min(th.assigned_to, th.touched_at) as first_touch_by
+        arg_min(th.touch_id, (th.touched_at, th.touch_id)) filter (where th.touched_at is not null) as first_touch_id,
+        arg_min(th.touch_kind, (th.touched_at, th.touch_id)) filter (where th.touched_at is not null) as first_touch_kind,
+        arg_min(th.assigned_to, (th.touched_at, th.touch_id)) filter (where th.touched_at is not null) as first_touch_by
     from owned as o
     inner join touches as th
         on th.golden_contact_id = o.golden_contact_id

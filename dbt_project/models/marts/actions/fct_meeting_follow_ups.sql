@@ -32,8 +32,8 @@ select
     x.golden_contact_id,
     h.associated_deal_ids[1] as deal_id,
     min(t.activity_at) as first_touch_at,
-    arg_min(t.activity_id, t.activity_at) as first_touch_id,
-    arg_min(t.activity_type, t.activity_at) as first_touch_kind,
+    arg_min(t.activity_id, (t.activity_at, t.activity_id)) filter (where t.activity_at is not null) as first_touch_id,
+    arg_min(t.activity_type, (t.activity_at, t.activity_id)) filter (where t.activity_at is not null) as first_touch_kind,
     any_value(as_of.as_of) as as_of
 from held as h
 cross join as_of

@@ -28,8 +28,10 @@ replies as (
 ),
 
 latest_reply as (
-    select golden_contact_id, arg_max(event_id, occurred_at) as event_id, max(occurred_at) as replied_at,
-           arg_max(reply_text, occurred_at) as reply_text
+    select golden_contact_id,
+           arg_max(event_id, (occurred_at, event_id)) filter (where occurred_at is not null) as event_id,
+           max(occurred_at) as replied_at,
+           arg_max(reply_text, (occurred_at, event_id)) filter (where occurred_at is not null) as reply_text
     from replies
     group by golden_contact_id
 )

@@ -2,7 +2,9 @@
 -- signals of their last 30 days, each with its number — the planner matches them to the policy's sequence
 -- catalogue. The latest tool install of the account's domain is named (its signal id is the evidence row).
 with tool_installs as (
-    select domain, arg_max(signal_id, observed_at) as signal_id, arg_max(detail, observed_at) as detail,
+    select domain,
+           arg_max(signal_id, (observed_at, signal_id)) filter (where observed_at is not null) as signal_id,
+           arg_max(detail, (observed_at, signal_id)) filter (where observed_at is not null) as detail,
            max(observed_at) as observed_at
     from {{ ref('stg_signals__signals') }}
     where signal_type = 'tool_install'

@@ -40,10 +40,10 @@ crm as (
 enriched_employees as (
     select
         match_key as domain,
-        arg_max(try_cast(value as bigint), confidence) as employees,
-        arg_max(vendor, confidence) as vendor,
+        arg_max(try_cast(value as bigint), (confidence, enrichment_field_id)) filter (where confidence is not null) as employees,
+        arg_max(vendor, (confidence, enrichment_field_id)) filter (where confidence is not null) as vendor,
         max(confidence) as confidence,
-        arg_max(coalesce(as_of, received_at), confidence) as observed_at
+        arg_max(coalesce(as_of, received_at), (confidence, enrichment_field_id)) filter (where confidence is not null) as observed_at
     from {{ ref('stg_vendors__enrichment') }}
     where object_type = 'company' and field_name = 'employee_count'
         and confidence >= {{ var('er_enrichment_min_confidence') }} and try_cast(value as bigint) is not null
