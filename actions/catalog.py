@@ -75,6 +75,9 @@ class ActionType:
     editable: tuple[str, ...] = ()
 
 
+# The merges workflow's action types: a person may record a sent one as wrong (split) — the incorrect merge rate.
+MERGE_ACTION_TYPES = frozenset({"merge_contacts"})
+
 ACTION_TYPES: dict[str, ActionType] = {
     t.name: t
     for t in (

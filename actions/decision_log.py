@@ -15,7 +15,8 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ops_store.schema import actions, sync_outbox
+from actions.queue import SPLIT_EVENT
+from ops_store.schema import action_events, actions, sync_outbox
 
 TABLE = "raw.decision_log"
 # One row per action: what the warehouse needs to tell treated from held out and to join outcomes (no payload,
@@ -33,6 +34,8 @@ COLUMNS: dict[str, pa.DataType] = {
     "proposed_at": pa.timestamp("us", tz="UTC"),
     "decided_at": pa.timestamp("us", tz="UTC"),
     "sent_at": pa.timestamp("us", tz="UTC"),
+    # A sent merge a person recorded as wrong (`DecisionQueue.record_split`): the time of its `split` event.
+    "split_at": pa.timestamp("us", tz="UTC"),
     "policy_version": pa.string(),
     "copied_at": pa.timestamp("us", tz="UTC"),
 }
@@ -48,6 +51,7 @@ class CopyReport:
     held_out: int
     sent: int
     copied_at: datetime
+    split: int = 0
 
 
 def ensure_decision_log_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -57,19 +61,31 @@ def ensure_decision_log_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def decision_log_query() -> sa.Select:
-    """Every action with the time its first CRM request was sent (NULL if none was)."""
+    """Every action with the time its first CRM request was sent and the time a person recorded it as a wrong merge
+    (each NULL if none)."""
     first_sent = (
         sa.select(sync_outbox.c.action_id, sa.func.min(sync_outbox.c.sent_at).label("sent_at"))
         .where(sync_outbox.c.sent_at.is_not(None))
         .group_by(sync_outbox.c.action_id)
         .subquery()
     )
+    split = (
+        sa.select(action_events.c.action_id, sa.func.min(action_events.c.at).label("split_at"))
+        .where(action_events.c.event == SPLIT_EVENT)
+        .group_by(action_events.c.action_id)
+        .subquery()
+    )
     return (
         sa.select(
-            *(actions.c[name] for name in COLUMNS if name not in ("sent_at", "copied_at")),
+            *(actions.c[name] for name in COLUMNS if name not in ("sent_at", "split_at", "copied_at")),
             first_sent.c.sent_at,
+            split.c.split_at,
         )
-        .select_from(actions.outerjoin(first_sent, first_sent.c.action_id == actions.c.action_id))
+        .select_from(
+            actions.outerjoin(first_sent, first_sent.c.action_id == actions.c.action_id).outerjoin(
+                split, split.c.action_id == actions.c.action_id
+            )
+        )
         .order_by(actions.c.action_id)
     )
 
@@ -89,11 +105,11 @@ def copy_decision_log(engine: sa.Engine, con: duckdb.DuckDBPyConnection, now: da
                 columns["copied_at"] = [copied_at] * len(batch)
                 _batch = pa.Table.from_pydict(columns, schema=schema)  # noqa: F841 (read by DuckDB by name)
                 con.execute(f"insert into {TABLE} select * from _batch")
-        rows, held_out, sent = con.execute(
-            f"select count(*), count(*) filter (where state = 'held_out'), count(sent_at) from {TABLE}"
+        rows, held_out, sent, split = con.execute(
+            f"select count(*), count(*) filter (where state = 'held_out'), count(sent_at), count(split_at) from {TABLE}"
         ).fetchone()
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return CopyReport(rows=rows, held_out=held_out, sent=sent, copied_at=copied_at)
+    return CopyReport(rows=rows, held_out=held_out, sent=sent, copied_at=copied_at, split=split)

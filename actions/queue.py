@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from actions.catalog import ACTION_TYPES, RiskClass
+from actions.catalog import ACTION_TYPES, MERGE_ACTION_TYPES, RiskClass
 from actions.model import Action, payload_hash
 from actions.policy import Policy
 from actions.states import AWAITING_DECISION, NOT_YET_QUEUED, State, can_move
@@ -27,6 +27,8 @@ from ops_store.schema import action_events, actions, utc_now
 
 POLICY_ACTOR = "policy"
 PLANNER_ACTOR = "planner"
+# The audit event of a sent merge a person found wrong and split again (`DecisionQueue.record_split`).
+SPLIT_EVENT = "split"
 _IN_CHUNK = 500
 
 
@@ -248,6 +250,66 @@ class DecisionQueue:
             except QueueError as exc:
                 result.skipped.append((item.action_id, str(exc)))
         return result
+
+    def record_split(self, action_id: str, actor: str, reason: str) -> StoredAction:
+        """Record that a merge Actionhouse sent was wrong: the records were two people and a person split them
+        again. Only a sent merge, once, by someone who may decide merges; the action stays `sent` and the audit
+        log gets a `split` event (who, when, why). The decision log's `split_at` and the incorrect merge rate of
+        the outcome marts read it (docs/outcomes.md)."""
+        if not reason or not reason.strip():
+            raise NotAllowed("Say why the merge was wrong (--reason): it is kept in the audit log.")
+        current = self.get(action_id)
+        if current.action_type not in MERGE_ACTION_TYPES:
+            raise NotAllowed(
+                f"{action_id} is a {current.action_type} action: only a merge "
+                f"({', '.join(sorted(MERGE_ACTION_TYPES))}) can be recorded as split."
+            )
+        if current.state != State.SENT:
+            raise NotAllowed(
+                f"{action_id} is {current.state.value}: only a merge Actionhouse sent to the CRM can be recorded as "
+                "split (one never sent merged nothing)."
+            )
+        if not self.policy.may_decide(actor, current.action_type, current.owner):
+            group = self.policy.approver_group(current.action_type)
+            raise NotAllowed(
+                f"{actor} may not record a split of a {current.action_type}: the policy routes them to the "
+                f"'{group}' group."
+            )
+        now = self.clock()
+        with self.engine.begin() as con:
+            # The row's version moves too, so two people recording the same split at once: exactly one wins.
+            updated = con.execute(
+                sa.update(actions)
+                .where(
+                    actions.c.action_id == action_id,
+                    actions.c.row_version == current.row_version,
+                    actions.c.state == State.SENT.value,
+                )
+                .values(row_version=current.row_version + 1, updated_at=now)
+            )
+            if updated.rowcount != 1:
+                raise self._conflict(con, action_id)
+            earlier = con.execute(
+                sa.select(action_events.c.at, action_events.c.actor).where(
+                    action_events.c.action_id == action_id, action_events.c.event == SPLIT_EVENT
+                )
+            ).first()
+            if earlier is not None:
+                raise NotAllowed(
+                    f"{action_id} was already recorded as split by {earlier.actor} at {earlier.at:%Y-%m-%d %H:%M} UTC."
+                )
+            con.execute(
+                sa.insert(action_events).values(
+                    action_id=action_id,
+                    at=now,
+                    actor=actor,
+                    event=SPLIT_EVENT,
+                    from_state=State.SENT.value,
+                    to_state=State.SENT.value,
+                    note=reason.strip(),
+                )
+            )
+        return self.get(action_id)
 
     def _for_decision(self, action_id: str, actor: str) -> StoredAction:
         current = self.get(action_id)

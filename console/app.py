@@ -19,11 +19,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from actions.catalog import ACTION_TYPES
+from actions.catalog import ACTION_TYPES, MERGE_ACTION_TYPES
 from actions.kill_switch import KillSwitch
 from actions.policy import Policy, load_policy
-from actions.queue import DecisionConflict, DecisionQueue, IllegalTransition, NotAllowed, QueueError, UnknownAction
-from actions.states import AWAITING_DECISION
+from actions.queue import (
+    SPLIT_EVENT,
+    DecisionConflict,
+    DecisionQueue,
+    IllegalTransition,
+    NotAllowed,
+    QueueError,
+    UnknownAction,
+)
+from actions.states import AWAITING_DECISION, State
 from console import charts, lift, queries, store_views
 from console.auth import (
     CSRF_COOKIE,
@@ -336,9 +344,10 @@ def create_app(settings: ConsoleSettings, policy: Policy | None = None) -> FastA
             raise HTTPException(404, str(exc)) from exc
         row = dict(item.row)
         awaiting = item.state in AWAITING_DECISION
+        events = queue.events(action_id)
         return {
             "action": row,
-            "events": queue.events(action_id),
+            "events": events,
             "awaiting": awaiting,
             "approvable": awaiting and item.risk_class.value != "never",
             "editable": ACTION_TYPES[item.action_type].editable if item.risk_class.value != "never" else (),
@@ -347,6 +356,10 @@ def create_app(settings: ConsoleSettings, policy: Policy | None = None) -> FastA
             and policy.may_decide(user.username, item.action_type, item.owner),
             "routed_to": policy.approver_group(item.action_type),
             "does": ACTION_TYPES[item.action_type].does,
+            # A sent merge a person can record as wrong (`DecisionQueue.record_split`), once.
+            "splittable": item.action_type in MERGE_ACTION_TYPES
+            and item.state == State.SENT
+            and not any(e["event"] == SPLIT_EVENT for e in events),
             **extra,
         }
 
@@ -385,6 +398,9 @@ def create_app(settings: ConsoleSettings, policy: Policy | None = None) -> FastA
                     raise NotAllowed("Nothing was changed in the payload.")
                 queue.edit(action_id, user.username, changes, note=note, seen_version=seen_version)
                 message = "Edit saved beside the original; it now waits for an approval."
+            elif decision == "split":
+                queue.record_split(action_id, user.username, reason=note or "")
+                message = "Recorded as split: the merge was wrong. It counts in the incorrect merge rate."
             else:
                 raise HTTPException(400, f"Unknown decision {decision!r}.")
         except DecisionConflict as exc:

@@ -146,5 +146,13 @@ STAGING_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToNotBeNull", column="state"),
             expect("ExpectColumnValuesToBeInSet", column="workflow", value_set=[w.value for w in Workflow]),
         ),
+        # The lead tiers' copy (docs/outcomes.md "By tier"): the outcome marts' tier segments.
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_actionhouse__lead_tiers",
+            *key_column("golden_contact_id"),
+            expect("ExpectColumnValuesToBeInSet", column="tier", value_set=[1, 2, 3]),
+            expect("ExpectColumnValuesToNotBeNull", column="scored_at"),
+        ),
     )
 }

@@ -221,6 +221,23 @@ def cmd_queue_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queue_split(args: argparse.Namespace) -> int:
+    from actions.queue import QueueError
+
+    queue = _queue()
+    try:
+        item = queue.find(args.id)
+        queue.record_split(item.action_id, actor=args.actor, reason=args.reason)
+    except QueueError as exc:
+        _say(str(exc))
+        return 1
+    _say(
+        f"{item.action_id}: recorded as split by {args.actor} (the merge was wrong); it counts in the incorrect "
+        "merge rate from the next refresh."
+    )
+    return 0
+
+
 def queue_summary_lines(counts: list[dict[str, Any]]) -> list[str]:
     """`actions: N proposed (auto a, approve b, never c) — routing x, ...` and a line per state."""
     from actions.planner import workflow_label
@@ -418,7 +435,9 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
 
 def add_action_commands(subparsers) -> None:
     """Register `queue`, `policy`, `suppress` and `kill-switch` on the `actionhouse` parser."""
-    queue = subparsers.add_parser("queue", help="the decision queue: list, show (explain rail), approve, reject, edit")
+    queue = subparsers.add_parser(
+        "queue", help="the decision queue: list, show (explain rail), approve, reject, edit, split"
+    )
     qs = queue.add_subparsers(dest="queue_command", required=True)
     listing = qs.add_parser("list", help="actions in the queue (newest first)")
     listing.add_argument("--workflow")
@@ -450,6 +469,13 @@ def add_action_commands(subparsers) -> None:
     edit.add_argument("--set", action="append", required=True, metavar="FIELD=VALUE")
     edit.add_argument("--note")
     edit.set_defaults(func=cmd_queue_edit)
+    split = qs.add_parser(
+        "split", help="record that a merge Actionhouse sent was wrong (a person split the records again)"
+    )
+    split.add_argument("id", help="action id of the sent merge (its first characters are enough)")
+    split.add_argument("--reason", required=True, help="why the merge was wrong (kept in the audit log)")
+    split.add_argument("--as", dest="actor", required=True, help="your name, as the policy's approvers list it")
+    split.set_defaults(func=cmd_queue_split)
     summary = qs.add_parser("summary", help="counts per workflow, risk class and state")
     summary.set_defaults(func=cmd_queue_summary)
 

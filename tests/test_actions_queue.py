@@ -221,3 +221,66 @@ def test_kill_switch_blocks_every_execution(engine):
     switch.set(False, actor="Rita Ops", reason="fixed")
     assert len(queue.executable(switch.state().on, snapshot)) == len(ready)
     assert [e["state"] for e in switch.history()] == ["on", "off"]
+
+
+def _sent(queue: DecisionQueue, item) -> None:
+    """Take an approved action through the sync engine's moves to `sent`."""
+    for to in (State.QUEUED, State.SENT):
+        queue.transition(item.action_id, to, actor="sync")
+
+
+def test_a_split_is_recorded_only_on_a_sent_merge_once(engine, tmp_path, monkeypatch, capsys):
+    from actions.decision_log import copy_decision_log
+    from orchestration.cli import main
+
+    clock = Clock()
+    queue, _ = _planned(engine, clock)
+    merge = _one(queue, "merge_contacts")
+    task = next(a for a in queue.list(limit=None) if a.state == State.APPROVED)  # auto: not a merge
+    _sent(queue, task)
+    with pytest.raises(NotAllowed, match="only a merge"):
+        queue.record_split(task.action_id, actor="Ada Admin", reason="wrong")
+    with pytest.raises(NotAllowed, match="proposed: only a merge Actionhouse sent"):
+        queue.record_split(merge.action_id, actor="Dana Steward", reason="two people")
+    queue.approve(merge.action_id, actor="Dana Steward")
+    with pytest.raises(NotAllowed, match="approved: only a merge Actionhouse sent"):
+        queue.record_split(merge.action_id, actor="Dana Steward", reason="two people")
+    _sent(queue, merge)
+    with pytest.raises(NotAllowed, match="data_stewards"):
+        queue.record_split(merge.action_id, actor="Sam Manager", reason="two people")
+    with pytest.raises(NotAllowed, match="Say why"):
+        queue.record_split(merge.action_id, actor="Dana Steward", reason="  ")
+    assert [e["event"] for e in queue.events(merge.action_id)][-1] == "sent"  # nothing recorded by the refusals
+
+    # The CLI records it (the first characters of the id are enough), with the reason in the audit log.
+    monkeypatch.setenv("ACTIONHOUSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ACTIONHOUSE_OPS_DB", engine.url.render_as_string(hide_password=False))
+    clock.now += timedelta(hours=2)
+    split_as = ["--as", "Dana Steward", "--reason", "father and son, same name"]
+    assert main(["queue", "split", merge.action_id[:10], *split_as]) == 0
+    assert "recorded as split by Dana Steward" in capsys.readouterr().out
+    after = queue.get(merge.action_id)
+    assert after.state == State.SENT  # the action itself stays sent
+    event = queue.events(merge.action_id)[-1]
+    assert (event["event"], event["actor"], event["from_state"], event["to_state"], event["note"]) == (
+        "split",
+        "Dana Steward",
+        "sent",
+        "sent",
+        "father and son, same name",
+    )
+    assert main(["queue", "split", merge.action_id[:10], *split_as]) == 1  # once only
+    assert "already recorded as split by Dana Steward" in capsys.readouterr().out
+    assert main(["queue", "split", task.action_id[:10], *split_as]) == 1
+    assert "only a merge" in capsys.readouterr().out
+    assert [e["event"] for e in queue.events(merge.action_id)].count("split") == 1
+
+    # The decision log carries it to the warehouse: split_at on that merge only.
+    import duckdb
+
+    warehouse = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.execute("set TimeZone = 'UTC'")
+    report = copy_decision_log(engine, warehouse)
+    split = warehouse.execute("select action_id, split_at from raw.decision_log where split_at is not null").fetchall()
+    warehouse.close()
+    assert report.split == 1 and split == [(merge.action_id, event["at"])]

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
+from actions.states import State
 from console.app import create_app
 from ops_store import open_store
 
@@ -123,3 +124,26 @@ def test_bulk_approval_only_where_the_policy_allows_it(client, world):
     for item in waiting:
         decided = _queue(world).get(item.action_id)
         assert (decided.state, decided.decided_by, decided.decision_note) == ("approved", "Demo Approver", "batch")
+
+
+def test_a_sent_merge_can_be_recorded_as_split_once(client, world):
+    queue = _queue(world)
+    merge = _waiting(world, "merge_contacts")[0]
+    assert 'id="split-form"' not in client.get(f"/queue/{merge.action_id}").text  # not sent: nothing to split
+    queue.approve(merge.action_id, "Dana Steward")
+    for to in (State.QUEUED, State.SENT):
+        queue.transition(merge.action_id, to, actor="sync")
+    page = client.get(f"/queue/{merge.action_id}")
+    assert 'id="split-form"' in page.text and 'value="split"' in page.text
+    data = {"decision": "split", "seen_version": "0", "csrf_token": _token(client, "/queue")}
+    refused = client.post(f"/queue/{merge.action_id}/decide", data=data, headers=ORIGIN)
+    assert refused.status_code == 403 and "Say why the merge was wrong" in refused.text
+    done = client.post(
+        f"/queue/{merge.action_id}/decide",
+        data={**data, "note": "two people at one company", "csrf_token": _token(client, "/queue")},
+        headers={**ORIGIN, "HX-Request": "true"},
+    )
+    assert done.status_code == 200 and "Recorded as split" in done.text and 'id="split-form"' not in done.text
+    event = queue.events(merge.action_id)[-1]
+    assert (event["event"], event["actor"], event["note"]) == ("split", "Demo Approver", "two people at one company")
+    assert queue.get(merge.action_id).state == "sent"

@@ -135,13 +135,13 @@ def test_every_raw_source_has_freshness_on_its_load_time(dbt_manifest):
     sources = _manifest(dbt_manifest)["sources"].values()
     from landing.contract import SOURCES
 
-    # Every landing source, plus the decision log the queue copies in (replaced whole, stamped copied_at).
-    assert {s["identifier"] for s in sources} == {spec.table.split(".")[-1] for spec in SOURCES.values()} | {
-        "decision_log"
-    }
+    # Every landing source, plus the decision log the queue copies in and the lead tiers the ml assets scored
+    # (each replaced whole, stamped copied_at).
+    copies = {"decision_log", "lead_tiers"}
+    assert {s["identifier"] for s in sources} == {spec.table.split(".")[-1] for spec in SOURCES.values()} | copies
     for source in sources:
         freshness = source["freshness"] or {}
-        if source["identifier"] == "decision_log":  # copied in the same refresh as dbt runs: nothing to be late
+        if source["identifier"] in copies:  # copied in the same refresh as dbt runs: nothing to be late
             assert not freshness.get("warn_after", {}).get("count"), source["unique_id"]
             continue
         assert source["loaded_at_field"] == "_loaded_at", source["unique_id"]

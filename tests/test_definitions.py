@@ -119,6 +119,23 @@ def test_decision_log_is_upstream_of_the_outcome_marts(actionhouse_defs):
     assert decision_log in job.asset_layer.executable_asset_keys
 
 
+def test_lead_tiers_copy_is_upstream_of_the_outcome_marts_not_downstream_of_scoring(actionhouse_defs):
+    """The tiers' copy (raw/lead_tiers) has no upstream, so the outcome marts read the previous refreshes' tiers in
+    the same refresh without a cycle through the ml assets (which run after dbt)."""
+    graph = actionhouse_defs.resolve_asset_graph()
+    tiers = dg.AssetKey(["raw", "lead_tiers"])
+    assert not graph.get(tiers).parent_keys
+    assert dg.AssetKey(["staging", "stg_actionhouse__lead_tiers"]) in graph.get(tiers).child_keys
+    upstream, frontier = set(), [dg.AssetKey(["marts", "fct_outcome_events"])]
+    while frontier:
+        for parent in graph.get(frontier.pop()).parent_keys:
+            if parent not in upstream:
+                upstream.add(parent)
+                frontier.append(parent)
+    assert tiers in upstream and dg.AssetKey(["ml", "lead_scores"]) not in upstream
+    assert tiers in actionhouse_defs.resolve_job_def("refresh_warehouse").asset_layer.executable_asset_keys
+
+
 def test_with_a_crm_the_syncs_sit_downstream_of_scores_and_queue(dbt_manifest, monkeypatch):
     """Reverse ETL exists only with a CRM; field sync after the scores, action sync after the queue's checks, the
     sync log after both; the approvals sensor runs the action sync alone, outside the warehouse's one-writer lane."""

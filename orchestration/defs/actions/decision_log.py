@@ -23,7 +23,8 @@ DECISION_LOG_KEY = dg.AssetKey(["raw", "decision_log"])
     owners=["team:data-engineering"],
     tags={"layer": "raw"},
     description=f"Every action of the decision queue, one row each (workflow, type, target, state — `held_out` for "
-    f"the holdout group —, proposed, decided and first-sent times, policy version), copied whole into {TABLE} "
+    f"the holdout group —, proposed, decided and first-sent times, when a sent merge was split, policy version), "
+    f"copied whole into {TABLE} "
     "at each refresh: the only path from the queue into the warehouse (docs/outcomes.md).",
 )
 def decision_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
@@ -37,6 +38,7 @@ def decision_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "dagster/row_count": report.rows,
             "held_out": report.held_out,
             "sent": report.sent,
+            "split": report.split,
             "copied_at": report.copied_at.isoformat(),
             "dagster/column_schema": schema,
         }

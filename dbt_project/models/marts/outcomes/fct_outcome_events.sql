@@ -1,6 +1,6 @@
 -- The rows behind every outcome metric (docs/outcomes.md "Metrics"): one row per unit a metric counts — a lead,
 -- a sequence enrollment, a no-show, an open deal, a flagged account, an unsubscribe, a recipient-day of sends,
--- a proposed action — with the moment that places it in a day and week (cohort_at), whether it counts in the
+-- a proposed action, a sent merge — with the moment that places it in a day and week (cohort_at), whether it counts in the
 -- numerator, the id of the row that decided it and, for time metrics, the hours. fct_workflow_outcomes
 -- aggregates these; every figure there is the count of rows here. Units, not raw events: one row per lead or
 -- enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
@@ -9,11 +9,15 @@ with contact_records as (
     select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
 ),
 
--- Leads: contacts created since the CRM activity history starts (an older one's first touch cannot be known).
+-- Leads: contacts created since the CRM activity history starts (an older one's first touch cannot be known),
+-- each with its golden contact's tier at its first scoring (raw.lead_tiers, copied from the previous refreshes'
+-- published scores) as the segment; 'unscored' when it has none yet.
 leads as (
-    select contact_id, created_at
-    from {{ ref('stg_hubspot__contacts') }}
-    where created_at >= (select min(activity_at) from {{ ref('stg_hubspot__activities') }})
+    select c.contact_id, c.created_at, coalesce(t.tier_segment, 'unscored') as tier_segment
+    from {{ ref('stg_hubspot__contacts') }} as c
+    left join contact_records as x on x.contact_id = c.contact_id
+    left join {{ ref('stg_actionhouse__lead_tiers') }} as t on t.golden_contact_id = x.golden_contact_id
+    where c.created_at >= (select min(activity_at) from {{ ref('stg_hubspot__activities') }})
 ),
 
 touches as (
@@ -149,7 +153,7 @@ account_wins as (
 )
 
 select
-    'first_touch_within_sla' as metric, 'sla' as workflow, 'all' as segment, 'lead' as unit_kind,
+    'first_touch_within_sla' as metric, 'sla' as workflow, l.tier_segment as segment, 'lead' as unit_kind,
     cast(l.contact_id as varchar) as unit_id, l.created_at as cohort_at,
     coalesce(epoch(t.touched_at) - epoch(l.created_at) <= {{ var('outcome_first_touch_sla_hours') }} * 3600, false)
         as in_numerator,
@@ -161,7 +165,7 @@ left join first_touch as t on t.contact_id = l.contact_id
 union all
 
 select
-    'meetings_per_1000_leads', 'lead_routing', 'all', 'lead', cast(l.contact_id as varchar), l.created_at,
+    'meetings_per_1000_leads', 'lead_routing', l.tier_segment, 'lead', cast(l.contact_id as varchar), l.created_at,
     m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar), null
 from leads as l
 left join lead_meeting as m on m.contact_id = l.contact_id
@@ -220,6 +224,15 @@ select
     cast(s.sent_on as timestamptz), r.event_id is not null, 'stg_email__events', r.event_id, null
 from sends as s
 left join spam_by_send_day as r on r.email = s.email and r.sent_on = s.sent_on
+
+union all
+
+-- Safety: a merge Actionhouse sent that a person later recorded as wrong (split again: `actionhouse queue split`).
+select
+    'incorrect_merge_rate', 'merges', 'all', 'action', action_id, sent_at,
+    split_at is not null, 'stg_actionhouse__decisions', action_id, null
+from {{ ref('stg_actionhouse__decisions') }}
+where workflow = 'merges' and sent_at is not null
 
 union all
 
