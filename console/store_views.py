@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from actions.catalog import MERGE_ACTION_TYPES
+from actions.queue import SPLIT_EVENT
 from actions.states import AWAITING_DECISION
 from ops_store.schema import action_events, actions, kill_switch_events, planner_runs, sync_log, utc_now
 
@@ -173,6 +175,11 @@ def workflow_metrics(engine: sa.Engine) -> dict[str, Any]:
             .select_from(sync_log)
             .where(sync_log.c.status == "blocked", sync_log.c.message.ilike("%suppress%"))
         ).scalar_one()
+        merges_split = con.execute(
+            sa.select(sa.func.count(sa.distinct(action_events.c.action_id)))
+            .select_from(action_events.join(actions, actions.c.action_id == action_events.c.action_id))
+            .where(action_events.c.event == SPLIT_EVENT, actions.c.action_type.in_(sorted(MERGE_ACTION_TYPES)))
+        ).scalar_one()
     per_workflow: dict[str, dict[str, int]] = {}
     per_type: dict[str, dict[str, int]] = {}
     for workflow, action_type, state, n in by_type_state:
@@ -204,9 +211,10 @@ def workflow_metrics(engine: sa.Engine) -> dict[str, Any]:
                 "detail": "not measured yet: no outbound email workflow has sent mail",
             },
             {
-                "metric": "incorrect merge rate (merges people rejected)",
-                "value": _rate(total(merges, ("rejected",)), total(merges, decided)),
-                "detail": f"{total(merges, decided)} merge proposals decided",
+                "metric": "incorrect merge rate (merges later split by a person)",
+                "value": _rate(merges_split, total(merges, ("sent",))),
+                "detail": f"{merges_split} of {total(merges, ('sent',))} merges sent were recorded as split; "
+                f"{total(merges, ('rejected',))} of {total(merges, decided)} merge proposals rejected before",
             },
             {
                 "metric": "escalation rate (replies)",

@@ -147,3 +147,6 @@ def test_a_sent_merge_can_be_recorded_as_split_once(client, world):
     event = queue.events(merge.action_id)[-1]
     assert (event["event"], event["actor"], event["note"]) == ("split", "Demo Approver", "two people at one company")
     assert queue.get(merge.action_id).state == "sent"
+    # The workflows page counts it: one merge sent, one split.
+    safety = client.get("/safety").text
+    assert "merges later split by a person" in safety and "1 of 1 merges sent were recorded as split" in safety
