@@ -1,7 +1,7 @@
 """The closed loop, measured (`make eval-loop`): does each workflow's lift, as the outcome marts measure it, match
 the true lift the sample world was given?
 
-    python -m evaluation.loop [--contacts 20000] [--days 14] [--seed 11] [--holdout-share 0.5]
+    python -m evaluation.loop [--contacts 100000] [--days 14] [--seed 11] [--holdout-share 0.5]
 
 A sample world is generated (seed 11: no threshold was tuned on it) and the whole product runs against it for a
 simulated period, one day per step (docs/outcomes.md, "The closed-loop evaluation"):
@@ -381,15 +381,15 @@ def summary_line(days: int, contacts: int, share: float, result: dict) -> tuple[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--holdout-share", type=float, default=0.5)
     parser.add_argument(
         "--activity",
         type=float,
-        default=5.0,
-        help="the world's hourly activity (people active, leads) times this; default 5: enough outcomes in 14 days",
+        default=1.0,
+        help="the world's hourly activity (people active, leads) times this (default 1: its usual rates)",
     )
     parser.add_argument("--effects", help="a YAML/JSON file of the world's effect sizes (sample_world.answers.Effects)")
     parser.add_argument("--work-dir", type=Path, help="default: bench_data/loop_<contacts>")
