@@ -69,6 +69,11 @@ def world_clock(data_dir: Path) -> datetime:
     return datetime.fromtimestamp(state["clock_epoch"], tz=UTC)
 
 
+def simulated_days(data_dir: Path) -> float:
+    """How many days the world lived after it was generated (its next-hour mode's hours / 24)."""
+    return json.loads((data_dir / "truth" / "world_state.json").read_text())["hour"] / 24
+
+
 def set_clock(data_dir: Path) -> datetime:
     """Put the operational clock at the world's clock (the offset every part of Actionhouse reads)."""
     now = world_clock(data_dir)
@@ -258,6 +263,7 @@ def measure(work_dir: Path) -> dict:
     from ops_store import open_store, ops_db_url_from_env
     from orchestration.settings import resolve_paths
     from sample_world import load_truth
+
     paths = resolve_paths()
     now = set_clock(work_dir)
     engine = open_store(ops_db_url_from_env(work_dir))
@@ -332,7 +338,7 @@ def _figure(value, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def summary_line(days: int, contacts: int, share: float, result: dict) -> tuple[str, dict]:
+def summary_line(days: float, contacts: int, share: float, result: dict) -> tuple[str, dict]:
     """The `eval-loop …` line and the checks behind it."""
     lift = {row["workflow"]: row for row in result["lift"].iter_rows(named=True)}
     truth = result["truth"]
@@ -359,7 +365,7 @@ def summary_line(days: int, contacts: int, share: float, result: dict) -> tuple[
     checks["zero_effect_not_significant"] = not (zero and zero["is_significant"])
     report = result["backtest"]
     fields = [
-        f"days={days}",
+        f"days={days:g}",
         f"contacts={contacts}",
         f"actions_sent={result['sent']}",
         f"holdout_share={result['held_out'] / max(1, result['eligible']):.4f}",
@@ -394,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--effects", help="a YAML/JSON file of the world's effect sizes (sample_world.answers.Effects)")
     parser.add_argument("--work-dir", type=Path, help="default: bench_data/loop_<contacts>")
     parser.add_argument(
-        "--measure-only", action="store_true", help="measure a finished run in --work-dir again (no simulation)"
+        "--measure-only",
+        action="store_true",
+        help="measure the run in --work-dir again, finished or stopped after any day (no simulation)",
     )
     args = parser.parse_args(argv)
     work_dir = (args.work_dir or Path("bench_data") / f"loop_{args.contacts}").resolve()
@@ -413,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             f"[{_figure(row['lift_ci_low'])}, {_figure(row['lift_ci_high'])}] true {_figure(true)}"
             + (f" — {row['sample_size_note']}" if row["sample_size_note"] else "")
         )
-    line, checks = summary_line(args.days, args.contacts, args.holdout_share, result)
+    line, checks = summary_line(simulated_days(work_dir), args.contacts, args.holdout_share, result)
     print(line, flush=True)
     return 0 if all(checks.values()) else 1
 
