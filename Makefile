@@ -129,6 +129,14 @@ eval-actions: install
 bench-actions: install
 	$(PY) -m bench.actions --contacts 1000000
 
+# --- closed loop (issue 15): the product against a world that answers, lift measured vs the world's true lift ----
+# 100k contacts, 14 simulated days, one refresh + approvals + sync per day (1-2 h on 2 cores); LOOP_DAYS=N for speed.
+LOOP_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)
+LOOP_DAYS ?= 14
+.PHONY: eval-loop
+eval-loop: install
+	$(PY) -m evaluation.loop --contacts $(LOOP_CONTACTS) --days $(LOOP_DAYS)
+
 # --- sync engine (reverse_etl/sync/): promises under faults and kill -9, throughput at HubSpot's limit, 1M diff ---
 # Default 20,000 approved actions + 100,000 field updates (~10 min); `make eval-sync SYNC_ACTIONS=2000` for speed.
 SYNC_ACTIONS ?= 20000

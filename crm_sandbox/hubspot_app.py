@@ -29,6 +29,7 @@ from crm_sandbox.store import (
     StoredObject,
     iso_from_ms,
     ms_from_value,
+    now_ms,
 )
 
 BATCH_LIMIT = 100
@@ -134,7 +135,7 @@ def _batch_answer(results: list[dict], errors: list[dict], started: str, ok_stat
         "status": "COMPLETE",
         "results": results,
         "startedAt": started,
-        "completedAt": iso_from_ms(int(time.time() * 1000)),
+        "completedAt": iso_from_ms(now_ms()),
     }
     if errors:
         body["numErrors"] = len(errors)
@@ -383,7 +384,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     async def batch_upsert(object_type: str, request: Request):
         object_type = _object_type(object_type)
         inputs = batch_inputs(await body_of(request))
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         results, errors = [], []
         with store.transaction():
             for item in inputs:
@@ -417,7 +418,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     async def batch_create(object_type: str, request: Request):
         object_type = _object_type(object_type)
         inputs = batch_inputs(await body_of(request))
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         results, errors = [], []
         with store.transaction():
             for index, item in enumerate(inputs):
@@ -438,7 +439,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     async def batch_update(object_type: str, request: Request):
         object_type = _object_type(object_type)
         inputs = batch_inputs(await body_of(request))
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         results, errors = [], []
         with store.transaction():
             for item in inputs:
@@ -470,7 +471,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
         object_type = _object_type(object_type)
         body = await body_of(request)
         inputs = batch_inputs(body)
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         properties = body.get("properties") or None
         results, missing = [], []
         for item in inputs:
@@ -640,7 +641,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
 
     @app.put("/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}")
     async def associate_default(from_type: str, from_id: str, to_type: str, to_id: str):
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         with store.transaction():
             result = default_result(*both(from_type, from_id, to_type, to_id))
         return _batch_answer([result], [], started)
@@ -691,7 +692,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/associate/default")
     async def batch_associate_default(from_type: str, to_type: str, request: Request):
         inputs = batch_inputs(await body_of(request))
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         results, errors = [], []
         with store.transaction():
             for item in inputs:
@@ -705,7 +706,7 @@ def create_app(config: SandboxConfig, store: SandboxStore | None = None) -> Fast
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
     async def batch_read_associations(from_type: str, to_type: str, request: Request):
         inputs = batch_inputs(await body_of(request))
-        started = iso_from_ms(int(time.time() * 1000))
+        started = iso_from_ms(now_ms())
         f_type, t_type = _object_type(from_type), _object_type(to_type)
         results = [
             {"from": {"id": str(item.get("id"))}, "to": associated(f_type, int(item["id"]), t_type)}

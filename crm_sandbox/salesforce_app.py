@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from crm_sandbox.store import now_ms
 from landing.contract import epoch_ms
 
 API_VERSION = "v60.0"
@@ -84,7 +84,7 @@ def create_salesforce_app(config: SalesforceTestConfig | None = None) -> FastAPI
     last_ms = [0]
 
     def tick() -> int:
-        last_ms[0] = max(int(time.time() * 1000), last_ms[0] + 1)
+        last_ms[0] = max(now_ms(), last_ms[0] + 1)
         return last_ms[0]
 
     def insert(object_name: str, fields: dict) -> dict:

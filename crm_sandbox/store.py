@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from landing.contract import epoch_ms
+from ops_store.clock import epoch_now
 
 OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "notes")
 ENGAGEMENT_TYPES = ("tasks", "notes")
@@ -108,8 +108,10 @@ CREATE TABLE IF NOT EXISTS sequence_enrollments (
 
 
 def now_ms() -> int:
-    """Milliseconds since the epoch (HubSpot's timestamp resolution)."""
-    return int(time.time() * 1000)
+    """Milliseconds since the epoch (HubSpot's timestamp resolution), on the operational clock: a simulation's
+    offset (`ops_store.clock`) moves the sandbox CRM's timestamps with the rest of Actionhouse, as a real CRM lives
+    in the same time as its users."""
+    return int(epoch_now() * 1000)
 
 
 def iso_from_ms(ms: int) -> str:

@@ -6,9 +6,11 @@ that these definitions and the migrated database agree. Times are stored in UTC 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 import sqlalchemy as sa
+
+from ops_store.clock import utc_now as utc_now  # the operational clock, re-exported for the store's users
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -29,11 +31,6 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    """The current time, zone-aware UTC."""
-    return datetime.now(UTC)
 
 
 metadata = sa.MetaData()

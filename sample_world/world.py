@@ -278,7 +278,7 @@ def generate_world(out_dir: Path, contacts: int = 5000, seed: int = 42,
 
 def generate_next_hours(out_dir: Path, hours: int = 1,
                         progress: Callable[[str], None] | None = None, crm_db: Path | str | None = None,
-                        effects: Effects | None = None) -> WorldSummary:
+                        effects: Effects | None = None, activity: float = 1.0) -> WorldSummary:
     """Advance an existing world by `hours`, writing only new files (names carry the hour, e.g. `_h0001`).
 
     Per hour: new email/web/product events for a sample of existing people, a few new leads, some
@@ -288,8 +288,12 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
     The world answers (`sample_world/answers.py`): situations whose time has come resolve (meetings after follow-up
     triggers, renewals, rescheduled no-shows), at the rates hidden state gives them, raised or lowered by what the
     sync engine wrote to the sandbox CRM at `crm_db` (its SQLite file; none: no actions) since the last hour read.
-    `effects`: the effect sizes (default `Effects()`).
+    `effects`: the effect sizes (default `Effects()`). `activity` scales how many people are active each hour and how
+    many leads come in (1.0: the world's usual rates; the closed-loop evaluation raises it so two weeks hold enough
+    replies, demo requests and meetings to measure a lift).
     """
+    if not 0 < activity <= 20:
+        raise ValueError(f"activity must be above 0 and at most 20 (the usual rates times it), not {activity}")
     t_start = time.perf_counter()
     out = Path(out_dir)
     truth_dir = out / "truth"
@@ -314,7 +318,7 @@ def generate_next_hours(out_dir: Path, hours: int = 1,
         for _ in range(hours):
             state, people, record_people, scheduled = _next_hour(
                 out, state, people, record_people, scheduled, accounts, company_rec, files, rows, progress, eff, store,
-                renewal_rows)
+                renewal_rows, activity)
     finally:
         if store is not None:
             store.close()
@@ -334,7 +338,7 @@ def _renewal_deal_rows(out: Path) -> pl.DataFrame:
 
 
 def _next_hour(out, state, people, record_people, scheduled, accounts, company_rec, files, rows, progress, eff, store,
-               renewal_rows):
+               renewal_rows, activity=1.0):
     """One hour of next-hour mode (see `generate_next_hours`); returns the moved state and people."""
     truth_dir = out / "truth"
     scheduled_path = truth_dir / "scheduled_activities.parquet"
@@ -347,7 +351,7 @@ def _next_hour(out, state, people, record_people, scheduled, accounts, company_r
     w = Writer(out, tag)
     n = people.height
     # Existing people active this hour (intent-weighted).
-    k = min(n, max(10, int(round(n * 0.004))))
+    k = min(n, max(10, int(round(n * 0.004 * activity))))
     pw = people["intent"].to_numpy() + 0.05
     act = people[np.sort(rng.choice(n, k, replace=False, p=pw / pw.sum()))]
     ev, replies, nmsg = A.email_events(rng, act, t0, t1, 0.4, ctr["event"], ctr["message"])
@@ -388,7 +392,7 @@ def _next_hour(out, state, people, record_people, scheduled, accounts, company_r
     # New people convert later, not retroactively in the past 30 days.
     new_people = new_people.with_columns(converted=pl.lit(False), converted_at=pl.lit(None, dtype=pl.Int64),
                                          has_opportunity=pl.lit(False), won=pl.lit(False))
-    nl = max(3, int(round(n * 0.0003)))
+    nl = max(3, int(round(n * 0.0003 * activity)))
     ll, ltruth = A.leads(rng, people, accounts, nl, t0, t1, ctr["submission"])
     ctr["submission"] += ll.height
     w.csv("leads", "leads", ll)

@@ -299,3 +299,21 @@ def test_a_treated_vs_untouched_comparison_recovers_the_true_lift():
     true = (view.effects_so_far["p_with"] - view.effects_so_far["p_without"]).mean()
     assert true == pytest.approx(0.20 * np.exp(-2 / 24))
     assert abs(measured - true) < 1.96 * se, (measured, true, se)
+
+
+def test_activity_raises_the_hours_people_and_leads_and_is_bounded(base_world, tmp_path):
+    """`activity` scales the people active each hour and the leads coming in (the closed-loop evaluation's knob);
+    1.0 is the world as it always was."""
+    usual, busy = _copy(base_world, tmp_path, "usual"), _copy(base_world, tmp_path, "busy")
+    generate_next_hours(usual, hours=2)
+    generate_next_hours(busy, hours=2, activity=10.0)
+
+    def rows(world: Path, folder: str, pattern: str) -> int:
+        files = sorted((world / "landing" / folder).glob(pattern))
+        return sum(len(f.read_text().splitlines()) for f in files)
+
+    # 1,500 people: 10 active an hour (the floor) against 60; 3 leads an hour (the floor) against 4 or 5.
+    assert rows(busy, "email_events", "*_h000*") > 3 * rows(usual, "email_events", "*_h000*")
+    assert rows(busy, "leads", "*_h000*") > rows(usual, "leads", "*_h000*")
+    with pytest.raises(ValueError, match="activity must be above 0"):
+        generate_next_hours(busy, hours=1, activity=0)
