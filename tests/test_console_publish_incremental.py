@@ -179,3 +179,15 @@ def test_a_changed_warehouse_schema_rewrites_that_table(warehouse, tmp_path):
         assert con.execute("select distinct seniority from contacts").fetchall() == [("vp",)]
     finally:
         con.close()
+
+
+def test_a_publication_of_an_older_format_is_rewritten(warehouse, tmp_path):
+    target = tmp_path / "publication.duckdb"
+    _publish(warehouse, target, "a")
+    con = duckdb.connect(str(target))
+    try:  # the first format had no history window nor rebuild count
+        con.execute("alter table publication_info drop column history_runs")
+    finally:
+        con.close()
+    report = _publish(warehouse, target, "b")
+    assert report.from_scratch and not report.updated
