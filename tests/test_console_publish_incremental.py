@@ -8,18 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 from console_world import build_warehouse
+from console_world import publish_warehouse as _publish
 
-from console.publish import KEYED, publish
+from console.publish import KEYED
 from console.reader import PublicationReader
 from console.settings import HISTORY_RUNS_ENV, REBUILD_EVERY_ENV
-
-
-def _publish(warehouse: Path, target: Path, run_id: str):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return publish(con, target, run_id=run_id)
-    finally:
-        con.close()
 
 
 def _sql(warehouse: Path, sql: str) -> None:
@@ -61,9 +54,7 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
 
 @pytest.fixture
 def warehouse(tmp_path):
-    path = tmp_path / "warehouse.duckdb"
-    build_warehouse(path)
-    return path
+    return build_warehouse(tmp_path / "warehouse.duckdb")
 
 
 def test_an_updated_publication_equals_one_written_from_scratch(warehouse, tmp_path, monkeypatch):
