@@ -157,3 +157,9 @@ CONSOLE_CONTACTS ?= 1000000
 .PHONY: bench-console
 bench-console: install
 	$(PY) -m bench.console --contacts $(CONSOLE_CONTACTS)
+
+# The publication step alone at CONSOLE_CONTACTS golden contacts: the warehouse `make bench` left (100k), scaled;
+# one publication from scratch, then hourly deltas published in a copy of the previous one.
+.PHONY: bench-publication
+bench-publication: install
+	$(PY) -m bench.publication --contacts $(CONSOLE_CONTACTS)

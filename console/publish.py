@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,9 +23,10 @@ from typing import Any
 
 import duckdb
 
+from console.settings import history_runs, rebuild_every
 from landing.warehouse import connect as connect_warehouse
 
-PUBLICATION_VERSION = 1
+PUBLICATION_VERSION = 2
 
 # Console segments from the lead's company size (the scorer's `employees` feature).
 SEGMENT_SQL = """case when s.f_employees >= 1000 then 'Enterprise' when s.f_employees >= 200 then 'Mid-market'
@@ -64,8 +66,14 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores order by contact_id"),
     "score_history": (
         ("ml.score_log",),
-        """select run_id, scored_at, contact_id, model_version, fit_score, intent_score, combined_score, tier
-        from ml.score_log order by contact_id, scored_at""",
+        """
+        with runs as (
+            select run_id from ml.score_log group by run_id order by max(scored_at) desc, run_id desc
+            limit {history_runs}
+        )
+        select run_id, scored_at, contact_id, model_version, fit_score, intent_score, combined_score, tier
+        from ml.score_log where run_id in (select run_id from runs)
+        """,
     ),
     "tier_movers": (
         ("ml.score_log",),
@@ -81,10 +89,10 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
           and ((cur.tier = 1 and coalesce(prev.tier, 0) <> 1) or (prev.tier = 1 and coalesce(cur.tier, 0) <> 1))
         """,
     ),
-    "contacts": (("marts.dim_contacts",), "select * from marts.dim_contacts order by golden_contact_id"),
+    "contacts": (("marts.dim_contacts",), "select * from marts.dim_contacts"),
     "golden_fields": (
         ("intermediate.int_entities__contact_golden_fields",),
-        "select * from intermediate.int_entities__contact_golden_fields order by golden_contact_id, field_name",
+        "select * from intermediate.int_entities__contact_golden_fields",
     ),
     "crosswalk": (
         ("marts.contact_crosswalk", "staging.stg_hubspot__contacts"),
@@ -93,8 +101,7 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
                h.created_at, h.last_modified_at
         from marts.contact_crosswalk x
         left join staging.stg_hubspot__contacts h
-          on x.source_system = 'hubspot' and h.contact_id = x.source_record_id
-        order by x.golden_contact_id""",
+          on x.source_system = 'hubspot' and h.contact_id = x.source_record_id""",
     ),
     "load_files": (("raw.load_files",), "select * from raw.load_files"),
     "quarantine_rows": (("raw.quarantine_rows",), "select * from raw.quarantine_rows"),
@@ -116,6 +123,20 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         from marts.fct_workflow_outcomes where grain = 'week' order by workflow, metric, segment, period_start""",
     ),
 }
+
+# Tables updated by key in a copy of the previous publication rather than copied whole: name -> (key column,
+# physical order). The keys whose rows differ between the warehouse and the previous publication (the sum of the
+# row hashes per key, compared on both sides: changed, new or gone) are deleted and their rows inserted again, in
+# that order. A table written whole is written in that order too, and gets an ART index on its key: rows inserted
+# by later updates sit outside the sorted row groups, where zone maps no longer narrow a lead's lookup; the index
+# keeps it a point lookup (measured in docs/scaling.md).
+KEYED: dict[str, tuple[str, str]] = {
+    "contacts": ("golden_contact_id", "golden_contact_id"),
+    "golden_fields": ("golden_contact_id", "golden_contact_id, field_name"),
+    "crosswalk": ("golden_contact_id", "golden_contact_id"),
+}
+# Written whole in this order (no key to update by: every row of the window belongs to a run).
+ORDER = {"score_history": "contact_id, scored_at"}
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -158,6 +179,8 @@ class PublicationReport:
     seconds: float
     rows: dict[str, int] = field(default_factory=dict)
     missing: dict[str, list[str]] = field(default_factory=dict)
+    from_scratch: bool = True  # False: started from a copy of the previous publication
+    updated: dict[str, int] = field(default_factory=dict)  # KEYED tables updated in that copy: keys changed
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
@@ -229,6 +252,49 @@ def _model_rows(models_dir: Path | None, versions: list[str]) -> list[tuple]:
     return rows
 
 
+def _previous_since_rebuild(con: duckdb.DuckDBPyConnection, history: int, every: int) -> int | None:
+    """How many publications since the last one written from scratch, if the publication attached as
+    `console_pub` can be updated in place (same format and history window, not due a rebuild); else None."""
+    try:
+        info = con.execute(
+            "select format_version, history_runs, publications_since_rebuild from console_pub.publication_info"
+        ).fetchone()
+    except duckdb.Error:  # an older format, or not a publication
+        return None
+    if info is None or info[0] != PUBLICATION_VERSION or info[1] != history or info[2] is None:
+        return None
+    return None if info[2] + 1 >= every else info[2] + 1
+
+
+def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    """Column names and types of a table or a query."""
+    return [(r[0], r[1]) for r in con.execute(f"describe select * from {relation}").fetchall()]
+
+
+def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> int:
+    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed."""
+    key, order = KEYED[name]
+    table = f"console_pub.{name}"
+    con.execute(
+        f"""create or replace temp table publish_delta as
+        with new as (select {key} as k, sum(hash(s)::hugeint) as h from ({sql}) s group by all),
+        old as (select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)
+        select coalesce(new.k, old.k) as k, new.k is not null as present
+        from new full join old on old.k = new.k where new.h is distinct from old.h"""
+    )
+    try:
+        changed = con.execute("select count(*) from publish_delta").fetchone()[0]
+        if changed:
+            con.execute(f"delete from {table} where {key} in (select k from publish_delta)")
+            con.execute(
+                f"insert into {table} select * from ({sql}) "
+                f"where {key} in (select k from publish_delta where present) order by {order}"
+            )
+    finally:
+        con.execute("drop table if exists publish_delta")
+    return changed
+
+
 def publish(
     warehouse: duckdb.DuckDBPyConnection,
     target: Path,
@@ -236,8 +302,13 @@ def publish(
     run_id: str | None = None,
     models_dir: Path | None = None,
 ) -> PublicationReport:
-    """Copy the console's tables from `warehouse` (a connection, read-only is enough) into a new DuckDB file and
-    swap it in as `target`. Returns what was written. A failure leaves the previous publication in place."""
+    """Write the console's tables from `warehouse` (a connection, read-only is enough) into a new DuckDB file and
+    swap it in as `target`. Returns what was written. A failure leaves the previous publication in place.
+
+    The new file starts as a copy of the previous publication when it can be updated (same format and history
+    window, fewer than `ACTIONHOUSE_CONSOLE_REBUILD_EVERY` publications since one written from scratch): the
+    KEYED tables are then updated by key (only what changed is written), every other table is written again.
+    Otherwise it starts empty and every table is written."""
     from ml.warehouse import OUTCOMES_SQL
 
     started = time.perf_counter()
@@ -246,15 +317,47 @@ def publish(
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     catalog = warehouse.execute("select current_database()").fetchone()[0]
     present = _existing_tables(warehouse, catalog)
+    history = history_runs()
     report = PublicationReport(path=target, published_at=datetime.now(UTC), seconds=0.0)
-    warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
+    attached = False
     try:
+        since = None
+        if target.exists() and rebuild_every() > 1:
+            shutil.copyfile(target, tmp)
+            warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
+            attached = True
+            since = _previous_since_rebuild(warehouse, history, rebuild_every())
+            if since is None:
+                warehouse.execute("detach console_pub")
+                attached = False
+                tmp.unlink()
+        if since is None:
+            since = 0
+            warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
+            attached = True
+        listed = "select table_name from duckdb_tables() where database_name = 'console_pub'"
+        kept = {r[0] for r in warehouse.execute(listed).fetchall()}
+        for name in sorted(kept - set(KEYED)):
+            warehouse.execute(f"drop table console_pub.{name}")
+        kept &= set(KEYED)
+        report.from_scratch = since == 0
         for name, (needs, sql) in TABLES.items():
             lacking = [t for t in needs if t not in present]
             if lacking:
                 report.missing[name] = lacking
+                warehouse.execute(f"drop table if exists console_pub.{name}")
                 continue
-            warehouse.execute(f"create table console_pub.{name} as {sql.format(outcomes=OUTCOMES_SQL)}")
+            sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
+            if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
+                report.updated[name] = _update_by_key(warehouse, name, sql)
+                continue
+            warehouse.execute(f"drop table if exists console_pub.{name}")
+            order = KEYED[name][1] if name in KEYED else ORDER.get(name)
+            warehouse.execute(
+                f"create table console_pub.{name} as select * from ({sql}){f' order by {order}' if order else ''}"
+            )
+            if name in KEYED:
+                warehouse.execute(f"create index {name}_by_key on console_pub.{name} ({KEYED[name][0]})")
         if "scores" in report.missing:
             report.missing.update({name: report.missing["scores"] for name in DERIVED_SQL})
         else:
@@ -289,10 +392,11 @@ def publish(
                 report.rows[name] = warehouse.execute(f"select count(*) from console_pub.{name}").fetchone()[0]
         warehouse.execute(
             "create table console_pub.publication_info (published_at timestamp, refresh_run_id varchar, "
-            "format_version integer, tables json, missing json, deal_source varchar)"
+            "format_version integer, tables json, missing json, deal_source varchar, history_runs integer, "
+            "publications_since_rebuild integer, updated json)"
         )
         warehouse.execute(
-            "insert into console_pub.publication_info values (?, ?, ?, ?, ?, ?)",
+            "insert into console_pub.publication_info values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 report.published_at.replace(tzinfo=None),
                 run_id,
@@ -300,16 +404,21 @@ def publish(
                 json.dumps(report.rows),
                 json.dumps(report.missing),
                 deal_source,
+                history,
+                since,
+                json.dumps(report.updated),
             ],
         )
         warehouse.execute("checkpoint console_pub")
         warehouse.execute("detach console_pub")
+        attached = False
         _fsync(tmp)
         os.replace(tmp, target)  # the swap: atomic on one file system
         _fsync_dir(target.parent)
     except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            warehouse.execute("detach console_pub")
+        if attached:
+            with contextlib.suppress(duckdb.Error):
+                warehouse.execute("detach console_pub")
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
         raise

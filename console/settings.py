@@ -15,9 +15,13 @@ IDENTITY_HEADER_ENV = "ACTIONHOUSE_CONSOLE_IDENTITY_HEADER"
 HEADER_ROLE_ENV = "ACTIONHOUSE_CONSOLE_HEADER_DEFAULT_ROLE"
 ALLOWED_HOSTS_ENV = "ACTIONHOUSE_CONSOLE_ALLOWED_HOSTS"
 PUBLICATION_ENV = "ACTIONHOUSE_CONSOLE_PUBLICATION"
+HISTORY_RUNS_ENV = "ACTIONHOUSE_CONSOLE_HISTORY_RUNS"
+REBUILD_EVERY_ENV = "ACTIONHOUSE_CONSOLE_REBUILD_EVERY"
 DEMO_PASSWORD_ENV = "ACTIONHOUSE_DEMO_PASSWORD"
 
 DEFAULT_SESSION_HOURS = 8.0
+DEFAULT_HISTORY_RUNS = 24  # a day of hourly refreshes in the lead page's score history
+DEFAULT_REBUILD_EVERY = 24  # publications updated in place between two written from scratch
 DEFAULT_IDENTITY_HEADER = "X-Forwarded-User"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -27,6 +31,31 @@ def publication_path(data_dir: Path) -> Path:
     `<data dir>/console/publication.duckdb`."""
     raw = os.environ.get(PUBLICATION_ENV, "").strip()
     return Path(raw).resolve() if raw else Path(data_dir) / "console" / "publication.duckdb"
+
+
+def _positive_int(env: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{env} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ValueError(f"{env} must be at least {minimum}, got {value}")
+    return value
+
+
+def history_runs() -> int:
+    """How many scoring runs the publication's score history keeps (`ACTIONHOUSE_CONSOLE_HISTORY_RUNS`, the latest
+    runs by time; default 24)."""
+    return _positive_int(HISTORY_RUNS_ENV, DEFAULT_HISTORY_RUNS, 1)
+
+
+def rebuild_every() -> int:
+    """After how many publications updated in a copy of the previous one the next is written from scratch
+    (`ACTIONHOUSE_CONSOLE_REBUILD_EVERY`, default 24; 0 or 1: every publication from scratch)."""
+    return _positive_int(REBUILD_EVERY_ENV, DEFAULT_REBUILD_EVERY, 0)
 
 
 def parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

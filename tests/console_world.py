@@ -155,12 +155,23 @@ class ConsoleWorld:
     data_dir: Path
 
 
-def build_warehouse(path: Path) -> None:
-    """The hand-made warehouse (60 scored contacts over two scoring runs, deals, quality results, outcome marts)."""
+def build_warehouse(path: Path) -> Path:
+    """The hand-made warehouse (60 scored contacts over two scoring runs, deals, quality results, outcome marts) at
+    `path`."""
     con = duckdb.connect(str(path))
     try:
         con.execute(WAREHOUSE_SQL)
         con.execute(OUTCOME_MARTS_SQL)
+    finally:
+        con.close()
+    return path
+
+
+def publish_warehouse(warehouse: Path, target: Path, run_id: str):
+    """Publish `warehouse` (opened read-only, then closed) to `target`; returns the publication report."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return publish(con, target, run_id=run_id)
     finally:
         con.close()
 

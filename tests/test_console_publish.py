@@ -7,18 +7,10 @@ import threading
 import duckdb
 import pytest
 from console_world import build_warehouse
+from console_world import publish_warehouse as _publish
 
 from console import publish as publish_module
-from console.publish import publish
 from console.reader import NoPublication, PublicationReader
-
-
-def _publish(warehouse, target, run_id):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return publish(con, target, run_id=run_id)
-    finally:
-        con.close()
 
 
 def _add_contact(warehouse, n: int) -> None:

@@ -36,8 +36,9 @@ PUBLICATION_INPUTS = [
     owners=["team:revops"],
     description="The tables the RevOps console reads (scores, score history, golden records and their sources, "
     "quality results, quarantine, merge and enrichment reviews, deals, lift vs holdout and weekly outcomes, drift, "
-    "model metrics), copied into "
-    "data/console/publication.duckdb under a temporary name and renamed over the previous publication.",
+    "model metrics), copied into data/console/publication.duckdb under a temporary name (a copy of the previous "
+    "publication with its large contact-keyed tables updated by key, or a new file every "
+    "ACTIONHOUSE_CONSOLE_REBUILD_EVERY-th time) and renamed over the previous publication.",
 )
 def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Publish this refresh's tables for the console."""
@@ -46,11 +47,18 @@ def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         report = publish(con, target, run_id=context.run.run_id, models_dir=models_dir())
     for name, lacking in report.missing.items():
         context.log.warning(f"console table {name} not published: {', '.join(lacking)} not built yet")
-    context.log.info(f"console publication swapped in at {target} in {report.seconds:.1f} s")
+    how = "from scratch" if report.from_scratch else "updated in a copy of the previous one"
+    updated = ", ".join(f"{name} {n} keys" for name, n in report.updated.items())
+    context.log.info(
+        f"console publication ({how}{': ' + updated if updated else ''}) swapped in at {target} "
+        f"in {report.seconds:.1f} s"
+    )
     return dg.MaterializeResult(
         metadata={
             "path": str(target),
             "seconds": round(report.seconds, 2),
+            "from_scratch": report.from_scratch,
+            **{f"updated_keys_{name}": n for name, n in report.updated.items()},
             **{f"rows_{name}": n for name, n in report.rows.items()},
         }
     )

@@ -1,0 +1,184 @@
+"""The publication updated in a copy of the previous one: the same tables, row for row, as one written from scratch
+of the same warehouse; a bounded score history; a rebuild from scratch every so often; the swap stays atomic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from console_world import build_warehouse
+from console_world import publish_warehouse as _publish
+
+from console.publish import KEYED
+from console.reader import PublicationReader
+from console.settings import HISTORY_RUNS_ENV, REBUILD_EVERY_ENV
+
+
+def _sql(warehouse: Path, sql: str) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def _add_run(warehouse: Path, run: int) -> None:
+    """A new scoring run: every contact scored again, scores shifted (one row per contact in the log)."""
+    _sql(
+        warehouse,
+        f"""insert into ml.score_log select * replace ('run-{run}' as run_id,
+               timestamp '2026-12-02 10:00:00' + to_hours({run}) as scored_at,
+               least(combined_score + {run}, 100) as combined_score)
+        from ml.score_log where run_id = 'run-2';
+        create or replace table ml.lead_scores as select * from ml.score_log where run_id = 'run-{run}'""",
+    )
+
+
+def _tables(path: Path) -> dict[str, list[tuple]]:
+    """Every table but publication_info, as sorted rows with its column names first."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+        out = {}
+        for name in names:
+            if name == "publication_info":
+                continue
+            result = con.execute(f"select * from {name}")
+            columns = tuple(d[0] for d in result.description)
+            out[name] = [columns, *sorted(result.fetchall(), key=repr)]
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    return build_warehouse(tmp_path / "warehouse.duckdb")
+
+
+def test_an_updated_publication_equals_one_written_from_scratch(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+    target = tmp_path / "console" / "publication.duckdb"
+    first = _publish(warehouse, target, "h0")
+    assert first.from_scratch and not first.updated
+    # Nothing changed: the keyed tables are carried over as they are.
+    again = _publish(warehouse, target, "h1")
+    assert not again.from_scratch and again.updated == {name: 0 for name in KEYED}
+
+    # An hour's delta: two golden records change, one loses a field, one contact merges away, a new one appears,
+    # a new scoring run.
+    _sql(
+        warehouse,
+        """update marts.dim_contacts set job_title = 'Chief Revenue Officer',
+               provenance = json_object('job_title', json_object('source', 'leads'))
+           where golden_contact_id in ('gc-5', 'gc-17');
+        update intermediate.int_entities__contact_golden_fields set value = 'Chief Revenue Officer'
+           where golden_contact_id in ('gc-5', 'gc-17') and field_name = 'job_title';
+        delete from intermediate.int_entities__contact_golden_fields
+           where golden_contact_id = 'gc-9' and field_name = 'email';
+        update marts.contact_crosswalk set golden_contact_id = 'gc-12', is_anchor_record = false, cluster_size = 2
+           where golden_contact_id = 'gc-13';
+        update marts.contact_crosswalk set cluster_size = 2 where golden_contact_id = 'gc-12';
+        delete from marts.dim_contacts where golden_contact_id = 'gc-13';
+        delete from intermediate.int_entities__contact_golden_fields where golden_contact_id = 'gc-13';
+        insert into marts.dim_contacts by name
+           select * replace ('gc-new' as golden_contact_id, 'New' as first_name) from marts.dim_contacts
+           where golden_contact_id = 'gc-1';
+        insert into intermediate.int_entities__contact_golden_fields by name
+           select * replace ('gc-new' as golden_contact_id) from intermediate.int_entities__contact_golden_fields
+           where golden_contact_id = 'gc-1';""",
+    )
+    _add_run(warehouse, 3)
+    updated = _publish(warehouse, target, "h2")
+    assert not updated.from_scratch
+    # Keys changed: contacts gc-5, gc-17, gc-13 (gone), gc-new; fields also gc-9; crosswalk gc-12 and gc-13.
+    assert updated.updated == {"contacts": 4, "golden_fields": 5, "crosswalk": 2}
+
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    assert _publish(warehouse, scratch, "h2").from_scratch
+    assert _publish(warehouse, scratch, "h2").from_scratch  # every publication from scratch
+    carried, rebuilt = _tables(target), _tables(scratch)
+    assert sorted(carried) == sorted(rebuilt)
+    for name in rebuilt:
+        assert carried[name] == rebuilt[name], name
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        fields = con.execute(
+            "select value from golden_fields where golden_contact_id = 'gc-5' and field_name = 'job_title'"
+        ).fetchall()
+        assert fields == [("Chief Revenue Officer",)]
+        assert con.execute("select count(*) from contacts where golden_contact_id = 'gc-13'").fetchone()[0] == 0
+        info = con.execute("select history_runs, publications_since_rebuild from publication_info").fetchone()
+        assert info == (3, 2)
+        # The keyed tables keep their index on the key through updates (a lead's lookup stays a point lookup).
+        indexed = con.execute("select table_name, expressions from duckdb_indexes() order by 1").fetchall()
+        assert [t for t, _ in indexed] == sorted(KEYED)
+    finally:
+        con.close()
+
+
+def test_the_score_history_keeps_the_latest_runs(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "2")
+    target = tmp_path / "publication.duckdb"
+    reader = PublicationReader(target)
+    _add_run(warehouse, 3)
+    _publish(warehouse, target, "a")
+    runs = "select run_id, count(*) from score_history group by 1 order by 1"
+    first = reader.cursor()
+    assert first.execute(runs).fetchall() == [("run-2", 60), ("run-3", 60)]
+    _add_run(warehouse, 4)
+    assert not _publish(warehouse, target, "b").from_scratch
+    second = reader.cursor()
+    assert second.execute(runs).fetchall() == [("run-3", 60), ("run-4", 60)]
+    assert (
+        second.execute("select max(n) from (select count(*) n from score_history group by contact_id)").fetchone()[0]
+        == 2
+    )
+    # The reader that opened the previous publication still reads it whole (the swap is still a rename).
+    assert first.execute(runs).fetchall() == [("run-2", 60), ("run-3", 60)]
+    # tier movers still compare the last two runs of the whole log.
+    assert second.execute("select count(*) from tier_movers").fetchone()[0] >= 0
+    # A different window is a publication from scratch.
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+    wider = _publish(warehouse, target, "c")
+    assert wider.from_scratch and reader.cursor().execute(runs).fetchall() == [
+        ("run-2", 60),
+        ("run-3", 60),
+        ("run-4", 60),
+    ]
+    reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_every_nth_publication_is_written_from_scratch(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "3")
+    target = tmp_path / "publication.duckdb"
+    kinds = [_publish(warehouse, target, f"r{i}").from_scratch for i in range(7)]
+    assert kinds == [True, False, False, True, False, False, True]
+
+
+def test_a_changed_warehouse_schema_rewrites_that_table(warehouse, tmp_path):
+    target = tmp_path / "publication.duckdb"
+    _publish(warehouse, target, "a")
+    _sql(warehouse, "alter table marts.dim_contacts add column seniority varchar default 'vp'")
+    report = _publish(warehouse, target, "b")
+    assert "contacts" not in report.updated and report.updated["golden_fields"] == 0
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert con.execute("select distinct seniority from contacts").fetchall() == [("vp",)]
+    finally:
+        con.close()
+
+
+def test_a_publication_of_an_older_format_is_rewritten(warehouse, tmp_path):
+    target = tmp_path / "publication.duckdb"
+    _publish(warehouse, target, "a")
+    con = duckdb.connect(str(target))
+    try:  # the first format had no history window nor rebuild count
+        con.execute("alter table publication_info drop column history_runs")
+    finally:
+        con.close()
+    report = _publish(warehouse, target, "b")
+    assert report.from_scratch and not report.updated
