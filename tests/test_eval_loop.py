@@ -38,12 +38,16 @@ def test_the_operational_clock_follows_the_offset_everywhere(monkeypatch):
 
 
 def test_set_clock_puts_now_at_the_worlds_clock(tmp_path, monkeypatch):
-    monkeypatch.delenv(CLOCK_OFFSET_ENV, raising=False)
+    # set (not deleted): monkeypatch then restores the variable after `set_clock` wrote it, so no later test runs
+    # on the world's clock
+    monkeypatch.setenv(CLOCK_OFFSET_ENV, "0")
     (tmp_path / "truth").mkdir()
     world_now = datetime(2026, 11, 3, 12, tzinfo=UTC)
     (tmp_path / "truth" / "world_state.json").write_text(f'{{"clock_epoch": {int(world_now.timestamp())}}}')
     assert loop.set_clock(tmp_path) == world_now
     assert abs((utc_now() - world_now).total_seconds()) < 1
+    monkeypatch.undo()
+    assert abs((utc_now() - datetime.now(UTC)).total_seconds()) < 1
 
 
 def test_the_evaluation_policy_holds_out_every_measured_workflow(tmp_path):
