@@ -146,13 +146,16 @@ def true_lifts(units: pl.DataFrame, resolved: pl.DataFrame) -> dict[str, float]:
 
 
 def lift_units(con: duckdb.DuckDBPyConnection, work_dir: Path) -> pl.DataFrame:
-    """Treated and held-out actions of `marts.fct_lift_decisions` with the world's people (contact and lead targets,
-    through the golden record's CRM records or the lead's submission) or account (account targets)."""
+    """Treated and held-out actions of `marts.fct_lift_decisions` with the world's people (meeting outcomes: contact
+    and lead targets, through the golden record's CRM records or the lead's submission) or account (renewals: the
+    action's golden account, through its company records)."""
     from sample_world import load_truth
 
     decisions = con.sql(
-        "select action_id, workflow, lift_group, outcome, target_kind, target_id, "
-        "epoch(proposed_at)::bigint as proposed_at, window_days from marts.fct_lift_decisions"
+        "select l.action_id, l.workflow, l.lift_group, l.outcome, l.target_kind, l.target_id, "
+        "case when l.target_kind = 'account' then l.target_id else d.account_id end as golden_account_id, "
+        "epoch(l.proposed_at)::bigint as proposed_at, l.window_days from marts.fct_lift_decisions as l "
+        "join staging.stg_actionhouse__decisions as d using (action_id)"
     ).pl()
     record_person = load_truth(work_dir, "contacts").select("record_id", "person_id")
     golden_person = (
@@ -178,9 +181,13 @@ def lift_units(con: duckdb.DuckDBPyConnection, work_dir: Path) -> pl.DataFrame:
         .select("target_id", "account_id")
         .unique()
     )
-    contacts = decisions.filter(pl.col("target_kind") == "contact").join(golden_person, on="target_id", how="left")
-    leads = decisions.filter(pl.col("target_kind") == "lead").join(lead_person, on="target_id", how="left")
-    accounts = decisions.filter(pl.col("target_kind") == "account").join(account_of, on="target_id", how="left")
+    meetings = decisions.filter(pl.col("outcome") == "meeting_booked")
+    contacts = meetings.filter(pl.col("target_kind") == "contact").join(golden_person, on="target_id", how="left")
+    leads = meetings.filter(pl.col("target_kind") == "lead").join(lead_person, on="target_id", how="left")
+    # Saves renew the account, whether the action went to the account or to one of its people.
+    accounts = decisions.filter(pl.col("outcome") == "renewed").join(
+        account_of.rename({"target_id": "golden_account_id"}), on="golden_account_id", how="left"
+    )
     return pl.concat([contacts, leads, accounts], how="diagonal_relaxed")
 
 

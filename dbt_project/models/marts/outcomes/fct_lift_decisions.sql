@@ -1,9 +1,14 @@
 -- Treated and held-out actions with their workflow's primary outcome (docs/outcomes.md "Lift"): one row per action
 -- that was sent (treated) or held out, and whether the outcome came within the window after it was proposed, with
--- the row that shows it. Contacts (and leads, through their email) book a meeting; flagged accounts renew (a
--- closed-won deal on the account). Other targets (deals, emails, domains) have no primary outcome here.
+-- the row that shows it. Contacts (and leads, through their email) book a meeting; at-risk saves renew (a
+-- closed-won deal on the account), whether the action targets the account or one of its contacts (the save email
+-- goes to a person, its holdout unit is the account). Other targets (deals, emails, domains) have no primary
+-- outcome here.
 with decisions as (
-    select *
+    select
+        *,
+        workflow = 'at_risk' or target_kind = 'account' as is_save,
+        case when target_kind = 'account' then target_id else account_id end as save_account_id
     from {{ ref('stg_actionhouse__decisions') }}
     where is_treated or is_held_out
 ),
@@ -25,7 +30,7 @@ targets as (
         as golden_contact_id
     from decisions as d
     left join lead_contacts as lc on d.target_kind = 'lead' and lc.submission_id = d.target_id
-    where d.target_kind in ('contact', 'lead')
+    where d.target_kind in ('contact', 'lead') and not d.is_save
 ),
 
 meetings as (
@@ -48,7 +53,7 @@ save_outcomes as (
     select d.action_id, arg_min(p.deal_id, (p.closed_won_entered_at, p.deal_id)) as deal_id
     from decisions as d
     inner join {{ ref('fct_pipeline_deals') }} as p
-        on d.target_kind = 'account' and p.golden_account_id = d.target_id
+        on d.is_save and p.golden_account_id = d.save_account_id
         and p.closed_won_entered_at > d.proposed_at
         and p.closed_won_entered_at <= d.proposed_at + to_days({{ var('outcome_window_days_saves') }})
     group by d.action_id
@@ -67,17 +72,17 @@ select
     case when d.is_held_out then 'held_out' else 'treated' end as lift_group,
     d.proposed_at,
     d.sent_at,
-    case d.target_kind when 'account' then 'renewed' else 'meeting_booked' end as outcome,
-    case d.target_kind when 'account' then {{ var('outcome_window_days_saves') }}
+    case when d.is_save then 'renewed' else 'meeting_booked' end as outcome,
+    case when d.is_save then {{ var('outcome_window_days_saves') }}
         else {{ var('outcome_window_days_meetings') }} end as window_days,
     coalesce(m.meeting_id is not null or s.deal_id is not null, false) as had_outcome,
     case when m.meeting_id is not null then 'stg_hubspot__meetings' when s.deal_id is not null
         then 'fct_pipeline_deals' end as evidence_table,
     cast(coalesce(m.meeting_id, s.deal_id) as varchar) as evidence_id,
-    d.proposed_at + to_days(case d.target_kind when 'account' then {{ var('outcome_window_days_saves') }}
+    d.proposed_at + to_days(case when d.is_save then {{ var('outcome_window_days_saves') }}
         else {{ var('outcome_window_days_meetings') }} end) > as_of.as_of as window_open
 from decisions as d
 cross join as_of
 left join meeting_outcomes as m on m.action_id = d.action_id
 left join save_outcomes as s on s.action_id = d.action_id
-where d.target_kind in ('contact', 'lead', 'account')
+where d.target_kind in ('contact', 'lead', 'account') or d.is_save
