@@ -130,7 +130,7 @@ bench-actions: install
 	$(PY) -m bench.actions --contacts 1000000
 
 # --- closed loop (issue 15): the product against a world that answers, lift measured vs the world's true lift ----
-# 100k contacts, 14 simulated days, one refresh + approvals + sync per day (1-2 h on 2 cores); LOOP_DAYS=N for speed.
+# 100k contacts, 14 simulated days, one refresh + approvals + sync per day (~2 h on 2 cores); LOOP_DAYS=N for speed.
 LOOP_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)
 LOOP_DAYS ?= 14
 .PHONY: eval-loop
