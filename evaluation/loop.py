@@ -230,8 +230,6 @@ def simulate(
     paths = resolve_paths()
     policy = load_policy()
     effects = load_effects(effects_file)
-    if effects_file:
-        shutil.copy(effects_file, work_dir / "effects.yml")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     cli.say = lambda message: None  # the refresh's own summary lines; this run prints one line per day instead
 
