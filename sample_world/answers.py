@@ -660,6 +660,9 @@ def renewals_landing(resolved: pl.DataFrame, deals_landing: pl.DataFrame) -> pl.
     )
     d = deals_landing.join(r, on="Record ID", how="inner").sort("resolves_at", "Record ID")
     won, lost = 'Date entered "Closed Won (Sales Pipeline)"', 'Date entered "Closed Lost (Sales Pipeline)"'
+    missing = [c for c in (won, lost) if c not in deals_landing.columns]
+    if missing:  # written anyway, the closing dates would silently be dropped by the select below
+        raise ValueError(f"the deals export has no column {missing[0]!r}: cannot write resolved renewals")
     return d.with_columns(
         pl.when(pl.col("outcome")).then(pl.lit("Closed Won")).otherwise(pl.lit("Closed Lost")).alias("Deal Stage"),
         ts_hub("resolves_at").alias("Last Modified Date"),

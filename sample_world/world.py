@@ -334,6 +334,9 @@ def _renewal_deal_rows(out: Path) -> pl.DataFrame:
     lo, hi = ID_BASE["renewal_deal"], ID_BASE["meeting"] - 1
     frames = [pl.read_csv(f, infer_schema=False) for f in files]
     d = pl.concat(frames, how="vertical_relaxed")
+    # Polars keeps a quoted header's doubled quotes (`Date entered ""Closed Won …""`): undo them, or the resolved
+    # rows' stage dates would land in columns of their own and be dropped, and the header be quoted twice over.
+    d = d.rename(lambda name: name.replace('""', '"'))
     return d.filter(pl.col("Record ID").cast(pl.Int64, strict=False).is_between(lo, hi))
 
 

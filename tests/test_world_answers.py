@@ -317,3 +317,32 @@ def test_activity_raises_the_hours_people_and_leads_and_is_bounded(base_world, t
     assert rows(busy, "leads", "*_h000*") > rows(usual, "leads", "*_h000*")
     with pytest.raises(ValueError, match="activity must be above 0"):
         generate_next_hours(busy, hours=1, activity=0)
+
+
+def test_a_resolved_renewal_is_written_again_with_its_closing_stage_date_under_the_export_header(base_world, tmp_path):
+    """The export header quotes its stage columns (Date entered "Closed Won (Sales Pipeline)", in CSV quoting): the
+    resolved renewal rows must keep that header byte for byte and carry the date in the Closed Won / Closed Lost
+    column the warehouse reads, or no renewal ever shows as won."""
+    import csv
+
+    from sample_world.util import Writer
+    from sample_world.world import _renewal_deal_rows
+
+    rows = _renewal_deal_rows(base_world)
+    deals = load_truth(base_world, "renewals").sort("deal_id").head(2)
+    resolved = pl.DataFrame({
+        "situation_id": [f"renewal:{d}" for d in deals["deal_id"]],
+        "outcome": [True, False],
+        "resolves_at": deals["renewal_at"],
+    })
+    land = AN.renewals_landing(resolved, rows)
+    assert land.height == 2
+    writer = Writer(tmp_path, "h0001")
+    path = writer.csv("hubspot_deals", "deals", land)
+    original = sorted((base_world / "landing" / "hubspot_deals").glob("deals_0*.csv"))[0]
+    assert path.read_text().splitlines()[0] == original.read_text().splitlines()[0]
+    parsed = {r["Record ID"]: r for r in csv.DictReader(path.open())}
+    won, lost = 'Date entered "Closed Won (Sales Pipeline)"', 'Date entered "Closed Lost (Sales Pipeline)"'
+    first, second = (parsed[str(d)] for d in deals["deal_id"])
+    assert first["Deal Stage"] == "Closed Won" and first[won] and not first[lost]
+    assert second["Deal Stage"] == "Closed Lost" and second[lost] and not second[won]
