@@ -20,6 +20,11 @@ OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "notes")
 ENGAGEMENT_TYPES = ("tasks", "notes")
 
 # HubSpot's object type ids (used in v4 association answers).
+# Records the sandbox creates (contacts, companies, deals) get ids from here up. Records loaded from exports keep
+# their own ids, which are smaller (the sample world's run below 100,000,000): if the sandbox counted on from the
+# largest loaded id, a contact it creates could take the id of a record a later export brings, and two people
+# would share one id. HubSpot's own ids come from one allocator; here exports and the API are two.
+CREATED_RECORD_FIRST_ID = 1_000_000_001
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46", "tasks": "0-27"}
 
 # HUBSPOT_DEFINED default association type ids, as documented by HubSpot ("association type id values").
@@ -215,12 +220,15 @@ class SandboxStore:
 
     def next_id(self, object_type: str) -> int:
         # Engagements (tasks, notes, ...) share one id space, as in HubSpot, so an activity id names one record.
+        """The id of the next record the sandbox creates of this type (engagements from 1001, records from
+        `CREATED_RECORD_FIRST_ID`, each past the largest so far)."""
         types = ENGAGEMENT_TYPES if object_type in ENGAGEMENT_TYPES else (object_type,)
         marks = ", ".join("?" for _ in types)
         row = self._con.execute(
             f"SELECT coalesce(max(id), 0) FROM objects WHERE object_type IN ({marks})", types
         ).fetchone()
-        return max(row[0], 1000) + 1
+        first = 1001 if object_type in ENGAGEMENT_TYPES else CREATED_RECORD_FIRST_ID
+        return max(row[0] + 1, first)
 
     def put(self, obj: StoredObject) -> None:
         """Insert or replace a record and keep its unique-value index (call inside a transaction)."""

@@ -346,3 +346,21 @@ def test_a_resolved_renewal_is_written_again_with_its_closing_stage_date_under_t
     first, second = (parsed[str(d)] for d in deals["deal_id"])
     assert first["Deal Stage"] == "Closed Won" and first[won] and not first[lost]
     assert second["Deal Stage"] == "Closed Lost" and second[lost] and not second[won]
+
+
+def test_contacts_the_sandbox_creates_never_take_an_id_a_later_export_brings(base_world, tmp_path):
+    """The sync creates contacts for new leads; the world numbers its own new contacts on from its exports. The two
+    allocators must not meet, or one id names two people (the world would credit one person's routing to another)."""
+    import json
+
+    from crm_sandbox.store import CREATED_RECORD_FIRST_ID
+
+    world = _copy(base_world, tmp_path, "ids")
+    store = _seeded_store(world, tmp_path / "ids.sqlite")
+    created = store.next_id("contacts")
+    world_next = json.loads((world / "truth" / "world_state.json").read_text())["counters"]["contact"]
+    seeded_max = max(load_truth(world, "people")["record_id"].to_list())
+    assert seeded_max < world_next <= created - 100_000_000  # room for a world's years of new contacts
+    assert created == CREATED_RECORD_FIRST_ID
+    assert store.next_id("tasks") == 1001  # engagements keep their own id space
+    store.close()
