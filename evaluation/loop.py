@@ -106,16 +106,20 @@ OUTCOME_SITUATIONS = {"meeting_booked": ("follow_up_trigger", "no_show"), "renew
 
 def true_lifts(units: pl.DataFrame, resolved: pl.DataFrame) -> dict[str, float]:
     """The lift the world truly gave each workflow's two groups: the mean true probability of the outcome among the
-    treated minus the same among the held out.
+    treated units minus the same among the held-out ones.
 
     `units`: one row per (treated or held-out action of `marts.fct_lift_decisions`, world person or account it
-    reaches): action_id, workflow, lift_group, outcome, proposed_at (epoch s), window_days, person_id, account_id.
-    A unit's probability is 1 - prod(1 - p) over the world's situations of its people (its account for renewals)
-    that resolved within the action's window by the end of the run, `p` being what the world drew the outcome with
-    (every action taken included: the held out get what other workflows did for them, as the measurement does).
-    The measured lift estimates this figure; its 95% interval should cover it in about 95% of runs.
+    reaches): action_id, workflow, lift_group, lift_unit, outcome, proposed_at (epoch s), window_days, person_id,
+    account_id. Units are counted as `marts.fct_workflow_lift` counts them: the actions of one lift unit in one group
+    are one unit (a missing lift_unit: the action alone). A unit's probability is 1 - prod(1 - p) over the world's
+    situations of its people (its account for renewals) that resolved within any of its actions' windows by the end
+    of the run, `p` being what the world drew the outcome with (every action taken included: the held out get what
+    other workflows did for them, as the measurement does). The measured lift estimates this figure; its 95%
+    interval should cover it in about 95% of runs.
     """
+    units = units.with_columns(pl.coalesce("lift_unit", "action_id").alias("lift_unit"))
     sits = resolved.select("situation_id", "situation_kind", "person_id", "account_id", "resolves_at", "p")
+    unit_key = ["workflow", "lift_group", "lift_unit"]
     parts = []
     for outcome, kinds in OUTCOME_SITUATIONS.items():
         key = "account_id" if outcome == "renewed" else "person_id"
@@ -126,17 +130,17 @@ def true_lifts(units: pl.DataFrame, resolved: pl.DataFrame) -> dict[str, float]:
                 (pl.col("resolves_at") > pl.col("proposed_at"))
                 & (pl.col("resolves_at") <= pl.col("proposed_at") + pl.col("window_days") * 86_400)
             )
-            .select("action_id", "situation_id", "p")
+            .select(*unit_key, "situation_id", "p")
         )
-    hit = pl.concat(parts).unique(["action_id", "situation_id"])
-    chance = hit.group_by("action_id").agg((1 - (1 - pl.col("p")).product()).alias("p_outcome"))
-    per_action = (
-        units.select("action_id", "workflow", "lift_group")
-        .unique("action_id")
-        .join(chance, on="action_id", how="left")
+    hit = pl.concat(parts).unique([*unit_key, "situation_id"])
+    chance = hit.group_by(unit_key).agg((1 - (1 - pl.col("p")).product()).alias("p_outcome"))
+    per_unit = (
+        units.select(unit_key)
+        .unique()
+        .join(chance, on=unit_key, how="left")
         .with_columns(pl.col("p_outcome").fill_null(0.0))
     )
-    rates = per_action.group_by("workflow", "lift_group").agg(pl.col("p_outcome").mean())
+    rates = per_unit.group_by("workflow", "lift_group").agg(pl.col("p_outcome").mean())
     out: dict[str, float] = {}
     for workflow in rates["workflow"].unique().to_list():
         groups = dict(rates.filter(pl.col("workflow") == workflow).select("lift_group", "p_outcome").iter_rows())
@@ -152,7 +156,7 @@ def lift_units(con: duckdb.DuckDBPyConnection, work_dir: Path) -> pl.DataFrame:
     from sample_world import load_truth
 
     decisions = con.sql(
-        "select l.action_id, l.workflow, l.lift_group, l.outcome, l.target_kind, l.target_id, "
+        "select l.action_id, l.workflow, l.lift_group, l.lift_unit, l.outcome, l.target_kind, l.target_id, "
         "case when l.target_kind = 'account' then l.target_id else d.account_id end as golden_account_id, "
         "epoch(l.proposed_at)::bigint as proposed_at, l.window_days from marts.fct_lift_decisions as l "
         "join staging.stg_actionhouse__decisions as d using (action_id)"

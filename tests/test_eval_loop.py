@@ -94,6 +94,7 @@ def _units(rows: list[tuple]) -> pl.DataFrame:
             "action_id",
             "workflow",
             "lift_group",
+            "lift_unit",
             "outcome",
             "proposed_at",
             "window_days",
@@ -109,18 +110,18 @@ def test_true_lift_is_the_difference_of_the_worlds_probabilities_between_the_gro
     units = _units(
         [
             # treated: person 1 has two situations in the window (1 - 0.5 * 0.8 = 0.6), one after it (not counted)
-            ("t1", "reply_routing", "treated", "meeting_booked", 0, 14, 1, None),
+            ("t1", "reply_routing", "treated", None, "meeting_booked", 0, 14, 1, None),
             # treated: person 2 reached through two CRM records (the same situation counts once)
-            ("t2", "reply_routing", "treated", "meeting_booked", 0, 14, 2, None),
-            ("t2", "reply_routing", "treated", "meeting_booked", 0, 14, 2, None),
+            ("t2", "reply_routing", "treated", None, "meeting_booked", 0, 14, 2, None),
+            ("t2", "reply_routing", "treated", None, "meeting_booked", 0, 14, 2, None),
             # held out: person 3, p 0.1; person 4, nothing resolved in the window (0)
-            ("h1", "reply_routing", "held_out", "meeting_booked", 0, 14, 3, None),
-            ("h2", "reply_routing", "held_out", "meeting_booked", 0, 14, 4, None),
+            ("h1", "reply_routing", "held_out", None, "meeting_booked", 0, 14, 3, None),
+            ("h2", "reply_routing", "held_out", None, "meeting_booked", 0, 14, 4, None),
             # an account: its renewal in the window (p 0.8 treated, 0.55 held out); a situation before the action
-            ("a1", "at_risk", "treated", "renewed", 10 * day, 90, None, 7),
-            ("a2", "at_risk", "held_out", "renewed", 10 * day, 90, None, 8),
+            ("a1", "at_risk", "treated", None, "renewed", 10 * day, 90, None, 7),
+            ("a2", "at_risk", "held_out", None, "renewed", 10 * day, 90, None, 8),
             # a workflow with no held-out group has no lift
-            ("x1", "hygiene", "treated", "meeting_booked", 0, 14, 1, None),
+            ("x1", "hygiene", "treated", None, "meeting_booked", 0, 14, 1, None),
         ]
     )
     resolved = pl.DataFrame(
@@ -142,6 +143,39 @@ def test_true_lift_is_the_difference_of_the_worlds_probabilities_between_the_gro
     assert set(lifts) == {"reply_routing", "at_risk"}
     assert lifts["reply_routing"] == pytest.approx((0.6 + 0.3) / 2 - (0.1 + 0.0) / 2)
     assert lifts["at_risk"] == pytest.approx(0.8 - 0.55)
+
+
+def test_true_lift_counts_units_as_the_lift_mart_does():
+    """Actions of one lift unit are one unit: their windows together (a target proposed again later sees the
+    situations of both windows once), and two actions of one account count once."""
+    day = 86_400
+    units = _units(
+        [
+            ("t1", "reply_routing", "treated", "gc-1", "meeting_booked", 0, 14, 1, None),
+            ("t3", "reply_routing", "treated", "gc-1", "meeting_booked", 10 * day, 14, 1, None),
+            ("h1", "reply_routing", "held_out", "gc-3", "meeting_booked", 0, 14, 3, None),
+            ("a1", "at_risk", "treated", "ga-7", "renewed", 10 * day, 90, None, 7),
+            ("a3", "at_risk", "treated", "ga-7", "renewed", 11 * day, 90, None, 7),
+            ("a4", "at_risk", "treated", "ga-9", "renewed", 10 * day, 90, None, 9),
+            ("a2", "at_risk", "held_out", "ga-8", "renewed", 10 * day, 90, None, 8),
+        ]
+    )
+    resolved = pl.DataFrame(
+        [
+            ("trigger:a", "follow_up_trigger", 1, None, 2 * day, 0.5),
+            ("no_show:b", "no_show", 1, None, 3 * day, 0.2),
+            ("trigger:late", "follow_up_trigger", 1, None, 20 * day, 0.9),  # in the second window only
+            ("trigger:e", "follow_up_trigger", 3, None, 1 * day, 0.1),
+            ("renewal:1", "renewal", None, 7, 40 * day, 0.8),
+            ("renewal:2", "renewal", None, 8, 30 * day, 0.55),
+            ("renewal:3", "renewal", None, 9, 30 * day, 0.6),
+        ],
+        schema=["situation_id", "situation_kind", "person_id", "account_id", "resolves_at", "p"],
+        orient="row",
+    )
+    lifts = loop.true_lifts(units, resolved)
+    assert lifts["reply_routing"] == pytest.approx((1 - 0.5 * 0.8 * 0.1) - 0.1)
+    assert lifts["at_risk"] == pytest.approx((0.8 + 0.6) / 2 - 0.55)  # ga-7 once, not twice
 
 
 def test_the_line_reports_whether_the_intervals_hold_the_true_lifts():

@@ -3,7 +3,9 @@
 -- the row that shows it. Contacts (and leads, through their email) book a meeting; at-risk saves renew (a
 -- closed-won deal on the account), whether the action targets the account or one of its contacts (the save email
 -- goes to a person, its holdout unit is the account). Other targets (deals, emails, domains) have no primary
--- outcome here.
+-- outcome here. `lift_unit` names what the outcome happens to (the account for saves, the golden contact for
+-- contacts and leads that reached one, else the target): fct_workflow_lift counts units, not actions, as a
+-- target proposed again, or two people of one account, share one outcome.
 with decisions as (
     select
         *,
@@ -69,6 +71,7 @@ select
     d.action_type,
     d.target_kind,
     d.target_id,
+    case when d.is_save then d.save_account_id else coalesce(t.golden_contact_id, d.target_id) end as lift_unit,
     case when d.is_held_out then 'held_out' else 'treated' end as lift_group,
     d.proposed_at,
     d.sent_at,
@@ -83,6 +86,7 @@ select
         else {{ var('outcome_window_days_meetings') }} end) > as_of.as_of as window_open
 from decisions as d
 cross join as_of
+left join targets as t on t.action_id = d.action_id
 left join meeting_outcomes as m on m.action_id = d.action_id
 left join save_outcomes as s on s.action_id = d.action_id
 where d.target_kind in ('contact', 'lead', 'account') or d.is_save

@@ -1,9 +1,26 @@
 -- Lift per workflow and primary outcome (docs/outcomes.md "Lift"): the outcome rate of treated actions (sent) minus
 -- that of held-out ones, with a 95% confidence interval by Newcombe's hybrid score method (Newcombe 1998, method
--- 10: Wilson score intervals of each rate, combined), the counts behind it (rows of fct_lift_decisions) and a
--- sample-size note when the figure should not be trusted yet.
+-- 10: Wilson score intervals of each rate, combined), the counts behind it and a sample-size note when the figure
+-- should not be trusted yet. The counts are units (fct_lift_decisions.lift_unit: an account for saves, a person
+-- otherwise), not actions: the interval assumes independent observations, and the actions of one unit share its
+-- outcome (a target proposed on several days, two people of one account emailed about its renewal). A unit had the
+-- outcome if any of its actions saw it in its window; its window is open while any of its actions' is. A unit with
+-- actions in both groups (two leads of one person drawn apart) counts once in each.
 {%- set z = 1.959963984540054 %}
-with counts as (
+with units as (
+    select
+        workflow,
+        outcome,
+        lift_group,
+        coalesce(lift_unit, action_id) as lift_unit,
+        max(window_days) as window_days,
+        bool_or(had_outcome) as had_outcome,
+        bool_or(window_open) as window_open
+    from {{ ref('fct_lift_decisions') }}
+    group by all
+),
+
+counts as (
     select
         workflow,
         outcome,
@@ -13,7 +30,7 @@ with counts as (
         count(*) filter (where lift_group = 'held_out') as held_out_n,
         count(*) filter (where lift_group = 'held_out' and had_outcome) as held_out_outcomes,
         count(*) filter (where window_open) as windows_open
-    from {{ ref('fct_lift_decisions') }}
+    from units
     group by workflow, outcome
 ),
 
