@@ -54,8 +54,9 @@ class Target(_Frozen):
     kind: TargetKind
     id: str
     label: str | None = None
-    crm_ids: list[CrmRef] = []
-    emails: list[str] = []
+    # default_factory, not `= []`: pydantic deep-copies a mutable default for every instance (tens of thousands a run)
+    crm_ids: list[CrmRef] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
     domain: str | None = None
     account_id: str | None = None
     country: str | None = None
@@ -99,7 +100,7 @@ class Proposal(_Frozen):
     evidence_window: str
     owner: str | None = None
     model_version: str | None = None
-    raise_to: list[tuple[str, str]] = []
+    raise_to: list[tuple[str, str]] = Field(default_factory=list)
 
     @property
     def slot_key(self) -> str:

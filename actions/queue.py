@@ -507,9 +507,11 @@ class DecisionQueue:
         with self.engine.connect() as con:
             return [StoredAction(dict(r)) for r in con.execute(query).mappings()]
 
-    def iter_open(self) -> Iterator[StoredAction]:
-        """Every action not yet handed to the sync engine (proposed, edited, approved)."""
-        query = sa.select(actions).where(actions.c.state.in_([s.value for s in NOT_YET_QUEUED]))
+    def iter_open(self, columns: Iterable[str] | None = None) -> Iterator[StoredAction]:
+        """Every action not yet handed to the sync engine (proposed, edited, approved); `columns`: only these
+        fields of each (the planner reads a few of every open action each hour; the rest is JSON to parse)."""
+        selected = [actions.c[name] for name in columns] if columns is not None else [actions]
+        query = sa.select(*selected).where(actions.c.state.in_([s.value for s in NOT_YET_QUEUED]))
         with self.engine.connect() as con:
             rows = [dict(r) for r in con.execute(query).mappings()]
         for row in rows:

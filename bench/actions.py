@@ -68,6 +68,7 @@ def synthetic_inputs(contacts: int, seed: int = 1) -> PlanningInputs:
         {
             "golden_contact_id": golden,
             "contact_name": [f"Person {i}" for i in ids],
+            "first_name": "Person",
             "email": emails,
             "emails": [[e] for e in emails],
             "crm_record_ids": [[int(i)] for i in ids],

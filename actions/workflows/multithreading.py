@@ -38,8 +38,12 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(thin["candidate_golden_contact_id"].implode()))
     )
     out: list[Proposal] = []
-    for (deal_id,), rows in thin.sort("deal_id").partition_by("deal_id", as_dict=True, maintain_order=True).items():
-        first = rows.row(0, named=True)
+    # One pass over the rows, grouped by deal in the sorted order (a frame per deal cost more than the work on it).
+    deals: dict[int, list[dict]] = {}
+    for r in thin.sort("deal_id").iter_rows(named=True):
+        deals.setdefault(r["deal_id"], []).append(r)
+    for deal_id, rows in deals.items():
+        first = rows[0]
         covered = set(first["functions_covered"] or [])
         picks = []
         for function in settings.functions:
@@ -47,7 +51,7 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
                 continue
             options = [
                 r
-                for r in rows.iter_rows(named=True)
+                for r in rows
                 if r["candidate_function"] == function
                 and r["candidate_golden_contact_id"] in contacts
                 and not contacts[r["candidate_golden_contact_id"]].get("is_crm_unsubscribed")

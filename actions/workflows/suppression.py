@@ -130,9 +130,14 @@ def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[Propos
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(matched["golden_contact_id"].implode()))
     )
     proposals = []
-    for (golden_id,), rows in matched.group_by(["golden_contact_id"], maintain_order=True):
+    # Grouped per contact in one pass over the rows, in order of first appearance (a frame per contact cost more
+    # than the work on it).
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for r in matched.iter_rows(named=True):
+        grouped.setdefault(r["golden_contact_id"], []).append(r)
+    for golden_id, rows in grouped.items():
         contact = contacts[golden_id]
-        first: dict[str, Any] = rows.row(0, named=True)
+        first: dict[str, Any] = rows[0]
         how = {"unsubscribe": "asked to unsubscribe", "spam_report": "reported our email as spam"}[first["reason"]]
         via = "in a reply" if first["source_table"] == REPLY_TABLE else "by email"
         evidence = [
@@ -143,7 +148,7 @@ def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[Propos
                 value=r["source_value"],
                 observed_at=r["observed_at"],
             )
-            for r in rows.iter_rows(named=True)
+            for r in rows
         ]
         evidence += contact_evidence(contact, "is_crm_unsubscribed")
         proposals.append(
