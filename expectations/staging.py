@@ -154,7 +154,7 @@ STAGING_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToBeInSet", column="tier", value_set=[1, 2, 3]),
             expect("ExpectColumnValuesToNotBeNull", column="scored_at"),
         ),
-        # The reply classes' copy (docs/outcomes.md "Positive replies"): each reply's newest class.
+        # The reply classes' copy (docs/outcomes.md "Reply classes"): each reply's newest class.
         table_suite(
             STAGING_SCHEMA,
             "stg_actionhouse__reply_classes",

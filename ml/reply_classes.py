@@ -4,7 +4,7 @@ Replies are classified by the `ml` assets after dbt (`ml.reply_classifications`,
 `ml.replies.classify_replies`: one row per reply and model version), so the outcome marts cannot read them in the
 same `dbt build` without a cycle. Like the decision log and the lead tiers, this copy runs at the start of a refresh
 with no upstream asset: it copies what the previous refreshes classified, and dbt reads it as a source
-(`actionhouse.reply_classes`; docs/outcomes.md "Positive replies").
+(`actionhouse.reply_classes`; docs/outcomes.md "Reply classes").
 
 Append-only, like its origin: each copy inserts only the classifications made since the newest one already copied
 (`classified_at` at or after that mark, minus the (event, model version) pairs already there), so its cost follows

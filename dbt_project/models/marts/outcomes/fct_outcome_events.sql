@@ -1,9 +1,9 @@
 -- The rows behind every outcome metric (docs/outcomes.md "Metrics"): one row per unit a metric counts — a lead,
 -- a sequence enrollment, a positive reply, a no-show, an open deal, a flagged account, an unsubscribe, a
 -- recipient-day of sends, a proposed action, a sent merge — with the moment that places it in a day and week
--- (cohort_at), whether it counts in the numerator, the id of the row that decided it and, for time metrics, the hours. fct_workflow_outcomes
--- aggregates these; every figure there is the count of rows here. Units, not raw events: one row per lead or
--- enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
+-- (cohort_at), whether it counts in the numerator, the id of the row that decided it and, for time metrics, the
+-- hours. fct_workflow_outcomes aggregates these; every figure there is the count of rows here. Units, not raw
+-- events: one row per lead or enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
 -- would otherwise be broken by the order rows arrive in, which differs between hourly and from-scratch builds).
 with contact_records as (
     select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
@@ -220,7 +220,7 @@ union all
 
 {% endfor -%}
 -- A reply not classified yet (and one the classifier sent to a human, needs_human) is no positive reply: it counts
--- in the denominator like every enrollment, never in the numerator (docs/outcomes.md "Positive replies").
+-- in the denominator like every enrollment, never in the numerator (docs/outcomes.md "Metrics").
 select
     'sequence_positive_reply_rate', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
     coalesce(reply_class = 'positive', false), class_table, reply_event_id, null
