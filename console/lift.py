@@ -108,15 +108,19 @@ def metric_value(metric: str, numerator: int, denominator: int) -> str:
 
 
 def weekly_table(rows: list[dict[str, Any]], weeks: int = 4) -> dict[str, Any]:
-    """The done metrics of the latest `weeks` weeks: one row per workflow and metric (segments such as sequence ids
-    summed), one cell per week with the median hours of time metrics. `rows` are the publication's weekly rows
-    (`workflow_outcomes_weekly`)."""
+    """The done metrics of the latest `weeks` weeks: one row per workflow and metric, one cell per week with the
+    median hours of time metrics. A metric split into segments (lead tiers, sequence ids) is shown by its segment
+    `all` (every segment together, as the mart rolls it up); without one, its segments are summed. `rows` are the
+    publication's weekly rows (`workflow_outcomes_weekly`)."""
     starts = sorted({r["period_start"] for r in rows}, reverse=True)[:weeks][::-1]
+    rolled_up = {(r["workflow"], r["metric"], r["period_start"]) for r in rows if r.get("segment") == "all"}
     counts: dict[tuple[str, str], dict[Any, list[int]]] = {}
     medians: dict[tuple[str, str, Any], list[float | None]] = {}
     for r in rows:
         if r["period_start"] not in starts:
             continue
+        if (r["workflow"], r["metric"], r["period_start"]) in rolled_up and r.get("segment") != "all":
+            continue  # counted in the segment `all`: summing it too would count every unit twice
         cell = counts.setdefault((r["workflow"], r["metric"]), {}).setdefault(r["period_start"], [0, 0])
         cell[0] += r["numerator"]
         cell[1] += r["denominator"]

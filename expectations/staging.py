@@ -154,5 +154,14 @@ STAGING_SUITES: dict[str, Suite] = {
             expect("ExpectColumnValuesToBeInSet", column="tier", value_set=[1, 2, 3]),
             expect("ExpectColumnValuesToNotBeNull", column="scored_at"),
         ),
+        # The reply classes' copy (docs/outcomes.md "Reply classes"): each reply's newest class.
+        table_suite(
+            STAGING_SCHEMA,
+            "stg_actionhouse__reply_classes",
+            *key_column("event_id"),
+            expect(
+                "ExpectColumnValuesToBeInSet", column="reply_class", value_set=[*REPLY_LABEL_VOCABULARY, "needs_human"]
+            ),
+        ),
     )
 }

@@ -93,12 +93,24 @@ def test_weekly_done_metrics_sum_segments_and_keep_the_latest_weeks():
             row("meetings_per_1000_leads", "lead_routing", "all", w3, 1, 24),
             row("first_touch_within_sla", "sla", "all", w2, 18, 24, 3.5),
             row("first_touch_within_sla", "sla", "all", w1, 1, 1, 1.0),
+            # Segmented with the mart's rollup (segment all): the rollup is shown, the segments not added to it.
+            row("sequence_positive_reply_rate", "sequences", "seq-a", w3, 1, 10),
+            row("sequence_positive_reply_rate", "sequences", "seq-b", w3, 0, 10),
+            row("sequence_positive_reply_rate", "sequences", "all", w3, 1, 20),
+            row("sequence_positive_reply_to_meeting", "sequences", "seq-a", w3, 1, 1, 30.0),
+            row("sequence_positive_reply_to_meeting", "sequences", "all", w3, 1, 1, 30.0),
         ],
         weeks=2,
     )
     assert table["weeks"] == [w2, w3]
     assert table["rows"] == [
         {"workflow": "lead_routing", "metric": "meetings_per_1000_leads", "cells": ["—", "41.7 per 1,000 (1/24)"]},
+        {"workflow": "sequences", "metric": "sequence_positive_reply_rate", "cells": ["—", "5.0% (1/20)"]},
+        {
+            "workflow": "sequences",
+            "metric": "sequence_positive_reply_to_meeting",
+            "cells": ["—", "100.0% (1/1), median 30.0 h"],
+        },
         {"workflow": "sequences", "metric": "sequence_reply_rate", "cells": ["—", "15.0% (3/20)"]},
         {"workflow": "sla", "metric": "first_touch_within_sla", "cells": ["75.0% (18/24), median 3.5 h", "—"]},
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from landing.contract import SOURCES
 
@@ -119,21 +120,29 @@ def test_decision_log_is_upstream_of_the_outcome_marts(actionhouse_defs):
     assert decision_log in job.asset_layer.executable_asset_keys
 
 
-def test_lead_tiers_copy_is_upstream_of_the_outcome_marts_not_downstream_of_scoring(actionhouse_defs):
-    """The tiers' copy (raw/lead_tiers) has no upstream, so the outcome marts read the previous refreshes' tiers in
-    the same refresh without a cycle through the ml assets (which run after dbt)."""
+@pytest.mark.parametrize(
+    ("copy", "computed_after_dbt"),
+    [("lead_tiers", ["ml", "lead_scores"]), ("reply_classes", ["ml", "reply_classifications"])],
+)
+def test_ml_copies_are_upstream_of_the_outcome_marts_not_downstream_of_the_ml_assets(
+    actionhouse_defs, copy, computed_after_dbt
+):
+    """The copies of what the ml assets computed (raw/lead_tiers: first tiers; raw/reply_classes: reply classes)
+    have no upstream, so the outcome marts read the previous refreshes' results in the same refresh without a cycle
+    through the ml assets (which run after dbt)."""
     graph = actionhouse_defs.resolve_asset_graph()
-    tiers = dg.AssetKey(["raw", "lead_tiers"])
-    assert not graph.get(tiers).parent_keys
-    assert dg.AssetKey(["staging", "stg_actionhouse__lead_tiers"]) in graph.get(tiers).child_keys
+    key = dg.AssetKey(["raw", copy])
+    assert not graph.get(key).parent_keys
+    assert dg.AssetKey(["staging", f"stg_actionhouse__{copy}"]) in graph.get(key).child_keys
     upstream, frontier = set(), [dg.AssetKey(["marts", "fct_outcome_events"])]
     while frontier:
         for parent in graph.get(frontier.pop()).parent_keys:
             if parent not in upstream:
                 upstream.add(parent)
                 frontier.append(parent)
-    assert tiers in upstream and dg.AssetKey(["ml", "lead_scores"]) not in upstream
-    assert tiers in actionhouse_defs.resolve_job_def("refresh_warehouse").asset_layer.executable_asset_keys
+    assert key in upstream and dg.AssetKey(computed_after_dbt) not in upstream
+    assert dg.AssetKey(["staging", "stg_email__reply_labels"]) in upstream  # hand labels win over reply classes
+    assert key in actionhouse_defs.resolve_job_def("refresh_warehouse").asset_layer.executable_asset_keys
 
 
 def test_with_a_crm_the_syncs_sit_downstream_of_scores_and_queue(dbt_manifest, monkeypatch):

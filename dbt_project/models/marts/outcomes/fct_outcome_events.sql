@@ -1,9 +1,9 @@
 -- The rows behind every outcome metric (docs/outcomes.md "Metrics"): one row per unit a metric counts — a lead,
--- a sequence enrollment, a no-show, an open deal, a flagged account, an unsubscribe, a recipient-day of sends,
--- a proposed action, a sent merge — with the moment that places it in a day and week (cohort_at), whether it counts in the
--- numerator, the id of the row that decided it and, for time metrics, the hours. fct_workflow_outcomes
--- aggregates these; every figure there is the count of rows here. Units, not raw events: one row per lead or
--- enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
+-- a sequence enrollment, a positive reply, a no-show, an open deal, a flagged account, an unsubscribe, a
+-- recipient-day of sends, a proposed action, a sent merge — with the moment that places it in a day and week
+-- (cohort_at), whether it counts in the numerator, the id of the row that decided it and, for time metrics, the
+-- hours. fct_workflow_outcomes aggregates these; every figure there is the count of rows here. Units, not raw
+-- events: one row per lead or enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
 -- would otherwise be broken by the order rows arrive in, which differs between hourly and from-scratch builds).
 with contact_records as (
     select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
@@ -72,6 +72,7 @@ enrollment_outcomes as (
         e.sequence_id,
         e.enrolled_at,
         arg_min(s.event_id, (s.occurred_at, s.event_id)) filter (where s.event_type = 'reply') as reply_event_id,
+        min(s.occurred_at) filter (where s.event_type = 'reply') as replied_at,
         arg_min(s.event_id, (s.occurred_at, s.event_id)) filter (where s.event_type = 'unsubscribe') as unsubscribe_event_id,
         arg_min(s.event_id, (s.occurred_at, s.event_id)) filter (where s.event_type = 'spam_report') as spam_event_id
     from enrollments as e
@@ -80,6 +81,44 @@ enrollment_outcomes as (
         and s.occurred_at >= e.enrolled_at
         and s.occurred_at <= e.enrolled_at + to_days({{ var('outcome_window_days_meetings') }})
     group by e.email, e.sequence_id, e.enrolled_at
+),
+
+-- Each enrollment's (first) reply with its class: an SDR's hand label (stg_email__reply_labels) wins over the
+-- classifier's class (stg_actionhouse__reply_classes: copied from the previous refreshes' ml.reply_classifications,
+-- so the newest replies have none yet). reply_class is null for no reply and for a reply not classified yet.
+enrollment_replies as (
+    select
+        o.email, o.sequence_id, o.enrolled_at, o.reply_event_id, o.replied_at,
+        coalesce(l.reply_label, c.reply_class) as reply_class,
+        case
+            when l.event_id is not null then 'stg_email__reply_labels'
+            when c.event_id is not null then 'stg_actionhouse__reply_classes'
+            else 'stg_email__events'
+        end as class_table
+    from enrollment_outcomes as o
+    left join {{ ref('stg_email__reply_labels') }} as l on l.event_id = o.reply_event_id
+    left join {{ ref('stg_actionhouse__reply_classes') }} as c on c.event_id = o.reply_event_id
+),
+
+-- Positive replies and the next meeting booked with the person after it (any CRM record of the replier's golden
+-- contact, found by the reply's email), within the meetings window.
+positive_reply_records as (
+    select distinct r.email, r.sequence_id, coalesce(y.contact_id, c.contact_id) as contact_id
+    from enrollment_replies as r
+    inner join {{ ref('stg_hubspot__contacts') }} as c on c.email = r.email
+    left join contact_records as x on x.contact_id = c.contact_id
+    left join contact_records as y on y.golden_contact_id = x.golden_contact_id
+    where r.reply_class = 'positive'
+),
+
+positive_reply_meetings as (
+    select r.email, r.sequence_id, arg_min(m.meeting_id, (m.booked_at, m.meeting_id)) as meeting_id,
+           min(m.booked_at) as booked_at
+    from enrollment_replies as r
+    inner join positive_reply_records as p on p.email = r.email and p.sequence_id = r.sequence_id
+    inner join meetings as m on m.contact_id = p.contact_id and m.booked_at >= r.replied_at
+        and m.booked_at <= r.replied_at + to_days({{ var('outcome_window_days_meetings') }})
+    group by r.email, r.sequence_id
 ),
 
 -- Safety: every send and unsubscribe per recipient (all emails, sequence or not).
@@ -180,6 +219,25 @@ from enrollment_outcomes
 union all
 
 {% endfor -%}
+-- A reply not classified yet (and one the classifier sent to a human, needs_human) is no positive reply: it counts
+-- in the denominator like every enrollment, never in the numerator (docs/outcomes.md "Metrics").
+select
+    'sequence_positive_reply_rate', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
+    coalesce(reply_class = 'positive', false), class_table, reply_event_id, null
+from enrollment_replies
+
+union all
+
+select
+    'sequence_positive_reply_to_meeting', 'sequences', r.sequence_id, 'positive_reply', r.email || '|' || r.sequence_id,
+    r.replied_at, m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar),
+    (epoch(m.booked_at) - epoch(r.replied_at)) / 3600.0
+from enrollment_replies as r
+left join positive_reply_meetings as m on m.email = r.email and m.sequence_id = r.sequence_id
+where r.reply_class = 'positive'
+
+union all
+
 select
     'no_show_rescheduled', 'no_show', 'all', 'meeting', cast(meeting_id as varchar), meeting_start_at,
     coalesce(rebooked, false), 'fct_no_shows', cast(meeting_id as varchar), null
