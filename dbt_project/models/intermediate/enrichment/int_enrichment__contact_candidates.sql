@@ -4,6 +4,23 @@
 --   review_low_confidence   -> confidence under var('er_enrichment_min_confidence'): enrichment review table
 --   blocked_human_verified  -> a person verified that field in the CRM: never overwritten (kept for audit)
 --   unmapped                -> value could not be normalized or the field is unknown (kept for audit)
+-- Incremental: `inputs_hash` is a hash of everything a row is made of (the staged vendor row, the golden contact
+-- its email belongs to and how many own it, whether a person verified that field of that contact); a run normalizes
+-- again only the rows whose hash changed or that are new (delete+insert on enrichment_field_id), so an hour parses
+-- the hour's new vendor values, not every phone again. Rows whose vendor row or email owner is gone are deleted
+-- after the run. A change of var('er_enrichment_min_confidence') or of the field map seed changes no hash: rebuild
+-- with --full-refresh.
+{{ config(
+    materialized='incremental',
+    unique_key='enrichment_field_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where enrichment_field_id not in (
+                   select e.enrichment_field_id from {{ ref('stg_vendors__enrichment') }} as e
+                   where e.object_type = 'contact' and e.match_key in (
+                       select r.email from {{ ref('int_entities__contact_records') }} as r
+                       inner join {{ ref('int_entities__contact_clusters') }} as c using (record_id)))"
+) }}
 with enrichment as (
     select * from {{ ref('stg_vendors__enrichment') }}
     where object_type = 'contact' and match_key is not null
@@ -23,7 +40,7 @@ email_owner as (
     group by email
 ),
 
-normalized as (
+inputs as (
     select
         e.enrichment_field_id,
         e.payload_id,
@@ -41,18 +58,7 @@ normalized as (
             when 'linkedin_url' then 'linkedin_url'
             when 'city' then 'city'
             when 'country' then 'country_code'
-        end as field_name,
-        case e.field_name
-            when 'job_title' then {{ normalize_text('e.value') }}
-            when 'phone' then {{ normalize_phone('e.value', 'null') }}
-            when 'seniority' then case lower(trim(e.value))
-                when 'executive' then 'c_level' when 'employee' then 'individual_contributor'
-                when 'vp' then 'vp' when 'director' then 'director' when 'manager' then 'manager'
-                when 'intern' then 'intern' end
-            when 'linkedin_url' then {{ normalize_linkedin_url('e.value') }}
-            when 'city' then {{ normalize_text('e.value') }}
-            when 'country' then {{ normalize_country('e.value') }}
-        end as value
+        end as field_name
     from enrichment as e
     inner join email_owner as o on o.email = e.match_key
 ),
@@ -65,6 +71,42 @@ human_verified as (
     ) as hv
     inner join {{ ref('er_hubspot_field_map') }} as m using (hubspot_property)
     inner join {{ ref('int_entities__contact_clusters') }} as c using (record_id)
+),
+
+hashed as (
+    select
+        i.*,
+        hv.field_name is not null as is_human_verified,
+        hash(i.enrichment_field_id, i.payload_id, i.vendor, i.vendor_field, i.raw_value, i.confidence, i.observed_at,
+             i.golden_contact_id, i.owners, i.field_name, hv.field_name is not null) as inputs_hash
+    from inputs as i
+    left join human_verified as hv on hv.golden_contact_id = i.golden_contact_id and hv.field_name = i.field_name
+),
+
+changed as (
+    select h.*
+    from hashed as h
+    {%- if is_incremental() and 'inputs_hash' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
+    left join {{ this }} as previous using (enrichment_field_id)
+    where previous.inputs_hash is distinct from h.inputs_hash
+    {%- endif %}
+),
+
+normalized as (
+    select
+        c.*,
+        case c.vendor_field
+            when 'job_title' then {{ normalize_text('c.raw_value') }}
+            when 'phone' then {{ normalize_phone('c.raw_value', 'null') }}
+            when 'seniority' then case lower(trim(c.raw_value))
+                when 'executive' then 'c_level' when 'employee' then 'individual_contributor'
+                when 'vp' then 'vp' when 'director' then 'director' when 'manager' then 'manager'
+                when 'intern' then 'intern' end
+            when 'linkedin_url' then {{ normalize_linkedin_url('c.raw_value') }}
+            when 'city' then {{ normalize_text('c.raw_value') }}
+            when 'country' then {{ normalize_country('c.raw_value') }}
+        end as value
+    from changed as c
 )
 
 select
@@ -81,9 +123,9 @@ select
     case
         when n.field_name is null or n.value is null then 'unmapped'
         when n.owners > 1 then 'review_ambiguous_email'
-        when hv.field_name is not null then 'blocked_human_verified'
+        when n.is_human_verified then 'blocked_human_verified'
         when n.confidence is null or n.confidence < {{ var('er_enrichment_min_confidence') }} then 'review_low_confidence'
         else 'candidate'
-    end as disposition
+    end as disposition,
+    n.inputs_hash
 from normalized as n
-left join human_verified as hv on hv.golden_contact_id = n.golden_contact_id and hv.field_name = n.field_name

@@ -1,6 +1,16 @@
 -- One row per golden contact with what the planner needs to act on it: how to address it in the CRM (its
 -- record ids), who owns it, where it is, every email its records carry (for suppression), whether the CRM
 -- already has it unsubscribed, its account, whether that account is a customer, and its open deals.
+-- Incremental: every row is computed each run, only the contacts whose row changed are written (delete+insert on
+-- golden_contact_id; macros/rows_changed_since_last_run.sql). Contacts no longer golden are deleted after.
+{{ config(
+    materialized='incremental',
+    unique_key='golden_contact_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where golden_contact_id not in
+               (select golden_contact_id from {{ ref('dim_contacts') }})"
+) }}
 with members as (
     select
         x.golden_contact_id,
@@ -37,27 +47,31 @@ customer_accounts as (
     inner join {{ ref('contact_crosswalk') }} as x on x.source_record_id = dc.contact_id
     inner join {{ ref('dim_contacts') }} as c on c.golden_contact_id = x.golden_contact_id
     where dc.deal_stage = 'closed won' and c.golden_account_id is not null
+),
+
+rows as (
+    select
+        c.golden_contact_id,
+        trim(concat_ws(' ', c.first_name, c.last_name)) as contact_name,
+        c.first_name,
+        c.email,
+        coalesce(m.emails, []) as emails,
+        m.crm_record_ids,
+        c.contact_owner,
+        c.country_code,
+        c.lifecycle_stage,
+        c.company_name,
+        c.golden_account_id,
+        a.account_domain,
+        a.industry,
+        coalesce(m.is_crm_unsubscribed, false) as is_crm_unsubscribed,
+        ca.golden_account_id is not null as is_customer_account,
+        coalesce(od.open_deal_count, 0) as open_deal_count
+    from {{ ref('dim_contacts') }} as c
+    left join members as m using (golden_contact_id)
+    left join {{ ref('dim_accounts') }} as a using (golden_account_id)
+    left join customer_accounts as ca using (golden_account_id)
+    left join open_deals as od using (golden_contact_id)
 )
 
-select
-    c.golden_contact_id,
-    trim(concat_ws(' ', c.first_name, c.last_name)) as contact_name,
-    c.first_name,
-    c.email,
-    coalesce(m.emails, []) as emails,
-    m.crm_record_ids,
-    c.contact_owner,
-    c.country_code,
-    c.lifecycle_stage,
-    c.company_name,
-    c.golden_account_id,
-    a.account_domain,
-    a.industry,
-    coalesce(m.is_crm_unsubscribed, false) as is_crm_unsubscribed,
-    ca.golden_account_id is not null as is_customer_account,
-    coalesce(od.open_deal_count, 0) as open_deal_count
-from {{ ref('dim_contacts') }} as c
-left join members as m using (golden_contact_id)
-left join {{ ref('dim_accounts') }} as a using (golden_account_id)
-left join customer_accounts as ca using (golden_account_id)
-left join open_deals as od using (golden_contact_id)
+{{ rows_changed_since_last_run('rows', 'golden_contact_id') }}

@@ -14,12 +14,19 @@ held as (
         and len(m.associated_contact_ids) > 0
 ),
 
+-- A touch shares a contact with the meeting: joined on equal contact ids after unnesting both lists (an overlap
+-- test in the join condition compared every held meeting with every activity). An activity sharing two contacts
+-- with a meeting pairs with it twice: the first touch below is the same.
 touches as (
     select h.meeting_id, a.activity_id, a.activity_at, a.activity_type
-    from held as h
-    inner join {{ ref('stg_hubspot__activities') }} as a
-        on list_has_any(a.associated_contact_ids, h.associated_contact_ids)
-        and a.is_touch and a.activity_at >= h.meeting_end_at and a.assigned_to is not distinct from h.assigned_to
+    from (select meeting_id, meeting_end_at, assigned_to, unnest(associated_contact_ids) as contact_id from held) as h
+    inner join (
+        select activity_id, activity_at, activity_type, assigned_to, unnest(associated_contact_ids) as contact_id
+        from {{ ref('stg_hubspot__activities') }}
+        where is_touch
+    ) as a
+        on a.contact_id = h.contact_id
+        and a.assigned_to is not distinct from h.assigned_to and a.activity_at >= h.meeting_end_at
 )
 
 select

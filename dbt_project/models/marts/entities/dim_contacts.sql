@@ -4,6 +4,17 @@
 -- (both from int_entities__contact_golden_values, which rebuilds only the contacts whose fields changed).
 -- Junk and test records (matching.junk; never merged, so each is its own golden contact) carry is_junk and
 -- their junk_reasons: scoring, tiers and every action leave them out.
+-- Incremental: every row is computed each run (cheap joins), but only the contacts whose row differs from the
+-- previous run's are written (delete+insert on golden_contact_id; macros/rows_changed_since_last_run.sql): rewriting
+-- every contact's provenance JSON each hour was most of this model's time. Contacts merged away are deleted after.
+{{ config(
+    materialized='incremental',
+    unique_key='golden_contact_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where golden_contact_id not in
+               (select golden_contact_id from {{ ref('int_entities__contact_golden_values') }})"
+) }}
 with pivoted as (
     select * exclude (fields_hash) from {{ ref('int_entities__contact_golden_values') }}
 ),
@@ -35,19 +46,23 @@ accounts as (
 domain_accounts as (
     select account_domain, min(golden_account_id) as golden_account_id
     from accounts where account_domain is not null group by account_domain
+),
+
+rows as (
+    select
+        p.*,
+        coalesce(by_id.golden_account_id, by_domain.golden_account_id) as golden_account_id,
+        m.source_record_count,
+        m.anchor_record_id,
+        m.employer_domain_count,
+        m.unbridged_domain_count,
+        m.is_junk,
+        m.junk_reasons
+    from pivoted as p
+    inner join members as m using (golden_contact_id)
+    left join anchor_company as a using (golden_contact_id)
+    left join accounts as by_id on by_id.record_id = a.primary_company_id
+    left join domain_accounts as by_domain on by_domain.account_domain = p.website_domain
 )
 
-select
-    p.*,
-    coalesce(by_id.golden_account_id, by_domain.golden_account_id) as golden_account_id,
-    m.source_record_count,
-    m.anchor_record_id,
-    m.employer_domain_count,
-    m.unbridged_domain_count,
-    m.is_junk,
-    m.junk_reasons
-from pivoted as p
-inner join members as m using (golden_contact_id)
-left join anchor_company as a using (golden_contact_id)
-left join accounts as by_id on by_id.record_id = a.primary_company_id
-left join domain_accounts as by_domain on by_domain.account_domain = p.website_domain
+{{ rows_changed_since_last_run('rows', 'golden_contact_id') }}
