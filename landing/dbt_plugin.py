@@ -25,6 +25,7 @@ PYTHON_MODEL_IMPORTS = (
     "matching.accounts",
     "matching.contacts",
     "matching.junk",
+    "matching.reference",
     "matching.resolve",
     "matching.survivorship",
     "ml.config",

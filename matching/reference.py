@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +22,16 @@ def seed_rows(seed: str, columns: tuple[str, ...]) -> tuple[tuple[str, ...], ...
     """The rows of a dbt seed, lowercased and stripped, as tuples of the given columns."""
     with open(SEEDS_DIR / f"{seed}.csv", newline="", encoding="utf-8") as handle:
         return tuple(tuple(row[c].strip().lower() for c in columns) for row in csv.DictReader(handle))
+
+
+@cache
+def reference_fingerprint() -> str:
+    """A hash of every matcher seed file (`er_*.csv`): an incremental model whose rules read these lists stores
+    it, and processes every row again when a list changed (the warehouse's seed tables are not its input)."""
+    digest = hashlib.sha256()
+    for path in sorted(SEEDS_DIR.glob("er_*.csv")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def free_mail_domains() -> frozenset[str]:

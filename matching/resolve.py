@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -109,6 +110,51 @@ def recluster_contacts(
         bridgeable=CONTACT_BRIDGEABLE,
     )
     return clusters.rename({"cluster_id": "golden_contact_id", "cluster_bridges": "domain_bridges"})
+
+
+@dataclass
+class Redraw:
+    """What an incremental clustering run needs: the records to draw (`record_ids`), their last assignment
+    (`previous_clusters`: record_id, golden_contact_id) and the scored pairs touching the records to re-cluster."""
+
+    record_ids: pl.Series
+    previous_clusters: pl.DataFrame
+    pairs: pl.DataFrame
+
+
+def clusters_to_redraw(
+    previous_clusters: pl.DataFrame,
+    changes: pl.DataFrame,
+    pairs_touching: Callable[[pl.Series], pl.DataFrame],
+) -> Redraw:
+    """The part of the clustering a delta can change, so that `recluster_contacts` on it alone gives the same
+    rows as on every record (its other rows stay as they are).
+
+    `changes` (record_id, is_removed) are the records new, changed or removed since the last run;
+    `pairs_touching(ids)` returns the scored pairs with either record in `ids`. The clusters the changes touch
+    are drawn again; an auto-merge pair from one of their records may join a carried-over cluster, which is
+    then drawn with them (its members linked to its smallest one, as `recluster_contacts` does). Every link of
+    the records returned stays among them, and union-find joins only within a connected component, so the
+    rest of the clustering cannot change.
+    """
+    changed = changes["record_id"].cast(pl.Int64)
+    removed = changes.filter(pl.col("is_removed"))["record_id"].cast(pl.Int64)
+    previous = previous_clusters.with_columns(pl.col("record_id").cast(pl.Int64))
+    touched = previous.filter(pl.col("record_id").is_in(changed.implode()))["golden_contact_id"].unique()
+    unsettled = pl.concat(
+        [previous.filter(pl.col("golden_contact_id").is_in(touched.implode()))["record_id"], changed]
+    ).unique()
+    unsettled = unsettled.filter(~unsettled.is_in(removed.implode()))
+    pairs = pairs_touching(unsettled)
+    linked = pl.concat([_links(pairs)["left_id"], _links(pairs)["right_id"]]).cast(pl.Int64).unique()
+    reached = previous.filter(pl.col("record_id").is_in(linked.implode()))["golden_contact_id"].unique()
+    drawn = previous.filter(pl.col("golden_contact_id").is_in(pl.concat([touched, reached]).implode()))
+    record_ids = pl.concat([drawn["record_id"], unsettled]).unique().sort()
+    return Redraw(
+        record_ids=record_ids.filter(~record_ids.is_in(removed.implode())),
+        previous_clusters=drawn.select("record_id", "golden_contact_id"),
+        pairs=pairs,
+    )
 
 
 def _links(pairs: pl.DataFrame) -> pl.DataFrame:

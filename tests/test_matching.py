@@ -23,7 +23,7 @@ from matching.contacts import (
 )
 from matching.nicknames import are_nickname_equivalent, canonical_first_name
 from matching.normalize import canonical_email, company_name_key, per_distinct_value, registrable_domain, soundex
-from matching.resolve import recluster_contacts
+from matching.resolve import clusters_to_redraw, recluster_contacts
 from matching.survivorship import select_survivors
 
 
@@ -419,3 +419,52 @@ def test_reclustering_keeps_untouched_clusters_and_drops_removed_records():
     assert after_ids[5] == after_ids[5000] == "gc-5"
     untouched = {r: g for r, g in ids.items() if g != "gc-1"}
     assert all(after_ids[r] == g for r, g in untouched.items())
+
+
+def test_redrawing_only_the_touched_clusters_gives_the_rows_of_reclustering_everything():
+    """The hourly clusters model draws only `clusters_to_redraw` (touched clusters plus carried-over clusters an
+    auto-merge pair reaches) and leaves every other row in place: that must equal reclustering every record."""
+    hollander = [
+        person(1, "Robert", "Hollander", "acme.com", "+15551230001"),
+        person(5, "Bob", "Hollander", "acme.com", "+15551230001", email=None),
+    ]
+    ostrowski = [
+        person(7, "Maria", "Ostrowski", "globex.io", "+15559870002"),
+        person(9, "Maria", "Ostrowski", "globex.io", "+15559870002", email=None),
+    ]
+    people = background() + hollander + ostrowski
+    before = resolve_contacts(records_frame(people))
+    ids = dict(before.clusters.select("record_id", "golden_contact_id").iter_rows())
+    assert ids[1] == ids[5] == "gc-1" and ids[7] == ids[9] == "gc-7"
+    removed = people[0]["record_id"]
+    # Record 5 becomes someone else (splits gc-1), a new record joins gc-7 (untouched until a pair reaches it),
+    # and a background record leaves the CRM.
+    after_people = [p for p in people[1:] if p["record_id"] != 5] + [
+        person(5, "Helga", "Brandstetter", "initech.de", "+4930123456"),
+        person(5001, "Maria", "Ostrowski", "globex.io", "+15559870002"),
+    ]
+    features = prepare_contact_features(records_frame(after_people))
+    pairs = score_pairs(candidate_pairs(features), features, MatchConfig(), before.parameters)
+    changes = pl.DataFrame({"record_id": [5, 5001, removed], "is_removed": [False, False, True]})
+    everything = recluster_contacts(features, pairs, before.clusters, changes["record_id"])
+
+    def touching(wanted: pl.Series) -> pl.DataFrame:
+        return pairs.filter(pl.col("left_id").is_in(wanted.implode()) | pl.col("right_id").is_in(wanted.implode()))
+
+    redraw = clusters_to_redraw(before.clusters.select("record_id", "golden_contact_id"), changes, touching)
+    drawn = recluster_contacts(
+        features.filter(pl.col("record_id").is_in(redraw.record_ids.implode())),
+        redraw.pairs,
+        redraw.previous_clusters,
+        changes["record_id"],
+    )
+    assert {1, 5, 7, 9, 5001} <= set(redraw.record_ids) and removed not in set(redraw.record_ids)
+    assert redraw.record_ids.len() < features.height // 10  # only the touched and reached clusters
+    in_redraw = pl.col("record_id").is_in(redraw.record_ids.implode())
+    assert drawn.sort("record_id").equals(everything.filter(in_redraw).sort("record_id"))
+    # Every other row is the previous run's, left in place.
+    kept = before.clusters.filter(~in_redraw & (pl.col("record_id") != removed)).sort("record_id")
+    assert everything.filter(~in_redraw).sort("record_id").equals(kept.select(everything.columns))
+    after = dict(drawn.select("record_id", "golden_contact_id").iter_rows())
+    assert after[1] == "gc-1" and after[5] == "gc-5"  # the split
+    assert after[7] == after[9] == after[5001] == "gc-7"  # the merge into a carried-over cluster

@@ -1,20 +1,21 @@
 """Contact records -> golden contact ids: auto-merge pairs clustered with the transitive-drift guard.
 
-Re-resolves only what changed: when this table exists, clusters no record change since its last run
-touches are carried over as they are (same members, same golden id), and only the touched ones are drawn
-again from their pairs (`matching.resolve.recluster_contacts`). The first build, a full refresh
-(`dbt build --full-refresh`, `actionhouse refresh --full-refresh`) and a run after the match parameters were
-estimated again (all pairs re-scored) cluster everything.
-
-Materialized as an incremental model whose every run replaces the whole table (strategy `replace_all`,
-macros/incremental_replace_all.sql): a `table` model would read its previous state even under `--full-refresh`.
+Re-resolves only what changed, and reads and writes only that: when this table exists, clusters no record change
+since its last run touches are carried over as they are (same members, same golden id, rows left in place), and
+only the touched ones are drawn again from their pairs (`matching.resolve.recluster_contacts`). The run reads the
+records and pairs of the touched clusters and of the carried-over clusters an auto-merge pair of theirs reaches
+(`matching.resolve.clusters_to_redraw`): clustering is union-find over connected components, so drawing those
+alone gives exactly what drawing every record would. Their rows are replaced (`delete+insert` on record_id); the
+post-hook deletes records that left the CRM export. The first build, a full refresh (`dbt build --full-refresh`,
+`actionhouse refresh --full-refresh`) and a run after the match parameters were estimated again (all pairs
+re-scored) cluster everything.
 """
 
 import polars as pl
 
 from landing.warehouse import column_names
 from matching.contacts import prepare_contact_features
-from matching.resolve import recluster_contacts
+from matching.resolve import clusters_to_redraw, recluster_contacts
 
 
 def _previous_clusters(dbt, session) -> pl.DataFrame | None:
@@ -31,26 +32,49 @@ def _previous_clusters(dbt, session) -> pl.DataFrame | None:
     ).pl()
 
 
+def _rows_of(session, relation: str, ids: pl.Series, *columns: str) -> pl.DataFrame:
+    """Rows of `relation` whose `columns` (any of them) hold one of `ids`."""
+    wanted = pl.DataFrame({"id": ids.cast(pl.Int64).unique()}).to_arrow()
+    session.register("clusters__wanted_ids", wanted)
+    try:
+        where = " or ".join(f"{c} in (select id from clusters__wanted_ids)" for c in columns)
+        return session.sql(f"select * from {relation} where {where}").pl()
+    finally:
+        session.unregister("clusters__wanted_ids")
+
+
 def model(dbt, session):
-    dbt.config(materialized="incremental", incremental_strategy="replace_all", on_schema_change="sync_all_columns")
-    records = dbt.ref("int_entities__contact_records").pl()
-    pairs = dbt.ref("int_entities__contact_pairs").pl()
+    dbt.config(
+        materialized="incremental",
+        unique_key="record_id",
+        incremental_strategy="delete+insert",
+        on_schema_change="sync_all_columns",
+    )
+    records_sql = f"({dbt.ref('int_entities__contact_records').sql_query()})"
+    pairs_sql = f"({dbt.ref('int_entities__contact_pairs').sql_query()})"
     changes = dbt.ref("int_entities__contact_record_changes").pl()
-    features = prepare_contact_features(records)
     previous = _previous_clusters(dbt, session)
     settings = dict(
         min_probability=float(dbt.config.get("automerge_min_probability")),
         max_cluster_size=int(dbt.config.get("max_cluster_size")),
     )
-    version = pairs["parameters_version"].max() if pairs.height else None
+    version = session.execute(f"select max(parameters_version) from {pairs_sql}").fetchall()[0][0]
     # New match parameters re-scored every pair, so every cluster is drawn again from them.
     if previous is None or previous.is_empty() or not previous["parameters_version"].eq_missing(version).all():
-        clusters = recluster_contacts(features, pairs, **settings)
+        features = prepare_contact_features(session.sql(f"select * from {records_sql}").pl())
+        clusters = recluster_contacts(features, session.sql(f"select * from {pairs_sql}").pl(), **settings)
     else:
-        resolved_before = previous["resolved_through"].max()
-        changed = changes.filter(pl.col("changed_at") > resolved_before)["record_id"]
+        changed = changes.filter(pl.col("changed_at") > previous["resolved_through"].max())
+        previous = previous.select("record_id", "golden_contact_id")
+
+        def pairs_touching(ids: pl.Series) -> pl.DataFrame:
+            return _rows_of(session, pairs_sql, ids, "left_id", "right_id")
+
+        redraw = clusters_to_redraw(previous, changed, pairs_touching)
+        records = _rows_of(session, records_sql, redraw.record_ids, "record_id")
+        features = prepare_contact_features(records)
         clusters = recluster_contacts(
-            features, pairs, previous.select("record_id", "golden_contact_id"), changed, **settings
+            features, redraw.pairs, redraw.previous_clusters, changed["record_id"], **settings
         )
     # Distinct employer domains per cluster, and those no personal identifier bridged (a job change keeps
     # LinkedIn and mobile): the golden gate asserts the unbridged count never exceeds one.

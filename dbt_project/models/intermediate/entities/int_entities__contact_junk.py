@@ -3,13 +3,51 @@
 Rules in `matching.junk` (lists in the `er_junk_*`, `er_placeholder_email_domains` and `er_disposable_domains`
 seeds). A junk record is never paired by the matcher, so it stays its own golden contact, flagged in
 `dim_contacts` and kept out of tiers and actions.
+
+Incremental: a run flags only the records new or changed since its last run (`int_entities__contact_record_changes`,
+whose fingerprint covers every field the rules read) and replaces their rows (`delete+insert` on record_id); the
+post-hook deletes records that left the CRM export. The first build, a full refresh and a run after any matcher
+seed changed (`reference_fingerprint`) flag every record.
 """
 
+import polars as pl
+
+from landing.warehouse import column_names
 from matching.junk import flag_junk
+from matching.reference import reference_fingerprint
+
+
+def _incremental(dbt, session, rules: str) -> bool:
+    """Whether the last run's flags can be kept: same matcher seeds, and the bookkeeping columns exist."""
+    if not dbt.is_incremental:
+        return False
+    if not {"flagged_through", "rules_fingerprint"} <= column_names(session, dbt.this.schema, dbt.this.identifier):
+        return False
+    same_rules = session.execute(f"select bool_and(rules_fingerprint = ?) from {dbt.this}", [rules]).fetchall()
+    return bool(same_rules[0][0])
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
-    contacts = dbt.ref("stg_hubspot__contacts").pl()
-    flagged = flag_junk(contacts.select("contact_id", "first_name", "last_name", "email", "company_name"))
-    return flagged.select("contact_id", "is_junk", "junk_reasons").rename({"contact_id": "record_id"}).to_arrow()
+    dbt.config(
+        materialized="incremental",
+        unique_key="record_id",
+        incremental_strategy="delete+insert",
+        on_schema_change="sync_all_columns",
+    )
+    rules = reference_fingerprint()
+    contacts_sql = f"({dbt.ref('stg_hubspot__contacts').sql_query()})"
+    changes_sql = f"({dbt.ref('int_entities__contact_record_changes').sql_query()})"
+    columns = "contact_id, first_name, last_name, email, company_name"
+    where = ""
+    if _incremental(dbt, session, rules):
+        where = (
+            f"where contact_id in (select record_id from {changes_sql} "
+            f"where changed_at > (select max(flagged_through) from {dbt.this}))"
+        )
+    contacts = session.sql(f"select {columns} from {contacts_sql} {where}").pl()
+    caught_up = session.execute(f"select max(changed_at) from {changes_sql}").fetchall()[0][0]
+    flagged = flag_junk(contacts).select("contact_id", "is_junk", "junk_reasons").rename({"contact_id": "record_id"})
+    return flagged.with_columns(
+        pl.lit(caught_up, dtype=pl.Datetime("us", "UTC")).alias("flagged_through"),
+        pl.lit(rules).alias("rules_fingerprint"),
+    ).to_arrow()

@@ -31,12 +31,23 @@ def model(dbt, session):
     )
     features = prepare_contact_features(records)
     if dbt.is_incremental:
-        previous = session.sql(f"select left_id, right_id, scored_through, parameters_version from {dbt.this}").pl()
-        if previous["parameters_version"].eq(version).all():
-            scored_before = previous["scored_through"].max()
+        same_version, scored_before = session.execute(
+            f"select coalesce(bool_and(parameters_version = ?), true), max(scored_through) from {dbt.this}", [version]
+        ).fetchall()[0]
+        if same_version:
             changed = changes.filter(pl.col("changed_at") > scored_before) if scored_before else changes
+            # Only the earlier pairs of the changed records are read (the table grows faster than the records).
+            session.register("pairs__changed", changed.select("record_id").to_arrow())
+            try:
+                previous = session.sql(
+                    f"select left_id, right_id from {dbt.this} where left_id in (select record_id from pairs__changed) "
+                    "or right_id in (select record_id from pairs__changed)"
+                ).pl()
+            finally:
+                session.unregister("pairs__changed")
             pairs = pairs_to_rescore(features, previous, changed["record_id"])
         else:  # new parameters: every pair again, and earlier pairs blocking no longer proposes as well
+            previous = session.sql(f"select left_id, right_id from {dbt.this}").pl()
             pairs = pairs_to_rescore(features, previous, features["record_id"])
     else:
         pairs = candidate_pairs(features)
