@@ -8,35 +8,16 @@ leads by tier in the same `dbt build` without a cycle through the `ml` assets, w
 import dagster as dg
 
 from ml.lead_tiers import TABLE, copy_lead_tiers
-from orchestration.metadata import table_schema
-from orchestration.resources import WarehouseResource
-from orchestration.settings import WAREHOUSE_POOL
+from orchestration.defs.ml.copies import copy_asset
 
 LEAD_TIERS_KEY = dg.AssetKey(["raw", "lead_tiers"])
 
-
-@dg.asset(
+lead_tiers = copy_asset(
     key=LEAD_TIERS_KEY,
-    group_name="raw",
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
-    owners=["team:data-engineering"],
-    tags={"layer": "raw"},
+    table=TABLE,
+    copy=copy_lead_tiers,
     description=f"Each golden contact's tier at its first scoring (1-3), one row each, copied into {TABLE} from "
     "the published scores at each refresh: how the outcome marts split leads by tier without a cycle through the "
     "ml assets (docs/outcomes.md).",
+    summary=lambda report: f"lead tiers: {report.rows} golden contacts ({report.new} scored for the first time)",
 )
-def lead_tiers(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Replace the warehouse copy of the lead tiers: first tiers kept, new golden contacts added."""
-    with warehouse.connect() as con:
-        report = copy_lead_tiers(con)
-        schema = table_schema(con, TABLE)
-    context.log.info(f"lead tiers: {report.rows} golden contacts ({report.new} scored for the first time)")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": report.rows,
-            "new": report.new,
-            "copied_at": report.copied_at.isoformat(),
-            "dagster/column_schema": schema,
-        }
-    )

@@ -9,35 +9,16 @@ which run after dbt.
 import dagster as dg
 
 from ml.reply_classes import TABLE, copy_reply_classes
-from orchestration.metadata import table_schema
-from orchestration.resources import WarehouseResource
-from orchestration.settings import WAREHOUSE_POOL
+from orchestration.defs.ml.copies import copy_asset
 
 REPLY_CLASSES_KEY = dg.AssetKey(["raw", "reply_classes"])
 
-
-@dg.asset(
+reply_classes = copy_asset(
     key=REPLY_CLASSES_KEY,
-    group_name="raw",
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
-    owners=["team:data-engineering"],
-    tags={"layer": "raw"},
+    table=TABLE,
+    copy=copy_reply_classes,
     description=f"Every email reply classification (reply, class, model version), appended into {TABLE} from "
     "ml.reply_classifications at each refresh, only those not copied yet: how the outcome marts count positive "
     "replies without a cycle through the ml assets (docs/outcomes.md).",
+    summary=lambda report: f"reply classes: {report.new} classifications copied ({report.rows} in all)",
 )
-def reply_classes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Append the classifications made since the last copy."""
-    with warehouse.connect() as con:
-        report = copy_reply_classes(con)
-        schema = table_schema(con, TABLE)
-    context.log.info(f"reply classes: {report.new} classifications copied ({report.rows} in all)")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": report.rows,
-            "new": report.new,
-            "copied_at": report.copied_at.isoformat(),
-            "dagster/column_schema": schema,
-        }
-    )
