@@ -23,6 +23,7 @@ import duckdb
 
 from ml.pipeline import PUBLISHED_TABLE, RUN_VERDICTS_TABLE
 from ml.score_log import DEFAULT_TABLE as SCORE_LOG_TABLE
+from ml.score_log import table_exists
 
 TABLE = "raw.lead_tiers"
 _DDL = "golden_contact_id varchar, tier integer, scored_at timestamptz, copied_at timestamptz"
@@ -35,16 +36,6 @@ class TierCopyReport:
     copied_at: datetime
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, _, name = table.rpartition(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def ensure_lead_tiers_table(con: duckdb.DuckDBPyConnection) -> None:
     """Create an empty `raw.lead_tiers` if there is none (a warehouse nothing was scored in yet)."""
     con.execute("create schema if not exists raw")
@@ -54,9 +45,9 @@ def ensure_lead_tiers_table(con: duckdb.DuckDBPyConnection) -> None:
 def _earlier_tiers(con: duckdb.DuckDBPyConnection) -> str:
     """SQL of the first tiers known before this copy: the previous copy; without one, each golden contact's first
     row in the score log among the runs the drift check let through (once); else none."""
-    if _exists(con, TABLE):
+    if table_exists(con, TABLE):
         return f"select golden_contact_id, tier, scored_at from {TABLE}"
-    if _exists(con, SCORE_LOG_TABLE) and _exists(con, RUN_VERDICTS_TABLE):
+    if table_exists(con, SCORE_LOG_TABLE) and table_exists(con, RUN_VERDICTS_TABLE):
         return f"""
             select l.contact_id as golden_contact_id,
                    arg_min(l.tier, (l.scored_at, l.run_id)) as tier,
@@ -79,7 +70,7 @@ def copy_lead_tiers(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
     try:
         earlier = _earlier_tiers(con)
         con.execute("create schema if not exists raw")
-        if _exists(con, PUBLISHED_TABLE):
+        if table_exists(con, PUBLISHED_TABLE):
             con.execute(
                 f"""
                 create or replace table {TABLE} as

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from ml.lead_tiers import _exists
 from ml.replies import CLASSIFICATIONS_TABLE
+from ml.score_log import table_exists
 
 TABLE = "raw.reply_classes"
 _DDL = (
@@ -56,7 +56,7 @@ def copy_reply_classes(
     try:
         ensure_reply_classes_table(con)
         new = 0
-        if _exists(con, source):
+        if table_exists(con, source):
             # The mark: the newest classification copied. Rows of the same classifying run share its
             # classified_at, so rows at the mark are compared by (event, version) rather than skipped.
             mark = con.execute(f"select max(classified_at) from {TABLE}").fetchone()[0]

@@ -21,6 +21,17 @@ def _duckdb_type(dtype: pl.DataType) -> str:
     return _DUCKDB_TYPES.get(dtype.base_type(), "VARCHAR") if not isinstance(dtype, pl.String) else "VARCHAR"
 
 
+def table_exists(con, table: str) -> bool:
+    """Whether the warehouse has `table` (`schema.name`; no schema: `main`)."""
+    schema, _, name = table.rpartition(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema or "main", name],
+        ).fetchall()[0][0]
+    )
+
+
 def append_score_log(con, rows: pl.DataFrame, table: str = DEFAULT_TABLE) -> int:
     """Append `rows` (from `LeadScorer.score_log`) to `table`, creating it or adding new feature columns.
 
@@ -33,11 +44,7 @@ def append_score_log(con, rows: pl.DataFrame, table: str = DEFAULT_TABLE) -> int
     if schema:
         con.execute(f"create schema if not exists {schema}")
     arrow_rows = rows.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = ? and table_schema = ?",
-        [name, schema or "main"],
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, table):
         con.execute(f"create table {table} as select * from arrow_rows")
         return rows.height
     have = dict(

@@ -13,7 +13,7 @@ re-scored) cluster everything.
 
 import polars as pl
 
-from landing.warehouse import column_names
+from landing.warehouse import column_names, rows_with_ids
 from matching.contacts import prepare_contact_features
 from matching.resolve import clusters_to_redraw, recluster_contacts
 
@@ -30,17 +30,6 @@ def _previous_clusters(dbt, session) -> pl.DataFrame | None:
     return session.sql(
         f"select record_id, golden_contact_id, resolved_through, parameters_version from {dbt.this}"
     ).pl()
-
-
-def _rows_of(session, relation: str, ids: pl.Series, *columns: str) -> pl.DataFrame:
-    """Rows of `relation` whose `columns` (any of them) hold one of `ids`."""
-    wanted = pl.DataFrame({"id": ids.cast(pl.Int64).unique()}).to_arrow()
-    session.register("clusters__wanted_ids", wanted)
-    try:
-        where = " or ".join(f"{c} in (select id from clusters__wanted_ids)" for c in columns)
-        return session.sql(f"select * from {relation} where {where}").pl()
-    finally:
-        session.unregister("clusters__wanted_ids")
 
 
 def model(dbt, session):
@@ -68,10 +57,10 @@ def model(dbt, session):
         previous = previous.select("record_id", "golden_contact_id")
 
         def pairs_touching(ids: pl.Series) -> pl.DataFrame:
-            return _rows_of(session, pairs_sql, ids, "left_id", "right_id")
+            return rows_with_ids(session, pairs_sql, ids, ("left_id", "right_id"))
 
         redraw = clusters_to_redraw(previous, changed, pairs_touching)
-        records = _rows_of(session, records_sql, redraw.record_ids, "record_id")
+        records = rows_with_ids(session, records_sql, redraw.record_ids, ("record_id",))
         features = prepare_contact_features(records)
         clusters = recluster_contacts(
             features, redraw.pairs, redraw.previous_clusters, changed["record_id"], **settings

@@ -7,6 +7,7 @@ with the same parameters, replacing their rows.
 
 import polars as pl
 
+from landing.warehouse import rows_with_ids
 from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, prepare_contact_features, score_pairs
 from matching.resolve import pairs_to_rescore
 
@@ -37,14 +38,9 @@ def model(dbt, session):
         if same_version:
             changed = changes.filter(pl.col("changed_at") > scored_before) if scored_before else changes
             # Only the earlier pairs of the changed records are read (the table grows faster than the records).
-            session.register("pairs__changed", changed.select("record_id").to_arrow())
-            try:
-                previous = session.sql(
-                    f"select left_id, right_id from {dbt.this} where left_id in (select record_id from pairs__changed) "
-                    "or right_id in (select record_id from pairs__changed)"
-                ).pl()
-            finally:
-                session.unregister("pairs__changed")
+            previous = rows_with_ids(
+                session, str(dbt.this), changed["record_id"], ("left_id", "right_id"), select="left_id, right_id"
+            )
             pairs = pairs_to_rescore(features, previous, changed["record_id"])
         else:  # new parameters: every pair again, and earlier pairs blocking no longer proposes as well
             previous = session.sql(f"select left_id, right_id from {dbt.this}").pl()
