@@ -29,7 +29,9 @@ import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from math import sqrt
 from pathlib import Path
+from statistics import NormalDist
 
 import duckdb
 import polars as pl
@@ -45,6 +47,9 @@ MEASURED = ("reply_routing", "lead_routing", "sla", "sequences", "at_risk", "no_
 # What the line reports: the meeting lift of reply routing (a timely first touch on a positive reply), the renewal
 # lift of at-risk saves, and the workflow the world gives no effect (a meeting proposal to someone who asked for one).
 MEETINGS_WORKFLOW, SAVES_WORKFLOW, ZERO_EFFECT_WORKFLOW = "reply_routing", "at_risk", "meetings"
+# The intervals checked against the true lifts hold all of them at once with this confidence (Bonferroni: each at
+# 1 - (1 - this) / k for k intervals). Nine 95% intervals all hold their true values in only ~63% of runs.
+FAMILY_CONFIDENCE = 0.95
 
 
 def say(line: str) -> None:
@@ -348,6 +353,41 @@ def safety_figures(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
     return out
 
 
+def newcombe_interval(x1: int, n1: int, x2: int, n2: int, confidence: float) -> tuple[float, float]:
+    """Interval of the difference of two rates x1/n1 - x2/n2 by Newcombe's hybrid score method (1998, method 10).
+
+    The method of `marts.fct_workflow_lift`, which computes it at 95%; here at any confidence, for the
+    simultaneous check of several intervals.
+    """
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+
+    def wilson(x: int, n: int) -> tuple[float, float, float]:
+        p = x / n
+        centre, spread = p + z * z / (2 * n), z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return p, (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+
+    p1, l1, u1 = wilson(x1, n1)
+    p2, l2, u2 = wilson(x2, n2)
+    return p1 - p2 - sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), p1 - p2 + sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def simultaneous_intervals(lift: pl.DataFrame, truth: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Per workflow with an interval and a true lift, its interval at the Bonferroni-adjusted confidence that
+    makes all of them hold their true lifts together with FAMILY_CONFIDENCE."""
+    rows = [
+        row
+        for row in lift.iter_rows(named=True)
+        if row["lift_ci_low"] is not None and truth.get(row["workflow"]) is not None
+    ]
+    each = 1 - (1 - FAMILY_CONFIDENCE) / max(1, len(rows))
+    return {
+        row["workflow"]: newcombe_interval(
+            row["treated_outcomes"], row["treated_n"], row["held_out_outcomes"], row["held_out_n"], each
+        )
+        for row in rows
+    }
+
+
 def _figure(value, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -370,11 +410,14 @@ def summary_line(days: float, contacts: int, share: float, result: dict) -> tupl
             f"{key}_held_out={row['held_out_n']}",
         ]
 
-    checks = {}
-    for workflow, row in lift.items():
-        true = truth.get(workflow)
-        if true is not None and row["lift_ci_low"] is not None:
-            checks[f"ci_contains_true_{workflow}"] = row["lift_ci_low"] <= true <= row["lift_ci_high"]
+    # The check: every simultaneous interval holds its true lift (decided before the 14-day run it was first applied
+    # to; docs/outcomes.md). How many of the marts' own 95% intervals hold theirs is reported beside it.
+    simultaneous = simultaneous_intervals(result["lift"], truth)
+    checks = {
+        f"ci_contains_true_{workflow}": low <= truth[workflow] <= high for workflow, (low, high) in simultaneous.items()
+    }
+    held_at_95 = sum(lift[workflow]["lift_ci_low"] <= truth[workflow] <= lift[workflow]["lift_ci_high"]
+                     for workflow in simultaneous)
     zero = lift.get(ZERO_EFFECT_WORKFLOW)
     checks["zero_effect_not_significant"] = not (zero and zero["is_significant"])
     report = result["backtest"]
@@ -390,6 +433,8 @@ def summary_line(days: float, contacts: int, share: float, result: dict) -> tupl
         f"zero_effect_significant={'no' if checks['zero_effect_not_significant'] else 'yes'}",
         f"unsubscribe_compliance={_figure(result['safety']['unsubscribe_compliance'])}",
         f"spam_complaint_rate={_figure(result['safety']['spam_complaint_rate'])}",
+        f"cis95_contain_true={held_at_95}/{len(simultaneous)}",
+        f"ci_each_confidence={1 - (1 - FAMILY_CONFIDENCE) / max(1, len(simultaneous)):.4f}",
         f"cis_contain_true_lifts={'yes' if all(checks.values()) else 'no'}",
         f"backtest_seconds={report.seconds:.1f}",
         f"backtest_runs={len(report.runs)}",
@@ -427,12 +472,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     result = measure(work_dir)
     result["loop_seconds"] = seconds
+    simultaneous = simultaneous_intervals(result["lift"], result["truth"])
     for row in result["lift"].sort("workflow").iter_rows(named=True):
         true = result["truth"].get(row["workflow"])
+        low, high = simultaneous.get(row["workflow"], (None, None))
         say(
             f"{row['workflow']:<13} treated {row['treated_n']:>5} ({_figure(row['treated_rate'])}) held out "
             f"{row['held_out_n']:>5} ({_figure(row['held_out_rate'])}) lift {_figure(row['lift'])} "
-            f"[{_figure(row['lift_ci_low'])}, {_figure(row['lift_ci_high'])}] true {_figure(true)}"
+            f"95% [{_figure(row['lift_ci_low'])}, {_figure(row['lift_ci_high'])}] "
+            f"simultaneous [{_figure(low)}, {_figure(high)}] true {_figure(true)}"
             + (f" — {row['sample_size_note']}" if row["sample_size_note"] else "")
         )
     line, checks = summary_line(simulated_days(work_dir), args.contacts, args.holdout_share, result)

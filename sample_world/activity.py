@@ -156,9 +156,27 @@ def _reply_texts(rng, cls, rr: pl.DataFrame) -> tuple[list[str], list[bool]]:
 _PAGE_KINDS = ["pricing", "demo", "product", "docs", "blog", "home", "other"]
 
 
-def web_events(rng: np.random.Generator, people: pl.DataFrame, t0: int, t1: int, scale: float,
+# A person's web visits lean toward the end of a window by 1 + this x intent (`_recency_times`): interest builds up.
+WEB_RECENCY_SKEW = 2.0
+
+
+def web_hour_scale(people: pl.DataFrame, history_seconds: int) -> np.ndarray:
+    """Per person, the `web_events` scale of one hour that goes on at the rate the generated history ended with.
+
+    Over a history of `history_seconds` at scale 1, a person's visits have density (1 + skew) / history at its end
+    (`_recency_times` with skew = WEB_RECENCY_SKEW x intent), so one hour at that density is scale
+    (1 + skew) x HOUR / history. Drawn at any other rate, the hours after the history shift every lead's decayed
+    web-visit feature away from what the scores were trained on, and the drift gate stops scoring.
+    """
+    return (1.0 + WEB_RECENCY_SKEW * people["intent"].to_numpy()) * HOUR / history_seconds
+
+
+def web_events(rng: np.random.Generator, people: pl.DataFrame, t0: int, t1: int, scale: float | np.ndarray,
                first_msg: int, anon_share: float = 0.15) -> tuple[list[pl.DataFrame], int]:
-    """Segment page/track/identify events. Returns (frames, number of messages)."""
+    """Segment page/track/identify events. Returns (frames, number of messages).
+
+    `scale` multiplies each person's expected visits over [t0, t1): one number, or one per person.
+    """
     n = people.height
     intent = people["intent"].to_numpy()
     fit = people["fit"].to_numpy()
@@ -170,7 +188,7 @@ def web_events(rng: np.random.Generator, people: pl.DataFrame, t0: int, t1: int,
     k_ramp = np.where(conv & (conv_at >= t0) & (conv_at <= t1), rng.poisson(3.0 * scale ** 0.5 + 2, n), 0)
     pi = np.concatenate([np.repeat(np.arange(n), k), np.repeat(np.arange(n), k_ramp)])
     t = np.concatenate([
-        _recency_times(rng, int(k.sum()), t0, t1, 2.0 * intent[np.repeat(np.arange(n), k)]),
+        _recency_times(rng, int(k.sum()), t0, t1, WEB_RECENCY_SKEW * intent[np.repeat(np.arange(n), k)]),
         (np.repeat(conv_at, k_ramp) - rng.random(int(k_ramp.sum())) * 14 * DAY).astype(np.int64),
     ])
     keep = (t >= t0) & (t < t1)

@@ -362,7 +362,10 @@ def _next_hour(out, state, people, record_people, scheduled, accounts, company_r
     ctr["message"] += nmsg
     w.jsonl("email_events", "email_events", [ev])
     w.jsonl("email_reply_labels", "reply_labels", [reply_labels(ev, replies, t1, seed)])
-    frames, nweb = A.web_events(rng, act, t0, t1, 0.4, ctr["web"])
+    # Web visits: every person at the rate their history ended with (not only this hour's active people, whose
+    # intent weighting would draw several times that rate and drift the scores' web features day after day).
+    frames, nweb = A.web_events(rng, people, t0, t1, activity * A.web_hour_scale(people, HISTORY_DAYS * DAY),
+                                ctr["web"])
     ctr["web"] += nweb + frames[2].height
     w.jsonl("web_events", "web_events", frames)
     pev, npe = A.product_events(rng, act, accounts, t0, t1, 0.15, ctr["product"])

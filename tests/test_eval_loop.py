@@ -178,32 +178,35 @@ def test_true_lift_counts_units_as_the_lift_mart_does():
     assert lifts["at_risk"] == pytest.approx((0.8 + 0.6) / 2 - 0.55)  # ga-7 once, not twice
 
 
-def test_the_line_reports_whether_the_intervals_hold_the_true_lifts():
-    lift = pl.DataFrame(
-        [
-            ("reply_routing", 400, 0.30, 400, 0.20, 0.10, 0.04, 0.16, True, None),
-            ("at_risk", 30, 0.8, 30, 0.6, 0.2, -0.02, 0.4, False, "too few outcomes"),
-            ("meetings", 50, 0.2, 50, 0.1, 0.1, 0.02, 0.2, True, None),
-        ],
-        schema=[
-            "workflow",
-            "treated_n",
-            "treated_rate",
-            "held_out_n",
-            "held_out_rate",
-            "lift",
-            "lift_ci_low",
-            "lift_ci_high",
-            "is_significant",
-            "sample_size_note",
-        ],
-        orient="row",
-    )
+def test_the_interval_is_newcombes_as_the_lift_mart_computes_it():
+    # Newcombe (1998), table II, examples (a) and (e), also the lift mart's unit test.
+    assert loop.newcombe_interval(56, 70, 48, 80, 0.95) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    assert loop.newcombe_interval(5, 56, 0, 29, 0.95) == pytest.approx((-0.0381, 0.1926), abs=5e-5)
+    # A higher confidence widens it on both sides.
+    low, high = loop.newcombe_interval(56, 70, 48, 80, 0.99)
+    assert low < 0.0524 and high > 0.3339
+
+
+def _lift_rows(counts: dict[str, tuple[int, int, int, int]]) -> pl.DataFrame:
+    """fct_workflow_lift rows from (treated outcomes, treated n, held-out outcomes, held-out n), its 95% interval."""
+    rows = []
+    for workflow, (x1, n1, x2, n2) in counts.items():
+        low, high = loop.newcombe_interval(x1, n1, x2, n2, 0.95)
+        rows.append({
+            "workflow": workflow, "treated_n": n1, "treated_outcomes": x1, "treated_rate": x1 / n1,
+            "held_out_n": n2, "held_out_outcomes": x2, "held_out_rate": x2 / n2, "lift": x1 / n1 - x2 / n2,
+            "lift_ci_low": low, "lift_ci_high": high, "is_significant": low > 0 or high < 0,
+            "sample_size_note": None,
+        })
+    return pl.DataFrame(rows)
+
+
+def _result(lift: pl.DataFrame, truth: dict[str, float]) -> dict:
     from types import SimpleNamespace
 
-    result = {
+    return {
         "lift": lift,
-        "truth": {"reply_routing": 0.11, "at_risk": 0.5, "meetings": 0.0},
+        "truth": truth,
         "safety": {"unsubscribe_compliance": 1.0, "spam_complaint_rate": 0.001},
         "sent": 900,
         "held_out": 450,
@@ -211,7 +214,17 @@ def test_the_line_reports_whether_the_intervals_hold_the_true_lifts():
         "backtest": SimpleNamespace(seconds=12.0, runs=[1, 2], reproduced=True),
         "loop_seconds": 100.0,
     }
-    line, checks = loop.summary_line(14, 20_000, 0.5, result)
+
+
+def test_the_line_reports_whether_the_intervals_hold_the_true_lifts_together():
+    lift = _lift_rows({
+        "reply_routing": (120, 400, 80, 400),  # 95% [0.040, 0.159]
+        "at_risk": (24, 30, 18, 30),  # 95% [-0.032, 0.406]; at 1 - 0.05/4 [-0.093, 0.453]
+        "sla": (30, 300, 45, 300),  # 95% [-0.103, 0.003]; at 1 - 0.05/4 [-0.118, 0.018]
+        "meetings": (15, 50, 3, 50),  # 95% [0.091, 0.383]: significant
+    })
+    truth = {"reply_routing": 0.11, "at_risk": 0.5, "sla": 0.01, "meetings": 0.0}
+    line, checks = loop.summary_line(14, 20_000, 0.5, _result(lift, truth))
     assert line.startswith("eval-loop days=14 ")
     for part in (
         "lift_meetings=0.1000",
@@ -219,10 +232,20 @@ def test_the_line_reports_whether_the_intervals_hold_the_true_lifts():
         "true_lift_meetings=0.1100",
         "holdout_share=0.5000",
         "zero_effect_significant=yes",
+        "cis95_contain_true=1/4",
+        "ci_each_confidence=0.9875",
         "cis_contain_true_lifts=no",
         "unsubscribe_compliance=1.0000",
         "backtest_seconds=12.0",
     ):
         assert part in line.split(), part
-    assert checks["ci_contains_true_reply_routing"] and not checks["ci_contains_true_at_risk"]
+    # SLA's 95% interval misses its true lift, its simultaneous one holds it; at-risk misses even that.
+    assert checks["ci_contains_true_reply_routing"] and checks["ci_contains_true_sla"]
+    assert not checks["ci_contains_true_at_risk"] and not checks["ci_contains_true_meetings"]
     assert not checks["zero_effect_not_significant"]
+
+    truth = {"reply_routing": 0.11, "at_risk": 0.3, "sla": 0.01, "meetings": 0.1}
+    lift = lift.filter(pl.col("workflow") != "meetings")  # no zero-effect workflow measured: nothing significant
+    line, checks = loop.summary_line(14, 20_000, 0.5, _result(lift, truth))
+    assert "cis_contain_true_lifts=yes" in line.split() and "ci_each_confidence=0.9833" in line.split()
+    assert "cis95_contain_true=2/3" in line.split() and all(checks.values())
