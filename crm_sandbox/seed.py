@@ -30,9 +30,8 @@ class SeedReport:
     associations: int = 0
 
 
-def _rows(landing_dir: Path, source: str) -> Iterator[tuple[str, int, dict[str, str]]]:
-    folder = landing_dir / SOURCES[source].folder
-    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+def _rows(paths: list[Path]) -> Iterator[tuple[str, int, dict[str, str]]]:
+    for path in paths:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = [snake_case(label) for label in next(reader, [])]
@@ -55,10 +54,24 @@ def seed_from_landing(store: SandboxStore, landing_dir: Path | str) -> SeedRepor
     Owners are created from the owner names; `Associated ... IDs` become default associations. Rows
     without a numeric Record ID are skipped and counted, with a reason (never silently).
     """
-    landing_dir = Path(landing_dir)
+    files = {}
+    for object_type in SEED_ORDER:
+        folder = Path(landing_dir) / SOURCES[RAW_SOURCES[object_type]].folder
+        files[object_type] = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    return seed_files(store, files)
+
+
+def seed_files(store: SandboxStore, files: dict[str, list[Path]], only_new: bool = False) -> SeedReport:
+    """Write the records of these HubSpot export files (per object type, in order: later files win) into the sandbox.
+
+    With `only_new`, records the sandbox already holds are left as they are: how the sample world adds the contacts
+    it creates in later hours without undoing what the sync wrote to existing ones; they are stamped with the
+    sandbox's clock, as the sync's writes are. Owners are found by name (and created when new) as in
+    `seed_from_landing`.
+    """
     report = SeedReport()
     loaded: dict[str, list[tuple[str, int, dict[str, str]]]] = {
-        t: list(_rows(landing_dir, RAW_SOURCES[t])) for t in SEED_ORDER
+        t: list(_rows(files.get(t, []))) for t in SEED_ORDER
     }
     owner_names = sorted({row.get(OWNER_COLUMNS[t], "").strip() for t in SEED_ORDER for _, _, row in loaded[t]} - {""})
     owner_ids = dict(
@@ -95,8 +108,12 @@ def seed_from_landing(store: SandboxStore, landing_dir: Path | str) -> SeedRepor
                 modified_property = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
                 modified = _ms(properties.get(modified_property)) or created
                 existing = store.get(object_type, int(record_id), include_archived=True)
-                if existing is not None and existing.updated_ms > modified:
-                    continue  # an older export of a record already loaded from a newer file
+                if existing is not None and (only_new or existing.updated_ms > modified):
+                    continue  # kept as it is, or an older export of a record already loaded from a newer file
+                if only_new:
+                    # Added now, on the sandbox's clock like every write after the seed: a reader's cursor over
+                    # update times must not jump to the export's dates.
+                    created = modified = store.tick()
                 store.put(StoredObject(object_type, int(record_id), properties, created, modified))
                 written.add(int(record_id))
                 for column, target in ASSOCIATION_COLUMNS.get(object_type, {}).items():

@@ -393,7 +393,14 @@ def _next_hour(out, state, people, record_people, scheduled, accounts, company_r
                              modified_at=pl.col("created_at").clip(t0, t1 - 1))
     ctr["contact"] += recs.height
     cl = pl.concat([E.contacts_landing(upd), E.contacts_landing(recs)], how="vertical")
-    w.csv("hubspot_contacts", "contacts", cl)
+    contacts_file = w.csv("hubspot_contacts", "contacts", cl)
+    if store is not None and contacts_file is not None:
+        # The hour's new contacts exist in the CRM the export came from: add them to the sandbox, so actions on them
+        # can be synced (existing records stay as the sync left them). Their owners are the ones the world knows,
+        # so reading them back is no owner change, no action.
+        from crm_sandbox.seed import seed_files
+
+        seed_files(store, {"contacts": [contacts_file]}, only_new=True)
     new_people = recs.filter(pl.col("is_original")).select(PEOPLE_COLS)
     # New people convert later, not retroactively in the past 30 days.
     new_people = new_people.with_columns(converted=pl.lit(False), converted_at=pl.lit(None, dtype=pl.Int64),

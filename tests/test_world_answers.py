@@ -83,9 +83,8 @@ def test_no_crm_empty_crm_and_a_crm_without_actions_write_the_same_world(base_wo
     generate_next_hours(plain, hours=3)
     generate_next_hours(empty, hours=3, crm_db=tmp_path / "empty.sqlite")
     generate_next_hours(seeded, hours=3, crm_db=tmp_path / "seeded.sqlite")
-    assert _files(plain) == _files(empty)
-    # A seeded CRM holds contacts (read, none changed owner): only the read cursor is new.
-    assert _files(plain) == _files(seeded, skip=(AN.CURSOR_FILE,))
+    # The world adds its new contacts to either CRM and reads them back (no owner changed): only the cursor is new.
+    assert _files(plain) == _files(empty, skip=(AN.CURSOR_FILE,)) == _files(seeded, skip=(AN.CURSOR_FILE,))
     assert (seeded / "truth" / AN.CURSOR_FILE).exists()
     assert not list((plain / "truth").glob("action_effects*"))
 
@@ -364,3 +363,33 @@ def test_contacts_the_sandbox_creates_never_take_an_id_a_later_export_brings(bas
     assert created == CREATED_RECORD_FIRST_ID
     assert store.next_id("tasks") == 1001  # engagements keep their own id space
     store.close()
+
+
+def test_the_hours_new_contacts_enter_the_sandbox_and_reading_them_back_is_no_action(base_world, tmp_path):
+    """Without them, actions on contacts the world created after the seed fail to sync (no such contact)."""
+    world = _copy(base_world, tmp_path, "new")
+    store = _seeded_store(world, tmp_path / "new.sqlite")
+    seeded = store.counts()["contacts"]
+    existing = int(load_truth(world, "people")["record_id"][0])
+    _set(store, "contacts", existing, actionhouse_fit_score="87")  # what the sync wrote to a known contact
+    owners_before = len(store.owner_names())
+    store.close()
+
+    generate_next_hours(world, hours=3, crm_db=tmp_path / "new.sqlite")
+
+    new_ids = pl.concat([pl.read_parquet(p) for p in sorted((world / "truth").glob("contacts_h*.parquet"))])
+    new_ids = new_ids["record_id"].to_list()
+    store = SandboxStore(tmp_path / "new.sqlite", UNIQUE)
+    assert new_ids and store.counts()["contacts"] == seeded + len(new_ids)
+    exported = pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in sorted((world / "landing").rglob("contacts_h*.csv"))]
+    )
+    names = store.owner_names()
+    for row in exported.filter(pl.col("Record ID").cast(pl.Int64).is_in(new_ids)).iter_rows(named=True):
+        record = store.get("contacts", int(row["Record ID"]))
+        assert record.properties["email"] == row["Email"]
+        assert names[record.properties["hubspot_owner_id"]] == row["Contact owner"]
+    assert len(names) == owners_before  # the world's reps, found by name, not created again
+    assert store.get("contacts", existing).properties["actionhouse_fit_score"] == "87"  # left as the sync wrote it
+    store.close()
+    assert not list((world / "truth").glob("action_effects*"))  # its own contacts read back: no action
