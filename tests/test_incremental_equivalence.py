@@ -128,6 +128,62 @@ def _stale_contact_versions(landing: Path) -> int:
     return len(stale)
 
 
+def _changed_companies(landing: Path) -> dict[str, int]:
+    """A companies file changing the account side: a new company on a new domain, a new company on an existing
+    account's domain, the only record of a one-record account moving to another one-record account's domain (the
+    two accounts become one, under the smaller record id: the other golden id is gone) and the anchor (smallest
+    id) of a multi-record account moving to a new domain (the account it leaves takes its next record's id).
+    Returns the record ids by case."""
+    folder = landing / "hubspot_companies"
+    rows: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            for row in reader:
+                if len(row) == len(header) and row[0].isdigit():  # the export's broken ids are quarantined
+                    rows[row[0]] = row
+    column = {name: index for index, name in enumerate(header)}
+    domain, parent = column["Company Domain Name"], column["Parent Company ID"]
+    by_domain: dict[str, list[str]] = {}
+    for record, row in rows.items():
+        if row[domain]:
+            by_domain.setdefault(row[domain], []).append(record)
+    singles = sorted((ids[0] for ids in by_domain.values() if len(ids) == 1 and not rows[ids[0]][parent]), key=int)
+    multi = sorted((sorted(ids, key=int) for ids in by_domain.values() if len(ids) > 1), key=lambda ids: int(ids[0]))
+    moved, target = rows[singles[0]], rows[singles[1]]
+    anchor = rows[multi[0][0]]
+    stamps = [row[column["Last Modified Date"]] for row in rows.values() if row[column["Last Modified Date"]]]
+    later = (max(datetime.strptime(stamp, "%Y-%m-%d %H:%M") for stamp in stamps) + timedelta(minutes=1)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    next_id = max(int(record) for record in rows) + 1
+    new_domain = list(rows[singles[2]])
+    new_domain[column["Record ID"]], new_domain[domain] = str(next_id), "freshly-founded-example.com"
+    new_domain[column["Website URL"]], new_domain[column["Company name"]] = "", "Freshly Founded Ltd"
+    new_domain[parent] = ""
+    joining = list(target)
+    joining[column["Record ID"]] = str(next_id + 1)
+    moved = list(moved)
+    moved[domain], moved[column["Website URL"]] = target[domain], ""
+    for name in ("Company name", "Country/Region"):  # a name variant of the same company, not a subsidiary
+        moved[column[name]] = target[column[name]]
+    anchor = list(anchor)
+    anchor[domain], anchor[column["Website URL"]] = "anchor-moved-example.com", ""
+    for row in (new_domain, joining, moved, anchor):
+        row[column["Last Modified Date"]] = later
+    with (folder / "companies_changed.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, new_domain, joining, moved, anchor])
+    return {
+        "new_domain": next_id,
+        "joining": next_id + 1,
+        "joined": int(target[0]),
+        "moved": int(moved[0]),
+        "anchor": int(anchor[0]),
+        "anchor_next": int(multi[0][1]),
+    }
+
+
 @pytest.fixture(scope="module")
 def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("equivalence")
@@ -143,6 +199,7 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
             assert _changed_enrichment(landing) == 40
         else:
             assert _stale_contact_versions(landing) > 0
+            (root / "company_changes.json").write_text(json.dumps(_changed_companies(landing)))
         _load_and_build(hourly, landing, root / "a")
     from_scratch = root / "from_scratch.duckdb"
     _load_and_build(from_scratch, landing, root / "b")
@@ -236,12 +293,34 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
     assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones
 
 
+def test_the_company_changes_moved_accounts(hourly_and_from_scratch):
+    """The hour of company changes reached the account side of the hourly warehouse: new accounts, a record joining
+    an account, one account merged away and one whose anchor left (compared with a rebuild by the first test)."""
+    hourly, _ = hourly_and_from_scratch
+    ids = json.loads((hourly.parent / "company_changes.json").read_text())
+    con = duckdb.connect(str(hourly), read_only=True)
+    try:
+        golden = dict(con.execute("select source_record_id, golden_account_id from marts.account_crosswalk").fetchall())
+        accounts = {row[0] for row in con.execute("select golden_account_id from marts.dim_accounts").fetchall()}
+    finally:
+        con.close()
+    assert golden[ids["new_domain"]] == f"ga-{ids['new_domain']}" in accounts
+    # The moved record has the smaller id: the account it joins takes it, its old id is gone (merged away).
+    assert golden[ids["joining"]] == golden[ids["joined"]] == golden[ids["moved"]] == f"ga-{ids['moved']}" in accounts
+    assert f"ga-{ids['joined']}" not in accounts
+    assert golden[ids["anchor"]] == f"ga-{ids['anchor']}" in accounts  # its own account now
+    assert golden[ids["anchor_next"]] != f"ga-{ids['anchor']}" and golden[ids["anchor_next"]] in accounts
+
+
 # Models an hour rebuilds only in part (delete+insert of the keys whose inputs or rows changed, post-hooks deleting
 # keys gone): the comparison above covers them, as it covers every table of the three schemas.
 FOLLOW_THE_DELTA = {
     "int_enrichment__contact_candidates": "enrichment_field_id",
     "dim_contacts": "golden_contact_id",
     "fct_action_contacts": "golden_contact_id",
+    "int_entities__company_records": "record_id",
+    "dim_accounts": "golden_account_id",
+    "account_crosswalk": "source_record_id",
 }
 
 
