@@ -318,7 +318,9 @@ FOLLOW_THE_DELTA = {
     "int_enrichment__contact_candidates": "enrichment_field_id",
     "dim_contacts": "golden_contact_id",
     "fct_action_contacts": "golden_contact_id",
+    "int_entities__contact_records": "record_id",
     "int_entities__company_records": "record_id",
+    "fct_outcome_events": ["metric", "workflow", "unit_id"],
     "dim_accounts": "golden_account_id",
     "account_crosswalk": "source_record_id",
 }
