@@ -2,9 +2,10 @@
 
 Warehouse A is built the way the hourly schedule builds it: the sample world's first export, then two more hours
 (changed and new contacts, new events, a file of late events dated days before they arrive, new versions of vendor
-payloads with a field gone, and a contacts file holding the first export's versions of contacts changed since: an
-old version arriving late), each loaded and
-built incrementally. Warehouse B loads every one of those files at once and builds from scratch. Every staging,
+payloads with a field gone, product usage restating earlier account-days, a contacts file holding the first export's
+versions of contacts changed since: an old version arriving late, and a companies file moving records between
+accounts), each loaded and built incrementally. Warehouse B loads every one of those files at once and builds from
+scratch. Every staging,
 intermediate and mart table must then hold the same rows, with these exceptions, each by design:
 
 - bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `changed_at`, `resolved_through`,
@@ -26,6 +27,7 @@ import csv
 import json
 import shutil
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -113,6 +115,31 @@ def _changed_enrichment(landing: Path) -> int:
     return len(changed)
 
 
+def _restated_usage(landing: Path) -> int:
+    """The product's usage export restating its first 30 account-days (new figures: the latest load wins) and
+    adding a day after each of them (staging keeps one row per account and day). Returns how many rows."""
+    first = sorted((landing / "product_usage").glob("*_0000.csv"))[0]
+    with first.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(islice(reader, 30))
+    column = {name: index for index, name in enumerate(header)}
+    restated = []
+    for row in rows:
+        try:
+            day = datetime.strptime(row[column["Usage Date"]], "%Y-%m-%d")
+        except ValueError:
+            continue  # the sample world's broken rows are not what this test is about
+        again = list(row)
+        again[column["Active Users"]] = "999"
+        later = list(row)
+        later[column["Usage Date"]] = (day + timedelta(days=400)).strftime("%Y-%m-%d")
+        restated += [again, later]
+    with (landing / "product_usage" / "usage_restated.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *restated])
+    return len(restated)
+
+
 def _stale_contact_versions(landing: Path) -> int:
     """The first export's rows of the contacts the first next-hour file changed, exported again now (a re-sent old
     file): staging must keep the newer versions. Returns how many rows."""
@@ -197,6 +224,7 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
         if hour == 0:
             _late_events(landing)
             assert _changed_enrichment(landing) == 40
+            assert _restated_usage(landing) > 0
         else:
             assert _stale_contact_versions(landing) > 0
             (root / "company_changes.json").write_text(json.dumps(_changed_companies(landing)))
@@ -287,10 +315,12 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         estimations = count("intermediate.int_entities__contact_match_parameters", "true")
         stale_kept = count("staging.stg_hubspot__contacts", "_source_file like '%contacts_stale%'")
         stale_loaded = count("raw.hubspot_contacts", "_source_file like '%contacts_stale%'")
+        restated_usage = count("staging.stg_product__usage", "_source_file like '%usage_restated%'")
     finally:
         con.close()
     assert late > 50 and loads == 3 and changed > 0 and estimations >= 2
     assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones
+    assert restated_usage > 30  # restated account-days replaced the first load's (latest load wins), new days added
 
 
 def test_the_company_changes_moved_accounts(hourly_and_from_scratch):
