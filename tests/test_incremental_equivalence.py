@@ -5,8 +5,8 @@ Warehouse A is built the way the hourly schedule builds it: the sample world's f
 payloads with a field gone, product usage restating earlier account-days, a contacts file holding the first export's
 versions of contacts changed since: an old version arriving late, and a companies file moving records between
 accounts), each loaded and built incrementally. Warehouse B loads every one of those files at once and builds from
-scratch. Every staging,
-intermediate and mart table must then hold the same rows, with these exceptions, each by design:
+scratch. Every staging, intermediate and mart table must then hold the same rows, with these exceptions, each by
+design:
 
 - bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `changed_at`, `resolved_through`,
   `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`): A loaded and built its rows at
