@@ -155,22 +155,30 @@ def _stale_contact_versions(landing: Path) -> int:
     return len(stale)
 
 
+def _export_versions(folder: Path) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """The header of a HubSpot export folder's CSV files and every well-formed row of each record id in them."""
+    versions: dict[str, list[list[str]]] = {}
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            for row in reader:
+                if len(row) == len(header):
+                    versions.setdefault(row[0], []).append(row)
+    return header, versions
+
+
 def _changed_companies(landing: Path) -> dict[str, int]:
     """A companies file changing the account side: a new company on a new domain, a new company on an existing
     account's domain, the only record of a one-record account moving to another one-record account's domain (the
     two accounts become one, under the smaller record id: the other golden id is gone) and the anchor (smallest
     id) of a multi-record account moving to a new domain (the account it leaves takes its next record's id).
     Returns the record ids by case."""
-    folder = landing / "hubspot_companies"
-    rows: dict[str, list[str]] = {}
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            for row in reader:
-                if len(row) == len(header) and row[0].isdigit():  # the export's broken ids are quarantined
-                    rows[row[0]] = row
+    header, versions = _export_versions(landing / "hubspot_companies")
     column = {name: index for index, name in enumerate(header)}
+    modified = column["Last Modified Date"]
+    # The latest version of each record (the export's broken ids are quarantined: left out).
+    rows = {record: max(rows, key=lambda r: r[modified]) for record, rows in versions.items() if record.isdigit()}
     domain, parent = column["Company Domain Name"], column["Parent Company ID"]
     by_domain: dict[str, list[str]] = {}
     for record, row in rows.items():
@@ -180,7 +188,7 @@ def _changed_companies(landing: Path) -> dict[str, int]:
     multi = sorted((sorted(ids, key=int) for ids in by_domain.values() if len(ids) > 1), key=lambda ids: int(ids[0]))
     moved, target = rows[singles[0]], rows[singles[1]]
     anchor = rows[multi[0][0]]
-    stamps = [row[column["Last Modified Date"]] for row in rows.values() if row[column["Last Modified Date"]]]
+    stamps = [row[modified] for row in rows.values() if row[modified]]
     later = (max(datetime.strptime(stamp, "%Y-%m-%d %H:%M") for stamp in stamps) + timedelta(minutes=1)).strftime(
         "%Y-%m-%d %H:%M"
     )
@@ -198,8 +206,8 @@ def _changed_companies(landing: Path) -> dict[str, int]:
     anchor = list(anchor)
     anchor[domain], anchor[column["Website URL"]] = "anchor-moved-example.com", ""
     for row in (new_domain, joining, moved, anchor):
-        row[column["Last Modified Date"]] = later
-    with (folder / "companies_changed.csv").open("w", newline="") as out:
+        row[modified] = later
+    with (landing / "hubspot_companies" / "companies_changed.csv").open("w", newline="") as out:
         csv.writer(out).writerows([header, new_domain, joining, moved, anchor])
     return {
         "new_domain": next_id,
@@ -397,14 +405,7 @@ def _split_and_merge(landing: Path, warehouse: Path) -> tuple[int, int, int, int
         con.close()
     (target, merged) = (lone[0][0], lone[1][0])
     folder = landing / "hubspot_contacts"
-    latest: dict[str, list[str]] = {}
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            for row in reader:
-                if len(row) == len(header):
-                    latest.setdefault(row[0], []).append(row)
+    header, latest = _export_versions(folder)
     column = {name: index for index, name in enumerate(header)}
     modified = column["Last Modified Date"]
     stamps = [r[modified] for rows in latest.values() for r in rows if r[modified]]

@@ -12,24 +12,11 @@ export. The first build, a full refresh and a run after any matcher seed changed
 
 import polars as pl
 
-from landing.warehouse import column_names
+from landing.warehouse import previous_run
 from matching.accounts import resolve_accounts
 from matching.reference import reference_fingerprint
 
 RULE_INPUTS = "company_id as record_id, company_name, domain, website_domain, country_code, city, parent_company_id"
-
-
-def _previous_watermark(dbt, session, rules: str):
-    """(kept, resolved_through): whether the last run's rows can be compared against (same matcher seeds, the
-    bookkeeping columns exist), and the newest staging load it had resolved."""
-    if not dbt.is_incremental:
-        return False, None
-    if not {"resolved_through", "rules_fingerprint"} <= column_names(session, dbt.this.schema, dbt.this.identifier):
-        return False, None
-    same_rules, through = session.execute(
-        f"select bool_and(rules_fingerprint = ?), max(resolved_through) from {dbt.this}", [rules]
-    ).fetchall()[0]
-    return bool(same_rules), through
 
 
 def model(dbt, session):
@@ -42,7 +29,9 @@ def model(dbt, session):
     rules = reference_fingerprint()
     companies_sql = f"({dbt.ref('stg_hubspot__companies').sql_query()})"
     caught_up = session.execute(f"select max(_loaded_at) from {companies_sql}").fetchall()[0][0]
-    kept, through = _previous_watermark(dbt, session, rules)
+    # kept: the last run's rows can be compared against (same matcher seeds, bookkeeping columns); through: the
+    # newest staging load it had resolved.
+    kept, through = previous_run(session, dbt.this, rules, "resolved_through") if dbt.is_incremental else (False, None)
     if kept and through is not None and caught_up is not None and caught_up <= through:
         return _stamped(_empty(), caught_up, rules)  # nothing staged since the last run: every row stands
     companies = session.sql(f"select {RULE_INPUTS} from {companies_sql}").pl()
