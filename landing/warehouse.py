@@ -78,6 +78,19 @@ def column_names(con, schema: str, table: str) -> set[str]:
     return {name for (name,) in rows}
 
 
+def previous_run(con, this, fingerprint: str, watermark: str):
+    """(kept, newest): whether an incremental dbt Python model that stores `rules_fingerprint` and a `watermark`
+    column can keep the rows its last run left (the table has both columns and every row was made under
+    `fingerprint`), and the newest `watermark`. (False, None) when the table lacks the columns (a first build, or a
+    table from before them); call it only when `dbt.is_incremental`."""
+    if not {watermark, "rules_fingerprint"} <= column_names(con, this.schema, this.identifier):
+        return False, None
+    same, newest = con.execute(
+        f"select bool_and(rules_fingerprint = ?), max({watermark}) from {this}", [fingerprint]
+    ).fetchall()[0]
+    return bool(same), newest
+
+
 def rows_with_ids(con, relation: str, ids, id_columns: tuple[str, ...], select: str = "*"):
     """`select` of the rows of `relation` (a table, or a subquery in parentheses) whose `id_columns` (any of them)
     hold one of `ids` (a polars Series of integers), as a polars DataFrame: how an incremental dbt Python model

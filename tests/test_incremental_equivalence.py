@@ -2,10 +2,11 @@
 
 Warehouse A is built the way the hourly schedule builds it: the sample world's first export, then two more hours
 (changed and new contacts, new events, a file of late events dated days before they arrive, new versions of vendor
-payloads with a field gone, and a contacts file holding the first export's versions of contacts changed since: an
-old version arriving late), each loaded and
-built incrementally. Warehouse B loads every one of those files at once and builds from scratch. Every staging,
-intermediate and mart table must then hold the same rows, with these exceptions, each by design:
+payloads with a field gone, product usage restating earlier account-days, a contacts file holding the first export's
+versions of contacts changed since: an old version arriving late, and a companies file moving records between
+accounts), each loaded and built incrementally. Warehouse B loads every one of those files at once and builds from
+scratch. Every staging, intermediate and mart table must then hold the same rows, with these exceptions, each by
+design:
 
 - bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `changed_at`, `resolved_through`,
   `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`): A loaded and built its rows at
@@ -26,6 +27,7 @@ import csv
 import json
 import shutil
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -113,6 +115,31 @@ def _changed_enrichment(landing: Path) -> int:
     return len(changed)
 
 
+def _restated_usage(landing: Path) -> int:
+    """The product's usage export restating its first 30 account-days (new figures: the latest load wins) and
+    adding a day after each of them (staging keeps one row per account and day). Returns how many rows."""
+    first = sorted((landing / "product_usage").glob("*_0000.csv"))[0]
+    with first.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(islice(reader, 30))
+    column = {name: index for index, name in enumerate(header)}
+    restated = []
+    for row in rows:
+        try:
+            day = datetime.strptime(row[column["Usage Date"]], "%Y-%m-%d")
+        except ValueError:
+            continue  # the sample world's broken rows are not what this test is about
+        again = list(row)
+        again[column["Active Users"]] = "999"
+        later = list(row)
+        later[column["Usage Date"]] = (day + timedelta(days=400)).strftime("%Y-%m-%d")
+        restated += [again, later]
+    with (landing / "product_usage" / "usage_restated.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *restated])
+    return len(restated)
+
+
 def _stale_contact_versions(landing: Path) -> int:
     """The first export's rows of the contacts the first next-hour file changed, exported again now (a re-sent old
     file): staging must keep the newer versions. Returns how many rows."""
@@ -128,6 +155,70 @@ def _stale_contact_versions(landing: Path) -> int:
     return len(stale)
 
 
+def _export_versions(folder: Path) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """The header of a HubSpot export folder's CSV files and every well-formed row of each record id in them."""
+    versions: dict[str, list[list[str]]] = {}
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            for row in reader:
+                if len(row) == len(header):
+                    versions.setdefault(row[0], []).append(row)
+    return header, versions
+
+
+def _changed_companies(landing: Path) -> dict[str, int]:
+    """A companies file changing the account side: a new company on a new domain, a new company on an existing
+    account's domain, the only record of a one-record account moving to another one-record account's domain (the
+    two accounts become one, under the smaller record id: the other golden id is gone) and the anchor (smallest
+    id) of a multi-record account moving to a new domain (the account it leaves takes its next record's id).
+    Returns the record ids by case."""
+    header, versions = _export_versions(landing / "hubspot_companies")
+    column = {name: index for index, name in enumerate(header)}
+    modified = column["Last Modified Date"]
+    # The latest version of each record (the export's broken ids are quarantined: left out).
+    rows = {record: max(rows, key=lambda r: r[modified]) for record, rows in versions.items() if record.isdigit()}
+    domain, parent = column["Company Domain Name"], column["Parent Company ID"]
+    by_domain: dict[str, list[str]] = {}
+    for record, row in rows.items():
+        if row[domain]:
+            by_domain.setdefault(row[domain], []).append(record)
+    singles = sorted((ids[0] for ids in by_domain.values() if len(ids) == 1 and not rows[ids[0]][parent]), key=int)
+    multi = sorted((sorted(ids, key=int) for ids in by_domain.values() if len(ids) > 1), key=lambda ids: int(ids[0]))
+    moved, target = rows[singles[0]], rows[singles[1]]
+    anchor = rows[multi[0][0]]
+    stamps = [row[modified] for row in rows.values() if row[modified]]
+    later = (max(datetime.strptime(stamp, "%Y-%m-%d %H:%M") for stamp in stamps) + timedelta(minutes=1)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    next_id = max(int(record) for record in rows) + 1
+    new_domain = list(rows[singles[2]])
+    new_domain[column["Record ID"]], new_domain[domain] = str(next_id), "freshly-founded-example.com"
+    new_domain[column["Website URL"]], new_domain[column["Company name"]] = "", "Freshly Founded Ltd"
+    new_domain[parent] = ""
+    joining = list(target)
+    joining[column["Record ID"]] = str(next_id + 1)
+    moved = list(moved)
+    moved[domain], moved[column["Website URL"]] = target[domain], ""
+    for name in ("Company name", "Country/Region"):  # a name variant of the same company, not a subsidiary
+        moved[column[name]] = target[column[name]]
+    anchor = list(anchor)
+    anchor[domain], anchor[column["Website URL"]] = "anchor-moved-example.com", ""
+    for row in (new_domain, joining, moved, anchor):
+        row[modified] = later
+    with (landing / "hubspot_companies" / "companies_changed.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, new_domain, joining, moved, anchor])
+    return {
+        "new_domain": next_id,
+        "joining": next_id + 1,
+        "joined": int(target[0]),
+        "moved": int(moved[0]),
+        "anchor": int(anchor[0]),
+        "anchor_next": int(multi[0][1]),
+    }
+
+
 @pytest.fixture(scope="module")
 def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("equivalence")
@@ -141,8 +232,10 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
         if hour == 0:
             _late_events(landing)
             assert _changed_enrichment(landing) == 40
+            assert _restated_usage(landing) > 0
         else:
             assert _stale_contact_versions(landing) > 0
+            (root / "company_changes.json").write_text(json.dumps(_changed_companies(landing)))
         _load_and_build(hourly, landing, root / "a")
     from_scratch = root / "from_scratch.duckdb"
     _load_and_build(from_scratch, landing, root / "b")
@@ -230,10 +323,31 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         estimations = count("intermediate.int_entities__contact_match_parameters", "true")
         stale_kept = count("staging.stg_hubspot__contacts", "_source_file like '%contacts_stale%'")
         stale_loaded = count("raw.hubspot_contacts", "_source_file like '%contacts_stale%'")
+        restated_usage = count("staging.stg_product__usage", "_source_file like '%usage_restated%'")
     finally:
         con.close()
     assert late > 50 and loads == 3 and changed > 0 and estimations >= 2
     assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones
+    assert restated_usage > 30  # restated account-days replaced the first load's (latest load wins), new days added
+
+
+def test_the_company_changes_moved_accounts(hourly_and_from_scratch):
+    """The hour of company changes reached the account side of the hourly warehouse: new accounts, a record joining
+    an account, one account merged away and one whose anchor left (compared with a rebuild by the first test)."""
+    hourly, _ = hourly_and_from_scratch
+    ids = json.loads((hourly.parent / "company_changes.json").read_text())
+    con = duckdb.connect(str(hourly), read_only=True)
+    try:
+        golden = dict(con.execute("select source_record_id, golden_account_id from marts.account_crosswalk").fetchall())
+        accounts = {row[0] for row in con.execute("select golden_account_id from marts.dim_accounts").fetchall()}
+    finally:
+        con.close()
+    assert golden[ids["new_domain"]] == f"ga-{ids['new_domain']}" in accounts
+    # The moved record has the smaller id: the account it joins takes it, its old id is gone (merged away).
+    assert golden[ids["joining"]] == golden[ids["joined"]] == golden[ids["moved"]] == f"ga-{ids['moved']}" in accounts
+    assert f"ga-{ids['joined']}" not in accounts
+    assert golden[ids["anchor"]] == f"ga-{ids['anchor']}" in accounts  # its own account now
+    assert golden[ids["anchor_next"]] != f"ga-{ids['anchor']}" and golden[ids["anchor_next"]] in accounts
 
 
 # Models an hour rebuilds only in part (delete+insert of the keys whose inputs or rows changed, post-hooks deleting
@@ -242,6 +356,11 @@ FOLLOW_THE_DELTA = {
     "int_enrichment__contact_candidates": "enrichment_field_id",
     "dim_contacts": "golden_contact_id",
     "fct_action_contacts": "golden_contact_id",
+    "int_entities__contact_records": "record_id",
+    "int_entities__company_records": "record_id",
+    "fct_outcome_events": ["metric", "workflow", "unit_id"],
+    "dim_accounts": "golden_account_id",
+    "account_crosswalk": "source_record_id",
 }
 
 
@@ -286,14 +405,7 @@ def _split_and_merge(landing: Path, warehouse: Path) -> tuple[int, int, int, int
         con.close()
     (target, merged) = (lone[0][0], lone[1][0])
     folder = landing / "hubspot_contacts"
-    latest: dict[str, list[str]] = {}
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            for row in reader:
-                if len(row) == len(header):
-                    latest.setdefault(row[0], []).append(row)
+    header, latest = _export_versions(folder)
     column = {name: index for index, name in enumerate(header)}
     modified = column["Last Modified Date"]
     stamps = [r[modified] for rows in latest.values() for r in rows if r[modified]]

@@ -3,12 +3,26 @@
     compared whole (a hash of the row on both sides), so the model writes only the keys whose row changed, and the
     table ends exactly as a rebuild would leave it (keys gone are the post-hook's to delete). On the first build and
     under --full-refresh every row. Worth it where writing the rows is the cost (wide text columns), not computing
-    them: every row is still computed. -#}
-{% macro rows_changed_since_last_run(rows, key) -%}
+    them: every row is still computed.
+
+    `key` is a column name or a list of them (a composite unique_key). Where no upstream table lists the keys that
+    should remain (a mart unioning units from many tables), pass `gone`: a column no real row leaves NULL. Each
+    previous key missing from `rows` then comes back as a row with only its key set (`gone` NULL): delete+insert
+    replaces the old row with it and the model's post-hook `delete from {{ this }} where <gone> is null` removes it. -#}
+{% macro rows_changed_since_last_run(rows, key, gone=none) -%}
+    {%- set keys = [key] if key is string else key -%}
     select n.*
     from {{ rows }} as n
     {%- if is_incremental() %}
-    left join {{ this }} as previous using ({{ key }})
-    where previous.{{ key }} is null or hash(n) <> hash(previous)
+    left join {{ this }} as previous using ({{ keys | join(', ') }})
+    where previous.{{ keys[0] }} is null or hash(n) <> hash(previous)
+    {%- if gone is not none %}
+
+    union all by name
+
+    select {% for k in keys %}previous.{{ k }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ this }} as previous
+    anti join {{ rows }} as n using ({{ keys | join(', ') }})
+    {%- endif %}
     {%- endif %}
 {%- endmacro %}

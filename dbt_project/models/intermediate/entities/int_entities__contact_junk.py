@@ -12,19 +12,14 @@ seed changed (`reference_fingerprint`) flag every record.
 
 import polars as pl
 
-from landing.warehouse import column_names
+from landing.warehouse import previous_run
 from matching.junk import flag_junk
 from matching.reference import reference_fingerprint
 
 
 def _incremental(dbt, session, rules: str) -> bool:
     """Whether the last run's flags can be kept: same matcher seeds, and the bookkeeping columns exist."""
-    if not dbt.is_incremental:
-        return False
-    if not {"flagged_through", "rules_fingerprint"} <= column_names(session, dbt.this.schema, dbt.this.identifier):
-        return False
-    same_rules = session.execute(f"select bool_and(rules_fingerprint = ?) from {dbt.this}", [rules]).fetchall()
-    return bool(same_rules[0][0])
+    return dbt.is_incremental and previous_run(session, dbt.this, rules, "flagged_through")[0]
 
 
 def model(dbt, session):

@@ -2,6 +2,18 @@
 -- from the other records of the cluster, then from confident enrichment; provenance says which. Parent and child
 -- (subsidiary map, the CRM's Parent Company ID, a regional subsidiary or division on the parent's domain) are a
 -- relationship: parent_golden_account_id.
+-- Incremental: every row is computed each run (a few joins over the company records), but only the accounts whose
+-- row differs from the previous run's are written (delete+insert on golden_account_id;
+-- macros/rows_changed_since_last_run.sql): an hour that changed no company writes nothing. Accounts merged away
+-- (their anchor record moved to another account) are deleted after.
+{{ config(
+    materialized='incremental',
+    unique_key='golden_account_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where golden_account_id not in
+               (select golden_account_id from {{ ref('int_entities__company_records') }})"
+) }}
 with crosswalk as (
     select * from {{ ref('int_entities__company_records') }}
 ),
@@ -56,32 +68,36 @@ subsidiary_parent as (
     inner join crosswalk as x on x.registrable_domain = lower(m.child_domain)
     inner join crosswalk as p on p.registrable_domain = lower(m.parent_domain)
     where m.relation = 'subsidiary'
+),
+
+rows as (
+    select
+        crm.golden_account_id,
+        crm.account_domain,
+        crm.company_name,
+        crm.industry,
+        coalesce(crm.crm_employees, e.employees) as number_of_employees,
+        case when crm.crm_employees is not null then 'crm_user_entered'
+             when e.employees is not null then 'enrichment' end as number_of_employees_source,
+        case when crm.crm_employees is not null then cast(crm.employees_record_id as varchar)
+             when e.employees is not null then e.vendor end as number_of_employees_source_record,
+        case when crm.crm_employees is null then e.confidence end as number_of_employees_confidence,
+        crm.annual_revenue,
+        crm.country_code,
+        crm.city,
+        coalesce(sp.parent_golden_account_id, parent.golden_account_id, hierarchy.parent_golden_account_id)
+            as parent_golden_account_id,
+        crm.anchor_record_id,
+        crm.source_record_count,
+        crm.account_domain_count
+    from crm
+    left join enriched_employees as e on e.domain = crm.account_domain
+    left join crosswalk as parent on parent.record_id = crm.parent_company_id
+    left join subsidiary_parent as sp on sp.golden_account_id = crm.golden_account_id
+    left join (
+        select golden_account_id, min(parent_golden_account_id) as parent_golden_account_id
+        from crosswalk group by golden_account_id
+    ) as hierarchy on hierarchy.golden_account_id = crm.golden_account_id
 )
 
-select
-    crm.golden_account_id,
-    crm.account_domain,
-    crm.company_name,
-    crm.industry,
-    coalesce(crm.crm_employees, e.employees) as number_of_employees,
-    case when crm.crm_employees is not null then 'crm_user_entered'
-         when e.employees is not null then 'enrichment' end as number_of_employees_source,
-    case when crm.crm_employees is not null then cast(crm.employees_record_id as varchar)
-         when e.employees is not null then e.vendor end as number_of_employees_source_record,
-    case when crm.crm_employees is null then e.confidence end as number_of_employees_confidence,
-    crm.annual_revenue,
-    crm.country_code,
-    crm.city,
-    coalesce(sp.parent_golden_account_id, parent.golden_account_id, hierarchy.parent_golden_account_id)
-        as parent_golden_account_id,
-    crm.anchor_record_id,
-    crm.source_record_count,
-    crm.account_domain_count
-from crm
-left join enriched_employees as e on e.domain = crm.account_domain
-left join crosswalk as parent on parent.record_id = crm.parent_company_id
-left join subsidiary_parent as sp on sp.golden_account_id = crm.golden_account_id
-left join (
-    select golden_account_id, min(parent_golden_account_id) as parent_golden_account_id
-    from crosswalk group by golden_account_id
-) as hierarchy on hierarchy.golden_account_id = crm.golden_account_id
+{{ rows_changed_since_last_run('rows', 'golden_account_id') }}

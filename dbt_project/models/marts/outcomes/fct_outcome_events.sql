@@ -5,6 +5,18 @@
 -- hours. fct_workflow_outcomes aggregates these; every figure there is the count of rows here. Units, not raw
 -- events: one row per lead or enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
 -- would otherwise be broken by the order rows arrive in, which differs between hourly and from-scratch builds).
+-- Incremental: every row is computed each run, but only the units whose row differs from the previous run's are
+-- written (delete+insert on metric, workflow, unit_id; macros/rows_changed_since_last_run.sql): an hour changes ~1%
+-- of the rows (new sends and enrollments, the open deals' as_of), and writing all of them was most of the time.
+-- Units gone (a deal closed, a reply no longer positive) come back keyed with no evidence_table: the post-hook
+-- deletes them.
+{{ config(
+    materialized='incremental',
+    unique_key=['metric', 'workflow', 'unit_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where evidence_table is null"
+) }}
 with contact_records as (
     select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
 ),
@@ -189,114 +201,118 @@ account_wins as (
         on d.golden_account_id = f.golden_account_id and d.closed_won_entered_at > f.flagged_at
         and d.closed_won_entered_at <= f.flagged_at + to_days({{ var('outcome_window_days_saves') }})
     group by f.golden_account_id
+),
+
+rows as materialized (
+    select
+        'first_touch_within_sla' as metric, 'sla' as workflow, l.tier_segment as segment, 'lead' as unit_kind,
+        cast(l.contact_id as varchar) as unit_id, l.created_at as cohort_at,
+        coalesce(epoch(t.touched_at) - epoch(l.created_at) <= {{ var('outcome_first_touch_sla_hours') }} * 3600, false)
+            as in_numerator,
+        'stg_hubspot__activities' as evidence_table, cast(t.activity_id as varchar) as evidence_id,
+        (epoch(t.touched_at) - epoch(l.created_at)) / 3600.0 as hours
+    from leads as l
+    left join first_touch as t on t.contact_id = l.contact_id
+
+    union all
+
+    select
+        'meetings_per_1000_leads', 'lead_routing', l.tier_segment, 'lead', cast(l.contact_id as varchar), l.created_at,
+        m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar), null
+    from leads as l
+    left join lead_meeting as m on m.contact_id = l.contact_id
+
+    union all
+    {% for metric, column in [('sequence_reply_rate', 'reply_event_id'), ('sequence_unsubscribe_rate', 'unsubscribe_event_id'), ('sequence_spam_complaint_rate', 'spam_event_id')] %}
+    select
+        '{{ metric }}', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
+        {{ column }} is not null, 'stg_email__events', {{ column }}, null
+    from enrollment_outcomes
+
+    union all
+
+    {% endfor -%}
+    -- A reply not classified yet (and one the classifier sent to a human, needs_human) is no positive reply: it counts
+    -- in the denominator like every enrollment, never in the numerator (docs/outcomes.md "Metrics").
+    select
+        'sequence_positive_reply_rate', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
+        coalesce(reply_class = 'positive', false), class_table, reply_event_id, null
+    from enrollment_replies
+
+    union all
+
+    select
+        'sequence_positive_reply_to_meeting', 'sequences', r.sequence_id, 'positive_reply', r.email || '|' || r.sequence_id,
+        r.replied_at, m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar),
+        (epoch(m.booked_at) - epoch(r.replied_at)) / 3600.0
+    from enrollment_replies as r
+    left join positive_reply_meetings as m on m.email = r.email and m.sequence_id = r.sequence_id
+    where r.reply_class = 'positive'
+
+    union all
+
+    select
+        'no_show_rescheduled', 'no_show', 'all', 'meeting', cast(meeting_id as varchar), meeting_start_at,
+        coalesce(rebooked, false), 'fct_no_shows', cast(meeting_id as varchar), null
+    from {{ ref('fct_no_shows') }}
+
+    union all
+
+    select
+        'open_deals_with_next_step', 'hygiene', 'all', 'deal', cast(deal_id as varchar), as_of,
+        has_next_step, 'fct_pipeline_deals', cast(deal_id as varchar), null
+    from {{ ref('fct_pipeline_deals') }}
+    where is_open
+
+    union all
+
+    select
+        'flagged_accounts_renewed', 'at_risk', 'all', 'account', f.golden_account_id, f.flagged_at,
+        w.deal_id is not null, 'fct_pipeline_deals', cast(w.deal_id as varchar), null
+    from flagged_accounts as f
+    left join account_wins as w on w.golden_account_id = f.golden_account_id
+
+    union all
+
+    select
+        'unsubscribe_compliance', 'suppression', 'all', 'unsubscribe', u.event_id, u.unsubscribed_at,
+        a.action_id is null, 'stg_actionhouse__decisions', coalesce(a.action_id, u.event_id), null
+    from unsubscribes as u
+    left join actions_after_unsubscribe as a on a.email = u.email
+
+    union all
+
+    select
+        'unsubscribe_compliance_all_senders', 'suppression', 'all', 'unsubscribe', u.event_id, u.unsubscribed_at,
+        a.next_sent_at is null, 'stg_email__events', u.event_id, null
+    from unsubscribes as u
+    left join sends_after_unsubscribe as a on a.email = u.email
+
+    union all
+
+    select
+        'spam_complaint_rate', 'all', 'all', 'recipient_day', s.email || '|' || cast(s.sent_on as varchar),
+        cast(s.sent_on as timestamptz), r.event_id is not null, 'stg_email__events', r.event_id, null
+    from sends as s
+    left join spam_by_send_day as r on r.email = s.email and r.sent_on = s.sent_on
+
+    union all
+
+    -- Safety: a merge Actionhouse sent that a person later recorded as wrong (split again: `actionhouse queue split`).
+    select
+        'incorrect_merge_rate', 'merges', 'all', 'action', action_id, sent_at,
+        split_at is not null, 'stg_actionhouse__decisions', action_id, null
+    from {{ ref('stg_actionhouse__decisions') }}
+    where workflow = 'merges' and sent_at is not null
+
+    union all
+
+    select
+        'escalation_rate', workflow, 'all', 'action', action_id, proposed_at,
+        action_type in ('escalate_reply', 'sla_escalation', 'escalate_renewal'), 'stg_actionhouse__decisions', action_id,
+        null
+    from {{ ref('stg_actionhouse__decisions') }}
+    where not is_held_out
 )
 
-select
-    'first_touch_within_sla' as metric, 'sla' as workflow, l.tier_segment as segment, 'lead' as unit_kind,
-    cast(l.contact_id as varchar) as unit_id, l.created_at as cohort_at,
-    coalesce(epoch(t.touched_at) - epoch(l.created_at) <= {{ var('outcome_first_touch_sla_hours') }} * 3600, false)
-        as in_numerator,
-    'stg_hubspot__activities' as evidence_table, cast(t.activity_id as varchar) as evidence_id,
-    (epoch(t.touched_at) - epoch(l.created_at)) / 3600.0 as hours
-from leads as l
-left join first_touch as t on t.contact_id = l.contact_id
-
-union all
-
-select
-    'meetings_per_1000_leads', 'lead_routing', l.tier_segment, 'lead', cast(l.contact_id as varchar), l.created_at,
-    m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar), null
-from leads as l
-left join lead_meeting as m on m.contact_id = l.contact_id
-
-union all
-{% for metric, column in [('sequence_reply_rate', 'reply_event_id'), ('sequence_unsubscribe_rate', 'unsubscribe_event_id'), ('sequence_spam_complaint_rate', 'spam_event_id')] %}
-select
-    '{{ metric }}', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
-    {{ column }} is not null, 'stg_email__events', {{ column }}, null
-from enrollment_outcomes
-
-union all
-
-{% endfor -%}
--- A reply not classified yet (and one the classifier sent to a human, needs_human) is no positive reply: it counts
--- in the denominator like every enrollment, never in the numerator (docs/outcomes.md "Metrics").
-select
-    'sequence_positive_reply_rate', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
-    coalesce(reply_class = 'positive', false), class_table, reply_event_id, null
-from enrollment_replies
-
-union all
-
-select
-    'sequence_positive_reply_to_meeting', 'sequences', r.sequence_id, 'positive_reply', r.email || '|' || r.sequence_id,
-    r.replied_at, m.meeting_id is not null, 'stg_hubspot__meetings', cast(m.meeting_id as varchar),
-    (epoch(m.booked_at) - epoch(r.replied_at)) / 3600.0
-from enrollment_replies as r
-left join positive_reply_meetings as m on m.email = r.email and m.sequence_id = r.sequence_id
-where r.reply_class = 'positive'
-
-union all
-
-select
-    'no_show_rescheduled', 'no_show', 'all', 'meeting', cast(meeting_id as varchar), meeting_start_at,
-    coalesce(rebooked, false), 'fct_no_shows', cast(meeting_id as varchar), null
-from {{ ref('fct_no_shows') }}
-
-union all
-
-select
-    'open_deals_with_next_step', 'hygiene', 'all', 'deal', cast(deal_id as varchar), as_of,
-    has_next_step, 'fct_pipeline_deals', cast(deal_id as varchar), null
-from {{ ref('fct_pipeline_deals') }}
-where is_open
-
-union all
-
-select
-    'flagged_accounts_renewed', 'at_risk', 'all', 'account', f.golden_account_id, f.flagged_at,
-    w.deal_id is not null, 'fct_pipeline_deals', cast(w.deal_id as varchar), null
-from flagged_accounts as f
-left join account_wins as w on w.golden_account_id = f.golden_account_id
-
-union all
-
-select
-    'unsubscribe_compliance', 'suppression', 'all', 'unsubscribe', u.event_id, u.unsubscribed_at,
-    a.action_id is null, 'stg_actionhouse__decisions', coalesce(a.action_id, u.event_id), null
-from unsubscribes as u
-left join actions_after_unsubscribe as a on a.email = u.email
-
-union all
-
-select
-    'unsubscribe_compliance_all_senders', 'suppression', 'all', 'unsubscribe', u.event_id, u.unsubscribed_at,
-    a.next_sent_at is null, 'stg_email__events', u.event_id, null
-from unsubscribes as u
-left join sends_after_unsubscribe as a on a.email = u.email
-
-union all
-
-select
-    'spam_complaint_rate', 'all', 'all', 'recipient_day', s.email || '|' || cast(s.sent_on as varchar),
-    cast(s.sent_on as timestamptz), r.event_id is not null, 'stg_email__events', r.event_id, null
-from sends as s
-left join spam_by_send_day as r on r.email = s.email and r.sent_on = s.sent_on
-
-union all
-
--- Safety: a merge Actionhouse sent that a person later recorded as wrong (split again: `actionhouse queue split`).
-select
-    'incorrect_merge_rate', 'merges', 'all', 'action', action_id, sent_at,
-    split_at is not null, 'stg_actionhouse__decisions', action_id, null
-from {{ ref('stg_actionhouse__decisions') }}
-where workflow = 'merges' and sent_at is not null
-
-union all
-
-select
-    'escalation_rate', workflow, 'all', 'action', action_id, proposed_at,
-    action_type in ('escalate_reply', 'sla_escalation', 'escalate_renewal'), 'stg_actionhouse__decisions', action_id,
-    null
-from {{ ref('stg_actionhouse__decisions') }}
-where not is_held_out
+{{ rows_changed_since_last_run('rows', ['metric', 'workflow', 'unit_id'], gone='evidence_table') }}

@@ -1,6 +1,10 @@
 -- Daily product usage: one row per (account_domain, usage_date), latest load wins.
+-- Incremental: usage rows are append-only and the latest load wins, so each run stages only the rows loaded since
+-- the last (delete+insert replaces the days they restate).
+{{ config(materialized='incremental', unique_key='usage_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ source('product', 'usage') }}
+    {{ loaded_since_last_run() }}
 ),
 
 typed as (
