@@ -78,6 +78,16 @@ def column_names(con, schema: str, table: str) -> set[str]:
     return {name for (name,) in rows}
 
 
+def previous_rows_fit(con, this, bookkeeping: set[str], fingerprint: str) -> bool:
+    """Whether an incremental dbt Python model's previous rows (`this`, a relation) can be carried over: they have
+    the `bookkeeping` columns and were all made under `fingerprint` (their `rules_fingerprint`: the matcher seeds
+    they were drawn with)."""
+    if not bookkeeping | {"rules_fingerprint"} <= column_names(con, this.schema, this.identifier):
+        return False
+    same_rules = con.execute(f"select bool_and(rules_fingerprint = ?) from {this}", [fingerprint]).fetchall()
+    return bool(same_rules[0][0])
+
+
 def rows_with_ids(con, relation: str, ids, id_columns: tuple[str, ...], select: str = "*"):
     """`select` of the rows of `relation` (a table, or a subquery in parentheses) whose `id_columns` (any of them)
     hold one of `ids` (a polars Series of integers), as a polars DataFrame: how an incremental dbt Python model

@@ -12,19 +12,9 @@ seed changed (`reference_fingerprint`) flag every record.
 
 import polars as pl
 
-from landing.warehouse import column_names
+from landing.warehouse import previous_rows_fit
 from matching.junk import flag_junk
 from matching.reference import reference_fingerprint
-
-
-def _incremental(dbt, session, rules: str) -> bool:
-    """Whether the last run's flags can be kept: same matcher seeds, and the bookkeeping columns exist."""
-    if not dbt.is_incremental:
-        return False
-    if not {"flagged_through", "rules_fingerprint"} <= column_names(session, dbt.this.schema, dbt.this.identifier):
-        return False
-    same_rules = session.execute(f"select bool_and(rules_fingerprint = ?) from {dbt.this}", [rules]).fetchall()
-    return bool(same_rules[0][0])
 
 
 def model(dbt, session):
@@ -39,7 +29,8 @@ def model(dbt, session):
     changes_sql = f"({dbt.ref('int_entities__contact_record_changes').sql_query()})"
     columns = "contact_id, first_name, last_name, email, company_name"
     where = ""
-    if _incremental(dbt, session, rules):
+    # The last run's flags are kept unless this is a first build or a full refresh, or a matcher seed changed.
+    if dbt.is_incremental and previous_rows_fit(session, dbt.this, {"flagged_through"}, rules):
         where = (
             f"where contact_id in (select record_id from {changes_sql} "
             f"where changed_at > (select max(flagged_through) from {dbt.this}))"

@@ -13,19 +13,9 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from landing.warehouse import column_names, rows_with_ids
+from landing.warehouse import previous_rows_fit, rows_with_ids
 from matching.reference import reference_fingerprint
 from matching.resolve import match_features, refresh_match_features
-
-
-def _incremental(dbt, session, rules: str) -> bool:
-    """Whether the stored rows can be carried over: same matcher seeds, and the bookkeeping columns exist."""
-    if not dbt.is_incremental:
-        return False
-    if not {"changes_through", "rules_fingerprint"} <= column_names(session, dbt.this.schema, dbt.this.identifier):
-        return False
-    same_rules = session.execute(f"select bool_and(rules_fingerprint = ?) from {dbt.this}", [rules]).fetchall()
-    return bool(same_rules[0][0])
 
 
 def model(dbt, session):
@@ -39,7 +29,8 @@ def model(dbt, session):
     records_sql = f"({dbt.ref('int_entities__contact_records').sql_query()})"
     changes_sql = f"({dbt.ref('int_entities__contact_record_changes').sql_query()})"
     caught_up = session.execute(f"select max(changed_at) from {changes_sql}").fetchall()[0][0]
-    if _incremental(dbt, session, rules):
+    # Carried over unless this is a first build or a full refresh, or a matcher seed changed.
+    if dbt.is_incremental and previous_rows_fit(session, dbt.this, {"changes_through"}, rules):
         changes = session.sql(
             f"select record_id, is_removed from {changes_sql} "
             f"where changed_at > (select max(changes_through) from {dbt.this})"
