@@ -219,6 +219,15 @@ def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
     first names hold (a switchboard number, an office@ address). Shared values are no evidence about a person:
     they neither block nor count in comparisons.
     """
+    features = with_shared_flags(contact_record_features(records)).drop("switchboard_d")
+    # Sorted by record id: the u-estimation sample (and so every weight) must not depend on the order in
+    # which the warehouse happens to return rows, or reruns on unchanged input could differ.
+    return features.sort("record_id")
+
+
+def contact_record_features(records: pl.DataFrame) -> pl.DataFrame:
+    """The features of `prepare_contact_features` that each record's own fields decide (all but the shared
+    flags), plus `switchboard_d`: the digits of the record's company phone, which `with_shared_flags` reads."""
     missing = [c for c in CONTACT_COLUMNS if c not in records.columns]
     if "record_id" in missing:
         raise ValueError("contact records need a record_id column")
@@ -272,9 +281,17 @@ def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
         pl.col("street_k").str.extract(r"^(\d+)\b", 1).alias("street_no"),
     )
     features = features.with_columns(_name_derived_mailbox(features))
-    role_mailbox = pl.col("email_local").str.replace(r"[0-9]+$", "").is_in(sorted(role_mailbox_names()))
     switchboard = frame.select(_phone_digits(pl.col("company_phone"))).to_series()
-    features = features.with_columns(
+    return features.with_columns(switchboard.alias("switchboard_d"))
+
+
+def with_shared_flags(features: pl.DataFrame) -> pl.DataFrame:
+    """`contact_record_features` rows + email_shared, phone_shared, mobile_shared. A flag depends on every
+    record holding the same value (`_shared_values`): over a subset of the records it is right for the values
+    whose holders are all in the subset."""
+    role_mailbox = pl.col("email_local").str.replace(r"[0-9]+$", "").is_in(sorted(role_mailbox_names()))
+    switchboard = features["switchboard_d"]
+    return features.with_columns(
         (_shared_values(features, "email_c") | role_mailbox.fill_null(False)).alias("email_shared"),
         (_shared_values(features, "phone_d", "mobile_d") | (features["phone_d"] == switchboard).fill_null(False)).alias(
             "phone_shared"
@@ -283,9 +300,6 @@ def prepare_contact_features(records: pl.DataFrame) -> pl.DataFrame:
             _shared_values(features, "mobile_d", "phone_d") | (features["mobile_d"] == switchboard).fill_null(False)
         ).alias("mobile_shared"),
     )
-    # Sorted by record id: the u-estimation sample (and so every weight) must not depend on the order in
-    # which the warehouse happens to return rows, or reruns on unchanged input could differ.
-    return features.sort("record_id")
 
 
 def _title_key(expr: pl.Expr) -> pl.Expr:
@@ -414,16 +428,21 @@ def _components(links: pl.DataFrame, holders: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def candidate_pairs(features: pl.DataFrame, touching: pl.Series | None = None) -> pl.DataFrame:
-    """Blocking: the union of record pairs sharing any strict key (SQL on DuckDB). Columns left_id < right_id.
+# The largest block kept per blocking rule.
+BLOCK_CAPS: dict[str, int] = {rule: cap for rule, (_, cap) in BLOCKING_RULES.items()} | {"phone": PHONE_BLOCK_CAP}
+# A block's label: its rule, this separator, its key (rule names hold no colon).
+BLOCK_SEPARATOR = ":"
 
-    Junk records are never paired, and shared emails and phones (see `prepare_contact_features`) pair nobody.
-    With `touching` (record ids), only pairs with at least one of those records are returned (a delta).
-    """
+
+def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
+    """Per record each blocking key it holds (record_id, rule, key), one row per distinct (record, rule, key).
+
+    Junk records hold none (they are never paired), and shared emails and phones (see
+    `prepare_contact_features`) are no key."""
     features = features.filter(~pl.col("is_junk"))
     keys = [
-        features.select(pl.col("record_id"), pl.lit(rule).alias("rule"), expr.alias("key"), pl.lit(cap).alias("cap"))
-        for rule, (expr, cap) in BLOCKING_RULES.items()
+        features.select(pl.col("record_id"), pl.lit(rule).alias("rule"), expr.alias("key"))
+        for rule, (expr, _) in BLOCKING_RULES.items()
     ]
     for phone_col, shared in (("phone_d", "phone_shared"), ("mobile_d", "mobile_shared")):
         keys.append(
@@ -431,10 +450,37 @@ def candidate_pairs(features: pl.DataFrame, touching: pl.Series | None = None) -
                 pl.col("record_id"),
                 pl.lit("phone").alias("rule"),
                 pl.when(~pl.col(shared)).then(pl.col(phone_col)).alias("key"),
-                pl.lit(PHONE_BLOCK_CAP).alias("cap"),
             )
         )
-    blocking_keys = pl.concat(keys).drop_nulls("key").unique(["record_id", "rule", "key"]).to_arrow()  # noqa: F841
+    return pl.concat(keys).drop_nulls("key").unique(["record_id", "rule", "key"])
+
+
+def block_labels(features: pl.DataFrame) -> pl.Series:
+    """Per record (in `features` order) the sorted labels (rule:key) of the blocks it is in: `blocking_keys` as
+    one list per record, what the incremental pair model stores and looks blocks up by."""
+    labels = (
+        blocking_keys(features)
+        .group_by("record_id")
+        .agg(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).sort().alias("block_keys"))
+    )
+    joined = features.select("record_id").join(labels, on="record_id", how="left", maintain_order="left")
+    return joined["block_keys"].fill_null(pl.lit([], dtype=pl.List(pl.String)))
+
+
+def candidate_pairs(
+    features: pl.DataFrame, touching: pl.Series | None = None, block_sizes: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Blocking: the union of record pairs sharing any strict key (SQL on DuckDB). Columns left_id < right_id.
+
+    Junk records are never paired, and shared emails and phones (see `prepare_contact_features`) pair nobody.
+    With `touching` (record ids), only pairs with at least one of those records are returned (a delta).
+    A block of more records than its rule's cap (`BLOCK_CAPS`) pairs nobody. `block_sizes` (block label, size)
+    gives the blocks' sizes over all records when `features` holds only some of them (an incremental run);
+    without it the blocks are counted in `features`.
+    """
+    blocking_keys_ = blocking_keys(features).with_columns(  # noqa: F841 (read by the SQL below)
+        pl.col("rule").replace_strict(BLOCK_CAPS, return_dtype=pl.Int64).alias("cap")
+    ).to_arrow()
     touched_ids = pl.DataFrame(  # noqa: F841 (read by the SQL below)
         {"record_id": touching if touching is not None else []}, schema={"record_id": pl.Int64}
     ).to_arrow()
@@ -443,15 +489,20 @@ def candidate_pairs(features: pl.DataFrame, touching: pl.Series | None = None) -
         if touching is not None
         else ""
     )
+    if block_sizes is None:
+        usable = "select rule, key from blocking_keys_ group by rule, key having count(*) between 2 and any_value(cap)"
+    else:
+        sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).to_arrow()  # noqa: F841
+        usable = (
+            "select distinct k.rule, k.key from blocking_keys_ k join sizes s "
+            f"on s.block = k.rule || '{BLOCK_SEPARATOR}' || k.key where s.size between 2 and k.cap"
+        )
     con = duckdb.connect()
     try:
         pairs = con.sql(
             f"""
-            with usable_blocks as (
-                select rule, key from blocking_keys
-                group by rule, key having count(*) between 2 and any_value(cap)
-            ),
-            kept as (select k.record_id, k.rule, k.key from blocking_keys k semi join usable_blocks using (rule, key))
+            with usable_blocks as ({usable}),
+            kept as (select k.record_id, k.rule, k.key from blocking_keys_ k semi join usable_blocks using (rule, key))
             select a.record_id as left_id, b.record_id as right_id, list(distinct a.rule order by a.rule) as rules
             from kept a join kept b on a.rule = b.rule and a.key = b.key and a.record_id < b.record_id
             {delta_filter}
@@ -812,12 +863,24 @@ def _with_exact_u(u_levels: np.ndarray, exact_u: float) -> np.ndarray:
     return u_levels
 
 
-def _name_share(values: pl.Series, features: pl.DataFrame, column: str) -> np.ndarray:
-    """Share of each value among the non-null names of `column` (1/n for a name not seen there)."""
-    counts = features[column].drop_nulls().value_counts()
-    total = max(1, int(counts["count"].sum()))
-    shares = dict(zip(counts[column].to_list(), (counts["count"] / total).to_list(), strict=True))
-    n = max(2, features.height)
+# The columns whose values' frequencies weigh an exact agreement (`_bayes_weights`).
+TERM_COLUMNS = ("first_key", "last_key", "title_k")
+
+
+def term_counts(features: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Per `TERM_COLUMNS` column, how many records hold each (non-null) value."""
+    counts = {}
+    for column in TERM_COLUMNS:
+        frame = features[column].drop_nulls().value_counts()
+        counts[column] = dict(zip(frame[column].to_list(), frame["count"].to_list(), strict=True))
+    return counts
+
+
+def _name_share(values: pl.Series, counts: dict[str, int], records: int) -> np.ndarray:
+    """Share of each value among the non-null names `counts` counts (1/n of the `records` for a name not there)."""
+    total = max(1, sum(counts.values()))
+    shares = {value: count / total for value, count in counts.items()}
+    n = max(2, records)
     return values.replace_strict(shares, default=None, return_dtype=pl.Float64).fill_null(1.0 / n).to_numpy()
 
 
@@ -853,6 +916,11 @@ class MatchParameters:
     # Share of same-employer pairs with the same full name that are proven two people (an identifier
     # contradicts, none agrees): how often colleagues share a name in this export (see `namesake_rate`).
     namesake_rate: float = 0.0
+    # How many records there were and how many held each name and title (`term_counts`): what exact name
+    # agreements and the prior are weighed against when pairs are scored with these parameters (None: the
+    # records being scored). Stored with the parameters, so an hour's records do not re-weigh earlier pairs.
+    record_count: int | None = None
+    term_counts: dict[str, dict[str, int]] | None = None
 
     def __post_init__(self) -> None:
         # 12 significant digits: the estimates are sums taken in no fixed order, and their last digits would
@@ -885,6 +953,8 @@ class MatchParameters:
                 "duplicate_rate": self.duplicate_rate,
                 "sources": self.sources,
                 "namesake_rate": self.namesake_rate,
+                "record_count": self.record_count,
+                "term_counts": self.term_counts,
             },
             sort_keys=True,
         )
@@ -906,20 +976,27 @@ class MatchParameters:
             for name, levels in LEVELS.items():
                 if len(data[kind].get(name, ())) != len(levels) - 1:
                     raise ValueError(f"saved match parameters do not fit field {name!r}: re-estimate them")
+        if data.get("term_counts") is None or data.get("record_count") is None:
+            raise ValueError("saved match parameters lack the name frequencies they weigh names by: re-estimate them")
         return cls(
             u={k: tuple(v) for k, v in data["u"].items()},
             m={k: tuple(v) for k, v in data["m"].items()},
             duplicate_rate=float(data["duplicate_rate"]),
             sources=dict(data.get("sources", {})),
             namesake_rate=float(data.get("namesake_rate", 0.0)),
+            record_count=int(data["record_count"]),
+            term_counts={column: dict(values) for column, values in data["term_counts"].items()},
         )
 
 
 def _bayes_weights(
-    levels: pl.DataFrame, features: pl.DataFrame, u: dict, m: dict
+    levels: pl.DataFrame, counts: dict[str, dict[str, int]], records: int, u: dict, m: dict
 ) -> tuple[np.ndarray, dict[str, pl.Series]]:
-    """Per pair the summed log2 Bayes factors of all fields, and the level label and weight columns per field."""
-    n = max(2, features.height)
+    """Per pair the summed log2 Bayes factors of all fields, and the level label and weight columns per field.
+
+    `counts` (`term_counts`) and `records` are the records' name frequencies and number: what the exact name and
+    title agreements are weighed against."""
+    n = max(2, records)
     total = np.zeros(levels.height)
     columns: dict[str, pl.Series] = {}
     for name, names in LEVELS.items():
@@ -932,10 +1009,12 @@ def _bayes_weights(
         # name, and two records that both hold a swapped "Smith Archie" agree on a common name, not a rare one.
         if name in ("first_name", "last_name"):
             values = levels["_first_value" if name == "first_name" else "_last_value"]
-            value_u = np.maximum(_name_share(values, features, "first_key"), _name_share(values, features, "last_key"))
+            value_u = np.maximum(
+                _name_share(values, counts["first_key"], records), _name_share(values, counts["last_key"], records)
+            )
             w = np.where(lv == 1, np.log2(m_field[0] / np.maximum(value_u, 1.0 / n)), w)
         if name == "job_title":
-            value_u = _name_share(levels["_title_value"], features, "title_k")
+            value_u = _name_share(levels["_title_value"], counts["title_k"], records)
             w = np.where(lv == 1, np.log2(m_field[0] / np.maximum(value_u, 1.0 / n)), w)
         total += w
         columns[f"{name}_level"] = pl.Series(np.asarray(names, dtype=object)[lv].tolist(), dtype=pl.String)
@@ -1002,6 +1081,7 @@ def estimate_parameters(
     a match from the data (see `MatchConfig`), falling back to `expected_duplicate_rate` when the estimate
     runs into a bound. `MatchParameters.sources` records which of these each parameter is."""
     n = max(2, features.height)
+    counts = term_counts(features)
     levels = comparison_levels(pairs, features) if levels is None else levels
     # No candidate pair (fewer than two records, or nothing shares a key): nothing to estimate.
     u = estimate_u(features, config) if pairs.height else {name: np.ones(len(v) - 1) for name, v in LEVELS.items()}
@@ -1024,7 +1104,7 @@ def estimate_parameters(
                 {f"m.{name}": "anchored" for name, count in anchored.items() if count >= config.min_anchored_pairs}
             )
     if config.prior_from_data and enough:
-        total, _ = _bayes_weights(levels, features, u, m)
+        total, _ = _bayes_weights(levels, counts, features.height, u, m)
         cap = config.max_duplicate_rate * 2.0 / max(1, n - 1)
         estimated = estimate_prior(total, n, floor, cap)
         # Pinned at the cap: the data cannot tell how many duplicates there are (a crowd of look-alike pairs
@@ -1039,6 +1119,8 @@ def estimate_parameters(
         duplicate_rate=prior * (n - 1) / 2.0,
         sources=sources,
         namesake_rate=0.0 if rate is None else rate,
+        record_count=features.height,
+        term_counts=counts,
     )
 
 
@@ -1057,8 +1139,13 @@ def score_pairs(
     """
     levels = comparison_levels(pairs, features) if levels is None else levels
     parameters = parameters or estimate_parameters(pairs, features, config, levels)
-    total, columns = _bayes_weights(levels, features, parameters.u, parameters.m)
-    prior = parameters.prior(max(2, features.height))
+    # The name frequencies and record count the parameters were estimated with: a pair's score depends on its
+    # two records and the parameters alone, so an hour that keeps the parameters scores only the pairs it touches
+    # and ends where scoring every pair would (an hour's new records do not move the other pairs' weights).
+    counts = term_counts(features) if parameters.term_counts is None else parameters.term_counts
+    records = features.height if parameters.record_count is None else parameters.record_count
+    total, columns = _bayes_weights(levels, counts, records, parameters.u, parameters.m)
+    prior = parameters.prior(max(2, records))
     match_weight = total + np.log2(prior / (1 - prior))
     probability = 1.0 / (1.0 + np.power(2.0, -match_weight))
     # Colleagues look alike (same employer, office, often a common name): there the names and the workplace

@@ -9,13 +9,18 @@ import polars as pl
 
 from matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_pairs
 from matching.contacts import (
+    BLOCK_CAPS,
+    BLOCK_SEPARATOR,
     MatchConfig,
     MatchParameters,
+    block_labels,
     candidate_pairs,
     comparison_levels,
+    contact_record_features,
     estimate_parameters,
     prepare_contact_features,
     score_pairs,
+    with_shared_flags,
 )
 
 GOLDEN_CONTACT_PREFIX = "gc-"
@@ -166,22 +171,139 @@ def _links(pairs: pl.DataFrame) -> pl.DataFrame:
     return pairs.select("left_id", "right_id", "match_probability", bridges.fill_null(False).alias("bridges"))
 
 
-def pairs_to_rescore(features: pl.DataFrame, previous_pairs: pl.DataFrame, changed_ids: pl.Series) -> pl.DataFrame:
-    """The candidate pairs (left_id, right_id, rules) a change touches, for an incremental run.
+# Columns the stored matching features (`int_entities__contact_match_features`) keep beside the features.
+FEATURE_BOOKKEEPING = (
+    "block_keys",
+    "is_removed",
+    "previous_block_keys",
+    "previous_featured_at",
+    "featured_at",
+    "changes_through",
+    "rules_fingerprint",
+)
+_NO_BLOCKS = pl.lit([], dtype=pl.List(pl.String))
 
-    New blocking candidates of the changed records, plus every earlier pair of theirs (`previous_pairs`:
-    left_id, right_id) that blocking no longer proposes, so no stale score survives a change: the pair is
-    scored again on today's values (a removed record has none, so its pairs fall to no match).
+
+def match_features(records: pl.DataFrame) -> pl.DataFrame:
+    """Every record's matching features as the warehouse stores them: `prepare_contact_features` plus
+    `switchboard_d` (what the shared flags read) and `block_keys` (the labels of the blocks it is in)."""
+    features = with_shared_flags(contact_record_features(records)).sort("record_id")
+    return features.with_columns(block_labels(features).alias("block_keys"))
+
+
+def refresh_match_features(
+    records: pl.DataFrame,
+    removed_ids: pl.Series,
+    previous: pl.DataFrame,
+    holders_of: Callable[[pl.Series, pl.Series], pl.DataFrame],
+) -> pl.DataFrame:
+    """The stored feature rows (`match_features` columns, is_removed, previous_block_keys, previous_featured_at) a
+    delta rewrites, so that the stored rows end as `match_features` of every record would leave them.
+
+    `records` are the records new or changed since the last run, `removed_ids` those that left the export,
+    `previous` the stored rows of both (with block_keys and featured_at), `holders_of(emails, phones)` the stored
+    rows of the current records holding one of these canonical emails or phone numbers (phone or mobile).
+    A record's features are its own but for the shared flags, which count every holder of its email and numbers
+    (`with_shared_flags`): so the holders of any value the changed records hold or held are flagged again, and
+    rewritten when a flag flipped (a flag moves the record's blocks). A removed record leaves a row with no
+    features and no blocks (is_removed), so the pair model finds the blocks it left.
     """
-    changed = changed_ids.cast(pl.Int64).implode()
-    fresh = candidate_pairs(features, touching=changed_ids.cast(pl.Int64))
-    earlier = (
-        previous_pairs.filter(pl.col("left_id").is_in(changed) | pl.col("right_id").is_in(changed))
-        .select(pl.col("left_id").cast(pl.Int64), pl.col("right_id").cast(pl.Int64))
-        .join(fresh.select("left_id", "right_id"), on=["left_id", "right_id"], how="anti")
-        .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("rules"))
+    ids = records["record_id"].cast(pl.Int64)
+    removed_ids = removed_ids.cast(pl.Int64)
+    local = contact_record_features(records)
+    held = previous.filter(~pl.col("is_removed"))
+    emails = pl.concat([local["email_c"], held["email_c"]]).drop_nulls().unique()
+    phones = pl.concat([local[c] for c in ("phone_d", "mobile_d")] + [held[c] for c in ("phone_d", "mobile_d")])
+    phones = phones.drop_nulls().unique()
+    holders = holders_of(emails, phones).filter(~pl.col("record_id").is_in(pl.concat([ids, removed_ids]).implode()))
+    flagged = with_shared_flags(pl.concat([local, holders.select(local.columns)], how="vertical_relaxed"))
+    fresh, again = flagged.head(local.height), flagged.slice(local.height)
+    # A holder's flag on a value outside the delta's was counted over only some of that value's holders: kept.
+    values = {
+        "email_shared": ("email_c", emails),
+        "phone_shared": ("phone_d", phones),
+        "mobile_shared": ("mobile_d", phones),
+    }
+    again = again.with_columns(
+        pl.when(pl.col(column).is_in(held_values.implode())).then(pl.col(flag)).otherwise(holders[flag]).alias(flag)
+        for flag, (column, held_values) in values.items()
     )
-    return pl.concat([fresh, earlier.select(fresh.columns)]).sort("left_id", "right_id")
+    flipped = pl.any_horizontal(again[flag] != holders[flag] for flag in values)
+    rows = pl.concat([fresh, again.filter(again.select(flipped).to_series())]).sort("record_id")
+    rows = rows.with_columns(block_labels(rows).alias("block_keys"), pl.lit(False).alias("is_removed"))
+    gone = held.filter(pl.col("record_id").is_in(removed_ids.implode())).select(
+        "record_id", _NO_BLOCKS.alias("block_keys"), pl.lit(True).alias("is_removed")
+    )
+    rows = pl.concat([rows, gone], how="diagonal_relaxed")
+    kept = ("record_id", "block_keys", "featured_at")
+    before = pl.concat([previous.select(kept), holders.select(kept)], how="vertical_relaxed").unique("record_id")
+    before = before.rename({"block_keys": "previous_block_keys", "featured_at": "previous_featured_at"})
+    rows = rows.join(before, on="record_id", how="left", maintain_order="left")
+    return rows.with_columns(pl.col("previous_block_keys").fill_null(_NO_BLOCKS)).sort("record_id")
+
+
+@dataclass
+class PairsRedraw:
+    """What an incremental pair run draws again: the stored feature rows of the records whose pairs it draws
+    (`features`), every candidate pair among them (`candidates`: left_id, right_id, rules), and the earlier
+    pairs it replaces that are no candidate any more (`stale`: left_id, right_id)."""
+
+    features: pl.DataFrame
+    candidates: pl.DataFrame
+    stale: pl.DataFrame
+
+
+def pairs_to_redraw(
+    touched: pl.DataFrame,
+    block_sizes: Callable[[pl.Series], pl.DataFrame],
+    rows_in_blocks: Callable[[pl.Series, pl.Series], pl.DataFrame],
+    earlier_pairs: Callable[[pl.Series], pl.DataFrame],
+) -> PairsRedraw:
+    """The part of the candidate pairs a delta can change, drawn again so that the pair table ends as blocking
+    every record would leave it (a pair's score depends on its two records and the match parameters alone).
+
+    `touched` are the stored feature rows rewritten since the pair table's last run (record_id, is_removed,
+    block_keys, previous_block_keys); `block_sizes(labels)` gives blocks' sizes (block, size) over every current
+    record, `rows_in_blocks(labels, ids)` the stored feature rows of the current records in one of these blocks
+    or with one of these ids, `earlier_pairs(ids)` the pair table's pairs (left_id, right_id) with either id
+    in ids. A block a touched record joins or leaves is drawn again when it pairs its records now or did before
+    (2 to its rule's cap records: `BLOCK_CAPS`); a block over its cap both before and after pairs nobody either
+    way. The records drawn are the touched ones and the members of those blocks; their candidate pairs are the
+    pairs among them sharing any block that pairs (counted over all records). Earlier pairs of a touched record
+    or between two drawn records that blocking no longer proposes are stale. Any other pair has two untouched
+    records that share only untouched blocks, so it is what it was.
+    """
+    ids = touched["record_id"].cast(pl.Int64)
+    current = touched.filter(~pl.col("is_removed"))
+    now = current.select("record_id", pl.col("block_keys").alias("block")).explode("block").drop_nulls()
+    before = touched.select("record_id", pl.col("previous_block_keys").alias("block")).explode("block").drop_nulls()
+    labels = pl.concat([now["block"], before["block"]]).unique()
+    rule = pl.col("block").str.split_exact(BLOCK_SEPARATOR, 1).struct.field("field_0")
+    cap = rule.replace_strict(BLOCK_CAPS, return_dtype=pl.Int64)
+    blocks = (
+        pl.DataFrame({"block": labels})
+        .join(block_sizes(labels), on="block", how="left")
+        .join(now.group_by("block").agg(pl.len().alias("joined")), on="block", how="left")
+        .join(before.group_by("block").agg(pl.len().alias("left")), on="block", how="left")
+        .with_columns(pl.col("size", "joined", "left").fill_null(0).cast(pl.Int64))
+        .with_columns((pl.col("size") - pl.col("joined") + pl.col("left")).alias("size_before"))
+    )
+    live = blocks.filter(pl.col("size").is_between(2, cap) | pl.col("size_before").is_between(2, cap))["block"]
+    members = rows_in_blocks(live, current["record_id"].cast(pl.Int64)).sort("record_id")
+    member_labels = members.select(pl.col("block_keys").explode().drop_nulls().unique())["block_keys"]
+    features = members.drop([c for c in FEATURE_BOOKKEEPING if c in members.columns])
+    candidates = candidate_pairs(features, block_sizes=block_sizes(member_labels))
+    drawn = members["record_id"].cast(pl.Int64)
+    earlier = earlier_pairs(pl.concat([ids, drawn]).unique()).select(
+        pl.col("left_id").cast(pl.Int64), pl.col("right_id").cast(pl.Int64)
+    )
+    replaced = earlier.filter(
+        pl.col("left_id").is_in(ids.implode())
+        | pl.col("right_id").is_in(ids.implode())
+        | (pl.col("left_id").is_in(drawn.implode()) & pl.col("right_id").is_in(drawn.implode()))
+    )
+    stale = replaced.join(candidates.select("left_id", "right_id"), on=["left_id", "right_id"], how="anti")
+    return PairsRedraw(features=features, candidates=candidates, stale=stale.sort("left_id", "right_id"))
 
 
 def resolve_contacts_incremental(

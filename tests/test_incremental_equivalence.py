@@ -9,8 +9,9 @@ scratch. Every staging, intermediate and mart table must then hold the same rows
 design:
 
 - bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `changed_at`, `resolved_through`,
-  `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`): A loaded and built its rows at
-  different times;
+  `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`, `featured_at`, `changes_through`,
+  `features_through`) and of what a stored matching-features row was before (`previous_block_keys`,
+  `previous_featured_at`): A loaded and built its rows at different times;
 - history tables that keep one entry per run (`fct_account_risk_history`, the match parameters' estimations):
   B's rows are A's latest; the outcome rows derived from them (`flagged_accounts_renewed`: an account's first
   flag is its earliest kept verdict) are left out;
@@ -53,6 +54,12 @@ RUN_TIME_COLUMNS = {
     "flagged_through",
     "estimated_at",
     "parameters_version",
+    # The stored matching features: when a row was written, and what it was before (the pair model's delta).
+    "featured_at",
+    "previous_featured_at",
+    "previous_block_keys",
+    "changes_through",
+    "features_through",
 }
 # Tables with one entry per run: compared as B against the rows of A's last run.
 PER_RUN_HISTORY = {
@@ -383,11 +390,53 @@ def test_the_delta_following_marts_are_incremental_and_compared(hourly_and_from_
         con.close()
 
 
-def _split_and_merge(landing: Path, warehouse: Path) -> tuple[int, int, int, int]:
-    """A contacts file editing three existing contacts (no new record, so the match parameters are kept and the
-    hour resolves incrementally): the newest member of a multi-record cluster becomes someone else (a split), and
-    one lone contact takes on another's name, email, phones and employer (a merge). Returns the record ids
-    (split, one it was clustered with, merged, the one it now duplicates)."""
+def _export_edits(landing: Path, name: str, edits: dict[int, dict[str, str]]) -> None:
+    """A contacts file `name` with the current version of each contact in `edits` changed as given, modified a
+    minute after the newest version exported so far (so it wins)."""
+    header, versions = _export_versions(landing / "hubspot_contacts")
+    column = {title: index for index, title in enumerate(header)}
+    modified = column["Last Modified Date"]
+    stamps = [r[modified] for rows in versions.values() for r in rows if r[modified]]
+    later = (max(datetime.strptime(stamp, "%Y-%m-%d %H:%M") for stamp in stamps) + timedelta(minutes=1)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    rows = []
+    for record, changes in edits.items():
+        row = list(max(versions[str(record)], key=lambda r: r[modified]))
+        for title, value in changes.items():
+            row[column[title]] = value
+        row[modified] = later
+        rows.append(row)
+    with (landing / "hubspot_contacts" / name).open("w", newline="") as out:
+        csv.writer(out).writerows([header, *rows])
+
+
+def _resident(record: int, street: str) -> dict[str, str]:
+    """Edits making a contact a private person living at `street` (no employer: blocked on the address)."""
+    return {
+        "Email": f"resident{record}@gmail.com",
+        "Website URL": "",
+        "Company Name": "",
+        "Associated Company IDs": "",
+        "Associated Company ID (Primary)": "",
+        "Phone Number": "",
+        "Mobile Phone Number": "",
+        "Street Address": street,
+        "City": "Shelbyville",
+        "Postal Code": "55555",
+    }
+
+
+HOME, CROWDED_HOME = "12 Elm Street", "7 Oak Road"
+
+
+def _split_merge_and_homes(landing: Path, warehouse: Path) -> dict[str, int | list[int]]:
+    """A contacts file editing existing contacts (no new record, so the match parameters are kept and the hour
+    resolves incrementally): the newest member of a multi-record cluster becomes someone else (a split), one lone
+    contact takes on another's name, email, phones and employer (a merge), four lone contacts move into one home
+    (as many as the street blocks' cap: their street pairs are proposed) and five into another (one more: none).
+    Returns the record ids: split, one it was clustered with, merged, the one it now duplicates, the home's
+    residents, the crowded home's, and two more lone contacts (for the next hour)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         clusters = "intermediate.int_entities__contact_clusters"
@@ -399,60 +448,88 @@ def _split_and_merge(landing: Path, warehouse: Path) -> tuple[int, int, int, int
             f"select c.record_id from {clusters} as c join intermediate.int_entities__contact_junk as j "
             "using (record_id) join staging.stg_hubspot__contacts as s on s.contact_id = c.record_id "
             "where c.cluster_size = 1 and not j.is_junk and s.email is not null and s.phone is not null "
-            "order by c.record_id limit 2"
+            "order by c.record_id limit 13"
         ).fetchall()
     finally:
         con.close()
-    (target, merged) = (lone[0][0], lone[1][0])
-    folder = landing / "hubspot_contacts"
-    header, latest = _export_versions(folder)
-    column = {name: index for index, name in enumerate(header)}
-    modified = column["Last Modified Date"]
-    stamps = [r[modified] for rows in latest.values() for r in rows if r[modified]]
-    newest = max(datetime.strptime(stamp, "%Y-%m-%d %H:%M") for stamp in stamps)
+    lone = [record for (record,) in lone]
+    target, merged = lone[0], lone[1]
+    ids = {"split": split, "kept": kept, "merged": merged, "target": target}
+    ids |= {"home": lone[2:6], "crowded_home": lone[6:11], "spare": lone[11:13]}
+    header, versions = _export_versions(landing / "hubspot_contacts")
+    column = {title: index for index, title in enumerate(header)}
 
-    def current(record: int) -> list[str]:
-        return list(max(latest[str(record)], key=lambda r: r[modified]))
+    def current(record: int, title: str) -> str:
+        rows = versions[str(record)]
+        return max(rows, key=lambda r: r[column["Last Modified Date"]])[column[title]]
 
-    someone_else = current(split)
-    for name, value in {
+    someone_else = {
         "First Name": "Philippa",
         "Last Name": "Quackenbush",
         "Email": "pq@quackenbush-consulting.example.org",
         "Phone Number": "+442071234567",
         "Mobile Phone Number": "",
         "LinkedIn URL": "",
-    }.items():
-        someone_else[column[name]] = value
-    source = current(target)
-    twin = current(merged)
-    for name in ("First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number", "LinkedIn URL",
-                 "Company Name", "Website URL", "Associated Company IDs", "Associated Company ID (Primary)"):
-        twin[column[name]] = source[column[name]]
-    later = (newest + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")
-    for row in (someone_else, twin):
-        row[modified] = later
-    with (folder / "contacts_edited.csv").open("w", newline="") as out:
-        csv.writer(out).writerows([header, someone_else, twin])
-    return split, kept, merged, target
+    }
+    twin = {
+        title: current(target, title)
+        for title in ("First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number", "LinkedIn URL",
+                      "Company Name", "Website URL", "Associated Company IDs", "Associated Company ID (Primary)")
+    }
+    edits = {split: someone_else, merged: twin}
+    edits |= {record: _resident(record, HOME) for record in ids["home"]}
+    edits |= {record: _resident(record, CROWDED_HOME) for record in ids["crowded_home"]}
+    _export_edits(landing, "contacts_edited.csv", edits)
+    return ids
 
 
-def test_an_hour_that_splits_and_merges_clusters_resolves_like_a_rebuild(hourly_and_from_scratch, tmp_path):
-    """An hour of edits only (no new record: the pairs and clusters models take their incremental paths, scoring
-    and drawing only what the edits touch) ends in the pairs and clusters that rebuilding both from scratch over
-    the same records and match parameters gives."""
+def _pairs_rules(warehouse: Path, records: list[int]) -> dict[tuple[int, int], str]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select left_id, right_id, blocking_rules from intermediate.int_entities__contact_pairs "
+            "where left_id in (select unnest(?)) and right_id in (select unnest(?))",
+            [records, records],
+        ).fetchall()
+    finally:
+        con.close()
+    return {(left, right): rules for left, right, rules in rows}
+
+
+def test_hours_that_split_merge_and_cross_block_caps_resolve_like_a_rebuild(hourly_and_from_scratch, tmp_path):
+    """Two hours of edits only (no new record: the pairs and clusters models take their incremental paths, scoring
+    and drawing only what the edits touch) end in the pairs and clusters that rebuilding both from scratch over
+    the same records and match parameters gives. The second hour moves a fifth person into a home of four (the
+    street blocks pass their cap: the pairs of the four, untouched, go) and one out of a home of five (the
+    blocks fall to the cap: the pairs of the four left, untouched, come)."""
     hourly, _ = hourly_and_from_scratch
     edited = tmp_path / "edited.duckdb"
     shutil.copy(hourly, edited)
     landing = hourly.parent / "world" / "landing"
-    split, kept, merged, target = _split_and_merge(landing, edited)
+    ids = _split_merge_and_homes(landing, edited)
     # Only what resolution reads and writes is built (the rest of the hour is the first test's business).
-    _load_and_build(edited, landing, tmp_path / "a", "+int_entities__contact_clusters", "+int_entities__contact_junk")
+    resolution = ("+int_entities__contact_clusters", "+int_entities__contact_junk")
+    _load_and_build(edited, landing, tmp_path / "a", *resolution)
+    home, crowded = ids["home"], ids["crowded_home"]
+    street = "street_postal"
+    before = _pairs_rules(edited, home + crowded)
+    assert all(street in before[(a, b)] for a, b in zip(home, home[1:], strict=False))
+    assert not any(street in rules for (a, _), rules in before.items() if a in crowded)
+    joiner, _ = ids["spare"]
+    leaver = crowded[-1]
+    _export_edits(
+        landing, "contacts_edited_again.csv", {joiner: _resident(joiner, HOME), leaver: _resident(leaver, "1 Far Lane")}
+    )
+    _load_and_build(edited, landing, tmp_path / "a", *resolution)
+    after = _pairs_rules(edited, home + crowded)
+    assert not any(street in rules for (a, _), rules in after.items() if a in home)
+    assert all(street in after[(a, b)] for a, b in zip(crowded[:-2], crowded[1:-1], strict=False))
+
     rebuilt = tmp_path / "rebuilt.duckdb"
     shutil.copy(edited, rebuilt)
     result = run_dbt(
         rebuilt, tmp_path / "b", "run", "--full-refresh", "--select",
-        "int_entities__contact_pairs", "int_entities__contact_clusters",
+        "int_entities__contact_match_features", "int_entities__contact_pairs", "int_entities__contact_clusters",
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     con = duckdb.connect()
@@ -461,27 +538,21 @@ def test_an_hour_that_splits_and_merges_clusters_resolves_like_a_rebuild(hourly_
     try:
         con.execute(f"attach '{hourly}' as before (read_only)")
         estimations = "select count(*) from {}.intermediate.int_entities__contact_match_parameters"
-        # No new record, so no new estimation: the hour was scored and clustered incrementally.
+        # No new record, so no new estimation: the hours were scored and clustered incrementally.
         assert con.execute(estimations.format("a")).fetchone() == con.execute(estimations.format("before")).fetchone()
+        pairs = "intermediate.int_entities__contact_pairs"
+        # Each hour rewrote only the pairs it drew again (a full pass writes every row in one run).
+        assert con.execute(f"select count(distinct features_through) from a.{pairs}").fetchone()[0] == 3
         clusters = "intermediate.int_entities__contact_clusters"
         golden = dict(con.execute(f"select record_id, golden_contact_id from a.{clusters}").fetchall())
-        assert golden[split] != golden[kept]  # the split
-        assert golden[merged] == golden[target]  # the merge
-        columns = [c for c, _ in _columns(con, "b", clusters) if c not in RUN_TIME_COLUMNS]
-        select = ", ".join(columns)
-        for x, y in (("a", "b"), ("b", "a")):
-            only = con.execute(f"select count(*) from (select {select} from {x}.{clusters} "
-                               f"except all select {select} from {y}.{clusters})").fetchone()[0]
-            assert only == 0, f"{only} cluster row(s) only in {x}"
-        pairs = "intermediate.int_entities__contact_pairs"
-        # Pairs blocking no longer proposes stay in the hourly table, scored again as no match; the others agree on
-        # their decision. (Not on the last digits of every probability: an untouched pair keeps the name-frequency
-        # weight of when it was scored, and the hour's edits changed how common a name is.)
-        decided = "select left_id, right_id, decision from {}.{} where coalesce(blocking_rules, '') <> ''"
-        for x, y in (("a", "b"), ("b", "a")):
-            only = con.execute(
-                f"select count(*) from ({decided.format(x, pairs)} except all {decided.format(y, pairs)})"
-            ).fetchone()[0]
-            assert only == 0, f"{only} pair(s) only in {x}"
+        assert golden[ids["split"]] != golden[ids["kept"]]  # the split
+        assert golden[ids["merged"]] == golden[ids["target"]]  # the merge
+        for table in (clusters, pairs, "intermediate.int_entities__contact_match_features"):
+            columns = [c for c, _ in _columns(con, "b", table) if c not in RUN_TIME_COLUMNS]
+            select = ", ".join(columns)
+            for x, y in (("a", "b"), ("b", "a")):
+                only = con.execute(f"select count(*) from (select {select} from {x}.{table} "
+                                   f"except all select {select} from {y}.{table})").fetchone()[0]
+                assert only == 0, f"{only} row(s) of {table} only in {x}"
     finally:
         con.close()

@@ -1,15 +1,66 @@
 """Scored candidate pairs of HubSpot contact records (SQL blocking + rapidfuzz + Fellegi-Sunter, in `matching`).
 
-Incremental: the first build, a full refresh or newly estimated match parameters score every candidate pair;
-each other run scores only the pairs of records changed since its last run (`int_entities__contact_record_changes`),
-with the same parameters, replacing their rows.
+Incremental, and an hour's cost follows its delta: a pair's score depends on its two records and the match
+parameters alone (the name frequencies and record count it is weighed against are stored with the parameters),
+so a run that keeps the parameters draws again only the blocks records joined or left since its last run
+(`features_through`): the stored features say which (`int_entities__contact_match_features`), and
+`matching.resolve.pairs_to_redraw` gives the records of those blocks, their candidate pairs (block sizes counted
+over every record, so a block growing past its cap stops pairing and one shrinking under it starts) and the
+earlier pairs no longer proposed. Those are written as placeholder rows the post-hook deletes. The table ends as
+scoring every record's pairs would leave it. The first build, a full refresh, newly estimated match parameters,
+and a run whose features were rewritten twice since its last run (an earlier run of this model failed) score
+every candidate pair.
 """
 
 import polars as pl
 
-from landing.warehouse import rows_with_ids
-from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, prepare_contact_features, score_pairs
-from matching.resolve import pairs_to_rescore
+from landing.warehouse import column_names, rows_with_ids
+from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, score_pairs
+from matching.resolve import FEATURE_BOOKKEEPING, pairs_to_redraw
+
+
+def _redraw(dbt, session, features_relation: str, since):
+    """The hour's pairs (`matching.resolve.PairsRedraw`), or None when everything must be scored again."""
+    touched = session.sql(
+        f"select record_id, is_removed, block_keys, previous_block_keys, previous_featured_at "
+        f"from {features_relation} where featured_at > '{since.isoformat()}'::timestamptz"
+    ).pl()
+    # A row rewritten twice since this table's last run: its blocks at that run are not known.
+    if touched.filter(pl.col("previous_featured_at") > since).height:
+        return None
+    blocks = "contact_pairs__blocks"
+
+    def with_blocks(labels: pl.Series, sql: str) -> pl.DataFrame:
+        session.register(blocks, pl.DataFrame({"block": labels.cast(pl.String)}).to_arrow())
+        try:
+            return session.sql(sql).pl()
+        finally:
+            session.unregister(blocks)
+
+    def block_sizes(labels: pl.Series) -> pl.DataFrame:
+        return with_blocks(
+            labels,
+            f"select block, count(*) as size from (select unnest(block_keys) as block from {features_relation} "
+            f"where not is_removed) where block in (select block from {blocks}) group by block",
+        )
+
+    def rows_in_blocks(labels: pl.Series, ids: pl.Series) -> pl.DataFrame:
+        ids_view = "contact_pairs__ids"
+        session.register(ids_view, pl.DataFrame({"id": ids.cast(pl.Int64)}).to_arrow())
+        try:
+            return with_blocks(
+                labels,
+                f"select * from {features_relation} where not is_removed and (record_id in (select id from "
+                f"{ids_view}) or record_id in (select record_id from (select record_id, unnest(block_keys) as "
+                f"block from {features_relation}) where block in (select block from {blocks})))",
+            )
+        finally:
+            session.unregister(ids_view)
+
+    def earlier_pairs(ids: pl.Series) -> pl.DataFrame:
+        return rows_with_ids(session, str(dbt.this), ids, ("left_id", "right_id"), select="left_id, right_id")
+
+    return pairs_to_redraw(touched, block_sizes, rows_in_blocks, earlier_pairs)
 
 
 def model(dbt, session):
@@ -20,8 +71,10 @@ def model(dbt, session):
         incremental_strategy="delete+insert",
         on_schema_change="append_new_columns",
     )
-    records = dbt.ref("int_entities__contact_records").pl()
-    changes = dbt.ref("int_entities__contact_record_changes").pl()
+    features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
+    changes = dbt.ref("int_entities__contact_record_changes")
+    caught_up = changes.aggregate("max(changed_at)").fetchall()[0][0]
+    features_through = session.execute(f"select max(featured_at) from {features_relation}").fetchall()[0][0]
     latest = dbt.ref("int_entities__contact_match_parameters").pl().sort("parameters_version").tail(1)
     parameters = MatchParameters.from_json(latest["parameters"][0])
     version = latest["parameters_version"][0]
@@ -30,26 +83,29 @@ def model(dbt, session):
         review_min_probability=float(dbt.config.get("review_min_probability")),
         uncorroborated_review_min_probability=float(dbt.config.get("uncorroborated_review_min_probability")),
     )
-    features = prepare_contact_features(records)
-    if dbt.is_incremental:
-        same_version, scored_before = session.execute(
-            f"select coalesce(bool_and(parameters_version = ?), true), max(scored_through) from {dbt.this}", [version]
+    redraw = None
+    # A table from before the stored features: every pair again.
+    if dbt.is_incremental and "features_through" in column_names(session, dbt.this.schema, dbt.this.identifier):
+        same_version, since = session.execute(
+            f"select coalesce(bool_and(parameters_version = ?), true), max(features_through) from {dbt.this}", [version]
         ).fetchall()[0]
-        if same_version:
-            changed = changes.filter(pl.col("changed_at") > scored_before) if scored_before else changes
-            # Only the earlier pairs of the changed records are read (the table grows faster than the records).
-            previous = rows_with_ids(
-                session, str(dbt.this), changed["record_id"], ("left_id", "right_id"), select="left_id, right_id"
-            )
-            pairs = pairs_to_rescore(features, previous, changed["record_id"])
-        else:  # new parameters: every pair again, and earlier pairs blocking no longer proposes as well
-            previous = session.sql(f"select left_id, right_id from {dbt.this}").pl()
-            pairs = pairs_to_rescore(features, previous, features["record_id"])
+        if same_version and since is not None:
+            redraw = _redraw(dbt, session, features_relation, since)
+    if redraw is not None:
+        features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
-        pairs = candidate_pairs(features)
-    scored = score_pairs(pairs, features, config, parameters)
-    # The change time this run has caught up with: the next run starts after it.
-    caught_up = pl.lit(changes["changed_at"].max(), dtype=changes.schema["changed_at"])
+        stored = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
+        features = stored.drop([c for c in FEATURE_BOOKKEEPING if c in stored.columns])
+        candidates = candidate_pairs(features)
+        stale = pl.DataFrame(schema={"left_id": pl.Int64, "right_id": pl.Int64})
+        if dbt.is_incremental:  # every earlier pair blocking no longer proposes goes
+            earlier = session.sql(f"select left_id, right_id from {dbt.this}").pl()
+            stale = earlier.join(candidates.select("left_id", "right_id"), on=["left_id", "right_id"], how="anti")
+    scored = score_pairs(candidates, features, config, parameters)
+    # Pairs no longer proposed: placeholder rows (no decision) replace them, and the post-hook deletes those.
+    scored = pl.concat([scored, stale.select(pl.col("left_id", "right_id").cast(pl.Int64))], how="diagonal")
     return scored.with_columns(
-        caught_up.alias("scored_through"), pl.lit(version, dtype=pl.Int64).alias("parameters_version")
+        pl.lit(caught_up, dtype=pl.Datetime("us", "UTC")).alias("scored_through"),
+        pl.lit(features_through, dtype=pl.Datetime("us", "UTC")).alias("features_through"),
+        pl.lit(version, dtype=pl.Int64).alias("parameters_version"),
     ).to_arrow()
