@@ -468,3 +468,29 @@ def test_redrawing_only_the_touched_clusters_gives_the_rows_of_reclustering_ever
     after = dict(drawn.select("record_id", "golden_contact_id").iter_rows())
     assert after[1] == "gc-1" and after[5] == "gc-5"  # the split
     assert after[7] == after[9] == after[5001] == "gc-7"  # the merge into a carried-over cluster
+
+
+def test_pair_scores_are_computed_once_per_distinct_pair_and_never_borrowed_on_a_hash_collision(monkeypatch):
+    from rapidfuzz.distance import JaroWinkler
+    from rapidfuzz.process import cpdist
+
+    from matching import contacts
+
+    left = pl.Series(["anna", "anna", None, "bob", "anna", "carl"])
+    right = pl.Series(["anne", "anne", "x", "rob", None, "karl"])
+    expected = cpdist(
+        [v or "" for v in left.to_list()], [v or "" for v in right.to_list()], scorer=JaroWinkler.normalized_similarity
+    )
+    scored = []
+
+    def counting(a, b, **kwargs):
+        scored.append(len(a))
+        return cpdist(a, b, **kwargs)
+
+    monkeypatch.setattr(contacts, "cpdist", counting)
+    assert np.allclose(contacts._jaro_winkler(left, right), expected)
+    assert scored == [5]  # ("anna", "anne") twice: scored once
+    # Every pair hashing alike (a collision): each pair still gets its own score.
+    monkeypatch.setattr(pl.DataFrame, "hash_rows", lambda self, *a, **k: pl.Series([0] * self.height, dtype=pl.UInt64))
+    assert np.allclose(contacts._jaro_winkler(left, right), expected)
+    assert scored[-1] == 5
