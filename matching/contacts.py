@@ -578,10 +578,27 @@ _COMPARED_COLUMNS = (
 )
 
 
-def comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
-    """Per candidate pair, the comparison level of each field (`<field>_level`, index into `LEVELS[field]`)."""
-    # Only the columns compared below are joined onto the pairs (each join copies every column it carries).
+# Pairs compared per slice: each slice joins both records' features onto its pairs (~21 columns a side), so
+# memory follows the slice, not the pair count (7M candidate pairs at 1M contacts would hold several GB).
+COMPARISON_SLICE_PAIRS = 500_000
+
+
+def comparison_levels(
+    pairs: pl.DataFrame, features: pl.DataFrame, slice_pairs: int = COMPARISON_SLICE_PAIRS
+) -> pl.DataFrame:
+    """Per candidate pair, the comparison level of each field (`<field>_level`, index into `LEVELS[field]`).
+
+    Each pair's levels depend on its two records only, so pairs are compared in slices of `slice_pairs`."""
+    # Only the columns compared are joined onto the pairs (each join copies every column it carries).
     features = features.select(pl.col("record_id"), *(pl.col(c) for c in _COMPARED_COLUMNS if c in features.columns))
+    if pairs.height <= slice_pairs:
+        return _comparison_levels(pairs, features)
+    return pl.concat(
+        [_comparison_levels(pairs.slice(start, slice_pairs), features) for start in range(0, pairs.height, slice_pairs)]
+    )
+
+
+def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
     left = pairs.select("left_id", "right_id").join(
         features, left_on="left_id", right_on="record_id", how="left", maintain_order="left"
     )

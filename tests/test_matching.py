@@ -494,3 +494,20 @@ def test_pair_scores_are_computed_once_per_distinct_pair_and_never_borrowed_on_a
     monkeypatch.setattr(pl.DataFrame, "hash_rows", lambda self, *a, **k: pl.Series([0] * self.height, dtype=pl.UInt64))
     assert np.allclose(contacts._jaro_winkler(left, right), expected)
     assert scored[-1] == 5
+
+
+def test_comparisons_in_slices_equal_comparisons_in_one_pass():
+    # Memory follows the slice; the levels must not depend on how the pairs are sliced.
+    from matching.contacts import candidate_pairs
+
+    records = records_frame(
+        [
+            person(3000 + i, FIRSTS[i % len(FIRSTS)], "Lee", f"lee{i % 7}.com", f"+1 555 010 {i % 9:04d}")
+            for i in range(60)
+        ]
+    )
+    features = prepare_contact_features(records)
+    pairs = candidate_pairs(features)
+    assert pairs.height > 20
+    whole = comparison_levels(pairs, features)
+    assert comparison_levels(pairs, features, slice_pairs=7).equals(whole)
