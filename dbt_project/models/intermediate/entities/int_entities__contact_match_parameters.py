@@ -5,19 +5,17 @@ Estimated on the first build, on a full refresh, when the number of contact reco
 matcher's fields (a new version added a comparison); every other run keeps the latest row, so the hourly
 delta is scored exactly like the pairs before it (`int_entities__contact_pairs`). `duplicate_rate_source` and
 `unidentified_parameters` say which figures the data could not identify (a documented prior stands in).
+
+An estimation reads the stored matching features (`int_entities__contact_match_features`: the same as computing
+them from the records, without doing it a second time beside that model and holding both at 1M records).
 """
 
 from datetime import UTC, datetime
 
 import polars as pl
 
-from matching.contacts import (
-    MatchConfig,
-    MatchParameters,
-    candidate_pairs,
-    estimate_parameters,
-    prepare_contact_features,
-)
+from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, estimate_parameters
+from matching.resolve import FEATURE_BOOKKEEPING
 
 SCHEMA = {
     "parameters_version": pl.Int64,
@@ -50,7 +48,9 @@ def model(dbt, session):
             if fits and record_count <= latest[0][1] * (1 + growth):
                 return pl.DataFrame(schema=SCHEMA).to_arrow()
             version = latest[0][0] + 1
-    features = prepare_contact_features(records_relation.pl())
+    features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
+    stored = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
+    features = stored.drop([c for c in FEATURE_BOOKKEEPING if c in stored.columns])
     pairs = candidate_pairs(features)
     parameters = estimate_parameters(pairs, features, MatchConfig())
     row = {
