@@ -2,7 +2,8 @@
 
 Declared in `dbt_project/profiles.yml` (`plugins: [{module: landing.dbt_plugin}]`); dbt-duckdb imports it once, in
 dbt's main thread, before any model runs, and calls `configure_connection` on the connection every model, test and
-unit test runs on. It adds `phone_e164(text, region)` (`landing.phones`), which the `normalize_phone` macro calls.
+unit test runs on. It adds `phone_e164(text, region)` (`landing.phones`), which the `normalize_phone` macro calls,
+and sets DuckDB's memory limit as every warehouse session does (`landing.warehouse.limit_memory`).
 
 It also imports, up front, the libraries the dbt Python models import (`PYTHON_MODEL_IMPORTS`). dbt runs models on
 several threads, and two Python models importing modules of the same package at the same moment can stop one of
@@ -18,6 +19,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from landing import phones
+from landing.warehouse import limit_memory
 
 # Every module a model under dbt_project/models imports from this project's libraries (a test keeps this complete).
 PYTHON_MODEL_IMPORTS = (
@@ -46,3 +48,4 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         phones.register(conn)
+        limit_memory(conn)

@@ -5,11 +5,17 @@ notebook) also holds it. Rather than fail at once, `connect` retries with expone
 `ACTIONHOUSE_WAREHOUSE_LOCK_WAIT` seconds (default 120), saying what it waits for. Sessions run in UTC, so
 timestamps with a time zone read and compare the same whatever the machine's zone is (a run in a repeated
 daylight-saving hour included).
+
+DuckDB keeps the warehouse's pages it has read in memory up to its memory limit, which by default is 80% of the
+machine's RAM: at 1M contacts a refresh (and the dbt it starts) grew to ~16 GB that way. Every warehouse session
+here, the dbt one included (`landing.dbt_plugin`), sets the limit to `ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT`
+(default 4 GB); work larger than that spills to a temporary folder beside the warehouse file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +24,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 
 LOCK_WAIT_ENV = "ACTIONHOUSE_WAREHOUSE_LOCK_WAIT"
 DEFAULT_LOCK_WAIT_SECONDS = 120.0
+MEMORY_LIMIT_ENV = "ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 
 def lock_wait_seconds() -> float:
@@ -27,6 +35,21 @@ def lock_wait_seconds() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_LOCK_WAIT_SECONDS
     except ValueError:
         raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds, got {raw!r}") from None
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for warehouse sessions (`ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT`, e.g. `4GB`, `512MB`)."""
+    raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip().replace(" ", "")
+    if not raw:
+        return DEFAULT_MEMORY_LIMIT
+    if not re.fullmatch(r"(?i)\d+(\.\d+)?(b|kb|mb|gb|tb|kib|mib|gib|tib)", raw):
+        raise ValueError(f"{MEMORY_LIMIT_ENV} must be an amount of memory such as 4GB or 512MB, got {raw!r}")
+    return raw
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Set the session's DuckDB memory limit (`memory_limit`; see the module docstring)."""
+    con.execute(f"SET memory_limit = '{memory_limit()}'")
 
 
 def is_lock_conflict(error: BaseException) -> bool:
@@ -65,6 +88,7 @@ def connect(
     con = retrying(duckdb.connect, path, read_only=read_only)
     # Set once open (the setting needs DuckDB's time zone extension, which loads with the connection).
     con.execute("SET TimeZone = 'UTC'")
+    limit_memory(con)
     return con
 
 

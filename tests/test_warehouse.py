@@ -81,3 +81,25 @@ def test_gate_watermarks_are_instants(tmp_path):
             "and column_name <> 'suite'"
         ).fetchall()
         assert types == [("TIMESTAMP WITH TIME ZONE",)]
+
+
+def test_sessions_and_dbt_sessions_bound_duckdb_memory(tmp_path, monkeypatch):
+    # DuckDB's own default (80% of RAM) let a 1M-contact refresh grow to ~16 GB caching warehouse pages.
+    from landing.dbt_plugin import Plugin
+
+    def limit(con) -> str:
+        return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    con = connect(tmp_path / "w.duckdb")
+    assert limit(con) == "3.7 GiB"  # the 4 GB default
+    con.close()
+    monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT", "512MB")
+    con = connect(tmp_path / "w.duckdb")
+    assert limit(con) == "488.2 MiB"
+    con.close()
+    dbt_session = duckdb.connect()
+    Plugin.__new__(Plugin).configure_connection(dbt_session)
+    assert limit(dbt_session) == "488.2 MiB"
+    monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT must be an amount of memory"):
+        connect(tmp_path / "w.duckdb")
