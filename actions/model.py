@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -75,7 +77,12 @@ def payload_hash(payload: dict[str, Any]) -> str:
 
 def slot_key(workflow: str, target: Target, action_type: str, evidence_window: str) -> str:
     """The decision slot: workflow, target, action type and the evidence window the proposal rests on."""
-    raw = f"{workflow}|{target.kind}:{target.id}|{action_type}|{evidence_window}"
+    return slot_key_of(workflow, target.kind, target.id, action_type, evidence_window)
+
+
+def slot_key_of(workflow: str, target_kind: str, target_id: str, action_type: str, evidence_window: str) -> str:
+    """`slot_key` from the target's kind and id alone (what a candidate row has before its proposal is built)."""
+    raw = f"{workflow}|{target_kind}:{target_id}|{action_type}|{evidence_window}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -143,3 +150,51 @@ class Action(_Frozen):
     def does(self) -> str:
         """What executing it does, in words."""
         return ACTION_TYPES[self.action_type].does
+
+
+@dataclass(frozen=True, slots=True)
+class StubTarget:
+    """The part of a target the planner's pre-pass reads (holdout units)."""
+
+    kind: str
+    id: str
+    account_id: str | None = None
+
+
+class ProposalStub:
+    """A candidate row before its proposal is built: what the planner needs to look its slot up in the queue, cap it
+    and hold it out (slot key, action type, target id and account, owner, evidence window), and how to build the
+    full `Proposal` (reasons, evidence, payload, target). The planner builds only the stubs whose slot is free and
+    within today's caps; `build` checks the proposal has the slot, type and owner the stub said."""
+
+    __slots__ = ("workflow", "action_type", "target", "evidence_window", "owner", "slot_key", "_build")
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        action_type: str,
+        target: StubTarget,
+        evidence_window: str,
+        owner: str | None,
+        build: Callable[[], Proposal],
+    ) -> None:
+        self.workflow = workflow
+        self.action_type = action_type
+        self.target = target
+        self.evidence_window = evidence_window
+        self.owner = owner
+        self.slot_key = slot_key_of(workflow.value, target.kind, target.id, action_type, evidence_window)
+        self._build = build
+
+    def build(self) -> Proposal:
+        """The full proposal (an error if it is not the one the stub stood for: the pre-pass would be wrong)."""
+        proposal = self._build()
+        seen = (proposal.slot_key, proposal.action_type, proposal.owner, proposal.target.account_id)
+        if seen != (self.slot_key, self.action_type, self.owner, self.target.account_id):
+            raise ValueError(f"proposal {seen} differs from its stub {self.slot_key, self.action_type, self.owner}")
+        return proposal
+
+
+def built(item: Any) -> Any:
+    """A stub's proposal; anything else as it is."""
+    return item.build() if isinstance(item, ProposalStub) else item

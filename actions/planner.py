@@ -29,7 +29,7 @@ from actions.guardrails import Blocked, GuardrailContext, classify
 from actions.holdout import SAFETY_ACTION_TYPES, holdout_unit
 from actions.inputs import PlanningInputs
 from actions.kill_switch import KillSwitch
-from actions.model import Action, Proposal
+from actions.model import Action, Proposal, built
 from actions.policy import Policy
 from actions.queue import DecisionQueue, QueueError, StoredAction
 from actions.states import State
@@ -316,13 +316,21 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime, run_id: str) -> PlanResult:
-    """Decide this run's suppression entries, new actions and withdrawals (writes nothing)."""
+def plan(
+    inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime, run_id: str, *, prepass: bool = True
+) -> PlanResult:
+    """Decide this run's suppression entries, new actions and withdrawals (writes nothing).
+
+    Workflows may give candidate rows as stubs (`ProposalStub`: slot key, owner, cap order from the frames); with
+    `prepass` (the default) only the stubs whose slot is free and within today's caps are built into proposals.
+    `prepass=False` builds every one up front, as the planner did before (the tests compare the two)."""
     with cyclic_gc_paused():
-        return _plan(inputs, policy, store, now, run_id)
+        return _plan(inputs, policy, store, now, run_id, prepass)
 
 
-def _plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime, run_id: str) -> PlanResult:
+def _plan(
+    inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetime, run_id: str, prepass: bool = True
+) -> PlanResult:
     started = time.perf_counter()
     result = PlanResult(
         run_id=run_id,
@@ -348,6 +356,8 @@ def _plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetim
     enrolments = _Enrolments()
     for workflow, proposals in by_workflow:
         planned.add(workflow)
+        if not prepass and isinstance(proposals, list):
+            proposals = [built(p) for p in proposals]
         # Proposals a workflow refused itself (a draft with a missing field or a banned claim): blocked, with the rule.
         if isinstance(proposals, list) and any(isinstance(p, Blocked) for p in proposals):
             refused_by_workflows.extend(p for p in proposals if isinstance(p, Blocked))
@@ -390,6 +400,8 @@ def _plan(inputs: PlanningInputs, policy: Policy, store: StoreView, now: datetim
                     fresh, policy.sequence_drafts.max_new_per_owner_per_day, store.sequence_drafts_today_by_owner, free
                 )
                 result.deferred[workflow] = waiting + capped
+        # The pre-pass's end: only candidates whose slot is free and within today's caps become full proposals.
+        fresh = [built(p) for p in fresh]
         classified, blocked = classify(fresh, policy, context, inputs.as_of, now, free=free)
         if workflow == Workflow.SEQUENCE_DRAFTS:
             classified, blocked = _whole_sequences(fresh, classified, blocked, context, free)
@@ -686,7 +698,7 @@ def _all_candidates(inputs: PlanningInputs, policy: Policy, store: StoreView, no
     for workflow, proposals in by_workflow.items():
         if isinstance(proposals, ReviewCandidates):  # a day's worth of review items
             proposals = list(islice(proposals.build(set()), getattr(policy.caps, DAILY_CAPS[workflow])))
-        proposals = [p for p in proposals if not isinstance(p, Blocked)]
+        proposals = [built(p) for p in proposals if not isinstance(p, Blocked)]
         classified, _ = classify(proposals, policy, context, inputs.as_of, now)
         out.update((a.slot_key, a) for a in classified)
     return out

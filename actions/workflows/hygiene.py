@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from itertools import zip_longest
 
 import polars as pl
 
 from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
-from actions.model import CrmRef, EvidenceRow, Proposal, Target
+from actions.model import CrmRef, EvidenceRow, Proposal, ProposalStub, StubTarget, Target
 from actions.policy import Policy
 from actions.workflows.common import contact_index, contact_target, iso, meeting_outcome
 
@@ -52,9 +53,10 @@ def _deal_target(deal_id: int, label: str | None, account: str | None) -> Target
     )
 
 
-def hygiene_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
+def hygiene_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal | ProposalStub]:
     """Follow-up tasks, deal flags and evidence-backed stage changes, most pressing first (the daily cap keeps the
-    first ones of each owner)."""
+    first ones of each owner). Tasks and flags come as stubs (slot, owner, cap order from the frames): the planner
+    builds the proposals only of those whose slot is free and within today's cap."""
     settings = policy.hygiene
     if settings is None:
         return []
@@ -64,7 +66,7 @@ def hygiene_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
     return [*_stage_changes(inputs, policy), *interleaved]
 
 
-def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
+def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[ProposalStub]:
     settings = policy.hygiene
     assert settings is not None
     owed = inputs.meeting_follow_ups.filter(
@@ -78,67 +80,85 @@ def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
         contact = contacts.get(row["golden_contact_id"])
         if contact is None:
             continue
-        due = row["meeting_end_at"] + timedelta(hours=settings.follow_up_due_hours)
         out.append(
-            Proposal(
-                workflow=Workflow.HYGIENE,
-                action_type="create_task",
-                target=contact_target(contact),
-                payload={
-                    "subject": f"Follow up on {row['meeting_name'] or 'the meeting'}",
-                    "due_at": iso(due),
-                    "assignee": row["owner"],
-                    "meeting": str(row["meeting_id"]),
-                },
-                reasons=[
-                    f"Meeting {row['meeting_name'] or row['meeting_id']} was held on {row['meeting_end_at']:%Y-%m-%d} "
-                    f"and {row['owner']} has logged no call, email or completed task with the contact since.",
-                    f"A follow-up task due {due:%Y-%m-%d %H:%M} UTC ({settings.follow_up_due_hours:g} h after it).",
-                ],
-                evidence=[
-                    meeting_outcome(row["meeting_id"], "COMPLETED", row["meeting_end_at"]),
-                    EvidenceRow(
-                        source_table=FOLLOW_UPS_TABLE, key=str(row["meeting_id"]), field="first_touch_at", value=None
-                    ),
-                ],
-                evidence_window=f"meeting={row['meeting_id']}",
-                owner=row["owner"],
+            ProposalStub(
+                Workflow.HYGIENE,
+                "create_task",
+                StubTarget("contact", contact["golden_contact_id"], contact.get("golden_account_id")),
+                f"meeting={row['meeting_id']}",
+                row["owner"],
+                partial(_follow_up_task, row, contact, settings.follow_up_due_hours),
             )
         )
     return out
 
 
-def _deal_flags(inputs: PlanningInputs) -> list[Proposal]:
+def _follow_up_task(row: dict, contact: dict, due_hours: float) -> Proposal:
+    due = row["meeting_end_at"] + timedelta(hours=due_hours)
+    return Proposal(
+        workflow=Workflow.HYGIENE,
+        action_type="create_task",
+        target=contact_target(contact),
+        payload={
+            "subject": f"Follow up on {row['meeting_name'] or 'the meeting'}",
+            "due_at": iso(due),
+            "assignee": row["owner"],
+            "meeting": str(row["meeting_id"]),
+        },
+        reasons=[
+            f"Meeting {row['meeting_name'] or row['meeting_id']} was held on {row['meeting_end_at']:%Y-%m-%d} "
+            f"and {row['owner']} has logged no call, email or completed task with the contact since.",
+            f"A follow-up task due {due:%Y-%m-%d %H:%M} UTC ({due_hours:g} h after it).",
+        ],
+        evidence=[
+            meeting_outcome(row["meeting_id"], "COMPLETED", row["meeting_end_at"]),
+            EvidenceRow(source_table=FOLLOW_UPS_TABLE, key=str(row["meeting_id"]), field="first_touch_at", value=None),
+        ],
+        evidence_window=f"meeting={row['meeting_id']}",
+        owner=row["owner"],
+    )
+
+
+def _deal_flags(inputs: PlanningInputs) -> list[ProposalStub]:
     deals = inputs.open_deals.with_columns(has_next_step=~pl.col("has_next_step").fill_null(False)).filter(
         pl.any_horizontal([pl.col(c).fill_null(False) for c in MISSING])
     )
     out = []
     for row in deals.sort(["amount", "deal_id"], descending=[True, False], nulls_last=True).iter_rows(named=True):
         missing = [words for column, words in MISSING.items() if row[column]]
-        flags = "; ".join(f"missing {m}" for m in missing)
         out.append(
-            Proposal(
-                workflow=Workflow.HYGIENE,
-                action_type="flag_deal",
-                target=_deal_target(row["deal_id"], row["deal_name"], row["golden_account_id"]),
-                payload={"properties": {"actionhouse_hygiene_flags": flags}, "missing": missing},
-                reasons=[
-                    f"Open deal {row['deal_name'] or row['deal_id']} ({row['stage']}) is {flags.replace(';', ',')}."
-                ],
-                evidence=[
-                    EvidenceRow(
-                        source_table=DEALS_TABLE,
-                        key=str(row["deal_id"]),
-                        field=column,
-                        value=not row[column] if column == "has_next_step" else row[column],
-                    )
-                    for column in MISSING
-                ],
-                evidence_window=f"deal={row['deal_id']}|missing={','.join(missing)}",
-                owner=row["owner"],
+            ProposalStub(
+                Workflow.HYGIENE,
+                "flag_deal",
+                StubTarget("deal", f"deal-{row['deal_id']}", row["golden_account_id"]),
+                f"deal={row['deal_id']}|missing={','.join(missing)}",
+                row["owner"],
+                partial(_deal_flag, row, missing),
             )
         )
     return out
+
+
+def _deal_flag(row: dict, missing: list[str]) -> Proposal:
+    flags = "; ".join(f"missing {m}" for m in missing)
+    return Proposal(
+        workflow=Workflow.HYGIENE,
+        action_type="flag_deal",
+        target=_deal_target(row["deal_id"], row["deal_name"], row["golden_account_id"]),
+        payload={"properties": {"actionhouse_hygiene_flags": flags}, "missing": missing},
+        reasons=[f"Open deal {row['deal_name'] or row['deal_id']} ({row['stage']}) is {flags.replace(';', ',')}."],
+        evidence=[
+            EvidenceRow(
+                source_table=DEALS_TABLE,
+                key=str(row["deal_id"]),
+                field=column,
+                value=not row[column] if column == "has_next_step" else row[column],
+            )
+            for column in MISSING
+        ],
+        evidence_window=f"deal={row['deal_id']}|missing={','.join(missing)}",
+        owner=row["owner"],
+    )
 
 
 def _stage_changes(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
@@ -182,8 +202,8 @@ def _stage_changes(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
 
 
 def cap_per_owner(
-    proposals: list[Proposal], cap: int, today: Counter, free: Callable[[Proposal], bool] | None = None
-) -> tuple[list[Proposal], int]:
+    proposals: list, cap: int, today: Counter, free: Callable[[Proposal], bool] | None = None
+) -> tuple[list, int]:
     """Keep each owner's first hygiene items up to the daily cap (counting what they already got today); returns
     the kept proposals (uncapped types all kept) and how many wait for another day. Items `free` says are free
     (held out) are cut where the others are but take no room."""

@@ -15,12 +15,13 @@ contact. Done metric: % of late-stage deals with 2+ engaged stakeholders; meetin
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import polars as pl
 
 from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
-from actions.model import EvidenceRow, Proposal
+from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget
 from actions.policy import Policy
 from actions.workflows.common import contact_index, contact_target
 
@@ -28,8 +29,9 @@ CANDIDATES_TABLE = "marts.fct_multithread_candidates"
 SENIORITY_ORDER = {"c_level": 0, "vp": 1, "director": 2, "manager": 3, "individual_contributor": 4}
 
 
-def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
-    """More stakeholders for thin late-stage deals, by missing function, spaced over days."""
+def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalStub]:
+    """More stakeholders for thin late-stage deals, by missing function, spaced over days (as stubs: the planner
+    builds the proposals whose slot is free)."""
     settings = policy.multithreading
     if settings is None or inputs.multithread_candidates.is_empty():
         return []
@@ -37,7 +39,7 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
     contacts = contact_index(
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(thin["candidate_golden_contact_id"].implode()))
     )
-    out: list[Proposal] = []
+    out: list[ProposalStub] = []
     # One pass over the rows, grouped by deal in the sorted order (a frame per deal cost more than the work on it).
     deals: dict[int, list[dict]] = {}
     for r in thin.sort("deal_id").iter_rows(named=True):
@@ -70,49 +72,62 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
             continue
         for n, pick in enumerate(picks):
             contact = contacts[pick["candidate_golden_contact_id"]]
-            start_on = (inputs.as_of + timedelta(days=settings.spacing_days * n)).date()
             out.append(
-                Proposal(
-                    workflow=Workflow.MULTITHREADING,
-                    action_type="enroll_sequence",
-                    target=contact_target(contact),
-                    payload={
-                        "sequence_id": settings.sequence_id,
-                        "deal": str(deal_id),
-                        "function": pick["candidate_function"],
-                        "start_on": start_on.isoformat(),
-                        "prospecting": False,
-                    },
-                    reasons=[
-                        f"Deal {first['deal_name'] or deal_id} is at {first['stage']} with "
-                        f"{first['engaged_stakeholders']} engaged stakeholder(s) in the last 30 days; it covers "
-                        f"{', '.join(sorted(covered)) or 'no function'}.",
-                        f"Bring in {contact.get('contact_name') or pick['candidate_golden_contact_id']} "
-                        f"({pick['candidate_job_title'] or pick['candidate_function']}) for "
-                        f"{pick['candidate_function']}, contact {n + 1} of {len(picks)}, starting {start_on}.",
-                    ],
-                    evidence=[
-                        EvidenceRow(
-                            source_table=CANDIDATES_TABLE,
-                            key=str(deal_id),
-                            field="engaged_stakeholders",
-                            value=first["engaged_stakeholders"],
-                        ),
-                        EvidenceRow(
-                            source_table=CANDIDATES_TABLE,
-                            key=str(deal_id),
-                            field="functions_covered",
-                            value=", ".join(sorted(covered)),
-                        ),
-                        EvidenceRow(
-                            source_table="marts.dim_contacts",
-                            key=pick["candidate_golden_contact_id"],
-                            field="role_category",
-                            value=pick["candidate_function"],
-                        ),
-                    ],
-                    evidence_window=f"deal={deal_id}",
-                    owner=first["owner"],
+                ProposalStub(
+                    Workflow.MULTITHREADING,
+                    "enroll_sequence",
+                    StubTarget("contact", contact["golden_contact_id"], contact.get("golden_account_id")),
+                    f"deal={deal_id}",
+                    first["owner"],
+                    partial(_enrolment, inputs, settings, deal_id, first, covered, pick, contact, n, len(picks)),
                 )
             )
     return out
+
+
+def _enrolment(
+    inputs: PlanningInputs, settings, deal_id, first: dict, covered: set, pick: dict, contact: dict, n: int, picks: int
+) -> Proposal:
+    start_on = (inputs.as_of + timedelta(days=settings.spacing_days * n)).date()
+    return Proposal(
+        workflow=Workflow.MULTITHREADING,
+        action_type="enroll_sequence",
+        target=contact_target(contact),
+        payload={
+            "sequence_id": settings.sequence_id,
+            "deal": str(deal_id),
+            "function": pick["candidate_function"],
+            "start_on": start_on.isoformat(),
+            "prospecting": False,
+        },
+        reasons=[
+            f"Deal {first['deal_name'] or deal_id} is at {first['stage']} with "
+            f"{first['engaged_stakeholders']} engaged stakeholder(s) in the last 30 days; it covers "
+            f"{', '.join(sorted(covered)) or 'no function'}.",
+            f"Bring in {contact.get('contact_name') or pick['candidate_golden_contact_id']} "
+            f"({pick['candidate_job_title'] or pick['candidate_function']}) for "
+            f"{pick['candidate_function']}, contact {n + 1} of {picks}, starting {start_on}.",
+        ],
+        evidence=[
+            EvidenceRow(
+                source_table=CANDIDATES_TABLE,
+                key=str(deal_id),
+                field="engaged_stakeholders",
+                value=first["engaged_stakeholders"],
+            ),
+            EvidenceRow(
+                source_table=CANDIDATES_TABLE,
+                key=str(deal_id),
+                field="functions_covered",
+                value=", ".join(sorted(covered)),
+            ),
+            EvidenceRow(
+                source_table="marts.dim_contacts",
+                key=pick["candidate_golden_contact_id"],
+                field="role_category",
+                value=pick["candidate_function"],
+            ),
+        ],
+        evidence_window=f"deal={deal_id}",
+        owner=first["owner"],
+    )

@@ -9,13 +9,14 @@ overrides every other workflow. Done metric: unsubscribe compliance = 100%.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import polars as pl
 
 from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
-from actions.model import EvidenceRow, Proposal
+from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget
 from actions.policy import Policy
 from actions.suppression import SuppressionEntry
 from actions.workflows.common import contact_evidence, contact_index, contact_target
@@ -89,9 +90,9 @@ def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[Suppress
     return entries
 
 
-def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal]:
+def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalStub]:
     """A CRM unsubscribe for each contact that asked to stop (click, spam report or reply) and that the CRM
-    does not already show as unsubscribed."""
+    does not already show as unsubscribed (as stubs: the planner builds the proposals whose slot is free)."""
     signals = inputs.suppression_signals.filter(
         (pl.col("kind") == "email") & pl.col("reason").is_in(UNSUBSCRIBE_REASONS)
     ).select(
@@ -137,34 +138,45 @@ def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[Propos
         grouped.setdefault(r["golden_contact_id"], []).append(r)
     for golden_id, rows in grouped.items():
         contact = contacts[golden_id]
-        first: dict[str, Any] = rows[0]
-        how = {"unsubscribe": "asked to unsubscribe", "spam_report": "reported our email as spam"}[first["reason"]]
-        via = "in a reply" if first["source_table"] == REPLY_TABLE else "by email"
-        evidence = [
-            EvidenceRow(
-                source_table=r["source_table"],
-                key=r["source_key"],
-                field=r["source_field"],
-                value=r["source_value"],
-                observed_at=r["observed_at"],
-            )
-            for r in rows
-        ]
-        evidence += contact_evidence(contact, "is_crm_unsubscribed")
         proposals.append(
-            Proposal(
-                workflow=Workflow.SUPPRESSION,
-                action_type="crm_unsubscribe",
-                target=contact_target(contact),
-                payload={"subscription": "all_email", "legal_basis": "opt_out", "reason": first["reason"]},
-                reasons=[
-                    f"{contact['contact_name'] or golden_id} {how} {via}"
-                    + (f" on {first['observed_at']:%Y-%m-%d}" if first["observed_at"] else ""),
-                    "The CRM does not show them as unsubscribed yet; they are on the suppression list already.",
-                ],
-                evidence=evidence,
-                evidence_window="opted_out",
-                owner=contact["contact_owner"],
+            ProposalStub(
+                Workflow.SUPPRESSION,
+                "crm_unsubscribe",
+                StubTarget("contact", golden_id, contact.get("golden_account_id")),
+                "opted_out",
+                contact["contact_owner"],
+                partial(_unsubscribe, golden_id, contact, rows),
             )
         )
     return proposals
+
+
+def _unsubscribe(golden_id: str, contact: dict[str, Any], rows: list[dict[str, Any]]) -> Proposal:
+    first: dict[str, Any] = rows[0]
+    how = {"unsubscribe": "asked to unsubscribe", "spam_report": "reported our email as spam"}[first["reason"]]
+    via = "in a reply" if first["source_table"] == REPLY_TABLE else "by email"
+    evidence = [
+        EvidenceRow(
+            source_table=r["source_table"],
+            key=r["source_key"],
+            field=r["source_field"],
+            value=r["source_value"],
+            observed_at=r["observed_at"],
+        )
+        for r in rows
+    ]
+    evidence += contact_evidence(contact, "is_crm_unsubscribed")
+    return Proposal(
+        workflow=Workflow.SUPPRESSION,
+        action_type="crm_unsubscribe",
+        target=contact_target(contact),
+        payload={"subscription": "all_email", "legal_basis": "opt_out", "reason": first["reason"]},
+        reasons=[
+            f"{contact['contact_name'] or golden_id} {how} {via}"
+            + (f" on {first['observed_at']:%Y-%m-%d}" if first["observed_at"] else ""),
+            "The CRM does not show them as unsubscribed yet; they are on the suppression list already.",
+        ],
+        evidence=evidence,
+        evidence_window="opted_out",
+        owner=contact["contact_owner"],
+    )
