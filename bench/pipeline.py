@@ -39,7 +39,15 @@ starts; `wait4` of the phase's process, exact); `tree_rss_mb` in the stage lines
 phase's process tree, sampled every 0.2 s from /proc (Linux). The last line's `peak_rss_mb` is the largest over
 the phases.
 
-Prints one `bench-stages phase=… seconds=… <stage>=…` line per refresh and ends with
+Where the memory goes: each 0.2 s sample of the tree's resident set counts for the stages running at its instant
+(the Dagster step's stage; inside the dbt step, the stage of every dbt node running then, `dbt_other` when none is;
+`startup` before the first step, `finish` after the last, `other` between steps) and for every dbt node running
+then. `bench-memory phase=… <stage>=<peak MB> … top_nodes=<model>:<peak MB>,…` gives each stage's largest sample
+(0: no sample) and the five dbt nodes with the largest. dbt runs nodes on several threads, so a sample taken while
+two nodes run counts for both: the node that holds the memory is the one whose peak stands alone.
+
+Prints one `bench-stages phase=… seconds=… <stage>=…` and one `bench-memory` line per refresh (the full build's
+as soon as it ends) and ends with
 `bench contacts=… generate_seconds=… full_build_seconds=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=…`.
 Each run is appended to `bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
 from it (a stacked bar per size and phase; needs the bench dependency group) and exits.
@@ -142,17 +150,22 @@ def dbt_node_stages(manifest: Mapping) -> dict[str, str]:
     return stages
 
 
-def dbt_node_intervals(run_results: Mapping, stages: Mapping[str, str]) -> list[tuple[str, float, float]]:
-    """(stage, start, end) in epoch seconds of every node of a dbt run_results.json that ran."""
-    intervals = []
+def dbt_node_runs(run_results: Mapping, stages: Mapping[str, str]) -> list[tuple[str, str, float, float]]:
+    """(unique_id, stage, start, end) in epoch seconds of every node of a dbt run_results.json that ran."""
+    runs = []
     for result in run_results.get("results", []):
         timing = [t for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")]
         if not timing:
             continue
         start = min(datetime.fromisoformat(t["started_at"]).timestamp() for t in timing)
         end = max(datetime.fromisoformat(t["completed_at"]).timestamp() for t in timing)
-        intervals.append((stages.get(result["unique_id"], "dbt_other"), start, end))
-    return intervals
+        runs.append((result["unique_id"], stages.get(result["unique_id"], "dbt_other"), start, end))
+    return runs
+
+
+def dbt_node_intervals(run_results: Mapping, stages: Mapping[str, str]) -> list[tuple[str, float, float]]:
+    """(stage, start, end) in epoch seconds of every node of a dbt run_results.json that ran."""
+    return [(stage, start, end) for _, stage, start, end in dbt_node_runs(run_results, stages)]
 
 
 def share_overlapping(intervals: Iterable[tuple[str, float, float]]) -> dict[str, float]:
@@ -200,6 +213,62 @@ def stage_seconds(
     return seconds
 
 
+def memory_by_stage(
+    samples: Iterable[tuple[float, float]],
+    steps: Iterable[tuple[str, float, float]],
+    dbt_nodes: Iterable[tuple[str, str, float, float]] = (),
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Peak sampled memory per stage and per dbt node of one refresh process.
+
+    `samples`: (epoch seconds, tree MB) taken while the process ran; `steps` as in `stage_seconds`; `dbt_nodes`:
+    (unique_id, stage, start, end) of the dbt step's nodes. A sample counts for every stage running at its
+    instant (the Dagster step's stage; inside the dbt step, the stage of each node running then, or `dbt_other`
+    when none is; before the first step `startup`, after the last `finish`, between steps `other`) and for every
+    dbt node running then. Returns ({stage: peak MB} for the stages that had a sample, {unique_id: peak MB})."""
+    steps = sorted(steps, key=lambda step: step[1])
+    dbt_nodes = list(dbt_nodes)
+    by_stage: dict[str, float] = {}
+    by_node: dict[str, float] = {}
+
+    def note(peaks: dict[str, float], key: str, mb: float) -> None:
+        peaks[key] = max(peaks.get(key, 0.0), mb)
+
+    for at, mb in samples:
+        running = [(key, start, end) for key, start, end in steps if start <= at <= end]
+        if not steps or at < steps[0][1]:
+            note(by_stage, "startup", mb)
+        elif at > max(end for _, _, end in steps):
+            note(by_stage, "finish", mb)
+        elif not running:
+            note(by_stage, "other", mb)
+        for key, start, end in running:
+            if key != DBT_STEP:
+                note(by_stage, step_stage(key), mb)
+                continue
+            nodes = [(uid, stage) for uid, stage, a, b in dbt_nodes if max(a, start) <= at <= min(b, end)]
+            for uid, stage in nodes:
+                note(by_stage, stage, mb)
+                note(by_node, uid, mb)
+            if not nodes:
+                note(by_stage, "dbt_other", mb)
+    return by_stage, by_node
+
+
+def node_name(unique_id: str) -> str:
+    """A dbt node's short name: `model.p.dim_contacts` -> `dim_contacts`; a data test's id ends with a hash
+    (`test.p.not_null_dim_contacts_id.827bd7db81`), so its name is the part before it."""
+    parts = unique_id.split(".")
+    return parts[2] if parts[0] == "test" and len(parts) > 3 else parts[-1]
+
+
+def memory_line(name: str, phase: Phase, top: int = 5) -> str:
+    """`bench-memory phase=<name> <stage>=<peak MB> … top_nodes=<node>:<MB>,…` (stages without a sample: 0)."""
+    parts = " ".join(f"{stage}={phase.stage_peak_mb.get(stage, 0.0):.0f}" for stage in STAGES)
+    nodes = sorted(phase.node_peak_mb.items(), key=lambda item: -item[1])[:top]
+    top_nodes = ",".join(f"{node_name(uid)}:{mb:.0f}" for uid, mb in nodes) or "-"
+    return f"bench-memory phase={name} {parts} top_nodes={top_nodes}"
+
+
 @dataclass
 class Phase:
     """One `actionhouse` process: wall time and memory."""
@@ -210,6 +279,9 @@ class Phase:
     peak_rss_mb: float
     tree_rss_mb: float
     stages: dict[str, float] = field(default_factory=dict)
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, tree MB) every 0.2 s
+    stage_peak_mb: dict[str, float] = field(default_factory=dict)
+    node_peak_mb: dict[str, float] = field(default_factory=dict)
 
 
 def _process_tree_rss_bytes(root: int) -> int:
@@ -238,13 +310,13 @@ def _run_phase(args: list[str], env: Mapping[str, str]) -> Phase:
     """Run `actionhouse <args>` to the end; its wall time and memory (see the module docstring)."""
     started, clock = time.time(), time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], env=dict(env), cwd=PROJECT_ROOT)
-    peak_tree = [0]
+    samples: list[tuple[float, float]] = []
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.2):
             with contextlib.suppress(OSError):
-                peak_tree[0] = max(peak_tree[0], _process_tree_rss_bytes(proc.pid))
+                samples.append((time.time(), _process_tree_rss_bytes(proc.pid) / 2**20))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -266,13 +338,15 @@ def _run_phase(args: list[str], env: Mapping[str, str]) -> Phase:
         started=started,
         ended=time.time(),
         peak_rss_mb=usage.ru_maxrss / 1024,
-        tree_rss_mb=peak_tree[0] / 2**20,
+        tree_rss_mb=max((mb for _, mb in samples), default=0.0),
+        samples=samples,
     )
 
 
 def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJECT_DIR / "target" / "build") -> dict:
     """Stage seconds of the refresh that `phase` timed: its run's step stats from the Dagster instance in
-    `dagster_home`, its dbt nodes from the build's run_results.json (only if written during the phase)."""
+    `dagster_home`, its dbt nodes from the build's run_results.json (only if written during the phase). Also
+    sets the phase's peak memory per stage and per dbt node (`memory_by_stage` of its samples)."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
@@ -282,23 +356,25 @@ def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJ
             if (stats := instance.get_run_stats(run.run_id)).start_time and stats.start_time >= phase.started
         ]
         if not runs:
+            phase.stage_peak_mb, phase.node_peak_mb = memory_by_stage(phase.samples, [])
             return stage_seconds(phase.started, phase.ended, [])
         step_stats = instance.get_run_step_stats(runs[-1].run_id)  # the first run this phase started
     steps = [(s.step_key, s.start_time, s.end_time) for s in step_stats if s.start_time and s.end_time]
-    intervals: list[tuple[str, float, float]] = []
+    nodes: list[tuple[str, str, float, float]] = []
     results_path, manifest_path = dbt_target / "run_results.json", dbt_target / "manifest.json"
     dbt_step = next(((start, end) for key, start, end in steps if key == DBT_STEP), None)
     if dbt_step and results_path.exists() and manifest_path.exists():
         run_results = json.loads(results_path.read_text())
         if run_results_within(run_results, *dbt_step):
-            intervals = dbt_node_intervals(run_results, dbt_node_stages(json.loads(manifest_path.read_text())))
+            nodes = dbt_node_runs(run_results, dbt_node_stages(json.loads(manifest_path.read_text())))
         else:
             print(
                 f"bench: warning: {results_path} is not from this refresh's dbt build (another dbt build wrote it?): "
                 "its dbt step counts as dbt_other",
                 file=sys.stderr,
             )
-    return stage_seconds(phase.started, phase.ended, steps, intervals)
+    phase.stage_peak_mb, phase.node_peak_mb = memory_by_stage(phase.samples, steps, nodes)
+    return stage_seconds(phase.started, phase.ended, steps, [(stage, a, b) for _, stage, a, b in nodes])
 
 
 def run_results_within(run_results: Mapping, start: float, end: float) -> bool:
@@ -419,14 +495,16 @@ def main(argv: list[str] | None = None) -> int:
     build = _run_phase(["refresh"], env)
     build.stages = refresh_stages(build, dagster_home)
     print(f"bench: full build took {build.seconds:.1f} s", flush=True)
+    print(stages_line("full_build", build))
+    print(memory_line("full_build", build), flush=True)
     _run_phase(["generate", "--hours", "1"], env)
     hour = _run_phase(["refresh"], env)
     hour.stages = refresh_stages(hour, dagster_home)
     print(f"bench: the next hour's refresh took {hour.seconds:.1f} s")
     fixed_cost = hour.stages["startup"] + hour.stages["finish"]
     peak_mb = max(peak_mb, build.peak_rss_mb, hour.peak_rss_mb)
-    print(stages_line("full_build", build))
     print(stages_line("next_hour", hour))
+    print(memory_line("next_hour", hour))
     figures += (
         f" full_build_seconds={build.seconds:.1f} next_hour_seconds={hour.seconds:.1f}"
         f" fixed_cost_seconds={fixed_cost:.1f} peak_rss_mb={peak_mb:.0f}"
@@ -444,6 +522,14 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(peak_mb),
         "peak_rss_mb_by_phase": {"full_build": round(build.peak_rss_mb), "next_hour": round(hour.peak_rss_mb)},
         "tree_rss_mb": {"full_build": round(build.tree_rss_mb), "next_hour": round(hour.tree_rss_mb)},
+        "stage_peak_mb": {
+            "full_build": {k: round(v) for k, v in build.stage_peak_mb.items()},
+            "next_hour": {k: round(v) for k, v in hour.stage_peak_mb.items()},
+        },
+        "top_dbt_node_peak_mb": {
+            name: dict(sorted(((k, round(v)) for k, v in phase.node_peak_mb.items()), key=lambda kv: -kv[1])[:10])
+            for name, phase in (("full_build", build), ("next_hour", hour))
+        },
         "stages": {
             "full_build": {k: round(v, 2) for k, v in build.stages.items()},
             "next_hour": {k: round(v, 2) for k, v in hour.stages.items()},

@@ -10,8 +10,11 @@ import pytest
 
 from bench.pipeline import (
     STAGES,
+    Phase,
     dbt_node_intervals,
     dbt_node_stages,
+    memory_by_stage,
+    memory_line,
     model_stage,
     run_results_within,
     share_overlapping,
@@ -122,6 +125,55 @@ def test_stages_add_up_to_the_process_wall_time():
     assert seconds["dbt_other"] == pytest.approx(1.0)  # 125-126: dbt start, no node running
     assert seconds["scoring"] == pytest.approx(5.0)
     assert sum(seconds.values()) == pytest.approx(75.0)
+
+
+def test_sampled_memory_peaks_are_attributed_to_the_stages_and_dbt_nodes_running_then():
+    steps = [
+        ("load_landing_files", 105.0, 120.0),
+        ("actionhouse_dbt_models", 125.0, 165.0),
+        ("ml__lead_scores", 165.0, 170.0),
+    ]
+    nodes = [
+        ("model.p.stg_contacts", "staging", 126.0, 140.0),
+        ("model.p.int_entities__clusters", "resolution", 140.0, 155.0),
+        ("model.p.fct_lead_features", "features", 150.0, 170.0),  # past the step's end: clipped
+    ]
+    samples = [
+        (101.0, 300.0),  # startup
+        (110.0, 900.0),  # ingest
+        (122.0, 950.0),  # between steps
+        (125.5, 1000.0),  # dbt step, no node yet
+        (130.0, 2000.0),  # staging
+        (145.0, 8000.0),  # resolution alone
+        (152.0, 6000.0),  # resolution and features both running
+        (160.0, 3000.0),  # features
+        (167.0, 4000.0),  # scoring (not the features node, clipped at 165)
+        (171.0, 500.0),  # finish
+    ]
+    by_stage, by_node = memory_by_stage(samples, steps, nodes)
+    assert by_stage == {
+        "startup": 300.0,
+        "ingest": 900.0,
+        "other": 950.0,
+        "dbt_other": 1000.0,
+        "staging": 2000.0,
+        "resolution": 8000.0,
+        "features": 6000.0,
+        "scoring": 4000.0,
+        "finish": 500.0,
+    }
+    assert by_node == {
+        "model.p.stg_contacts": 2000.0,
+        "model.p.int_entities__clusters": 8000.0,
+        "model.p.fct_lead_features": 6000.0,
+    }
+    phase = Phase(1.0, 0.0, 1.0, 8000.0, 8000.0, stage_peak_mb=by_stage, node_peak_mb=by_node)
+    line = memory_line("full_build", phase, top=2)
+    assert line.startswith("bench-memory phase=full_build startup=300 ingest=900 raw_gates=0 staging=2000 ")
+    assert " resolution=8000 " in line and " publication=0 " in line
+    assert line.endswith(" top_nodes=int_entities__clusters:8000,fct_lead_features:6000")
+    tested = Phase(1.0, 0.0, 1.0, 1.0, 1.0, node_peak_mb={"test.p.not_null_dim_contacts_id.827bd7db81": 2143.0})
+    assert memory_line("next_hour", tested).endswith(" top_nodes=not_null_dim_contacts_id:2143")
 
 
 def test_a_process_without_steps_is_all_other():
