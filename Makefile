@@ -98,9 +98,10 @@ eval-dedupe: install
 	$(PY) -m evaluation.dedupe --contacts $(DEDUPE_CONTACTS)
 
 # Ours vs Splink 5 (DuckDB backend) on the same contact records: 100k, 1M and FEBRL3 (bench dependency group).
+# Ours runs RUNS times per dataset (default 4, 2 above 300k records): the first run and the median of the warm ones.
 bench-dedupe: install
 	$(UV) sync --frozen --all-groups --python 3.11
-	$(PY) -m bench.dedupe $(if $(filter command line environment,$(origin CONTACTS)),--contacts $(CONTACTS),)
+	$(PY) -m bench.dedupe $(if $(filter command line environment,$(origin CONTACTS)),--contacts $(CONTACTS),) $(if $(RUNS),--runs $(RUNS),)
 
 # --- scoring (ml/): quality on a sample world's holdout, and 1M-lead scoring speed -------------------------
 SCORING_CONTACTS ?= 100000
