@@ -78,7 +78,13 @@ def cluster_pairs(
         size[root] += size[child]
         bridges[root] += bridges[child] + len(conflicts)
         values[root] = {k: va.get(k, frozenset()) | vb.get(k, frozenset()) for k in va.keys() | vb.keys()}
-    roots = np.array([find(i) for i in range(len(ids))], dtype=np.int64)
+    # Every record's root, by pointer jumping over the whole forest at once (what `find` gives each record).
+    roots = parent.astype(np.int64)
+    while True:
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            break
+        roots = jumped
     cluster_min = ids[roots]
     frame = pl.DataFrame({"record_id": ids, "cluster_root": cluster_min, "cluster_bridges": bridges[roots]})
     frame = frame.with_columns(pl.len().over("cluster_root").alias("cluster_size"))
