@@ -806,9 +806,11 @@ def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame, levels_only:
         col(left, "country_k"), col(right, "country_k")
     )
     company_both = both("company_k")
-    # Read only where both have a company name and the domains are not equal (below and in same_employer: an
-    # equal domain decides both first).
-    company_sim = _token_set(col(left, "company_k"), col(right, "company_k"), where=company_both & ~domain_eq)
+    # Read only where both have a company name and the domains are not equal (same_employer below: an equal
+    # domain decides first), and for the workplace level only where a domain is missing (an equal one decides
+    # first, two different ones are a conflict): random pairs (the u-sample) nearly all have two domains.
+    compared = company_both & (~domain_both if levels_only else ~domain_eq)
+    company_sim = _token_set(col(left, "company_k"), col(right, "company_k"), where=compared)
     no_domain_conflict = ~(domain_both & ~domain_eq)
     # Address parts agreeing up to a typo or a lost space ("57 bedford s treet" ~ "57 bedford street",
     # "park holme" ~ "parkholme").
