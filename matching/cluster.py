@@ -36,10 +36,11 @@ def cluster_pairs(
     `cluster_id` is `id_prefix` + the smallest record id.
     """
     ids = record_ids.cast(pl.Int64).unique().sort().to_numpy()
-    position = {int(r): i for i, r in enumerate(ids)}
-    parent = np.arange(len(ids))
-    size = np.ones(len(ids), dtype=np.int64)
-    bridges = np.zeros(len(ids), dtype=np.int64)
+    position = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+    # Python lists, not arrays: the loop below reads and writes single elements (numpy scalars cost more).
+    parent = list(range(len(ids)))
+    size = [1] * len(ids)
+    bridges = [0] * len(ids)
     attributes: list[str] = [c for c in (cannot_link.columns if cannot_link is not None else []) if c != "record_id"]
     # Per cluster root: the set of non-null values of each cannot-link attribute (one value unless bridged).
 
@@ -58,9 +59,9 @@ def cluster_pairs(
         # Only records on a linking pair can ever be compared: their values are all that is read.
         linked = pl.concat([edges["left_id"], edges["right_id"]]).cast(pl.Int64).unique()
         rows = cannot_link.filter(pl.col("record_id").is_in(linked.implode()) & pl.col("record_id").is_in(ids.tolist()))
-        for row in rows.iter_rows(named=True):
-            values[position[int(row["record_id"])]] = {
-                a: frozenset([row[a]]) for a in attributes if row[a] is not None
+        for record_id, *row in rows.select("record_id", *attributes).iter_rows():
+            values[position[int(record_id)]] = {
+                a: frozenset([value]) for a, value in zip(attributes, row, strict=True) if value is not None
             }
     for left, right, bridge in zip(edges["left_id"], edges["right_id"], strong.fill_null(False), strict=True):
         if left not in position or right not in position:
@@ -78,9 +79,17 @@ def cluster_pairs(
         size[root] += size[child]
         bridges[root] += bridges[child] + len(conflicts)
         values[root] = {k: va.get(k, frozenset()) | vb.get(k, frozenset()) for k in va.keys() | vb.keys()}
-    roots = np.array([find(i) for i in range(len(ids))], dtype=np.int64)
+    # Every record's root, by pointer jumping over the whole forest at once (what `find` gives each record).
+    roots = np.asarray(parent, dtype=np.int64)
+    while True:
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            break
+        roots = jumped
     cluster_min = ids[roots]
-    frame = pl.DataFrame({"record_id": ids, "cluster_root": cluster_min, "cluster_bridges": bridges[roots]})
+    frame = pl.DataFrame(
+        {"record_id": ids, "cluster_root": cluster_min, "cluster_bridges": np.asarray(bridges, dtype=np.int64)[roots]}
+    )
     frame = frame.with_columns(pl.len().over("cluster_root").alias("cluster_size"))
     return frame.select(
         "record_id",

@@ -18,6 +18,8 @@ import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_set_ratio
 from rapidfuzz.process import cpdist
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from matching.junk import flag_junk
 from matching.nicknames import NAME_GROUPS
@@ -366,7 +368,7 @@ def first_names_compatible(left: pl.DataFrame, right: pl.DataFrame) -> np.ndarra
     nickname = _nickname_pairs(left["first_key"], right["first_key"])
     one_initial = left["first_initial"].is_not_null() | right["first_initial"].is_not_null()
     initial = (one_initial & (a.str.slice(0, 1) == b.str.slice(0, 1))).to_numpy()
-    similar = _jaro_winkler(a, b) >= 0.8
+    similar = _jaro_winkler(a, b, where=~(missing | equal)) >= 0.8
     swapped = ((a == right["last_key"].fill_null("-")) | (b == left["last_key"].fill_null("-"))).to_numpy()
     return missing | equal | nickname | initial | similar | swapped
 
@@ -390,9 +392,10 @@ def _shared_values(features: pl.DataFrame, column: str, other: str | None = None
     left, right = pairs.select(names), pairs.select([pl.col(f"{c}_r").alias(c) for c in names])
     first_conflict = ~first_names_compatible(left, right)
     last_l, last_r = left["last_key"].fill_null(""), right["last_key"].fill_null("")
+    last_settled = ((last_l == "") | (last_r == "") | (last_l == last_r)).to_numpy()
     last_conflict = ~(
-        ((last_l == "") | (last_r == "") | (last_l == last_r)).to_numpy()
-        | (_jaro_winkler(last_l, last_r) >= 0.8)
+        last_settled
+        | (_jaro_winkler(last_l, last_r, where=~last_settled) >= 0.8)
         | (last_l == left["first_key"].fill_null("-")).to_numpy()
         | (last_r == right["first_key"].fill_null("-")).to_numpy()
     )
@@ -406,23 +409,22 @@ def _shared_values(features: pl.DataFrame, column: str, other: str | None = None
 
 def _components(links: pl.DataFrame, holders: pl.DataFrame) -> pl.DataFrame:
     """Per value, how many groups its holders (value, record_id) form when `links` (value, record_id,
-    record_id_r) join two holders of that value."""
-    parent: dict[tuple, tuple] = {}
-
-    def find(node: tuple) -> tuple:
-        while parent.get(node, node) != node:
-            parent[node] = parent.get(parent[node], parent[node])
-            node = parent[node]
-        return node
-
-    for value, left, right in links.iter_rows():
-        a, b = find((value, left)), find((value, right))
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    roots = [find((value, record)) for value, record in holders.select("value", "record_id").iter_rows()]
+    record_id_r) join two holders of that value (connected components over the holders, one node per
+    (value, record_id): groups never span two values)."""
+    nodes = holders.select("value", "record_id").with_row_index("node")
+    ends = links.join(nodes, on=["value", "record_id"], how="left").join(
+        nodes.rename({"record_id": "record_id_r", "node": "node_r"}), on=["value", "record_id_r"], how="left"
+    )
+    size = nodes.height
+    if size == 0:
+        return pl.DataFrame(schema={"value": holders.schema["value"], "people": pl.UInt32})
+    graph = sparse.coo_matrix(
+        (np.ones(ends.height, dtype=np.int8), (ends["node"].to_numpy(), ends["node_r"].to_numpy())), shape=(size, size)
+    )
+    _, labels = connected_components(graph, directed=False)
     return (
-        holders.select("value")
-        .with_columns(pl.Series("root", [root[1] for root in roots], dtype=pl.Int64))
+        nodes.select("value")
+        .with_columns(pl.Series("root", labels, dtype=pl.Int64))
         .group_by("value")
         .agg(pl.col("root").n_unique().alias("people"))
     )
@@ -440,19 +442,25 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
     Junk records hold none (they are never paired), and shared emails and phones (see
     `prepare_contact_features`) are no key."""
     features = features.filter(~pl.col("is_junk"))
+    # One key per record and rule (records are unique in `features`), so only the phone rule, which reads two
+    # columns, can repeat a (record, rule, key): it alone is made unique (a unique over every rule's rows cost
+    # more than building them).
     keys = [
         features.select(pl.col("record_id"), pl.lit(rule).alias("rule"), expr.alias("key"))
         for rule, (expr, _) in BLOCKING_RULES.items()
     ]
-    for phone_col, shared in (("phone_d", "phone_shared"), ("mobile_d", "mobile_shared")):
-        keys.append(
-            features.select(
-                pl.col("record_id"),
-                pl.lit("phone").alias("rule"),
-                pl.when(~pl.col(shared)).then(pl.col(phone_col)).alias("key"),
-            )
+    phones = [
+        features.select(
+            pl.col("record_id"),
+            pl.lit("phone").alias("rule"),
+            pl.when(~pl.col(shared)).then(pl.col(phone_col)).alias("key"),
         )
-    return pl.concat(keys).drop_nulls("key").unique(["record_id", "rule", "key"])
+        for phone_col, shared in (("phone_d", "phone_shared"), ("mobile_d", "mobile_shared"))
+    ]
+    if features["record_id"].n_unique() < features.height:  # a record given twice: every rule may repeat
+        return pl.concat([*keys, *phones]).drop_nulls("key").unique(["record_id", "rule", "key"])
+    keys.append(pl.concat(phones).drop_nulls("key").unique(["record_id", "rule", "key"], maintain_order=True))
+    return pl.concat(keys).drop_nulls("key")
 
 
 def block_labels(features: pl.DataFrame) -> pl.Series:
@@ -467,20 +475,47 @@ def block_labels(features: pl.DataFrame) -> pl.Series:
     return joined["block_keys"].fill_null(pl.lit([], dtype=pl.List(pl.String)))
 
 
+# Rules in name order: bit i of a pair's rule mask is `_RULES_BY_NAME[i]` (see `candidate_pairs`).
+_RULES_BY_NAME = tuple(sorted(BLOCK_CAPS))
+
+
 def candidate_pairs(
     features: pl.DataFrame, touching: pl.Series | None = None, block_sizes: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """Blocking: the union of record pairs sharing any strict key (SQL on DuckDB). Columns left_id < right_id.
+    """Blocking: the union of record pairs sharing any strict key (SQL on DuckDB). Columns left_id < right_id,
+    rules (the names of the rules whose blocks hold the pair, sorted).
 
     Junk records are never paired, and shared emails and phones (see `prepare_contact_features`) pair nobody.
     With `touching` (record ids), only pairs with at least one of those records are returned (a delta).
     A block of more records than its rule's cap (`BLOCK_CAPS`) pairs nobody. `block_sizes` (block label, size)
     gives the blocks' sizes over all records when `features` holds only some of them (an incremental run);
     without it the blocks are counted in `features`.
+
+    Each usable block gets an integer id and each rule a bit, so the self-join and the grouping by pair run
+    on integers (a join on the rule and key strings and a sorted list of distinct rule names per pair cost a
+    third more); a pair's rule mask becomes its list of rule names once per distinct mask.
     """
-    blocking_keys_ = blocking_keys(features).with_columns(  # noqa: F841 (read by the SQL below)
-        pl.col("rule").replace_strict(BLOCK_CAPS, return_dtype=pl.Int64).alias("cap")
-    ).to_arrow()
+    rules = pl.DataFrame(
+        {
+            "rule": list(_RULES_BY_NAME),
+            "cap": [BLOCK_CAPS[rule] for rule in _RULES_BY_NAME],
+            "bit": list(range(len(_RULES_BY_NAME))),
+        },
+        schema={"rule": pl.String, "cap": pl.Int64, "bit": pl.Int64},
+    )
+    keys = blocking_keys(features).join(rules, on="rule")
+    if block_sizes is None:
+        keys = keys.with_columns(pl.len().over("rule", "key").cast(pl.Int64).alias("size"))
+    else:
+        sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).unique("block")
+        keys = keys.with_columns(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).alias("block")).join(
+            sizes, on="block"
+        )
+    kept = (  # noqa: F841 (read by the SQL below)
+        keys.filter(pl.col("size").is_between(2, pl.col("cap")))
+        .select("record_id", "bit", pl.struct("rule", "key").rank("dense").alias("block"))
+        .to_arrow()
+    )
     touched_ids = pl.DataFrame(  # noqa: F841 (read by the SQL below)
         {"record_id": touching if touching is not None else []}, schema={"record_id": pl.Int64}
     ).to_arrow()
@@ -489,22 +524,12 @@ def candidate_pairs(
         if touching is not None
         else ""
     )
-    if block_sizes is None:
-        usable = "select rule, key from blocking_keys_ group by rule, key having count(*) between 2 and any_value(cap)"
-    else:
-        sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).to_arrow()  # noqa: F841
-        usable = (
-            "select distinct k.rule, k.key from blocking_keys_ k join sizes s "
-            f"on s.block = k.rule || '{BLOCK_SEPARATOR}' || k.key where s.size between 2 and k.cap"
-        )
     con = duckdb.connect()
     try:
         pairs = con.sql(
             f"""
-            with usable_blocks as ({usable}),
-            kept as (select k.record_id, k.rule, k.key from blocking_keys_ k semi join usable_blocks using (rule, key))
-            select a.record_id as left_id, b.record_id as right_id, list(distinct a.rule order by a.rule) as rules
-            from kept a join kept b on a.rule = b.rule and a.key = b.key and a.record_id < b.record_id
+            select a.record_id as left_id, b.record_id as right_id, bit_or(1::bigint << a.bit) as mask
+            from kept a join kept b on a.block = b.block and a.record_id < b.record_id
             {delta_filter}
             group by all
             order by left_id, right_id
@@ -512,17 +537,54 @@ def candidate_pairs(
         ).pl()
     finally:
         con.close()
-    return pairs
+    masks = pairs["mask"].unique().to_list()
+    names = pl.DataFrame(
+        {"mask": masks, "rules": [[r for bit, r in enumerate(_RULES_BY_NAME) if mask >> bit & 1] for mask in masks]},
+        schema={"mask": pl.Int64, "rules": pl.List(pl.String)},
+    )
+    return pairs.join(names, on="mask", how="left", maintain_order="left").select(
+        pl.col("left_id").cast(pl.Int64), pl.col("right_id").cast(pl.Int64), "rules"
+    )
 
 
-def _per_distinct_pair(left: pl.Series, right: pl.Series, scorer: Callable) -> np.ndarray:
+def _per_distinct_pair(
+    left: pl.Series,
+    right: pl.Series,
+    scorer: Callable,
+    where: np.ndarray | None = None,
+    fill: float = 0.0,
+    identical: float | None = None,
+) -> np.ndarray:
     """`scorer` of each aligned (left, right) pair (nulls as ""), computed once per distinct pair: candidate
     pairs repeat names, titles and cities (150k pairs of 100k contacts hold 10k distinct first-name pairs).
 
     Distinct pairs are found by a hash of the two strings, sorted in numpy: a polars `unique` and a join back on
     two string columns cost about three times the scoring. Every row is then checked against the pair it was
     mapped to, so a hash collision can never give a pair another pair's score (it falls back to exact grouping).
+
+    With `where` (a boolean mask over the pairs) only those rows are scored and every other row holds `fill`:
+    for a caller that reads the score only where, say, both values are present (79% of mobile numbers are
+    missing: three of the four phone combinations would be scored for nothing). `identical` is the scorer's
+    value for two equal non-empty strings (1.0 for Jaro-Winkler, 0 for an edit distance): such rows (most
+    candidate pairs share their city, street or employer) take it without being scored.
     """
+    if identical is not None:
+        a, b = left.fill_null(""), right.fill_null("")
+        same = ((a == b) & (a != "")).to_numpy()
+        if same.any():
+            scored = ~same if where is None else (where & ~same)
+            scores = _per_distinct_pair(left, right, scorer, scored, fill)
+            scores[same if where is None else (where & same)] = identical
+            return scores
+    if where is not None:
+        rows = np.flatnonzero(where)
+        if rows.size == len(left):
+            return _per_distinct_pair(left, right, scorer)
+        scores = np.full(len(left), fill, dtype=np.float64)
+        if rows.size:
+            indices = pl.Series(rows)
+            scores[rows] = _per_distinct_pair(left.gather(indices), right.gather(indices), scorer)
+        return scores
     a, b = left.fill_null("").cast(pl.String), right.fill_null("").cast(pl.String)
     aligned = pl.DataFrame({"a": a, "b": b})
     _, first, inverse = np.unique(aligned.hash_rows().to_numpy(), return_index=True, return_inverse=True)
@@ -535,21 +597,28 @@ def _per_distinct_pair(left: pl.Series, right: pl.Series, scorer: Callable) -> n
     return scores[inverse]
 
 
-def _jaro_winkler(left: pl.Series, right: pl.Series) -> np.ndarray:
-    return _per_distinct_pair(left, right, JaroWinkler.normalized_similarity).astype(np.float32)
+def _jaro_winkler(left: pl.Series, right: pl.Series, where: np.ndarray | None = None) -> np.ndarray:
+    """Jaro-Winkler similarity per aligned pair (0.0 outside `where`, see `_per_distinct_pair`)."""
+    return _per_distinct_pair(left, right, JaroWinkler.normalized_similarity, where, identical=1.0).astype(np.float32)
 
 
 def _spaceless(left: pl.DataFrame, right: pl.DataFrame, column: str) -> tuple[pl.Series, pl.Series]:
     return tuple(frame[column].str.replace_all(" ", "", literal=True) for frame in (left, right))
 
 
-def _osa_distance(left: pl.Series, right: pl.Series) -> np.ndarray:
-    """Edit distance counting an adjacent transposition as one edit (a typed-in digit swap)."""
-    return _per_distinct_pair(left, right, OSA.distance)
+# An edit distance no caller reads as close (the rows `_osa_distance` was not asked to score).
+_FAR = 1_000_000
 
 
-def _token_set(left: pl.Series, right: pl.Series) -> np.ndarray:
-    return _per_distinct_pair(left, right, token_set_ratio).astype(np.float32) / 100.0
+def _osa_distance(left: pl.Series, right: pl.Series, where: np.ndarray | None = None) -> np.ndarray:
+    """Edit distance counting an adjacent transposition as one edit (a typed-in digit swap); `_FAR` outside
+    `where`."""
+    return _per_distinct_pair(left, right, OSA.distance, where, fill=_FAR, identical=0)
+
+
+def _token_set(left: pl.Series, right: pl.Series, where: np.ndarray | None = None) -> np.ndarray:
+    """Token-set similarity in [0, 1] per aligned pair (0.0 outside `where`)."""
+    return _per_distinct_pair(left, right, token_set_ratio, where, identical=100.0).astype(np.float32) / 100.0
 
 
 # The feature columns `comparison_levels` reads.
@@ -584,21 +653,26 @@ COMPARISON_SLICE_PAIRS = 500_000
 
 
 def comparison_levels(
-    pairs: pl.DataFrame, features: pl.DataFrame, slice_pairs: int = COMPARISON_SLICE_PAIRS
+    pairs: pl.DataFrame, features: pl.DataFrame, slice_pairs: int = COMPARISON_SLICE_PAIRS, levels_only: bool = False
 ) -> pl.DataFrame:
-    """Per candidate pair, the comparison level of each field (`<field>_level`, index into `LEVELS[field]`).
+    """Per candidate pair, the comparison level of each field (`<field>_level`, index into `LEVELS[field]`), and
+    unless `levels_only` what scoring reads besides (the name and title values, corroborated, conflict,
+    same_employer, bridges).
 
     Each pair's levels depend on its two records only, so pairs are compared in slices of `slice_pairs`."""
     # Only the columns compared are joined onto the pairs (each join copies every column it carries).
     features = features.select(pl.col("record_id"), *(pl.col(c) for c in _COMPARED_COLUMNS if c in features.columns))
     if pairs.height <= slice_pairs:
-        return _comparison_levels(pairs, features)
+        return _comparison_levels(pairs, features, levels_only)
     return pl.concat(
-        [_comparison_levels(pairs.slice(start, slice_pairs), features) for start in range(0, pairs.height, slice_pairs)]
+        [
+            _comparison_levels(pairs.slice(start, slice_pairs), features, levels_only)
+            for start in range(0, pairs.height, slice_pairs)
+        ]
     )
 
 
-def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
+def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame, levels_only: bool = False) -> pl.DataFrame:
     left = pairs.select("left_id", "right_id").join(
         features, left_on="left_id", right_on="record_id", how="left", maintain_order="left"
     )
@@ -690,8 +764,8 @@ def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFr
         [~last_both, equal(last_l, last_r_used), partial, jw_l >= 0.92, jw_l >= 0.80], [0, 1, 2, 3, 4], 5
     )
     # Kept for term-frequency adjustment of exact name agreement (and whether it was a swapped one).
-    out["_first_value"] = first_l.to_numpy()
-    out["_last_value"] = last_l.to_numpy()
+    out["_first_value"] = first_l
+    out["_last_value"] = last_l
     out["_names_swapped"] = swapped
 
     # Phone: any of phone/mobile equal; same last 7 digits (a local vs international form staging missed).
@@ -713,12 +787,14 @@ def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFr
             exact |= equal(a, b)
             last7 |= equal(a.str.slice(-7), b.str.slice(-7))
             same_length = equal(a.str.len_chars(), b.str.len_chars())
-            one_typo |= same_length & (_osa_distance(a, b) <= 1)
+            # Only numbers of one length can be one typo apart: the others are not scored.
+            one_typo |= same_length & (_osa_distance(a, b, where=same_length) <= 1)
     out["phone"] = np.select([~(any_l & any_r), exact, last7, one_typo], [0, 1, 2, 3], 4)
 
-    title_sim = _token_set(col(left, "title_k"), col(right, "title_k"))
+    title_both = both("title_k")
+    title_sim = _token_set(col(left, "title_k"), col(right, "title_k"), where=title_both)
     out["job_title"] = np.select(
-        [~both("title_k"), equal(col(left, "title_k"), col(right, "title_k")), title_sim >= 0.8], [0, 1, 2], 3
+        [~title_both, equal(col(left, "title_k"), col(right, "title_k")), title_sim >= 0.8], [0, 1, 2], 3
     )
     out["_title_value"] = col(left, "title_k")
 
@@ -729,15 +805,20 @@ def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFr
     postal_eq = equal(col(left, "postal_k"), col(right, "postal_k")) & equal(
         col(left, "country_k"), col(right, "country_k")
     )
-    company_sim = _token_set(col(left, "company_k"), col(right, "company_k"))
     company_both = both("company_k")
+    # Read only where both have a company name and the domains are not equal (same_employer below: an equal
+    # domain decides first), and for the workplace level only where a domain is missing (an equal one decides
+    # first, two different ones are a conflict): random pairs (the u-sample) nearly all have two domains.
+    compared = company_both & (~domain_both if levels_only else ~domain_eq)
+    company_sim = _token_set(col(left, "company_k"), col(right, "company_k"), where=compared)
     no_domain_conflict = ~(domain_both & ~domain_eq)
     # Address parts agreeing up to a typo or a lost space ("57 bedford s treet" ~ "57 bedford street",
     # "park holme" ~ "parkholme").
-    street_close = both("street_k") & (_jaro_winkler(*_spaceless(left, right, "street_k")) >= 0.9)
-    city_close = both("city_k") & (_jaro_winkler(*_spaceless(left, right, "city_k")) >= 0.9)
+    street_both, city_both = both("street_k"), both("city_k")
+    street_close = street_both & (_jaro_winkler(*_spaceless(left, right, "street_k"), where=street_both) >= 0.9)
+    city_close = city_both & (_jaro_winkler(*_spaceless(left, right, "city_k"), where=city_both) >= 0.9)
     address_parts = street_close.astype(np.int8) + postal_eq.astype(np.int8) + city_close.astype(np.int8)
-    any_workplace = domain_both | company_both | both("street_k") | both("postal_k") | both("city_k")
+    any_workplace = domain_both | company_both | street_both | both("postal_k") | city_both
     out["workplace"] = np.select(
         [
             ~any_workplace,
@@ -751,6 +832,8 @@ def _comparison_levels(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFr
         6,
     )
     levels = pl.DataFrame({f"{name}_level": out[name].astype(np.int8) for name in LEVELS})
+    if levels_only:
+        return pl.concat([pairs.select("left_id", "right_id"), levels], how="horizontal")
     # Personal identifiers: do any agree (corroboration), do any contradict (conflict)? Two mailboxes at one
     # domain contradict unless both are made of the person's own names (anna.schmidt@ ~ aschmidt@); mailboxes
     # at two domains do not (people have several addresses), nor does a missing value.
@@ -830,7 +913,7 @@ def estimate_u(features: pl.DataFrame, config: MatchConfig) -> dict[str, np.ndar
     keep = a != b
     ids = features["record_id"].to_numpy()
     sample = pl.DataFrame({"left_id": ids[a[keep]], "right_id": ids[b[keep]]})
-    levels = comparison_levels(sample, features)
+    levels = comparison_levels(sample, features, levels_only=True)
     u: dict[str, np.ndarray] = {}
     for name, names in LEVELS.items():
         counts = np.bincount(levels[f"{name}_level"].to_numpy(), minlength=len(names))[1:].astype(float)
@@ -863,15 +946,24 @@ def estimate_m(
     """
     names = list(LEVELS)
     lv = {name: levels[f"{name}_level"].to_numpy() for name in names}
+    # Pairs with the same level in every field have the same weight: it is computed once per combination of
+    # levels (a few thousand, against millions of pairs at 1M records) by the same operations on the same
+    # values, so to the same bits, and spread back to the pairs for the sums.
+    code = np.zeros(levels.height, dtype=np.int64)
+    for name in names:
+        code = code * len(LEVELS[name]) + lv[name]
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    combination_lv = {name: lv[name][first] for name in names}
     m = {name: m_init[name].copy() for name in names}
     share = 0.5
     for _ in range(iterations):
-        log_ratio = np.zeros(levels.height)
+        log_ratio = np.zeros(first.size)
         for name in names:
+            # The log of each level's ratio, looked up per combination (the same values as the log taken per pair).
             ratio = np.concatenate([[1.0], m[name] / u[name]])
-            log_ratio += np.log(ratio[lv[name]])
+            log_ratio += np.log(ratio)[combination_lv[name]]
         odds = share / (1 - share) * np.exp(np.clip(log_ratio, -700, 700))
-        weight = odds / (1 + odds)
+        weight = (odds / (1 + odds))[inverse]
         share = float(np.clip(weight.mean(), 1e-6, 1 - 1e-6))
         for name in names:
             counts = np.bincount(lv[name], weights=weight, minlength=len(LEVELS[name]))[1:]
@@ -1045,9 +1137,15 @@ class MatchParameters:
 
 
 def _bayes_weights(
-    levels: pl.DataFrame, counts: dict[str, dict[str, int]], records: int, u: dict, m: dict
+    levels: pl.DataFrame,
+    counts: dict[str, dict[str, int]],
+    records: int,
+    u: dict,
+    m: dict,
+    with_columns: bool = True,
 ) -> tuple[np.ndarray, dict[str, pl.Series]]:
-    """Per pair the summed log2 Bayes factors of all fields, and the level label and weight columns per field.
+    """Per pair the summed log2 Bayes factors of all fields, and the level label and weight columns per field
+    (none without `with_columns`: a caller that needs only the sum).
 
     `counts` (`term_counts`) and `records` are the records' name frequencies and number: what the exact name and
     title agreements are weighed against."""
@@ -1072,8 +1170,10 @@ def _bayes_weights(
             value_u = _name_share(levels["_title_value"], counts["title_k"], records)
             w = np.where(lv == 1, np.log2(m_field[0] / np.maximum(value_u, 1.0 / n)), w)
         total += w
-        columns[f"{name}_level"] = pl.Series(np.asarray(names, dtype=object)[lv].tolist(), dtype=pl.String)
-        columns[f"{name}_weight"] = pl.Series(np.round(w, 3))
+        if with_columns:
+            labels = pl.Series(names, dtype=pl.String)
+            columns[f"{name}_level"] = labels.gather(pl.Series(lv, dtype=pl.UInt32))
+            columns[f"{name}_weight"] = pl.Series(np.round(w, 3))
     return total, columns
 
 
@@ -1159,7 +1259,7 @@ def estimate_parameters(
                 {f"m.{name}": "anchored" for name, count in anchored.items() if count >= config.min_anchored_pairs}
             )
     if config.prior_from_data and enough:
-        total, _ = _bayes_weights(levels, counts, features.height, u, m)
+        total, _ = _bayes_weights(levels, counts, features.height, u, m, with_columns=False)
         cap = config.max_duplicate_rate * 2.0 / max(1, n - 1)
         estimated = estimate_prior(total, n, floor, cap)
         # Pinned at the cap: the data cannot tell how many duplicates there are (a crowd of look-alike pairs

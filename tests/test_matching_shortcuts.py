@@ -1,0 +1,117 @@
+"""The matcher's shortcuts give what the plain computation gives: scorers skipping rows nobody reads or whose
+score is known, EM weighing each combination of levels once, the pair self-join on integer block ids, and the
+shared-value groups as connected components."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.fuzz import token_set_ratio
+from rapidfuzz.process import cpdist
+
+from matching import contacts
+from tests.matching_fixtures import background, person, records_frame
+
+WORDS = ["anna", "ana", "ben", "benn", "head of sales", "sales head", "12345678", "12345687", "", None]
+
+
+def _random_strings(rng: np.random.Generator, n: int) -> pl.Series:
+    return pl.Series([WORDS[i] for i in rng.integers(0, len(WORDS), n)], dtype=pl.String)
+
+
+def test_scorers_skip_rows_without_changing_the_rows_read():
+    rng = np.random.default_rng(5)
+    left, right = _random_strings(rng, 400), _random_strings(rng, 400)
+    where = rng.random(400) < 0.6
+    for scorer, identical, fill in (
+        (JaroWinkler.normalized_similarity, 1.0, 0.0),
+        (token_set_ratio, 100.0, 0.0),
+        (OSA.distance, 0, 1e6),
+    ):
+        plain = np.asarray(cpdist(left.fill_null("").to_list(), right.fill_null("").to_list(), scorer=scorer))
+        full = contacts._per_distinct_pair(left, right, scorer, identical=identical)
+        assert np.array_equal(full, plain)
+        masked = contacts._per_distinct_pair(left, right, scorer, where=where, fill=fill, identical=identical)
+        assert np.array_equal(masked[where], plain[where])
+        assert np.all(masked[~where] == fill)
+
+
+def _estimate_m_per_pair(levels: pl.DataFrame, u: dict, m_init: dict, iterations: int = 25, floor: float = 1e-4):
+    """EM as written before the per-combination shortcut: every pair's weight computed on its own."""
+    names = list(contacts.LEVELS)
+    lv = {name: levels[f"{name}_level"].to_numpy() for name in names}
+    m = {name: m_init[name].copy() for name in names}
+    share = 0.5
+    for _ in range(iterations):
+        log_ratio = np.zeros(levels.height)
+        for name in names:
+            ratio = np.concatenate([[1.0], m[name] / u[name]])
+            log_ratio += np.log(ratio[lv[name]])
+        odds = share / (1 - share) * np.exp(np.clip(log_ratio, -700, 700))
+        weight = odds / (1 + odds)
+        share = float(np.clip(weight.mean(), 1e-6, 1 - 1e-6))
+        for name in names:
+            counts = np.bincount(lv[name], weights=weight, minlength=len(contacts.LEVELS[name]))[1:]
+            if counts.sum() > 0:
+                estimate = np.maximum(counts / counts.sum(), floor)
+                m[name] = estimate / estimate.sum()
+    return m, share * levels.height
+
+
+def test_em_per_combination_of_levels_is_bit_identical_to_per_pair():
+    rng = np.random.default_rng(11)
+    levels = pl.DataFrame(
+        {f"{name}_level": rng.integers(0, len(names), 5000).astype(np.int8) for name, names in contacts.LEVELS.items()}
+    )
+    u = {name: np.full(len(names) - 1, 1.0 / (len(names) - 1)) for name, names in contacts.LEVELS.items()}
+    m_init = {name: np.asarray(values, dtype=float) for name, values in contacts.DEFAULT_M.items()}
+    m, matches = contacts.estimate_m(levels, u, m_init)
+    m_ref, matches_ref = _estimate_m_per_pair(levels, u, m_init)
+    assert matches == matches_ref
+    assert all(np.array_equal(m[name], m_ref[name]) for name in contacts.LEVELS)
+
+
+def _features() -> pl.DataFrame:
+    rows = background(120) + [
+        person(1, "Anna", "Schmidt", "acme.com", "+15550001111"),
+        person(2, "Anna", "Schmidt", "acme.com", "+15550001111", email="a.schmidt@acme.com"),
+        person(3, "Schmidt", "Anna", "acme.com", None),
+        person(4, "Anna", "Schmitt", "other.org", "+15550001111", mobile_phone="+15550001111"),
+    ]
+    return contacts.prepare_contact_features(records_frame(rows))
+
+
+def test_candidate_pairs_list_every_rule_sharing_a_usable_block_sorted():
+    features = _features()
+    keys = contacts.blocking_keys(features)
+    caps = pl.DataFrame({"rule": list(contacts.BLOCK_CAPS), "cap": list(contacts.BLOCK_CAPS.values())})
+    usable = (
+        keys.group_by("rule", "key")
+        .agg(pl.len().alias("n"))
+        .join(caps, on="rule")
+        .filter(pl.col("n").is_between(2, pl.col("cap")))
+    )
+    kept = keys.join(usable.select("rule", "key"), on=["rule", "key"])
+    expected = (
+        kept.join(kept.select("rule", "key", pl.col("record_id").alias("right_id")), on=["rule", "key"])
+        .filter(pl.col("record_id") < pl.col("right_id"))
+        .group_by(pl.col("record_id").alias("left_id"), "right_id")
+        .agg(pl.col("rule").unique().sort().alias("rules"))
+        .sort("left_id", "right_id")
+    )
+    pairs = contacts.candidate_pairs(features)
+    assert pairs.equals(expected)
+    assert pairs.filter((pl.col("left_id") == 1) & (pl.col("right_id") == 2))["rules"].to_list()[0] == sorted(
+        ["name", "name_domain", "name_postal", "last_name_domain_initial", "phone", "first_name_postal",
+         "last_name_postal", "sorted_names", "soundex_names_city", "swapped_name_domain"]
+    )  # fmt: skip
+    # The phone rule reads phone and mobile: one key per (record, rule, key) even where both hold one number.
+    assert keys.filter(pl.col("record_id") == 4, pl.col("rule") == "phone").height == 1
+
+
+def test_shared_value_groups_are_connected_components_per_value():
+    holders = pl.DataFrame({"value": ["a", "a", "a", "a", "b", "b", "c"], "record_id": [1, 2, 3, 4, 1, 5, 6]})
+    links = pl.DataFrame({"value": ["a", "a", "b"], "record_id": [1, 3, 1], "record_id_r": [2, 4, 5]})
+    people = dict(contacts._components(links, holders).sort("value").iter_rows())
+    assert people == {"a": 2, "b": 1, "c": 1}
