@@ -12,18 +12,41 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from actions.catalog import ACTION_TYPES, RiskClass, stricter
-from actions.model import Action, PolicyVerdict, Proposal, action_id
+from actions.model import Action, PolicyVerdict, Proposal, ProposalStub, action_id
 from actions.policy import Policy
 from actions.suppression import SuppressionSnapshot
 
 
-@dataclass(frozen=True)
 class Blocked:
-    """A proposal a guardrail stopped, with the rule and why."""
+    """A proposal a guardrail (or its workflow) stopped, with the rule and why.
 
-    proposal: Proposal
-    rule: str
-    reason: str
+    The proposal may be given as a stub (`ProposalStub`: a candidate row the planner's pre-pass did not build, say
+    a sequence below the confidence floor): it is built the first time `proposal` is read, the same proposal either
+    way. A run's blocked items are mostly counted by rule, so most are never built."""
+
+    __slots__ = ("_proposal", "rule", "reason")
+
+    def __init__(self, proposal: Proposal | ProposalStub, rule: str, reason: str) -> None:
+        self._proposal = proposal
+        self.rule = rule
+        self.reason = reason
+
+    @property
+    def proposal(self) -> Proposal:
+        """The blocked proposal (built from its stub on first read)."""
+        if isinstance(self._proposal, ProposalStub):
+            self._proposal = self._proposal.build()
+        return self._proposal
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Blocked):
+            return NotImplemented
+        return (self.rule, self.reason, self.proposal) == (other.rule, other.reason, other.proposal)
+
+    __hash__ = None  # type: ignore[assignment]  # as before: a proposal's payload is a dict
+
+    def __repr__(self) -> str:
+        return f"Blocked(proposal={self._proposal!r}, rule={self.rule!r}, reason={self.reason!r})"
 
 
 @dataclass

@@ -167,7 +167,9 @@ class ProposalStub:
     full `Proposal` (reasons, evidence, payload, target). The planner builds only the stubs whose slot is free and
     within today's caps; `build` checks the proposal has the slot, type and owner the stub said."""
 
-    __slots__ = ("workflow", "action_type", "target", "evidence_window", "owner", "slot_key", "_build")
+    __slots__ = (
+        "workflow", "action_type", "target", "evidence_window", "owner", "slot_key", "group", "_build", "_built"
+    )
 
     def __init__(
         self,
@@ -177,6 +179,7 @@ class ProposalStub:
         evidence_window: str,
         owner: str | None,
         build: Callable[[], Proposal],
+        group: tuple[str, str] | None = None,
     ) -> None:
         self.workflow = workflow
         self.action_type = action_type
@@ -184,14 +187,22 @@ class ProposalStub:
         self.evidence_window = evidence_window
         self.owner = owner
         self.slot_key = slot_key_of(workflow.value, target.kind, target.id, action_type, evidence_window)
+        # What the workflow groups the row under, where the planner needs it before the proposal (the sequence
+        # workflows: the enrolment, `(golden contact id, sequence id)`).
+        self.group = group
         self._build = build
+        self._built: Proposal | None = None
 
     def build(self) -> Proposal:
-        """The full proposal (an error if it is not the one the stub stood for: the pre-pass would be wrong)."""
+        """The full proposal, built once (an error if it is not the one the stub stood for: the pre-pass would be
+        wrong)."""
+        if self._built is not None:
+            return self._built
         proposal = self._build()
         seen = (proposal.slot_key, proposal.action_type, proposal.owner, proposal.target.account_id)
         if seen != (self.slot_key, self.action_type, self.owner, self.target.account_id):
             raise ValueError(f"proposal {seen} differs from its stub {self.slot_key, self.action_type, self.owner}")
+        self._built = proposal
         return proposal
 
 

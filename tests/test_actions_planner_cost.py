@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 from planning_fixtures import busy_world
 
-from actions.drafts import _compiled, _render, render_draft, template_fields
+from actions.drafts import _ENV, _render, render_draft, template_fields
 from actions.planner import OPEN_ACTION_FIELDS, PlanResult, StoreView, apply_plan, cyclic_gc_paused, plan
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
@@ -77,10 +77,13 @@ def test_planning_pauses_the_cycle_collector_and_restores_it():
 def test_drafts_render_exactly_as_jinja_renders_them():
     sources = [source for t in POLICY.drafts.templates.values() for source in (t.subject, t.body)]
     assert sources
-    tricky = ["Zoë {{ x }}", "Acme & Sons\n<b>", "  spaced  ", "1 December 2026", "{% raw %}"]
+    # Whitespace control, trailing newlines, Windows line ends, a field used twice, a placeholder alone.
+    sources += ["Hi {{- x }} ,\n\n{{ y -}}\n  end\n", "a\r\nb {{ x }}\r\n", "{{ x }}{{ x }}", "{{ y }}", "plain\n\n"]
+    tricky = ["Zoë {{ x }}", "Acme & Sons\n<b>", "  spaced  ", "1 December 2026", "{% raw %}", ""]
     for source in sources:
-        values = {name: tricky[n % len(tricky)] for n, name in enumerate(template_fields(source))}
-        assert _render(_compiled(source), values) == _compiled(source).render(values)
+        for shift in range(len(tricky)):
+            values = {name: tricky[(n + shift) % len(tricky)] for n, name in enumerate(template_fields(source))}
+            assert _render(source, values) == _ENV.from_string(source).render(values), (source, values)
     draft = render_draft(
         "t", "Hi {{ first }}", "For {{ company }}.\n", {"first": tricky[0], "company": tricky[1]}, [], {}
     )

@@ -6,13 +6,21 @@ proposal built up front, as before) decide exactly the same actions, withdrawals
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import sqlalchemy as sa
 
 from actions.catalog import Workflow
-from actions.inputs import FOLLOW_UP_SCHEMA, MULTITHREAD_SCHEMA, OPEN_DEAL_SCHEMA, STAGE_EVIDENCE_SCHEMA
+from actions.guardrails import Blocked
+from actions.inputs import (
+    FOLLOW_UP_SCHEMA,
+    MULTITHREAD_SCHEMA,
+    OPEN_DEAL_SCHEMA,
+    SEQUENCE_CANDIDATE_SCHEMA,
+    STAGE_EVIDENCE_SCHEMA,
+)
 from actions.model import ProposalStub
 from actions.planner import StoreView, _proposals_by_workflow, apply_plan, plan
 from actions.policy import load_policy
@@ -25,7 +33,15 @@ from ops_store.schema import actions as actions_table
 POLICY = load_policy()
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 FUNCTIONS = ["executive", "finance", "it", "operations", "sales", "marketing"]
-STUBBED = {Workflow.SUPPRESSION, Workflow.HYGIENE, Workflow.MULTITHREADING}
+STUBBED = {
+    Workflow.SUPPRESSION,
+    Workflow.HYGIENE,
+    Workflow.MULTITHREADING,
+    Workflow.SEQUENCES,
+    Workflow.SEQUENCE_DRAFTS,
+}
+INDUSTRIES = ["computer software", "banking", "marketing and advertising", "retail", None]
+SIGNALS = ["tool_installs_30d", "hiring_signals_30d", "demo_requests_30d", "pricing_visits_30d", "product_events_30d"]
 
 
 def _world(seed: int, contacts: int = 1500):
@@ -107,6 +123,23 @@ def _world(seed: int, contacts: int = 1500):
                         "candidate_job_title": None,
                     }
                 )
+    # Sequence candidates: signals strong and weak (below the floor), every draft segment, missing first names and
+    # a banned claim in a company name (refused drafts), tiers 1-3; far more than the daily caps let through.
+    sequences = []
+    for n, (golden, _, _) in enumerate(rng.sample(people, 700)):
+        row = {"golden_contact_id": golden, "account_domain": None, "tool_install_signal_id": None}
+        row |= {signal: rng.choice([0, 0, 0, 1, 2, 3, 6]) for signal in SIGNALS}
+        if row["tool_installs_30d"]:
+            row |= {"tool_install_signal_id": f"sig-{n}", "tool_install_detail": "installed a competitor's CRM"}
+        sequences.append(row)
+    w.sequence_candidates = pl.DataFrame(sequences, schema=SEQUENCE_CANDIDATE_SCHEMA)
+    i = pl.int_range(pl.len())
+    w.contacts = w.contacts.with_columns(
+        industry=pl.Series([INDUSTRIES[n % len(INDUSTRIES)] for n in range(w.contacts.height)], dtype=pl.String),
+        first_name=pl.when(i % 17 == 3).then(None).otherwise("first_name"),
+        company_name=pl.when(i % 23 == 5).then(pl.lit("Guaranteed Results Ltd")).otherwise("company_name"),
+        tier=(i % 3 + 1).cast(pl.Int64),
+    )
     w.meeting_follow_ups = pl.DataFrame(meetings, schema=FOLLOW_UP_SCHEMA)
     w.open_deals = pl.DataFrame(deals, schema=OPEN_DEAL_SCHEMA)
     w.stage_evidence = pl.DataFrame(evidence, schema=STAGE_EVIDENCE_SCHEMA)
@@ -127,9 +160,14 @@ def _same(fast, full) -> None:
 
 
 def _free_some_slots(engine, now: datetime, rng: random.Random) -> int:
-    """Withdraw some open actions and expire others (their slots reopen)."""
+    """Withdraw some open actions and expire others (their slots reopen); reject a few sequence enrolments (their
+    drafts are dropped)."""
     queue = DecisionQueue(engine, POLICY, clock=lambda: now)
-    open_ids = sorted(a.action_id for a in queue.iter_open(("action_id", "workflow")))
+    open_actions = sorted((a.action_id, a.workflow) for a in queue.iter_open(("action_id", "workflow")))
+    enrolments = [i for i, workflow in open_actions if workflow == Workflow.SEQUENCES.value]
+    for action_id in rng.sample(enrolments, len(enrolments) // 6):
+        queue.reject(action_id, "Rita Ops", note="not this one")
+    open_ids = sorted(i for i, _ in open_actions if i not in set(enrolments))
     picked = rng.sample(open_ids, len(open_ids) // 4)
     for action_id in picked[::2]:
         queue.withdraw(action_id, "test: withdrawn")
@@ -147,7 +185,7 @@ def test_fast_and_full_passes_plan_the_same_over_hours_days_and_freed_slots():
         world = _world(seed)
         rng = random.Random(seed)
         engine = open_store("sqlite://")
-        totals = {"deferred": 0, "kept": 0, "new": 0, "freed": 0}
+        totals = Counter()
         hours = [NOW, NOW + timedelta(hours=1), NOW + timedelta(hours=2), NOW + timedelta(days=1, hours=1)]
         for n, now in enumerate(hours):
             if n >= 2:  # rows change: some meetings followed up, some deals fixed
@@ -161,14 +199,22 @@ def test_fast_and_full_passes_plan_the_same_over_hours_days_and_freed_slots():
             full = plan(world, POLICY, StoreView.read(engine, POLICY, now), now=now, run_id=f"full-{n}", prepass=False)
             _same(fast, full)
             totals["deferred"] += fast.deferred[Workflow.HYGIENE]
+            for workflow in (Workflow.SEQUENCES, Workflow.SEQUENCE_DRAFTS):
+                totals[f"{workflow.value} deferred"] += fast.deferred[workflow]
+                totals[f"{workflow.value} new"] += sum(1 for a in fast.actions if a.workflow == workflow)
+            totals["floor"] += sum(1 for b in fast.blocked if b.rule == "sequences.confidence_floor")
+            totals["refused drafts"] += sum(1 for b in fast.blocked if b.rule.startswith(("drafts", "content")))
             totals["kept"] += sum(fast.kept[w] for w in STUBBED)
             totals["new"] += sum(1 for a in fast.actions if a.workflow in STUBBED)
             apply_plan(fast, engine, POLICY)
         # The hours exercised what the pre-pass skips (taken slots, capped items) and what it must not (freed slots,
         # a new day's caps).
         assert totals["deferred"] > 20 and totals["kept"] > 50 and totals["freed"] > 10 and totals["new"] > 50, totals
+        assert totals["sequences deferred"] > 50 and totals["sequence_drafts deferred"] > 50, totals
+        assert totals["sequences new"] > 50 and totals["sequence_drafts new"] > 50, totals
+        assert totals["floor"] > 50 and totals["refused drafts"] > 20, totals
         states = DecisionQueue(engine, POLICY).counts(("state",))
-        assert {State(r["state"]) for r in states} >= {State.WITHDRAWN, State.EXPIRED}
+        assert {State(r["state"]) for r in states} >= {State.WITHDRAWN, State.EXPIRED, State.REJECTED}
 
 
 def test_every_stub_builds_the_proposal_it_stands_for():
@@ -177,9 +223,10 @@ def test_every_stub_builds_the_proposal_it_stands_for():
     seen = 0
     for workflow, proposals in by_workflow:
         for item in proposals if isinstance(proposals, list) else []:
-            if isinstance(item, ProposalStub):
-                proposal = item.build()  # raises if slot, type, owner or account differ
-                assert proposal.workflow == workflow == item.workflow
-                assert (proposal.target.kind, proposal.target.id) == (item.target.kind, item.target.id)
+            stub = item._proposal if isinstance(item, Blocked) else item  # a blocked row may be a stub too
+            if isinstance(stub, ProposalStub):
+                proposal = stub.build()  # raises if slot, type, owner or account differ
+                assert proposal.workflow == workflow == stub.workflow
+                assert (proposal.target.kind, proposal.target.id) == (stub.target.kind, stub.target.id)
                 seen += 1
-    assert seen > 300
+    assert seen > 1500

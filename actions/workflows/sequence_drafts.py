@@ -21,21 +21,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import polars as pl
 
 from actions.catalog import Workflow
-from actions.drafts import render_draft
+from actions.drafts import Draft, render_draft
 from actions.guardrails import Blocked
 from actions.inputs import PlanningInputs
-from actions.model import EvidenceRow, Proposal
+from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget, built
 from actions.policy import SEQUENCE_DRAFT_FIELDS, DraftSegment, Policy
 from actions.workflows.common import CONTACTS_TABLE, contact_index, iso
 
 
-def enrolment_key(proposal: Proposal) -> tuple[str, str]:
-    """The (golden contact, sequence id) an enrolment or a step draft belongs to."""
+def enrolment_key(proposal: Proposal | ProposalStub) -> tuple[str, str]:
+    """The (golden contact, sequence id) an enrolment or a step draft belongs to (a stub says it without building)."""
+    if isinstance(proposal, ProposalStub):
+        assert proposal.group is not None, "a sequence stub names its enrolment"
+        return proposal.group
     return proposal.target.id, str(proposal.payload.get("sequence_id"))
 
 
@@ -45,52 +49,96 @@ def draft_record(contact: dict[str, Any]) -> dict[str, Any]:
 
 
 def sequence_draft_proposals(
-    inputs: PlanningInputs, policy: Policy, enrolments: list[Proposal | Blocked]
-) -> list[Proposal | Blocked]:
+    inputs: PlanningInputs, policy: Policy, enrolments: list[Proposal | ProposalStub | Blocked]
+) -> list[ProposalStub | Blocked]:
     """One draft per email step of each proposed enrolment (below-floor enrolments get none); drafts the policy
     refuses come back as `Blocked` with the rule (a missing field, a banned claim or topic, no segment) — and so do
-    the other steps of that sequence."""
+    the other steps of that sequence.
+
+    Every step is rendered here (whether the policy refuses a draft is known only from its text, and refused drafts
+    are listed whatever their slot), but each comes as a stub: its proposal (reasons, evidence, payload) is built
+    only when the planner needs it."""
     settings = policy.sequence_drafts
-    proposed = [p for p in enrolments if isinstance(p, Proposal)]
+    proposed = [p for p in enrolments if not isinstance(p, Blocked)]
     if settings is None or not proposed:
         return []
     contacts = contact_index(
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(sorted({p.target.id for p in proposed})))
     )
-    out: list[Proposal | Blocked] = []
+    out: list[ProposalStub | Blocked] = []
     for enrolment in proposed:
         contact = contacts.get(enrolment.target.id)
         if contact is None:
             continue
         segment = settings.segment_for(contact.get("industry"))
-        steps = [
-            _step_draft(enrolment, contact, segment, step, day, inputs, policy)
-            for step, day in enumerate(settings.step_days, start=1)
-        ]
+        group = enrolment_key(enrolment)
+        target = StubTarget(enrolment.target.kind, enrolment.target.id, enrolment.target.account_id)
+        steps: list[tuple[int, ProposalStub, tuple[str, str] | None]] = []
+        for step, day in enumerate(settings.step_days, start=1):
+            draft = None if segment is None else _render_step(contact, segment, step, policy)
+            stub = ProposalStub(
+                Workflow.SEQUENCE_DRAFTS,
+                "send_email",
+                target,
+                f"sequence={group[1]}|step={step}",
+                enrolment.owner,
+                partial(_step_draft, enrolment, contact, segment, step, day, draft, inputs, policy),
+                group=group,
+            )
+            steps.append((step, stub, _refusal(contact, segment, draft)))
         # A sequence goes out whole or not at all: one refused step refuses its siblings, with the same rule.
-        first = next((s for s in steps if isinstance(s, Blocked)), None)
-        if first is not None:
-            step = first.proposal.payload["step"]
-            steps = [
-                s if isinstance(s, Blocked) else Blocked(s, first.rule, f"step {step} is refused: {first.reason}")
-                for s in steps
-            ]
-        out.extend(steps)
+        first = next(((step, why) for step, _, why in steps if why is not None), None)
+        for _, stub, why in steps:
+            if why is not None:
+                out.append(Blocked(stub, *why))
+            elif first is not None:
+                out.append(Blocked(stub, first[1][0], f"step {first[0]} is refused: {first[1][1]}"))
+            else:
+                out.append(stub)
     return out
 
 
+def _render_step(contact: dict[str, Any], segment: DraftSegment, step: int, policy: Policy) -> Draft:
+    """The step's template of the segment, rendered from the contact's fields (or refused: see `render_draft`)."""
+    template_name = segment.templates[step - 1]
+    template = policy.drafts.templates[template_name]
+    return render_draft(
+        template_name,
+        template.subject,
+        template.body,
+        draft_record(contact),
+        policy.content.banned_claims,
+        policy.content.topic_phrase_map(),
+    )
+
+
+def _refusal(contact: dict[str, Any], segment: DraftSegment | None, draft: Draft | None) -> tuple[str, str] | None:
+    """Why the policy refuses a step's draft, as (rule, reason); None when it does not."""
+    if segment is None or draft is None:
+        return (
+            "sequence_drafts.no_segment",
+            f"no ICP segment covers industry {contact.get('industry') or '(none)'} and there is no catch-all segment",
+        )
+    if draft.blocked:
+        return draft.blocked_rule or "drafts", draft.blocked_reason or ""
+    return None
+
+
 def _step_draft(
-    enrolment: Proposal,
+    enrolment: Proposal | ProposalStub,
     contact: dict[str, Any],
     segment: DraftSegment | None,
     step: int,
     day: int,
+    draft: Draft | None,
     inputs: PlanningInputs,
     policy: Policy,
-) -> Proposal | Blocked:
-    """The draft of one step (or why it is refused), with the field map and the rows behind every value."""
+) -> Proposal:
+    """The proposal of one step's draft (refused or not: see `_refusal`), with the field map and the rows behind
+    every value."""
     settings = policy.sequence_drafts
     assert settings is not None
+    enrolment = built(enrolment)
     payload = enrolment.payload
     steps = len(settings.step_days)
     key = contact["golden_contact_id"]
@@ -111,23 +159,9 @@ def _step_draft(
     ]
     why_sequence = f"Step {step} of {steps} of sequence {sequence}, due day {day}: {enrolment.reasons[0]}"
     raise_to = [("tier1_draft", "Tier 1 contact: a person reviews every draft")] if tier == 1 else []
-    if segment is None:
-        proposal = _proposal(enrolment, {**base, "segment": None}, [why_sequence], evidence, raise_to, step)
-        return Blocked(
-            proposal,
-            "sequence_drafts.no_segment",
-            f"no ICP segment covers industry {contact.get('industry') or '(none)'} and there is no catch-all segment",
-        )
-    template_name = segment.templates[step - 1]
-    template = policy.drafts.templates[template_name]
-    draft = render_draft(
-        template_name,
-        template.subject,
-        template.body,
-        draft_record(contact),
-        policy.content.banned_claims,
-        policy.content.topic_phrase_map(),
-    )
+    if segment is None or draft is None:
+        return _proposal(enrolment, {**base, "segment": None}, [why_sequence], evidence, raise_to, step)
+    template_name = draft.template
     used = list(draft.field_map) or list(draft.missing_fields)
     evidence += [
         EvidenceRow(
@@ -145,7 +179,7 @@ def _step_draft(
         "hypothesis, one proof point, one ask; every value in it comes from the field map. The owner reviews, edits "
         "and approves it; nothing is sent before.",
     ]
-    proposal = _proposal(
+    return _proposal(
         enrolment,
         {
             **({"subject": draft.subject, "body": draft.body} if not draft.blocked else {}),
@@ -159,9 +193,6 @@ def _step_draft(
         raise_to,
         step,
     )
-    if draft.blocked:
-        return Blocked(proposal, draft.blocked_rule or "drafts", draft.blocked_reason or "")
-    return proposal
 
 
 def _proposal(

@@ -16,6 +16,7 @@ one proposal per contact and sequence. Done metric: reply / positive reply / spa
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -23,7 +24,7 @@ import polars as pl
 from actions.catalog import Workflow
 from actions.guardrails import Blocked
 from actions.inputs import PlanningInputs
-from actions.model import EvidenceRow, Proposal
+from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget
 from actions.policy import Policy
 from actions.workflows.common import contact_index, contact_target
 
@@ -51,8 +52,11 @@ def confidence(entry, count: int, tier: int | None, policy: Policy) -> float:
     return round(max(0.0, min(1.0, entry.base_confidence * strength + adjust)), 3)
 
 
-def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal | Blocked]:
-    """The best catalogue sequence per prospect with a signal, most confident first; below the floor: Blocked."""
+def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalStub | Blocked]:
+    """The best catalogue sequence per prospect with a signal, most confident first; below the floor: Blocked.
+
+    Each row comes as a stub (slot, owner, enrolment and confidence from the row; the proposal built only when the
+    planner needs it), and below the floor as a `Blocked` holding the stub."""
     settings = policy.sequences
     if settings is None or inputs.sequence_candidates.is_empty():
         return []
@@ -60,7 +64,8 @@ def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal 
     contacts = contact_index(
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(candidates["golden_contact_id"].implode()))
     )
-    scored: list[tuple[float, Proposal | Blocked]] = []
+    floor = settings.confidence_floor
+    scored: list[tuple[float, str, ProposalStub | Blocked]] = []
     for row in candidates.iter_rows(named=True):
         contact = contacts.get(row["golden_contact_id"])
         if contact is None or contact.get("is_junk") or contact.get("is_customer_account"):
@@ -76,26 +81,23 @@ def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal 
         if best is None:
             continue
         score, entry, count = best
-        proposal = _proposal(row, contact, entry, count, score, settings.confidence_floor)
-        if score < settings.confidence_floor:
-            scored.append(
-                (
-                    score,
-                    Blocked(
-                        proposal,
-                        "sequences.confidence_floor",
-                        f"confidence {score:.2f} is below the floor {settings.confidence_floor:.2f}: do not send",
-                    ),
-                )
-            )
+        key = row["golden_contact_id"]
+        stub = ProposalStub(
+            Workflow.SEQUENCES,
+            "enroll_sequence",
+            StubTarget("contact", key, contact.get("golden_account_id")),
+            f"sequence={entry.id}",
+            contact.get("contact_owner"),
+            partial(_proposal, row, contact, entry, count, score, floor),
+            group=(key, str(entry.id)),
+        )
+        if score < floor:
+            reason = f"confidence {score:.2f} is below the floor {floor:.2f}: do not send"
+            scored.append((score, key, Blocked(stub, "sequences.confidence_floor", reason)))
         else:
-            scored.append((score, proposal))
-    scored.sort(key=lambda item: (-item[0], _target_id(item[1])))
-    return [p for _, p in scored]
-
-
-def _target_id(item: Proposal | Blocked) -> str:
-    return (item.proposal if isinstance(item, Blocked) else item).target.id
+            scored.append((score, key, stub))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [p for _, _, p in scored]
 
 
 def _proposal(row: dict[str, Any], contact: dict[str, Any], entry, count: int, score: float, floor: float) -> Proposal:
