@@ -107,8 +107,9 @@ def test_golden_fields_in_chunks_equal_one_pass():
     for contact in range(12):
         for record in range(contact % 3 + 1):
             for field, value in (("email", f"p{contact}@x.com"), ("job_title", f"title {record % 2}")):
-                rows.append((f"gc-{contact:02d}", field, value, "crm_user_entered", "hubspot", f"{contact}-{record}",
-                             at - timedelta(days=record), None))
+                observed = at - timedelta(days=record)
+                crm = ("crm_user_entered", "hubspot", f"{contact}-{record}", observed, None)
+                rows.append((f"gc-{contact:02d}", field, value, *crm))
         rows.append((f"gc-{contact:02d}", "phone", f"+1555{contact}", "enrichment", "vendor", f"v{contact}", at, 0.8))
     rows.append(("gc-99", "email", None, "crm_user_entered", "hubspot", "99", at, None))  # no value left at all
     con = duckdb.connect()
@@ -125,8 +126,10 @@ def test_golden_fields_in_chunks_equal_one_pass():
         assert _run(con, "int_entities__contact_golden_fields", rows_per_chunk).equals(whole)
     # And the survivors are survivorship's over every candidate at once, with the emptied contact's placeholder.
     survivors = select_survivors(con.table("int_entities__contact_field_candidates").pl())
-    assert whole.filter(pl.col("field_name").is_not_null()).drop("candidates_hash").equals(
-        survivors.rename({"entity_id": "golden_contact_id"})
+    assert (
+        whole.filter(pl.col("field_name").is_not_null())
+        .drop("candidates_hash")
+        .equals(survivors.rename({"entity_id": "golden_contact_id"}))
     )
     assert whole.filter(pl.col("field_name").is_null())["golden_contact_id"].to_list() == ["gc-99"]
 

@@ -97,8 +97,8 @@ def model(dbt, session):
     if redraw is not None:
         features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
-        stored = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
-        features = stored.drop([c for c in FEATURE_BOOKKEEPING if c in stored.columns])
+        features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
+        features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
         candidates = candidate_pairs(features)
         stale = pl.DataFrame(schema={"left_id": pl.Int64, "right_id": pl.Int64})
         if dbt.is_incremental:  # every earlier pair blocking no longer proposes goes
