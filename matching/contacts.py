@@ -21,6 +21,7 @@ from rapidfuzz.process import cpdist
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from landing.warehouse import limit_memory
 from matching.junk import flag_junk
 from matching.nicknames import NAME_GROUPS
 from matching.normalize import (
@@ -525,6 +526,7 @@ def candidate_pairs(
         else ""
     )
     con = duckdb.connect()
+    limit_memory(con)  # the warehouse sessions' limit: beyond it the self-join spills rather than growing
     try:
         pairs = con.sql(
             f"""

@@ -51,7 +51,13 @@ def model(dbt, session):
     # New match parameters re-scored every pair, so every cluster is drawn again from them.
     if previous is None or previous.is_empty() or not previous["parameters_version"].eq_missing(version).all():
         features = prepare_contact_features(session.sql(f"select * from {records_sql}").pl())
-        clusters = recluster_contacts(features, session.sql(f"select * from {pairs_sql}").pl(), **settings)
+        # Only auto-merge pairs link (`matching.resolve`), and only these columns are read: not the ~7M scored
+        # pairs of 1M contacts with their 24 columns (clustering sorts its edges, so the order read is moot).
+        links = session.sql(
+            f"select left_id, right_id, match_probability, bridges, decision from {pairs_sql} "
+            "where decision = 'auto_merge'"
+        ).pl()
+        clusters = recluster_contacts(features, links, **settings)
     else:
         changed = changes.filter(pl.col("changed_at") > previous["resolved_through"].max())
         previous = previous.select("record_id", "golden_contact_id")

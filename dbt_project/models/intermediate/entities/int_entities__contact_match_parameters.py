@@ -49,8 +49,8 @@ def model(dbt, session):
                 return pl.DataFrame(schema=SCHEMA).to_arrow()
             version = latest[0][0] + 1
     features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
-    stored = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
-    features = stored.drop([c for c in FEATURE_BOOKKEEPING if c in stored.columns])
+    features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
+    features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
     pairs = candidate_pairs(features)
     parameters = estimate_parameters(pairs, features, MatchConfig())
     row = {

@@ -12,8 +12,11 @@ and a run whose features were rewritten twice since its last run (an earlier run
 every candidate pair.
 """
 
+from itertools import chain
+
 import polars as pl
 
+from landing.chunks import ROWS_PER_CHUNK, chunk_bounds, stream_frames
 from landing.warehouse import column_names, rows_with_ids
 from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, score_pairs
 from matching.resolve import FEATURE_BOOKKEEPING, pairs_to_redraw
@@ -94,18 +97,27 @@ def model(dbt, session):
     if redraw is not None:
         features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
-        stored = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
-        features = stored.drop([c for c in FEATURE_BOOKKEEPING if c in stored.columns])
+        features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
+        features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
         candidates = candidate_pairs(features)
         stale = pl.DataFrame(schema={"left_id": pl.Int64, "right_id": pl.Int64})
         if dbt.is_incremental:  # every earlier pair blocking no longer proposes goes
             earlier = session.sql(f"select left_id, right_id from {dbt.this}").pl()
             stale = earlier.join(candidates.select("left_id", "right_id"), on=["left_id", "right_id"], how="anti")
-    scored = score_pairs(candidates, features, config, parameters)
-    # Pairs no longer proposed: placeholder rows (no decision) replace them, and the post-hook deletes those.
-    scored = pl.concat([scored, stale.select(pl.col("left_id", "right_id").cast(pl.Int64))], how="diagonal")
-    return scored.with_columns(
+    stamps = (
         pl.lit(caught_up, dtype=pl.Datetime("us", "UTC")).alias("scored_through"),
         pl.lit(features_through, dtype=pl.Datetime("us", "UTC")).alias("features_through"),
         pl.lit(version, dtype=pl.Int64).alias("parameters_version"),
-    ).to_arrow()
+    )
+
+    def scored(start: int, end: int) -> pl.DataFrame:
+        return score_pairs(candidates.slice(start, end - start), features, config, parameters).with_columns(stamps)
+
+    # A pair's score depends on its two records and the parameters alone: pairs are scored a chunk at a time
+    # (`landing.chunks.ROWS_PER_CHUNK` pairs) and streamed to the table, in the candidates' order, so memory
+    # follows the chunk rather than the ~7M candidate pairs of 1M contacts. Then the pairs no longer proposed:
+    # placeholder rows (no decision) replace them, and the post-hook deletes those.
+    rows_per_chunk = int(dbt.config.get("rows_per_chunk") or ROWS_PER_CHUNK)
+    bounds = chunk_bounds(pl.repeat(1, candidates.height, eager=True), rows_per_chunk)
+    placeholders = stale.select(pl.col("left_id", "right_id").cast(pl.Int64)).with_columns(stamps)
+    return stream_frames(chain((scored(start, end) for start, end in bounds), [placeholders]))
