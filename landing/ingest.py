@@ -1151,9 +1151,10 @@ _JSONL_BLOCK_BYTES = 8 * 1024 * 1024
 def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dialect:
     """Split a JSON lines file into lines, a block of lines at a time; validation happens set-wise in DuckDB.
 
-    Gives exactly what :func:`_parse_jsonl_by_line` gives (line numbers, byte spans, BOM, line ending, one
-    quarantine row per line that is not UTF-8), several times faster: a block of valid UTF-8 is decoded and split
-    in one call each, and only a block holding bytes that are not UTF-8 is decoded line by line.
+    Gives exactly what reading line by line gives (line numbers, byte spans, BOM, line ending, one quarantine row
+    per line that is not UTF-8; tests/test_landing_jsonl_blocks.py compares the two), faster: a block of valid
+    UTF-8 is decoded and split in one call each, and only a block holding bytes that are not UTF-8 is decoded line
+    by line. Validation, as before, happens set-wise in DuckDB (see _Writer), not by json.loads per line.
     """
     bom, line_ending = False, None
     lineno = offset = 0
@@ -1220,25 +1221,6 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
     return _Dialect(None, "utf-8 with BOM" if bom else "utf-8", line_ending)
 
 
-def _parse_jsonl_by_line(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dialect:
-    """The line-at-a-time reading :func:`_parse_jsonl` must equal (kept as the reference its tests compare to)."""
-    # Lines are only split and decoded here; validation happens set-wise in DuckDB (see _Writer), which is
-    # several times faster than json.loads per line. Only lines DuckDB flags come back to _jsonl_problem.
-    with open(path, "rb") as f:
-        lines = _Lines(f, rel)
-        add = writer.add_jsonl
-        for text in lines:
-            problem = lines.taken_problem
-            span = lines.span()
-            lines.take_clear()  # one line per record; keep `taken` from growing
-            line = text.strip()
-            if problem:
-                writer.quarantine(lines.lineno, problem, _raw_text([text.rstrip("\r\n")]), span)
-            elif line:
-                add(line, lines.lineno, span)
-    return _Dialect(None, "utf-8 with BOM" if lines.has_bom else "utf-8", lines.line_ending)
-
-
 # An event is an observation: one dated after the day it arrives (give or take time zones) is a broken clock or
 # a test row, and would move every feature's cutoff with it. Quarantined, with the reason.
 FUTURE_TOLERANCE_DAYS = 2
@@ -1285,7 +1267,6 @@ def _jsonl_problem(spec: SourceSpec, line: str, latest_day: date | None = None) 
     if "\\u" in line and _has_lone_surrogate(obj):
         errors.append("contains an unpaired \\u surrogate escape (not valid Unicode text)")
     return "; ".join(errors) or "invalid JSON (rejected by DuckDB's JSON parser)"
-
 
 
 def _has_lone_surrogate(obj: object) -> bool:
