@@ -100,8 +100,10 @@ def copy_decision_log(engine: sa.Engine, con: duckdb.DuckDBPyConnection, now: da
         ensure_decision_log_table(con)
         with engine.connect() as store:
             result = store.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(decision_log_query())
+            names = list(result.keys())
             for batch in result.partitions(BATCH_ROWS):
-                columns = {name: [row._mapping[name] for row in batch] for name in COLUMNS if name != "copied_at"}
+                # Transposed in one pass (zip), not looked up row by row: the store grows by every hour's actions.
+                columns = dict(zip(names, map(list, zip(*batch, strict=True)), strict=True))
                 columns["copied_at"] = [copied_at] * len(batch)
                 _batch = pa.Table.from_pydict(columns, schema=schema)  # noqa: F841 (read by DuckDB by name)
                 con.execute(f"insert into {TABLE} select * from _batch")

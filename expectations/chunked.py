@@ -168,10 +168,13 @@ def validate_table(
     where: str | None = None,
     params: Sequence[Any] = (),
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    sets_over_whole_table: bool = False,
 ) -> SuiteResult:
     """Validate the rows of `suite.table` (those matching `where`, with `params`) against `suite`.
 
-    Same result as `validate_dataframe` on the same rows, holding at most `chunk_rows` rows in memory.
+    Same result as `validate_dataframe` on the same rows, holding at most `chunk_rows` rows in memory. With
+    `sets_over_whole_table`, the set-level expectations (uniqueness) look at every row of the table and only the
+    row-level ones at the rows matching `where`: a new key can repeat one checked before.
     """
     table = quote_table(suite.table)
     filter_sql = f" where {where}" if where else ""
@@ -181,8 +184,10 @@ def validate_table(
     # Set-level expectations first: the streamed result below must not be interrupted by other queries.
     for index, exp in enumerate(suite.expectations):
         if exp.name in PUSHED_DOWN:
-            rows_sql = f"select * from {table}{filter_sql}"
-            outcomes[index] = _unique_pushdown(con, exp, rows_sql, params)
+            if sets_over_whole_table:
+                outcomes[index] = _unique_pushdown(con, exp, f"select * from {table}", [])
+            else:
+                outcomes[index] = _unique_pushdown(con, exp, f"select * from {table}{filter_sql}", params)
 
     if row_level:
         columns: list[str] = []

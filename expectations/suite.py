@@ -51,14 +51,19 @@ class Expectation:
 class Suite:
     """A named list of expectations for one table, and the columns they need.
 
-    `incremental_by` names an append-only load-time column: rows up to the last passing run's high-water
-    mark were validated already, so only newer rows (and rows without a load time) are checked again.
+    `incremental_by` names a load-time column that only grows: rows up to the last passing run's high-water
+    mark were validated already, so only newer rows (and rows without a load time) are checked again. Fit for
+    an append-only table, and for one that replaces a record's row with its newer version (a row replaced by an
+    older one it had before carries that one's load time, and was checked then).
+    `keys_over_whole_table`: uniqueness looks at every row even then — a table of one row per record, where a new
+    row could repeat the key of one checked before (not needed where the key holds the run, as in a score log).
     """
 
     name: str
     table: str
     expectations: tuple[Expectation, ...]
     incremental_by: str | None = None
+    keys_over_whole_table: bool = False
 
     def __post_init__(self) -> None:
         for exp in self.expectations:
@@ -124,10 +129,22 @@ class SuiteResult:
         return [o for o in self.outcomes if not o.success]
 
 
-def table_suite(schema: str, model: str, *expectations: Expectation, incremental_by: str | None = None) -> Suite:
-    """A suite named after a dbt model, checking `schema.model` (only rows newer than the last pass with
-    `incremental_by`, for append-only models whose expectations are all per row)."""
-    return Suite(name=model, table=f"{schema}.{model}", expectations=tuple(expectations), incremental_by=incremental_by)
+def table_suite(
+    schema: str,
+    model: str,
+    *expectations: Expectation,
+    incremental_by: str | None = None,
+    keys_over_whole_table: bool = False,
+) -> Suite:
+    """A suite named after a dbt model, checking `schema.model` (only the rows newer than the last pass with
+    `incremental_by`: see `Suite`)."""
+    return Suite(
+        name=model,
+        table=f"{schema}.{model}",
+        expectations=tuple(expectations),
+        incremental_by=incremental_by,
+        keys_over_whole_table=keys_over_whole_table,
+    )
 
 
 def key_column(column: str) -> tuple[Expectation, Expectation]:

@@ -2,8 +2,10 @@
 
 Every file is loaded at most once (keyed by the SHA-256 of its content) and in one transaction together
 with its quarantine rows and its ``raw.load_files`` row, so an interrupted run never leaves half a file
-behind and simply picks the file up again next time. Rows are parsed in Python (for precise line numbers
-and quarantine reasons) and inserted in batches through Arrow.
+behind and simply picks the file up again next time. A file seen before at the same path with the same size
+and modification time is skipped without being read (a changed file always gets a new modification time), so
+a run reads only new and changed files however many the landing folder holds. Rows are parsed in Python (for
+precise line numbers and quarantine reasons) and inserted in batches through Arrow.
 """
 
 from __future__ import annotations
@@ -200,11 +202,19 @@ def ingest_landing(
     found = [(spec, path) for spec in specs for path in _discover(root, spec, report.notes)]
     settle = landing_settle_seconds() if settle_seconds is None else settle_seconds
     settled = _settled([path for _, path in found], settle, progress)
+    loaded_before = _loaded_stamps(con)
+    unchanged = 0
     for spec, path in found:
         rel = _relative(path, root)
         stamp = settled.get(path)
         if stamp is None and not path.exists():
             continue  # moved away or deleted since it was listed: nothing to load
+        if stamp is not None and (rel, *stamp) in loaded_before:
+            # Loaded (or rejected) before at this path with this size and modification time: not read again, so
+            # an hourly run costs what the hour brought, not what the landing folder has gathered.
+            report.files.append(FileResult(spec.name, rel, "skipped", sha256=loaded_before[(rel, *stamp)]))
+            unchanged += 1
+            continue
         if stamp is None:
             result = FileResult(
                 spec.name,
@@ -216,9 +226,23 @@ def ingest_landing(
         else:
             result = _ingest_file(con, spec, path, rel, stamp)
         report.files.append(result)
-        if progress is not None:
+        if result.status == "skipped" and not result.error:
+            unchanged += 1  # content loaded before under this very name: said once below, not per file
+        elif progress is not None:
             progress(_progress_message(result))
+    if unchanged and progress is not None:
+        progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
     return report
+
+
+def _loaded_stamps(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:
+    """(path, size, modification time in ns) -> SHA-256 of every file loaded or rejected before (final outcomes
+    only: a failed load is tried again)."""
+    rows = con.execute(
+        f"SELECT path, size_bytes, modified_ns, any_value(sha256) FROM {LOAD_FILES_TABLE}"
+        " WHERE status IN ('loaded', 'rejected') AND modified_ns IS NOT NULL GROUP BY ALL"
+    ).fetchall()
+    return {(path, size, modified): sha for path, size, modified, sha in rows}
 
 
 def landing_settle_seconds() -> float:
@@ -501,6 +525,14 @@ def _ingest_file(
         f"SELECT path FROM {LOAD_FILES_TABLE} WHERE sha256 = ? AND status IN ('loaded', 'rejected') LIMIT 1", [sha]
     ).fetchall()
     if prior:
+        if prior[0][0] == rel and stamp is not None and size == stamp[0]:
+            # Touched but unchanged (or loaded before modification times were kept): remember how it looks now,
+            # so the next run skips it without reading it again.
+            con.execute(
+                f"UPDATE {LOAD_FILES_TABLE} SET modified_ns = ? WHERE path = ? AND sha256 = ?"
+                " AND status IN ('loaded', 'rejected')",
+                [stamp[1], rel, sha],
+            )
         note = None if prior[0][0] == rel else f"same content as {prior[0][0]}"
         return FileResult(spec.name, rel, "skipped", error=note, sha256=sha)
 
@@ -535,8 +567,8 @@ def _ingest_file(
             )
         con.execute(
             f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
-            " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending, modified_ns)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 file_id,
                 spec.name,
@@ -552,6 +584,7 @@ def _ingest_file(
                 dialect.delimiter,
                 dialect.encoding,
                 dialect.line_ending,
+                stamp[1] if stamp is not None and size == stamp[0] else None,
             ],
         )
         con.execute("COMMIT")

@@ -26,10 +26,14 @@ CREATE TABLE IF NOT EXISTS {LOAD_FILES_TABLE} (
     loaded_at TIMESTAMP,
     delimiter VARCHAR,
     encoding VARCHAR,
-    line_ending VARCHAR
+    line_ending VARCHAR,
+    modified_ns BIGINT
 )"""
 # How each file was saved (added after the first release: older warehouses get them by ALTER TABLE).
 _LOAD_FILES_DIALECT_COLUMNS = ("delimiter", "encoding", "line_ending")
+# The file's modification time (ns) when it loaded: with its path and size, a file seen again unchanged is skipped
+# without reading it (added later: older warehouses get it by ALTER TABLE; their files are hashed once more).
+_LOAD_FILES_STAMP_COLUMN = "modified_ns"
 
 _QUARANTINE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
@@ -80,6 +84,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceS
     for column in _LOAD_FILES_DIALECT_COLUMNS:
         if column not in existing.get(LOAD_FILES_TABLE, set()):
             con.execute(f"ALTER TABLE {LOAD_FILES_TABLE} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
+    if _LOAD_FILES_STAMP_COLUMN not in existing.get(LOAD_FILES_TABLE, set()):
+        con.execute(f"ALTER TABLE {LOAD_FILES_TABLE} ADD COLUMN IF NOT EXISTS {_LOAD_FILES_STAMP_COLUMN} BIGINT")
     for column in _QUARANTINE_BYTE_RANGE_COLUMNS:
         if column not in existing.get(QUARANTINE_TABLE, set()):
             con.execute(f"ALTER TABLE {QUARANTINE_TABLE} ADD COLUMN IF NOT EXISTS {column} BIGINT")

@@ -189,12 +189,21 @@ def current_scorer(registry: ModelRegistry, config: dict[str, Any]) -> LeadScore
 
 
 def score_and_log(
-    con, registry: ModelRegistry, config: dict[str, Any], run_id: str, table: str = DEFAULT_TABLE
+    con,
+    registry: ModelRegistry,
+    config: dict[str, Any],
+    run_id: str,
+    table: str = DEFAULT_TABLE,
+    features: pl.DataFrame | None = None,
 ) -> ScoringOutcome:
-    """Score every lead as of the data's end with the current model and append the run to the score log."""
+    """Score every lead as of the data's end with the current model and append the run to the score log.
+
+    `features`: `build_features` of this warehouse's `load_scoring_inputs` computed already (the lead features
+    mart built from the same tables, `ml.warehouse.load_lead_features`); computed here when not given."""
     scorer = current_scorer(registry, config)
-    inputs = load_scoring_inputs(con)
-    features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
+    if features is None:
+        inputs = load_scoring_inputs(con)
+        features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
     scored_at = datetime.now(UTC)
     rows = scorer.score_log(features, run_id=run_id, scored_at=scored_at)
     append_score_log(con, rows, table)
@@ -256,9 +265,7 @@ def record_run_verdict(con, run_id: str, verdict: str, table: str = RUN_VERDICTS
     """Keep the drift verdict of a logged run (`ok`, `warn` or `block`): only runs judged `ok` or `warn` may be
     published, whichever asset is materialized later."""
     con.execute(f"create schema if not exists {table.rpartition('.')[0]}")
-    con.execute(
-        f"create table if not exists {table} (run_id varchar, verdict varchar, judged_at timestamptz)"
-    )
+    con.execute(f"create table if not exists {table} (run_id varchar, verdict varchar, judged_at timestamptz)")
     con.execute(f"insert into {table} values (?, ?, now())", [run_id, verdict])
 
 
@@ -297,9 +304,7 @@ def recorded_drift_report(con, run_id: str, table: str = DRIFT_REPORTS_TABLE) ->
     return rows or None
 
 
-def latest_publishable_run_id(
-    con, table: str = DEFAULT_TABLE, verdicts: str = RUN_VERDICTS_TABLE
-) -> str | None:
+def latest_publishable_run_id(con, table: str = DEFAULT_TABLE, verdicts: str = RUN_VERDICTS_TABLE) -> str | None:
     """The most recent logged run whose latest drift verdict lets it be published (None when there is none:
     a run never judged, or blocked, is never published)."""
     try:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from .features import FIT_FEATURES, build_features, intent_features
+
 CONTACTS_SQL = """
 with account_techs as (
     select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
@@ -160,3 +162,27 @@ def load_scoring_inputs(con) -> ScoringInputs:
     now = max(latest) if latest else datetime.now(UTC)
     closed_deals = pl.from_arrow(con.sql(CLOSED_DEALS_SQL).to_arrow_table())
     return ScoringInputs(contacts, events, signals, outcomes, now, closed_deals=closed_deals)
+
+
+LEAD_FEATURES_TABLE = "marts.fct_lead_features"
+
+
+def lead_features_mart(inputs: ScoringInputs, config: dict) -> pl.DataFrame:
+    """The rows of the lead features mart (`fct_lead_features`): `build_features` as of the data's clock, plus
+    each lead's account domain and the cutoff as a timestamp (`features_as_of`)."""
+    features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
+    domains = inputs.contacts.select("contact_id", "company_domain")
+    return features.join(domains, on="contact_id", how="left").with_columns(
+        pl.from_epoch(pl.col("feature_cutoff").cast(pl.Int64), time_unit="s").alias("features_as_of")
+    )
+
+
+def load_lead_features(con, config: dict, table: str = LEAD_FEATURES_TABLE) -> pl.DataFrame:
+    """The features `build_features` gave for `load_scoring_inputs` of this warehouse, as the lead features mart
+    (dbt's `fct_lead_features`, computed by that very code) keeps them: same columns, values, types and row order.
+
+    Reading them back costs a second at a million leads; computing them again costs the whole event history's
+    read and aggregation. Only valid while the mart is as new as its inputs: the caller decides that."""
+    columns = ["contact_id", "feature_cutoff", *FIT_FEATURES, *intent_features(config)]
+    selected = ", ".join(f'"{c}"' for c in columns)
+    return pl.from_arrow(con.sql(f"select {selected} from {table} order by contact_id").to_arrow_table())

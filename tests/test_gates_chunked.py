@@ -177,3 +177,49 @@ def test_each_outcome_is_the_result_of_its_own_expectation():
         ("ExpectColumnValuesToBeBetween", "n", False),
     ]
     assert result.outcomes[2].failing_examples == [5]
+
+
+def test_keys_can_be_checked_over_the_whole_table_while_rows_are_checked_since_a_point(con):
+    # Rows 6..10: row by row only they count (tier 7, amount -1); the key over all 11 rows (2 and 9 repeat,
+    # each once on either side of the point).
+    got = validate_table(con, SUITE, where="seq >= ?", params=[6], chunk_rows=2, sets_over_whole_table=True)
+    whole, since = _summary(_whole_frame(con)), _summary(_whole_frame(con, "seq >= 6"))
+    assert got.row_count == 5
+    set_level = {1, 6}
+    assert [s for i, s in enumerate(_summary(got)) if i in set_level] == [whole[i] for i in sorted(set_level)]
+    assert [s for i, s in enumerate(_summary(got)) if i not in set_level] == [
+        since[i] for i in range(len(since)) if i not in set_level
+    ]
+    assert got.outcomes[1].unexpected_count == 4 and not got.outcomes[1].success
+
+
+def test_a_gate_checking_new_versions_still_finds_a_key_repeated_from_an_earlier_pass(tmp_path):
+    from datetime import datetime
+
+    from expectations.store import advance_watermark
+    from orchestration.defs.quality.checks import run_gate_suite
+
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("create table contacts (contact_id varchar, email varchar, _loaded_at timestamp)")
+    con.execute("insert into contacts values ('1', 'bad email', '2026-01-01'), ('2', 'b@x.io', '2026-01-01')")
+    suite = Suite(
+        name="contacts",
+        table="contacts",
+        expectations=(
+            expect("ExpectColumnValuesToBeUnique", column="contact_id"),
+            expect("ExpectColumnValuesToMatchRegex", column="email", regex=r"^[a-z]+@[a-z]+\.io$"),
+        ),
+        incremental_by="_loaded_at",
+        keys_over_whole_table=True,
+    )
+    first, reached = run_gate_suite(con, suite)
+    assert not first.success and first.row_count == 2  # no pass yet: every row, and the bad email fails
+    advance_watermark(con, suite.name, reached)  # as if it had been fixed and passed
+    con.execute("insert into contacts values ('3', 'c@x.io', '2026-01-01 01:00')")
+    second, reached = run_gate_suite(con, suite)
+    assert second.success and second.row_count == 1  # only the new row is read row by row
+    advance_watermark(con, suite.name, reached)
+    con.execute("insert into contacts values ('2', 'd@x.io', ?)", [datetime(2026, 1, 1, 2)])
+    third, _ = run_gate_suite(con, suite)
+    assert third.row_count == 1 and not third.success
+    assert third.outcomes[0].unexpected_count == 2 and third.outcomes[1].success

@@ -149,6 +149,56 @@ def test_idempotent_and_incremental(con, landing):
     assert rows(con, "SELECT count(*) FROM raw.load_files") == [(2,)]
 
 
+def test_files_loaded_before_and_unchanged_are_not_read_again(con, landing, monkeypatch):
+    import os
+
+    import landing.ingest as ingest
+
+    write(landing, "hubspot_contacts/a.csv", "Record ID,Email\n1,a@x.io\n")
+    write(landing, "hubspot_contacts/bad.csv", b"\x00\x01 not a csv at all")
+    first = ingest_landing(con, landing)
+    assert sorted(r.status for r in first.files) == ["loaded", "rejected"]
+    hashed: list[str] = []
+    real_sha256 = ingest._sha256
+    monkeypatch.setattr(ingest, "_sha256", lambda path: hashed.append(path.name) or real_sha256(path))
+    lines: list[str] = []
+    # Unchanged (path, size, modification time): skipped without reading, loaded and rejected files alike,
+    # with one line for all of them instead of one per file.
+    second = ingest_landing(con, landing, progress=lines.append)
+    assert [r.status for r in second.files] == ["skipped", "skipped"] and hashed == []
+    assert [r.sha256 for r in second.files] == [r.sha256 for r in first.files]
+    assert lines == ["2 file(s) loaded before and unchanged: skipped"]
+    # Touched (new modification time, same bytes): read and hashed, still skipped.
+    path = landing / "hubspot_contacts/a.csv"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**9))
+    third = ingest_landing(con, landing)
+    assert hashed == ["a.csv"] and {r.status for r in third.files} == {"skipped"}
+    assert {r.status for r in ingest_landing(con, landing).files} == {"skipped"} and hashed == ["a.csv"]
+    # Appended to (size and modification time move): its new content loads.
+    with path.open("a") as f:
+        f.write("2,b@x.io\n")
+    fourth = ingest_landing(con, landing)
+    assert [(r.path, r.status) for r in fourth.files if r.status == "loaded"] == [("hubspot_contacts/a.csv", "loaded")]
+    assert rows(con, "SELECT count(*) FROM raw.hubspot_contacts") == [(3,)]
+    check_load_files(con, fourth)
+
+
+def test_a_warehouse_without_modification_times_hashes_its_files_once_more(con, landing, monkeypatch):
+    import landing.ingest as ingest
+
+    write(landing, "hubspot_contacts/a.csv", "Record ID,Email\n1,a@x.io\n")
+    ingest_landing(con, landing)
+    # As a warehouse loaded before modification times were recorded.
+    con.execute("ALTER TABLE raw.load_files DROP COLUMN modified_ns")
+    hashed: list[str] = []
+    real_sha256 = ingest._sha256
+    monkeypatch.setattr(ingest, "_sha256", lambda path: hashed.append(path.name) or real_sha256(path))
+    assert [r.status for r in ingest_landing(con, landing).files] == ["skipped"] and hashed == ["a.csv"]
+    assert [r.status for r in ingest_landing(con, landing).files] == ["skipped"] and hashed == ["a.csv"]
+    assert rows(con, "SELECT count(*) FROM raw.hubspot_contacts") == [(1,)]
+
+
 def test_quarantine_accounting_on_broken_csv(con, landing):
     content = (
         "Record ID,First Name,Email,Create Date,Job Title\n"          # line 1

@@ -179,6 +179,60 @@ def test_train_score_publish_then_drift_blocks(tmp_path, monkeypatch, warehouse)
         assert con.execute("select distinct run_id from ml.lead_scores").fetchall() == [(result.run_id,)]
 
 
+def test_the_lead_features_mart_reads_back_as_the_features_scoring_would_compute(tmp_path):
+    from ml.config import load_config
+    from ml.features import build_features
+    from ml.warehouse import lead_features_mart, load_lead_features, load_scoring_inputs
+
+    _write_staging(tmp_path / "wh.duckdb", synthetic_leads(800, seed=11))
+    config = load_config()
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        inputs = load_scoring_inputs(con)
+        mart = lead_features_mart(inputs, config).to_arrow()  # noqa: F841 - DuckDB replacement scan
+        con.execute("create table marts.fct_lead_features as select * from mart")
+        read_back = load_lead_features(con, config)
+    computed = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
+    assert read_back.height == 800
+    assert read_back.schema == computed.schema
+    assert read_back.equals(computed)  # values, types and row order
+
+
+def test_scoring_reads_the_features_mart_only_when_this_run_built_it(tmp_path, monkeypatch, warehouse):
+    from ml.config import load_config
+    from ml.warehouse import lead_features_mart, load_scoring_inputs
+    from orchestration.defs.ml.assets import LEAD_FEATURES_KEY, lead_scorer, score_log
+
+    monkeypatch.setenv("ACTIONHOUSE_MODELS_DIR", str(tmp_path / "models"))
+    _write_staging(warehouse.database_path, synthetic_leads(600, seed=5))
+    marked = 12345.0
+
+    @dg.asset(key=LEAD_FEATURES_KEY)
+    def fct_lead_features():
+        # The mart as dbt builds it, with one feature marked so the log shows where its values came from.
+        with duckdb.connect(warehouse.database_path) as con:
+            rows = lead_features_mart(load_scoring_inputs(con), load_config())
+            mart = rows.with_columns(pl.lit(marked).alias("decayed_web_visit")).to_arrow()  # noqa: F841
+            con.execute("create or replace table marts.fct_lead_features as select * from mart")
+
+    def logged_web_visits(run_id):
+        with duckdb.connect(warehouse.database_path, read_only=True) as con:
+            return con.execute(
+                "select min(f_decayed_web_visit), max(f_decayed_web_visit), count(*) from ml.score_log"
+                " where run_id = ?",
+                [run_id],
+            ).fetchone()
+
+    instance = dg.DagsterInstance.ephemeral()  # one instance: it knows which run built the mart
+    together = dg.materialize(
+        [fct_lead_features, lead_scorer, score_log], resources={"warehouse": warehouse}, instance=instance
+    )
+    assert logged_web_visits(together.run_id) == (marked, marked, 600)
+    # Scores materialized alone: the mart is from another run and may be older than the data, so computed again.
+    alone = dg.materialize([score_log], resources={"warehouse": warehouse}, instance=instance)
+    low, high, rows = logged_web_visits(alone.run_id)
+    assert rows == 600 and high != marked
+
+
 @pytest.mark.parametrize("argv", [["model", "list"], ["model", "rollback"]])
 def test_model_cli(tmp_path, monkeypatch, capsys, argv):
     from ml.config import load_config

@@ -25,6 +25,7 @@ from ml.pipeline import (
 )
 from ml.registry import ModelRegistry
 from ml.replies import REPLY_CLASSES, ReplyModelStore, classify_replies, train_reply_model
+from ml.warehouse import load_lead_features
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG, resolve_paths
 
@@ -53,6 +54,9 @@ SCORING_INPUTS = [
         for name in ("dim_contacts", "contact_crosswalk", "dim_accounts", "account_crosswalk")
     ),
 ]
+
+# The lead features mart: `build_features` of the same inputs, built by dbt earlier in the refresh.
+LEAD_FEATURES_KEY = dg.AssetKey(["marts", "fct_lead_features"])
 
 
 def models_dir() -> Path:
@@ -108,7 +112,7 @@ def lead_scorer(
 
 @dg.asset(
     key=SCORE_LOG_KEY,
-    deps=[SCORER_KEY, *SCORING_INPUTS],
+    deps=[SCORER_KEY, *SCORING_INPUTS, LEAD_FEATURES_KEY],
     group_name="ml",
     pool=WAREHOUSE_POOL,
     kinds={"python", "duckdb"},
@@ -117,10 +121,22 @@ def lead_scorer(
     "values (f_* columns), fit / intent / combined scores 0-100, tier and reasons.",
 )
 def score_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Score every lead with the champion (or the rules fallback) and append the run to the log."""
+    """Score every lead with the champion (or the rules fallback) and append the run to the log.
+
+    The features are read from the lead features mart when this run built it (after this run's staging and
+    golden records: the same inputs, the same code); otherwise (scores materialized alone) computed again."""
     registry = ModelRegistry(models_dir())
+    config = load_config()
+    built = context.instance.get_latest_materialization_event(LEAD_FEATURES_KEY)
+    fresh_mart = built is not None and built.run_id == context.run.run_id
     with warehouse.connect() as con:
-        outcome = score_and_log(con, registry, load_config(), run_id=context.run.run_id)
+        features = load_lead_features(con, config) if fresh_mart else None
+        outcome = score_and_log(con, registry, config, run_id=context.run.run_id, features=features)
+    context.log.info(
+        "features read from the lead features mart built in this run"
+        if fresh_mart
+        else "features computed from the warehouse (the lead features mart was not built in this run)"
+    )
     if outcome.model_kind == "rules":
         context.log.warning(f"scored with the ICP rules fallback: {outcome.fallback_reason}")
     return dg.MaterializeResult(

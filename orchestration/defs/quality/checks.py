@@ -45,7 +45,10 @@ def run_gate_suite(con, suite: Suite, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> t
     """Validate the rows a gate must check now, streamed in chunks of at most `chunk_rows` rows (bounded
     memory at any table size); returns the result and the load time the checked rows reach."""
     where, params, validated_through = _rows_to_validate(con, suite)
-    return validate_table(con, suite, where, params, chunk_rows=chunk_rows), validated_through
+    result = validate_table(
+        con, suite, where, params, chunk_rows=chunk_rows, sets_over_whole_table=suite.keys_over_whole_table
+    )
+    return result, validated_through
 
 
 def build_stage_gates(stage: str, suites: dict[dg.AssetKey, Suite]) -> dg.AssetChecksDefinition:

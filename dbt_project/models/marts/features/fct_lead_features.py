@@ -21,17 +21,8 @@ def model(dbt, session):
     dbt.ref("stg_segment__web_events")
     dbt.ref("stg_segment__product_events")
     dbt.ref("stg_signals__signals")
-    import polars as pl
-
     from ml.config import load_config
-    from ml.features import build_features
-    from ml.warehouse import load_scoring_inputs
+    from ml.warehouse import lead_features_mart, load_scoring_inputs
 
-    inputs = load_scoring_inputs(session)
-    features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, load_config())
-    domains = inputs.contacts.select("contact_id", "company_domain")
-    return (
-        features.join(domains, on="contact_id", how="left")
-        .with_columns(pl.from_epoch(pl.col("feature_cutoff").cast(pl.Int64), time_unit="s").alias("features_as_of"))
-        .to_arrow()
-    )
+    # The scoring step reads these rows back (ml.warehouse.load_lead_features) instead of computing them again.
+    return lead_features_mart(load_scoring_inputs(session), load_config()).to_arrow()
