@@ -517,6 +517,18 @@ class DecisionQueue:
         for row in rows:
             yield StoredAction(row)
 
+    def fields_of(self, action_ids: Iterable[str], columns: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Action id -> the named fields of each of these actions (ids not in the queue are left out)."""
+        ids = list(dict.fromkeys(action_ids))
+        selected = [actions.c[name] for name in columns]
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as con:
+            for i in range(0, len(ids), _IN_CHUNK):
+                query = sa.select(actions.c.action_id, *selected).where(actions.c.action_id.in_(ids[i : i + _IN_CHUNK]))
+                for row in con.execute(query).mappings():
+                    found[row["action_id"]] = {c.name: row[c.name] for c in selected}
+        return found
+
     def counts(self, by: tuple[str, ...] = ("workflow", "risk_class", "state")) -> list[dict[str, Any]]:
         """Action counts grouped by the named columns."""
         cols = [actions.c[name] for name in by]
