@@ -31,7 +31,7 @@ from actions.inputs import PlanningInputs
 from actions.kill_switch import KillSwitch
 from actions.model import Action, Proposal, built
 from actions.policy import Policy
-from actions.queue import DecisionQueue, QueueError, StoredAction
+from actions.queue import DecisionQueue, StoredAction
 from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
 from actions.workflows.at_risk import at_risk_proposals
@@ -662,13 +662,8 @@ def _apply_plan(result: PlanResult, engine: sa.Engine, policy: Policy) -> dict[s
         )
     added_entries = SuppressionList(engine).add_many(result.suppression_entries, added_by="planner", at=result.now)
     added = queue.add(result.actions, run_id=result.run_id)
-    withdrawn = 0
-    for action_id, reason in result.withdrawals:
-        try:
-            queue.withdraw(action_id, reason)
-            withdrawn += 1
-        except QueueError:  # decided or queued meanwhile: people win over the planner
-            continue
+    # Decided or queued meanwhile: people win over the planner (those stay as they are).
+    withdrawn = queue.withdraw_many(result.withdrawals)
     summary = {
         **result.summary(),
         "suppression_entries_added": added_entries,

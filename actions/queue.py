@@ -154,8 +154,16 @@ class DecisionQueue:
         """The evidence behind a not-yet-sent proposal changed: it leaves the queue with the reason."""
         return self.transition(action_id, State.WITHDRAWN, actor=actor, note=reason, event="withdrawn")
 
+    def withdraw_many(self, withdrawals: list[tuple[str, str]], actor: str = PLANNER_ACTOR) -> int:
+        """`withdraw` for many `(action id, reason)` pairs, a few hundred per transaction; the ones decided, queued or
+        changed meanwhile stay as they are (people win over the planner). Returns how many were withdrawn."""
+        return self._move_in_batches([(i, State.WITHDRAWN, reason, None) for i, reason in withdrawals], actor)
+
     def expire_due(self) -> int:
-        """Expire every not-yet-queued action past its `expires_at`; returns how many."""
+        """Expire every not-yet-queued action past its `expires_at`; returns how many.
+
+        In batches (`transition_many`: the same checks and audit events as `transition`), not a transaction and two
+        reads per action: the day a full build's proposals lapse, a 1M-contact queue expires 100,000 at once."""
         now = self.clock()
         with self.engine.connect() as con:
             due = (
@@ -167,14 +175,16 @@ class DecisionQueue:
                 .scalars()
                 .all()
             )
-        expired = 0
-        for action_id in due:
-            try:
-                self.transition(action_id, State.EXPIRED, actor=PLANNER_ACTOR, note="nobody decided in time")
-                expired += 1
-            except (DecisionConflict, IllegalTransition):
-                continue  # decided meanwhile
-        return expired
+        return self._move_in_batches([(i, State.EXPIRED, "nobody decided in time", None) for i in due], PLANNER_ACTOR)
+
+    def _move_in_batches(self, moves: list[tuple[str, State, str | None, dict[str, Any] | None]], actor: str) -> int:
+        """`transition_many` a batch at a time (short write transactions: people deciding meanwhile wait little);
+        returns how many moved (the others were decided or changed meanwhile, or cannot move)."""
+        moved = 0
+        for i in range(0, len(moves), _IN_CHUNK):
+            batch = moves[i : i + _IN_CHUNK]
+            moved += len(batch) - len(self.transition_many(batch, actor=actor))
+        return moved
 
     # ---- people ------------------------------------------------------------------------------------------
     def approve(self, action_id: str, actor: str, note: str | None = None, seen_version: int | None = None):

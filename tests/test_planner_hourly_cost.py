@@ -9,16 +9,22 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import sqlalchemy as sa
 from planning_fixtures import AS_OF, busy_world, contact, inputs, signal
 
+import actions.queue as queue_module
 from actions.calendar import COUNTRY_TIME_ZONES, time_zone_of
 from actions.inputs import CONTACT_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
-from actions.queue import DecisionQueue
+from actions.queue import PLANNER_ACTOR, DecisionQueue, QueueError
+from actions.states import NOT_YET_QUEUED, State
 from actions.workflows.at_risk import _pick_contacts
 from actions.workflows.meetings import SEARCH_DAYS, SLOT_STEP, UTC_ZONE, BusyTimes, owner_time_zone, propose_slots
 from actions.workflows.meetings import slot_fits as plain_slot_fits
+from ops_store import open_store
+from ops_store.schema import action_events
+from ops_store.schema import actions as actions_table
 
 POLICY = load_policy()
 SETTINGS = POLICY.meetings
@@ -159,3 +165,72 @@ def test_withdrawal_reasons_are_the_same_when_payload_and_evidence_are_read_only
     reasons = " ".join(why for _, why in late.withdrawals)
     assert "first touch logged" in reasons and "no longer exists" in reasons
     assert [a.action_id for a in late.actions] == [a.action_id for a in early.actions]
+
+
+def _store_rows(engine):
+    """Every action and audit event, without the moments that differ between two runs."""
+    with engine.connect() as con:
+        rows = [
+            {k: v for k, v in r.items() if k not in ("updated_at", "decided_at")}
+            for r in con.execute(sa.select(actions_table).order_by(actions_table.c.action_id)).mappings()
+        ]
+        events = [
+            {k: v for k, v in r.items() if k not in ("event_id", "at", "decided_at")}
+            for r in con.execute(sa.select(action_events).order_by(action_events.c.event_id)).mappings()
+        ]
+    return rows, events
+
+
+def test_batched_expiry_and_withdrawals_write_what_one_at_a_time_wrote(tmp_path, monkeypatch):
+    now = datetime.now(UTC)
+    later = now + timedelta(days=30)
+    stores = []
+    for name in ("one_at_a_time", "batched"):
+        engine = open_store(f"sqlite:///{tmp_path / name}.sqlite")
+        result = plan(busy_world(), POLICY, StoreView.read(engine, POLICY, now), now=now, run_id="r1")
+        apply_plan(result, engine, POLICY)
+        queue = DecisionQueue(engine, POLICY, clock=lambda: now)
+        ids = sorted(a.action_id for a in queue.list(limit=None))
+        # People decided some meanwhile: a rejected one cannot expire or be withdrawn.
+        proposed = [a for a in queue.list(states=[State.PROPOSED.value], limit=None)]
+        queue.transition(proposed[0].action_id, State.REJECTED, actor="policy")
+        stores.append((engine, ids))
+    (plain, ids), (batched, same_ids) = stores
+    assert ids == same_ids and len(ids) > 8
+    # Withdrawals: half the actions (one rejected, one unknown id among them).
+    withdrawals = [(i, f"Withdrawn: reason {n}.") for n, i in enumerate([*ids[::2], "no-such-action"])]
+    withdrawn_plain = 0
+    queue = DecisionQueue(plain, POLICY, clock=lambda: later)
+    for action_id, reason in withdrawals:  # as `apply_plan` withdrew before
+        try:
+            queue.withdraw(action_id, reason)
+            withdrawn_plain += 1
+        except QueueError:
+            continue
+    monkeypatch.setattr(queue_module, "_IN_CHUNK", 3)  # several batches
+    assert DecisionQueue(batched, POLICY, clock=lambda: later).withdraw_many(withdrawals) == withdrawn_plain
+    # Expiry a month on: everything still open lapses.
+    monkeypatch.setattr(queue_module, "_IN_CHUNK", 500)
+    queue = DecisionQueue(plain, POLICY, clock=lambda: later)
+    with plain.connect() as con:
+        due = (
+            con.execute(
+                sa.select(actions_table.c.action_id).where(
+                    actions_table.c.state.in_([s.value for s in NOT_YET_QUEUED]), actions_table.c.expires_at < later
+                )
+            )
+            .scalars()
+            .all()
+        )
+    expired_plain = 0
+    for action_id in due:  # as `expire_due` expired before
+        try:
+            queue.transition(action_id, State.EXPIRED, actor=PLANNER_ACTOR, note="nobody decided in time")
+            expired_plain += 1
+        except QueueError:
+            continue
+    monkeypatch.setattr(queue_module, "_IN_CHUNK", 3)
+    assert DecisionQueue(batched, POLICY, clock=lambda: later).expire_due() == expired_plain > 3
+    assert _store_rows(batched) == _store_rows(plain)
+    plain.dispose()
+    batched.dispose()
