@@ -168,15 +168,7 @@ class ProposalStub:
     within today's caps; `build` checks the proposal has the slot, type and owner the stub said."""
 
     __slots__ = (
-        "workflow",
-        "action_type",
-        "target",
-        "evidence_window",
-        "owner",
-        "slot_key",
-        "group",
-        "_build",
-        "_built",
+        "workflow", "action_type", "target", "evidence_window", "owner", "slot_key", "group", "_build", "_built"
     )
 
     def __init__(
