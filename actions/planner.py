@@ -31,7 +31,7 @@ from actions.inputs import PlanningInputs
 from actions.kill_switch import KillSwitch
 from actions.model import Action, Proposal, built
 from actions.policy import Policy
-from actions.queue import DecisionQueue, QueueError, StoredAction
+from actions.queue import DecisionQueue, StoredAction
 from actions.states import State
 from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
 from actions.workflows.at_risk import at_risk_proposals
@@ -77,7 +77,7 @@ ENROLMENT_GONE = REOPENABLE | {State.REJECTED}
 ESCALATION_DONE = {State.APPROVED, State.QUEUED, State.SENT}
 
 
-# What planning reads of each open action (`_withdrawals`, `_why_gone`).
+# What planning reads of every open action (`_withdrawals`).
 OPEN_ACTION_FIELDS = (
     "action_id",
     "workflow",
@@ -88,9 +88,10 @@ OPEN_ACTION_FIELDS = (
     "target_id",
     "target_emails",
     "target_domain",
-    "payload",
-    "evidence",
 )
+# What `_why_gone` reads besides, only of the open actions no longer proposed: JSON documents that took most of the
+# store read to fetch and parse for every open action (110,000 at 1M contacts) when an hour withdraws a few.
+OPEN_ACTION_DETAILS = ("payload", "evidence")
 
 
 @dataclass
@@ -116,6 +117,10 @@ class StoreView:
     # backtest rebuilds the store as this run read it.
     read_at: datetime | None = None
     read_marks: dict[str, int] = field(default_factory=dict)
+    # action ids -> their `OPEN_ACTION_DETAILS` (None: `open_actions` hold them already). An action's payload and
+    # evidence are written once, when it is proposed (an edit goes to `edited_payload`), so reading them later in
+    # the run reads what they were when the store was read.
+    open_action_details: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None
 
     @classmethod
     def read(cls, engine: sa.Engine, policy: Policy, now: datetime) -> StoreView:
@@ -171,6 +176,7 @@ class StoreView:
             sequence_drafts_today_by_owner=drafts_today,
             read_at=read_at,
             read_marks=marks,
+            open_action_details=lambda ids: queue.fields_of(ids, OPEN_ACTION_DETAILS),
         )
 
 
@@ -563,6 +569,17 @@ def _withdrawals(
         if action.slot_key in live_slots or action.evidence_window in live_windows.get(workflow, ()):
             continue
         out.append((action, None))
+    if store.open_action_details is not None:
+        details = store.open_action_details([a.action_id for a, why in out if why is None])
+        out = [
+            (
+                StoredAction({**a.row, **details.get(a.action_id, dict.fromkeys(OPEN_ACTION_DETAILS))})
+                if why is None
+                else a,
+                why,
+            )
+            for a, why in out
+        ]
     # The contacts of the actions no longer proposed, read at once (not every contact: most hours withdraw few).
     targets = {a.target_id for a, why in out if why is None and a.target_kind == "contact"}
     contacts = {
@@ -645,13 +662,8 @@ def _apply_plan(result: PlanResult, engine: sa.Engine, policy: Policy) -> dict[s
         )
     added_entries = SuppressionList(engine).add_many(result.suppression_entries, added_by="planner", at=result.now)
     added = queue.add(result.actions, run_id=result.run_id)
-    withdrawn = 0
-    for action_id, reason in result.withdrawals:
-        try:
-            queue.withdraw(action_id, reason)
-            withdrawn += 1
-        except QueueError:  # decided or queued meanwhile: people win over the planner
-            continue
+    # Decided or queued meanwhile: people win over the planner (those stay as they are).
+    withdrawn = queue.withdraw_many(result.withdrawals)
     summary = {
         **result.summary(),
         "suppression_entries_added": added_entries,

@@ -154,8 +154,16 @@ class DecisionQueue:
         """The evidence behind a not-yet-sent proposal changed: it leaves the queue with the reason."""
         return self.transition(action_id, State.WITHDRAWN, actor=actor, note=reason, event="withdrawn")
 
+    def withdraw_many(self, withdrawals: list[tuple[str, str]], actor: str = PLANNER_ACTOR) -> int:
+        """`withdraw` for many `(action id, reason)` pairs, a few hundred per transaction; the ones decided, queued or
+        changed meanwhile stay as they are (people win over the planner). Returns how many were withdrawn."""
+        return self._move_in_batches([(i, State.WITHDRAWN, reason, None) for i, reason in withdrawals], actor)
+
     def expire_due(self) -> int:
-        """Expire every not-yet-queued action past its `expires_at`; returns how many."""
+        """Expire every not-yet-queued action past its `expires_at`; returns how many.
+
+        In batches (`transition_many`: the same checks and audit events as `transition`), not a transaction and two
+        reads per action: the day a full build's proposals lapse, a 1M-contact queue expires 100,000 at once."""
         now = self.clock()
         with self.engine.connect() as con:
             due = (
@@ -167,14 +175,16 @@ class DecisionQueue:
                 .scalars()
                 .all()
             )
-        expired = 0
-        for action_id in due:
-            try:
-                self.transition(action_id, State.EXPIRED, actor=PLANNER_ACTOR, note="nobody decided in time")
-                expired += 1
-            except (DecisionConflict, IllegalTransition):
-                continue  # decided meanwhile
-        return expired
+        return self._move_in_batches([(i, State.EXPIRED, "nobody decided in time", None) for i in due], PLANNER_ACTOR)
+
+    def _move_in_batches(self, moves: list[tuple[str, State, str | None, dict[str, Any] | None]], actor: str) -> int:
+        """`transition_many` a batch at a time (short write transactions: people deciding meanwhile wait little);
+        returns how many moved (the others were decided or changed meanwhile, or cannot move)."""
+        moved = 0
+        for i in range(0, len(moves), _IN_CHUNK):
+            batch = moves[i : i + _IN_CHUNK]
+            moved += len(batch) - len(self.transition_many(batch, actor=actor))
+        return moved
 
     # ---- people ------------------------------------------------------------------------------------------
     def approve(self, action_id: str, actor: str, note: str | None = None, seen_version: int | None = None):
@@ -516,6 +526,18 @@ class DecisionQueue:
             rows = [dict(r) for r in con.execute(query).mappings()]
         for row in rows:
             yield StoredAction(row)
+
+    def fields_of(self, action_ids: Iterable[str], columns: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Action id -> the named fields of each of these actions (ids not in the queue are left out)."""
+        ids = list(dict.fromkeys(action_ids))
+        selected = [actions.c[name] for name in columns]
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as con:
+            for i in range(0, len(ids), _IN_CHUNK):
+                query = sa.select(actions.c.action_id, *selected).where(actions.c.action_id.in_(ids[i : i + _IN_CHUNK]))
+                for row in con.execute(query).mappings():
+                    found[row["action_id"]] = {c.name: row[c.name] for c in selected}
+        return found
 
     def counts(self, by: tuple[str, ...] = ("workflow", "risk_class", "state")) -> list[dict[str, Any]]:
         """Action counts grouped by the named columns."""

@@ -94,19 +94,25 @@ def _verdict_reason(row: dict[str, Any]) -> str:
     )
 
 
-def _pick_contact(contacts: pl.DataFrame) -> dict[str, Any] | None:
-    """The account's contact to write to: reachable (an email, not unsubscribed in the CRM, not junk), the most
-    engaged first (combined score), then by id for a stable choice."""
+def _pick_contacts(contacts: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Account id -> the account's contact to write to: reachable (an email, not unsubscribed in the CRM, not junk),
+    the most engaged first (combined score), then by id for a stable choice.
+
+    One sort of every account's contacts, not a filter and sort per account (3,000 of them at 1M contacts); within
+    an account the order is the per-account sort's."""
     usable = contacts.filter(
-        pl.col("email").is_not_null()
+        pl.col("golden_account_id").is_not_null()
+        & pl.col("email").is_not_null()
         & ~pl.col("is_crm_unsubscribed").fill_null(False)
         & ~pl.col("is_junk").fill_null(False)
     )
-    if usable.is_empty():
-        return None
-    return usable.sort(["combined_score", "golden_contact_id"], descending=[True, False], nulls_last=True).row(
-        0, named=True
-    )
+    first = usable.sort(
+        ["golden_account_id", "combined_score", "golden_contact_id"],
+        descending=[False, True, False],
+        nulls_last=True,
+        maintain_order=True,
+    ).unique(subset="golden_account_id", keep="first", maintain_order=True)
+    return {row["golden_account_id"]: row for row in first.iter_rows(named=True)}
 
 
 def at_risk_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal | Blocked]:
@@ -118,14 +124,9 @@ def at_risk_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal |
     at_risk = inputs.account_risk.filter(pl.col("risk_tier").is_in(settings.outreach_tiers + settings.escalate_tiers))
     if at_risk.is_empty():
         return []
-    contacts_by_account = {
-        key[0]: frame
-        for key, frame in inputs.contacts.filter(
-            pl.col("golden_account_id").is_in(at_risk["golden_account_id"].implode())
-        )
-        .partition_by("golden_account_id", as_dict=True)
-        .items()
-    }
+    contact_of_account = _pick_contacts(
+        inputs.contacts.filter(pl.col("golden_account_id").is_in(at_risk["golden_account_id"].implode()))
+    )
     out: list[Proposal | Blocked] = []
     for row in at_risk.sort("risk_tier", "golden_account_id").iter_rows(named=True):
         account = row["golden_account_id"]
@@ -134,7 +135,7 @@ def at_risk_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal |
         evidence = verdict_evidence(row)
         reason = _verdict_reason(row)
         if tier in settings.outreach_tiers:
-            out.append(_outreach(row, window, evidence, reason, contacts_by_account.get(account), policy))
+            out.append(_outreach(row, window, evidence, reason, contact_of_account.get(account), policy))
         if tier in settings.escalate_tiers and row.get("renewal_deal_id") is not None:
             out.append(_escalation(row, window, evidence, reason))
     return out
@@ -145,7 +146,7 @@ def _outreach(
     window: str,
     evidence: list[EvidenceRow],
     reason: str,
-    contacts: pl.DataFrame | None,
+    contact: dict[str, Any] | None,
     policy: Policy,
 ) -> Proposal | Blocked:
     settings = policy.at_risk
@@ -153,7 +154,6 @@ def _outreach(
     signal = "escalations" if row["has_an_escalation"] else "usage_drop"
     template_name = settings.templates[signal]
     template = policy.drafts.templates[template_name]
-    contact = _pick_contact(contacts) if contacts is not None else None
     owner = row.get("account_owner")
     if contact is None:
         proposal = Proposal(

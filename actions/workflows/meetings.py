@@ -18,7 +18,10 @@ weekly account cap. Done metric: positive reply -> booked time; booked rate (`sl
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, insort
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -82,22 +85,91 @@ def slot_fits(
     )
 
 
-def propose_slots(
-    after: datetime, owner_zone: ZoneInfo, contact_zone: ZoneInfo, policy: Policy, busy: list[tuple[datetime, datetime]]
-) -> list[tuple[datetime, datetime]]:
-    """The first slots (one per day, so the contact has a real choice) that fit, from the next day on."""
+class BusyTimes:
+    """An owner's busy intervals `(start, end)`, kept sorted so a slot is checked against the few meetings near it.
+
+    Checking every candidate slot against every meeting of the owner's calendar was most of the planner's time at
+    1M contacts (a few hundred meetings per owner, hundreds of candidate slots per request, a thousand requests).
+    """
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]] = ()) -> None:
+        self._intervals = sorted(intervals)
+        self._longest = max((end - start for start, end in self._intervals), default=timedelta(0))
+        self._longest = max(self._longest, timedelta(0))
+
+    def __len__(self) -> int:
+        return len(self._intervals)
+
+    def extend(self, intervals: Iterable[tuple[datetime, datetime]]) -> None:
+        """Add intervals (this run's proposed slots count as busy for the owner's next proposals)."""
+        for start, end in intervals:
+            insort(self._intervals, (start, end))
+            self._longest = max(self._longest, end - start)
+
+    def clear_of(self, low: datetime, high: datetime) -> bool:
+        """Whether no interval overlaps the open span (`low`, `high`): none starts before `high` and ends after
+        `low` — what `all(high <= start or low >= end for start, end in busy)` says, for sorted intervals."""
+        # An interval starting before `low - longest` ends before `low`: the search starts where overlaps can be.
+        i = bisect_left(self._intervals, (low - self._longest,))
+        for start, end in islice(self._intervals, i, None):
+            if start >= high:
+                return True
+            if end > low:
+                return False
+        return True
+
+
+def _window_moments(first: datetime, owner_zone: ZoneInfo, contact_zone: ZoneInfo, policy: Policy) -> list[datetime]:
+    """The slot starts of the search (every `SLOT_STEP` for `SEARCH_DAYS` from `first`) inside both windows, in
+    order: the same for every request with the same first moment and time zones."""
     settings = policy.meetings
     assert settings is not None
     length = timedelta(minutes=settings.length_minutes)
-    first = (after.astimezone(UTC_ZONE) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    out: list[tuple[datetime, datetime]] = []
+    out = []
     moment = first
-    while moment < first + timedelta(days=SEARCH_DAYS) and len(out) < settings.slots_per_proposal:
-        if (not out or moment.astimezone(contact_zone).date() != out[-1][0].astimezone(contact_zone).date()) and (
-            slot_fits(moment, moment + length, owner_zone, contact_zone, policy, busy)
+    while moment < first + timedelta(days=SEARCH_DAYS):
+        end = moment + length
+        if _inside(moment, end, settings.owner_window, owner_zone) and _inside(
+            moment, end, settings.contact_window, contact_zone
         ):
-            out.append((moment, moment + length))
+            out.append(moment)
         moment += SLOT_STEP
+    return out
+
+
+def propose_slots(
+    after: datetime,
+    owner_zone: ZoneInfo,
+    contact_zone: ZoneInfo,
+    policy: Policy,
+    busy: list[tuple[datetime, datetime]] | BusyTimes,
+    windows: dict[tuple[datetime, ZoneInfo, ZoneInfo], list[datetime]] | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """The first slots (one per day, so the contact has a real choice) that fit, from the next day on.
+
+    The slots `slot_fits` accepts, found faster: the moments inside both windows depend only on the first moment
+    and the two time zones (`windows` keeps them between calls of one run), and `BusyTimes` checks a slot against
+    the meetings near it only."""
+    settings = policy.meetings
+    assert settings is not None
+    length = timedelta(minutes=settings.length_minutes)
+    buffer = timedelta(minutes=settings.buffer_minutes)
+    first = (after.astimezone(UTC_ZONE) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    calendar = busy if isinstance(busy, BusyTimes) else BusyTimes(busy)
+    key = (first, owner_zone, contact_zone)
+    moments = windows.get(key) if windows is not None else None
+    if moments is None:
+        moments = _window_moments(first, owner_zone, contact_zone, policy)
+        if windows is not None:
+            windows[key] = moments
+    out: list[tuple[datetime, datetime]] = []
+    for moment in moments:
+        if len(out) >= settings.slots_per_proposal:
+            break
+        if (
+            not out or moment.astimezone(contact_zone).date() != out[-1][0].astimezone(contact_zone).date()
+        ) and calendar.clear_of(moment - buffer, moment + length + buffer):
+            out.append((moment, moment + length))
     return out
 
 
@@ -120,9 +192,11 @@ def meeting_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal |
     contacts = contact_index(
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(asks["golden_contact_id"].implode()))
     )
-    busy_by_owner: dict[str, list[tuple[datetime, datetime]]] = {}
+    meetings_by_owner: dict[str, list[tuple[datetime, datetime]]] = {}
     for owner, start, end in inputs.owner_calendar.select("owner", "meeting_start_at", "meeting_end_at").iter_rows():
-        busy_by_owner.setdefault(owner, []).append((start, end))
+        meetings_by_owner.setdefault(owner, []).append((start, end))
+    busy_by_owner = {owner: BusyTimes(meetings) for owner, meetings in meetings_by_owner.items()}
+    windows: dict[tuple[datetime, ZoneInfo, ZoneInfo], list[datetime]] = {}
     out: list[Proposal | Blocked] = []
     for row in asks.iter_rows(named=True):
         text = row["reply_text"] or ""
@@ -131,7 +205,8 @@ def meeting_proposals(inputs: PlanningInputs, policy: Policy) -> list[Proposal |
         if phrase is None or contact is None:
             continue
         owner = contact.get("contact_owner")
-        out.append(_proposal(row, contact, owner, phrase, inputs, policy, busy_by_owner.setdefault(owner or "", [])))
+        busy = busy_by_owner.setdefault(owner or "", BusyTimes())
+        out.append(_proposal(row, contact, owner, phrase, inputs, policy, busy, windows))
     return out
 
 
@@ -142,13 +217,14 @@ def _proposal(
     phrase: str,
     inputs: PlanningInputs,
     policy: Policy,
-    busy: list[tuple[datetime, datetime]],
+    busy: BusyTimes,
+    windows: dict[tuple[datetime, ZoneInfo, ZoneInfo], list[datetime]],
 ) -> Proposal | Blocked:
     settings = policy.meetings
     assert settings is not None
     owner_zone = owner_time_zone(policy, owner)
     contact_zone = time_zone_of(contact.get("country_code"))
-    slots = propose_slots(inputs.as_of, owner_zone, contact_zone, policy, busy)
+    slots = propose_slots(inputs.as_of, owner_zone, contact_zone, policy, busy, windows)
     colleagues = _matches(row["reply_text"] or "", settings.multi_attendee_phrases)
     record: dict[str, Any] = {
         "contact_first_name": contact.get("first_name"),

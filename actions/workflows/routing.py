@@ -12,12 +12,14 @@ first touch by tier.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 import polars as pl
 
 from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
-from actions.model import EvidenceRow, Proposal, Target
+from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget, Target
 from actions.policy import Policy
 from actions.workflows.common import contact_evidence, contact_target
 
@@ -88,15 +90,25 @@ def misrouted_contacts(inputs: PlanningInputs, policy: Policy) -> pl.DataFrame:
     )
 
 
-def routing_proposals(inputs: PlanningInputs, policy: Policy, picker: OwnerPicker | None = None) -> list[Proposal]:
-    """Owner assignments for misrouted contacts and new inbound leads."""
+def routing_proposals(
+    inputs: PlanningInputs, policy: Policy, picker: OwnerPicker | None = None
+) -> list[Proposal | ProposalStub]:
+    """Owner assignments for misrouted contacts and new inbound leads.
+
+    A misrouted contact comes as a stub: its new owner is picked here, in order (each pick moves the picker's load),
+    and the words that name that load are written here too; the proposal itself (target, payload, evidence) is built
+    only when the planner needs it (most misrouted contacts' slots are already in the queue)."""
     picker = picker or OwnerPicker(inputs.owner_load)
     territory_of = policy.territory_of_owner()
-    proposals: list[Proposal] = []
+    teams: dict[str | None, tuple[list[str], list[str]]] = {}  # per country: the policy does not change in a run
+    proposals: list[Proposal | ProposalStub] = []
     for contact in misrouted_contacts(inputs, policy).iter_rows(named=True):
         current = contact["contact_owner"]
         tier = contact["tier"]
-        territories, team = team_for_country(policy, contact["country_code"])
+        country = contact["country_code"]
+        if country not in teams:
+            teams[country] = team_for_country(policy, country)
+        territories, team = teams[country]
         if current is None and tier not in policy.routing.rep_tiers:
             new_owner, how = policy.routing.nurture_owner, f"Tier {tier} leads without an owner go to the nurture queue"
         else:
@@ -105,31 +117,14 @@ def routing_proposals(inputs: PlanningInputs, policy: Policy, picker: OwnerPicke
             if new_owner is None:
                 continue
             how = f"{new_owner} has the least open work in {', '.join(territories)} ({picker.describe(new_owner)})"
-        name = contact["contact_name"] or contact["golden_contact_id"]
-        if current is None:
-            why = f"{name} has no owner"
-        else:
-            why = (
-                f"{name} is in {contact['country_code']}, but their owner {current} sells in "
-                f"{territory_of.get(current, 'no territory of the policy')} "
-                f"(territories for {contact['country_code']}: "
-                f"{', '.join(territories)})"
-            )
-        raise_to = []
-        if current is not None and contact["open_deal_count"]:
-            raise_to.append(("owner_change_with_open_deal", f"{name} has {contact['open_deal_count']} open deal(s)"))
         proposals.append(
-            Proposal(
-                workflow=Workflow.LEAD_ROUTING,
-                action_type="assign_owner",
-                target=contact_target(contact),
-                payload={"new_owner": new_owner, "previous_owner": current, "territory": territory_of.get(new_owner)},
-                reasons=[f"{why}.", f"Tier {tier}: {how}."],
-                evidence=contact_evidence(contact, "contact_owner", "country_code", "tier", "open_deal_count"),
-                evidence_window=f"owner={current or '-'}|country={contact['country_code']}",
-                owner=new_owner,
-                model_version=contact["score_model_version"],
-                raise_to=raise_to,
+            ProposalStub(
+                Workflow.LEAD_ROUTING,
+                "assign_owner",
+                StubTarget("contact", contact["golden_contact_id"], contact.get("golden_account_id")),
+                f"owner={current or '-'}|country={country}",
+                new_owner,
+                partial(_contact_assignment, contact, new_owner, how, territories, territory_of),
             )
         )
     since = inputs.as_of - timedelta(days=policy.routing.lookback_days)
@@ -190,3 +185,36 @@ def routing_proposals(inputs: PlanningInputs, policy: Policy, picker: OwnerPicke
             )
         )
     return proposals
+
+
+def _contact_assignment(
+    contact: dict[str, Any], new_owner: str, how: str, territories: list[str], territory_of: dict[str, str]
+) -> Proposal:
+    """The proposal of a misrouted contact's new owner (picked, with the words for how, by `routing_proposals`)."""
+    current = contact["contact_owner"]
+    tier = contact["tier"]
+    name = contact["contact_name"] or contact["golden_contact_id"]
+    if current is None:
+        why = f"{name} has no owner"
+    else:
+        why = (
+            f"{name} is in {contact['country_code']}, but their owner {current} sells in "
+            f"{territory_of.get(current, 'no territory of the policy')} "
+            f"(territories for {contact['country_code']}: "
+            f"{', '.join(territories)})"
+        )
+    raise_to = []
+    if current is not None and contact["open_deal_count"]:
+        raise_to.append(("owner_change_with_open_deal", f"{name} has {contact['open_deal_count']} open deal(s)"))
+    return Proposal(
+        workflow=Workflow.LEAD_ROUTING,
+        action_type="assign_owner",
+        target=contact_target(contact),
+        payload={"new_owner": new_owner, "previous_owner": current, "territory": territory_of.get(new_owner)},
+        reasons=[f"{why}.", f"Tier {tier}: {how}."],
+        evidence=contact_evidence(contact, "contact_owner", "country_code", "tier", "open_deal_count"),
+        evidence_window=f"owner={current or '-'}|country={contact['country_code']}",
+        owner=new_owner,
+        model_version=contact["score_model_version"],
+        raise_to=raise_to,
+    )
