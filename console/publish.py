@@ -273,10 +273,10 @@ def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, 
 
 # The per-key hash sums of each KEYED table as last published, kept in the publication (tables named
 # `publish_state_<name>_key_hashes`, which the console never reads; in the main schema so that an older version's
-# publish drops them like any table it does not know): the next update compares the warehouse against them instead of hashing the
-# whole previous table again (at 1M, hashing `contacts` with its provenance JSON was about half of its 7.5 s
-# comparison). Written by an update from the warehouse side's sums, which the table then equals key for key; a
-# table written whole drops them and the next update falls back to hashing the table once.
+# publish drops them like any table it does not know): the next update compares the warehouse against them
+# instead of hashing the whole previous table again (at 1M that was most of the `contacts` comparison's 7.5 s,
+# its provenance JSON read back from the copied file). An update stores the warehouse side's sums, which the
+# table then equals key for key; a table written whole drops them, and the next update hashes the table once.
 STATE_PREFIX = "publish_state_"
 
 
