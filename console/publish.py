@@ -271,16 +271,35 @@ def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, 
     return [(r[0], r[1]) for r in con.execute(f"describe select * from {relation}").fetchall()]
 
 
-def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> int:
-    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed."""
+# The per-key hash sums of each KEYED table as last published, kept in the publication (tables named
+# `publish_state_<name>_key_hashes`, which the console never reads; in the main schema so that an older version's
+# publish drops them like any table it does not know): the next update compares the warehouse against them
+# instead of hashing the whole previous table again (at 1M that was most of the `contacts` comparison's 7.5 s,
+# its provenance JSON read back from the copied file). An update stores the warehouse side's sums, which the
+# table then equals key for key; a table written whole drops them, and the next update hashes the table once.
+STATE_PREFIX = "publish_state_"
+
+
+def _hashes_table(name: str) -> str:
+    return f"console_pub.{STATE_PREFIX}{name}_key_hashes"
+
+
+def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int:
+    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `stored`: the
+    table's per-key hash sums are in `publish_state_…` tables (else they are computed from the table); either way the
+    warehouse side's sums are stored for the next update."""
     key, order = KEYED[name]
     table = f"console_pub.{name}"
+    hashes = _hashes_table(name)
+    old = hashes if stored else f"(select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)"
+    con.execute(
+        f"create or replace temp table publish_new as "
+        f"select {key} as k, sum(hash(s)::hugeint) as h from ({sql}) s group by all"
+    )
     con.execute(
         f"""create or replace temp table publish_delta as
-        with new as (select {key} as k, sum(hash(s)::hugeint) as h from ({sql}) s group by all),
-        old as (select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)
         select coalesce(new.k, old.k) as k, new.k is not null as present
-        from new full join old on old.k = new.k where new.h is distinct from old.h"""
+        from publish_new new full join {old} old on old.k = new.k where new.h is distinct from old.h"""
     )
     try:
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
@@ -290,8 +309,10 @@ def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> int:
                 f"insert into {table} select * from ({sql}) "
                 f"where {key} in (select k from publish_delta where present) order by {order}"
             )
+        con.execute(f"create or replace table {hashes} as select k, h from publish_new")
     finally:
         con.execute("drop table if exists publish_delta")
+        con.execute("drop table if exists publish_new")
     return changed
 
 
@@ -335,8 +356,16 @@ def publish(
             since = 0
             warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
             attached = True
-        listed = "select table_name from duckdb_tables() where database_name = 'console_pub'"
+        listed = (
+            "select table_name from duckdb_tables() where database_name = 'console_pub' "
+            f"and not starts_with(table_name, '{STATE_PREFIX}')"
+        )
         kept = {r[0] for r in warehouse.execute(listed).fetchall()}
+        state = (
+            "select table_name from duckdb_tables() where database_name = 'console_pub' "
+            f"and starts_with(table_name, '{STATE_PREFIX}')"
+        )
+        stored = {r[0] for r in warehouse.execute(state).fetchall()}
         for name in sorted(kept - set(KEYED)):
             warehouse.execute(f"drop table console_pub.{name}")
         kept &= set(KEYED)
@@ -346,12 +375,18 @@ def publish(
             if lacking:
                 report.missing[name] = lacking
                 warehouse.execute(f"drop table if exists console_pub.{name}")
+                if name in KEYED:
+                    warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                 continue
             sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
             if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
-                report.updated[name] = _update_by_key(warehouse, name, sql)
+                report.updated[name] = _update_by_key(
+                    warehouse, name, sql, f"{STATE_PREFIX}{name}_key_hashes" in stored
+                )
                 continue
             warehouse.execute(f"drop table if exists console_pub.{name}")
+            if name in KEYED:  # written whole below: its stored hash sums no longer describe it
+                warehouse.execute(f"drop table if exists {_hashes_table(name)}")
             order = KEYED[name][1] if name in KEYED else ORDER.get(name)
             warehouse.execute(
                 f"create table console_pub.{name} as select * from ({sql}){f' order by {order}' if order else ''}"

@@ -10,7 +10,7 @@ import pytest
 from console_world import build_warehouse
 from console_world import publish_warehouse as _publish
 
-from console.publish import KEYED
+from console.publish import KEYED, STATE_PREFIX
 from console.reader import PublicationReader
 from console.settings import HISTORY_RUNS_ENV, REBUILD_EVERY_ENV
 
@@ -39,7 +39,12 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
     """Every table but publication_info, as sorted rows with its column names first."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        names = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                f"select table_name from duckdb_tables() where not starts_with(table_name, '{STATE_PREFIX}') order by 1"
+            ).fetchall()
+        ]
         out = {}
         for name in names:
             if name == "publication_info":
@@ -182,3 +187,51 @@ def test_a_publication_of_an_older_format_is_rewritten(warehouse, tmp_path):
         con.close()
     report = _publish(warehouse, target, "b")
     assert report.from_scratch and not report.updated
+
+
+def _stored_hashes_match(path: Path) -> None:
+    """The per-key hash sums kept for the next update equal those of the published tables, for each KEYED one."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for name, (key, _) in KEYED.items():
+            stored = con.execute(f"select k, h from {STATE_PREFIX}{name}_key_hashes order by k").fetchall()
+            actual = con.execute(
+                f"select {key}, sum(hash(s)::hugeint) from {name} s group by all order by 1"
+            ).fetchall()
+            assert stored == actual, name
+    finally:
+        con.close()
+
+
+def test_updates_from_stored_hashes_still_equal_a_publication_from_scratch(warehouse, tmp_path, monkeypatch):
+    target = tmp_path / "console" / "publication.duckdb"
+    assert _publish(warehouse, target, "h0").from_scratch
+    # A publication written whole keeps no hash sums: the first update hashes the previous tables and stores them.
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert (
+            con.execute(
+                f"select count(*) from duckdb_tables() where starts_with(table_name, '{STATE_PREFIX}')"
+            ).fetchone()[0]
+            == 0
+        )
+    finally:
+        con.close()
+    assert _publish(warehouse, target, "h1").updated == {name: 0 for name in KEYED}
+    _stored_hashes_match(target)
+    # Two hours in a row, each compared against the sums the previous update stored.
+    for hour, contact in ((2, "gc-3"), (3, "gc-3")):
+        _sql(
+            warehouse,
+            f"""update marts.dim_contacts set job_title = 'Title {hour}' where golden_contact_id = '{contact}';
+            update intermediate.int_entities__contact_golden_fields set value = 'Title {hour}'
+               where golden_contact_id = '{contact}' and field_name = 'job_title';""",
+        )
+        report = _publish(warehouse, target, f"h{hour}")
+        assert report.updated["contacts"] == 1 and report.updated["crosswalk"] == 0
+        _stored_hashes_match(target)
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    assert _publish(warehouse, scratch, "h3").from_scratch
+    carried, rebuilt = _tables(target), _tables(scratch)
+    assert carried == rebuilt
