@@ -273,3 +273,19 @@ def sequence_candidate(golden_id: str, **counts) -> dict:
     }
     row.update(counts)
     return row
+
+
+def busy_world_an_hour_later() -> PlanningInputs:
+    """`busy_world` after an hour that changes the evidence of four open actions: gc-1 unsubscribes by email,
+    gc-5 gets a first touch from its owner, gc-3's tier drops, gc-2 is merged away."""
+    world = busy_world()
+    unsubscribe = signal("p1@acme1.com", "unsubscribe", hours_ago=0.5)
+    world.suppression_signals = inputs(signals=[unsubscribe]).suppression_signals
+    world.triggers = world.triggers.with_columns(
+        first_touch_at=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit(AS_OF - timedelta(hours=1))),
+        first_touch_by=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit("Derek Mills")),
+    )
+    world.contacts = world.contacts.with_columns(
+        tier=pl.when(pl.col("golden_contact_id") == "gc-3").then(pl.lit(3)).otherwise(pl.col("tier"))
+    ).filter(pl.col("golden_contact_id") != "gc-2")
+    return world

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from planning_fixtures import AS_OF, busy_world, contact, inputs, reply, signal, trigger
+from planning_fixtures import AS_OF, busy_world, busy_world_an_hour_later, contact, inputs, reply, signal, trigger
 
 from actions.catalog import RiskClass, Workflow
 from actions.guardrails import GuardrailContext, classify
@@ -100,18 +100,8 @@ def test_an_unsubscribe_reply_suppresses_in_the_same_refresh(engine):
 def test_open_actions_are_withdrawn_when_their_evidence_changes(engine):
     _plan(engine, busy_world(), "r1")
     queue = DecisionQueue(engine, POLICY)
-    world = busy_world()
     # gc-1 unsubscribes by email; gc-5 finally gets a call from the owner; gc-3's tier drops; gc-2 is merged away.
-    world.suppression_signals = inputs(
-        signals=[signal("p1@acme1.com", "unsubscribe", hours_ago=0.5)]
-    ).suppression_signals
-    world.triggers = world.triggers.with_columns(
-        first_touch_at=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit(AS_OF - timedelta(hours=1))),
-        first_touch_by=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit("Derek Mills")),
-    )
-    world.contacts = world.contacts.with_columns(
-        tier=pl.when(pl.col("golden_contact_id") == "gc-3").then(pl.lit(3)).otherwise(pl.col("tier"))
-    ).filter(pl.col("golden_contact_id") != "gc-2")
+    world = busy_world_an_hour_later()
     result = _plan(engine, world, "r2")
     reasons = {queue.get(i).target_id + "/" + queue.get(i).action_type: why for i, why in result.withdrawals}
     assert "now suppressed" in reasons["gc-1/create_task"]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import sqlalchemy as sa
-from planning_fixtures import AS_OF, busy_world, contact, inputs, signal
+from planning_fixtures import AS_OF, busy_world, busy_world_an_hour_later, contact
 
 import actions.queue as queue_module
 from actions.calendar import COUNTRY_TIME_ZONES, time_zone_of
@@ -141,17 +141,7 @@ def test_withdrawal_reasons_are_the_same_when_payload_and_evidence_are_read_only
     apply_plan(first, engine, POLICY)
     # The next hour: a suppression, a first touch, a tier change and a contact merged away (each a reason in words
     # built from the action's evidence or payload).
-    world = busy_world()
-    world.suppression_signals = inputs(
-        signals=[signal("p1@acme1.com", "unsubscribe", hours_ago=0.5)]
-    ).suppression_signals
-    world.triggers = world.triggers.with_columns(
-        first_touch_at=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit(AS_OF - timedelta(hours=1))),
-        first_touch_by=pl.when(pl.col("trigger_id") == "e-5").then(pl.lit("Derek Mills")),
-    )
-    world.contacts = world.contacts.with_columns(
-        tier=pl.when(pl.col("golden_contact_id") == "gc-3").then(pl.lit(3)).otherwise(pl.col("tier"))
-    ).filter(pl.col("golden_contact_id") != "gc-2")
+    world = busy_world_an_hour_later()
     lazy = StoreView.read(engine, POLICY, now)
     assert lazy.open_action_details is not None
     assert all("payload" not in a.row and "evidence" not in a.row for a in lazy.open_actions)
