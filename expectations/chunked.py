@@ -184,10 +184,8 @@ def validate_table(
     # Set-level expectations first: the streamed result below must not be interrupted by other queries.
     for index, exp in enumerate(suite.expectations):
         if exp.name in PUSHED_DOWN:
-            if sets_over_whole_table:
-                outcomes[index] = _unique_pushdown(con, exp, f"select * from {table}", [])
-            else:
-                outcomes[index] = _unique_pushdown(con, exp, f"select * from {table}{filter_sql}", params)
+            rows_sql, rows_params = (table, []) if sets_over_whole_table else (f"{table}{filter_sql}", params)
+            outcomes[index] = _unique_pushdown(con, exp, f"select * from {rows_sql}", rows_params)
 
     if row_level:
         columns: list[str] = []
