@@ -68,7 +68,6 @@ _CSV_FIELD_LIMIT = 16 * 1024 * 1024
 # recorded) points at the whole row in the landing file.
 _RAW_TEXT_LIMIT = _CSV_FIELD_LIMIT
 _BATCH_VIEW = "__landing_batch"
-_STAGE_TABLE = "__landing_stage"
 
 
 @dataclass
@@ -799,36 +798,42 @@ class _Writer:
         ok = " AND ".join(["p IS NOT NULL", *checks])
         j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
         j += f", json_type(p, [{', '.join(paths)}]) AS t"
-        # Record batches of 16k rows let DuckDB scan (and parse) the batch on every thread.
-        self.con.register(_BATCH_VIEW, pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
-        try:
-            self.con.execute(
-                # The raw text and byte range of a rejected line are read back from the Python lists (by line).
-                f"CREATE OR REPLACE TEMP TABLE {_STAGE_TABLE} AS "
-                f"SELECT *, coalesce({ok}, false) AS ok FROM ("
-                f"  SELECT _source_line, p,"
-                f"  json_extract_string(p, [{', '.join(paths)}]) AS s{j} FROM ("
-                f"  SELECT _source_line, TRY_CAST(payload AS JSON) AS p"
-                f"  FROM {_BATCH_VIEW}))"
-            )
-        finally:
-            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
-                self.con.unregister(_BATCH_VIEW)
         select = []
         for i, key in enumerate(spec.columns, start=1):
             expr = f"s[{i}]"
             if key in spec.json_columns:
                 expr = f"NULLIF(j[{json_keys.index(key) + 1}], 'null'::JSON)"
             select.append(f"{expr} AS {_q(spec.column_name(key))}")
-        self.con.execute(
-            f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
-            f" {_sql_str(self.rel)} AS _source_file, _source_line, ?::TIMESTAMP AS _loaded_at"
-            f" FROM {_STAGE_TABLE} WHERE ok",
-            [self.loaded_at],
+        # The batch's rows with their projections and verdict, computed as one query over the batch. It is not
+        # materialized: the insert keeps the accepted rows directly, and only a batch the insert did not take
+        # whole (rare: a bad line) is checked again for which lines failed. Staging every batch in a temp table
+        # first copied every payload twice.
+        checked = (
+            f"SELECT *, coalesce({ok}, false) AS ok FROM ("
+            f"  SELECT _source_line, p,"
+            f"  json_extract_string(p, [{', '.join(paths)}]) AS s{j} FROM ("
+            f"  SELECT _source_line, TRY_CAST(payload AS JSON) AS p"
+            f"  FROM {_BATCH_VIEW}))"
         )
-        bad = self.con.execute(f"SELECT _source_line FROM {_STAGE_TABLE} WHERE NOT ok ORDER BY 1").fetchall()
-        self.con.execute(f"DROP TABLE {_STAGE_TABLE}")
-        self.accepted += n - len(bad)
+        # Record batches of 16k rows let DuckDB scan (and parse) the batch on every thread.
+        self.con.register(_BATCH_VIEW, pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
+        try:
+            inserted = self.con.execute(
+                f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
+                f" {_sql_str(self.rel)} AS _source_file, _source_line, ?::TIMESTAMP AS _loaded_at"
+                f" FROM ({checked}) WHERE ok",
+                [self.loaded_at],
+            ).fetchall()[0][0]
+            bad = []
+            if inserted != n:
+                # The raw text and byte range of a rejected line are read back from the Python lists (by line).
+                bad = self.con.execute(f"SELECT _source_line FROM ({checked}) WHERE NOT ok ORDER BY 1").fetchall()
+        finally:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
+        if inserted + len(bad) != n:  # the same query twice must agree; never lose a row silently
+            raise RuntimeError(f"{self.rel}: {inserted} + {len(bad)} JSON lines checked, batch has {n}")
+        self.accepted += inserted
         for (line,) in bad:
             i = bisect_left(lines, line)  # line numbers ascend within a batch
             self.quarantine(line, _jsonl_problem(spec, payloads[i], latest_day), payloads[i], spans[i])
