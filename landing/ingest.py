@@ -1198,11 +1198,11 @@ def _load_csv_in_engine(
         # file's transaction, since the Python reader then reads the file and says exactly what is wrong.
         reader = con.cursor()
         try:
-            rows = reader.execute(
+            rows = reader.sql(
                 f"SELECT row_number() OVER () + 1 AS _line, * FROM read_csv(?, delim = ?, quote = '\"',"
                 f" escape = '\"', header = false, skip = 1, auto_detect = false, columns = {columns},"
                 " strict_mode = true, null_padding = false)",
-                [str(path), d],
+                params=[str(path), d],
             ).to_arrow_table()
         except duckdb.Error:
             return False
