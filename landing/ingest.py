@@ -4,8 +4,11 @@ Every file is loaded at most once (keyed by the SHA-256 of its content) and in o
 with its quarantine rows and its ``raw.load_files`` row, so an interrupted run never leaves half a file
 behind and simply picks the file up again next time. A file seen before at the same path with the same size
 and modification time is skipped without being read (a changed file always gets a new modification time), so
-a run reads only new and changed files however many the landing folder holds. Rows are parsed in Python (for
-precise line numbers and quarantine reasons) and inserted in batches through Arrow.
+a run reads only new and changed files however many the landing folder holds. A CSV file that DuckDB's reader can
+be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid UTF-8, ...) is read
+and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in Python, row by row, for
+precise line numbers and quarantine reasons. JSON lines are split in Python and checked and inserted by DuckDB in
+batches through Arrow. Either way a row gets the same line number, columns and quarantine reason.
 """
 
 from __future__ import annotations
@@ -1121,6 +1124,9 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
     return dialect
 
 
+# The engine path holds a file's text, its lines and DuckDB's rows in memory at once (a few times its size); a larger
+# file is read by the Python reader, which streams it.
+_ENGINE_MAX_BYTES = 256 * 1024 * 1024
 _ENGINE_LINES = "__landing_csv_lines"
 _ENGINE_ROWS = "__landing_csv_rows"
 
@@ -1157,7 +1163,7 @@ def _load_csv_in_engine(
     ``_parse_csv``, so their quarantine reasons, raw text and byte spans are the same. The rest is inserted by one
     statement. Why: at 1M contacts the per-row Python reading was most of the CSV sources' load time.
     """
-    if width < 2 or len(set(extra_labels)) != len(extra_labels):
+    if width < 2 or len(set(extra_labels)) != len(extra_labels) or path.stat().st_size > _ENGINE_MAX_BYTES:
         return False  # a one-column file may hold whitespace-only rows Python skips; a dict keeps one of two labels
     data = path.read_bytes()
     try:

@@ -148,6 +148,12 @@ def test_files_the_engine_cannot_vouch_for_are_read_by_python(tmp_path, case):
     assert not _same_both_ways(tmp_path, FALLBACK_CASES[case]), f"{case}: expected the Python reader"
 
 
+def test_a_file_larger_than_the_engine_holds_in_memory_is_streamed_by_python(tmp_path, monkeypatch):
+    content = ENGINE_CASES["rows with problems"]
+    monkeypatch.setattr(ingest, "_ENGINE_MAX_BYTES", len(content) - 1)
+    assert not _same_both_ways(tmp_path, content)
+
+
 def test_a_rejected_file_is_rejected_the_same_way(tmp_path):
     assert not _same_both_ways(tmp_path, _csv([["First Name", "Email"], ["Ann", "a@x.io"]]))
 
