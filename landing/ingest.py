@@ -1161,7 +1161,7 @@ def _load_csv_in_engine(
     run set-wise in SQL as a filter that flags at least every row they could refuse (and rows whose unknown columns
     hold characters JSON escapes); flagged rows are decided and written by the same Python code as in
     ``_parse_csv``, so their quarantine reasons, raw text and byte spans are the same. The rest is inserted by one
-    statement. Why: at 1M contacts the per-row Python reading was most of the CSV sources' load time.
+    statement, and the Python loop's per-row work (split, check, build Arrow columns) is left to the engine.
     """
     if width < 2 or len(set(extra_labels)) != len(extra_labels) or path.stat().st_size > _ENGINE_MAX_BYTES:
         return False  # a one-column file may hold whitespace-only rows Python skips; a dict keeps one of two labels

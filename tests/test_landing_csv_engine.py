@@ -76,6 +76,9 @@ ENGINE_CASES = {
     "semicolon": _csv([HEADER, GOOD, ["1002", "Bo", "Ng", "bo@x.io", "", ""]], delimiter=";"),
     "tab": _csv([HEADER, GOOD], delimiter="\t"),
     "crlf": _csv([HEADER, GOOD, ["1002", "", "", "", "", ""]], newline="\r\n"),
+    "crlf, a bad last row, no final newline": _csv(
+        [HEADER, GOOD, ["x1", "Bad", "Id", "", "", "lead"]], newline="\r\n", final=False
+    ),
     "no final newline": _csv([HEADER, GOOD, ["1002", "Bo", "Ng", "bo@x.io", "", "lead"]], final=False),
     "quoted fields": _csv(
         [
