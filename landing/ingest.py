@@ -4,8 +4,11 @@ Every file is loaded at most once (keyed by the SHA-256 of its content) and in o
 with its quarantine rows and its ``raw.load_files`` row, so an interrupted run never leaves half a file
 behind and simply picks the file up again next time. A file seen before at the same path with the same size
 and modification time is skipped without being read (a changed file always gets a new modification time), so
-a run reads only new and changed files however many the landing folder holds. Rows are parsed in Python (for
-precise line numbers and quarantine reasons) and inserted in batches through Arrow.
+a run reads only new and changed files however many the landing folder holds. A CSV file that DuckDB's reader can
+be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid UTF-8, ...) is read
+and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in Python, row by row, for
+precise line numbers and quarantine reasons. JSON lines are split in Python and checked and inserted by DuckDB in
+batches through Arrow. Either way a row gets the same line number, columns and quarantine reason.
 """
 
 from __future__ import annotations
@@ -68,7 +71,6 @@ _CSV_FIELD_LIMIT = 16 * 1024 * 1024
 # recorded) points at the whole row in the landing file.
 _RAW_TEXT_LIMIT = _CSV_FIELD_LIMIT
 _BATCH_VIEW = "__landing_batch"
-_STAGE_TABLE = "__landing_stage"
 
 
 @dataclass
@@ -799,36 +801,42 @@ class _Writer:
         ok = " AND ".join(["p IS NOT NULL", *checks])
         j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
         j += f", json_type(p, [{', '.join(paths)}]) AS t"
-        # Record batches of 16k rows let DuckDB scan (and parse) the batch on every thread.
-        self.con.register(_BATCH_VIEW, pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
-        try:
-            self.con.execute(
-                # The raw text and byte range of a rejected line are read back from the Python lists (by line).
-                f"CREATE OR REPLACE TEMP TABLE {_STAGE_TABLE} AS "
-                f"SELECT *, coalesce({ok}, false) AS ok FROM ("
-                f"  SELECT _source_line, p,"
-                f"  json_extract_string(p, [{', '.join(paths)}]) AS s{j} FROM ("
-                f"  SELECT _source_line, TRY_CAST(payload AS JSON) AS p"
-                f"  FROM {_BATCH_VIEW}))"
-            )
-        finally:
-            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
-                self.con.unregister(_BATCH_VIEW)
         select = []
         for i, key in enumerate(spec.columns, start=1):
             expr = f"s[{i}]"
             if key in spec.json_columns:
                 expr = f"NULLIF(j[{json_keys.index(key) + 1}], 'null'::JSON)"
             select.append(f"{expr} AS {_q(spec.column_name(key))}")
-        self.con.execute(
-            f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
-            f" {_sql_str(self.rel)} AS _source_file, _source_line, ?::TIMESTAMP AS _loaded_at"
-            f" FROM {_STAGE_TABLE} WHERE ok",
-            [self.loaded_at],
+        # The batch's rows with their projections and verdict, computed as one query over the batch. It is not
+        # materialized: the insert keeps the accepted rows directly, and only a batch the insert did not take
+        # whole (rare: a bad line) is checked again for which lines failed. Staging every batch in a temp table
+        # first copied every payload twice.
+        checked = (
+            f"SELECT *, coalesce({ok}, false) AS ok FROM ("
+            f"  SELECT _source_line, p,"
+            f"  json_extract_string(p, [{', '.join(paths)}]) AS s{j} FROM ("
+            f"  SELECT _source_line, TRY_CAST(payload AS JSON) AS p"
+            f"  FROM {_BATCH_VIEW}))"
         )
-        bad = self.con.execute(f"SELECT _source_line FROM {_STAGE_TABLE} WHERE NOT ok ORDER BY 1").fetchall()
-        self.con.execute(f"DROP TABLE {_STAGE_TABLE}")
-        self.accepted += n - len(bad)
+        # Record batches of 16k rows let DuckDB scan (and parse) the batch on every thread.
+        self.con.register(_BATCH_VIEW, pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
+        try:
+            inserted = self.con.execute(
+                f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
+                f" {_sql_str(self.rel)} AS _source_file, _source_line, ?::TIMESTAMP AS _loaded_at"
+                f" FROM ({checked}) WHERE ok",
+                [self.loaded_at],
+            ).fetchall()[0][0]
+            bad = []
+            if inserted != n:
+                # The raw text and byte range of a rejected line are read back from the Python lists (by line).
+                bad = self.con.execute(f"SELECT _source_line FROM ({checked}) WHERE NOT ok ORDER BY 1").fetchall()
+        finally:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
+        if inserted + len(bad) != n:  # the same query twice must agree; never lose a row silently
+            raise RuntimeError(f"{self.rel}: {inserted} + {len(bad)} JSON lines checked, batch has {n}")
+        self.accepted += inserted
         for (line,) in bad:
             i = bisect_left(lines, line)  # line numbers ascend within a batch
             self.quarantine(line, _jsonl_problem(spec, payloads[i], latest_day), payloads[i], spans[i])
@@ -1075,6 +1083,12 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
             )
         writer.positions = positions
         width = len(header)
+        # The engine reads the whole file when it can prove it reads it as the loop below would (a header on line
+        # 1 without a BOM is the first condition); otherwise, or when it finds anything unusual, this loop does.
+        if lines.lineno == 1 and not lines.has_bom:
+            labels = [label for _, label in extra_positions]
+            if _load_csv_in_engine(path, spec, rel, writer, delimiter, width, matched, labels):
+                return dialect
 
         while True:
             lines.take_clear()
@@ -1108,6 +1122,176 @@ def _parse_csv(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Dial
                 )
             writer.add_csv(row, extra, start)
     return dialect
+
+
+# The engine path holds a file's text, its lines and DuckDB's rows in memory at once (a few times its size); a larger
+# file is read by the Python reader, which streams it.
+_ENGINE_MAX_BYTES = 256 * 1024 * 1024
+_ENGINE_LINES = "__landing_csv_lines"
+_ENGINE_ROWS = "__landing_csv_rows"
+
+
+def _simple_line_pattern(delimiter: str) -> str:
+    """RE2 pattern of a CSV line whose fields are each either unquoted without any quote, or quoted whole (from
+    the field's first character to its last, quotes inside doubled). On such lines every RFC 4180 reader splits
+    alike; they are the lines on which DuckDB's reader and Python's ``csv`` provably agree (DuckDB is more lenient
+    elsewhere: it drops the space in ``, "Ann"`` and accepts ``"Ann" ,``, where Python keeps or refuses them)."""
+    field = f'"(?:[^"]|"")*"|[^"{delimiter}]*'
+    return f"(?:{field})(?:[{delimiter}](?:{field}))*"
+
+
+def _load_csv_in_engine(
+    path: Path,
+    spec: SourceSpec,
+    rel: str,
+    writer: _Writer,
+    delimiter: str,
+    width: int,
+    matched: dict[str, int],
+    extra_labels: list[str],
+) -> bool:
+    """Load a CSV file's data rows with DuckDB's CSV reader when it reads them exactly as ``_parse_csv`` would.
+
+    Returns False, having written nothing, when it cannot vouch for that; the caller then reads the file in Python.
+    It vouches only for a file that is valid UTF-8 without NUL bytes, with one kind of line ending (LF or CRLF, no
+    lone CR), no blank lines, every line a simple line (see ``_simple_line_pattern``: no quoted line breaks, no
+    loose quotes), every row as wide as the header, no two unknown columns of one label, and no line over the CSV
+    field limit; and it checks that DuckDB's rows are the file's lines, one each, in order (each row's fields,
+    quotes aside, joined by the delimiter are its line, quotes aside). The checks of ``SourceSpec.row_problems``
+    run set-wise in SQL as a filter that flags at least every row they could refuse (and rows whose unknown columns
+    hold characters JSON escapes); flagged rows are decided and written by the same Python code as in
+    ``_parse_csv``, so their quarantine reasons, raw text and byte spans are the same. The rest is inserted by one
+    statement, and the Python loop's per-row work (split, check, build Arrow columns) is left to the engine.
+    """
+    if width < 2 or len(set(extra_labels)) != len(extra_labels) or path.stat().st_size > _ENGINE_MAX_BYTES:
+        return False  # a one-column file may hold whitespace-only rows Python skips; a dict keeps one of two labels
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    del data
+    crlf = text.count("\r\n")
+    if "\x00" in text or text.count("\r") != crlf or (crlf and crlf != text.count("\n")):
+        return False
+    lines = text.split("\r\n" if crlf else "\n")
+    del text
+    final_newline = lines[-1] == ""
+    if final_newline:
+        lines.pop()
+    if len(lines) < 2:
+        return False
+    con = writer.con
+    d = delimiter
+    cols = [f"c{i}" for i in range(width)]
+    con.register(
+        _ENGINE_LINES,
+        pa.table({"line": pa.array(range(1, len(lines) + 1), pa.int64()), "text": pa.array(lines, pa.string())}),
+    )
+    try:
+        odd = con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT regexp_full_match(text, ?)"
+            # (A blank line would be skipped by both readers but moves the line numbers; with at least two
+            # columns the row count check below catches it too.)
+            r" OR regexp_full_match(text, '\s*') OR length(text) >= ?)"
+            f" FROM {_ENGINE_LINES}",
+            [_simple_line_pattern(d), _CSV_FIELD_LIMIT],
+        ).fetchall()[0][0]
+        if odd:
+            return False
+        columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in cols) + "}"
+        # Read on a cursor of its own: an error there (a row the reader refuses, its width say) must not abort the
+        # file's transaction, since the Python reader then reads the file and says exactly what is wrong.
+        reader = con.cursor()
+        try:
+            rows = reader.sql(
+                f"SELECT row_number() OVER () + 1 AS _line, * FROM read_csv(?, delim = ?, quote = '\"',"
+                f" escape = '\"', header = false, skip = 1, auto_detect = false, columns = {columns},"
+                " strict_mode = true, null_padding = false)",
+                params=[str(path), d],
+            ).to_arrow_table()
+        except duckdb.Error:
+            return False
+        finally:
+            reader.close()
+        con.register(_ENGINE_ROWS, rows)
+        quote_free = f" || {_sql_str(d)} || ".join(f"replace(coalesce({c}, ''), '\"', '')" for c in cols)
+        n_rows, n_same = con.execute(
+            f"SELECT count(*), count(l.line) FROM {_ENGINE_ROWS} r LEFT JOIN {_ENGINE_LINES} l"
+            f" ON l.line = r._line AND replace(l.text, '\"', '') = {quote_free}"
+        ).fetchall()[0]
+        if n_rows != len(lines) - 1 or n_same != n_rows:
+            return False
+
+        def value(label: str) -> str:
+            return f"coalesce(c{matched[label]}, '')"
+
+        flags = [f"NOT regexp_matches({value(label)}, '[!-~]')" for label in spec.required if label in matched]
+        flags += [
+            f"NOT ({value(label)} = '' OR regexp_full_match({value(label)}, '[0-9]+'))"
+            for label in spec.id_columns
+            if label in matched
+        ]
+        for label in spec.timestamp_columns:
+            if label in matched:
+                v = value(label)
+                flags.append(
+                    f"NOT ({v} = '' OR (regexp_full_match({v}, {_sql_str(TIMESTAMP_PATTERN)})"
+                    f" AND left({v}, 4) <> '0000' AND TRY_CAST(left({v}, 10) AS DATE) IS NOT NULL))"
+                )
+        for label, allowed in spec.allowed_values.items():
+            if label in matched:
+                values = ", ".join(_sql_str(a) for a in allowed)
+                flags.append(f"NOT ({value(label)} = '' OR {value(label)} IN ({values}))")
+        extra_cols = [i for i in range(width) if i not in matched.values()]
+        # json.dumps (ensure_ascii=False) escapes only these; a value holding none is written as it stands.
+        flags += [rf"regexp_matches(coalesce(c{i}, ''), '[\x00-\x1f\"\\]')" for i in extra_cols]
+        flag = " OR ".join(f"coalesce({f}, true)" for f in flags) or "false"
+        select = [f"NULLIF({c}, '') AS {_q(name)}" for c, name in ((f"c{i}", name) for i, name in writer.positions)]
+        if extra_cols:
+            parts = [
+                f"{_sql_str(json.dumps(label, ensure_ascii=False) + ': ')} || CASE WHEN coalesce(c{i}, '') = ''"
+                f" THEN 'null' ELSE '\"' || c{i} || '\"' END"
+                for i, label in zip(extra_cols, extra_labels, strict=True)
+            ]
+            joined = " || ', ' || ".join(parts)
+            select.append(f"TRY_CAST('{{' || {joined} || '}}' AS JSON) AS extra_columns")
+        inserted = con.execute(
+            f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file,"
+            f" _line AS _source_line, ?::TIMESTAMP AS _loaded_at FROM {_ENGINE_ROWS} WHERE NOT ({flag})",
+            [writer.loaded_at],
+        ).fetchall()[0][0]
+        flagged = con.execute(
+            f"SELECT _line, {', '.join(cols)} FROM {_ENGINE_ROWS} WHERE {flag} ORDER BY _line"
+        ).fetchall()
+    finally:
+        for view in (_ENGINE_LINES, _ENGINE_ROWS):
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                con.unregister(view)
+    if inserted + len(flagged) != len(lines) - 1:  # never lose a row silently
+        raise RuntimeError(f"{rel}: {inserted} + {len(flagged)} rows written, the file has {len(lines) - 1}")
+    writer.accepted += inserted
+    if flagged:
+        ending = "\r\n" if crlf else "\n"
+        offsets = list(accumulate((len(line.encode("utf-8")) + len(ending) for line in lines), initial=0))
+        for number, *values in flagged:
+            row = [v or "" for v in values]  # DuckDB reads an empty field as NULL; Python's reader as ""
+            # The checks and writes of _parse_csv's loop, on the same values.
+            errors = spec.row_problems(lambda label, row=row: row[matched[label]] if label in matched else None)
+            if errors:
+                last = number == len(lines) and not final_newline
+                raw = lines[number - 1] + ("" if last else ending)
+                span = (offsets[number - 1], len(raw.encode("utf-8")))
+                writer.quarantine(number, "; ".join(errors), raw, span)
+                continue
+            extra = None
+            if extra_cols:
+                pairs = zip(extra_cols, extra_labels, strict=True)
+                extra = json.dumps(
+                    {label: (row[i] if row[i] != "" else None) for i, label in pairs}, ensure_ascii=False
+                )
+            writer.add_csv(row, extra, number)
+    return True
 
 
 def _quote_opening_line(lines: list[str], delimiter: str) -> int:
