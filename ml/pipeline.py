@@ -17,7 +17,7 @@ from .drift import build_reference, drift_report
 from .features import build_features, conversion_labels, feature_schema, fit_labels
 from .metrics import auc, expected_calibration_error
 from .registry import IncompatibleModelError, ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
-from .score_log import DEFAULT_TABLE, append_score_log
+from .score_log import DEFAULT_TABLE, PruneReport, append_score_log, keep_days, prune_score_log, table_exists
 from .scoring import LeadScorer, features_from_log, train_scorer
 from .warehouse import load_lead_accounts, load_scoring_inputs
 
@@ -50,6 +50,7 @@ class ScoringOutcome:
     fallback_reason: str
     tier_counts: dict[int, int]
     scored_at: datetime
+    pruned: PruneReport = PruneReport(0, 0)  # older runs the score log dropped after this one (its retention)
 
 
 def _model_schema(scorer: LeadScorer, config: dict[str, Any]) -> dict[str, str]:
@@ -207,6 +208,11 @@ def score_and_log(
     scored_at = datetime.now(UTC)
     rows = scorer.score_log(features, run_id=run_id, scored_at=scored_at)
     append_score_log(con, rows, table)
+    # The runs published scores come from stay, however old: the drift check may block runs for longer than the log
+    # keeps them, and the last run it let through is then what ml.lead_scores is (or will be) published from.
+    pruned = prune_score_log(
+        con, keep_days(), table, keep_run_ids=(published_run_id(con), latest_publishable_run_id(con, table))
+    )
     counts = dict(zip(*rows["tier"].value_counts().sort("tier").to_dict(as_series=False).values(), strict=True))
     return ScoringOutcome(
         run_id,
@@ -216,6 +222,7 @@ def score_and_log(
         scorer.fallback_reason,
         {int(k): int(v) for k, v in counts.items()},
         scored_at,
+        pruned,
     )
 
 
@@ -256,6 +263,14 @@ def publish_scores(con, run_id: str, table: str = DEFAULT_TABLE, published: str 
         con.execute(f"create schema if not exists {schema}")
     con.execute(f"create or replace table {published} as select * from {table} where run_id = ?", [run_id])
     return con.execute(f"select count(*) from {published}").fetchall()[0][0]
+
+
+def published_run_id(con, published: str = PUBLISHED_TABLE) -> str | None:
+    """The scoring run the published scores were copied from (None before the first publication)."""
+    if not table_exists(con, published):
+        return None
+    rows = con.execute(f"select run_id from {published} limit 1").fetchall()
+    return rows[0][0] if rows else None
 
 
 RUN_VERDICTS_TABLE = "ml.score_run_verdicts"

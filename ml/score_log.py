@@ -1,10 +1,22 @@
-"""Append score runs to a DuckDB score-log table; old runs stay queryable when the feature set changes."""
+"""Append score runs to a DuckDB score-log table; old runs stay queryable when the feature set changes.
+
+Every run logs every lead (a million leads: ~110 MB of warehouse a run, ~2.6 GB a day of hourly runs), so the log
+keeps the runs of a window (`ACTIONHOUSE_SCORE_LOG_DAYS`, default 7 days before its latest run) and drops older
+runs whole (`prune_score_log`); `all` keeps every run. Blocks freed by a dropped run are reused by the next runs, so
+the warehouse file stops growing once the window is full.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import polars as pl
 
 DEFAULT_TABLE = "ml.score_log"
+KEEP_DAYS_ENV = "ACTIONHOUSE_SCORE_LOG_DAYS"
+DEFAULT_KEEP_DAYS = 7.0  # a week of hourly runs: "why did this lead's score change since Monday?"
 
 _DUCKDB_TYPES = {
     pl.Float64: "DOUBLE",
@@ -60,3 +72,52 @@ def append_score_log(con, rows: pl.DataFrame, table: str = DEFAULT_TABLE) -> int
             con.execute(f'alter table {table} alter column "{col}" set data type varchar')
     con.execute(f"insert into {table} by name select * from arrow_rows")
     return rows.height
+
+
+def keep_days() -> float | None:
+    """Days of scoring runs the score log keeps, counted back from its latest run (`ACTIONHOUSE_SCORE_LOG_DAYS`,
+    default 7; `all`: every run, the log is never pruned). A value that is not a positive number is an error."""
+    raw = os.environ.get(KEEP_DAYS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_KEEP_DAYS
+    if raw.lower() == "all":
+        return None
+    try:
+        days = float(raw)
+    except ValueError:
+        days = float("nan")
+    if not days > 0:  # also NaN
+        raise ValueError(f"{KEEP_DAYS_ENV} must be a number of days above 0, or 'all', got {raw!r}")
+    return days
+
+
+class PruneReport(NamedTuple):
+    """What `prune_score_log` dropped."""
+
+    runs: int  # runs dropped
+    rows: int  # rows those runs had
+
+
+def prune_score_log(
+    con, days: float | None, table: str = DEFAULT_TABLE, keep_run_ids: Iterable[str | None] = ()
+) -> PruneReport:
+    """Drop every run scored more than `days` before the log's latest run, whole, except `keep_run_ids` (the runs
+    the published scores come from: a run is never pruned from under them). `days=None` drops nothing."""
+    if days is None or not table_exists(con, table):
+        return PruneReport(0, 0)
+    kept = {run_id for run_id in keep_run_ids if run_id is not None}
+    old = con.execute(
+        f"""
+        select run_id, count(*) from {table}
+        group by run_id
+        having max(scored_at) < (select max(scored_at) from {table}) - to_microseconds(cast(? as bigint))
+        order by run_id
+        """,
+        [round(days * 86_400 * 1_000_000)],
+    ).fetchall()
+    old = [(run_id, rows) for run_id, rows in old if run_id not in kept]
+    if not old:
+        return PruneReport(0, 0)
+    run_ids = [run_id for run_id, _ in old]
+    con.execute(f"delete from {table} where run_id in ({', '.join('?' for _ in run_ids)})", run_ids)
+    return PruneReport(len(run_ids), sum(rows for _, rows in old))

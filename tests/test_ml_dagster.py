@@ -178,6 +178,28 @@ def test_train_score_publish_then_drift_blocks(tmp_path, monkeypatch, warehouse)
         assert con.execute("select count(distinct run_id) from ml.score_log").fetchone()[0] == 3
         assert con.execute("select distinct run_id from ml.lead_scores").fetchall() == [(result.run_id,)]
 
+    # A week later the log drops the runs older than its window, whole, but never the run the published scores
+    # come from (the drift check has blocked every run since).
+    with duckdb.connect(warehouse.database_path) as con:
+        blocked, unjudged = (
+            r[0]
+            for r in con.execute(
+                "select run_id from ml.score_log where run_id <> ? group by run_id order by max(scored_at)",
+                [result.run_id],
+            ).fetchall()
+        )
+        con.execute(
+            "update ml.score_log set scored_at = scored_at - interval 8 days where run_id in (?, ?)",
+            [result.run_id, blocked],
+        )
+    monkeypatch.setenv("ACTIONHOUSE_SCORE_LOG_DAYS", "7")
+    latest = dg.materialize([score_log], resources={"warehouse": warehouse})
+    assert latest.asset_materializations_for_node("ml__score_log")[0].metadata["pruned_runs"].value == 1
+    with duckdb.connect(warehouse.database_path, read_only=True) as con:
+        kept = {r[0] for r in con.execute("select distinct run_id from ml.score_log").fetchall()}
+        assert kept == {result.run_id, unjudged, latest.run_id}
+        assert con.execute("select distinct run_id from ml.lead_scores").fetchall() == [(result.run_id,)]
+
 
 def test_the_lead_features_mart_reads_back_as_the_features_scoring_would_compute(tmp_path):
     from ml.config import load_config

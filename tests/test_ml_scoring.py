@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -13,7 +14,7 @@ from ml.config import load_config
 from ml.features import LeakageError, build_features, conversion_labels, fit_labels
 from ml.metrics import auc
 from ml.reasons import reason_eligible
-from ml.score_log import append_score_log
+from ml.score_log import KEEP_DAYS_ENV, append_score_log, keep_days, prune_score_log
 from ml.scoring import SCORE_LOG_COLUMNS, assign_tiers, features_from_log, rules_scorer, train_scorer
 from ml.synthetic import synthetic_leads
 
@@ -203,6 +204,40 @@ def test_score_log_holds_exact_feature_values(trained, tmp_path):
     first_id = str(log["contact_id"][0])
     assert con.execute("select count(*) from ml.score_log where contact_id = ?", [first_id]).fetchone()[0] == 2
     assert con.execute("select count(*) from ml.score_log where contact_id like 'gc-%'").fetchone()[0] == 5
+
+
+def test_score_log_keeps_the_runs_of_its_window_whole(tmp_path):
+    """Runs scored more than `days` before the latest run go whole; a run at the edge stays; exempt runs stay."""
+    con = duckdb.connect(str(tmp_path / "log.duckdb"))
+    latest = datetime(2026, 6, 11, 12, tzinfo=UTC)
+    for day in range(11):  # run d0 .. d10, one a day, d10 the latest; two leads each, scored a minute apart
+        scored = [latest - timedelta(days=10 - day, minutes=m) for m in (1, 0)]
+        frame = pl.DataFrame({"run_id": [f"d{day}"] * 2, "contact_id": ["a", "b"], "scored_at": scored})
+        append_score_log(con, frame)
+
+    def runs() -> list[str]:
+        return [r[0] for r in con.execute("select distinct run_id from ml.score_log order by 1").fetchall()]
+
+    assert prune_score_log(con, None) == (0, 0) and len(runs()) == 11  # `all`: never pruned
+    report = prune_score_log(con, 3, keep_run_ids=["d1", None])
+    # Cut-off: 3 days before the latest run; d7's last row is exactly there and stays (strictly older goes).
+    assert (report.runs, report.rows) == (6, 12)
+    assert runs() == ["d1", "d10", "d7", "d8", "d9"]
+    assert prune_score_log(con, 3, keep_run_ids=["d1"]) == (0, 0)  # idempotent
+    assert prune_score_log(con, 0.5) == (4, 8) and runs() == ["d10"]  # half a day; nothing exempt
+    assert prune_score_log(duckdb.connect(), 1) == (0, 0)  # no log yet
+
+
+def test_score_log_window_setting(monkeypatch):
+    monkeypatch.delenv(KEEP_DAYS_ENV, raising=False)
+    assert keep_days() == 7
+    for raw, days in (("all", None), (" ALL ", None), ("30", 30), ("0.5", 0.5)):
+        monkeypatch.setenv(KEEP_DAYS_ENV, raw)
+        assert keep_days() == days
+    for raw in ("0", "-2", "a week", "nan"):
+        monkeypatch.setenv(KEEP_DAYS_ENV, raw)
+        with pytest.raises(ValueError, match=KEEP_DAYS_ENV):
+            keep_days()
 
 
 def test_ml_api_needs_no_dagster():

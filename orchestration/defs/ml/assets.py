@@ -117,8 +117,9 @@ def lead_scorer(
     pool=WAREHOUSE_POOL,
     kinds={"python", "duckdb"},
     owners=["team:revops"],
-    description="Append-only score log (ml.score_log): per lead and run, model version, exact feature "
-    "values (f_* columns), fit / intent / combined scores 0-100, tier and reasons.",
+    description="Score log (ml.score_log): per lead and run, model version, exact feature "
+    "values (f_* columns), fit / intent / combined scores 0-100, tier and reasons; runs are appended and kept "
+    "for ACTIONHOUSE_SCORE_LOG_DAYS (default 7 days).",
 )
 def score_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Score every lead with the champion (or the rules fallback) and append the run to the log.
@@ -139,9 +140,14 @@ def score_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     )
     if outcome.model_kind == "rules":
         context.log.warning(f"scored with the ICP rules fallback: {outcome.fallback_reason}")
+    if outcome.pruned.runs:
+        context.log.info(
+            f"score log: dropped {outcome.pruned.runs} run(s) older than its window ({outcome.pruned.rows} rows)"
+        )
     return dg.MaterializeResult(
         metadata={
             "run_id": outcome.run_id,
+            "pruned_runs": outcome.pruned.runs,
             "dagster/row_count": outcome.rows,
             "model_version": outcome.model_version,
             "model_kind": outcome.model_kind,
