@@ -418,6 +418,10 @@ def stages_line(name: str, phase: Phase) -> str:
     )
 
 
+class NoFullRunError(ValueError):
+    """The results file has no full `make bench` run (e.g. only `--next-hour-only` records): nothing to plot."""
+
+
 def is_full_run(record: Mapping) -> bool:
     """Whether a results record is a full `make bench` run (older records have no `kind`: all were full runs)."""
     return record.get("kind", FULL_RUN) == FULL_RUN
@@ -597,7 +601,7 @@ def run_next_hour_only(
         try:
             hour = _run_phase(["refresh"], env)
         except BaseException:
-            print(f"bench: the refresh failed; the scratch copy {scratch} is kept for inspection", file=sys.stderr)
+            print(f"bench: the refresh failed or was interrupted; {scratch} is kept for a look", file=sys.stderr)
             raise
         if _manifest_stamp() != manifest:
             print("bench: warning: the refresh parsed the dbt project again (its startup includes a dbt parse)")
@@ -652,6 +656,8 @@ def plot(results_file: Path, image: Path) -> None:
             run = json.loads(line)
             if is_full_run(run):
                 latest[run["contacts"]] = run
+    if not latest:
+        raise NoFullRunError(f"{results_file} has no full `make bench` run to draw")
     rows = [
         {
             "run": f"{contacts:,} contacts · {phase.replace('_', ' ')}",
@@ -707,7 +713,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.plot:
-        plot(args.results, args.plot)
+        try:
+            plot(args.results, args.plot)
+        except NoFullRunError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
         print(f"bench: plot of {args.results} written to {args.plot}")
         return 0
 

@@ -409,6 +409,9 @@ def test_the_plot_draws_the_latest_full_run_per_size_not_a_later_next_hour_only(
         ("2,000 contacts · full build", "ingest", 9.0),
         ("2,000 contacts · next hour", "ingest", 2.0),
     }
+    results.write_text(json.dumps(hour_only) + "\n")  # next hours only: nothing to draw, said plainly
+    with pytest.raises(ValueError, match="no full `make bench` run"):
+        pipeline.plot(results, tmp_path / "plot.png")
 
 
 def test_the_slowest_steps_and_dbt_nodes_are_listed_slowest_first():
