@@ -22,6 +22,7 @@ help:
 	@echo "make test   - run the whole test suite (what CI runs)"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:$(UI_PORT)"
 	@echo "make bench  - time a full build and the next hour's refresh per stage at 100k contacts (CONTACTS=N)"
+	@echo "make bench-next-hour - time one more hour's refresh on a copy of the folder 'make bench' built (CONTACTS=N, REPEAT=K, KEEP=1)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -72,6 +73,13 @@ ui: install
 BENCH_CONTACTS = $(if $(filter command line environment,$(origin CONTACTS)),$(CONTACTS),100000)
 bench: install
 	$(PY) -m bench.pipeline --contacts $(BENCH_CONTACTS)
+
+# `make bench-next-hour CONTACTS=1000000`: only the next hour, on a scratch copy (bench_data/next_hour_<N>, deleted
+# at the end unless KEEP=1) of the bench_data/build_<N> a `make bench CONTACTS=N` left, which it never changes.
+# REPEAT=K times K hours, each on a fresh copy.
+.PHONY: bench-next-hour
+bench-next-hour: install
+	$(PY) -m bench.pipeline --next-hour-only --contacts $(BENCH_CONTACTS) $(if $(REPEAT),--repeat $(REPEAT),) $(if $(KEEP),--keep,)
 
 bench-generate-1m: install
 	$(PY) -m bench.pipeline --contacts 1000000 --generate-only

@@ -51,6 +51,17 @@ as soon as it ends) and ends with
 `bench contacts=… generate_seconds=… full_build_seconds=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=…`.
 Each run is appended to `bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
 from it (a stacked bar per size and phase; needs the bench dependency group) and exits.
+
+`--next-hour-only` (`make bench-next-hour`): only the next hour, on the data folder a previous full run left
+(`--data-dir`, default `bench_data/build_<contacts>`), which it never changes: the folder is copied into a scratch
+folder (`--scratch-dir`, default `bench_data/next_hour_<contacts>`, replaced each run; landing files hard-linked,
+since a refresh only reads them and the next hour's generation only adds new ones; the rest copied), the dbt
+manifest is parsed for the copy (as the full build does before `make bench`'s next hour), one more hour is
+generated and refreshed, and it prints the `bench-stages` and `bench-memory` lines of that refresh,
+`bench-next-hour contacts=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=… base=…` (the refresh's peak)
+and the slowest Dagster steps and dbt nodes. `--repeat K` measures K hours, each on a fresh copy. Its records in
+the results file carry `"kind": "next_hour_only"`; `--plot` draws full runs only. The scratch copy is deleted at
+the end unless `--keep` (kept when the refresh fails).
 """
 
 from __future__ import annotations
@@ -60,6 +71,8 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -73,6 +86,11 @@ from bench.world_cache import cached_world, place_world
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 RESULTS_FILE = PROJECT_ROOT / "bench_data" / "pipeline_results.jsonl"
+# `kind` of a results record: a full `make bench` run (records without a kind are full runs too) or one next hour
+# on a copy of a built folder (`--next-hour-only`), which has no full build nor generation figures.
+FULL_RUN, NEXT_HOUR_ONLY = "full", "next_hour_only"
+# Written into a scratch folder of `--next-hour-only`: only a folder carrying it is ever deleted by the bench.
+SCRATCH_MARKER = ".bench_next_hour_scratch"
 DBT_STEP = "actionhouse_dbt_models"
 STEP_STAGES = {
     "load_landing_files": "ingest",
@@ -282,6 +300,8 @@ class Phase:
     samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, tree MB) every 0.2 s
     stage_peak_mb: dict[str, float] = field(default_factory=dict)
     node_peak_mb: dict[str, float] = field(default_factory=dict)
+    steps: list[tuple[str, float, float]] = field(default_factory=list)  # (step key, start, end) of its run
+    dbt_nodes: list[tuple[str, str, float, float]] = field(default_factory=list)  # (unique_id, stage, start, end)
 
 
 def _process_tree_rss_bytes(root: int) -> int:
@@ -374,6 +394,7 @@ def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJ
                 file=sys.stderr,
             )
     phase.stage_peak_mb, phase.node_peak_mb = memory_by_stage(phase.samples, steps, nodes)
+    phase.steps, phase.dbt_nodes = steps, nodes
     return stage_seconds(phase.started, phase.ended, steps, [(stage, a, b) for _, stage, a, b in nodes])
 
 
@@ -397,6 +418,223 @@ def stages_line(name: str, phase: Phase) -> str:
     )
 
 
+class NoFullRunError(ValueError):
+    """The results file has no full `make bench` run (e.g. only `--next-hour-only` records): nothing to plot."""
+
+
+def is_full_run(record: Mapping) -> bool:
+    """Whether a results record is a full `make bench` run (older records have no `kind`: all were full runs)."""
+    return record.get("kind", FULL_RUN) == FULL_RUN
+
+
+def slowest_lines(phase: Phase, top: int = 15) -> list[str]:
+    """Readable lines of the `top` slowest Dagster steps and dbt nodes of a refresh (`refresh_stages` sets them):
+    seconds, start after the process start, stage, name."""
+    lines = ["bench: slowest Dagster steps (seconds, start after the process start, stage):"]
+    steps = sorted(phase.steps, key=lambda step: step[1] - step[2])[:top]
+    for key, start, end in steps:
+        stage = "dbt" if key == DBT_STEP else step_stage(key)  # the dbt step's stages: the node list below
+        lines.append(f"  {end - start:7.1f}  {f'+{start - phase.started:.1f}':>7}  {stage:12s}  {key}")
+    lines.append(
+        "bench: slowest dbt nodes (seconds from compile start to execute end; dbt runs several at once, so they "
+        "overlap):"
+    )
+    nodes = sorted(phase.dbt_nodes, key=lambda node: node[2] - node[3])[:top]
+    lines += [
+        f"  {end - start:7.1f}  {f'+{start - phase.started:.1f}':>7}  {stage:12s}  {node_name(uid)[:100]}"
+        for uid, stage, start, end in nodes
+    ]
+    if not phase.dbt_nodes:
+        lines.append("  (none: no run_results.json of this refresh's dbt build)")
+    return lines
+
+
+def base_problem(base: Path) -> str | None:
+    """Why `base` is not a data folder a full `make bench` run built (None when it is): it needs the landing
+    files, the truth, the warehouse and a Dagster instance whose latest refresh run succeeded. Reads only (the
+    run history is opened read-only)."""
+    if not base.is_dir():
+        return f"there is no data folder at {base}"
+    needed = ("landing", "truth/world_state.json", "warehouse.duckdb", "dagster_home/history/runs.db")
+    missing = [name for name in needed if not (base / name).exists()]
+    if missing:
+        return f"{base} is not a built bench data folder (missing {', '.join(missing)})"
+    runs_db = (base / "dagster_home" / "history" / "runs.db").resolve()
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{runs_db}?mode=ro", uri=True)) as con:
+            latest = con.execute("SELECT run_id, status FROM runs ORDER BY create_timestamp DESC, id DESC").fetchone()
+    except sqlite3.Error as error:
+        return f"the Dagster run history of {base} cannot be read ({error})"
+    if latest is None:
+        return f"{base} has never been refreshed"
+    if latest[1] != "SUCCESS":
+        return f"the last refresh of {base} (run {latest[0][:8]}) did not succeed: {latest[1]}"
+    return None
+
+
+def prepare_scratch(base: Path, scratch: Path) -> None:
+    """Make `scratch` a copy of the built data folder `base`, replacing an earlier scratch copy: landing files
+    hard-linked (copied across file systems), everything else copied. `base` is only read.
+
+    Hard links are safe because nothing writes into an existing landing file: ingest opens them read-only, the
+    next hour's generation writes new files named after the hour (`_h0002`), `stage_file` writes a new name by
+    rename. The truth is copied (`generate --hours` rewrites `world_state.json` in place). A folder that exists
+    is deleted only if it is empty or an earlier scratch copy (it carries `SCRATCH_MARKER`)."""
+    base, scratch = base.resolve(), scratch.resolve()
+    if scratch == base or base in scratch.parents or scratch in base.parents:
+        raise ValueError(f"the scratch folder {scratch} must be outside the data folder {base} and not contain it")
+    if scratch.exists():
+        if any(scratch.iterdir()) and not (scratch / SCRATCH_MARKER).exists():
+            raise ValueError(
+                f"{scratch} exists and is not a scratch copy of this bench (no {SCRATCH_MARKER}): "
+                "delete it yourself or pass another --scratch-dir"
+            )
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    (scratch / SCRATCH_MARKER).write_text(f"a copy of {base} made by `python -m bench.pipeline --next-hour-only`\n")
+    place_world(base, scratch)  # landing hard-linked, truth copied
+    for item in sorted(base.iterdir()):
+        if item.name in ("landing", "truth"):
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.copytree(item, scratch / item.name, symlinks=True)
+        else:
+            shutil.copy2(item, scratch / item.name, follow_symlinks=False)
+
+
+def delete_scratch(scratch: Path) -> None:
+    """Delete a scratch copy made by `prepare_scratch` (a folder without its marker is left alone)."""
+    if (scratch / SCRATCH_MARKER).exists():
+        shutil.rmtree(scratch)
+
+
+def tree_stamp(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, modification time in ns) of every file under `folder`, by relative path: what would show a write."""
+    stamps = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            stat = path.stat()
+            stamps[path.relative_to(folder).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+    return stamps
+
+
+def next_hour_record(
+    contacts: int, seed: int, base: Path, hour: Phase, copy_seconds: float, run: int = 1, runs: int = 1
+) -> dict:
+    """The results-file record of one `--next-hour-only` measurement (`kind` keeps it apart from full runs; its
+    `stages`, `stage_peak_mb` and `top_dbt_node_peak_mb` have only the `next_hour` phase)."""
+    fixed_cost = hour.stages.get("startup", 0.0) + hour.stages.get("finish", 0.0)
+    return {
+        "kind": NEXT_HOUR_ONLY,
+        "contacts": contacts,
+        "seed": seed,
+        "commit": _commit(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "base": str(base),
+        "run": run,
+        "runs": runs,
+        "copy_seconds": round(copy_seconds, 1),
+        "next_hour_seconds": round(hour.seconds, 1),
+        "fixed_cost_seconds": round(fixed_cost, 1),
+        "peak_rss_mb": round(hour.peak_rss_mb),
+        "tree_rss_mb": {"next_hour": round(hour.tree_rss_mb)},
+        "stage_peak_mb": {"next_hour": {k: round(v) for k, v in hour.stage_peak_mb.items()}},
+        "top_dbt_node_peak_mb": {
+            "next_hour": dict(sorted(((k, round(v)) for k, v in hour.node_peak_mb.items()), key=lambda kv: -kv[1])[:10])
+        },
+        "stages": {"next_hour": {k: round(v, 2) for k, v in hour.stages.items()}},
+    }
+
+
+def next_hour_line(record: Mapping) -> str:
+    """`bench-next-hour contacts=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=… [run=i/K] base=…`."""
+    run = f" run={record['run']}/{record['runs']}" if record.get("runs", 1) > 1 else ""
+    return (
+        f"bench-next-hour contacts={record['contacts']} next_hour_seconds={record['next_hour_seconds']:.1f} "
+        f"fixed_cost_seconds={record['fixed_cost_seconds']:.1f} peak_rss_mb={record['peak_rss_mb']}{run} "
+        f"base={record['base']}"
+    )
+
+
+def _phase_env(data_dir: Path) -> dict[str, str]:
+    """The environment of an `actionhouse` phase on `data_dir` (its own Dagster instance, default paths)."""
+    env = {**os.environ, "ACTIONHOUSE_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}
+    for key in ("ACTIONHOUSE_WAREHOUSE", "ACTIONHOUSE_LANDING_DIR"):
+        env.pop(key, None)
+    return env
+
+
+def _manifest_stamp() -> tuple[int, int] | None:
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    return (manifest.stat().st_size, manifest.stat().st_mtime_ns) if manifest.exists() else None
+
+
+def run_next_hour_only(
+    base: Path, scratch: Path, contacts: int | None, repeat: int, keep: bool, results_file: Path
+) -> int:
+    """`--next-hour-only`: the next hour's refresh on copies of the built folder `base` (see the module docstring)."""
+    problem = base_problem(base)
+    if problem:
+        size = f" CONTACTS={contacts}" if contacts else ""
+        print(f"bench: {problem}. Build it first with `make bench{size}` (or pass its --data-dir).", file=sys.stderr)
+        return 2
+    world = json.loads((base / "truth" / "world_state.json").read_text())
+    if contacts is not None and world.get("contacts") != contacts:
+        print(f"bench: {base} holds {world.get('contacts')} contacts, not {contacts}", file=sys.stderr)
+        return 2
+    contacts = world.get("contacts", contacts)
+    before = tree_stamp(base)
+    records = []
+    for run in range(1, repeat + 1):
+        copying = time.perf_counter()
+        prepare_scratch(base, scratch)
+        copy_seconds = time.perf_counter() - copying
+        print(f"bench: copied {base} into {scratch} in {copy_seconds:.1f} s (landing hard-linked)", flush=True)
+        env = _phase_env(scratch.resolve())
+        # Parse the dbt project for this folder now (its path is part of the manifest key), as the full build
+        # does before `make bench`'s next hour: the timed refresh then pays no parse, like a real hourly one.
+        parse = _run_phase(["prepare"], {**env, "ACTIONHOUSE_WAREHOUSE": str(scratch.resolve() / "warehouse.duckdb")})
+        print(f"bench: dbt manifest prepared in {parse.seconds:.1f} s (not timed)", flush=True)
+        generation = _run_phase(["generate", "--hours", "1"], env)
+        print(f"bench: hour {world.get('hour', 0) + 1} generated in {generation.seconds:.1f} s (not timed)", flush=True)
+        manifest = _manifest_stamp()
+        try:
+            hour = _run_phase(["refresh"], env)
+        except BaseException:
+            print(f"bench: the refresh failed or was interrupted; {scratch} is kept for a look", file=sys.stderr)
+            raise
+        if _manifest_stamp() != manifest:
+            print("bench: warning: the refresh parsed the dbt project again (its startup includes a dbt parse)")
+        hour.stages = refresh_stages(hour, scratch / "dagster_home")
+        print(f"bench: the next hour's refresh took {hour.seconds:.1f} s")
+        print(stages_line("next_hour", hour))
+        print(memory_line("next_hour", hour))
+        record = next_hour_record(contacts, world.get("seed"), base, hour, copy_seconds, run, repeat)
+        print(next_hour_line(record))
+        print("\n".join(slowest_lines(hour)), flush=True)
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        with results_file.open("a") as results:
+            results.write(json.dumps(record) + "\n")
+        records.append(record)
+    if repeat > 1:
+        seconds = [r["next_hour_seconds"] for r in records]
+        print(
+            f"bench-next-hour-runs contacts={contacts} runs={repeat} "
+            f"next_hour_seconds={','.join(f'{x:.1f}' for x in seconds)} median={statistics.median(seconds):.1f}"
+        )
+    after = tree_stamp(base)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if changed:
+        print(f"bench: warning: {base} changed during the bench: {', '.join(changed[:10])}", file=sys.stderr)
+    if keep:
+        print(f"bench: the scratch copy is kept in {scratch}")
+    else:
+        deleting = time.perf_counter()
+        delete_scratch(scratch)
+        print(f"bench: deleted the scratch copy {scratch} in {time.perf_counter() - deleting:.1f} s (--keep keeps it)")
+    return 0
+
+
 def _commit() -> str:
     try:
         return subprocess.run(
@@ -407,7 +645,8 @@ def _commit() -> str:
 
 
 def plot(results_file: Path, image: Path) -> None:
-    """A stacked bar per (size, phase) of the latest run per size in `results_file`, by stage, as a PNG."""
+    """A stacked bar per (size, phase) of the latest full run per size in `results_file`, by stage, as a PNG
+    (`--next-hour-only` records are left out: a size's bars come from one full run)."""
     import altair as alt
     import pandas as pd
 
@@ -415,7 +654,10 @@ def plot(results_file: Path, image: Path) -> None:
     for line in results_file.read_text().splitlines():
         if line.strip():
             run = json.loads(line)
-            latest[run["contacts"]] = run
+            if is_full_run(run):
+                latest[run["contacts"]] = run
+    if not latest:
+        raise NoFullRunError(f"{results_file} has no full `make bench` run to draw")
     rows = [
         {
             "run": f"{contacts:,} contacts · {phase.replace('_', ' ')}",
@@ -447,23 +689,52 @@ def plot(results_file: Path, image: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Generate (or reuse) `--contacts` contacts, refresh everything, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--contacts", type=int, default=None, help="world size (default 100000)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--data-dir", default=None, help="scratch folder (default bench_data/build_<contacts>)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="the bench's data folder (default bench_data/build_<contacts>): emptied and built by a full run, "
+        "only copied by --next-hour-only",
+    )
+    parser.add_argument(
+        "--next-hour-only",
+        action="store_true",
+        help="time only one more hour's refresh, on a copy of the data folder a full run built",
+    )
+    parser.add_argument(
+        "--scratch-dir", default=None, help="--next-hour-only's copy (default bench_data/next_hour_<contacts>)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="--next-hour-only: hours to time, each on a fresh copy")
+    parser.add_argument("--keep", action="store_true", help="--next-hour-only: keep the scratch copy at the end")
     parser.add_argument("--generate-only", action="store_true", help="only generate (and cache) the world")
     parser.add_argument("--results", type=Path, default=RESULTS_FILE, help="JSON lines file each run appends to")
     parser.add_argument("--plot", type=Path, default=None, help="draw the results file as a PNG and exit")
     args = parser.parse_args(argv)
 
     if args.plot:
-        plot(args.results, args.plot)
+        try:
+            plot(args.results, args.plot)
+        except NoFullRunError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
         print(f"bench: plot of {args.results} written to {args.plot}")
         return 0
 
+    if args.next_hour_only:
+        if args.repeat < 1:
+            parser.error("--repeat must be at least 1")
+        size = args.contacts or 100_000
+        base = Path(args.data_dir) if args.data_dir else PROJECT_ROOT / "bench_data" / f"build_{size}"
+        world = base / "truth" / "world_state.json"
+        if args.contacts is None and world.exists():  # only --data-dir given: the scratch is named by its size
+            size = json.loads(world.read_text()).get("contacts", size)
+        scratch = Path(args.scratch_dir) if args.scratch_dir else PROJECT_ROOT / "bench_data" / f"next_hour_{size}"
+        return run_next_hour_only(base, scratch, args.contacts, args.repeat, args.keep, args.results)
+
+    args.contacts = args.contacts or 100_000
     data_dir = Path(args.data_dir) if args.data_dir else PROJECT_ROOT / "bench_data" / f"build_{args.contacts}"
-    env = {**os.environ, "ACTIONHOUSE_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}
-    for key in ("ACTIONHOUSE_WAREHOUSE", "ACTIONHOUSE_LANDING_DIR"):
-        env.pop(key, None)
+    env = _phase_env(data_dir)
 
     def generate(folder: Path) -> dict:
         phase = _run_phase(
@@ -511,6 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(figures, flush=True)
     run = {
+        "kind": FULL_RUN,
         "contacts": args.contacts,
         "seed": args.seed,
         "commit": _commit(),

@@ -247,8 +247,223 @@ def test_the_dedupe_bench_caches_a_world_it_generates(tmp_path):
     # handed the cache the generator's summary object where a mapping was expected, and failed).
     from bench.dedupe import _generate
 
-    world, record = cached_world(
-        200, 7, lambda folder: _generate(folder, 200, 7), worlds_dir=tmp_path, generator="ccc"
-    )
+    world, record = cached_world(200, 7, lambda folder: _generate(folder, 200, 7), worlds_dir=tmp_path, generator="ccc")
     assert record["generated_now"] and record["rows"]["hubspot_contacts"] > 0
     assert any((world / "landing" / "hubspot_contacts").iterdir())
+
+
+# --- `--next-hour-only` (`make bench-next-hour`): one more hour on a copy of a built data folder ----------------
+
+
+def _built_folder(folder, last_status="SUCCESS", contacts=1000):
+    """A data folder shaped like the one a full `make bench` leaves (files tiny; runs.db with Dagster's columns)."""
+    import json
+    import sqlite3
+
+    (folder / "landing" / "hubspot_contacts").mkdir(parents=True)
+    (folder / "landing" / "hubspot_contacts" / "contacts_0000.csv").write_text("Record ID\n1\n")
+    (folder / "truth").mkdir()
+    (folder / "truth" / "world_state.json").write_text(json.dumps({"contacts": contacts, "seed": 42, "hour": 1}))
+    (folder / "warehouse.duckdb").write_bytes(b"warehouse")
+    (folder / "console").mkdir()
+    (folder / "console" / "publication.duckdb").write_bytes(b"publication")
+    (folder / "dagster_home" / "history").mkdir(parents=True)
+    with sqlite3.connect(folder / "dagster_home" / "history" / "runs.db") as con:
+        con.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, run_id TEXT, status TEXT, create_timestamp TEXT)")
+        con.execute(
+            "INSERT INTO runs (run_id, status, create_timestamp) VALUES ('aaaa1111', 'SUCCESS', '2026-12-05 10')"
+        )
+        if last_status:
+            con.execute(
+                "INSERT INTO runs (run_id, status, create_timestamp) VALUES ('bbbb2222', ?, '2026-12-05 11')",
+                (last_status,),
+            )
+    con.close()
+    return folder
+
+
+def test_a_base_that_was_not_fully_built_is_refused_with_the_reason(tmp_path):
+    from bench.pipeline import base_problem
+
+    assert "no data folder" in base_problem(tmp_path / "build_1000")
+    assert base_problem(_built_folder(tmp_path / "built")) is None
+    placed_only = tmp_path / "placed"  # the world placed, the full build never ran
+    (placed_only / "landing").mkdir(parents=True)
+    (placed_only / "truth").mkdir()
+    assert "missing truth/world_state.json, warehouse.duckdb, dagster_home/history/runs.db" in base_problem(placed_only)
+    interrupted = _built_folder(tmp_path / "interrupted", last_status="STARTED")  # killed during the next hour
+    assert "did not succeed: STARTED" in base_problem(interrupted)
+
+
+def test_the_missing_base_error_tells_to_run_make_bench_first(tmp_path, capsys):
+    from bench.pipeline import main
+
+    code = main(["--next-hour-only", "--contacts", "1000", "--data-dir", str(tmp_path / "build_1000")])
+    assert code == 2
+    assert "make bench CONTACTS=1000" in capsys.readouterr().err
+    wrong_size = _built_folder(tmp_path / "built", contacts=1000)
+    assert main(["--next-hour-only", "--contacts", "5000", "--data-dir", str(wrong_size)]) == 2
+    assert "holds 1000 contacts, not 5000" in capsys.readouterr().err
+
+
+def test_the_scratch_copy_links_landing_files_and_copies_the_rest(tmp_path):
+    from bench.pipeline import SCRATCH_MARKER, delete_scratch, prepare_scratch, tree_stamp
+
+    base = _built_folder(tmp_path / "build")
+    before = tree_stamp(base)
+    scratch = tmp_path / "next_hour"
+    prepare_scratch(base, scratch)
+    landing = "landing/hubspot_contacts/contacts_0000.csv"
+    assert (scratch / landing).stat().st_ino == (base / landing).stat().st_ino
+    for copied in ("warehouse.duckdb", "console/publication.duckdb", "truth/world_state.json"):
+        assert (scratch / copied).read_bytes() == (base / copied).read_bytes()
+        assert (scratch / copied).stat().st_ino != (base / copied).stat().st_ino
+    (scratch / "warehouse.duckdb").write_bytes(b"refreshed")
+    (scratch / "truth" / "world_state.json").write_text("{}")
+    (scratch / "landing" / "hubspot_contacts" / "contacts_h0002.csv").write_text("Record ID\n2\n")
+    assert tree_stamp(base) == before  # what the scratch run writes never reaches the base
+    # Replaced on the next run: a fresh copy, nothing of the previous hour left.
+    prepare_scratch(base, scratch)
+    assert not (scratch / "landing" / "hubspot_contacts" / "contacts_h0002.csv").exists()
+    assert (scratch / "warehouse.duckdb").read_bytes() == b"warehouse"
+    delete_scratch(scratch)
+    assert not scratch.exists() and tree_stamp(base) == before
+    # Never deletes what it did not make, nor copies into (or over) the base.
+    foreign = tmp_path / "someone_elses"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match=SCRATCH_MARKER):
+        prepare_scratch(base, foreign)
+    assert (foreign / "notes.txt").read_text() == "keep"
+    with pytest.raises(ValueError, match="outside the data folder"):
+        prepare_scratch(base, base / "next_hour")
+
+
+def _hour_phase(started=1000.0):
+    phase = Phase(60.0, started, started + 60.0, 1500.0, 2000.0)
+    phase.stages = {**dict.fromkeys(STAGES, 0.0), "startup": 7.0, "resolution": 30.0, "finish": 2.0, "other": 21.0}
+    phase.stage_peak_mb = {"resolution": 2000.0}
+    phase.node_peak_mb = {"model.p.int_entities__contact_pairs": 2000.0}
+    phase.steps = [
+        ("load_landing_files", started + 7, started + 10),
+        ("actionhouse_dbt_models", started + 10, started + 55),
+    ]
+    phase.dbt_nodes = [
+        ("model.p.stg_x", "staging", started + 11, started + 13),
+        ("model.p.int_entities__contact_pairs", "resolution", started + 13, started + 43),
+    ]
+    return phase
+
+
+def test_a_next_hour_only_record_is_not_taken_for_a_full_run(tmp_path):
+    import json
+
+    from bench.pipeline import is_full_run, next_hour_line, next_hour_record
+
+    record = next_hour_record(1000, 42, tmp_path / "build_1000", _hour_phase(), copy_seconds=2.0)
+    assert record["kind"] == "next_hour_only" and not is_full_run(record)
+    assert record["next_hour_seconds"] == 60.0 and record["fixed_cost_seconds"] == 9.0
+    assert set(record["stages"]) == {"next_hour"} and "full_build_seconds" not in record
+    assert is_full_run({"contacts": 1000, "stages": {}})  # records from before `kind` existed
+    assert is_full_run({"kind": "full"})
+    line = next_hour_line(record)
+    assert line.startswith(
+        "bench-next-hour contacts=1000 next_hour_seconds=60.0 fixed_cost_seconds=9.0 peak_rss_mb=1500"
+    )
+    assert line.endswith(f" base={tmp_path / 'build_1000'}")
+    json.dumps(record)  # a line of the results file
+
+
+def test_the_plot_draws_the_latest_full_run_per_size_not_a_later_next_hour_only(tmp_path, monkeypatch):
+    import json
+    import sys
+    import types
+
+    from bench import pipeline
+    from bench.pipeline import next_hour_record
+
+    full = {"kind": "full", "contacts": 1000, "stages": {"full_build": {"ingest": 5.0}, "next_hour": {"ingest": 1.0}}}
+    older = {"contacts": 2000, "stages": {"full_build": {"ingest": 9.0}, "next_hour": {"ingest": 2.0}}}
+    hour_only = next_hour_record(1000, 42, tmp_path, _hour_phase(), copy_seconds=1.0)
+    results = tmp_path / "pipeline_results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in (older, full, hour_only)))
+    drawn = {}
+
+    class Chart:  # records the rows handed to Altair instead of drawing them
+        def __init__(self, frame, title):
+            drawn["rows"] = frame
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: self
+
+    altair = types.SimpleNamespace(
+        Chart=Chart, **{n: lambda *a, **k: None for n in ("Y", "X", "Color", "Order", "Tooltip", "Scale", "Step")}
+    )
+    monkeypatch.setitem(sys.modules, "altair", altair)
+    monkeypatch.setitem(sys.modules, "pandas", types.SimpleNamespace(DataFrame=lambda rows: rows))
+    pipeline.plot(results, tmp_path / "plot.png")
+    runs = {(row["run"], row["stage"], row["seconds"]) for row in drawn["rows"]}
+    assert runs == {
+        ("1,000 contacts · full build", "ingest", 5.0),
+        ("1,000 contacts · next hour", "ingest", 1.0),
+        ("2,000 contacts · full build", "ingest", 9.0),
+        ("2,000 contacts · next hour", "ingest", 2.0),
+    }
+    results.write_text(json.dumps(hour_only) + "\n")  # next hours only: nothing to draw, said plainly
+    with pytest.raises(ValueError, match="no full `make bench` run"):
+        pipeline.plot(results, tmp_path / "plot.png")
+
+
+def test_the_slowest_steps_and_dbt_nodes_are_listed_slowest_first():
+    from bench.pipeline import slowest_lines
+
+    lines = slowest_lines(_hour_phase(), top=1)
+    assert lines[0].startswith("bench: slowest Dagster steps")
+    assert lines[1].split() == ["45.0", "+10.0", "dbt", "actionhouse_dbt_models"]
+    assert lines[2].startswith("bench: slowest dbt nodes")
+    assert lines[3].split() == ["30.0", "+13.0", "resolution", "int_entities__contact_pairs"]
+    assert len(lines) == 4
+
+
+def test_next_hour_only_times_each_hour_on_a_fresh_copy_and_leaves_the_base_as_it_was(tmp_path, monkeypatch, capsys):
+    # The whole `--next-hour-only` flow with the `actionhouse` processes faked (a real one needs a full build first).
+    import json
+
+    from bench import pipeline
+    from bench.pipeline import tree_stamp
+
+    base = _built_folder(tmp_path / "build_1000")
+    before = tree_stamp(base)
+    calls = []
+
+    def fake_phase(args, env):
+        data_dir = pipeline.Path(env["ACTIONHOUSE_DATA_DIR"])
+        calls.append((args[0], data_dir))
+        if args[0] == "generate":  # the next hour: new landing files, the truth rewritten in place
+            assert not (data_dir / "landing" / "hubspot_contacts" / "contacts_h0002.csv").exists()  # a fresh copy
+            (data_dir / "landing" / "hubspot_contacts" / "contacts_h0002.csv").write_text("Record ID\n2\n")
+            (data_dir / "truth" / "world_state.json").write_text('{"hour": 2}')
+        if args[0] == "refresh":
+            (data_dir / "warehouse.duckdb").write_bytes(b"refreshed")
+        return _hour_phase()
+
+    monkeypatch.setattr(pipeline, "_run_phase", fake_phase)
+    monkeypatch.setattr(pipeline, "refresh_stages", lambda phase, home: phase.stages)
+    results = tmp_path / "results.jsonl"
+    scratch = tmp_path / "next_hour_1000"
+    argv = ["--next-hour-only", "--data-dir", str(base), "--scratch-dir", str(scratch), "--results", str(results)]
+    assert pipeline.main([*argv, "--repeat", "2"]) == 0
+    assert [name for name, _ in calls] == ["prepare", "generate", "refresh"] * 2
+    assert {folder for _, folder in calls} == {scratch.resolve()}
+    assert tree_stamp(base) == before and not scratch.exists()
+    out = capsys.readouterr().out
+    assert (
+        "bench-next-hour contacts=1000 next_hour_seconds=60.0 fixed_cost_seconds=9.0 peak_rss_mb=1500 "
+        f"run=1/2 base={base}\n" in out
+    )
+    assert "bench-next-hour-runs contacts=1000 runs=2 next_hour_seconds=60.0,60.0 median=60.0" in out
+    assert "bench-stages phase=next_hour seconds=60.0 startup=7.0 " in out
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["kind"], r["run"], r["runs"]) for r in records] == [("next_hour_only", 1, 2), ("next_hour_only", 2, 2)]
+    assert pipeline.main([*argv, "--keep"]) == 0
+    assert (scratch / "warehouse.duckdb").read_bytes() == b"refreshed"  # kept for a look
