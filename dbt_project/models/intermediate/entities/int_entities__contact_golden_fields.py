@@ -48,7 +48,10 @@ def _candidate_chunks(session, candidates: str, changed: pl.DataFrame, bounds: l
         for start, end in bounds:
             need = int(counts[start:end].sum())
             while buffered < need:
-                batch = reader.read_next_batch()  # StopIteration here would mean rows went missing: let it raise
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    raise RuntimeError("golden fields: fewer candidates read back than counted") from None
                 pending.append(batch)
                 buffered += batch.num_rows
             table = pa.Table.from_batches(pending, schema=reader.schema)
