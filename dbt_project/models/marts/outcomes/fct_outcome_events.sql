@@ -8,8 +8,8 @@
 -- Incremental, delete+insert on metric, workflow, unit_id: only the units whose row differs from the previous run's
 -- are written (an hour changes ~1% of the rows). Units gone (a deal closed, a reply no longer positive) come back
 -- keyed with no evidence_table: the post-hook deletes them.
--- Two kinds of units (docs/scaling.md "The outcome units follow the hour's email events"):
--- - the per-recipient units (EMAIL_UNITS below: recipient-days of sends, sequence enrollments' reply, unsubscribe
+-- Two kinds of units:
+-- - the per-recipient units (email_units below: recipient-days of sends, sequence enrollments' reply, unsubscribe
 --   and spam rates; two thirds of the rows at 1M) are a function of one recipient's email events and nothing else.
 --   An hourly run computes and compares them only for the recipients with an email event staged since the previous
 --   run (email_events_through: stg_email__events' newest _loaded_at that run saw) or whose event was staged again
