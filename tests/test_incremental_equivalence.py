@@ -60,6 +60,8 @@ RUN_TIME_COLUMNS = {
     "previous_block_keys",
     "changes_through",
     "features_through",
+    # fct_outcome_events: the newest email event the run had staged (which recipients the next run computes again).
+    "email_events_through",
 }
 # Tables with one entry per run: compared as B against the rows of A's last run.
 PER_RUN_HISTORY = {
@@ -96,6 +98,26 @@ def _late_events(landing: Path) -> None:
             continue  # the sample world's broken lines are quarantined; not what this test is about
         late.append(json.dumps({**event, "event_id": f"late-{number}"}))
     (landing / "email_events" / "email_events_late.jsonl").write_text("\n".join(late) + "\n")
+
+
+def _readdressed_events(landing: Path) -> int:
+    """Email events of the first export sent again under their own ids with another recipient's address (the latest
+    load wins): the recipients they leave lose units (a day of sends, an enrollment) although no event of theirs was
+    staged since, which only the earlier versions in the raw table tell (fct_outcome_events' per-recipient units).
+    Returns how many events."""
+    first = sorted((landing / "email_events").glob("*_0000.jsonl"))[0]
+    moved = []
+    for line in first.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("type") in ("sent", "spam_report", "unsubscribe") and event.get("email"):
+            moved.append(json.dumps({**event, "email": f"readdressed-{len(moved)}@example.com"}))
+        if len(moved) == 60:
+            break
+    (landing / "email_events" / "email_events_readdressed.jsonl").write_text("\n".join(moved) + "\n")
+    return len(moved)
 
 
 def _changed_enrichment(landing: Path) -> int:
@@ -242,6 +264,7 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
             assert _restated_usage(landing) > 0
         else:
             assert _stale_contact_versions(landing) > 0
+            assert _readdressed_events(landing) == 60
             (root / "company_changes.json").write_text(json.dumps(_changed_companies(landing)))
         _load_and_build(hourly, landing, root / "a")
     from_scratch = root / "from_scratch.duckdb"
@@ -331,11 +354,14 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         stale_kept = count("staging.stg_hubspot__contacts", "_source_file like '%contacts_stale%'")
         stale_loaded = count("raw.hubspot_contacts", "_source_file like '%contacts_stale%'")
         restated_usage = count("staging.stg_product__usage", "_source_file like '%usage_restated%'")
+        readdressed = count("staging.stg_email__events", "_source_file like '%email_events_readdressed%'")
+        readdressed_units = count("marts.fct_outcome_events", "unit_id like 'readdressed-%'")
     finally:
         con.close()
     assert late > 50 and loads == 3 and changed > 0 and estimations >= 2
     assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones
     assert restated_usage > 30  # restated account-days replaced the first load's (latest load wins), new days added
+    assert readdressed == 60 and readdressed_units > 0  # events moved to new recipients (their old ones lost them)
 
 
 def test_the_company_changes_moved_accounts(hourly_and_from_scratch):

@@ -5,11 +5,22 @@
 -- hours. fct_workflow_outcomes aggregates these; every figure there is the count of rows here. Units, not raw
 -- events: one row per lead or enrollment, never per email event. Every "first" row is chosen by time, then by the smallest id (ties in time
 -- would otherwise be broken by the order rows arrive in, which differs between hourly and from-scratch builds).
--- Incremental: every row is computed each run, but only the units whose row differs from the previous run's are
--- written (delete+insert on metric, workflow, unit_id; macros/rows_changed_since_last_run.sql): an hour changes ~1%
--- of the rows (new sends and enrollments, the open deals' as_of), and writing all of them was most of the time.
--- Units gone (a deal closed, a reply no longer positive) come back keyed with no evidence_table: the post-hook
--- deletes them.
+-- Incremental, delete+insert on metric, workflow, unit_id: only the units whose row differs from the previous run's
+-- are written (an hour changes ~1% of the rows). Units gone (a deal closed, a reply no longer positive) come back
+-- keyed with no evidence_table: the post-hook deletes them.
+-- Two kinds of units:
+-- - the per-recipient units (email_units below: recipient-days of sends, sequence enrollments' reply, unsubscribe
+--   and spam rates; two thirds of the rows at 1M) are a function of one recipient's email events and nothing else.
+--   An hourly run computes and compares them only for the recipients with an email event staged since the previous
+--   run (email_events_through: stg_email__events' newest _loaded_at that run saw) or whose event was staged again
+--   under another address (its earlier versions in the raw table); every other recipient's events are those the
+--   previous run saw, so its rows are as they were. On the first build, a full refresh and the first run after
+--   upgrading (no email_events_through yet) every recipient.
+-- - every other unit is computed and compared each run (they read contacts, crosswalk, meetings, decisions, reply
+--   classes: no single upstream delta lists them): macros/rows_changed_since_last_run.sql's approach.
+{%- set email_units = ['spam_complaint_rate', 'sequence_reply_rate', 'sequence_unsubscribe_rate',
+                        'sequence_spam_complaint_rate'] %}
+{%- set email_units_sql = "('" ~ email_units | join("', '") ~ "')" %}
 {{ config(
     materialized='incremental',
     unique_key=['metric', 'workflow', 'unit_id'],
@@ -17,7 +28,38 @@
     on_schema_change='sync_all_columns',
     post_hook="delete from {{ this }} where evidence_table is null"
 ) }}
-with contact_records as (
+{%- set follow_recipients = false %}
+{%- if is_incremental() %}
+    {%- set follow_recipients = 'email_events_through' in adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+{%- endif %}
+with email_events_through as (
+    select max(_loaded_at) as email_events_through from {{ ref('stg_email__events') }}
+),
+
+{% if follow_recipients -%}
+-- Recipients whose email units may have changed since the previous run (see the header): an email event staged since,
+-- and the earlier address of an event id staged again (raw keeps every version; trimmed as staging trims the id).
+events_staged_since as materialized (
+    select event_id, email from {{ ref('stg_email__events') }}
+    where _loaded_at > (select coalesce(max(email_events_through), '1900-01-01'::timestamp) from {{ this }})
+),
+
+versions_of_events_staged_since as materialized (
+    select r.email
+    from {{ source('email', 'email_events') }} as r
+    semi join events_staged_since as s on s.event_id = nullif(trim(r.event_id), '')
+),
+
+-- A NULL here (an address that does not normalize) matches no recipient. Not filtered out on purpose: DuckDB would
+-- push that filter below the semi join and run the email regex over every raw event (~10 s at 1M contacts).
+recipients as materialized (
+    select email from events_staged_since
+    union
+    select {{ normalize_email('email') }} from versions_of_events_staged_since
+),
+{%- endif %}
+
+contact_records as (
     select source_record_id as contact_id, golden_contact_id from {{ ref('contact_crosswalk') }}
 ),
 
@@ -138,6 +180,7 @@ sends as (
     select email, cast(occurred_at as date) as sent_on, count(*) as sends, max(occurred_at) as last_sent_at
     from {{ ref('stg_email__events') }}
     where event_type = 'sent' and email is not null
+        {%- if follow_recipients %} and email in (select email from recipients){% endif %}
     group by email, cast(occurred_at as date)
 ),
 
@@ -228,6 +271,9 @@ rows as materialized (
         '{{ metric }}', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
         {{ column }} is not null, 'stg_email__events', {{ column }}, null
     from enrollment_outcomes
+    {%- if follow_recipients %}
+    where email in (select email from recipients)
+    {%- endif %}
 
     union all
 
@@ -315,4 +361,38 @@ rows as materialized (
     where not is_held_out
 )
 
-{{ rows_changed_since_last_run('rows', ['metric', 'workflow', 'unit_id'], gone='evidence_table') }}
+{%- set keys = ['metric', 'workflow', 'unit_id'] %}
+{%- set columns = ['metric', 'workflow', 'segment', 'unit_kind', 'unit_id', 'cohort_at', 'in_numerator', 'evidence_table',
+                   'evidence_id', 'hours'] %}
+{%- if not is_incremental() %}
+
+select n.*, t.email_events_through from rows as n cross join email_events_through as t
+{%- else %},
+
+-- The previous run's rows this run computed again: every unit but the per-recipient ones of recipients not in this
+-- hour. A per-recipient unit_id is the recipient's email, '|', then the day or the sequence id: a normalized email
+-- has no '|' (macros/normalize_email.sql), so the email is what precedes the first one.
+previous as materialized (
+    select {{ columns | join(', ') }}
+    from {{ this }}
+    {%- if follow_recipients %}
+    where metric not in {{ email_units_sql }}
+        or split_part(unit_id, '|', 1) in (select email from recipients)
+    {%- endif %}
+)
+
+-- New rows and rows that differ from the previous run's (compared whole, without the bookkeeping column), then the
+-- units gone: keyed with no evidence_table, deleted by the post-hook.
+select n.*, t.email_events_through
+from rows as n
+left join previous using ({{ keys | join(', ') }})
+cross join email_events_through as t
+where previous.{{ keys[0] }} is null or hash(n) <> hash(previous)
+
+union all by name
+
+select {% for k in keys %}previous.{{ k }}, {% endfor %}t.email_events_through
+from previous
+anti join rows as n using ({{ keys | join(', ') }})
+cross join email_events_through as t
+{%- endif %}
