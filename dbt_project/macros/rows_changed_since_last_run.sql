@@ -8,20 +8,27 @@
     `key` is a column name or a list of them (a composite unique_key). Where no upstream table lists the keys that
     should remain (a mart unioning units from many tables), pass `gone`: a column no real row leaves NULL. Each
     previous key missing from `rows` then comes back as a row with only its key set (`gone` NULL): delete+insert
-    replaces the old row with it and the model's post-hook `delete from {{ this }} where <gone> is null` removes it. -#}
-{% macro rows_changed_since_last_run(rows, key, gone=none) -%}
+    replaces the old row with it and the model's post-hook `delete from {{ this }} where <gone> is null` removes it.
+
+    `previous`: a CTE of the previous rows to compare with instead of the whole model (its columns exactly those of
+    `rows`, in order), for a model that computed only some units again this run: keys outside it are neither
+    compared nor reported gone. `stamp`: a select item added to every row written (a bookkeeping column such as a
+    watermark), left out of the comparison. -#}
+{% macro rows_changed_since_last_run(rows, key, gone=none, previous=none, stamp=none) -%}
     {%- set keys = [key] if key is string else key -%}
-    select n.*
+    {%- set previous = previous or this -%}
+    {%- set stamped = (', ' ~ stamp) if stamp else '' -%}
+    select n.*{{ stamped }}
     from {{ rows }} as n
     {%- if is_incremental() %}
-    left join {{ this }} as previous using ({{ keys | join(', ') }})
+    left join {{ previous }} as previous using ({{ keys | join(', ') }})
     where previous.{{ keys[0] }} is null or hash(n) <> hash(previous)
     {%- if gone is not none %}
 
     union all by name
 
-    select {% for k in keys %}previous.{{ k }}{{ ', ' if not loop.last }}{% endfor %}
-    from {{ this }} as previous
+    select {% for k in keys %}previous.{{ k }}{{ ', ' if not loop.last }}{% endfor %}{{ stamped }}
+    from {{ previous }} as previous
     anti join {{ rows }} as n using ({{ keys | join(', ') }})
     {%- endif %}
     {%- endif %}

@@ -361,18 +361,14 @@ rows as materialized (
     where not is_held_out
 )
 
-{%- set keys = ['metric', 'workflow', 'unit_id'] %}
 {%- set columns = ['metric', 'workflow', 'segment', 'unit_kind', 'unit_id', 'cohort_at', 'in_numerator', 'evidence_table',
                    'evidence_id', 'hours'] %}
-{%- if not is_incremental() %}
-
-select n.*, t.email_events_through from rows as n cross join email_events_through as t
-{%- else %},
+{%- if is_incremental() %},
 
 -- The previous run's rows this run computed again: every unit but the per-recipient ones of recipients not in this
 -- hour. A per-recipient unit_id is the recipient's email, '|', then the day or the sequence id: a normalized email
 -- has no '|' (macros/normalize_email.sql), so the email is what precedes the first one.
-previous as materialized (
+previous_rows as materialized (
     select {{ columns | join(', ') }}
     from {{ this }}
     {%- if follow_recipients %}
@@ -380,19 +376,11 @@ previous as materialized (
         or split_part(unit_id, '|', 1) in (select email from recipients)
     {%- endif %}
 )
-
--- New rows and rows that differ from the previous run's (compared whole, without the bookkeeping column), then the
--- units gone: keyed with no evidence_table, deleted by the post-hook.
-select n.*, t.email_events_through
-from rows as n
-left join previous using ({{ keys | join(', ') }})
-cross join email_events_through as t
-where previous.{{ keys[0] }} is null or hash(n) <> hash(previous)
-
-union all by name
-
-select {% for k in keys %}previous.{{ k }}, {% endfor %}t.email_events_through
-from previous
-anti join rows as n using ({{ keys | join(', ') }})
-cross join email_events_through as t
 {%- endif %}
+
+-- New rows and rows that differ from the previous run's (compared without the bookkeeping column), then the units
+-- gone: keyed with no evidence_table, deleted by the post-hook.
+{{ rows_changed_since_last_run(
+    'rows', ['metric', 'workflow', 'unit_id'], gone='evidence_table', previous='previous_rows',
+    stamp='(select email_events_through from email_events_through) as email_events_through'
+) }}
