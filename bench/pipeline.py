@@ -49,7 +49,8 @@ two nodes run counts for both: the node that holds the memory is the one whose p
 Prints one `bench-stages phase=… seconds=… <stage>=…` and one `bench-memory` line per refresh (the full build's
 as soon as it ends) and ends with
 `bench contacts=… generate_seconds=… full_build_seconds=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=…`.
-Each run is appended to `bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
+After each refresh it lists the 15 slowest Dagster steps and dbt nodes. Each run is appended to
+`bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
 from it (a stacked bar per size and phase; needs the bench dependency group) and exits.
 
 `--next-hour-only` (`make bench-next-hour`): only the next hour, on the data folder a previous full run left
@@ -427,6 +428,11 @@ def is_full_run(record: Mapping) -> bool:
     return record.get("kind", FULL_RUN) == FULL_RUN
 
 
+def fixed_cost_seconds(phase: Phase) -> float:
+    """What a refresh costs however little it has to do: its `startup` plus its `finish` stage."""
+    return phase.stages.get("startup", 0.0) + phase.stages.get("finish", 0.0)
+
+
 def slowest_lines(phase: Phase, top: int = 15) -> list[str]:
     """Readable lines of the `top` slowest Dagster steps and dbt nodes of a refresh (`refresh_stages` sets them):
     seconds, start after the process start, stage, name."""
@@ -523,7 +529,7 @@ def next_hour_record(
 ) -> dict:
     """The results-file record of one `--next-hour-only` measurement (`kind` keeps it apart from full runs; its
     `stages`, `stage_peak_mb` and `top_dbt_node_peak_mb` have only the `next_hour` phase)."""
-    fixed_cost = hour.stages.get("startup", 0.0) + hour.stages.get("finish", 0.0)
+    fixed_cost = fixed_cost_seconds(hour)
     return {
         "kind": NEXT_HOUR_ONLY,
         "contacts": contacts,
@@ -767,15 +773,17 @@ def main(argv: list[str] | None = None) -> int:
     build.stages = refresh_stages(build, dagster_home)
     print(f"bench: full build took {build.seconds:.1f} s", flush=True)
     print(stages_line("full_build", build))
-    print(memory_line("full_build", build), flush=True)
+    print(memory_line("full_build", build))
+    print("\n".join(slowest_lines(build)), flush=True)
     _run_phase(["generate", "--hours", "1"], env)
     hour = _run_phase(["refresh"], env)
     hour.stages = refresh_stages(hour, dagster_home)
     print(f"bench: the next hour's refresh took {hour.seconds:.1f} s")
-    fixed_cost = hour.stages["startup"] + hour.stages["finish"]
+    fixed_cost = fixed_cost_seconds(hour)
     peak_mb = max(peak_mb, build.peak_rss_mb, hour.peak_rss_mb)
     print(stages_line("next_hour", hour))
     print(memory_line("next_hour", hour))
+    print("\n".join(slowest_lines(hour)))
     figures += (
         f" full_build_seconds={build.seconds:.1f} next_hour_seconds={hour.seconds:.1f}"
         f" fixed_cost_seconds={fixed_cost:.1f} peak_rss_mb={peak_mb:.0f}"

@@ -425,6 +425,15 @@ def test_the_slowest_steps_and_dbt_nodes_are_listed_slowest_first():
     assert len(lines) == 4
 
 
+def test_the_fixed_cost_is_startup_plus_finish():
+    from bench.pipeline import fixed_cost_seconds
+
+    phase = Phase(50.0, 0.0, 50.0, 1.0, 1.0)
+    phase.stages = {"startup": 7.1, "ingest": 30.0, "finish": 2.0}
+    assert fixed_cost_seconds(phase) == pytest.approx(9.1)
+    assert fixed_cost_seconds(Phase(1.0, 0.0, 1.0, 1.0, 1.0)) == 0.0  # a refresh whose stages are unknown
+
+
 def test_next_hour_only_times_each_hour_on_a_fresh_copy_and_leaves_the_base_as_it_was(tmp_path, monkeypatch, capsys):
     # The whole `--next-hour-only` flow with the `actionhouse` processes faked (a real one needs a full build first).
     import json
