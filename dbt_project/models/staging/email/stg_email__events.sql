@@ -1,5 +1,6 @@
 -- Email engagement events: one row per event_id (latest load wins).
 -- Incremental: events are append-only, so each run stages only rows loaded since the last (latest load wins).
+-- An id padded with spaces names the same event (deduplicated on the trimmed id, the key it is stored under).
 {{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ source('email', 'email_events') }}
@@ -7,7 +8,7 @@ with source as (
 ),
 
 latest as (
-    {{ dedupe_latest('source', 'event_id', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest('source', 'trim(event_id)', '_loaded_at desc, _source_line desc') }}
 )
 
 select

@@ -4,7 +4,7 @@ with source as (
 ),
 
 latest as (
-    {{ dedupe_latest('source', 'signal_id', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest('source', 'trim(signal_id)', '_loaded_at desc, _source_line desc') }}
 )
 
 select

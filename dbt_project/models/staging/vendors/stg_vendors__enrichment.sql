@@ -4,11 +4,11 @@
 {{ config(materialized='incremental', unique_key='payload_id', incremental_strategy='delete+insert',
           meta={'row_key': 'enrichment_field_id'}) }}
 with source as (
-    {{ versions_of_records_loaded_since_last_run(source('vendors', 'enrichment'), 'payload_id') }}
+    {{ versions_of_records_loaded_since_last_run(source('vendors', 'enrichment'), 'trim(payload_id)') }}
 ),
 
 latest as (
-    {{ dedupe_latest('source', 'payload_id', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest('source', 'trim(payload_id)', '_loaded_at desc, _source_line desc') }}
 ),
 
 exploded as (
