@@ -1,4 +1,5 @@
-{#- Shared body of the Segment staging models (web and product events have the same spec). -#}
+{#- Shared body of the Segment staging models (web and product events have the same spec). A messageId padded with
+    spaces names the same event: deduplicated on the trimmed id, the key the models store. -#}
 {% macro staging_segment_events(source_relation) -%}
 with source as (
     select * from {{ source_relation }}
@@ -6,7 +7,7 @@ with source as (
 ),
 
 latest as (
-    {{ dedupe_latest('source', 'message_id', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest('source', 'trim(message_id)', '_loaded_at desc, _source_line desc') }}
 ),
 
 typed as (
