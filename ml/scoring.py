@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from .config import config_fingerprint
 from .estimator import BinnedLogisticClassifier
@@ -275,7 +276,8 @@ def train_scorer(
     intent_model = _learned(intent_schema(config), data, y, seed + 1)
     # The combination learns conversion from both log-odds (the fit one, learned on won/lost, is an input).
     lf, li = fit_model.predict_logit(data), intent_model.predict_logit(data)
-    stack = LogisticRegression(C=10.0, max_iter=1000).fit(np.column_stack([lf, li, lf * li]), y)
+    with threadpool_limits(limits=1, user_api="blas"):  # four weights: BLAS threads only add hand-offs
+        stack = LogisticRegression(C=10.0, max_iter=1000).fit(np.column_stack([lf, li, lf * li]), y)
     weights = (float(stack.intercept_[0]), *(float(w) for w in stack.coef_.ravel()))
     reason = ""
     if fit_meta["fit_kind"] == "rules":

@@ -7,13 +7,16 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from scipy import sparse
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ml import BinnedLogisticClassifier, SchemaError
+from ml.estimator import _pattern_ids
 from orchestration.cli import main
 
 
@@ -141,3 +144,53 @@ def test_model_train_and_score_a_users_table(tmp_path, monkeypatch, capsys):
     assert scores["top_reasons"].str.contains("spend=").mean() > 0.5
     assert main(["model", "train", "--table", str(tmp_path / "customers.csv"), "--target", "status"]) == 2
     assert "no column 'status'" in capsys.readouterr().out
+
+
+def _fit_on_every_row(model: BinnedLogisticClassifier, X: pd.DataFrame, y: np.ndarray) -> dict:
+    """The fit by its plain definition, with `model`'s bins: each C on every training row of each fold, Platt
+    scaling on every row's out-of-fold log-odds, the final fit on every row."""
+    frame = pl.from_pandas(X)
+    idx = np.column_stack([b.index(frame[b.name]) for b in model.bins_])
+    offsets = np.cumsum([0] + [b.n_bins for b in model.bins_[:-1]])
+    rows = np.repeat(np.arange(len(y)), idx.shape[1])
+    design = sparse.csr_matrix((np.ones(idx.size), (rows, (idx + offsets).ravel())))
+    folds = list(StratifiedKFold(n_splits=model.cv, shuffle=True, random_state=model.random_state).split(idx, y))
+    losses, platt = {}, {}
+    for c in model.C_grid:
+        oof = np.zeros(len(y))
+        for train, test in folds:
+            fold_model = LogisticRegression(C=c, max_iter=2000).fit(design[train], y[train])
+            oof[test] = fold_model.decision_function(design[test])
+        platt[c] = LogisticRegression(C=1e6, max_iter=1000).fit(oof.reshape(-1, 1), y)
+        p = np.clip(platt[c].predict_proba(oof.reshape(-1, 1))[:, 1], 1e-12, 1 - 1e-12)
+        losses[c] = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    chosen = min(model.C_grid, key=lambda c: (losses[c], -c))
+    final = LogisticRegression(C=chosen, max_iter=2000).fit(design, y)
+    a, b = float(platt[chosen].coef_[0, 0]), float(platt[chosen].intercept_[0])
+    return {"C": chosen, "losses": losses, "calibration": (a, b), "logit": a * final.decision_function(design) + b}
+
+
+def test_fit_on_distinct_bin_patterns_equals_the_fit_on_every_row():
+    # `fit` runs each logistic regression on the distinct (bin pattern, label) pairs weighted by their counts;
+    # its C choice, out-of-fold losses, calibration and scores must be those of fitting every row.
+    X, y = _table(3000)
+    model = BinnedLogisticClassifier().fit(X, y)
+    assert len({tuple(row) for row in model._bin_indices(pl.from_pandas(X), model.bins_)}) < len(y) / 5
+    plain = _fit_on_every_row(model, X, y)
+    assert plain["C"] == model.C_
+    for c, loss in plain["losses"].items():
+        assert model.cv_log_loss_[c] == pytest.approx(loss, abs=2e-6)
+    np.testing.assert_allclose(model.calibration_, plain["calibration"], atol=1e-5)
+    np.testing.assert_allclose(model.decision_function(X), plain["logit"], atol=1e-5)
+
+
+def test_bin_pattern_ids_hold_for_many_features():
+    # The pattern key is mixed-radix; with 40 features of 12 bins it would pass 64 bits without re-numbering.
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 2, size=(500, 40))
+    idx[250:] = idx[:250]  # every pattern twice
+    ids, first = _pattern_ids(idx, [12] * 40)
+    _, expected = np.unique(idx, axis=0, return_inverse=True)
+    assert len(first) == len(np.unique(expected)) == 250
+    assert len(set(zip(ids.tolist(), expected.ravel().tolist(), strict=True))) == 250  # the same partition
+    np.testing.assert_array_equal(idx[first][ids], idx)
