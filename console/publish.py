@@ -32,12 +32,6 @@ PUBLICATION_VERSION = 2
 SEGMENT_SQL = """case when s.f_employees >= 1000 then 'Enterprise' when s.f_employees >= 200 then 'Mid-market'
      when s.f_employees is not null then 'SMB' else 'Unknown' end"""
 
-# The score history's window: the latest `history_runs` scoring runs of the log, each with its row count and last
-# score time (what an update compares with the runs already published, see `_update_history`).
-HISTORY_WINDOW_SQL = """select run_id, count(*) as row_count, max(scored_at) as last_at from ml.score_log
-    group by run_id order by max(scored_at) desc, run_id desc limit {history_runs}"""
-HISTORY_COLUMNS = "run_id, scored_at, contact_id, model_version, fit_score, intent_score, combined_score, tier"
-
 # name -> (warehouse tables it needs, select over the warehouse). Each becomes a table of the publication; one whose
 # inputs are not built yet (a gate stopped that part of the refresh) is left out and its page says so.
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -72,9 +66,13 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores order by contact_id"),
     "score_history": (
         ("ml.score_log",),
-        f"""
-        with runs as ({HISTORY_WINDOW_SQL})
-        select {HISTORY_COLUMNS} from ml.score_log where run_id in (select run_id from runs)
+        """
+        with runs as (
+            select run_id from ml.score_log group by run_id order by max(scored_at) desc, run_id desc
+            limit {history_runs}
+        )
+        select run_id, scored_at, contact_id, model_version, fit_score, intent_score, combined_score, tier
+        from ml.score_log where run_id in (select run_id from runs)
         """,
     ),
     "tier_movers": (
@@ -139,11 +137,6 @@ KEYED: dict[str, tuple[str, str]] = {
 }
 # Written whole in this order (no key to update by: every row of the window belongs to a run).
 ORDER = {"score_history": "contact_id, scored_at"}
-# The score history in a copy of the previous publication is updated by run instead (`_update_history`): a run's
-# rows never change once logged (`ml.score_log` appends runs and prunes them whole), so only the runs that entered
-# the window are inserted and those that left it deleted. Written whole, the history was every run of the window
-# again each hour (24 runs of every lead by default: ~22M rows at 1M contacts); updated, it is the hour's run.
-HISTORY = "score_history"
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -188,7 +181,6 @@ class PublicationReport:
     missing: dict[str, list[str]] = field(default_factory=dict)
     from_scratch: bool = True  # False: started from a copy of the previous publication
     updated: dict[str, int] = field(default_factory=dict)  # KEYED tables updated in that copy: keys changed
-    history_update: tuple[int, int] | None = None  # the score history updated in that copy: runs in, runs out
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
@@ -295,7 +287,8 @@ def _hashes_table(name: str) -> str:
 def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int:
     """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `stored`: the
     table's per-key hash sums are in `publish_state_…` tables (else they are computed from the table); either way the
-    warehouse side's sums are stored for the next update (stored ones rewritten at the changed keys only)."""
+    warehouse side's sums are stored for the next update (stored ones rewritten at the changed keys only: the rest
+    of a stored table already holds them, and rewriting ~1M sums per table each hour cost ~0.2-0.4 s at 1M)."""
     key, order = KEYED[name]
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
@@ -332,38 +325,6 @@ def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: 
     return changed
 
 
-def _update_history(con: duckdb.DuckDBPyConnection, history: int) -> tuple[int, int]:
-    """Bring `console_pub.score_history` up to the log's latest `history` runs by run; returns (runs inserted,
-    runs deleted; a run written again counts as inserted). A published run is kept when the log still has it in
-    the window with the same row count and last score time (runs are appended whole and never changed); any other
-    published run is deleted, and the window's runs not kept are inserted, each in the order a whole write uses."""
-    table = f"console_pub.{HISTORY}"
-    con.execute(f"create or replace temp table publish_runs as {HISTORY_WINDOW_SQL.format(history_runs=history)}")
-    con.execute(
-        f"""create or replace temp table publish_runs_delta as
-        with published as (
-            select run_id, count(*) as row_count, max(scored_at) as last_at from {table} group by run_id
-        )
-        select coalesce(new.run_id, old.run_id) as run_id, new.run_id is not null as present
-        from publish_runs new full join published old on old.run_id = new.run_id
-        where new.row_count is distinct from old.row_count or new.last_at is distinct from old.last_at"""
-    )
-    try:
-        inserted, deleted = con.execute(
-            "select count(*) filter (where present), count(*) filter (where not present) from publish_runs_delta"
-        ).fetchone()
-        if inserted or deleted:
-            con.execute(f"delete from {table} where run_id in (select run_id from publish_runs_delta)")
-            con.execute(
-                f"insert into {table} select {HISTORY_COLUMNS} from ml.score_log "
-                f"where run_id in (select run_id from publish_runs_delta where present) order by {ORDER[HISTORY]}"
-            )
-    finally:
-        con.execute("drop table if exists publish_runs_delta")
-        con.execute("drop table if exists publish_runs")
-    return inserted, deleted
-
-
 def publish(
     warehouse: duckdb.DuckDBPyConnection,
     target: Path,
@@ -376,8 +337,7 @@ def publish(
 
     The new file starts as a copy of the previous publication when it can be updated (same format and history
     window, fewer than `ACTIONHOUSE_CONSOLE_REBUILD_EVERY` publications since one written from scratch): the
-    KEYED tables are then updated by key and the score history by run (only what changed is written), every
-    other table is written again.
+    KEYED tables are then updated by key (only what changed is written), every other table is written again.
     Otherwise it starts empty and every table is written."""
     from ml.warehouse import OUTCOMES_SQL
 
@@ -415,9 +375,9 @@ def publish(
             f"and starts_with(table_name, '{STATE_PREFIX}')"
         )
         stored = {r[0] for r in warehouse.execute(state).fetchall()}
-        for name in sorted(kept - {*KEYED, HISTORY}):
+        for name in sorted(kept - set(KEYED)):
             warehouse.execute(f"drop table console_pub.{name}")
-        kept &= {*KEYED, HISTORY}
+        kept &= set(KEYED)
         report.from_scratch = since == 0
         for name, (needs, sql) in TABLES.items():
             lacking = [t for t in needs if t not in present]
@@ -429,12 +389,9 @@ def publish(
                 continue
             sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
             if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
-                if name == HISTORY:
-                    report.history_update = _update_history(warehouse, history)
-                else:
-                    report.updated[name] = _update_by_key(
-                        warehouse, name, sql, f"{STATE_PREFIX}{name}_key_hashes" in stored
-                    )
+                report.updated[name] = _update_by_key(
+                    warehouse, name, sql, f"{STATE_PREFIX}{name}_key_hashes" in stored
+                )
                 continue
             warehouse.execute(f"drop table if exists console_pub.{name}")
             if name in KEYED:  # written whole below: its stored hash sums no longer describe it

@@ -237,34 +237,25 @@ def test_updates_from_stored_hashes_still_equal_a_publication_from_scratch(wareh
     assert carried == rebuilt
 
 
-def test_the_score_history_updated_by_run_equals_one_written_from_scratch(warehouse, tmp_path, monkeypatch):
-    """Hour after hour the history is updated in the copy (the new run in, the run that left the window out, runs
-    pruned from the log out, a run whose rows changed written again) and equals a history written whole."""
-    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+def test_stored_hashes_updated_at_changed_keys_only_still_match_the_tables(warehouse, tmp_path):
+    """The stored per-key hash sums are rewritten only at the keys an update changed (changed, gone and new
+    contacts): afterwards they still equal the sums of the published tables, and the next update finds nothing."""
     target = tmp_path / "publication.duckdb"
-    assert _publish(warehouse, target, "h0").from_scratch  # runs 1 and 2
-    assert _publish(warehouse, target, "h1").history_update == (0, 0)  # nothing new: nothing written
-    hours = [
-        (3, "", (1, 0)),  # the window fills up: run 3 in
-        (4, "", (1, 1)),  # run 4 in, run 1 out of the window
-        (5, "delete from ml.score_log where run_id in ('run-3', 'run-4')", (2, 2)),  # pruned: runs 5 and 1 in
-        # run 5 changed (rows added to it): written again with run 6; run 1 out
-        (6, "insert into ml.score_log select * from ml.score_log where run_id = 'run-5' limit 5", (2, 1)),
-    ]
-    for run, change, expected in hours:
-        _add_run(warehouse, run)
-        if change:
-            _sql(warehouse, change)
-        report = _publish(warehouse, target, f"h{run}")
-        assert not report.from_scratch and report.history_update == expected, run
-        scratch = tmp_path / f"scratch-{run}" / "publication.duckdb"
-        monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
-        assert _publish(warehouse, scratch, f"h{run}").from_scratch
-        monkeypatch.delenv(REBUILD_EVERY_ENV)
-        assert _tables(target)["score_history"] == _tables(scratch)["score_history"], run
-    con = duckdb.connect(str(target), read_only=True)
-    try:
-        runs = con.execute("select run_id, count(*) from score_history group by 1 order by 1").fetchall()
-        assert runs == [("run-2", 60), ("run-5", 65), ("run-6", 60)]
-    finally:
-        con.close()
+    _publish(warehouse, target, "h0")
+    _publish(warehouse, target, "h1")  # stores the sums
+    _sql(
+        warehouse,
+        """update marts.dim_contacts set job_title = 'Head of Sales' where golden_contact_id = 'gc-4';
+        delete from marts.dim_contacts where golden_contact_id = 'gc-8';
+        delete from intermediate.int_entities__contact_golden_fields where golden_contact_id = 'gc-8';
+        delete from marts.contact_crosswalk where golden_contact_id = 'gc-8';
+        insert into marts.dim_contacts by name
+           select * replace ('gc-new' as golden_contact_id) from marts.dim_contacts where golden_contact_id = 'gc-2';
+        insert into intermediate.int_entities__contact_golden_fields by name
+           select * replace ('gc-new' as golden_contact_id) from intermediate.int_entities__contact_golden_fields
+           where golden_contact_id = 'gc-2';""",
+    )
+    assert _publish(warehouse, target, "h2").updated == {"contacts": 3, "golden_fields": 2, "crosswalk": 1}
+    _stored_hashes_match(target)
+    assert _publish(warehouse, target, "h3").updated == {name: 0 for name in KEYED}
+    _stored_hashes_match(target)

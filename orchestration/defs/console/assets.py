@@ -48,10 +48,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     for name, lacking in report.missing.items():
         context.log.warning(f"console table {name} not published: {', '.join(lacking)} not built yet")
     how = "from scratch" if report.from_scratch else "updated in a copy of the previous one"
-    parts = [f"{name} {n} keys" for name, n in report.updated.items()]
-    if report.history_update is not None:
-        parts.append("score history {} run(s) in, {} out".format(*report.history_update))
-    updated = ", ".join(parts)
+    updated = ", ".join(f"{name} {n} keys" for name, n in report.updated.items())
     context.log.info(
         f"console publication ({how}{': ' + updated if updated else ''}) swapped in at {target} "
         f"in {report.seconds:.1f} s"
@@ -62,11 +59,6 @@ def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             "seconds": round(report.seconds, 2),
             "from_scratch": report.from_scratch,
             **{f"updated_keys_{name}": n for name, n in report.updated.items()},
-            **(
-                {"history_runs_in": report.history_update[0], "history_runs_out": report.history_update[1]}
-                if report.history_update is not None
-                else {}
-            ),
             **{f"rows_{name}": n for name, n in report.rows.items()},
         }
     )
