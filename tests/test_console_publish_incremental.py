@@ -235,3 +235,27 @@ def test_updates_from_stored_hashes_still_equal_a_publication_from_scratch(wareh
     assert _publish(warehouse, scratch, "h3").from_scratch
     carried, rebuilt = _tables(target), _tables(scratch)
     assert carried == rebuilt
+
+
+def test_stored_hashes_updated_at_changed_keys_only_still_match_the_tables(warehouse, tmp_path):
+    """The stored per-key hash sums are rewritten only at the keys an update changed (changed, gone and new
+    contacts): afterwards they still equal the sums of the published tables, and the next update finds nothing."""
+    target = tmp_path / "publication.duckdb"
+    _publish(warehouse, target, "h0")
+    _publish(warehouse, target, "h1")  # stores the sums
+    _sql(
+        warehouse,
+        """update marts.dim_contacts set job_title = 'Head of Sales' where golden_contact_id = 'gc-4';
+        delete from marts.dim_contacts where golden_contact_id = 'gc-8';
+        delete from intermediate.int_entities__contact_golden_fields where golden_contact_id = 'gc-8';
+        delete from marts.contact_crosswalk where golden_contact_id = 'gc-8';
+        insert into marts.dim_contacts by name
+           select * replace ('gc-new' as golden_contact_id) from marts.dim_contacts where golden_contact_id = 'gc-2';
+        insert into intermediate.int_entities__contact_golden_fields by name
+           select * replace ('gc-new' as golden_contact_id) from intermediate.int_entities__contact_golden_fields
+           where golden_contact_id = 'gc-2';""",
+    )
+    assert _publish(warehouse, target, "h2").updated == {"contacts": 3, "golden_fields": 2, "crosswalk": 1}
+    _stored_hashes_match(target)
+    assert _publish(warehouse, target, "h3").updated == {name: 0 for name in KEYED}
+    _stored_hashes_match(target)
