@@ -89,7 +89,7 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
           and ((cur.tier = 1 and coalesce(prev.tier, 0) <> 1) or (prev.tier = 1 and coalesce(cur.tier, 0) <> 1))
         """,
     ),
-    "contacts": (("marts.dim_contacts",), "select * from marts.dim_contacts"),
+    "contacts": (("marts.dim_contacts",), "select * exclude (fields_hash) from marts.dim_contacts"),
     "golden_fields": (
         ("intermediate.int_entities__contact_golden_fields",),
         "select * from intermediate.int_entities__contact_golden_fields",
