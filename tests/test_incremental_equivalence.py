@@ -366,15 +366,26 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
 
 def test_the_company_changes_moved_accounts(hourly_and_from_scratch):
     """The hour of company changes reached the account side of the hourly warehouse: new accounts, a record joining
-    an account, one account merged away and one whose anchor left (compared with a rebuild by the first test)."""
+    an account, one account merged away (its contacts with it) and one whose anchor left (compared with a rebuild by
+    the first test)."""
     hourly, _ = hourly_and_from_scratch
     ids = json.loads((hourly.parent / "company_changes.json").read_text())
     con = duckdb.connect(str(hourly), read_only=True)
     try:
         golden = dict(con.execute("select source_record_id, golden_account_id from marts.account_crosswalk").fetchall())
         accounts = {row[0] for row in con.execute("select golden_account_id from marts.dim_accounts").fetchall()}
+        # Contacts whose anchor record works at the merged-away company: their golden fields did not change this
+        # hour (the same fields_hash), only their account, which dim_contacts' narrow comparison must still see.
+        merged_contacts = con.execute(
+            "select d.golden_account_id, d.fields_hash = v.fields_hash from marts.dim_contacts d "
+            "inner join intermediate.int_entities__contact_records r on r.record_id = d.anchor_record_id "
+            "inner join intermediate.int_entities__contact_golden_values v using (golden_contact_id) "
+            "where r.primary_company_id = ?",
+            [ids["joined"]],
+        ).fetchall()
     finally:
         con.close()
+    assert merged_contacts and set(merged_contacts) == {(f"ga-{ids['moved']}", True)}
     assert golden[ids["new_domain"]] == f"ga-{ids['new_domain']}" in accounts
     # The moved record has the smaller id: the account it joins takes it, its old id is gone (merged away).
     assert golden[ids["joining"]] == golden[ids["joined"]] == golden[ids["moved"]] == f"ga-{ids['moved']}" in accounts
