@@ -31,7 +31,8 @@ def test_the_operational_clock_follows_the_offset_everywhere(monkeypatch):
     assert abs(epoch_now() - (wall - month)) < 1
     assert abs(now_ms() / 1000 - (wall - month)) < 1  # the sandbox CRM stamps its records on the same clock
     queue = DecisionQueue(open_store("sqlite://"), load_policy())
-    assert abs(queue.clock().timestamp() - (wall - month)) < 1
+    # Compared with the wall clock read beside it: opening the store can take over a second on a busy machine.
+    assert abs(queue.clock().timestamp() - (time.time() - month)) < 1
     monkeypatch.setenv(CLOCK_OFFSET_ENV, "last tuesday")
     with pytest.raises(ValueError, match=CLOCK_OFFSET_ENV):
         utc_now()
