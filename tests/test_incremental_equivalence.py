@@ -87,16 +87,26 @@ def _load_and_build(warehouse: Path, landing: Path, work_dir: Path, *select: str
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
 
 
+def _first_export_records(landing: Path, source: str) -> list[tuple[int, dict]]:
+    """(line index, record) of the first JSON-lines export of `source`; the sample world's broken lines are left out
+    (they are quarantined; not what these tests are about)."""
+    first = sorted((landing / source).glob("*_0000.jsonl"))[0]
+    records = []
+    for number, line in enumerate(first.read_text().splitlines()):
+        try:
+            records.append((number, json.loads(line)))
+        except ValueError:
+            continue
+    return records
+
+
 def _late_events(landing: Path) -> None:
     """Email events of the first export sent again under new ids, arriving now with their old (days ago) times."""
-    first = sorted((landing / "email_events").glob("*_0000.jsonl"))[0]
-    late = []
-    for number, line in enumerate(first.read_text().splitlines()[:200]):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # the sample world's broken lines are quarantined; not what this test is about
-        late.append(json.dumps({**event, "event_id": f"late-{number}"}))
+    late = [
+        json.dumps({**event, "event_id": f"late-{number}"})
+        for number, event in _first_export_records(landing, "email_events")
+        if number < 200
+    ]
     (landing / "email_events" / "email_events_late.jsonl").write_text("\n".join(late) + "\n")
 
 
@@ -105,13 +115,8 @@ def _readdressed_events(landing: Path) -> int:
     load wins): the recipients they leave lose units (a day of sends, an enrollment) although no event of theirs was
     staged since, which only the earlier versions in the raw table tell (fct_outcome_events' per-recipient units).
     Returns how many events."""
-    first = sorted((landing / "email_events").glob("*_0000.jsonl"))[0]
     moved = []
-    for line in first.read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
+    for _, event in _first_export_records(landing, "email_events"):
         if event.get("type") in ("sent", "spam_report", "unsubscribe") and event.get("email"):
             moved.append(json.dumps({**event, "email": f"readdressed-{len(moved)}@example.com"}))
         if len(moved) == 60:
@@ -123,13 +128,8 @@ def _readdressed_events(landing: Path) -> int:
 def _changed_enrichment(landing: Path) -> int:
     """New versions of the first 40 vendor payloads: one field gone, the first made near-certain (it may now win
     survivorship); staging must replace every field row of those payloads. Returns how many payloads."""
-    first = sorted((landing / "enrichment").glob("*_0000.jsonl"))[0]
     changed = []
-    for line in first.read_text().splitlines():
-        try:
-            payload = json.loads(line)
-        except ValueError:
-            continue
+    for _, payload in _first_export_records(landing, "enrichment"):
         fields = payload.get("fields")
         if not isinstance(fields, dict) or len(fields) < 2:
             continue
