@@ -99,8 +99,8 @@ class StoreView:
     """What planning reads from the operational store, read once per run."""
 
     suppression: SuppressionSnapshot
-    # slot keys -> the actions each already has, as (action id, state)
-    slot_lookup: Callable[[list[str]], dict[str, list[tuple[str, State]]]]
+    # (slot keys, the workflow they are of) -> the actions each already has, as (action id, state)
+    slot_lookup: Callable[[list[str], Workflow], dict[str, list[tuple[str, State]]]]
     open_actions: list[StoredAction]
     touches_this_week: dict[str, int]
     proposed_today: Counter
@@ -165,7 +165,7 @@ class StoreView:
                 review_windows.setdefault(workflow, {}).setdefault(window, []).append(State(state))
         return cls(
             suppression=SuppressionList(engine).snapshot(),
-            slot_lookup=queue.slot_states,
+            slot_lookup=lambda slots, workflow: queue.slot_states(slots, workflow.value),
             open_actions=list(queue.iter_open(OPEN_ACTION_FIELDS)),
             touches_this_week=queue.customer_facing_touches(now - timedelta(days=7)),
             proposed_today=today,
@@ -377,7 +377,7 @@ def _plan(
             slots = {p.slot_key for p in proposals}
             live_slots |= slots
             # A slot key names its workflow: looking slots up per workflow finds what one lookup of all would.
-            existing_slots = store.slot_lookup(sorted(slots))
+            existing_slots = store.slot_lookup(sorted(slots), workflow)
             known_ids = {action_id for states in existing_slots.values() for action_id, _ in states}
             if workflow == Workflow.SEQUENCE_DRAFTS:
                 proposals = enrolments.drop_rejected(proposals, live_slots)

@@ -30,6 +30,9 @@ PLANNER_ACTOR = "planner"
 # The audit event of a sent merge a person found wrong and split again (`DecisionQueue.record_split`).
 SPLIT_EVENT = "split"
 _IN_CHUNK = 500
+# `slot_states` of more slots than this reads the workflow's actions in one pass (a query per 500 keys costs ~4 ms;
+# a pass over a workflow's actions a few ms per 10,000 of them).
+_SCAN_SLOTS_ABOVE = 5 * _IN_CHUNK
 
 
 class QueueError(Exception):
@@ -104,11 +107,26 @@ class DecisionQueue:
         self.clock = clock
 
     # ---- planner side -------------------------------------------------------------------------------------
-    def slot_states(self, slots: Iterable[str]) -> dict[str, list[tuple[str, State]]]:
-        """For each slot key that has actions: `(action_id, state)` of each."""
+    def slot_states(self, slots: Iterable[str], workflow: str | None = None) -> dict[str, list[tuple[str, State]]]:
+        """For each slot key that has actions: `(action_id, state)` of each.
+
+        `workflow`: the workflow all these slots are of (a slot key hashes its workflow, so no action of another
+        workflow holds one). Many slots of one workflow are then found in one read of that workflow's actions, not
+        500 keys a query: a 1M-contact hour looks up ~350,000 slots, ~700 queries that took ~3 s."""
         found: dict[str, list[tuple[str, State]]] = {}
         slots = list(dict.fromkeys(slots))
         with self.engine.connect() as con:
+            if workflow is not None and len(slots) > _SCAN_SLOTS_ABOVE:
+                wanted = set(slots)
+                rows = con.execute(
+                    sa.select(actions.c.slot_key, actions.c.action_id, actions.c.state).where(
+                        actions.c.workflow == str(workflow)
+                    )
+                )
+                for slot, action_id, state in rows:
+                    if slot in wanted:
+                        found.setdefault(slot, []).append((action_id, State(state)))
+                return found
             for i in range(0, len(slots), _IN_CHUNK):
                 rows = con.execute(
                     sa.select(actions.c.slot_key, actions.c.action_id, actions.c.state).where(

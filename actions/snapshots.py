@@ -1,6 +1,7 @@
 """Point-in-time planner inputs, kept per planning run so a policy backtest can replay the past.
 
-    write_snapshot(root, run_id, inputs, now)        # after load_inputs, before planning (the Dagster asset)
+    write_snapshot(root, run_id, inputs, now)        # after load_inputs, before planning
+    kept = keep_meanwhile(root, run_id, inputs, now)  # the Dagster asset: write + prune while it plans
     inputs, meta = read_snapshot(root, run_id)       # the backtest
     prune(root, keep_days=8)                         # bounded: older runs are deleted
 
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,6 +120,25 @@ def prune(root: Path, keep: float | None = None, now: datetime | None = None) ->
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
+
+
+def keep_meanwhile(root: Path, run_id: str, inputs: PlanningInputs, now: datetime) -> Future[None]:
+    """`write_snapshot` (unless `keep_days()` is 0) then `prune`, on a thread of its own; the future's `result()`
+    waits for both and raises what they raised.
+
+    Polars compresses and writes the Parquet files without holding the GIL, so the planner plans on the other core
+    meanwhile (the write took ~3 s of the 1M-contact planning step). The frames are not changed by planning."""
+
+    def keep() -> None:
+        if keep_days() > 0:
+            write_snapshot(root, run_id, inputs, now)
+        prune(root)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-snapshot")
+    try:
+        return pool.submit(keep)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends when `keep` does
 
 
 def total_bytes(root: Path) -> int:

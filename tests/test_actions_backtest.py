@@ -18,7 +18,7 @@ from actions.inputs import SEQUENCE_CANDIDATE_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import DEFAULT_POLICY_PATH, load_policy, parse_policy
 from actions.queue import DecisionQueue
-from actions.snapshots import prune, read_snapshot, total_bytes, write_snapshot
+from actions.snapshots import FRAMES, KEEP_DAYS_ENV, keep_meanwhile, prune, read_snapshot, total_bytes, write_snapshot
 from ops_store.schema import metadata, utc_now
 
 POLICY = load_policy()
@@ -28,8 +28,9 @@ TEXT = DEFAULT_POLICY_PATH.read_text()
 def _run(engine, root, world, policy, now, run_id):
     """One planning run as the Dagster asset does it: expire, keep the inputs, read the store, plan, write."""
     DecisionQueue(engine, policy, clock=lambda: now).expire_due()
-    write_snapshot(root, run_id, world, now)
+    kept = keep_meanwhile(root, run_id, world, now)
     result = plan(world, policy, StoreView.read(engine, policy, now), now=now, run_id=run_id)
+    kept.result()
     apply_plan(result, engine, policy)
     return result
 
@@ -71,6 +72,26 @@ def test_snapshots_round_trip_and_are_pruned_by_age(tmp_path):
     assert total_bytes(tmp_path) > 0
     assert prune(tmp_path, keep=1, now=now + timedelta(hours=23)) == 0
     assert prune(tmp_path, keep=1, now=now + timedelta(hours=25)) == 1 and total_bytes(tmp_path) == 0
+
+
+def test_snapshots_kept_meanwhile_are_the_ones_written_and_errors_reach_the_waiter(tmp_path, monkeypatch):
+    world = busy_world()
+    now = utc_now()
+    kept = keep_meanwhile(tmp_path / "kept", "run-1", world, now)
+    write_snapshot(tmp_path / "written", "run-1", world, now)
+    assert kept.result() is None
+    (back, meta), (same, same_meta) = (
+        read_snapshot(tmp_path / "kept", "run-1"),
+        read_snapshot(tmp_path / "written", "run-1"),
+    )
+    assert all(getattr(back, name).equals(getattr(same, name)) for name in FRAMES)
+    assert {**meta, "written_at": None} == {**same_meta, "written_at": None}
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OSError):
+        keep_meanwhile(tmp_path / "a-file", "run-2", world, now).result()
+    monkeypatch.setenv(KEEP_DAYS_ENV, "0")  # none kept: nothing written, old ones pruned
+    keep_meanwhile(tmp_path / "kept", "run-3", world, now + timedelta(hours=1)).result()
+    assert not (tmp_path / "kept").exists() or not any((tmp_path / "kept").iterdir())
 
 
 @pytest.mark.parametrize("policy", [POLICY, HALF], ids=["default", "half-held-out"])

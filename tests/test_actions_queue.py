@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from planning_fixtures import busy_world
 
+import actions.queue as queue_module
 from actions.kill_switch import KillSwitch
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
@@ -20,6 +21,7 @@ from actions.queue import DecisionConflict, DecisionQueue, IllegalTransition, No
 from actions.states import TRANSITIONS, State
 from actions.suppression import SuppressionEntry, SuppressionList
 from ops_store import open_store
+from ops_store.schema import actions as actions_table
 from ops_store.schema import metadata, utc_now
 
 POLICY = load_policy()
@@ -284,3 +286,21 @@ def test_a_split_is_recorded_only_on_a_sent_merge_once(engine, tmp_path, monkeyp
     split = warehouse.execute("select action_id, split_at from raw.decision_log where split_at is not null").fetchall()
     warehouse.close()
     assert report.split == 1 and split == [(merge.action_id, event["at"])]
+
+
+def test_slot_states_of_one_workflow_in_one_pass_finds_what_lookups_by_key_find(engine, monkeypatch):
+    queue, _ = _planned(engine)
+    queue.transition(_one(queue, "send_email").action_id, State.REJECTED, actor="policy")  # a slot with another state
+    with engine.connect() as con:
+        rows = con.execute(sa.select(actions_table.c.workflow, actions_table.c.slot_key)).all()
+    by_workflow: dict[str, list[str]] = {}
+    for workflow, slot in rows:
+        by_workflow.setdefault(workflow, []).append(slot)
+    assert len(by_workflow) > 3
+    for workflow, slots in by_workflow.items():
+        asked = sorted([*slots, "no-such-slot", *slots[:2]])
+        monkeypatch.setattr(queue_module, "_SCAN_SLOTS_ABOVE", 10**9)
+        by_key = queue.slot_states(asked, workflow)
+        assert by_key == queue.slot_states(asked) and set(by_key) == set(slots)
+        monkeypatch.setattr(queue_module, "_SCAN_SLOTS_ABOVE", 0)
+        assert queue.slot_states(asked, workflow) == by_key

@@ -14,8 +14,14 @@ SCORES_TABLE = "ml.lead_scores"
 
 
 def contact_index(contacts: pl.DataFrame) -> dict[str, dict[str, Any]]:
-    """Golden contact id -> its row (as a dict) from `fct_action_contacts` (+ tier)."""
-    return {row["golden_contact_id"]: row for row in contacts.iter_rows(named=True)}
+    """Golden contact id -> its row (as a dict) from `fct_action_contacts` (+ tier).
+
+    The rows are built from the columns as Python lists (what `iter_rows(named=True)` gives, in ~2/3 of the time:
+    ten workflows index tens of thousands of contacts each at 1M contacts)."""
+    names = contacts.columns
+    columns = [contacts.get_column(name).to_list() for name in names]
+    rows = (dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
+    return {row["golden_contact_id"]: row for row in rows}
 
 
 def contact_target(row: dict[str, Any]) -> Target:

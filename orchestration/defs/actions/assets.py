@@ -11,7 +11,7 @@ from actions.inputs import load_inputs
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
-from actions.snapshots import keep_days, prune, snapshot_root, write_snapshot
+from actions.snapshots import keep_meanwhile, snapshot_root
 from ops_store.schema import utc_now
 from orchestration.resources import OpsStoreResource, WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, resolve_paths
@@ -65,14 +65,14 @@ def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, o
     expired = queue.expire_due()
     with warehouse.connect(read_only=True) as con:
         inputs = load_inputs(con, now=now)
-    snapshots = snapshot_root(resolve_paths().data_dir)
-    try:  # the point-in-time inputs a policy backtest replays; never a reason to stop planning
-        if keep_days() > 0:
-            write_snapshot(snapshots, context.run.run_id, inputs, now)
-        prune(snapshots)
+    # The point-in-time inputs a policy backtest replays, written while planning goes on (nothing is written to the
+    # queue before they are); never a reason to stop planning.
+    kept = keep_meanwhile(snapshot_root(resolve_paths().data_dir), context.run.run_id, inputs, now)
+    result = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=context.run.run_id)
+    try:
+        kept.result()
     except OSError as exc:
         context.log.warning(f"planner inputs not kept for backtests: {exc.strerror or exc}")
-    result = plan(inputs, policy, StoreView.read(engine, policy, now), now=now, run_id=context.run.run_id)
     written = apply_plan(result, engine, policy)
     for workflow, why in result.skipped.items():
         context.log.warning(f"{workflow} not planned this run: {why}")
