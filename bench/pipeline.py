@@ -23,7 +23,8 @@ Stages. The time of a refresh process is split into stages that add up to its wa
   folder: `staging/*` -> `staging`, `intermediate/leads` -> `lead_capture`, `intermediate/entities`
   (`int_entities__*`) -> `resolution`, `intermediate/enrichment` and `marts/entities` (golden records,
   crosswalks, merge proposals) -> `golden`, `marts/features` (`fct_lead_features`, `fct_account_features`) ->
-  `features`, `marts/actions` and `marts/pipeline` -> `action_marts`; seeds -> `dbt_other`. dbt runs nodes on
+  `features`, `marts/actions` and `marts/pipeline` -> `action_marts`, `marts/outcomes` (the closed loop's outcome
+  events, workflow outcomes and lift) -> `outcomes`; seeds -> `dbt_other`. dbt runs nodes on
   several threads, so node times overlap: each instant of the step is shared equally among the nodes running
   then (two nodes running for 10 s get 5 s each), which makes the stages add up to the step's wall time. What
   no node covers (dbt's own start and parse, `dbt source freshness`, row counts added to the metadata) is
@@ -113,6 +114,7 @@ DBT_FOLDER_STAGES = {
     ("marts", "features"): "features",
     ("marts", "actions"): "action_marts",
     ("marts", "pipeline"): "action_marts",
+    ("marts", "outcomes"): "outcomes",
 }
 # Printing order: the order a refresh runs them in.
 STAGES = (
@@ -125,6 +127,7 @@ STAGES = (
     "golden",
     "features",
     "action_marts",
+    "outcomes",
     "dbt_other",
     "model_gates",
     "scoring",

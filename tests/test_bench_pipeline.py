@@ -41,6 +41,7 @@ def test_models_map_to_stages_by_folder():
     assert model_stage("models/marts/entities/dim_contacts.sql") == "golden"
     assert model_stage("models/marts/features/fct_lead_features.py") == "features"
     assert model_stage("models/marts/pipeline/fct_pipeline_deals.sql") == "action_marts"
+    assert model_stage("models/marts/outcomes/fct_workflow_outcomes.sql") == "outcomes"
     assert model_stage("seeds/country_codes.csv") == "dbt_other"
 
 
