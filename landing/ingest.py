@@ -772,11 +772,21 @@ class _Writer:
         payloads, spans, lines = self.payloads, self.spans, self.lines
         batch = pa.table({"payload": pa.array(payloads, pa.string()), "_source_line": pa.array(lines, pa.int64())})
         self.payloads, self.lines, self.spans = [], [], []
-        # One JSON parse per list extraction instead of one per key; s[i] is key i as text.
-        paths = [_sql_str("$." + json.dumps(key)) for key in spec.columns]
+
+        # One JSON parse per list extraction instead of one per key. s[pos[k]] is key k as text, extracted only for
+        # the keys something reads as text (a key kept as JSON is read as text only by a check); t[tpos[k]] is the
+        # JSON type of a key kept as text.
+        def path(key: str) -> str:
+            return _sql_str("$." + json.dumps(key))
+
         json_keys = [k for k in spec.columns if k in spec.json_columns]
-        json_paths = [_sql_str("$." + json.dumps(k)) for k in json_keys]
-        pos = {key: i + 1 for i, key in enumerate(spec.columns)}
+        checked_keys = {*spec.required, *spec.timestamp_columns, *spec.allowed_values}
+        text_keys = [k for k in spec.columns if k not in spec.json_columns]
+        s_keys = [k for k in spec.columns if k not in spec.json_columns or k in checked_keys]
+        paths = [path(k) for k in s_keys]
+        json_paths = [path(k) for k in json_keys]
+        pos = {key: i + 1 for i, key in enumerate(s_keys)}
+        tpos = {key: i + 1 for i, key in enumerate(text_keys)}
         checks = [f"coalesce(s[{pos[k]}], '') <> ''" for k in spec.required]
         latest_day = _latest_event_day(self.loaded_at)
         for k in spec.timestamp_columns:
@@ -791,21 +801,22 @@ class _Writer:
             checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR s[{pos[k]}] IN ({values}))")
         # A key stored as text must hold one value (not an object or array), and no number JSON forbids
         # (DuckDB, like Python, reads NaN and Infinity).
-        for k in spec.columns:
-            if k not in spec.json_columns:
-                i = pos[k]
-                checks.append(
-                    f"(coalesce(t[{i}], 'NULL') NOT IN ('OBJECT', 'ARRAY')"
-                    f" AND NOT coalesce(t[{i}] = 'DOUBLE' AND s[{i}] IN ('NaN', 'Infinity', '-Infinity'), false))"
-                )
+        for k in text_keys:
+            i, ti = pos[k], tpos[k]
+            checks.append(
+                f"(coalesce(t[{ti}], 'NULL') NOT IN ('OBJECT', 'ARRAY')"
+                f" AND NOT coalesce(t[{ti}] = 'DOUBLE' AND s[{i}] IN ('NaN', 'Infinity', '-Infinity'), false))"
+            )
         ok = " AND ".join(["p IS NOT NULL", *checks])
         j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
-        j += f", json_type(p, [{', '.join(paths)}]) AS t"
+        if text_keys:
+            j += f", json_type(p, [{', '.join(path(k) for k in text_keys)}]) AS t"
         select = []
-        for i, key in enumerate(spec.columns, start=1):
-            expr = f"s[{i}]"
+        for key in spec.columns:
             if key in spec.json_columns:
                 expr = f"NULLIF(j[{json_keys.index(key) + 1}], 'null'::JSON)"
+            else:
+                expr = f"s[{pos[key]}]"
             select.append(f"{expr} AS {_q(spec.column_name(key))}")
         # The batch's rows with their projections and verdict, computed as one query over the batch. It is not
         # materialized: the insert keeps the accepted rows directly, and only a batch the insert did not take
