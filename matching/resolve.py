@@ -242,6 +242,48 @@ def refresh_match_features(
     return rows.with_columns(pl.col("previous_block_keys").fill_null(_NO_BLOCKS)).sort("record_id")
 
 
+@dataclass(frozen=True)
+class ComparedCandidates:
+    """Every candidate pair of some matching features (`candidate_pairs`) and its comparison levels
+    (`comparison_levels`): what estimating the match parameters and scoring all pairs both start from."""
+
+    features: pl.DataFrame
+    pairs: pl.DataFrame
+    levels: pl.DataFrame
+
+
+# The candidates a parameter estimation compared, kept for the full pair scoring that runs next in the same
+# process (`take_compared_candidates`).
+_handed_over: ComparedCandidates | None = None
+
+
+def compare_candidates(features: pl.DataFrame, hand_over: bool = False) -> ComparedCandidates:
+    """The candidate pairs of `features` and their comparison levels. With `hand_over` they are also kept for
+    one later `take_compared_candidates` of the same features in this process (replacing any kept before).
+
+    On a full build (and a re-estimation) the match parameters are estimated on every candidate pair's levels
+    and every pair is then scored with them: blocking and comparing ~7M pairs of 1M contacts twice cost more
+    than the estimation and the scoring together. The dbt models run in one process, one after the other."""
+    global _handed_over
+    _handed_over = None  # an earlier estimation's candidates are not kept beside these
+    pairs = candidate_pairs(features)
+    compared = ComparedCandidates(features=features, pairs=pairs, levels=comparison_levels(pairs, features))
+    if hand_over:
+        _handed_over = compared
+    return compared
+
+
+def take_compared_candidates(features: pl.DataFrame) -> ComparedCandidates | None:
+    """The candidates last handed over by `compare_candidates`, when they were compared on features equal to
+    `features` (value by value: the pairs and levels are a function of the features alone), else None. Either
+    way they are not kept any longer (taken once: their memory is the scoring's from here on)."""
+    global _handed_over
+    compared, _handed_over = _handed_over, None
+    if compared is None or not compared.features.equals(features):
+        return None
+    return compared
+
+
 @dataclass
 class PairsRedraw:
     """What an incremental pair run draws again: the stored feature rows of the records whose pairs it draws

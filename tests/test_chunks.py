@@ -167,3 +167,44 @@ def test_contact_pairs_in_chunks_equal_one_pass():
     # And the scores are those of scoring every pair at once.
     scored = score_pairs(pairs, features.drop(FEATURE_BOOKKEEPING, strict=False), config, parameters)
     assert whole.select(scored.columns).equals(scored)
+
+
+def test_contact_pairs_after_an_estimation_score_the_candidates_it_compared():
+    # A full build estimates the parameters on every candidate pair's levels and hands those over to the pair
+    # model in the same process: the pairs it writes are the ones blocking and comparing again would give.
+    from matching import resolve
+
+    # 300 people with five records each: 3000 candidate pairs, enough for EM.
+    records = records_frame(
+        [
+            person(4000 + i, FIRSTS[i // 5 % len(FIRSTS)], f"Park{i // 5}", f"co{i // 5}.com", f"+1 555 {i // 5:07d}")
+            for i in range(1500)
+        ]
+    )
+    features = match_features(records)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    con = duckdb.connect()
+    con.register("f", features.with_columns(pl.lit(False).alias("is_removed"), pl.lit(at).alias("featured_at")))
+    con.execute("create table int_entities__contact_match_features as select * from f")
+    con.execute("create table int_entities__contact_records as select record_id from f")
+    con.execute("create table int_entities__contact_record_changes as select ?::timestamptz as changed_at", [at])
+    estimated = _model("int_entities__contact_match_parameters")(_FakeDbt(con, {}), con)
+    parameters = _materialize(con, estimated, "int_entities__contact_match_parameters")
+    assert parameters["candidate_pair_count"][0] >= MatchConfig().min_pairs_for_em  # EM ran on the levels
+    handed_over = resolve._handed_over
+    assert handed_over is not None and handed_over.pairs.height == parameters["candidate_pair_count"][0]
+    config = MatchConfig()
+    thresholds = {
+        "automerge_min_probability": config.automerge_min_probability,
+        "review_min_probability": config.review_min_probability,
+        "uncorroborated_review_min_probability": config.uncorroborated_review_min_probability,
+    }
+    shared = _run(con, "int_entities__contact_pairs", 100, **thresholds)
+    assert resolve._handed_over is None  # taken once
+    computed = _run(con, "int_entities__contact_pairs", 100, **thresholds)
+    assert shared.height == handed_over.pairs.height
+    assert shared.drop("scored_through", "features_through").equals(computed.drop("scored_through", "features_through"))
+    # Features that differ from the ones compared take nothing: blocking and comparing run again.
+    resolve.compare_candidates(features.drop(FEATURE_BOOKKEEPING, strict=False).head(10), hand_over=True)
+    assert _run(con, "int_entities__contact_pairs", 100, **thresholds).equals(computed)
+    assert resolve._handed_over is None

@@ -7,15 +7,17 @@ delta is scored exactly like the pairs before it (`int_entities__contact_pairs`)
 `unidentified_parameters` say which figures the data could not identify (a documented prior stands in).
 
 An estimation reads the stored matching features (`int_entities__contact_match_features`: the same as computing
-them from the records, without doing it a second time beside that model and holding both at 1M records).
+them from the records, without doing it a second time beside that model and holding both at 1M records). Its
+candidate pairs and their comparison levels are handed over to `int_entities__contact_pairs`, which runs next in
+the same dbt process and scores every pair after an estimation (`matching.resolve.compare_candidates`).
 """
 
 from datetime import UTC, datetime
 
 import polars as pl
 
-from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, estimate_parameters
-from matching.resolve import FEATURE_BOOKKEEPING
+from matching.contacts import MatchConfig, MatchParameters, estimate_parameters
+from matching.resolve import FEATURE_BOOKKEEPING, compare_candidates
 
 SCHEMA = {
     "parameters_version": pl.Int64,
@@ -51,13 +53,13 @@ def model(dbt, session):
     features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
     features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
     features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
-    pairs = candidate_pairs(features)
-    parameters = estimate_parameters(pairs, features, MatchConfig())
+    compared = compare_candidates(features, hand_over=True)
+    parameters = estimate_parameters(compared.pairs, features, MatchConfig(), compared.levels)
     row = {
         "parameters_version": [version],
         "estimated_at": [datetime.now(UTC)],
         "record_count": [record_count],
-        "candidate_pair_count": [pairs.height],
+        "candidate_pair_count": [compared.pairs.height],
         "duplicate_rate": [parameters.duplicate_rate],
         "duplicate_rate_source": [parameters.sources.get("duplicate_rate", "prior")],
         "unidentified_parameters": [", ".join(parameters.unidentified) or None],

@@ -9,7 +9,8 @@ over every record, so a block growing past its cap stops pairing and one shrinki
 earlier pairs no longer proposed. Those are written as placeholder rows the post-hook deletes. The table ends as
 scoring every record's pairs would leave it. The first build, a full refresh, newly estimated match parameters,
 and a run whose features were rewritten twice since its last run (an earlier run of this model failed) score
-every candidate pair.
+every candidate pair: after an estimation, the candidate pairs and comparison levels the parameters model
+computed on the same features (handed over in this dbt process: `matching.resolve.take_compared_candidates`).
 """
 
 from itertools import chain
@@ -19,7 +20,7 @@ import polars as pl
 from landing.chunks import ROWS_PER_CHUNK, chunk_bounds, stream_frames
 from landing.warehouse import column_names, rows_with_ids
 from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, score_pairs
-from matching.resolve import FEATURE_BOOKKEEPING, pairs_to_redraw
+from matching.resolve import FEATURE_BOOKKEEPING, pairs_to_redraw, take_compared_candidates
 
 
 def _redraw(dbt, session, features_relation: str, since):
@@ -94,12 +95,17 @@ def model(dbt, session):
         ).fetchall()[0]
         if same_version and since is not None:
             redraw = _redraw(dbt, session, features_relation, since)
+    levels = None  # the candidates' comparison levels, when already computed
     if redraw is not None:
         features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
         features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
         features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
-        candidates = candidate_pairs(features)
+        compared = take_compared_candidates(features)
+        if compared is not None:
+            candidates, levels = compared.pairs, compared.levels
+        else:
+            candidates = candidate_pairs(features)
         stale = pl.DataFrame(schema={"left_id": pl.Int64, "right_id": pl.Int64})
         if dbt.is_incremental:  # every earlier pair blocking no longer proposes goes
             earlier = session.sql(f"select left_id, right_id from {dbt.this}").pl()
@@ -111,7 +117,9 @@ def model(dbt, session):
     )
 
     def scored(start: int, end: int) -> pl.DataFrame:
-        return score_pairs(candidates.slice(start, end - start), features, config, parameters).with_columns(stamps)
+        chunk_levels = None if levels is None else levels.slice(start, end - start)
+        chunk = candidates.slice(start, end - start)
+        return score_pairs(chunk, features, config, parameters, chunk_levels).with_columns(stamps)
 
     # A pair's score depends on its two records and the parameters alone: pairs are scored a chunk at a time
     # (`landing.chunks.ROWS_PER_CHUNK` pairs) and streamed to the table, in the candidates' order, so memory
