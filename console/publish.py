@@ -146,9 +146,9 @@ KEYED: dict[str, tuple[str, str]] = {
 # Written whole in this order (no key to update by: every row of the window belongs to a run).
 ORDER = {"score_history": "contact_id, scored_at"}
 # Written whole, unsorted, with an ART index on the lead's id (the lead page's `where contact_id = ?`): every lead is
-# scored again each run, so these change whole. Sorting them by the id cost ~2 s an hour at 1M and did not keep the
+# scored again each run, so these change whole. Sorting them by the id cost ~1 s an hour at 1M and did not keep the
 # lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map keeps, so most row groups
-# were read anyway (at 1M ~8 ms a lookup sorted, ~1 ms with the index; docs/scaling.md).
+# were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
 INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
