@@ -46,7 +46,13 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         ),
         f"""
         with outcomes as ({{outcomes}}),
-        converted as (select distinct contact_id from outcomes)
+        converted as (select distinct contact_id from outcomes),
+        -- Ranked on the two columns it needs, then joined back by row: a window over the whole row carried every
+        -- string of it through its sort.
+        deciles as (
+            select rowid as score_row, ntile(10) over (order by combined_score, contact_id) as decile
+            from ml.lead_scores
+        )
         select s.contact_id, s.run_id, s.scored_at, s.model_version, s.fit_score, s.intent_score,
                s.combined_score, s.tier, s.reasons,
                trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) as name,
@@ -54,16 +60,16 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
                coalesce(c.contact_owner, '(no owner)') as owner,
                {SEGMENT_SQL} as segment,
                coalesce(h.original_source, 'unknown') as source,
-               ntile(10) over (order by s.combined_score, s.contact_id) as decile,
+               d.decile,
                cv.contact_id is not null as converted
         from ml.lead_scores s
+        inner join deciles d on d.score_row = s.rowid
         left join marts.dim_contacts c on c.golden_contact_id = s.contact_id
         left join staging.stg_hubspot__contacts h on h.contact_id = c.anchor_record_id
         left join converted cv on cv.contact_id = s.contact_id
-        order by s.contact_id
         """,
     ),
-    "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores order by contact_id"),
+    "lead_scores": (("ml.lead_scores",), "select * from ml.lead_scores"),
     "score_history": (
         ("ml.score_log",),
         """
@@ -139,6 +145,11 @@ KEYED: dict[str, tuple[str, str]] = {
 }
 # Written whole in this order (no key to update by: every row of the window belongs to a run).
 ORDER = {"score_history": "contact_id, scored_at"}
+# Written whole, unsorted, with an ART index on the lead's id (the lead page's `where contact_id = ?`): every lead is
+# scored again each run, so these change whole. Sorting them by the id cost ~1 s an hour at 1M and did not keep the
+# lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map keeps, so most row groups
+# were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
+INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -402,8 +413,9 @@ def publish(
             warehouse.execute(
                 f"create table console_pub.{name} as select * from ({sql}){f' order by {order}' if order else ''}"
             )
-            if name in KEYED:
-                warehouse.execute(f"create index {name}_by_key on console_pub.{name} ({KEYED[name][0]})")
+            key = KEYED[name][0] if name in KEYED else INDEXED.get(name)
+            if key:
+                warehouse.execute(f"create index {name}_by_key on console_pub.{name} ({key})")
         if "scores" in report.missing:
             report.missing.update({name: report.missing["scores"] for name in DERIVED_SQL})
         else:
