@@ -129,6 +129,12 @@ def banned_hits(text: str, claims: list[str], topic_phrases: dict[str, list[str]
             return []
     if not every.search(text):
         return []  # the usual case, in one pass; a hit is attributed to its rule below
+    return rule_hits(text, claims, topic_phrases)
+
+
+def rule_hits(text: str, claims: list[str], topic_phrases: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """`banned_hits` phrase by phrase, without its quick tests: each claim and each topic's first matching phrase,
+    case-insensitive and on word boundaries."""
     hits = []
     for claim in claims:
         if re.search(rf"(?<!\w){re.escape(claim)}(?!\w)", text, re.IGNORECASE):

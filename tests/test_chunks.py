@@ -96,6 +96,15 @@ def _model(name: str):
     return module.model
 
 
+def _pair_thresholds(config: MatchConfig) -> dict[str, float]:
+    """The pair model's dbt config of probability thresholds, as the project sets them from the matcher's."""
+    return {
+        "automerge_min_probability": config.automerge_min_probability,
+        "review_min_probability": config.review_min_probability,
+        "uncorroborated_review_min_probability": config.uncorroborated_review_min_probability,
+    }
+
+
 def _run(con: duckdb.DuckDBPyConnection, name: str, rows_per_chunk: int, **config) -> pl.DataFrame:
     returned = _model(name)(_FakeDbt(con, {"rows_per_chunk": rows_per_chunk, **config}), con)
     return _materialize(con, returned, f"{name}__out_{rows_per_chunk}")
@@ -156,11 +165,7 @@ def test_contact_pairs_in_chunks_equal_one_pass():
         [parameters.to_json()],
     )
     config = MatchConfig()
-    thresholds = {
-        "automerge_min_probability": config.automerge_min_probability,
-        "review_min_probability": config.review_min_probability,
-        "uncorroborated_review_min_probability": config.uncorroborated_review_min_probability,
-    }
+    thresholds = _pair_thresholds(config)
     whole = _run(con, "int_entities__contact_pairs", 1_000_000, **thresholds)
     assert whole.height == pairs.height
     assert _run(con, "int_entities__contact_pairs", 7, **thresholds).equals(whole)
@@ -194,11 +199,7 @@ def test_contact_pairs_after_an_estimation_score_the_candidates_it_compared():
     handed_over = resolve._handed_over
     assert handed_over is not None and handed_over.pairs.height == parameters["candidate_pair_count"][0]
     config = MatchConfig()
-    thresholds = {
-        "automerge_min_probability": config.automerge_min_probability,
-        "review_min_probability": config.review_min_probability,
-        "uncorroborated_review_min_probability": config.uncorroborated_review_min_probability,
-    }
+    thresholds = _pair_thresholds(config)
     shared = _run(con, "int_entities__contact_pairs", 100, **thresholds)
     assert resolve._handed_over is None  # taken once
     computed = _run(con, "int_entities__contact_pairs", 100, **thresholds)
