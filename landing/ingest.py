@@ -185,12 +185,12 @@ def ingest_landing(
 ) -> IngestReport:
     """Load every new file of the landing folder (or of the given ``sources``) into the raw tables.
 
-    Files are taken per source in sorted path order, the sources with fewer bytes in the folder first; files whose
-    content was loaded (or rejected) before are reported as ``skipped``. Bad rows go to ``raw.quarantine_rows``;
-    unreadable files are recorded as ``rejected`` and never stop the other files; a load that fails for another
-    reason is recorded as ``failed`` and tried again next time. A file is only loaded once it has not changed for
-    ``settle_seconds`` (default: :func:`landing_settle_seconds`); one still changing is reported as ``waiting``.
-    Always creates the raw tables, even with nothing to load.
+    Files are taken per source in sorted path order; files whose content was loaded (or rejected) before
+    are reported as ``skipped``. Bad rows go to ``raw.quarantine_rows``; unreadable files are recorded as
+    ``rejected`` and never stop the other files; a load that fails for another reason is recorded as ``failed``
+    and tried again next time. A file is only loaded once it has not changed for ``settle_seconds`` (default:
+    :func:`landing_settle_seconds`); one still changing is reported as ``waiting``. Always creates the raw
+    tables, even with nothing to load.
     """
     specs = _select_sources(sources)
     ensure_raw_schema(con)
@@ -204,7 +204,6 @@ def ingest_landing(
     found = [(spec, path) for spec in specs for path in _discover(root, spec, report.notes)]
     settle = landing_settle_seconds() if settle_seconds is None else settle_seconds
     settled = _settled([path for _, path in found], settle, progress)
-    found = _smaller_sources_first(found, settled)
     loaded_before = _loaded_stamps(con)
     unchanged = 0
     for spec, path in found:
@@ -236,24 +235,6 @@ def ingest_landing(
     if unchanged and progress is not None:
         progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
     return report
-
-
-def _smaller_sources_first(
-    found: list[tuple[SourceSpec, Path]], settled: dict[Path, tuple[int, int]]
-) -> list[tuple[SourceSpec, Path]]:
-    """The files grouped by source, the sources with fewer bytes in the landing folder first (each source's files
-    in their order).
-
-    A file's rows are one commit. One that does not fill whole row groups of its own (DuckDB's 122,880 rows: a
-    file of ~120,000 product events at 1M contacts) goes through the write-ahead log and its checkpoints, which
-    cost more the more the warehouse already holds; the big event sources, whose files fill row groups and are
-    written to the warehouse directly, cost the same whenever they come. At 1M contacts, product events loaded
-    after the web and email events took about twice as long as loaded before them (docs/scaling.md)."""
-    size: dict[str, int] = {}
-    for spec, path in found:
-        size[spec.name] = size.get(spec.name, 0) + settled.get(path, (0, 0))[0]
-    rank = {name: i for i, name in enumerate(sorted(size, key=lambda name: size[name]))}
-    return sorted(found, key=lambda item: rank[item[0].name])  # stable: each source's files in their order
 
 
 def _loaded_stamps(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:

@@ -149,30 +149,6 @@ def test_idempotent_and_incremental(con, landing):
     assert rows(con, "SELECT count(*) FROM raw.load_files") == [(2,)]
 
 
-def test_sources_with_fewer_bytes_load_first_and_each_sources_files_in_path_order(con, landing):
-    # A source listed first in the contract but holding more bytes loads after a smaller one (its commits then
-    # come before the warehouse holds the big tables); within a source, files keep their path order.
-    contacts = "Record ID,Email\n" + "".join(f"{i},p{i}@x.io\n" for i in range(200))
-    write(landing, "hubspot_contacts/b.csv", contacts)
-    write(landing, "hubspot_contacts/a.csv", contacts.replace("@x.io", "@y.io"))
-    write(landing, "signals/s.jsonl", "")
-    write(landing, "hubspot_deals/d.csv", "Deal ID,Deal Name\n1,Big\n")
-    report = ingest_landing(con, landing)
-    assert [r.path for r in report.files] == [
-        "signals/s.jsonl",
-        "hubspot_deals/d.csv",
-        "hubspot_contacts/a.csv",
-        "hubspot_contacts/b.csv",
-    ]
-    assert rows(con, "SELECT path FROM raw.load_files ORDER BY file_id") == [
-        ("signals/s.jsonl",),
-        ("hubspot_deals/d.csv",),
-        ("hubspot_contacts/a.csv",),
-        ("hubspot_contacts/b.csv",),
-    ]
-    check_load_files(con, report)
-
-
 def test_files_loaded_before_and_unchanged_are_not_read_again(con, landing, monkeypatch):
     import os
 
