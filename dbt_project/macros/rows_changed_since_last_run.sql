@@ -18,18 +18,19 @@
     {%- set keys = [key] if key is string else key -%}
     {%- set previous = previous or this -%}
     {%- set stamped = (', ' ~ stamp) if stamp else '' -%}
+    {%- if is_incremental() and gone is not none %}
+    {#- One full join finds the changed, the new and the gone keys (a left join and an anti join read and hashed both
+        sides twice). A gone key's row has only its key, from the previous side: every other column of `rows` is NULL. #}
+    select n.* replace ({% for k in keys %}coalesce(n.{{ k }}, previous.{{ k }}) as {{ k }}{{ ', ' if not loop.last }}{% endfor %}){{ stamped }}
+    from {{ rows }} as n
+    full join {{ previous }} as previous using ({{ keys | join(', ') }})
+    where previous.{{ keys[0] }} is null or n.{{ keys[0] }} is null or hash(n) <> hash(previous)
+    {%- else %}
     select n.*{{ stamped }}
     from {{ rows }} as n
     {%- if is_incremental() %}
     left join {{ previous }} as previous using ({{ keys | join(', ') }})
     where previous.{{ keys[0] }} is null or hash(n) <> hash(previous)
-    {%- if gone is not none %}
-
-    union all by name
-
-    select {% for k in keys %}previous.{{ k }}{{ ', ' if not loop.last }}{% endfor %}{{ stamped }}
-    from {{ previous }} as previous
-    anti join {{ rows }} as n using ({{ keys | join(', ') }})
     {%- endif %}
     {%- endif %}
 {%- endmacro %}
