@@ -4,7 +4,10 @@ Row-level expectations (`ROW_LEVEL`: not null, regex, in set, between) judge eac
 the rows are streamed out of DuckDB in chunks of at most `chunk_rows` rows, each chunk is validated by Great
 Expectations with the same expectations, and the per-chunk counts are added up: the result (success, element,
 missing and unexpected counts, unexpected percent, the first failing examples) is the one Great Expectations
-gives on the whole set at once. Memory holds one chunk, whatever the table's size.
+gives on the whole set at once. Memory holds one chunk, whatever the table's size. Before that, where the
+expectations have a plain SQL form (not null; between and in set on number and text columns), one DuckDB scan
+counts the failing rows: when there are none (a gate's usual case) the outcomes are the chunks' sums without
+handing any chunk over; any failing row sends the rows to Great Expectations as before, for its examples.
 
 Set-level expectations (`PUSHED_DOWN`: a value is unexpected because another row has it too) cannot be summed
 over chunks: a key repeated across two chunks is unique in each. DuckDB computes them in SQL over the whole row
@@ -162,6 +165,86 @@ def _unique_pushdown(
     )
 
 
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+_FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _row_check_sql(exp: Expectation, column_type: str) -> tuple[str, str] | None:
+    """(missing, unexpected): SQL conditions that judge a row as Great Expectations' pandas datasource judges it
+    on the frame DuckDB hands over, for the expectations and column types where that is plain (else None).
+
+    pandas counts NULL and NaN as missing; not null has no missing rows (a missing value is what it reports), the
+    others leave missing values out. Only used to learn that no row fails: any failing row sends the whole
+    suite's row-level expectations to Great Expectations, which then gives the failing examples itself."""
+    column = _quote(exp.column)
+    is_float = column_type in _FLOAT_TYPES
+    is_number = is_float or column_type in _INTEGER_TYPES or column_type.startswith("DECIMAL")
+    missing = f"({column} is null or isnan({column}))" if is_float else f"({column} is null)"
+    arguments = set(exp.kwargs) - {"column", "mostly"}
+    if exp.name == "ExpectColumnValuesToNotBeNull" and not arguments:
+        return "false", missing
+    if exp.name == "ExpectColumnValuesToBeBetween" and is_number and arguments <= {"min_value", "max_value"}:
+        low, high = exp.kwargs.get("min_value"), exp.kwargs.get("max_value")
+        bounds = [v for v in (low, high) if v is not None]
+        if not bounds or not all(_is_number(v) and math.isfinite(v) for v in bounds):
+            return None
+        within = " and ".join(
+            [f"{column} >= {low!r}"] * (low is not None) + [f"{column} <= {high!r}"] * (high is not None)
+        )
+        return missing, f"(not {missing} and not ({within}))"
+    if exp.name == "ExpectColumnValuesToBeInSet" and arguments == {"value_set"}:
+        values = list(exp.kwargs["value_set"])
+        if values and column_type == "VARCHAR" and all(isinstance(v, str) for v in values):
+            listed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+        elif (
+            values
+            and column_type in _INTEGER_TYPES
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        ):
+            listed = ", ".join(str(v) for v in values)
+        else:
+            return None
+        return missing, f"(not {missing} and {column} not in ({listed}))"
+    return None
+
+
+def _row_level_outcomes_in_sql(
+    con: duckdb.DuckDBPyConnection,
+    row_level: tuple[Expectation, ...],
+    table: str,
+    filter_sql: str,
+    params: Sequence[Any],
+) -> tuple[int, list[ExpectationOutcome]] | None:
+    """The row count and outcomes of the row-level expectations when DuckDB finds that no row fails any of them:
+    the outcomes Great Expectations' chunks would add up to (same counts, no failing examples), in one scan
+    instead of a pandas frame per chunk. None when some row fails or an expectation has no plain SQL form."""
+    relation = con.sql(f"select * from {table} limit 0")
+    types = dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+    checks = [_row_check_sql(exp, types[exp.column]) if exp.column in types else None for exp in row_level]
+    if any(check is None for check in checks):
+        return None
+    counts = ", ".join(
+        f"count(*) filter (where {missing}), count(*) filter (where {unexpected})" for missing, unexpected in checks
+    )
+    row_count, *found = con.execute(f"select count(*), {counts} from {table}{filter_sql}", list(params)).fetchone()
+    if any(found[1::2]):
+        return None
+    outcomes = []
+    for exp, missing in zip(row_level, found[0::2], strict=True):
+        # As _Tally sums Great Expectations' results: not null reports no missing_count; no chunk, no count.
+        tally = _Tally(element_count=row_count, unexpected_count=0)
+        if exp.name != "ExpectColumnValuesToNotBeNull" and row_count:
+            tally.missing_count = missing
+        outcomes.append(tally.outcome(exp))
+    return row_count, outcomes
+
+
 def validate_table(
     con: duckdb.DuckDBPyConnection,
     suite: Suite,
@@ -187,7 +270,14 @@ def validate_table(
             rows_sql, rows_params = (table, []) if sets_over_whole_table else (f"{table}{filter_sql}", params)
             outcomes[index] = _unique_pushdown(con, exp, f"select * from {rows_sql}", rows_params)
 
-    if row_level:
+    in_sql = _row_level_outcomes_in_sql(con, row_level, table, filter_sql, params) if row_level else None
+    if in_sql is not None:
+        row_count, found = in_sql
+        row_level_outcomes = iter(found)
+        for index, exp in enumerate(suite.expectations):
+            if exp.name in ROW_LEVEL:
+                outcomes[index] = next(row_level_outcomes)
+    elif row_level:
         columns: list[str] = []
         for exp in row_level:
             if exp.column not in columns:

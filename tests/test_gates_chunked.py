@@ -223,3 +223,46 @@ def test_a_gate_checking_new_versions_still_finds_a_key_repeated_from_an_earlier
     third, _ = run_gate_suite(con, suite)
     assert third.row_count == 1 and not third.success
     assert third.outcomes[0].unexpected_count == 2 and third.outcomes[1].success
+
+
+def test_rows_that_pass_are_judged_in_sql_with_great_expectations_figures(monkeypatch):
+    """When no row fails, one SQL scan gives the outcomes (no chunk handed to Great Expectations); they equal the
+    whole frame's: NULL and NaN missing from between and in set (not null counts them), all-null and empty sets."""
+    con = duckdb.connect()
+    con.execute(
+        "create table scores as select i as id, case when i % 5 = 0 then null else i % 3 + 1 end::integer as tier, "
+        "case when i % 7 = 0 then null when i % 11 = 0 then 'nan'::double else (i % 101)::double end as score, "
+        "(i % 100)::decimal(6, 2) as share, case i % 2 when 0 then 'learned' else 'rules' end as kind, "
+        "null::varchar as note, i as seq from range(500) r(i)"
+    )
+    suite = Suite(
+        name="scores",
+        table="scores",
+        expectations=(
+            expect("ExpectColumnValuesToNotBeNull", column="id"),
+            expect("ExpectColumnValuesToBeInSet", column="tier", value_set=[1, 2, 3]),
+            expect("ExpectColumnValuesToBeBetween", column="score", min_value=0, max_value=100),
+            expect("ExpectColumnValuesToBeBetween", column="share", min_value=0),
+            expect("ExpectColumnValuesToBeInSet", column="kind", value_set=["learned", "rules"]),
+            expect("ExpectColumnValuesToBeInSet", column="note", value_set=["x"]),
+            expect("ExpectColumnValuesToNotBeNull", column="kind", mostly=0.5),
+            expect("ExpectColumnValuesToBeUnique", column="id"),
+        ),
+    )
+    handed: list[int] = []
+    monkeypatch.setattr(chunked, "_validate_chunk", lambda name, exps, chunk: handed.append(len(chunk)))
+    for where, params in ((None, ()), ("seq >= ?", [490]), ("seq > ?", [1000]), ("seq % 7 = ?", [0])):
+        got = validate_table(con, suite, where, params, chunk_rows=64)
+        frame = con.execute(f"select * from scores where {where or 'true'} order by seq", list(params)).df()
+        monkeypatch.undo()
+        expected = validate_dataframe(suite, frame)
+        monkeypatch.setattr(chunked, "_validate_chunk", lambda name, exps, chunk: handed.append(len(chunk)))
+        assert got.success and got.row_count == expected.row_count
+        assert got.outcomes == expected.outcomes  # every field the results store keeps
+    assert handed == []
+    # A failing row (a NaN is one for not null): Great Expectations judges the rows, as before.
+    con.execute("update scores set tier = 7 where id = 3")
+    monkeypatch.undo()
+    got = validate_table(con, suite, chunk_rows=64)
+    assert not got.success and got.outcomes[1].unexpected_count == 1
+    assert _summary(got) == _summary(validate_dataframe(suite, con.execute("select * from scores order by seq").df()))
