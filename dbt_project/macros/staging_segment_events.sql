@@ -1,13 +1,13 @@
 {#- Shared body of the Segment staging models (web and product events have the same spec). A messageId padded with
     spaces names the same event: deduplicated on the trimmed id, the key the models store. -#}
 {% macro staging_segment_events(source_relation) -%}
-with source as (
+with source as not materialized (
     select * from {{ source_relation }}
     {{ loaded_since_last_run() }}
 ),
 
 latest as (
-    {{ dedupe_latest('source', 'trim(message_id)', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest_mostly_unique('source', 'trim(message_id)', '_loaded_at desc, _source_line desc') }}
 ),
 
 typed as (

@@ -2,13 +2,13 @@
 -- Incremental: events are append-only, so each run stages only rows loaded since the last (latest load wins).
 -- An id padded with spaces names the same event (deduplicated on the trimmed id, the key it is stored under).
 {{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
-with source as (
+with source as not materialized (
     select * from {{ source('email', 'email_events') }}
     {{ loaded_since_last_run() }}
 ),
 
 latest as (
-    {{ dedupe_latest('source', 'trim(event_id)', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest_mostly_unique('source', 'trim(event_id)', '_loaded_at desc, _source_line desc') }}
 )
 
 select
