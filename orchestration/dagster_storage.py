@@ -37,9 +37,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     often come later: every write to a run's database therefore touches the file (its modification time)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(base_dir, inst_data)
+        # Set first: a new folder's index is created (and reindexed) through `_connect` in Dagster's __init__.
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._changes: dict[str, int] = {}  # SQLite's count of changed rows per open run database, last seen
+        super().__init__(base_dir, inst_data)
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]
