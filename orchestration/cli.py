@@ -77,13 +77,12 @@ def _execute_job(paths: Paths, job_name: str, ops_config: dict | None = None):
 
     prepare_dbt_manifest()
 
-    import dagster as dg
-
+    from orchestration.dagster_storage import open_instance
     from orchestration.definitions import defs
     from orchestration.recovery import recover_dead_runs, run_tags
 
     job = defs().resolve_job_def(job_name)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(paths.dagster_home) as instance:
         recovered = recover_dead_runs(instance)
         if recovered:
             stopped = sum(len(r.stopped) for r in recovered)

@@ -17,7 +17,7 @@ from landing.freshness import check_source_freshness
 from orchestration.dbt import actionhouse_dbt_project
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
-from orchestration.metadata import table_metadata
+from orchestration.metadata import tables_metadata
 from orchestration.recovery import RUN_ID_ENV
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
@@ -102,10 +102,11 @@ def actionhouse_dbt_models(
             "gate(s) will check their whole table again."
         )
     events = list(dbt.cli(args, context=context, target_path=BUILD_TARGET).stream())
+    relations = [_relation_of(event, context) for event in events]
     with warehouse.connect(read_only=True) as con:
-        for event in events:
-            relation = _relation_of(event, context)
-            yield event.with_metadata({**event.metadata, **table_metadata(con, relation)}) if relation else event
+        metadata = tables_metadata(con, [relation for relation in relations if relation])
+    for event, relation in zip(events, relations, strict=True):
+        yield event.with_metadata({**event.metadata, **metadata[relation]}) if relation else event
     report_source_freshness(warehouse, context)
 
 
