@@ -766,9 +766,13 @@ class _Group:
             return
         try:
             table = members[0][1].table
-            # One statement appends the whole group: whole row groups and one partial one at the end (each statement
-            # of its own would leave a partial row group per file, which later checkpoints rewrite to merge).
-            moved = self.con.execute(f"INSERT INTO {table} SELECT * FROM {_STAGE}").fetchall()[0][0]
+            # One statement appends the whole group, in file order (files are taken in path order; a line is one
+            # row), as one stream: whole row groups and one partial one at the end. A statement per file, or this
+            # one without the ORDER BY (DuckDB keeps the row groups of its source), leaves a partial row group per
+            # file, which later checkpoints rewrite to merge them.
+            moved = self.con.execute(
+                f"INSERT INTO {table} SELECT * FROM {_STAGE} ORDER BY _source_file, _source_line"
+            ).fetchall()[0][0]
             accepted = sum(result.rows_accepted for result in results)
             if moved != accepted:  # never lose a row silently
                 raise RuntimeError(f"{table}: {moved} rows moved from the group's {accepted} accepted rows")
