@@ -5,16 +5,17 @@ rows and its ``raw.load_files`` row commit together, so an interrupted run never
 simply picks the file up again next time. Consecutive files of one source share a transaction ("group commit",
 ``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather in a temporary table
 and go into the raw table in one statement, which writes whole row groups that later checkpoints have no need to
-rewrite (a transaction per file left a partial row group per file, and at 1M contacts the checkpoints merging them
-were most of the load's time). A file that is rejected, fails or changes while loading leaves its group and is
-loaded on its own, so it is recorded exactly as with a transaction per file; a crash leaves none of the open group's
-files loaded, and the next run loads them. A file seen before at the same path with the same size
-and modification time is skipped without being read (a changed file always gets a new modification time), so
-a run reads only new and changed files however many the landing folder holds. A CSV file that DuckDB's reader can
-be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid UTF-8, ...) is read
-and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in Python, row by row, for
-precise line numbers and quarantine reasons. JSON lines are split in Python and checked and inserted by DuckDB in
-batches through Arrow. Either way a row gets the same line number, columns and quarantine reason.
+rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them were most of
+the commits' time, a large part of the load's at 1M contacts). A file that is rejected, fails or changes while
+loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per file; a crash
+leaves none of the open group's files loaded, and the next run loads them. A file seen before at the same path
+with the same size and modification time is skipped without being read (a changed file always gets a new
+modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file
+that DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes,
+valid UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed
+in Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split in Python and checked
+and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns
+and quarantine reason.
 """
 
 from __future__ import annotations
