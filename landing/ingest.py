@@ -1,14 +1,21 @@
 """Load landing files into the raw DuckDB tables.
 
-Every file is loaded at most once (keyed by the SHA-256 of its content) and in one transaction together
-with its quarantine rows and its ``raw.load_files`` row, so an interrupted run never leaves half a file
-behind and simply picks the file up again next time. A file seen before at the same path with the same size
-and modification time is skipped without being read (a changed file always gets a new modification time), so
-a run reads only new and changed files however many the landing folder holds. A CSV file that DuckDB's reader can
-be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid UTF-8, ...) is read
-and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in Python, row by row, for
-precise line numbers and quarantine reasons. JSON lines are split in Python and checked and inserted by DuckDB in
-batches through Arrow. Either way a row gets the same line number, columns and quarantine reason.
+Every file is loaded at most once (keyed by the SHA-256 of its content) and all or nothing: its rows, its quarantine
+rows and its ``raw.load_files`` row commit together, so an interrupted run never leaves part of a file behind and
+simply picks the file up again next time. Consecutive files of one source share a transaction ("group commit",
+``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather in a temporary table
+and go into the raw table in one statement, which writes whole row groups that later checkpoints have no need to
+rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them were most of
+the commits' time, a large part of the load's at 1M contacts). A file that is rejected, fails or changes while
+loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per file; a crash
+leaves none of the open group's files loaded, and the next run loads them. A file seen before at the same path
+with the same size and modification time is skipped without being read (a changed file always gets a new
+modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file
+that DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes,
+valid UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed
+in Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split in Python and checked
+and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns
+and quarantine reason.
 """
 
 from __future__ import annotations
@@ -205,17 +212,40 @@ def ingest_landing(
     settle = landing_settle_seconds() if settle_seconds is None else settle_seconds
     settled = _settled([path for _, path in found], settle, progress)
     loaded_before = _loaded_stamps(con)
+    # Results in the order the files were found; a file's result is final (and said) once its group has committed.
+    results: list[FileResult | None] = []
+    said = 0
     unchanged = 0
+
+    def done(index: int, result: FileResult | None) -> None:
+        nonlocal said, unchanged
+        results[index] = result if result is not None else _VANISHED
+        while said < len(results) and results[said] is not None:
+            r = results[said]
+            said += 1
+            if r is _VANISHED:
+                continue
+            report.files.append(r)
+            if r.status == "skipped" and not r.error:
+                unchanged += 1  # content loaded before under this very name: said once below, not per file
+            elif progress is not None:
+                progress(_progress_message(r))
+
+    group = _Group(con, done)
     for spec, path in found:
+        index = len(results)
+        results.append(None)
+        if group.spec is not None and group.spec is not spec:
+            group.commit()
         rel = _relative(path, root)
         stamp = settled.get(path)
         if stamp is None and not path.exists():
-            continue  # moved away or deleted since it was listed: nothing to load
+            done(index, None)  # moved away or deleted since it was listed: nothing to load
+            continue
         if stamp is not None and (rel, *stamp) in loaded_before:
             # Loaded (or rejected) before at this path with this size and modification time: not read again, so
             # an hourly run costs what the hour brought, not what the landing folder has gathered.
-            report.files.append(FileResult(spec.name, rel, "skipped", sha256=loaded_before[(rel, *stamp)]))
-            unchanged += 1
+            done(index, FileResult(spec.name, rel, "skipped", sha256=loaded_before[(rel, *stamp)]))
             continue
         if stamp is None:
             result = FileResult(
@@ -225,13 +255,10 @@ def ingest_landing(
                 error=f"{rel}: still being written (it changed within the last {settle:g} s); it loads on a later "
                 "run once it stops changing",
             )
-        else:
-            result = _ingest_file(con, spec, path, rel, stamp)
-        report.files.append(result)
-        if result.status == "skipped" and not result.error:
-            unchanged += 1  # content loaded before under this very name: said once below, not per file
-        elif progress is not None:
-            progress(_progress_message(result))
+            done(index, result)
+            continue
+        group.add(index, spec, path, rel, stamp)
+    group.commit()
     if unchanged and progress is not None:
         progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
     return report
@@ -516,6 +543,45 @@ def _ingest_file(
 ) -> FileResult:
     """Load one file in one transaction. ``stamp`` (size, mtime) is what the file looked like when it was judged
     settled: a file that changes while it loads is rolled back and left for a later run."""
+    hashed = _hash_unless_loaded(con, spec, path, rel, stamp)
+    if isinstance(hashed, FileResult):
+        return hashed
+    sha, size = hashed
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = _write_file(con, spec, path, rel, stamp, sha, size, loaded_at, alone=True)
+        if result.status == "waiting":
+            con.execute("ROLLBACK")
+            return result
+        con.execute("COMMIT")
+    except Exception as e:  # not the file's fault: a bug, out of memory, the warehouse unavailable
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        error = (
+            f"{rel}: loading failed ({type(e).__name__}: {e}); nothing of it was kept and the next run tries it again"
+            " (only a file rejected for its content is not retried)"
+        )
+        return FileResult(
+            spec.name,
+            rel,
+            "failed",
+            error=error,
+            sha256=sha,
+            file_id=_record_failure(con, spec, rel, sha, size, loaded_at, error),
+        )
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _hash_unless_loaded(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int] | None
+) -> FileResult | tuple[str, int]:
+    """The file's SHA-256 and size, or its result when it is not to be loaded: ``skipped`` (its content was loaded
+    or rejected before) or ``failed`` (it cannot be read)."""
     try:
         sha, size = _sha256(path)
     except OSError as e:
@@ -537,78 +603,79 @@ def _ingest_file(
             )
         note = None if prior[0][0] == rel else f"same content as {prior[0][0]}"
         return FileResult(spec.name, rel, "skipped", error=note, sha256=sha)
+    return sha, size
 
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    con.execute("BEGIN TRANSACTION")
+
+class _NotForGroup(Exception):
+    """A file of a group was rejected, failed or changed while loading: it is loaded again on its own."""
+
+
+def _write_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    path: Path,
+    rel: str,
+    stamp: tuple[int, int] | None,
+    sha: str,
+    size: int,
+    loaded_at: datetime,
+    alone: bool,
+    stage: str | None = None,
+) -> FileResult:
+    """Write one file's rows, quarantine rows and ``raw.load_files`` row in the open transaction; the caller
+    commits. A file that changed while it loaded is returned as ``waiting`` (the caller rolls back). With
+    ``alone``, a rejected file is recorded (its rows rolled back, every data line quarantined); without (the file
+    shares its transaction with others), a rejected or changed file raises :class:`_NotForGroup` instead. With
+    ``stage``, the accepted rows go to that table instead of the raw table (the group moves them on commit)."""
+    file_id = _next_file_id(con)
+    writer = _Writer(con, spec, rel, file_id, loaded_at, stage)
+    status, error, dialect = "loaded", None, _Dialect()
     try:
-        file_id = _next_file_id(con)
+        parse = _parse_csv if spec.format == "csv" else _parse_jsonl
+        dialect = parse(path, spec, rel, writer)
+        writer.flush()
+    except FileRejected as e:  # bad input: recorded, with every row quarantined, and final
+        if not alone:
+            raise _NotForGroup from e
+        error = str(e)
+        status = "rejected"
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
         writer = _Writer(con, spec, rel, file_id, loaded_at)
-        status, error, dialect = "loaded", None, _Dialect()
-        try:
-            if spec.format == "csv":
-                dialect = _parse_csv(path, spec, rel, writer)
-            else:
-                dialect = _parse_jsonl(path, spec, rel, writer)
-            writer.flush()
-        except FileRejected as e:  # bad input: recorded, with every row quarantined, and final
-            error = str(e)
-            status = "rejected"
-            con.execute("ROLLBACK")
-            con.execute("BEGIN TRANSACTION")
-            writer = _Writer(con, spec, rel, file_id, loaded_at)
-            _quarantine_whole_file(path, spec, writer, error)
-            writer.flush()
-        if stamp is not None and _stamp(path) != stamp:
-            con.execute("ROLLBACK")
-            return FileResult(
-                spec.name,
-                rel,
-                "waiting",
-                sha256=sha,
-                error=f"{rel}: changed while it was loading (still being written?); it loads on a later run",
-            )
-        con.execute(
-            f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
-            " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending, modified_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                file_id,
-                spec.name,
-                rel,
-                sha,
-                size,
-                status,
-                writer.accepted + writer.quarantined,
-                writer.accepted,
-                writer.quarantined,
-                error,
-                loaded_at,
-                dialect.delimiter,
-                dialect.encoding,
-                dialect.line_ending,
-                stamp[1] if stamp is not None and size == stamp[0] else None,
-            ],
-        )
-        con.execute("COMMIT")
-    except Exception as e:  # not the file's fault: a bug, out of memory, the warehouse unavailable
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        error = (
-            f"{rel}: loading failed ({type(e).__name__}: {e}); nothing of it was kept and the next run tries it again"
-            " (only a file rejected for its content is not retried)"
-        )
+        _quarantine_whole_file(path, spec, writer, error)
+        writer.flush()
+    if stamp is not None and _stamp(path) != stamp:
+        if not alone:
+            raise _NotForGroup
         return FileResult(
             spec.name,
             rel,
-            "failed",
-            error=error,
+            "waiting",
             sha256=sha,
-            file_id=_record_failure(con, spec, rel, sha, size, loaded_at, error),
+            error=f"{rel}: changed while it was loading (still being written?); it loads on a later run",
         )
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
+    con.execute(
+        f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
+        " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending, modified_ns)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            file_id,
+            spec.name,
+            rel,
+            sha,
+            size,
+            status,
+            writer.accepted + writer.quarantined,
+            writer.accepted,
+            writer.quarantined,
+            error,
+            loaded_at,
+            dialect.delimiter,
+            dialect.encoding,
+            dialect.line_ending,
+            stamp[1] if stamp is not None and size == stamp[0] else None,
+        ],
+    )
     return FileResult(
         spec.name,
         rel,
@@ -621,6 +688,116 @@ def _ingest_file(
         file_id=file_id,
         saved_as=dialect.unusual(),
     )
+
+
+# DuckDB writes a transaction's appended rows straight into the warehouse file in whole row groups of this many rows
+# when it appends at least that many to a table, but each INSERT statement leaves a partial row group at its end, and
+# checkpoints later rewrite runs of partial row groups to merge them ("vacuum"), the more the larger the warehouse. A
+# group of files is appended by one statement and commits once it holds this many raw rows (a few row groups), or
+# when its source has no more files.
+_ROW_GROUP_ROWS = 122_880
+_GROUP_ROWS = 4 * _ROW_GROUP_ROWS
+
+# The temporary table a group's accepted rows gather in until the group commits (made anew for every group).
+_STAGE = "temp.main.__landing_group_rows"
+# What ``ingest_landing`` records for a file that vanished between listing and loading: no result.
+_VANISHED = FileResult("", "", "vanished")
+
+
+class _Group:
+    """Consecutive files of one source loaded in one transaction and committed together ("group commit").
+
+    Each file is read and checked as on its own, but its accepted rows gather in a temporary table; at commit one
+    statement appends the group's rows to the raw table, in file order. Each file stays all-or-nothing: its rows,
+    quarantine rows and ``raw.load_files`` row commit with the group, or not at all (a crash, or a failed commit,
+    leaves none of the group's files loaded: the next run loads them again). A file that is rejected, fails or
+    changes while loading rolls the group back: the files before it load again as a group, and it is then loaded
+    on its own, exactly as :func:`_ingest_file` loads a file, so its outcome and records are what one transaction
+    per file gives. A commit that fails is followed by each of the group's files on its own.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, done: Callable[[int, FileResult | None], None]) -> None:
+        self.con, self.done = con, done
+        self.spec: SourceSpec | None = None
+        self.members: list[tuple[int, SourceSpec, Path, str, tuple[int, int]]] = []
+        self.results: list[FileResult] = []
+        self.rows = 0
+
+    def add(self, index: int, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int]) -> None:
+        """Load a file into the group's transaction (opened on its first file); commit once the group is full."""
+        if not self.members:
+            # A temporary table never reaches the warehouse file or its log. It is made before the transaction: in
+            # DuckDB 2.0.0, a temporary table made in a transaction reads as empty there once a statement has put a
+            # row group's worth of rows into it (the group's rows were lost so; the count check below guards too).
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT * FROM {spec.table} LIMIT 0")
+            self.con.execute("BEGIN TRANSACTION")
+            self.spec = spec
+        try:
+            hashed = _hash_unless_loaded(self.con, spec, path, rel, stamp)
+            if isinstance(hashed, FileResult):  # skipped or unreadable: nothing written but a skipped file's stamp
+                result = hashed
+            else:
+                sha, size = hashed
+                loaded_at = datetime.now(UTC).replace(tzinfo=None)
+                result = _write_file(self.con, spec, path, rel, stamp, sha, size, loaded_at, False, _STAGE)
+        except Exception:  # rejected, changed or failed: the group's other files load without it
+            self._rollback()
+            before = self.members
+            self.members, self.results, self.rows, self.spec = [], [], 0, None
+            for earlier in before:
+                self.add(*earlier)
+            self.commit()
+            self.done(index, _ingest_file(self.con, spec, path, rel, stamp))
+            return
+        except BaseException:
+            self._rollback()
+            raise
+        self.members.append((index, spec, path, rel, stamp))
+        self.results.append(result)
+        self.rows += result.rows_accepted
+        if self.rows >= _GROUP_ROWS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the group's files and hand out their results. A commit that fails rolls the whole group back,
+        and each of its files is then loaded on its own (and recorded as failed if it fails again)."""
+        members, results = self.members, self.results
+        self.members, self.results, self.rows, self.spec = [], [], 0, None
+        if not members:
+            return
+        try:
+            table = members[0][1].table
+            # One statement appends the whole group, in file order (files are taken in path order; a line is one
+            # row), as one stream: whole row groups and one partial one at the end. A statement per file, or this
+            # one without the ORDER BY (DuckDB keeps the row groups of its source), leaves a partial row group per
+            # file, which later checkpoints rewrite to merge them.
+            moved = self.con.execute(
+                f"INSERT INTO {table} SELECT * FROM {_STAGE} ORDER BY _source_file, _source_line"
+            ).fetchall()[0][0]
+            accepted = sum(result.rows_accepted for result in results)
+            if moved != accepted:  # never lose a row silently
+                raise RuntimeError(f"{table}: {moved} rows moved from the group's {accepted} accepted rows")
+            self.con.execute("COMMIT")
+        except Exception:
+            self._rollback()
+            for index, spec, path, rel, stamp in members:
+                self.done(index, _ingest_file(self.con, spec, path, rel, stamp))
+            return
+        except BaseException:
+            self._rollback()
+            raise
+        self._drop_stage()
+        for (index, *_), result in zip(members, results, strict=True):
+            self.done(index, result)
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("ROLLBACK")
+        self._drop_stage()
+
+    def _drop_stage(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
 
 
 def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -671,9 +848,17 @@ class _Writer:
     """Buffers accepted and quarantined rows of one file and inserts them through Arrow in batches."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, file_id: int, loaded_at: datetime
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: SourceSpec,
+        rel: str,
+        file_id: int,
+        loaded_at: datetime,
+        table: str | None = None,
     ) -> None:
         self.con, self.spec, self.rel, self.file_id, self.loaded_at = con, spec, rel, file_id, loaded_at
+        # Where accepted rows go: the source's raw table, or the staging table of a group (see _Group).
+        self.table = table or spec.table
         self.accepted = 0
         self.quarantined = 0
         # CSV: raw rows (lists of fields) plus the header position of every known column.
@@ -761,7 +946,7 @@ class _Writer:
         arrays["_source_line"] = pa.array(self.lines, pa.int64())
         self.lines = []
         select += ["_source_file", "_source_line", "?::TIMESTAMP AS _loaded_at"]
-        sql = f"INSERT INTO {self.spec.table} BY NAME SELECT {', '.join(select)} FROM {source}"
+        sql = f"INSERT INTO {self.table} BY NAME SELECT {', '.join(select)} FROM {source}"
         self._insert(pa.table(arrays), sql)
 
     def _flush_jsonl(self) -> None:
@@ -833,7 +1018,7 @@ class _Writer:
         self.con.register(_BATCH_VIEW, pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
         try:
             inserted = self.con.execute(
-                f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
+                f"INSERT INTO {self.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
                 f" {_sql_str(self.rel)} AS _source_file, _source_line, ?::TIMESTAMP AS _loaded_at"
                 f" FROM ({checked}) WHERE ok",
                 [self.loaded_at],
@@ -1268,7 +1453,7 @@ def _load_csv_in_engine(
             joined = " || ', ' || ".join(parts)
             select.append(f"TRY_CAST('{{' || {joined} || '}}' AS JSON) AS extra_columns")
         inserted = con.execute(
-            f"INSERT INTO {spec.table} BY NAME SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file,"
+            f"INSERT INTO {writer.table} BY NAME SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file,"
             f" _line AS _source_line, ?::TIMESTAMP AS _loaded_at FROM {_ENGINE_ROWS} WHERE NOT ({flag})",
             [writer.loaded_at],
         ).fetchall()[0][0]
