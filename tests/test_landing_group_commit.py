@@ -13,6 +13,12 @@ from landing import ingest, ingest_landing, load_file
 CONTACTS = "hubspot_contacts"
 
 
+@pytest.fixture(autouse=True)
+def _group_small_sources(monkeypatch):
+    """These files are tiny: group them anyway (by default a source under ~32 MB of new files is not grouped)."""
+    monkeypatch.setattr(ingest, "_GROUP_MIN_BYTES", 0)
+
+
 def _write(landing: Path, name: str, content: str) -> Path:
     path = landing / CONTACTS / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,3 +218,23 @@ def test_a_group_larger_than_a_row_group_keeps_every_row(tmp_path):
         assert (n, total) == (big + 10, (big + 10) * (big + 11) // 2)
         assert lines == big * (big + 3) // 2 + 65  # lines 2..big+1 of a, 2..11 of b
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize(("min_bytes", "grouped"), [(0, True), (ingest._GROUP_MIN_BYTES, False)])
+def test_only_a_source_with_enough_new_bytes_is_grouped(tmp_path, monkeypatch, min_bytes, grouped):
+    """A source whose new files cannot fill a row group loads one transaction per file, with the same result."""
+    monkeypatch.setattr(ingest, "_GROUP_MIN_BYTES", min_bytes)
+    added = []
+    add = ingest._Group.add
+    monkeypatch.setattr(ingest._Group, "add", lambda self, *args: (added.append(args[2]), add(self, *args))[1])
+    landing = tmp_path / "landing"
+    _files(landing)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    outcomes = _outcomes(ingest_landing(con, landing, sources=[CONTACTS], settle_seconds=0))
+    assert bool(added) is grouped
+    expected = duckdb.connect(str(tmp_path / "one_by_one.duckdb"))
+    assert outcomes == _one_transaction_per_file(expected, landing)
+    states = [_state(con), _state(expected)]
+    for state in states:  # load_file is given no settled stamp, so it keeps no modification time
+        state["load_files"] = [row[:-1] for row in state["load_files"]]
+    assert states[0] == states[1]
