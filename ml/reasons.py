@@ -121,32 +121,36 @@ def render_reasons(
     keep = feat >= 0
     rows, slot_no, feat = rows[keep], slot_no[keep], feat[keep]
     values = contributions[rows, feat]
-    pieces = []
     columns = features.columns
+    # One text column per slot, filled at the rows that slot quotes (reasons keep their slot order).
+    slot_texts = [pl.repeat(None, n, dtype=pl.String, eager=True).alias(f"slot_{s}") for s in range(slots.shape[1])]
     for j in np.unique(feat):
         m = feat == j
-        idx = rows[m]
-        name = names[j]
-        text = features[idx].select(reason_text_expr(name, columns).alias("t"))["t"]
+        idx, slot_j = rows[m], slot_no[m]
+        text_expr = reason_text_expr(names[j], columns)
         prefix = f"{prefixes[j]}: " if prefixes else ""
-        pieces.append(
-            pl.DataFrame({"row": idx, "slot": slot_no[m], "value": values[m], "text": text}).with_columns(
-                pl.lit(prefix).alias("prefix")
+        # Only the columns the phrase reads, gathered at the quoting rows (not every feature of those rows).
+        quoted = features.select(list(dict.fromkeys(text_expr.meta.root_names())))[idx]
+        reason = (
+            pl.DataFrame({"_contribution": values[m]})
+            .hstack(quoted)
+            .select(
+                pl.concat_str(
+                    [
+                        pl.when(pl.col("_contribution") >= 0).then(pl.lit("+")).otherwise(pl.lit("")),
+                        pl.col("_contribution").round(2).cast(pl.String),
+                        pl.lit(" " + prefix),
+                        text_expr,
+                    ]
+                )
             )
+            .to_series()
         )
-    if not pieces:
-        return pl.Series("reasons", [""] * n, dtype=pl.String)
-    long = pl.concat(pieces).with_columns(
-        pl.concat_str(
-            [
-                pl.when(pl.col("value") >= 0).then(pl.lit("+")).otherwise(pl.lit("")),
-                pl.col("value").round(2).cast(pl.String),
-                pl.lit(" "),
-                pl.col("prefix"),
-                pl.col("text"),
-            ]
-        ).alias("reason")
+        for s in np.unique(slot_j):
+            at = slot_j == s
+            slot_texts[s] = slot_texts[s].scatter(idx[at], reason.filter(pl.Series(at)))
+    return (
+        pl.DataFrame(slot_texts)
+        .select(pl.concat_str(pl.all(), separator="; ", ignore_nulls=True).fill_null("").alias("reasons"))
+        .to_series()
     )
-    joined = long.sort("row", "slot").group_by("row", maintain_order=True).agg(pl.col("reason").str.join("; "))
-    out = pl.DataFrame({"row": np.arange(n)}).join(joined, on="row", how="left", maintain_order="left")
-    return out["reason"].fill_null("").rename("reasons")
