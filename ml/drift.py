@@ -24,6 +24,7 @@ PSI_FLOOR = 1e-4  # share given to an empty bin so the log stays finite
 SCORE_COLUMNS = ["fit_score", "intent_score", "combined_score"]
 NOISE_DRAWS = 400  # bootstrap samples per column for the noise limit
 NOISE_SEED = 20_261_122
+_LEAD_LEVEL_PROBE_ROWS = 20_000
 
 
 def reference_distribution(values: pl.Series, kind: str, bins: int = 10) -> dict[str, Any]:
@@ -122,6 +123,11 @@ def design_effect(frame: pl.DataFrame, column: str, cluster_column: str | None) 
     )
     if known.is_empty():
         return 1.0
+    # Two values in one cluster among the first rows settle it (a lead-level column, most of them) without a
+    # pass over every row; only a column still constant there is checked on all of them.
+    probe = known.head(_LEAD_LEVEL_PROBE_ROWS)
+    if probe.unique().height > probe[cluster_column].n_unique():
+        return 1.0
     clusters = known[cluster_column].n_unique()
     if known.unique().height > clusters:  # some cluster holds two values: a lead-level column
         return 1.0
@@ -145,6 +151,9 @@ def drift_report(
     else `ok`.
     """
     rows = []
+    if cluster_column and cluster_column in frame.columns and frame.schema[cluster_column] == pl.String:
+        # Each cluster as a number, once (its category code; nulls stay null): `design_effect` groups by it.
+        frame = frame.with_columns(pl.col(cluster_column).cast(pl.Categorical).to_physical())
     for name, ref in reference.items():
         if name not in frame.columns or name == cluster_column:
             continue

@@ -230,7 +230,10 @@ def run_drift(
     con, registry: ModelRegistry, config: dict[str, Any], run_id: str, table: str = DEFAULT_TABLE
 ) -> pl.DataFrame | None:
     """PSI per feature and score of one logged run against its model's training reference (None: no reference)."""
-    log = con.sql(f"select * from {table} where run_id = ?", params=[run_id]).pl()
+    # Not the reason texts (most of a run's bytes): the version, the scores and the logged features.
+    needed = [c for c in con.sql(f"select * from {table} limit 0").columns if c != "reasons"]
+    selected = ", ".join(f'"{c}"' for c in needed)
+    log = con.sql(f"select {selected} from {table} where run_id = ?", params=[run_id]).pl()
     if log.is_empty():
         return None
     version = log["model_version"][0]

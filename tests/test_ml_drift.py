@@ -93,3 +93,22 @@ def test_account_level_columns_are_judged_at_the_number_of_accounts():
     # A lead-level column (two values inside one account) keeps its full size.
     lead_level = scored.with_columns(pl.Series("signal", rng.exponential(1.0, 400)))
     assert design_effect(lead_level, "signal", "company_domain") == 1.0
+
+
+def test_a_column_that_varies_inside_an_account_only_past_the_first_rows_is_lead_level():
+    # 25,000 leads in 2,500 accounts, account-level throughout the first 20,000 rows (the quick probe), then one
+    # lead whose value differs from its account's: the whole column is lead-level, as a full pass says.
+    accounts = np.repeat([f"acct-{i}.io" for i in range(2_500)], 10)
+    values = np.repeat(np.arange(2_500, dtype=float), 10)
+    values[24_995] += 0.5
+    frame = pl.DataFrame({"signal": values, "company_domain": accounts})
+    assert design_effect(frame, "signal", "company_domain") == 1.0
+    constant = frame.with_columns(pl.Series("signal", np.repeat(np.arange(2_500, dtype=float), 10)))
+    assert design_effect(constant, "signal", "company_domain") == 10.0
+    # drift_report codes the accounts as numbers first (nulls kept): the same effective sizes as on the text.
+    reference = {"signal": reference_distribution(constant["signal"], "numeric")}
+    with_null = constant.with_columns(
+        pl.when(pl.int_range(pl.len()) < 10).then(None).otherwise(pl.col("company_domain")).alias("company_domain")
+    )
+    row = drift_report(reference, with_null, cluster_column="company_domain").row(0, named=True)
+    assert (row["rows"], row["effective_rows"]) == (25_000, 2_500)
