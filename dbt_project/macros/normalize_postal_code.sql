@@ -4,10 +4,21 @@
     is left-padded with zeros ('2134' in the US -> '02134', '100' in Italy -> '00100'). Anything else is kept
     as written: without a known country a short number cannot be told from a typo. -#}
 {% macro normalize_postal_code(postal_expr, alpha2_expr) -%}
-    {%- set cleaned -%}{{ normalize_text(postal_expr) }}{%- endset -%}
     {%- set digits -%}
-        (select min(try_cast(nullif(cc.postal_code_digits, '') as integer)) from {{ ref('country_codes') }} as cc where cc.alpha2 = {{ alpha2_expr }})
+        {{ postal_code_digits(alpha2_expr) }}
     {%- endset -%}
+    {{ normalize_postal_code_of_digits(postal_expr, digits) }}
+{%- endmacro %}
+
+{#- The number of digits of a country's postcodes (seed country_codes), NULL where they are not a fixed number. -#}
+{% macro postal_code_digits(alpha2_expr) -%}
+    (select min(try_cast(nullif(cc.postal_code_digits, '') as integer)) from {{ ref('country_codes') }} as cc where cc.alpha2 = {{ alpha2_expr }})
+{%- endmacro %}
+
+{#- normalize_postal_code with the country's postcode digits given (postal_code_digits), e.g. looked up once per
+    distinct country in a model rather than once per row. -#}
+{% macro normalize_postal_code_of_digits(postal_expr, digits) -%}
+    {%- set cleaned -%}{{ normalize_text(postal_expr) }}{%- endset -%}
     case
         when {{ regex_full_match(cleaned, "'[0-9]+'") }}
              and length({{ cleaned }}) between {{ digits }} - 2 and {{ digits }} - 1

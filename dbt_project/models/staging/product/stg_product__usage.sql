@@ -2,12 +2,12 @@
 -- Incremental: usage rows are append-only and the latest load wins, so each run stages only the rows loaded since
 -- the last (delete+insert replaces the days they restate).
 {{ config(materialized='incremental', unique_key='usage_id', incremental_strategy='delete+insert') }}
-with source as (
+with source as not materialized (
     select * from {{ source('product', 'usage') }}
     {{ loaded_since_last_run() }}
 ),
 
-typed as (
+typed as not materialized (
     select
         {{ normalize_domain('account_domain') }} as _account_domain,
         {{ to_date('usage_date') }} as _usage_date,
@@ -16,7 +16,7 @@ typed as (
 ),
 
 latest as (
-    {{ dedupe_latest('typed', '_account_domain, _usage_date', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest_mostly_unique('typed', '(_account_domain, _usage_date)', '_loaded_at desc, _source_line desc') }}
 )
 
 select

@@ -11,12 +11,32 @@ latest as (
     {{ dedupe_latest('source', 'trim(payload_id)', '_loaded_at desc, _source_line desc') }}
 ),
 
+-- What belongs to the payload (its id, vendor, match key, receipt time) is computed once per payload, before the
+-- explode gives it a row per field (~4 at 1M contacts): the match key's normalization is regex work.
+payloads as (
+    select
+        nullif(trim(payload_id), '') as _payload_id,
+        {{ normalize_code('vendor') }} as _vendor,
+        {{ normalize_code('object_type') }} as _object_type,
+        {{ nullif_blank('match_key') }} as _match_key_raw,
+        case
+            when lower(trim(object_type)) = 'contact' then {{ normalize_email('match_key') }}
+            when lower(trim(object_type)) = 'company' then {{ normalize_domain('match_key') }}
+        end as _match_key,
+        {{ to_utc_timestamp('received_at') }} as _received_at,
+        fields,
+        _source_file,
+        _source_line,
+        _loaded_at
+    from latest
+    where {{ json_type_of('fields') }} = 'OBJECT'
+),
+
 exploded as (
     select
         *,
         {{ json_object_keys_unnest('fields') }} as field_name
-    from latest
-    where {{ json_type_of('fields') }} = 'OBJECT'
+    from payloads
 ),
 
 fields as (
@@ -34,16 +54,13 @@ parts as (
 )
 
 select
-    nullif(trim(payload_id), '') || ':' || field_name as enrichment_field_id,
-    nullif(trim(payload_id), '') as payload_id,
-    {{ normalize_code('vendor') }} as vendor,
-    {{ normalize_code('object_type') }} as object_type,
-    {{ nullif_blank('match_key') }} as match_key_raw,
-    case
-        when lower(trim(object_type)) = 'contact' then {{ normalize_email('match_key') }}
-        when lower(trim(object_type)) = 'company' then {{ normalize_domain('match_key') }}
-    end as match_key,
-    {{ to_utc_timestamp('received_at') }} as received_at,
+    _payload_id || ':' || field_name as enrichment_field_id,
+    _payload_id as payload_id,
+    _vendor as vendor,
+    _object_type as object_type,
+    _match_key_raw as match_key_raw,
+    _match_key as match_key,
+    _received_at as received_at,
     lower(field_name) as field_name,
     -- scalar values as text; arrays/objects as their JSON text
     {{ json_as_text('_value') }} as value,
