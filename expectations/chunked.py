@@ -20,6 +20,7 @@ No sampling: a gate promises that no bad row passes, and a sample would miss a s
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,6 +176,31 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+# Regexes whose every match in DuckDB's engine (RE2) is a match in Python's `re` (which Great Expectations' pandas
+# datasource runs, as `str.contains`): literal ASCII letters and digits, escaped punctuation, bracket classes of
+# those and ranges (not negated), groups without `(?` flags or lookarounds, alternation, `*+?{m,n}` and the
+# anchors `^ $`. On these the two engines read the same language, except that Python's `$` also matches before a
+# final newline: Python accepts a little more, so "no failing row" in DuckDB means none in Python. Anything else
+# (`.`, `\d`, `\w`, `\s`, `\b`, classes like `[^...]`, flags) goes to Great Expectations.
+_ESCAPED_PUNCTUATION = r"\\[!-/:-@\[-`{-~]"
+_CLASS_ITEM = rf"(?:[A-Za-z0-9](?:-[A-Za-z0-9])?|{_ESCAPED_PUNCTUATION}|[._%+'@,:/=&!~#;\- ])"
+_PYTHON_AGREEING_REGEX = re.compile(
+    rf"(?:\[{_CLASS_ITEM}+\]|{_ESCAPED_PUNCTUATION}|[A-Za-z0-9@%'_,:/=&!~#;\- ]|[()|^$*+?]"
+    rf"|\{{[0-9]{{1,3}}(?:,[0-9]{{0,3}})?\}})*"
+)
+
+
+def _regex_agrees_with_python(regex: str) -> bool:
+    """Whether DuckDB finding a match for `regex` means Python's `re.search` finds one too (see above)."""
+    if "(?" in regex or _PYTHON_AGREEING_REGEX.fullmatch(regex) is None:
+        return False
+    try:
+        re.compile(regex)
+    except re.error:  # Great Expectations reports it
+        return False
+    return True
+
+
 def _row_check_sql(exp: Expectation, column_type: str) -> tuple[str, str] | None:
     """(missing, unexpected): SQL conditions that judge a row as Great Expectations' pandas datasource judges it
     on the frame DuckDB hands over, for the expectations and column types where that is plain (else None).
@@ -198,6 +224,15 @@ def _row_check_sql(exp: Expectation, column_type: str) -> tuple[str, str] | None
             [f"{column} >= {low!r}"] * (low is not None) + [f"{column} <= {high!r}"] * (high is not None)
         )
         return missing, f"(not {missing} and not ({within}))"
+    if (
+        exp.name == "ExpectColumnValuesToMatchRegex"
+        and arguments == {"regex"}
+        and column_type == "VARCHAR"
+        and isinstance(exp.kwargs["regex"], str)
+        and _regex_agrees_with_python(exp.kwargs["regex"])
+    ):
+        pattern = "'" + exp.kwargs["regex"].replace("'", "''") + "'"
+        return missing, f"(not {missing} and not regexp_matches({column}, {pattern}))"
     if exp.name == "ExpectColumnValuesToBeInSet" and arguments == {"value_set"}:
         values = list(exp.kwargs["value_set"])
         if values and column_type == "VARCHAR" and all(isinstance(v, str) for v in values):

@@ -266,3 +266,111 @@ def test_rows_that_pass_are_judged_in_sql_with_great_expectations_figures(monkey
     got = validate_table(con, suite, chunk_rows=64)
     assert not got.success and got.outcomes[1].unexpected_count == 1
     assert _summary(got) == _summary(validate_dataframe(suite, con.execute("select * from scores order by seq").df()))
+
+
+REGEX_SUITE_PATTERNS = [
+    r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$",  # the staging gates' email, E.164, country and domain formats
+    r"^\+[1-9][0-9]{7,14}$",
+    r"^[A-Z]{2}$",
+    r"^[a-z0-9-]+(\.[a-z0-9-]+)+$",
+    r"acme|(io|com)$",
+]
+
+
+def test_a_regex_duckdb_matches_is_matched_by_python_on_awkward_text():
+    """The regexes judged in SQL: every value DuckDB's engine matches, Python's `re.search` (Great Expectations'
+    pandas check) matches too, on text with newlines, capitals, accents, full-width digits and controls."""
+    import random
+    import re
+
+    rng = random.Random(7)
+    alphabet = "abcxyzAZ09+-._%'@ \n\r\t\x00éÉ１ß" + "".join(chr(c) for c in range(0x21, 0x7F))
+    values = [
+        "ana@acme.io",
+        "ana@acme.io\n",
+        "\nana@acme.io",
+        "+4915112345678",
+        "+4915112345678\n",
+        "DE",
+        "DE\n",
+        "dé",
+        "ÄB",
+        "acme.io",
+        "acme.io\n",
+        "ACME.IO",
+        "x.y",
+        "１２３",
+        "",
+    ]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(3000)]
+    values += [v[: rng.randint(0, len(v))] + rng.choice(alphabet) + v for v in values[:15] for _ in range(40)]
+    con = duckdb.connect()
+    con.execute("create table t (v varchar)")
+    con.executemany("insert into t values (?)", [(v,) for v in values])
+    for pattern in REGEX_SUITE_PATTERNS:
+        assert chunked._regex_agrees_with_python(pattern)
+        matched = con.execute("select v from t where regexp_matches(v, ?)", [pattern]).fetchall()
+        assert matched, pattern
+        assert all(re.search(pattern, v) for (v,) in matched), pattern
+    # Python's $ also matches before a final newline, DuckDB's does not: DuckDB is the stricter of the two.
+    assert re.search(REGEX_SUITE_PATTERNS[2], "DE\n")
+    assert not con.execute("select regexp_matches('DE' || chr(10), ?)", [REGEX_SUITE_PATTERNS[2]]).fetchone()[0]
+    for pattern in (r"^\d+$", r"^\w+$", r"a.b", r"[^a]", r"(?i)abc", r"\bx", "(a", r"a{2000}"):
+        assert not chunked._regex_agrees_with_python(pattern), pattern
+
+
+def test_regex_checks_are_judged_in_sql_and_go_to_great_expectations_only_where_a_row_fails(monkeypatch):
+    con = duckdb.connect()
+    con.execute(
+        "create table contacts as select i as seq, case when i % 9 = 0 then null else 'p' || i || '@acme.io' end "
+        "as email, case when i % 4 = 0 then 'DE' else 'FR' end as country from range(300) r(i)"
+    )
+    suite = Suite(
+        name="contacts",
+        table="contacts",
+        expectations=(
+            expect("ExpectColumnValuesToMatchRegex", column="email", regex=REGEX_SUITE_PATTERNS[0]),
+            expect("ExpectColumnValuesToMatchRegex", column="country", regex=REGEX_SUITE_PATTERNS[2], mostly=0.9),
+        ),
+    )
+    handed: list[int] = []
+
+    def judged():
+        handed.clear()
+        monkeypatch.setattr(chunked, "_validate_chunk", _recording(handed))
+        got = validate_table(con, suite, chunk_rows=64)
+        monkeypatch.undo()
+        frame = con.execute("select * from contacts order by seq").df()
+        expected = validate_dataframe(suite, frame)
+        return got, expected
+
+    got, expected = judged()
+    assert got.success and got.outcomes == expected.outcomes and handed == []
+    # A value Python's regex accepts and DuckDB's does not (a final newline): Great Expectations decides, and passes.
+    con.execute("update contacts set country = 'DE' || chr(10) where seq = 5")
+    got, expected = judged()
+    assert handed and got.success and _summary(got) == _summary(expected)
+    # A value both reject: Great Expectations' failing examples, as before.
+    con.execute("update contacts set email = 'not an email' where seq = 7")
+    got, expected = judged()
+    assert handed and not got.success and got.outcomes[0].unexpected_count == 1
+    assert _summary(got) == _summary(expected)
+    # A regex outside the agreeing syntax always goes to Great Expectations.
+    con.execute("update contacts set email = 'p7@acme.io' where seq = 7")
+    suite = Suite(
+        name="contacts",
+        table="contacts",
+        expectations=(expect("ExpectColumnValuesToMatchRegex", column="email", regex=r"^\w+@acme\.io$"),),
+    )
+    got, expected = judged()
+    assert handed and got.success and got.outcomes == expected.outcomes
+
+
+def _recording(handed: list[int]):
+    real = chunked._validate_chunk
+
+    def validate(name, exps, chunk):
+        handed.append(len(chunk))
+        return real(name, exps, chunk)
+
+    return validate
