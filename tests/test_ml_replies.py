@@ -60,6 +60,18 @@ def test_low_confidence_goes_to_a_human(classifier):
     assert preds[1].label == "positive"
 
 
+def test_a_repeated_reply_is_classified_once_and_as_it_would_be_alone(classifier, monkeypatch):
+    texts = ["Too expensive for us.", None, "Unsubscribe.", "Too expensive for us.", "", "Check back in 6 months."] * 50
+    alone = [classifier.predict([t])[0] for t in texts]
+    scored_rows = []
+    predict_proba = classifier.pipeline.predict_proba
+    monkeypatch.setattr(
+        classifier.pipeline, "predict_proba", lambda rows: scored_rows.append(len(rows)) or predict_proba(rows)
+    )
+    assert classifier.predict(texts) == alone
+    assert scored_rows == [4]  # four distinct texts (no text and an empty one are the same "")
+
+
 def test_report_counts_needs_human_as_a_miss():
     report = classification_report(["unsubscribe", "positive", "positive"], ["unsubscribe", NEEDS_HUMAN, "positive"])
     assert report["unsubscribe"]["recall"] == 1.0
