@@ -13,27 +13,27 @@
                (select golden_contact_id from {{ ref('int_entities__contact_golden_fields') }})"
 ) }}
 {%- set fields = golden_contact_fields() %}
+{%- set fields_hash -%}
+    bit_xor(hash(f.field_name, f.value, f.source_class, f.source_name, f.source_record_id, f.observed_at, f.confidence,
+                 f.candidate_count, f.distinct_value_count))
+{%- endset %}
 with golden_fields as (
     select * from {{ ref('int_entities__contact_golden_fields') }}
-),
+){%- if is_incremental() %},
 
 hashed as (
-    select
-        golden_contact_id,
-        bit_xor(hash(field_name, value, source_class, source_name, source_record_id, observed_at, confidence,
-                     candidate_count, distinct_value_count)) as fields_hash
-    from golden_fields
-    group by golden_contact_id
+    select f.golden_contact_id, {{ fields_hash }} as fields_hash
+    from golden_fields as f
+    group by f.golden_contact_id
 ),
 
 changed as (
     select h.golden_contact_id, h.fields_hash
     from hashed as h
-    {%- if is_incremental() %}
     left join {{ this }} as previous using (golden_contact_id)
     where previous.fields_hash is distinct from h.fields_hash
-    {%- endif %}
 )
+{%- endif %}
 
 select
     f.golden_contact_id,
@@ -53,7 +53,14 @@ select
         ))) filter (where f.field_name = '{{ f }}')
     {%- endfor %}
     ) || '}' as provenance,
+    {%- if is_incremental() %}
     any_value(c.fields_hash) as fields_hash
 from golden_fields as f
 inner join changed as c using (golden_contact_id)
+    {%- else %}
+    -- Every contact is built: the hash in the same pass, rather than hashing every row first and joining them back
+    -- (two passes and a join of every golden field).
+    {{ fields_hash }} as fields_hash
+from golden_fields as f
+    {%- endif %}
 group by f.golden_contact_id
