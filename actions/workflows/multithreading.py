@@ -36,9 +36,13 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
     if settings is None or inputs.multithread_candidates.is_empty():
         return []
     thin = inputs.multithread_candidates.filter(pl.col("engaged_stakeholders") < settings.min_engaged)
-    contacts = contact_index(
-        inputs.contacts.filter(pl.col("golden_contact_id").is_in(thin["candidate_golden_contact_id"].implode()))
-    )
+    # Picking reads only whether a candidate is a contact and unsubscribed; the whole row (the proposal's target) is
+    # indexed for the picked ones alone (at 1M contacts ~138,000 candidates, a few of each deal picked).
+    flags = inputs.contacts.filter(
+        pl.col("golden_contact_id").is_in(thin["candidate_golden_contact_id"].implode())
+    ).select("golden_contact_id", "is_crm_unsubscribed")
+    unsubscribed = dict(zip(flags["golden_contact_id"].to_list(), flags["is_crm_unsubscribed"].to_list(), strict=True))
+    picked: list[tuple[int, dict, set, list[dict]]] = []
     out: list[ProposalStub] = []
     # One pass over the rows, grouped by deal in the sorted order (a frame per deal cost more than the work on it).
     deals: dict[int, list[dict]] = {}
@@ -55,8 +59,8 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
                 r
                 for r in rows
                 if r["candidate_function"] == function
-                and r["candidate_golden_contact_id"] in contacts
-                and not contacts[r["candidate_golden_contact_id"]].get("is_crm_unsubscribed")
+                and r["candidate_golden_contact_id"] in unsubscribed
+                and not unsubscribed[r["candidate_golden_contact_id"]]
             ]
             if options:
                 options.sort(
@@ -68,8 +72,18 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
                 picks.append(options[0])
             if len(picks) == settings.max_contacts:
                 break
-        if len(picks) < settings.min_contacts:
-            continue
+        if len(picks) >= settings.min_contacts:
+            picked.append((deal_id, first, covered, picks))
+    contacts = contact_index(
+        inputs.contacts.filter(
+            pl.col("golden_contact_id").is_in(
+                pl.Series(
+                    [pick["candidate_golden_contact_id"] for *_, picks in picked for pick in picks], dtype=pl.String
+                ).implode()
+            )
+        )
+    )
+    for deal_id, first, covered, picks in picked:
         for n, pick in enumerate(picks):
             contact = contacts[pick["candidate_golden_contact_id"]]
             out.append(

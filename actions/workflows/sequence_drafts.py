@@ -43,6 +43,10 @@ def enrolment_key(proposal: Proposal | ProposalStub) -> tuple[str, str]:
     return proposal.target.id, str(proposal.payload.get("sequence_id"))
 
 
+# What drafting reads of a golden contact row: its key, segment and tier, and the fields a template may use.
+DRAFT_CONTACT_FIELDS = list(dict.fromkeys(["golden_contact_id", "industry", "tier", *SEQUENCE_DRAFT_FIELDS.values()]))
+
+
 def draft_record(contact: dict[str, Any]) -> dict[str, Any]:
     """The fields a sequence draft may use, from the golden contact (None where the record holds nothing)."""
     return {name: contact.get(column) for name, column in SEQUENCE_DRAFT_FIELDS.items()}
@@ -62,8 +66,11 @@ def sequence_draft_proposals(
     proposed = [p for p in enrolments if not isinstance(p, Blocked)]
     if settings is None or not proposed:
         return []
+    # Only the fields a draft and its proposal read (not the target's email and CRM id lists: the enrolment has it).
     contacts = contact_index(
-        inputs.contacts.filter(pl.col("golden_contact_id").is_in(sorted({p.target.id for p in proposed})))
+        inputs.contacts.filter(pl.col("golden_contact_id").is_in(sorted({p.target.id for p in proposed}))).select(
+            DRAFT_CONTACT_FIELDS
+        )
     )
     out: list[ProposalStub | Blocked] = []
     for enrolment in proposed:

@@ -16,7 +16,8 @@ one proposal per contact and sequence. Done metric: reply / positive reply / spa
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
+from functools import cache, partial
 from typing import Any
 
 import polars as pl
@@ -45,6 +46,10 @@ SIGNAL_WORDS = {
 }
 
 
+# What choosing a candidate's sequence reads of its contact row (`sequence_proposals`).
+CHOICE_FIELDS = ("golden_contact_id", "is_junk", "is_customer_account", "tier", "golden_account_id", "contact_owner")
+
+
 def confidence(entry, count: int, tier: int | None, policy: Policy) -> float:
     """How sure the match is: base confidence x signal strength, plus the tier's adjustment, within 0..1."""
     strength = min(1.0, count / entry.full_at)
@@ -61,9 +66,11 @@ def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalS
     if settings is None or inputs.sequence_candidates.is_empty():
         return []
     candidates = inputs.sequence_candidates
-    contacts = contact_index(
-        inputs.contacts.filter(pl.col("golden_contact_id").is_in(candidates["golden_contact_id"].implode()))
-    )
+    of_candidates = inputs.contacts.filter(pl.col("golden_contact_id").is_in(candidates["golden_contact_id"].implode()))
+    # Choosing reads a few fields of each candidate; the whole row (the proposal's target) is indexed only when a
+    # stub is built, which the daily cap keeps to a few a day (at 1M ~100,000 candidates an hour, most hours none).
+    contacts = contact_index(of_candidates.select(CHOICE_FIELDS))
+    whole = cache(lambda: contact_index(of_candidates))
     floor = settings.confidence_floor
     scored: list[tuple[float, str, ProposalStub | Blocked]] = []
     for row in candidates.iter_rows(named=True):
@@ -88,7 +95,7 @@ def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalS
             StubTarget("contact", key, contact.get("golden_account_id")),
             f"sequence={entry.id}",
             contact.get("contact_owner"),
-            partial(_proposal, row, contact, entry, count, score, floor),
+            partial(_proposal, row, whole, entry, count, score, floor),
             group=(key, str(entry.id)),
         )
         if score < floor:
@@ -100,8 +107,16 @@ def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalS
     return [p for _, _, p in scored]
 
 
-def _proposal(row: dict[str, Any], contact: dict[str, Any], entry, count: int, score: float, floor: float) -> Proposal:
+def _proposal(
+    row: dict[str, Any],
+    contacts: Callable[[], dict[str, dict[str, Any]]],
+    entry,
+    count: int,
+    score: float,
+    floor: float,
+) -> Proposal:
     key = row["golden_contact_id"]
+    contact = contacts()[key]
     evidence = [
         EvidenceRow(source_table=CANDIDATES_TABLE, key=key, field=column, value=row[column] or 0)
         for column in SIGNAL_COLUMNS.values()
