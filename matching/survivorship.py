@@ -51,7 +51,10 @@ def select_survivors(candidates: pl.DataFrame) -> pl.DataFrame:
     # Entities and fields are ranked to integers (dense, in their string order) once: grouping and sorting on
     # integer keys instead of the string ids is most of the cost at a million contacts, and the ranks keep the
     # string order, so the rows and their order are those of sorting by the strings.
-    ranked = candidates.filter(pl.col("value").is_not_null())
+    # A candidate without a value, a contact or a field names nothing to survive (no group of its own).
+    ranked = candidates.filter(
+        pl.col("value").is_not_null() & pl.col("entity_id").is_not_null() & pl.col("field_name").is_not_null()
+    )
     ranked = ranked.with_columns(
         pl.col("source_class").replace_strict(SOURCE_RANKS, return_dtype=pl.Int8).alias("source_rank"),
         pl.col("entity_id").rank("dense").alias(_ENTITY_ORDER),
