@@ -211,6 +211,27 @@ def test_survivorship_majority_of_records_beats_recency_within_a_rank():
     assert select_survivors(candidates).equals(select_survivors(candidates.reverse()))
 
 
+def test_survivorship_rows_are_sorted_by_contact_and_field_and_name_both():
+    rows = [
+        {**_candidate(field, value, "crm_user_entered", days, record=record), "entity_id": entity}
+        for entity, field, value, days, record in [
+            ("gc-10", "phone", "+15550010", 3, "r10"),
+            ("gc-2", "city", "Bern", 1, "r2"),
+            ("gc-10", "city", "Basel", 2, "r11"),
+            (None, "city", "Nowhere", 1, "r0"),  # no contact: nothing survives for it
+            ("gc-2", None, "orphan", 1, "r2"),  # no field: nothing survives for it
+            ("gc-2", "phone", "+15550002", 1, "r2"),
+        ]
+    ]
+    golden = select_survivors(pl.DataFrame(rows))
+    assert golden.select("entity_id", "field_name").rows() == [
+        ("gc-10", "city"),
+        ("gc-10", "phone"),
+        ("gc-2", "city"),
+        ("gc-2", "phone"),
+    ]
+
+
 def test_survivorship_rejects_unknown_source_classes():
     with pytest.raises(ValueError, match="unknown survivorship source classes"):
         select_survivors(pl.DataFrame([_candidate("phone", "+1", "rumour", 1)]))
