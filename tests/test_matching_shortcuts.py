@@ -115,3 +115,14 @@ def test_shared_value_groups_are_connected_components_per_value():
     links = pl.DataFrame({"value": ["a", "a", "b"], "record_id": [1, 3, 1], "record_id_r": [2, 4, 5]})
     people = dict(contacts._components(links, holders).sort("value").iter_rows())
     assert people == {"a": 2, "b": 1, "c": 1}
+
+
+def test_hash_groups_number_rows_as_numpy_unique_does():
+    """`_hash_groups` gives `np.unique`'s groups (in hash order) and, per group, a row holding its hash."""
+    rng = np.random.default_rng(7)
+    for size, distinct in ((0, 1), (1, 1), (5_000, 40), (5_000, 4_000)):
+        hashes = rng.integers(0, distinct, size).astype(np.uint64) * np.uint64(2**40 + 7)
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        rows, groups = contacts._hash_groups(hashes)
+        assert np.array_equal(groups, inverse)
+        assert np.array_equal(hashes[rows], hashes[first])
