@@ -38,7 +38,8 @@ def select_survivors(candidates: pl.DataFrame) -> pl.DataFrame:
     """Candidate values (see `CANDIDATE_COLUMNS`) -> one winning row per (entity_id, field_name).
 
     Output: entity_id, field_name, value, source_class, source_name, source_record_id, observed_at,
-    confidence, candidate_count, distinct_value_count. Null values never win. Unknown source classes raise.
+    confidence, candidate_count, distinct_value_count, sorted by entity and field. Null values never win; a
+    candidate without an entity or a field yields no row. Unknown source classes raise.
     Order: source rank, confidence (enrichment), agreement (distinct source records of the same rank giving
     the value), recency, smallest source record id.
     """

@@ -75,13 +75,11 @@ def _rows(changed: pl.DataFrame) -> pl.DataFrame:
     hashes_of_changed = changed.select("entity_id", "candidates_hash").unique()
     survivors = select_survivors(changed.select(CANDIDATE_COLUMNS)).join(hashes_of_changed, on="entity_id", how="left")
     emptied = hashes_of_changed.join(survivors.select("entity_id"), on="entity_id", how="anti")
-    if survivors["entity_id"].null_count() or survivors["field_name"].null_count():
-        rows = pl.concat([survivors, emptied], how="diagonal_relaxed").sort("entity_id", "field_name", nulls_last=True)
-    else:
-        # Survivors come sorted by contact and field, and an emptied contact has no survivor: merging the two by
-        # contact gives the order of sorting them together without sorting the strings again.
-        placeholders = pl.concat([survivors.clear(), emptied.sort("entity_id")], how="diagonal_relaxed")
-        rows = survivors.merge_sorted(placeholders.select(survivors.columns), key="entity_id")
+    # Survivors come sorted by contact and field (never a NULL one: select_survivors drops those), and an emptied
+    # contact has no survivor: merging the two by contact gives the order of sorting them together without sorting
+    # the strings again.
+    placeholders = pl.concat([survivors.clear(), emptied.sort("entity_id")], how="diagonal_relaxed")
+    rows = survivors.merge_sorted(placeholders.select(survivors.columns), key="entity_id")
     return rows.rename({"entity_id": "golden_contact_id"})
 
 
