@@ -125,6 +125,53 @@ def _readdressed_events(landing: Path) -> int:
     return len(moved)
 
 
+def _relabelled_replies(landing: Path) -> tuple[int, int]:
+    """Hand labels arriving now for replies of the first export whose recipients have no email event in this hour's
+    files (nor among the late ones): the first 12 unlabelled replies labelled positive, the first 6 labelled ones
+    relabelled as objections. Their enrollments' positive-reply units change although none of their recipients'
+    events do (fct_outcome_events looks such classes up again). Returns how many of each."""
+    events_now = [
+        json.loads(line)
+        for path in sorted((landing / "email_events").glob("*.jsonl"))
+        if not path.name.endswith("_0000.jsonl")
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    busy = {str(event.get("email") or "").strip().lower() for event in events_now}
+    labels = []
+    for path in sorted((landing / "email_reply_labels").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                labels.append(json.loads(line))
+            except ValueError:
+                continue
+    labelled = {label.get("event_id") for label in labels}
+    stamps = []
+    for label in labels:
+        try:
+            stamps.append(datetime.strptime(label["labelled_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        except (KeyError, TypeError, ValueError):
+            continue
+    later = (max(stamps) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    positive, objection = [], []
+    for _, event in _first_export_records(landing, "email_events"):
+        if event.get("type") != "reply" or str(event.get("email") or "").strip().lower() in busy:
+            continue
+        new_label = {
+            "event_id": event["event_id"],
+            "message_id": event.get("message_id"),
+            "labelled_by": "Test SDR",
+            "labelled_at": later,
+        }
+        if event["event_id"] in labelled and len(objection) < 6:
+            objection.append({**new_label, "label": "objection"})
+        elif event["event_id"] not in labelled and len(positive) < 12:
+            positive.append({**new_label, "label": "positive"})
+    rows = [json.dumps(label) for label in positive + objection]
+    (landing / "email_reply_labels" / "reply_labels_relabelled.jsonl").write_text("\n".join(rows) + "\n")
+    return len(positive), len(objection)
+
+
 def _changed_enrichment(landing: Path) -> int:
     """New versions of the first 40 vendor payloads: one field gone, the first made near-certain (it may now win
     survivorship); staging must replace every field row of those payloads. Returns how many payloads."""
@@ -260,6 +307,7 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
         generate_next_hours(world, hours=1)
         if hour == 0:
             _late_events(landing)
+            assert min(_relabelled_replies(landing)) > 0
             assert _changed_enrichment(landing) == 40
             assert _restated_usage(landing) > 0
         else:
@@ -356,12 +404,22 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         restated_usage = count("staging.stg_product__usage", "_source_file like '%usage_restated%'")
         readdressed = count("staging.stg_email__events", "_source_file like '%email_events_readdressed%'")
         readdressed_units = count("marts.fct_outcome_events", "unit_id like 'readdressed-%'")
+        # Relabelled replies whose recipient had no email event since the first load (their units were looked up
+        # again, not computed from the recipient's events), now counted as positive replies.
+        relabelled_kept = count(
+            "marts.fct_outcome_events as o "
+            "inner join staging.stg_email__reply_labels as l on l.event_id = o.evidence_id",
+            "o.metric = 'sequence_positive_reply_rate' and o.in_numerator and l._source_file like '%relabelled%' "
+            "and not exists (select 1 from staging.stg_email__events as e where e.email = l.email "
+            "and e._loaded_at > (select min(_loaded_at) from staging.stg_email__events))",
+        )
     finally:
         con.close()
     assert late > 50 and loads == 3 and changed > 0 and estimations >= 2
     assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones
     assert restated_usage > 30  # restated account-days replaced the first load's (latest load wins), new days added
     assert readdressed == 60 and readdressed_units > 0  # events moved to new recipients (their old ones lost them)
+    assert relabelled_kept > 0
 
 
 def test_the_company_changes_moved_accounts(hourly_and_from_scratch):

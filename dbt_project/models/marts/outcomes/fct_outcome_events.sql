@@ -16,6 +16,11 @@
 --   under another address (its earlier versions in the raw table); every other recipient's events are those the
 --   previous run saw, so its rows are as they were. On the first build, a full refresh and the first run after
 --   upgrading (no email_events_through yet) every recipient.
+-- - sequence_positive_reply_rate is per recipient too, but a reply's class comes from the labels and the
+--   classifier's classes, which change without any email event: an hourly run computes it for the recipients above
+--   and, for every other recipient, only its enrollments with a reply (the previous run's sequence_reply_rate rows
+--   in the numerator: the enrollment, its first send and its reply are as that run saw them), whose class is looked
+--   up again. An enrollment without a reply has no class to change: its row stays as it was, not compared.
 -- - every other unit is computed and compared each run (they read contacts, crosswalk, meetings, decisions, reply
 --   classes: no single upstream delta lists them): macros/rows_changed_since_last_run.sql's approach.
 {%- set email_units = ['spam_complaint_rate', 'sequence_reply_rate', 'sequence_unsubscribe_rate',
@@ -44,10 +49,20 @@ events_staged_since as materialized (
     where _loaded_at > (select coalesce(max(email_events_through), '1900-01-01'::timestamp) from {{ this }})
 ),
 
+-- Two parts, the same rows as one join on the trimmed id: the raw ids equal to a staged one (a plain key DuckDB probes
+-- without computing anything per raw row), then the few raw ids with spaces around them (trim only removes spaces;
+-- an id trimming to '' is NULL in staging and matches nothing). Trimming all ~9M raw ids cost ~2 s at 1M contacts.
 versions_of_events_staged_since as materialized (
     select r.email
     from {{ source('email', 'email_events') }} as r
-    semi join events_staged_since as s on s.event_id = nullif(trim(r.event_id), '')
+    semi join events_staged_since as s on s.event_id = r.event_id
+
+    union all
+
+    select r.email
+    from {{ source('email', 'email_events') }} as r
+    semi join events_staged_since as s on s.event_id = trim(r.event_id)
+    where r.event_id like ' %' or r.event_id like '% '
 ),
 
 -- A NULL here (an address that does not normalize) matches no recipient. Not filtered out on purpose: DuckDB would
@@ -109,12 +124,21 @@ response_events as materialized (
     where email is not null and event_type in ('reply', 'unsubscribe', 'spam_report')
 ),
 
+-- The sends the per-recipient units count: an hourly run's recipients' only (see the header), found once for the
+-- enrollments and the recipient-days below (each probe of the ~3.6M sends at 1M costs ~1-2 s).
+sent_events as {% if follow_recipients %}materialized {% endif %}(
+    select email, sequence_id, occurred_at
+    from {{ ref('stg_email__events') }}
+    where event_type = 'sent' and email is not null
+        {%- if follow_recipients %} and email in (select email from recipients){% endif %}
+),
+
 -- Sequences (W5): one enrollment per recipient and sequence, from its first send; its replies, unsubscribes
 -- and spam reports are events of the same recipient carrying the same sequence id, within the window.
 enrollments as (
     select email, sequence_id, min(occurred_at) as enrolled_at
-    from {{ ref('stg_email__events') }}
-    where event_type = 'sent' and sequence_id is not null and email is not null
+    from sent_events
+    where sequence_id is not null
     group by email, sequence_id
 ),
 
@@ -135,6 +159,30 @@ enrollment_outcomes as (
     group by e.email, e.sequence_id, e.enrolled_at
 ),
 
+{% if follow_recipients -%}
+-- The other recipients' enrollments with a reply, as the previous run's sequence_reply_rate rows hold them (segment:
+-- the sequence, cohort_at: the first send, evidence_id: the first reply), the reply's time from its event. An anti
+-- join, not `not in`: recipients may hold a NULL.
+kept_replied_enrollments as (
+    select substr(p.unit_id, 1, strpos(p.unit_id, '|') - 1) as email, p.segment as sequence_id, p.cohort_at as enrolled_at,
+           p.evidence_id as reply_event_id, s.occurred_at as replied_at
+    from {{ this }} as p
+    inner join response_events as s on s.event_id = p.evidence_id and s.event_type = 'reply'
+    anti join recipients as r on r.email = substr(p.unit_id, 1, strpos(p.unit_id, '|') - 1)
+    where p.metric = 'sequence_reply_rate' and p.in_numerator
+),
+{%- endif %}
+
+enrollment_replies_to_classify as (
+    select email, sequence_id, enrolled_at, reply_event_id, replied_at from enrollment_outcomes
+    {%- if follow_recipients %}
+
+    union all
+
+    select email, sequence_id, enrolled_at, reply_event_id, replied_at from kept_replied_enrollments
+    {%- endif %}
+),
+
 -- Each enrollment's (first) reply with its class: an SDR's hand label (stg_email__reply_labels) wins over the
 -- classifier's class (stg_actionhouse__reply_classes: copied from the previous refreshes' ml.reply_classifications,
 -- so the newest replies have none yet). reply_class is null for no reply and for a reply not classified yet.
@@ -147,7 +195,7 @@ enrollment_replies as (
             when c.event_id is not null then 'stg_actionhouse__reply_classes'
             else 'stg_email__events'
         end as class_table
-    from enrollment_outcomes as o
+    from enrollment_replies_to_classify as o
     left join {{ ref('stg_email__reply_labels') }} as l on l.event_id = o.reply_event_id
     left join {{ ref('stg_actionhouse__reply_classes') }} as c on c.event_id = o.reply_event_id
 ),
@@ -183,9 +231,7 @@ positive_reply_meetings as (
 -- Safety: every send and unsubscribe per recipient (all emails, sequence or not).
 sends as (
     select email, cast(occurred_at as date) as sent_on, count(*) as sends, max(occurred_at) as last_sent_at
-    from {{ ref('stg_email__events') }}
-    where event_type = 'sent' and email is not null
-        {%- if follow_recipients %} and email in (select email from recipients){% endif %}
+    from sent_events
     group by email, cast(occurred_at as date)
 ),
 
@@ -276,9 +322,6 @@ rows as materialized (
         '{{ metric }}', 'sequences', sequence_id, 'enrollment', email || '|' || sequence_id, enrolled_at,
         {{ column }} is not null, 'stg_email__events', {{ column }}, null
     from enrollment_outcomes
-    {%- if follow_recipients %}
-    where email in (select email from recipients)
-    {%- endif %}
 
     union all
 
@@ -371,22 +414,31 @@ rows as materialized (
 {%- if is_incremental() %},
 
 -- The previous run's rows this run computed again: every unit but the per-recipient ones of recipients not in this
--- hour. A per-recipient unit_id is the recipient's email, '|', then the day or the sequence id: a normalized email
--- has no '|' (macros/normalize_email.sql), so the email is what precedes the first one.
--- Two disjoint parts (metric is never NULL): the metric filter alone is pushed into the scan, so the ~6M rows of
--- the other recipients are not read whole (one filter with the subquery read every row's every column).
+-- hour (and the positive-reply units without a reply). A per-recipient unit_id is the recipient's email, '|', then
+-- the day or the sequence id: a normalized email has no '|' (macros/normalize_email.sql), so the email is what
+-- precedes the first one (substr to strpos: split_part builds a list per row, ~0.5 s over the 6.9M rows at 1M).
+-- Disjoint parts by metric (never NULL): the metric filter alone is pushed into the scan, so the ~6M rows of the
+-- other recipients are not read whole (one filter with the subquery read every row's every column).
 previous_rows as (
     select {{ columns | join(', ') }}
     from {{ this }}
     {%- if follow_recipients %}
-    where metric not in {{ email_units_sql }}
+    where metric not in {{ email_units_sql }} and metric <> 'sequence_positive_reply_rate'
 
     union all
 
     select {{ columns | join(', ') }}
     from {{ this }}
     where metric in {{ email_units_sql }}
-        and split_part(unit_id, '|', 1) in (select email from recipients)
+        and substr(unit_id, 1, strpos(unit_id, '|') - 1) in (select email from recipients)
+
+    union all
+
+    -- The positive-reply units computed again: the recipients' and every enrollment with a reply (its evidence_id).
+    select {{ columns | join(', ') }}
+    from {{ this }}
+    where metric = 'sequence_positive_reply_rate'
+        and (evidence_id is not null or substr(unit_id, 1, strpos(unit_id, '|') - 1) in (select email from recipients))
     {%- endif %}
 )
 {%- endif %}
