@@ -118,8 +118,9 @@ response_events as materialized (
 ),
 
 -- The sends the per-recipient units count: an hourly run's recipients' only (see the header), found once for the
--- enrollments and the recipient-days below (each probe of the ~3.6M sends at 1M costs ~1-2 s).
-sent_events as {% if follow_recipients %}materialized {% endif %}(
+-- enrollments and the recipient-days below (each probe of the ~3.6M sends at 1M costs ~1-2 s). Every send on a first
+-- build: read where used, as DuckDB would otherwise keep all ~3.6M in memory.
+sent_events as {{ 'materialized' if follow_recipients else 'not materialized' }} (
     select email, sequence_id, occurred_at
     from {{ ref('stg_email__events') }}
     where event_type = 'sent' and email is not null
