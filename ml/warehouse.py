@@ -41,8 +41,9 @@ where not g.is_junk
 # Every engagement kind of ml.features.EVENT_KINDS, mapped from the staging models.
 EVENTS_SQL = """
 with contact_emails as (
-    -- Normalized email -> one golden contact: the golden email first, else any member record's email.
-    select email, arg_min(golden_contact_id, priority) as golden_contact_id
+    -- Normalized email -> one golden contact: the golden email first, else any member record's email; an email of
+    -- records in several golden contacts goes to the smallest golden id (the same one every run).
+    select email, arg_min(golden_contact_id, (priority, golden_contact_id)) as golden_contact_id
     from (
         select email, golden_contact_id, 0 as priority from marts.dim_contacts where email is not null
         union all
