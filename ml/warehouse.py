@@ -18,6 +18,8 @@ import polars as pl
 
 from .features import FIT_FEATURES, build_features, intent_features
 
+# One row per lead, in no particular order: `load_scoring_inputs` sorts the frame by `contact_id` (a unique key);
+# DuckDB's sort of these wide rows with their technology lists cost more than polars' sort of the frame.
 CONTACTS_SQL = """
 with account_techs as (
     select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
@@ -34,14 +36,14 @@ from marts.dim_contacts g
 left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
 left join account_techs t on t.golden_account_id = g.golden_account_id
 where not g.is_junk
-order by g.golden_contact_id
 """
 
 # Every engagement kind of ml.features.EVENT_KINDS, mapped from the staging models.
 EVENTS_SQL = """
 with contact_emails as (
-    -- Normalized email -> one golden contact: the golden email first, else any member record's email.
-    select email, arg_min(golden_contact_id, priority) as golden_contact_id
+    -- Normalized email -> one golden contact: the golden email first, else any member record's email; an email of
+    -- records in several golden contacts goes to the smallest golden id (the same one every run).
+    select email, arg_min(golden_contact_id, (priority, golden_contact_id)) as golden_contact_id
     from (
         select email, golden_contact_id, 0 as priority from marts.dim_contacts where email is not null
         union all
@@ -145,12 +147,22 @@ class ScoringInputs:
 
 def load_lead_accounts(con) -> pl.DataFrame:
     """`contact_id` (golden) -> `company_domain` of every lead: the account clusters drift is judged with."""
-    return pl.from_arrow(con.sql(f"select contact_id, company_domain from ({CONTACTS_SQL})").to_arrow_table())
+    return _sorted_by_contact(
+        pl.from_arrow(con.sql(f"select contact_id, company_domain from ({CONTACTS_SQL})").to_arrow_table())
+    )
+
+
+def _sorted_by_contact(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows in `contact_id` order, as DuckDB's `order by contact_id` gives them (a unique key; text compared
+    byte by byte, nulls last); a frame already in that order is returned as it is."""
+    if frame["contact_id"].is_sorted(nulls_last=True):
+        return frame
+    return frame.sort("contact_id", nulls_last=True)
 
 
 def load_scoring_inputs(con) -> ScoringInputs:
     """Query the warehouse (entity marts + staging) through an open DuckDB connection (read-only is enough)."""
-    contacts = pl.from_arrow(con.sql(CONTACTS_SQL).to_arrow_table())
+    contacts = _sorted_by_contact(pl.from_arrow(con.sql(CONTACTS_SQL).to_arrow_table()))
     events = pl.from_arrow(con.sql(EVENTS_SQL).to_arrow_table())
     signals = pl.from_arrow(con.sql(SIGNALS_SQL).to_arrow_table())
     outcomes = pl.from_arrow(con.sql(OUTCOMES_SQL).to_arrow_table())
@@ -172,7 +184,12 @@ def lead_features_mart(inputs: ScoringInputs, config: dict) -> pl.DataFrame:
     each lead's account domain and the cutoff as a timestamp (`features_as_of`)."""
     features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
     domains = inputs.contacts.select("contact_id", "company_domain")
-    return features.join(domains, on="contact_id", how="left").with_columns(
+    if features["contact_id"].equals(domains["contact_id"]):
+        # One feature row per lead in the leads' order (a unique key): the domains line up without a join.
+        features = features.with_columns(domains["company_domain"])
+    else:
+        features = features.join(domains, on="contact_id", how="left")
+    return features.with_columns(
         pl.from_epoch(pl.col("feature_cutoff").cast(pl.Int64), time_unit="s").alias("features_as_of")
     )
 
@@ -185,4 +202,5 @@ def load_lead_features(con, config: dict, table: str = LEAD_FEATURES_TABLE) -> p
     read and aggregation. Only valid while the mart is as new as its inputs: the caller decides that."""
     columns = ["contact_id", "feature_cutoff", *FIT_FEATURES, *intent_features(config)]
     selected = ", ".join(f'"{c}"' for c in columns)
-    return pl.from_arrow(con.sql(f"select {selected} from {table} order by contact_id").to_arrow_table())
+    # The mart is written in `contact_id` order (`load_scoring_inputs`): sorted again only if it was not kept so.
+    return _sorted_by_contact(pl.from_arrow(con.sql(f"select {selected} from {table}").to_arrow_table()))
