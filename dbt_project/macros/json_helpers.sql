@@ -31,3 +31,16 @@
     case when json_type({{ json_expr }}) in ('ARRAY', 'OBJECT') then cast({{ json_expr }} as varchar)
          else json_extract_string({{ json_expr }}, '$') end
 {%- endmacro %}
+
+{#- Several members of one JSON document as a list of text, in the order of `paths` (each as json_text takes it):
+    the document is parsed once for all of them, where one json_text per key parses it again for each key. Element i
+    is exactly json_text(json_expr, paths[i]); a NULL document gives a NULL list (and so NULL elements). -#}
+{% macro json_texts(json_expr, paths) -%}
+    json_extract_string({{ json_expr }}, [
+        {%- for path in paths -%}
+            {%- set quoted = [] -%}
+            {%- for k in path.split('.') -%}{%- do quoted.append('"' ~ k ~ '"') -%}{%- endfor -%}
+            '$.{{ quoted | join(".") }}'{{ ', ' if not loop.last }}
+        {%- endfor -%}
+    ])
+{%- endmacro %}

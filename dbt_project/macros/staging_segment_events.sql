@@ -10,17 +10,28 @@ latest as (
     {{ dedupe_latest_mostly_unique('source', 'trim(message_id)', '_loaded_at desc, _source_line desc') }}
 ),
 
+documents as (
+    {#- Each JSON document parsed once for all the keys read from it (one json_text per key parsed the context,
+        the largest, up to four times a row). -#}
+    select
+        *,
+        {{ json_texts('properties', ['path', 'url', 'name', 'account_domain']) }} as _properties,
+        {{ json_texts('traits', ['email', 'account_domain', 'company_domain']) }} as _traits,
+        {{ json_texts('context', ['page.path', 'page.url', 'traits.email', 'traits.account_domain']) }} as _context
+    from latest
+),
+
 typed as (
     select
         *,
         {{ normalize_code('type') }} as _event_type,
-        coalesce({{ json_text('properties', 'path') }}, {{ json_text('context', 'page.path') }}) as _page_path,
+        coalesce(_properties[1], _context[1]) as _page_path,
         coalesce(
             {{ normalize_email('user_id') }},
-            {{ normalize_email(json_text('traits', 'email')) }},
-            {{ normalize_email(json_text('context', 'traits.email')) }}
+            {{ normalize_email('_traits[1]') }},
+            {{ normalize_email('_context[3]') }}
         ) as _user_email
-    from latest
+    from documents
 )
 
 select
@@ -28,20 +39,20 @@ select
     _event_type as event_type,
     case
         when _event_type = 'track' then {{ normalize_text('event') }}
-        when _event_type = 'page' then coalesce({{ normalize_text('name') }}, {{ normalize_text(json_text('properties', 'name')) }})
+        when _event_type = 'page' then coalesce({{ normalize_text('name') }}, {{ normalize_text('_properties[3]') }})
     end as event_name,
     nullif(trim(anonymous_id), '') as anonymous_id,
     nullif(trim(user_id), '') as user_id,
     _user_email as user_email,
     {{ email_domain('_user_email') }} as user_email_domain,
     coalesce(
-        {{ normalize_domain(json_text('properties', 'account_domain')) }},
-        {{ normalize_domain(json_text('traits', 'account_domain')) }},
-        {{ normalize_domain(json_text('traits', 'company_domain')) }},
-        {{ normalize_domain(json_text('context', 'traits.account_domain')) }}
+        {{ normalize_domain('_properties[4]') }},
+        {{ normalize_domain('_traits[2]') }},
+        {{ normalize_domain('_traits[3]') }},
+        {{ normalize_domain('_context[4]') }}
     ) as account_domain,
     _page_path as page_path,
-    coalesce({{ json_text('properties', 'url') }}, {{ json_text('context', 'page.url') }}) as page_url,
+    coalesce(_properties[2], _context[2]) as page_url,
     coalesce(_event_type = 'page' and starts_with(lower(_page_path), '/pricing'), false) as is_pricing_page,
     {{ to_utc_timestamp('timestamp') }} as occurred_at,
     properties,

@@ -9,15 +9,22 @@ with source as not materialized (
 
 latest as (
     {{ dedupe_latest_mostly_unique('source', 'trim(event_id)', '_loaded_at desc, _source_line desc') }}
+),
+
+{# The address checked once a row: it is valid exactly when its normalized form is not NULL, and its domain is
+    that form's (email_is_valid and email_domain of normalize_email each ran the address regex again). -#}
+checked as (
+    select *, {{ normalize_email('email') }} as _email
+    from latest
 )
 
 select
     nullif(trim(event_id), '') as event_id,
     {{ normalize_code('type') }} as event_type,
-    {{ normalize_email('email') }} as email,
-    {{ email_is_valid('email') }} as email_is_valid,
+    _email as email,
+    _email is not null as email_is_valid,
     {{ nullif_blank('email') }} as email_raw,
-    {{ email_domain(normalize_email('email')) }} as email_domain,
+    {{ email_domain('_email') }} as email_domain,
     {{ to_id('contact_record_id') }} as contact_id,
     nullif(trim(campaign_id), '') as campaign_id,
     nullif(trim(sequence_id), '') as sequence_id,
@@ -30,4 +37,4 @@ select
     _source_file,
     _source_line,
     _loaded_at
-from latest
+from checked
