@@ -41,6 +41,7 @@ from typing import BinaryIO
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from landing.contract import SOURCES, TIMESTAMP_PATTERN, SourceSpec, is_timestamp, not_allowed_reason
 from landing.schema import LOAD_FILES_TABLE, QUARANTINE_TABLE, ensure_raw_schema
@@ -741,15 +742,18 @@ class _Gathered:
         """Run ``select`` (the rows one file's batch would insert) and hold its rows; how many there were."""
         columns = ", ".join(f"CAST({_q(name)} AS {typ}) AS {_q(name)}" for name, typ in self.columns)
         # UNION ALL BY NAME with the table's empty scan fills the columns the select lacks with NULL, as
-        # INSERT ... BY NAME does. A batch is one file's, in line order as the raw table keeps it: DuckDB hands a
-        # result over in record batches per thread, in no fixed order, unless the query orders it.
+        # INSERT ... BY NAME does.
         batch = self.con.sql(
-            f"SELECT {columns} FROM ((SELECT * FROM {self.table} LIMIT 0) UNION ALL BY NAME ({select}))"
-            " ORDER BY _source_line",
+            f"SELECT {columns} FROM ((SELECT * FROM {self.table} LIMIT 0) UNION ALL BY NAME ({select}))",
             params=params,
         ).to_arrow_table()
         if batch.num_rows == 0:
             return 0
+        # A batch is one file's, in line order as the raw table keeps it. DuckDB keeps the order of the rows it
+        # scans as long as every step of the query does (a join, for one, does not): checked, and sorted if not.
+        lines = batch.column("_source_line")
+        if batch.num_rows > 1 and not pc.all(pc.less(lines[:-1], lines[1:])).as_py():
+            batch = batch.sort_by("_source_line")
         for i, (name, typ) in enumerate(self.columns):
             if typ == "JSON":
                 column = batch.column(i)
@@ -912,6 +916,13 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _one_of(expr: str, values: Iterable[str]) -> str:
+    """SQL for ``expr IN (values)`` (true, false, or NULL for a NULL ``expr``) written as comparisons joined by OR:
+    DuckDB plans an IN list of six or more values as a join, which hands its rows on out of the order they came in
+    (and the rows of a file must keep their line order)."""
+    return "(" + " OR ".join(f"{expr} = {_sql_str(value)}" for value in values) + ")"
+
+
 class _Writer:
     """Buffers accepted and quarantined rows of one file and inserts them through Arrow in batches."""
 
@@ -1061,8 +1072,7 @@ class _Writer:
                 f" AND TRY_CAST(left({v}, 10) AS DATE) <= DATE '{latest_day.isoformat()}'))"
             )
         for k, allowed in spec.allowed_values.items():
-            values = ", ".join(_sql_str(v) for v in allowed)
-            checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR s[{pos[k]}] IN ({values}))")
+            checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR {_one_of(f's[{pos[k]}]', allowed)})")
         # A key stored as text must hold one value (not an object or array), and no number JSON forbids
         # (DuckDB, like Python, reads NaN and Infinity).
         for k in text_keys:
@@ -1514,8 +1524,7 @@ def _load_csv_in_engine(
                 )
         for label, allowed in spec.allowed_values.items():
             if label in matched:
-                values = ", ".join(_sql_str(a) for a in allowed)
-                flags.append(f"NOT ({value(label)} = '' OR {value(label)} IN ({values}))")
+                flags.append(f"NOT ({value(label)} = '' OR {_one_of(value(label), allowed)})")
         extra_cols = [i for i in range(width) if i not in matched.values()]
         # json.dumps (ensure_ascii=False) escapes only these; a value holding none is written as it stands.
         flags += [rf"regexp_matches(coalesce(c{i}, ''), '[\x00-\x1f\"\\]')" for i in extra_cols]
