@@ -3,20 +3,20 @@
 Every file is loaded at most once (keyed by the SHA-256 of its content) and all or nothing: its rows, its quarantine
 rows and its ``raw.load_files`` row commit together, so an interrupted run never leaves part of a file behind and
 simply picks the file up again next time. Consecutive files of one source share a transaction ("group commit",
-``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather in a temporary table
-and go into the raw table in one statement, which writes whole row groups that later checkpoints have no need to
-rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them were most of
-the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under 32 MB (too
-few rows to fill a row group) loads a transaction per file, as before. A file that is rejected, fails or changes while
-loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per file; a crash
-leaves none of the open group's files loaded, and the next run loads them. A file seen before at the same path
-with the same size and modification time is skipped without being read (a changed file always gets a new
-modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file
-that DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes,
-valid UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed
-in Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split in Python and checked
-and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns
-and quarantine reason.
+``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather as Arrow, in file
+and line order, and go into the raw table in one statement, which writes whole row groups that later checkpoints
+have no need to rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them
+were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under
+32 MB (too few rows to fill a row group) loads a transaction per file, as before. A file that is rejected, fails or
+changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per
+file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen before at the
+same path with the same size and modification time is skipped without being read (a changed file always gets a new
+modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file that
+DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid
+UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in
+Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split in Python and checked and
+inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
+reason.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import BinaryIO
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from landing.contract import SOURCES, TIMESTAMP_PATTERN, SourceSpec, is_timestamp, not_allowed_reason
 from landing.schema import LOAD_FILES_TABLE, QUARANTINE_TABLE, ensure_raw_schema
@@ -629,15 +630,15 @@ def _write_file(
     size: int,
     loaded_at: datetime,
     alone: bool,
-    stage: str | None = None,
+    gather: _Gathered | None = None,
 ) -> FileResult:
     """Write one file's rows, quarantine rows and ``raw.load_files`` row in the open transaction; the caller
     commits. A file that changed while it loaded is returned as ``waiting`` (the caller rolls back). With
     ``alone``, a rejected file is recorded (its rows rolled back, every data line quarantined); without (the file
     shares its transaction with others), a rejected or changed file raises :class:`_NotForGroup` instead. With
-    ``stage``, the accepted rows go to that table instead of the raw table (the group moves them on commit)."""
+    ``gather``, the accepted rows are held there instead of inserted (the group inserts them on commit)."""
     file_id = _next_file_id(con)
-    writer = _Writer(con, spec, rel, file_id, loaded_at, stage)
+    writer = _Writer(con, spec, rel, file_id, loaded_at, gather)
     status, error, dialect = "loaded", None, _Dialect()
     try:
         parse = _parse_csv if spec.format == "csv" else _parse_jsonl
@@ -707,26 +708,94 @@ def _write_file(
 _ROW_GROUP_ROWS = 122_880
 _GROUP_ROWS = 4 * _ROW_GROUP_ROWS
 # A source whose new files hold fewer bytes than this cannot fill a row group (~34 MB of product events at ~280
-# bytes a row): its files load one transaction each, without a group's temporary table and sort, which cost more
-# there than the checkpoints they save (10k contacts: ~0.5 s a refresh).
+# bytes a row): its files load one transaction each, without a group's gathering, which costs more there than the
+# checkpoints it saves (10k contacts: ~0.5 s a refresh).
 _GROUP_MIN_BYTES = 32 * 1024 * 1024
-
-# The temporary table a group's accepted rows gather in until the group commits (made anew for every group).
-_STAGE = "temp.main.__landing_group_rows"
+# A group's gathered rows are inserted early (in its transaction, in order) once their Arrow buffers hold this
+# much: a file far larger than a group's row count is not held in memory whole (it fills row groups of its own).
+_GATHER_MAX_BYTES = 1024 * 1024 * 1024
+# The view a group's gathered rows are inserted from.
+_GATHERED_VIEW = "__landing_group_rows"
 # What ``ingest_landing`` records for a file that vanished between listing and loading: no result.
 _VANISHED = FileResult("", "", "vanished")
+
+
+class _Gathered:
+    """The accepted rows of a group's files, held as Arrow tables in file and line order until the group inserts
+    them into ``table`` with one statement.
+
+    Each batch is the result of the query that would have inserted it, in the table's columns and types (what an
+    ``INSERT ... BY NAME`` would have written). Its JSON columns are marked as JSON for Arrow (``arrow.json``), so
+    the insert takes DuckDB's JSON values as they are instead of parsing them again. Holding the rows as Arrow
+    replaces a temporary table and an ``INSERT ... ORDER BY`` from it: no sort and no second copy, and the one
+    insert of batches already in order writes the same whole row groups.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        self.con, self.table = con, table
+        self.columns = [(name, typ) for name, typ, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
+        self.batches: list[pa.Table] = []
+        self.nbytes = 0
+        self.inserted = 0
+
+    def add(self, select: str, params: list[object]) -> int:
+        """Run ``select`` (the rows one file's batch would insert) and hold its rows; how many there were."""
+        columns = ", ".join(f"CAST({_q(name)} AS {typ}) AS {_q(name)}" for name, typ in self.columns)
+        # UNION ALL BY NAME with the table's empty scan fills the columns the select lacks with NULL, as
+        # INSERT ... BY NAME does.
+        batch = self.con.sql(
+            f"SELECT {columns} FROM ((SELECT * FROM {self.table} LIMIT 0) UNION ALL BY NAME ({select}))",
+            params=params,
+        ).to_arrow_table()
+        if batch.num_rows == 0:
+            return 0
+        # A batch is one file's, in line order as the raw table keeps it. DuckDB keeps the order of the rows it
+        # scans as long as every step of the query does (a join, for one, does not): checked, and sorted if not.
+        lines = batch.column("_source_line")
+        if batch.num_rows > 1 and not pc.all(pc.less(lines[:-1], lines[1:])).as_py():
+            batch = batch.sort_by("_source_line")
+        for i, (name, typ) in enumerate(self.columns):
+            if typ == "JSON":
+                column = batch.column(i)
+                json_type = pa.json_(column.type)
+                chunks = [pa.ExtensionArray.from_storage(json_type, chunk) for chunk in column.chunks]
+                batch = batch.set_column(i, name, pa.chunked_array(chunks, json_type))
+        self.batches.append(batch)
+        self.nbytes += batch.nbytes
+        if self.nbytes >= _GATHER_MAX_BYTES:
+            self.insert()
+        return batch.num_rows
+
+    def insert(self) -> None:
+        """Insert the rows held so far into the table, in the order they came, with one statement."""
+        if not self.batches:
+            return
+        rows = pa.concat_tables(self.batches)
+        self.batches, self.nbytes = [], 0
+        # One Arrow chunk: DuckDB writes whole row groups from it, where chunks of a file's batch each (not a row
+        # group's multiple) leave partial row groups and, rewritten at the next checkpoint, free blocks in the file.
+        with contextlib.suppress(pa.ArrowException):  # a column past Arrow's 2 GB a chunk: kept as it is
+            rows = rows.combine_chunks()
+        self.con.register(_GATHERED_VIEW, rows)
+        try:
+            self.inserted += self.con.execute(
+                f"INSERT INTO {self.table} BY NAME SELECT * FROM {_GATHERED_VIEW}"
+            ).fetchall()[0][0]
+        finally:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_GATHERED_VIEW)
 
 
 class _Group:
     """Consecutive files of one source loaded in one transaction and committed together ("group commit").
 
-    Each file is read and checked as on its own, but its accepted rows gather in a temporary table; at commit one
-    statement appends the group's rows to the raw table, in file order. Each file stays all-or-nothing: its rows,
-    quarantine rows and ``raw.load_files`` row commit with the group, or not at all (a crash, or a failed commit,
-    leaves none of the group's files loaded: the next run loads them again). A file that is rejected, fails or
-    changes while loading rolls the group back: the files before it load again as a group, and it is then loaded
-    on its own, exactly as :func:`_ingest_file` loads a file, so its outcome and records are what one transaction
-    per file gives. A commit that fails is followed by each of the group's files on its own.
+    Each file is read and checked as on its own, but its accepted rows gather as Arrow (:class:`_Gathered`); at
+    commit one statement appends the group's rows to the raw table, in file order. Each file stays all-or-nothing: its
+    rows, quarantine rows and ``raw.load_files`` row commit with the group, or not at all (a crash, or a failed
+    commit, leaves none of the group's files loaded: the next run loads them again). A file that is rejected,
+    fails or changes while loading rolls the group back: the files before it load again as a group, and it is
+    then loaded on its own, exactly as :func:`_ingest_file` loads a file, so its outcome and records are what
+    one transaction per file gives. A commit that fails is followed by each of the group's files on its own.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, done: Callable[[int, FileResult | None], None]) -> None:
@@ -735,16 +804,14 @@ class _Group:
         self.members: list[tuple[int, SourceSpec, Path, str, tuple[int, int]]] = []
         self.results: list[FileResult] = []
         self.rows = 0
+        self.gathered: _Gathered | None = None
 
     def add(self, index: int, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int]) -> None:
         """Load a file into the group's transaction (opened on its first file); commit once the group is full."""
         if not self.members:
-            # A temporary table never reaches the warehouse file or its log. It is made before the transaction: in
-            # DuckDB 2.0.0, a temporary table made in a transaction reads as empty there once a statement has put a
-            # row group's worth of rows into it (the group's rows were lost so; the count check below guards too).
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT * FROM {spec.table} LIMIT 0")
             self.con.execute("BEGIN TRANSACTION")
             self.spec = spec
+            self.gathered = _Gathered(self.con, spec.table)
         try:
             hashed = _hash_unless_loaded(self.con, spec, path, rel, stamp)
             if isinstance(hashed, FileResult):  # skipped or unreadable: nothing written but a skipped file's stamp
@@ -752,7 +819,7 @@ class _Group:
             else:
                 sha, size = hashed
                 loaded_at = datetime.now(UTC).replace(tzinfo=None)
-                result = _write_file(self.con, spec, path, rel, stamp, sha, size, loaded_at, False, _STAGE)
+                result = _write_file(self.con, spec, path, rel, stamp, sha, size, loaded_at, False, self.gathered)
         except Exception:  # rejected, changed or failed: the group's other files load without it
             self._rollback()
             before = self.members
@@ -774,22 +841,19 @@ class _Group:
     def commit(self) -> None:
         """Commit the group's files and hand out their results. A commit that fails rolls the whole group back,
         and each of its files is then loaded on its own (and recorded as failed if it fails again)."""
-        members, results = self.members, self.results
-        self.members, self.results, self.rows, self.spec = [], [], 0, None
-        if not members:
+        members, results, gathered = self.members, self.results, self.gathered
+        self.members, self.results, self.rows, self.spec, self.gathered = [], [], 0, None, None
+        if not members or gathered is None:
             return
         try:
             table = members[0][1].table
             # One statement appends the whole group, in file order (files are taken in path order; a line is one
-            # row), as one stream: whole row groups and one partial one at the end. A statement per file, or this
-            # one without the ORDER BY (DuckDB keeps the row groups of its source), leaves a partial row group per
-            # file, which later checkpoints rewrite to merge them.
-            moved = self.con.execute(
-                f"INSERT INTO {table} SELECT * FROM {_STAGE} ORDER BY _source_file, _source_line"
-            ).fetchall()[0][0]
+            # row), as one stream: whole row groups and one partial one at the end. A statement per file leaves a
+            # partial row group per file, which later checkpoints rewrite to merge them.
+            gathered.insert()
             accepted = sum(result.rows_accepted for result in results)
-            if moved != accepted:  # never lose a row silently
-                raise RuntimeError(f"{table}: {moved} rows moved from the group's {accepted} accepted rows")
+            if gathered.inserted != accepted:  # never lose a row silently
+                raise RuntimeError(f"{table}: {gathered.inserted} rows inserted of the group's {accepted} accepted")
             self.con.execute("COMMIT")
         except Exception:
             self._rollback()
@@ -799,18 +863,13 @@ class _Group:
         except BaseException:
             self._rollback()
             raise
-        self._drop_stage()
         for (index, *_), result in zip(members, results, strict=True):
             self.done(index, result)
 
     def _rollback(self) -> None:
+        self.gathered = None
         with contextlib.suppress(duckdb.Error):
             self.con.execute("ROLLBACK")
-        self._drop_stage()
-
-    def _drop_stage(self) -> None:
-        with contextlib.suppress(duckdb.Error):
-            self.con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
 
 
 def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -857,6 +916,13 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _one_of(expr: str, values: Iterable[str]) -> str:
+    """SQL for ``expr IN (values)`` (true, false, or NULL for a NULL ``expr``) written as comparisons joined by OR:
+    DuckDB plans an IN list of six or more values as a join, which hands its rows on out of the order they came in
+    (and the rows of a file must keep their line order)."""
+    return "(" + " OR ".join(f"{expr} = {_sql_str(value)}" for value in values) + ")"
+
+
 class _Writer:
     """Buffers accepted and quarantined rows of one file and inserts them through Arrow in batches."""
 
@@ -867,11 +933,11 @@ class _Writer:
         rel: str,
         file_id: int,
         loaded_at: datetime,
-        table: str | None = None,
+        gather: _Gathered | None = None,
     ) -> None:
         self.con, self.spec, self.rel, self.file_id, self.loaded_at = con, spec, rel, file_id, loaded_at
-        # Where accepted rows go: the source's raw table, or the staging table of a group (see _Group).
-        self.table = table or spec.table
+        # Where accepted rows go: straight into the source's raw table, or held by a group (see _Group).
+        self.gather = gather
         self.accepted = 0
         self.quarantined = 0
         # CSV: raw rows (lists of fields) plus the header position of every known column.
@@ -932,6 +998,13 @@ class _Writer:
         self._flush_quarantine()
 
     # -- inserts -----------------------------------------------------------------------------------------
+    def append(self, select: str) -> int:
+        """Insert the accepted rows ``select`` gives (its one parameter is the load time) into the raw table, or
+        hand them to the group gathering them; how many rows."""
+        if self.gather is not None:
+            return self.gather.add(select, [self.loaded_at])
+        return self.con.execute(f"INSERT INTO {self.spec.table} BY NAME {select}", [self.loaded_at]).fetchall()[0][0]
+
     def _insert(self, table: pa.Table, sql: str) -> None:
         self.con.register(_BATCH_VIEW, table)
         try:
@@ -959,8 +1032,12 @@ class _Writer:
         arrays["_source_line"] = pa.array(self.lines, pa.int64())
         self.lines = []
         select += ["_source_file", "_source_line", "?::TIMESTAMP AS _loaded_at"]
-        sql = f"INSERT INTO {self.table} BY NAME SELECT {', '.join(select)} FROM {source}"
-        self._insert(pa.table(arrays), sql)
+        self.con.register(_BATCH_VIEW, pa.table(arrays))
+        try:
+            self.append(f"SELECT {', '.join(select)} FROM {source}")
+        finally:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
+                self.con.unregister(_BATCH_VIEW)
 
     def _flush_jsonl(self) -> None:
         if not self.payloads:
@@ -995,8 +1072,7 @@ class _Writer:
                 f" AND TRY_CAST(left({v}, 10) AS DATE) <= DATE '{latest_day.isoformat()}'))"
             )
         for k, allowed in spec.allowed_values.items():
-            values = ", ".join(_sql_str(v) for v in allowed)
-            checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR s[{pos[k]}] IN ({values}))")
+            checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR {_one_of(f's[{pos[k]}]', allowed)})")
         # A key stored as text must hold one value (not an object or array), and no number JSON forbids
         # (DuckDB, like Python, reads NaN and Infinity).
         for k in text_keys:
@@ -1030,12 +1106,10 @@ class _Writer:
         # Record batches of 16k rows let DuckDB scan (and parse) the batch on every thread.
         self.con.register(_BATCH_VIEW, pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
         try:
-            inserted = self.con.execute(
-                f"INSERT INTO {self.table} BY NAME SELECT {', '.join(select)}, p AS payload,"
-                f" {_sql_str(self.rel)} AS _source_file, _source_line, ?::TIMESTAMP AS _loaded_at"
-                f" FROM ({checked}) WHERE ok",
-                [self.loaded_at],
-            ).fetchall()[0][0]
+            inserted = self.append(
+                f"SELECT {', '.join(select)}, p AS payload, {_sql_str(self.rel)} AS _source_file, _source_line,"
+                f" ?::TIMESTAMP AS _loaded_at FROM ({checked}) WHERE ok"
+            )
             bad = []
             if inserted != n:
                 # The raw text and byte range of a rejected line are read back from the Python lists (by line).
@@ -1450,8 +1524,7 @@ def _load_csv_in_engine(
                 )
         for label, allowed in spec.allowed_values.items():
             if label in matched:
-                values = ", ".join(_sql_str(a) for a in allowed)
-                flags.append(f"NOT ({value(label)} = '' OR {value(label)} IN ({values}))")
+                flags.append(f"NOT ({value(label)} = '' OR {_one_of(value(label), allowed)})")
         extra_cols = [i for i in range(width) if i not in matched.values()]
         # json.dumps (ensure_ascii=False) escapes only these; a value holding none is written as it stands.
         flags += [rf"regexp_matches(coalesce(c{i}, ''), '[\x00-\x1f\"\\]')" for i in extra_cols]
@@ -1465,11 +1538,10 @@ def _load_csv_in_engine(
             ]
             joined = " || ', ' || ".join(parts)
             select.append(f"TRY_CAST('{{' || {joined} || '}}' AS JSON) AS extra_columns")
-        inserted = con.execute(
-            f"INSERT INTO {writer.table} BY NAME SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file,"
-            f" _line AS _source_line, ?::TIMESTAMP AS _loaded_at FROM {_ENGINE_ROWS} WHERE NOT ({flag})",
-            [writer.loaded_at],
-        ).fetchall()[0][0]
+        inserted = writer.append(
+            f"SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file, _line AS _source_line,"
+            f" ?::TIMESTAMP AS _loaded_at FROM {_ENGINE_ROWS} WHERE NOT ({flag})"
+        )
         flagged = con.execute(
             f"SELECT _line, {', '.join(cols)} FROM {_ENGINE_ROWS} WHERE {flag} ORDER BY _line"
         ).fetchall()

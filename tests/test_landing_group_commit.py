@@ -238,3 +238,59 @@ def test_only_a_source_with_enough_new_bytes_is_grouped(tmp_path, monkeypatch, m
     for state in states:  # load_file is given no settled stamp, so it keeps no modification time
         state["load_files"] = [row[:-1] for row in state["load_files"]]
     assert states[0] == states[1]
+
+
+def _web_events(landing: Path, name: str, first: int, count: int, bad_at: int | None = None) -> None:
+    """A web events file of ``count`` events from message number ``first``; line ``bad_at`` holds an unknown type."""
+    lines = []
+    for n in range(first, first + count):
+        kind = "teleport" if bad_at is not None and n - first + 1 == bad_at else "page"
+        lines.append(
+            f'{{"type": "{kind}", "messageId": "m-{n}", "anonymousId": "a-{n % 97}", "userId": null,'
+            f' "properties": {{"path": "/p/{n}", "n": {n}}}, "context": {{"ip": "10.0.{n % 250}.1"}},'
+            f' "timestamp": "2026-05-0{1 + n % 9}T00:00:{n % 60:02d}Z"}}\n'
+        )
+    path = landing / "web_events" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize(("group_rows", "gather_max_bytes"), [(10**9, ingest._GATHER_MAX_BYTES), (25_000, 1)])
+def test_json_lines_in_a_group_keep_their_files_and_lines_in_order(tmp_path, monkeypatch, group_rows, gather_max_bytes):
+    # Several batches a file (each DuckDB result comes back in record batches per thread, in no fixed order), a
+    # quarantined line, groups of one or several files, and rows inserted before the group commits (past the cap).
+    monkeypatch.setattr(ingest, "_GROUP_ROWS", group_rows)
+    monkeypatch.setattr(ingest, "_GATHER_MAX_BYTES", gather_max_bytes)
+    monkeypatch.setattr(ingest, "_JSONL_BATCH_ROWS", 7_000)
+    states = []
+    for grouped in (True, False):
+        landing = tmp_path / f"landing_{grouped}"
+        _web_events(landing, "a.jsonl", 1, 20_000)
+        _web_events(landing, "b.jsonl", 20_001, 15_000, bad_at=9_000)
+        _web_events(landing, "c.jsonl", 35_001, 20_000)
+        with duckdb.connect(str(tmp_path / f"wh_{grouped}.duckdb")) as con:
+            if grouped:
+                report = ingest_landing(con, landing, settle_seconds=0)
+            else:
+                ingest.ensure_raw_schema(con)
+                report = ingest.IngestReport(
+                    [load_file(con, "web_events", path, landing) for path in sorted((landing / "web_events").iterdir())]
+                )
+            assert [(r.status, r.rows_accepted, r.rows_quarantined) for r in report.files] == [
+                ("loaded", 20_000, 0),
+                ("loaded", 14_999, 1),
+                ("loaded", 20_000, 0),
+            ]
+            rows = con.execute(
+                "SELECT * EXCLUDE (_loaded_at) FROM raw.web_events ORDER BY _source_file, _source_line"
+            ).fetchall()
+            if grouped:  # the raw table keeps the files' order and each file's line order
+                in_table_order = "SELECT * EXCLUDE (_loaded_at) FROM raw.web_events ORDER BY rowid"
+                assert con.execute(in_table_order).fetchall() == rows
+            quarantine = con.execute(
+                "SELECT path, line, reason, raw_text, byte_offset, byte_length FROM raw.quarantine_rows"
+            ).fetchall()
+        states.append((rows, quarantine))
+    assert states[0] == states[1]
+    assert len(states[0][0]) == 54_999 and states[0][1][0][1] == 9_000
+    assert states[0][0][0][6] == '{"path":"/p/1","n":1}'  # a JSON column as DuckDB extracts it
