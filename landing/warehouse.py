@@ -71,7 +71,7 @@ def release_cached_pages(con: duckdb.DuckDBPyConnection, headroom_bytes: int = R
     used, cached = con.execute(
         "select coalesce(sum(memory_usage_bytes), 0), "
         "coalesce(sum(memory_usage_bytes) filter (where tag = 'BASE_TABLE'), 0) from duckdb_memory()"
-    ).fetchone()
+    ).fetchall()[0]  # fetched to the end: the session is the model's, which goes on using it
     if cached <= headroom_bytes:
         return
     try:
