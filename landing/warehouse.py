@@ -10,6 +10,10 @@ DuckDB keeps the warehouse's pages it has read in memory up to its memory limit,
 machine's RAM: at 1M contacts a refresh (and the dbt it starts) grew to ~16 GB that way. Every warehouse session
 here, the dbt one included (`landing.dbt_plugin`), sets the limit to `ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT`
 (default 4 GB); work larger than that spills to a temporary folder beside the warehouse file.
+
+The pages stay cached up to that limit once read or written: by the time the dbt build's entity resolution runs,
+the tables built before it hold ~3 GB of the dbt process, beside the Python models' frames. The models that
+then hold the most (every record's features, ~7M candidate pairs) first let them go (`release_cached_pages`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,32 @@ def memory_limit() -> str:
 def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
     """Set the session's DuckDB memory limit (`memory_limit`; see the module docstring)."""
     con.execute(f"SET memory_limit = '{memory_limit()}'")
+
+
+# What a release leaves to other sessions' work in the instant the lower limit holds.
+RELEASE_HEADROOM_BYTES = 512 * 2**20
+
+
+def release_cached_pages(con: duckdb.DuckDBPyConnection, headroom_bytes: int = RELEASE_HEADROOM_BYTES) -> None:
+    """Drop the warehouse pages DuckDB keeps cached (`duckdb_memory()` tag BASE_TABLE) from memory, for a session
+    limited by `limit_memory`: a dbt Python model about to hold large frames in the same process.
+
+    DuckDB frees cached pages when its memory limit is lowered, so the limit is set for an instant to what is in
+    use besides them (plus `headroom_bytes` for the database's other sessions), then back to `memory_limit`.
+    Pages a running query holds are kept (DuckDB then keeps the old limit). The pages are on disk: a later read
+    of them loads them again. Nothing is done when the cached pages are fewer than `headroom_bytes`."""
+    used, cached = con.execute(
+        "select coalesce(sum(memory_usage_bytes), 0), "
+        "coalesce(sum(memory_usage_bytes) filter (where tag = 'BASE_TABLE'), 0) from duckdb_memory()"
+    ).fetchall()[0]  # fetched to the end: the session is the model's, which goes on using it
+    if cached <= headroom_bytes:
+        return
+    try:
+        con.execute(f"SET memory_limit = '{int(used - cached + headroom_bytes)}B'")
+    except duckdb.OutOfMemoryException:
+        pass  # a running query holds more than that: nothing was changed
+    finally:
+        limit_memory(con)
 
 
 def is_lock_conflict(error: BaseException) -> bool:

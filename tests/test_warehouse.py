@@ -103,3 +103,27 @@ def test_sessions_and_dbt_sessions_bound_duckdb_memory(tmp_path, monkeypatch):
     monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT", "lots")
     with pytest.raises(ValueError, match="ACTIONHOUSE_WAREHOUSE_MEMORY_LIMIT must be an amount of memory"):
         connect(tmp_path / "w.duckdb")
+
+
+def test_release_cached_pages_frees_the_page_cache_and_keeps_the_limit(tmp_path):
+    # At 1M contacts the dbt build's cached pages were ~3 GB of its process when entity resolution began.
+    from landing.warehouse import release_cached_pages
+
+    def cached_mb(con) -> float:
+        cached = "select sum(memory_usage_bytes) / 2^20 from duckdb_memory() where tag = 'BASE_TABLE'"
+        return con.execute(cached).fetchone()[0]
+
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("create table t as select range as id, range::varchar as label from range(3000000)")
+    con.execute("checkpoint")
+    total = con.execute("select sum(id), count(distinct label) from t").fetchone()
+    assert cached_mb(con) > 8
+    release_cached_pages(con, headroom_bytes=2**20)  # leaves no more than the headroom cached
+    assert cached_mb(con) <= 1
+    assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "3.7 GiB"
+    assert con.execute("select sum(id), count(distinct label) from t").fetchone() == total  # read again from disk
+    before = cached_mb(con)
+    release_cached_pages(con, headroom_bytes=2**40)  # fewer cached pages than the headroom: nothing to do
+    assert cached_mb(con) == before
+    assert con.execute("select count(*) from t").fetchall() == [(3000000,)]  # the session goes on being usable
+    con.close()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from landing.warehouse import previous_run, rows_with_ids
+from landing.warehouse import previous_run, release_cached_pages, rows_with_ids
 from matching.reference import reference_fingerprint
 from matching.resolve import match_features, refresh_match_features
 
@@ -58,6 +58,7 @@ def model(dbt, session):
         previous = rows_with_ids(session, str(dbt.this), changes["record_id"], ("record_id",))
         rows = refresh_match_features(records, changes.filter(pl.col("is_removed"))["record_id"], previous, holders_of)
     else:
+        release_cached_pages(session)  # every record and its features are held from here
         rows = match_features(session.sql(f"select * from {records_sql}").pl()).with_columns(
             pl.lit(False).alias("is_removed"),
             pl.lit([], dtype=pl.List(pl.String)).alias("previous_block_keys"),

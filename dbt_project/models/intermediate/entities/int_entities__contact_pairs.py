@@ -18,7 +18,7 @@ from itertools import chain
 import polars as pl
 
 from landing.chunks import ROWS_PER_CHUNK, chunk_bounds, stream_frames
-from landing.warehouse import column_names, rows_with_ids
+from landing.warehouse import column_names, release_cached_pages, rows_with_ids
 from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, score_pairs
 from matching.resolve import FEATURE_BOOKKEEPING, pairs_to_redraw, take_compared_candidates
 
@@ -99,6 +99,7 @@ def model(dbt, session):
     if redraw is not None:
         features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
+        release_cached_pages(session)  # every record's features and candidate pairs are held from here
         features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
         features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
         compared = take_compared_candidates(features)
