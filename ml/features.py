@@ -156,7 +156,8 @@ def build_features(
     """Fit and intent features per `contact_id` as of `as_of` (events at or after it are ignored).
 
     Returns one row per contact: `contact_id`, `feature_cutoff` (epoch seconds), `FIT_FEATURES`, then the
-    intent features of `intent_features(config)`. Deterministic for the same inputs.
+    intent features of `intent_features(config)`. Deterministic for the same inputs but for the last bits of the
+    decayed sums (relative ~1e-15): polars adds a group's partial sums in the order its threads finish.
     """
     for col in ("contact_id", "role_category", "seniority", "country_code", "industry", "employees"):
         if col not in contacts.columns:
