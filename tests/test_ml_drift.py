@@ -144,7 +144,8 @@ def test_run_drift_reads_only_the_referenced_columns_and_reports_as_on_the_whole
     con.execute("insert into marts.dim_contacts values (-1, 'ga-0', 'junk.io', true)")
     con.execute(
         "create table marts.dim_accounts as select distinct golden_account_id, "
-        "'acct' || golden_account_id || '.io' as account_domain from marts.dim_contacts where golden_account_id is not null"
+        "'acct' || golden_account_id || '.io' as account_domain from marts.dim_contacts "
+        "where golden_account_id is not null"
     )
     report = run_drift(con, registry, CONFIG, "run-1")
 
