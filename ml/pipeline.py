@@ -18,7 +18,7 @@ from .features import build_features, conversion_labels, feature_schema, fit_lab
 from .metrics import auc, expected_calibration_error
 from .registry import IncompatibleModelError, ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
 from .score_log import DEFAULT_TABLE, PruneReport, append_score_log, keep_days, prune_score_log, table_exists
-from .scoring import LeadScorer, features_from_log, train_scorer
+from .scoring import FEATURE_PREFIX, LeadScorer, features_from_log, train_scorer
 from .warehouse import load_lead_accounts, load_scoring_inputs
 
 PUBLISHED_TABLE = "ml.lead_scores"
@@ -230,22 +230,31 @@ def run_drift(
     con, registry: ModelRegistry, config: dict[str, Any], run_id: str, table: str = DEFAULT_TABLE
 ) -> pl.DataFrame | None:
     """PSI per feature and score of one logged run against its model's training reference (None: no reference)."""
-    # Not the reason texts (most of a run's bytes): the version, the scores and the logged features.
-    needed = [c for c in con.sql(f"select * from {table} limit 0").columns if c != "reasons"]
-    selected = ", ".join(f'"{c}"' for c in needed)
-    log = con.sql(f"select {selected} from {table} where run_id = ?", params=[run_id]).pl()
-    if log.is_empty():
+    versions = con.execute(f"select model_version from {table} where run_id = ? limit 1", [run_id]).fetchall()
+    if not versions:
         return None
-    version = log["model_version"][0]
+    version = versions[0][0]
     try:
         reference = registry.metadata(version).get("drift_reference")
     except RegistryError:  # an unregistered rules scorer has no reference
         reference = None
     if not reference:
         return None
-    frame = features_from_log(log).join(
-        log.select("contact_id", "fit_score", "intent_score", "combined_score"), on="contact_id", how="left"
-    )
+    # Only what the report compares: the referenced features and the scores (not the reason texts, most of a
+    # run's bytes, nor the features the reference does not hold).
+    logged = set(con.sql(f"select * from {table} limit 0").columns)
+    needed = [
+        "contact_id",
+        "feature_cutoff",
+        *(FEATURE_PREFIX + name for name in reference if FEATURE_PREFIX + name in logged),
+        "fit_score",
+        "intent_score",
+        "combined_score",
+    ]
+    selected = ", ".join(f'"{c}"' for c in dict.fromkeys(needed))
+    log = con.sql(f"select {selected} from {table} where run_id = ?", params=[run_id]).pl()
+    # The run's rows hold one lead each: its scores sit beside its logged features, row for row (no join).
+    frame = features_from_log(log).with_columns(log.select("fit_score", "intent_score", "combined_score"))
     drift = config["drift"]
     # Leads cluster in accounts: account-level columns are judged at the number of accounts (ml.drift).
     frame = frame.join(load_lead_accounts(con), on="contact_id", how="left")

@@ -70,12 +70,31 @@ def reason_text_expr(feature: str, columns: list[str]) -> pl.Expr:
     )
 
 
+def _first_by_rank(values: np.ndarray, k: int, largest: bool) -> np.ndarray:
+    """Column indices of the `k` largest (or smallest) values per row, in that order, ties to the lower column: the
+    first `k` columns of a stable sort (descending or ascending), found by `k` arg-max passes instead of sorting
+    every row. Values must be finite (a chosen column is set to an infinity so the next pass skips it)."""
+    work = values.copy()
+    chosen = np.empty((values.shape[0], k), dtype=np.intp)
+    rows = np.arange(values.shape[0])
+    for rank in range(k):
+        column = np.argmax(work, axis=1) if largest else np.argmin(work, axis=1)
+        chosen[:, rank] = column
+        work[rows, column] = -np.inf if largest else np.inf
+    return chosen
+
+
 def top_reasons(contributions: np.ndarray, n_positive: int = 3, n_negative: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Column indices of the largest positive and most negative contributions per row (-1 where too small)."""
     n, f = contributions.shape
     k_pos, k_neg = min(n_positive, f), min(n_negative, f)
-    pos = np.argsort(-contributions, axis=1, kind="stable")[:, :k_pos]
-    neg = np.argsort(contributions, axis=1, kind="stable")[:, :k_neg]
+    if np.isfinite(contributions).all():
+        # A few arg-max passes pick what the stable sorts below would put first, without sorting every row.
+        pos = _first_by_rank(contributions, k_pos, largest=True)
+        neg = _first_by_rank(contributions, k_neg, largest=False)
+    else:  # an infinity or NaN: the sorts' order (NaN last) is the rule
+        pos = np.argsort(-contributions, axis=1, kind="stable")[:, :k_pos]
+        neg = np.argsort(contributions, axis=1, kind="stable")[:, :k_neg]
     pos_val = np.take_along_axis(contributions, pos, axis=1)
     neg_val = np.take_along_axis(contributions, neg, axis=1)
     pos = np.where(pos_val >= MIN_ABS_CONTRIBUTION, pos, -1)
@@ -95,10 +114,14 @@ def reason_eligible(features: pl.DataFrame, names: list[str], contributions: np.
     contributions are still logged.)
     """
     out = contributions.copy()
-    for j, name in enumerate(names):
-        if _is_activity_count(name):
-            zero = features[name].cast(pl.Float64).fill_null(0.0).to_numpy() == 0
-            out[:, j] = np.where(zero & (out[:, j] > 0), 0.0, out[:, j])
+    counted = [j for j, name in enumerate(names) if _is_activity_count(name)]
+    if counted:
+        # Every count's "is zero" in one select (one column each, in `counted` order).
+        zero = features.select(
+            (pl.col(names[j]).cast(pl.Float64).fill_null(0.0) == 0).alias(f"_zero_{k}") for k, j in enumerate(counted)
+        ).to_numpy()
+        quoted = out[:, counted]
+        out[:, counted] = np.where(zero & (quoted > 0), 0.0, quoted)
     return out
 
 
@@ -115,24 +138,25 @@ def render_reasons(
         return pl.Series("reasons", [], dtype=pl.String)
     pos, neg = top_reasons(reason_eligible(features, names, contributions))
     slots = np.concatenate([pos, neg], axis=1)
-    slot_no = np.tile(np.arange(slots.shape[1]), n)
-    rows = np.repeat(np.arange(n), slots.shape[1])
-    feat = slots.ravel()
-    keep = feat >= 0
-    rows, slot_no, feat = rows[keep], slot_no[keep], feat[keep]
+    slot_count = slots.shape[1]
+    quoted_at = np.flatnonzero(slots.ravel() >= 0)  # (row, slot) cells that quote a feature, row by row
+    if quoted_at.size == 0:  # no contribution large enough anywhere
+        return pl.Series("reasons", [""] * n, dtype=pl.String)
+    rows, feat = quoted_at // slot_count, slots.ravel()[quoted_at]
     values = contributions[rows, feat]
     columns = features.columns
-    # One text column per slot, filled at the rows that slot quotes (reasons keep their slot order).
-    slot_texts = [pl.repeat(None, n, dtype=pl.String, eager=True).alias(f"slot_{s}") for s in range(slots.shape[1])]
-    for j in np.unique(feat):
-        m = feat == j
-        idx, slot_j = rows[m], slot_no[m]
+    # The quoting cells grouped by feature (one pass), so each phrase is rendered once for all of its rows.
+    by_feature = np.argsort(feat, kind="stable")
+    bounds = np.flatnonzero(np.diff(feat[by_feature])) + 1
+    pieces = []
+    for group in np.split(by_feature, bounds):
+        j = int(feat[group[0]])
         text_expr = reason_text_expr(names[j], columns)
         prefix = f"{prefixes[j]}: " if prefixes else ""
         # Only the columns the phrase reads, gathered at the quoting rows (not every feature of those rows).
-        quoted = features.select(list(dict.fromkeys(text_expr.meta.root_names())))[idx]
-        reason = (
-            pl.DataFrame({"_contribution": values[m]})
+        quoted = features.select(list(dict.fromkeys(text_expr.meta.root_names())))[rows[group]]
+        pieces.append(
+            pl.DataFrame({"_contribution": values[group]})
             .hstack(quoted)
             .select(
                 pl.concat_str(
@@ -146,9 +170,15 @@ def render_reasons(
             )
             .to_series()
         )
-        for s in np.unique(slot_j):
-            at = slot_j == s
-            slot_texts[s] = slot_texts[s].scatter(idx[at], reason.filter(pl.Series(at)))
+    texts = pl.concat(pieces, rechunk=True)
+    # Where each cell's phrase landed in `texts`; a cell quoting nothing gathers a null (dropped by the join).
+    position = np.full(n * slot_count, -1, dtype=np.int64)
+    position[quoted_at[by_feature]] = np.arange(by_feature.size)
+    position = position.reshape(n, slot_count)
+    slot_texts = [
+        texts.gather(pl.Series(position[:, s]).set(pl.Series(position[:, s] < 0), None)).alias(f"slot_{s}")
+        for s in range(slot_count)
+    ]
     return (
         pl.DataFrame(slot_texts)
         .select(pl.concat_str(pl.all(), separator="; ", ignore_nulls=True).fill_null("").alias("reasons"))

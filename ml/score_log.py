@@ -55,7 +55,9 @@ def append_score_log(con, rows: pl.DataFrame, table: str = DEFAULT_TABLE) -> int
     schema, _, name = table.rpartition(".")
     if schema:
         con.execute(f"create schema if not exists {schema}")
-    arrow_rows = rows.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
+    # Polars' own string layout (Arrow string views), read by DuckDB as it is: no copy of every text into
+    # large strings first (the reasons are most of a run's bytes). Read by DuckDB's replacement scan.
+    arrow_rows = rows.to_arrow(compat_level=pl.CompatLevel.newest())  # noqa: F841
     if not table_exists(con, table):
         con.execute(f"create table {table} as select * from arrow_rows")
         return rows.height

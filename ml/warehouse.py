@@ -145,11 +145,20 @@ class ScoringInputs:
     closed_deals: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
+# `contact_id` and `company_domain` of CONTACTS_SQL without its technologies: the same rows (its join with the
+# account technologies, one row per account, adds no rows), without aggregating every company's technology list.
+LEAD_ACCOUNTS_SQL = """
+select g.golden_contact_id as contact_id, coalesce(a.account_domain, g.website_domain) as company_domain
+from marts.dim_contacts g
+left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
+where not g.is_junk
+"""
+
+
 def load_lead_accounts(con) -> pl.DataFrame:
-    """`contact_id` (golden) -> `company_domain` of every lead: the account clusters drift is judged with."""
-    return _sorted_by_contact(
-        pl.from_arrow(con.sql(f"select contact_id, company_domain from ({CONTACTS_SQL})").to_arrow_table())
-    )
+    """`contact_id` (golden) -> `company_domain` of every lead, in no particular order: the account clusters drift
+    is judged with (joined by `contact_id`)."""
+    return pl.from_arrow(con.sql(LEAD_ACCOUNTS_SQL).to_arrow_table())
 
 
 def _sorted_by_contact(frame: pl.DataFrame) -> pl.DataFrame:

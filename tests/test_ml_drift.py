@@ -112,3 +112,59 @@ def test_a_column_that_varies_inside_an_account_only_past_the_first_rows_is_lead
     )
     row = drift_report(reference, with_null, cluster_column="company_domain").row(0, named=True)
     assert (row["rows"], row["effective_rows"]) == (25_000, 2_500)
+
+
+def test_run_drift_reads_only_the_referenced_columns_and_reports_as_on_the_whole_run(tmp_path):
+    import duckdb
+
+    from ml.drift import SCORE_COLUMNS
+    from ml.pipeline import run_drift
+    from ml.registry import ModelRegistry
+    from ml.score_log import append_score_log
+    from ml.scoring import features_from_log, rules_scorer
+
+    scored = _features(1200, seed=5)
+    scorer = rules_scorer(CONFIG, "test")
+    # A reference of some features only (the log holds more), and the scores.
+    schema = {"industry": "categorical", "employees": "numeric", "decayed_web_visit": "numeric"}
+    reference = build_reference(_features(2000, seed=6), scorer.score(_features(2000, seed=6)), schema)
+    registry = ModelRegistry(tmp_path / "models")
+    registry.save(scorer, {"drift_reference": reference})
+    con = duckdb.connect()
+    append_score_log(con, scorer.score_log(scored, run_id="run-1"))
+    append_score_log(con, scorer.score_log(_features(300, seed=8), run_id="run-2"))
+    ids = scored["contact_id"].to_list()
+    # Leads in accounts of about ten (one without an account, one junk record that is no lead).
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.dim_contacts as select unnest(?) as golden_contact_id, "
+        "unnest(?) as golden_account_id, unnest(?) as website_domain, false as is_junk",
+        [ids, [None if i == 0 else f"ga-{i // 10}" for i in range(len(ids))], [f"own{i}.io" for i in range(len(ids))]],
+    )
+    con.execute("insert into marts.dim_contacts values (-1, 'ga-0', 'junk.io', true)")
+    con.execute(
+        "create table marts.dim_accounts as select distinct golden_account_id, "
+        "'acct' || golden_account_id || '.io' as account_domain from marts.dim_contacts "
+        "where golden_account_id is not null"
+    )
+    report = run_drift(con, registry, CONFIG, "run-1")
+
+    # What the drift check compared before it read only the referenced columns: every logged feature and score,
+    # joined by lead, and each lead's account domain.
+    log = con.sql("select * exclude (reasons) from ml.score_log where run_id = 'run-1'").pl()
+    frame = features_from_log(log).join(log.select("contact_id", *SCORE_COLUMNS), on="contact_id", how="left")
+    accounts = con.sql(
+        "select g.golden_contact_id as contact_id, coalesce(a.account_domain, g.website_domain) as company_domain "
+        "from marts.dim_contacts g left join marts.dim_accounts a using (golden_account_id) where not g.is_junk"
+    ).pl()
+    expected = drift_report(
+        reference,
+        frame.join(accounts, on="contact_id", how="left"),
+        warn=DRIFT["warn_psi"],
+        block=DRIFT["block_psi"],
+        noise_quantile=DRIFT["noise_quantile"],
+        cluster_column="company_domain",
+    )
+    assert report.equals(expected)
+    assert sorted(report["column"].to_list()) == sorted([*schema, *SCORE_COLUMNS])
+    assert run_drift(con, registry, CONFIG, "no-such-run") is None

@@ -1,5 +1,6 @@
 """Reply classifier: rules catch opt-outs and legal threats, low confidence goes to a human."""
 
+import numpy as np
 import pytest
 
 from ml.replies import NEEDS_HUMAN, ReplyClassifier, classification_report, macro_f1, rule_class
@@ -82,3 +83,59 @@ def test_report_counts_needs_human_as_a_miss():
 def test_unknown_class_is_rejected():
     with pytest.raises(ValueError, match="unknown reply classes"):
         ReplyClassifier().fit(["hi"], ["maybe"])
+
+
+def _repeated_training_set() -> tuple[list[str], list[str]]:
+    """TRAIN with its texts repeated unevenly (canned replies), interleaved, plus a few one-off texts."""
+    texts, classes = [], []
+    for k in range(7):
+        for i, (text, cls) in enumerate(TRAIN):
+            if (i + k) % 3:
+                texts.append(text)
+                classes.append(cls)
+        texts.append(f"One-off reply number {k}, maybe later.")
+        classes.append("not_now")
+    return texts, classes
+
+
+@pytest.mark.parametrize("settings", [{"ngram_range": (1, 2)}, {"analyzer": "char_wb", "ngram_range": (3, 5)}])
+def test_distinct_text_vectorizer_counts_each_text_once_and_equals_tfidf(settings, monkeypatch):
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ml.replies import DistinctTextTfidfVectorizer
+
+    texts, _ = _repeated_training_set()
+    plain = TfidfVectorizer(min_df=2, sublinear_tf=True, **settings)
+    expected = plain.fit_transform(texts)
+    analysed = []
+    distinct = DistinctTextTfidfVectorizer(min_df=2, sublinear_tf=True, **settings)
+    original = distinct.build_analyzer
+
+    def counting_analyzer():
+        analyze = original()
+        return lambda doc: analysed.append(doc) or analyze(doc)
+
+    monkeypatch.setattr(distinct, "build_analyzer", counting_analyzer)
+    got = distinct.fit_transform(texts)
+    assert sorted(analysed) == sorted(set(texts))  # each distinct text split into n-grams once
+    assert distinct.vocabulary_ == plain.vocabulary_ and np.array_equal(distinct.idf_, plain.idf_)
+    assert sparse.issparse(got) and type(got) is type(expected)
+    for part in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(got, part), getattr(expected, part))
+        assert getattr(got, part).dtype == getattr(expected, part).dtype
+    assert (distinct.transform(texts) != plain.transform(texts)).nnz == 0
+
+
+def test_reply_model_on_repeated_texts_is_the_model_on_every_text():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts, classes = _repeated_training_set()
+    ours = ReplyClassifier(min_confidence=0.5).fit(texts, classes)
+    plain = ReplyClassifier(min_confidence=0.5)
+    for _, vectorizer in plain.pipeline.named_steps["features"].transformer_list:
+        vectorizer.__class__ = TfidfVectorizer  # the vectorizer before distinct texts were counted once
+    plain.fit(texts, classes)
+    assert np.array_equal(ours.pipeline.named_steps["model"].coef_, plain.pipeline.named_steps["model"].coef_)
+    probe = [*texts, "Totally new text about pricing next week"]
+    assert np.array_equal(ours.pipeline.predict_proba(probe), plain.pipeline.predict_proba(probe))
