@@ -18,9 +18,15 @@ import polars as pl
 
 from .features import FIT_FEATURES, build_features, intent_features
 
+# A lead's account domain, and the leads (golden contacts) beside their accounts: shared by CONTACTS_SQL and
+# LEAD_ACCOUNTS_SQL, so the drift check's account clusters are the scoring inputs' own.
+_COMPANY_DOMAIN = "coalesce(a.account_domain, g.website_domain) as company_domain"
+_LEADS_WITH_ACCOUNTS = """from marts.dim_contacts g
+left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id"""
+
 # One row per lead, in no particular order: `load_scoring_inputs` sorts the frame by `contact_id` (a unique key);
 # DuckDB's sort of these wide rows with their technology lists cost more than polars' sort of the frame.
-CONTACTS_SQL = """
+CONTACTS_SQL = f"""
 with account_techs as (
     select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
     from marts.account_crosswalk x
@@ -31,9 +37,8 @@ with account_techs as (
 select g.golden_contact_id as contact_id, g.email, g.job_title, g.role_category, g.seniority,
        coalesce(g.country_code, a.country_code) as country_code,
        a.industry, a.number_of_employees as employees, t.technologies,
-       coalesce(a.account_domain, g.website_domain) as company_domain
-from marts.dim_contacts g
-left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
+       {_COMPANY_DOMAIN}
+{_LEADS_WITH_ACCOUNTS}
 left join account_techs t on t.golden_account_id = g.golden_account_id
 where not g.is_junk
 """
@@ -147,10 +152,9 @@ class ScoringInputs:
 
 # `contact_id` and `company_domain` of CONTACTS_SQL without its technologies: the same rows (its join with the
 # account technologies, one row per account, adds no rows), without aggregating every company's technology list.
-LEAD_ACCOUNTS_SQL = """
-select g.golden_contact_id as contact_id, coalesce(a.account_domain, g.website_domain) as company_domain
-from marts.dim_contacts g
-left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
+LEAD_ACCOUNTS_SQL = f"""
+select g.golden_contact_id as contact_id, {_COMPANY_DOMAIN}
+{_LEADS_WITH_ACCOUNTS}
 where not g.is_junk
 """
 
