@@ -18,9 +18,8 @@
 {%- endmacro %}
 
 {#- When the dbt run writing a row started (UTC, a naive timestamp like `_loaded_at`): the `_staged_at` column of
-    the incremental staging models of events, product usage and vendor enrichment, whose generic tests given it as
-    `written_at` check only the latest run's rows on an hourly run (tests/generic). Bookkeeping: a rebuild stamps
-    every row alike. -#}
+    the incremental event staging models, whose generic tests given it as `written_at` check only the latest run's
+    rows on an hourly run (tests/generic). Bookkeeping: a rebuild stamps every row alike. -#}
 {% macro run_started_stamp() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}

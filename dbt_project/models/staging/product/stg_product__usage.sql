@@ -1,13 +1,7 @@
 -- Daily product usage: one row per (account_domain, usage_date), latest load wins.
 -- Incremental: usage rows are append-only and the latest load wins, so each run stages only the rows loaded since
 -- the last (delete+insert replaces the days they restate).
--- `_staged_at` stamps the rows each run writes: the test of usage_id checks the latest run's rows against the table.
-{{ config(
-    materialized='incremental',
-    unique_key='usage_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns'
-) }}
+{{ config(materialized='incremental', unique_key='usage_id', incremental_strategy='delete+insert') }}
 with source as not materialized (
     select * from {{ source('product', 'usage') }}
     {{ loaded_since_last_run() }}
@@ -37,7 +31,6 @@ select
     extra_columns,
     _source_file,
     _source_line,
-    _loaded_at,
-    {{ run_started_stamp() }} as _staged_at
+    _loaded_at
 from latest
 where _account_domain is not null and _usage_date is not null

@@ -1,10 +1,8 @@
 -- Enrichment payloads exploded to one row per (payload_id, field_name) with value, confidence, as_of.
 -- Incremental: each run explodes again only the payloads with a row loaded since the last run (all their versions
 -- compete for latest), replacing every field row of those payloads.
--- `_staged_at` stamps the rows each run writes: the test of enrichment_field_id checks the latest run's rows against
--- the table.
 {{ config(materialized='incremental', unique_key='payload_id', incremental_strategy='delete+insert',
-          on_schema_change='append_new_columns', meta={'row_key': 'enrichment_field_id'}) }}
+          meta={'row_key': 'enrichment_field_id'}) }}
 with source as (
     {{ versions_of_records_loaded_since_last_run(source('vendors', 'enrichment'), 'trim(payload_id)') }}
 ),
@@ -71,6 +69,5 @@ select
     {{ to_utc_timestamp(json_text('_field', 'as_of')) }} as as_of,
     _source_file,
     _source_line,
-    _loaded_at,
-    {{ run_started_stamp() }} as _staged_at
+    _loaded_at
 from parts
