@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -125,6 +126,43 @@ def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_pa
     assert all(golden == f"gc-{record}" for record, golden in clusters)  # the dev contacts are all different people
 
 
+def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_warehouse, tmp_path):
+    """The email events' id and email tests are given `written_at: _staged_at`: on a table written by several runs a
+    duplicate id or a malformed email in the latest run's rows fails them; in an earlier run's rows alone (that
+    run's tests checked them) it is not looked at again. Written by one run, every row is checked."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+
+    def failing_tests(*statements: str) -> set[str]:
+        con = duckdb.connect(str(warehouse))
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+        result = run_dbt(warehouse, tmp_path, "test", "--select", "stg_email__events")
+        failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
+        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
+        return {name.split("_stg_email__events")[0] for name in failed}
+
+    table = "staging.stg_email__events"
+    earlier, latest = "timestamp '2026-01-01 00:00:00'", "timestamp '2026-01-02 00:00:00'"
+    copy_of_a_row = f"insert into {table} select * replace ({{}}) from {table} order by event_id limit 1"
+    # One run's rows: a repeated id and a malformed email are found.
+    assert failing_tests(
+        copy_of_a_row.format("'Bad@Example.com' as email"),
+    ) == {"unique_by_latest_write", "is_normalized_email"}
+    # The same rows as an earlier run's, and a latest run bringing a new event: nothing of the latest run is wrong.
+    assert failing_tests(
+        f"update {table} set _staged_at = {earlier}",
+        copy_of_a_row.format(f"'e-new' as event_id, 'new@example.com' as email, {latest} as _staged_at"),
+    ) == set()
+    # The latest run repeats an earlier run's event id, with a malformed email.
+    assert failing_tests(
+        copy_of_a_row.format(f"'Bad2@Example.com' as email, {latest} as _staged_at"),
+    ) == {"unique_by_latest_write", "is_normalized_email"}
+
+
 def _manifest(dbt_manifest) -> dict:
     import json
 
@@ -157,7 +195,7 @@ def test_every_incremental_model_has_tests_on_its_unique_key(dbt_manifest):
     for test in (n for n in nodes if n["resource_type"] == "test" and n.get("attached_node")):
         metadata = test.get("test_metadata") or {}
         kwargs = metadata.get("kwargs") or {}
-        if metadata.get("name") == "unique":
+        if metadata.get("name") in ("unique", "unique_by_latest_write"):
             tested.setdefault(test["attached_node"], set()).add((kwargs["column_name"],))
         elif metadata.get("name") == "unique_combination":
             columns = kwargs.get("columns") or (kwargs.get("arguments") or {}).get("columns")

@@ -17,6 +17,13 @@
 {% endif %}
 {%- endmacro %}
 
+{#- When the dbt run writing a row started (UTC, a naive timestamp like `_loaded_at`): the `_staged_at` column of
+    the incremental event staging models, whose generic tests given it as `written_at` check only the latest run's
+    rows on an hourly run (tests/generic). Bookkeeping: a rebuild stamps every row alike. -#}
+{% macro run_started_stamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
 {#- In an incremental model keyed by record id whose latest version is chosen by the record's own modification
     time: every version of each record with a row loaded since the last run, so that the latest version is chosen
     among all of them (an older version exported again later never replaces a newer one). The whole source on the

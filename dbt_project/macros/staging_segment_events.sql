@@ -60,6 +60,7 @@ select
     context,
     _source_file,
     _source_line,
-    _loaded_at
+    _loaded_at,
+    {{ run_started_stamp() }} as _staged_at
 from typed
 {%- endmacro %}

@@ -69,6 +69,8 @@ escalations as (
     group by t.golden_account_id
 ),
 
+-- Only the 56 days the aggregates read (an account without a day in them has no row here, the same NULLs as a row
+-- of empty filtered aggregates after the left join below): at 1M ~11% of the 2.7M usage rows reach the join.
 usage as (
     select
         a.golden_account_id,
@@ -81,20 +83,28 @@ usage as (
     from {{ ref('stg_product__usage') }} as u
     inner join {{ ref('dim_accounts') }} as a on a.account_domain = u.account_domain
     cross join as_of
-    where u.usage_date <= cast(as_of.as_of as date)
+    where u.usage_date <= cast(as_of.as_of as date) and u.usage_date > cast(as_of.as_of as date) - 56
     group by a.golden_account_id
 ),
 
+-- Each activity or meeting once per company it names: unnested in the select list (the same rows as a lateral
+-- unnest, without DuckDB's delim join over every row: ~1.3 s of CPU at 1M).
 touches as (
     select r.golden_account_id, a.activity_id as touch_id, a.activity_type as touch_kind, a.activity_at as touched_at
-    from {{ ref('stg_hubspot__activities') }} as a, unnest(a.associated_company_ids) as u(company_id)
-    inner join account_of_record as r on r.company_id = u.company_id
-    where a.activity_type in ('CALL', 'EMAIL', 'MEETING')
+    from (
+        select activity_id, activity_type, activity_at, unnest(associated_company_ids) as company_id
+        from {{ ref('stg_hubspot__activities') }}
+        where activity_type in ('CALL', 'EMAIL', 'MEETING')
+    ) as a
+    inner join account_of_record as r on r.company_id = a.company_id
     union all
     select r.golden_account_id, m.meeting_id, 'MEETING', m.meeting_start_at
-    from {{ ref('stg_hubspot__meetings') }} as m, unnest(m.associated_company_ids) as u(company_id)
-    inner join account_of_record as r on r.company_id = u.company_id
-    where m.meeting_outcome = 'COMPLETED'
+    from (
+        select meeting_id, meeting_start_at, unnest(associated_company_ids) as company_id
+        from {{ ref('stg_hubspot__meetings') }}
+        where meeting_outcome = 'COMPLETED'
+    ) as m
+    inner join account_of_record as r on r.company_id = m.company_id
 ),
 
 last_touch as (

@@ -16,11 +16,15 @@ replies as (
         and e.occurred_at > as_of.as_of - to_days({{ var('meeting_request_lookback_days') }})
 ),
 
+-- The meetings' contact ids unnested in the select list (a lateral unnest is a delim join over every meeting).
 meetings as (
     select x.golden_contact_id, m.meeting_id, m.created_at, m.meeting_start_at
-    from {{ ref('stg_hubspot__meetings') }} as m, unnest(m.associated_contact_ids) as u(contact_id)
-    inner join {{ ref('contact_crosswalk') }} as x on x.source_record_id = u.contact_id
-    where coalesce(m.meeting_outcome, 'SCHEDULED') <> 'CANCELED'
+    from (
+        select meeting_id, created_at, meeting_start_at, unnest(associated_contact_ids) as contact_id
+        from {{ ref('stg_hubspot__meetings') }}
+        where coalesce(meeting_outcome, 'SCHEDULED') <> 'CANCELED'
+    ) as m
+    inner join {{ ref('contact_crosswalk') }} as x on x.source_record_id = m.contact_id
 )
 
 select

@@ -26,11 +26,16 @@ engaged as (
     where e.event_type in ('open', 'click', 'reply') and e.occurred_at > as_of.as_of - interval 30 day
         and e.occurred_at <= as_of.as_of
     union
+    -- the meetings' contact ids unnested in the select list (a lateral unnest is a delim join over every meeting)
     select distinct x.golden_contact_id
-    from {{ ref('stg_hubspot__meetings') }} as m, unnest(m.associated_contact_ids) as u(contact_id)
-    inner join {{ ref('contact_crosswalk') }} as x on x.source_record_id = u.contact_id
+    from (
+        select meeting_start_at, unnest(associated_contact_ids) as contact_id
+        from {{ ref('stg_hubspot__meetings') }}
+        where meeting_outcome = 'COMPLETED'
+    ) as m
+    inner join {{ ref('contact_crosswalk') }} as x on x.source_record_id = m.contact_id
     cross join as_of
-    where m.meeting_outcome = 'COMPLETED' and m.meeting_start_at > as_of.as_of - interval 30 day
+    where m.meeting_start_at > as_of.as_of - interval 30 day
 ),
 
 deal_state as (

@@ -3,17 +3,24 @@
 -- domains). Each carries the evidence per field (comparison level, weight, both values) and is ranked by
 -- expected value: approving it gains a merge with probability p and costs var('er_false_merge_cost') missed
 -- merges with probability 1 - p, so the queue's daily cap takes the most valuable first.
-with pairs as (
-    select * from {{ ref('int_entities__contact_pairs') }}
-    where decision in ('review', 'auto_merge')
+-- The pairs across two golden contacts first, then the records of those pairs alone: joining every record (1M at
+-- 1M contacts, all their columns, as a CTE read twice) to the ~98k auto-merge pairs before the cluster filter was
+-- most of the model's time.
+with clusters as (
+    select record_id, golden_contact_id from {{ ref('int_entities__contact_clusters') }}
+),
+
+pairs as (
+    select p.*, lc.golden_contact_id as left_golden_contact_id, rc.golden_contact_id as right_golden_contact_id
+    from {{ ref('int_entities__contact_pairs') }} as p
+    inner join clusters as lc on lc.record_id = p.left_id
+    inner join clusters as rc on rc.record_id = p.right_id
+    where p.decision in ('review', 'auto_merge') and lc.golden_contact_id <> rc.golden_contact_id
 ),
 
 records as (
     select * from {{ ref('int_entities__contact_records') }}
-),
-
-clusters as (
-    select record_id, golden_contact_id from {{ ref('int_entities__contact_clusters') }}
+    where record_id in (select left_id from pairs union all select right_id from pairs)
 ),
 
 proposals as (
@@ -22,8 +29,8 @@ proposals as (
         'contact' as entity_type,
         p.left_id as left_record_id,
         p.right_id as right_record_id,
-        lc.golden_contact_id as left_golden_contact_id,
-        rc.golden_contact_id as right_golden_contact_id,
+        p.left_golden_contact_id,
+        p.right_golden_contact_id,
         case
             when p.decision = 'auto_merge' then 'blocked_by_cluster_guard'
             when not coalesce(p.corroborated, true) then 'needs_corroboration'
@@ -57,9 +64,6 @@ proposals as (
     from pairs as p
     inner join records as l on l.record_id = p.left_id
     inner join records as r on r.record_id = p.right_id
-    inner join clusters as lc on lc.record_id = p.left_id
-    inner join clusters as rc on rc.record_id = p.right_id
-    where lc.golden_contact_id <> rc.golden_contact_id
 )
 
 select

@@ -1,7 +1,13 @@
 -- Email engagement events: one row per event_id (latest load wins).
 -- Incremental: events are append-only, so each run stages only rows loaded since the last (latest load wins).
 -- An id padded with spaces names the same event (deduplicated on the trimmed id, the key it is stored under).
-{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
+-- `_staged_at` stamps the rows each run writes: the tests of the event id and the email check the latest run's rows.
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 with source as not materialized (
     select * from {{ source('email', 'email_events') }}
     {{ loaded_since_last_run() }}
@@ -36,5 +42,6 @@ select
     {{ normalize_code('bounce_type') }} as bounce_type,
     _source_file,
     _source_line,
-    _loaded_at
+    _loaded_at,
+    {{ run_started_stamp() }} as _staged_at
 from checked

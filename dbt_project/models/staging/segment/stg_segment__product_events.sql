@@ -1,4 +1,10 @@
 -- Product Segment events (track): one row per messageId; account_domain from properties.account_domain.
 -- Incremental: events are append-only, so each run stages only rows loaded since the last (latest load wins).
-{{ config(materialized='incremental', unique_key='message_id', incremental_strategy='delete+insert') }}
+-- `_staged_at` stamps the rows each run writes: the tests of the message id and the email check the latest run's rows.
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
 {{ staging_segment_events(source('segment', 'product_events')) }}
