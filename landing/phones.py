@@ -76,13 +76,13 @@ def to_e164(text: str | None, region: str | None) -> str | None:
     """
     if text is None:
         return None
-    plus = _PLUS_DIGITS.fullmatch(text) is not None
-    if plus or (_NATIONAL_DIGITS.fullmatch(text) and not text.startswith("00") and not _TRUNK_HINT.search(text)):
-        digits = text.translate(_NOT_DIGITS)[plus:]
-        if 3 <= len(digits) <= 20:
-            number = _digits_read(digits, plus, region)
-            if number is not _GENERAL_PATH:
-                return _e164(number)
+    # '00' and a country code is '+' and it (the one change `_read`'s cleaning makes to the shapes read here).
+    shape = _INTERNATIONAL_00.sub("+", text) if text.startswith("00") else text
+    plus = _PLUS_DIGITS.fullmatch(shape) is not None
+    if plus or (_NATIONAL_DIGITS.fullmatch(shape) and not shape.startswith("00") and not _TRUNK_HINT.search(shape)):
+        number = _digits_read(shape.translate(_NOT_DIGITS)[plus:], plus, region)
+        if number is not _GENERAL_PATH:
+            return _e164(number)
     return _e164(_read(text, region))
 
 
@@ -94,7 +94,7 @@ def _read(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     # '(0)' is the trunk prefix the writer would dial at home (DE, GB, BR): read without it. Where the country
     # has no trunk prefix, it may be the first digit of the number (Italy: +39 (0)6 ... is +39 06 ...): kept
     # when that reads as a valid number (Spain and Poland have none starting with 0: a writer's habit).
-    number = _parse_possible(_TRUNK_HINT.sub(" ", cleaned), region)
+    number = _parse_possible_plus_digits_first(_TRUNK_HINT.sub(" ", cleaned), region)
     if number is None or _trunk_prefix(number.country_code) is None:
         kept = _parse_possible(cleaned, region)
         if kept is not None and phonenumbers.is_valid_number(kept):
@@ -108,9 +108,9 @@ def _e164(number: phonenumbers.PhoneNumber | None) -> str | None:
 
 def _digits_read(digits: str, plus: bool, region: str | None) -> phonenumbers.PhoneNumber | None | object:
     """What the general path gives for a text of `_PLUS_DIGITS` (`plus`) or `_NATIONAL_DIGITS` whose digits are
-    `digits` (3-20), read with phonenumbers' own steps but those with nothing to do on such a text;
-    `_GENERAL_PATH` for a '+' whose first 1-3 digits are no calling code (phonenumbers then reads the digits in
-    `region`) or metadata `parse` would fail on.
+    `digits`, read with phonenumbers' own steps but those with nothing to do on such a text; `_GENERAL_PATH` for
+    fewer than 3 or more than 20 digits, a '+' whose first 1-3 digits are no calling code (phonenumbers then reads
+    the digits in `region`) or metadata `parse` would fail on.
 
     The steps `phonenumbers.parse` takes on such a text and why they are skipped: none of the cleaning regexes of
     `_read` changes its digits (spaces only collapse; no letters, no '00' start, no '(0)'); the possible number
@@ -120,6 +120,8 @@ def _digits_read(digits: str, plus: bool, region: str | None) -> phonenumbers.Ph
     (after a leading '+'), so it is given the digits. From there it is `parse`'s own code: the region check, the
     calling code, the metadata, the national prefix, the lengths and the Italian leading zeros; then
     `_possible`. tests/test_phones.py compares both paths on every calling code."""
+    if not 3 <= len(digits) <= 20:
+        return _GENERAL_PATH
     region = region.strip().upper() if region else None
     if plus:
         country_code, national = phonenumberutil._extract_country_code(digits)
@@ -176,6 +178,16 @@ def _parse_possible(text: str, region: str | None) -> phonenumbers.PhoneNumber |
     except phonenumbers.NumberParseException:
         return None
     return _possible(number)
+
+
+def _parse_possible_plus_digits_first(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """`_parse_possible`, by `_digits_read` when `text` is '+' and digits with spaces (`+49  30 1234567`, a '(0)'
+    taken out)."""
+    if _PLUS_DIGITS.fullmatch(text):
+        number = _digits_read(text.translate(_NOT_DIGITS)[1:], True, region)
+        if number is not _GENERAL_PATH:
+            return number
+    return _parse_possible(text, region)
 
 
 def _possible(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber | None:

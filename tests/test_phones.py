@@ -128,9 +128,11 @@ def test_the_arrow_form_matches_the_scalar_form():
     ]
 
 
-def _general(text, region):
-    """`to_e164` by the general path alone (every text through the cleaning regexes and `phonenumbers.parse`)."""
-    return phones._e164(phones._read(text, region))
+def _general(texts, region):
+    """`to_e164` of each text by the general path alone (the cleaning regexes and `phonenumbers.parse`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(phones, "_parse_possible_plus_digits_first", phones._parse_possible)
+        return [phones._e164(phones._read(text, region)) for text in texts]
 
 
 def _digit_texts():
@@ -157,6 +159,8 @@ def _digit_texts():
                 yield national
                 yield f"({national[:3]}) {national[3:6]}-{national[6:]}".rstrip("-) ")
                 yield f"{code}.{national[:4]}.{national[4:]}".rstrip(".")
+                yield f"00{code} {national}"
+                yield f"+{code} (0){national[:3]} {national[3:]}".rstrip()
 
 
 @pytest.mark.parametrize("region", [None, "", "de", "US", " gb ", "IT", "AR", "001", "XX"])
@@ -165,8 +169,8 @@ def test_the_fast_path_reads_as_the_general_path(region):
     result for every calling code, national prefix, length and region, read either way."""
     texts = list(dict.fromkeys(_digit_texts()))
     fast = sum(1 for t in texts if phones._PLUS_DIGITS.fullmatch(t) or phones._NATIONAL_DIGITS.fullmatch(t))
-    assert fast > 0.9 * len(texts)
-    assert [to_e164(t, region) for t in texts] == [_general(t, region) for t in texts]
+    assert fast > 0.6 * len(texts)
+    assert [to_e164(t, region) for t in texts] == _general(texts, region)
 
 
 @pytest.mark.parametrize(
@@ -201,8 +205,18 @@ def test_the_fast_path_reads_as_the_general_path(region):
         "030 1234567)",
         "(030 1234567",
         "+1 (415) 555 0123",
+        "00 44 20 7946 0958",
+        "00\t44 20 7946 0958",
+        "00-44 20 7946 0958",
+        "0044-20-7946-0958",
+        "000 44 20 7946 0958",
+        "+44 (0)20 7946 0958",
+        "+44 (0) 20 7946 0958",
+        "+39 (0)6 1234 5678",
+        "+34 (0)912 345 678",
+        "+44 (0)20-7946-0958",
     ],
 )
 @pytest.mark.parametrize("region", [None, "DE", "US", "IT", "001", "XX"])
 def test_the_fast_path_edges_read_as_the_general_path(text, region):
-    assert to_e164(text, region) == _general(text, region)
+    assert [to_e164(text, region)] == _general([text], region)
