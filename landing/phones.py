@@ -12,7 +12,9 @@ ranges, and a CRM's numbers are not ours to judge by range either; a number of a
 
 In the warehouse, dbt's staging calls it as the DuckDB scalar function `phone_e164(text, region)` (the
 `normalize_phone` macro), registered on dbt's connection by `landing.dbt_plugin` (see dbt_project/profiles.yml):
-an Arrow UDF taking a batch of rows at a time, parsing each distinct (text, region) once per process.
+an Arrow UDF taking a batch of rows at a time, parsing each distinct (text, region) once per process. Most
+numbers are written as plain digits ('+' and digits with spaces, national digits with spaces, hyphens, dots or
+parentheses): those skip the parsing steps that do nothing to them (`_digits_read`; ~half the CPU at 1M contacts).
 """
 
 from __future__ import annotations
