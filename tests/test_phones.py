@@ -126,3 +126,97 @@ def test_the_arrow_form_matches_the_scalar_form():
     assert phones.to_e164_arrow(texts, regions).to_pylist() == [
         to_e164(t, r) for t, r in zip(texts.to_pylist(), regions.to_pylist(), strict=True)
     ]
+
+
+def _general(texts, region):
+    """`to_e164` of each text by the general path alone (the cleaning regexes and `phonenumbers.parse`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(phones, "_parse_possible_plus_digits_first", phones._parse_possible)
+        return [phones._e164(phones._read(text, region)) for text in texts]
+
+
+def _digit_texts():
+    """Texts of the fast path's shapes: '+' and every calling code (and codes no country has) followed by national
+    parts of every length up to past the longest, with and without a national prefix, leading zeros, one digit
+    repeated; and the same digits written nationally with spaces, hyphens, dots and parentheses."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(14)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE) + [0, 28, 999]
+    for code in codes:
+        prefixes = {"", "0", "00", "011"}
+        for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+            if metadata is not None and metadata.national_prefix:
+                prefixes.add(metadata.national_prefix)
+        for prefix in prefixes:
+            rests = ["".join(rng.choice("0123456789") for _ in range(length)) for length in range(0, 19, 3)]
+            for national in [prefix + rest for rest in rests] + [prefix + "7" * 9]:
+                yield f"+{code}{national}"
+                yield f"+{code} {national[:3]} {national[3:]}".rstrip()
+                yield national
+                yield f"({national[:3]}) {national[3:6]}-{national[6:]}".rstrip("-) ")
+                yield f"{code}.{national[:4]}.{national[4:]}".rstrip(".")
+                yield f"00{code} {national}"
+                yield f"+{code} (0){national[:3]} {national[3:]}".rstrip()
+
+
+@pytest.mark.parametrize("region", [None, "", "de", "US", " gb ", "IT", "AR", "001", "XX"])
+def test_the_fast_path_reads_as_the_general_path(region):
+    """The common digit shapes skip steps of the general path that do nothing to them (`_digits_read`): the same
+    result for every calling code, national prefix, length and region, read either way."""
+    texts = list(dict.fromkeys(_digit_texts()))
+    fast = sum(1 for t in texts if phones._PLUS_DIGITS.fullmatch(t) or phones._NATIONAL_DIGITS.fullmatch(t))
+    assert fast > 0.6 * len(texts)
+    assert [to_e164(t, region) for t in texts] == _general(texts, region)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+",
+        "+1",
+        "+12",
+        "+123",
+        "+ 49 30 1234567",
+        "+49 30 1234567 ",
+        " +49 30 1234567",
+        "+49  30  1234567",
+        "+0301234567",
+        "+999 1234567",
+        "00 49 30 1234567",
+        "0049301234567",
+        "(0)30 1234567",
+        "030 (0) 1234567",
+        "(030) 1234567",
+        "030-123-4567",
+        "030.123.4567",
+        "12",
+        "1-2",
+        "123",
+        "1" * 20,
+        "1" * 21,
+        "+" + "4" * 20,
+        "+" + "49" * 11,
+        "((030)) 1234567",
+        "030 1234567-",
+        "030 1234567)",
+        "(030 1234567",
+        "+1 (415) 555 0123",
+        "00 44 20 7946 0958",
+        "00\t44 20 7946 0958",
+        "00-44 20 7946 0958",
+        "0044-20-7946-0958",
+        "000 44 20 7946 0958",
+        "+44 (0)20 7946 0958",
+        "+44 (0) 20 7946 0958",
+        "+39 (0)6 1234 5678",
+        "+34 (0)912 345 678",
+        "+44 (0)20-7946-0958",
+    ],
+)
+@pytest.mark.parametrize("region", [None, "DE", "US", "IT", "001", "XX"])
+def test_the_fast_path_edges_read_as_the_general_path(text, region):
+    assert [to_e164(text, region)] == _general([text], region)

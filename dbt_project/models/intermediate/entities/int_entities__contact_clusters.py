@@ -8,14 +8,14 @@ records and pairs of the touched clusters and of the carried-over clusters an au
 alone gives exactly what drawing every record would. Their rows are replaced (`delete+insert` on record_id); the
 post-hook deletes records that left the CRM export. The first build, a full refresh (`dbt build --full-refresh`,
 `actionhouse refresh --full-refresh`) and a run after the match parameters were estimated again (all pairs
-re-scored) cluster everything.
+re-scored) cluster everything, from the stored matching features (`int_entities__contact_match_features`).
 """
 
 import polars as pl
 
 from landing.warehouse import column_names, rows_with_ids
 from matching.contacts import prepare_contact_features
-from matching.resolve import clusters_to_redraw, recluster_contacts
+from matching.resolve import FEATURE_BOOKKEEPING, clusters_to_redraw, recluster_contacts
 
 
 def _previous_clusters(dbt, session) -> pl.DataFrame | None:
@@ -50,7 +50,13 @@ def model(dbt, session):
     version = session.execute(f"select max(parameters_version) from {pairs_sql}").fetchall()[0][0]
     # New match parameters re-scored every pair, so every cluster is drawn again from them.
     if previous is None or previous.is_empty() or not previous["parameters_version"].eq_missing(version).all():
-        features = prepare_contact_features(session.sql(f"select * from {records_sql}").pl())
+        # Every record's features as `prepare_contact_features` gives them: the stored matching features (written
+        # before the pairs read here, the same as computing them from the records; ~17 s of CPU less at 1M).
+        stored = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
+        not_features = ", ".join((*FEATURE_BOOKKEEPING, "switchboard_d"))
+        features = session.sql(
+            f"select * exclude ({not_features}) from {stored} where not is_removed order by record_id"
+        ).pl()
         # Only auto-merge pairs link (`matching.resolve`), and only these columns are read: not the ~7M scored
         # pairs of 1M contacts with their 24 columns (clustering sorts its edges, so the order read is moot).
         links = session.sql(
