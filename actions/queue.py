@@ -122,7 +122,7 @@ class DecisionQueue:
                     sa.select(actions.c.slot_key, actions.c.action_id, actions.c.state).where(
                         actions.c.workflow == str(workflow)
                     )
-                ).all()
+                )
                 for slot, action_id, state in rows:
                     if slot in wanted:
                         found.setdefault(slot, []).append((action_id, State(state)))

@@ -99,7 +99,7 @@ class SuppressionList:
                 (k, v, s, r)
                 for k, v, s, r in con.execute(
                     sa.select(suppressions.c.kind, suppressions.c.value, suppressions.c.scope, suppressions.c.reason)
-                ).all()
+                )
             }
             for entry in entries:
                 value = normalize_value(entry.kind, entry.value)
@@ -128,9 +128,8 @@ class SuppressionList:
         maps: dict[tuple[str, str], dict[str, str]] = {(k, s): {} for k in KINDS for s in SCOPES}
         query = sa.select(suppressions.c.kind, suppressions.c.value, suppressions.c.scope, suppressions.c.reason)
         with self.engine.connect() as con:
-            rows = con.execute(query.order_by(suppressions.c.suppression_id)).all()
-        for kind, value, scope, reason in rows:
-            maps[(kind, scope)].setdefault(value, reason)
+            for kind, value, scope, reason in con.execute(query.order_by(suppressions.c.suppression_id)):
+                maps[(kind, scope)].setdefault(value, reason)
         return SuppressionSnapshot(
             emails=maps[("email", "all")],
             domains=maps[("domain", "all")],
