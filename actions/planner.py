@@ -383,11 +383,15 @@ def _plan(
                 proposals = enrolments.drop_rejected(proposals, live_slots)
             result.candidates[workflow] = len(proposals)
             fresh = []
+            once_ever, sequences = workflow in ONCE_EVER, workflow == Workflow.SEQUENCES
             for proposal in proposals:
-                held = existing_slots.get(proposal.slot_key, [])
-                if workflow == Workflow.SEQUENCES:
+                held = existing_slots.get(proposal.slot_key)
+                if not held:  # most candidates' slots are free (an empty slot needs no further test)
+                    fresh.append(proposal)
+                    continue
+                if sequences:
                     enrolments.note_held(proposal, held)
-                if (workflow in ONCE_EVER and held) or any(state not in REOPENABLE for _, state in held):
+                if once_ever or any(state not in REOPENABLE for _, state in held):
                     result.kept[workflow] += 1
                     continue
                 fresh.append(proposal)

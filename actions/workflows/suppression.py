@@ -24,6 +24,10 @@ from actions.workflows.common import contact_evidence, contact_index, contact_ta
 REPLY_TABLE = "ml.reply_classifications"
 # Reasons that mean "this person asked us to stop": the CRM gets an unsubscribe too.
 UNSUBSCRIBE_REASONS = ("unsubscribe", "spam_report")
+# The columns of `fct_suppression_signals` an entry is made of, in `suppression_entries`' order.
+SIGNAL_FIELDS = (
+    "kind", "value", "reason", "scope", "source_table", "source_key", "source_field", "source_value", "observed_at"
+)
 
 
 def unsubscribe_replies(inputs: PlanningInputs) -> pl.DataFrame:
@@ -34,25 +38,27 @@ def unsubscribe_replies(inputs: PlanningInputs) -> pl.DataFrame:
 def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[SuppressionEntry]:
     """What this refresh puts on the suppression list (the list ignores what it already holds)."""
     sources = set(policy.suppression.sources)
-    entries: list[SuppressionEntry] = []
-    for row in inputs.suppression_signals.iter_rows(named=True):
-        if row["reason"] not in sources or (
-            row["reason"] == "customer" and not policy.suppression.customers_for_prospecting
-        ):
-            continue
-        entries.append(
-            SuppressionEntry(
-                kind=row["kind"],
-                value=row["value"],
-                reason=row["reason"],
-                scope=row["scope"],
-                source=f"{row['source_table']} {row['source_key']}",
-                evidence={
-                    k: str(row[k]) if row[k] is not None else None
-                    for k in ("source_field", "source_value", "observed_at")
-                },
-            )
+    listed = sources if policy.suppression.customers_for_prospecting else sources - {"customer"}
+    # The signals the policy lists, in their order, read column by column (~146,000 rows an hour at 1M contacts,
+    # nearly all listed already: a dict per row cost more than the entry).
+    signals = inputs.suppression_signals.filter(pl.col("reason").is_in(sorted(listed)))
+    entries: list[SuppressionEntry] = [
+        SuppressionEntry(
+            kind=kind,
+            value=value,
+            reason=reason,
+            scope=scope,
+            source=f"{source_table} {source_key}",
+            evidence={
+                "source_field": str(source_field) if source_field is not None else None,
+                "source_value": str(source_value) if source_value is not None else None,
+                "observed_at": str(observed_at) if observed_at is not None else None,
+            },
         )
+        for kind, value, reason, scope, source_table, source_key, source_field, source_value, observed_at in zip(
+            *(signals.get_column(name).to_list() for name in SIGNAL_FIELDS), strict=True
+        )
+    ]
     if "unsubscribe" in sources:
         contacts = contact_index(
             inputs.contacts.filter(
