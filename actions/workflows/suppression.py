@@ -132,7 +132,12 @@ def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[Propos
         .rename({"emails": "email"})
         .drop_nulls("email")
     )
-    matched = asked.join(by_email, on="email", how="inner").sort("observed_at", nulls_last=True)
+    # Oldest first, ties broken by the rest of the row: the join's output order is not fixed, and the first row
+    # names the reason and channel of the proposal, so it must not depend on thread timing.
+    matched = asked.join(by_email, on="email", how="inner").sort(
+        "observed_at", "golden_contact_id", "source_table", "source_key", "source_field", "reason", "email",
+        nulls_last=True,
+    )
     contacts = contact_index(
         inputs.contacts.filter(pl.col("golden_contact_id").is_in(matched["golden_contact_id"].implode()))
     )
