@@ -150,6 +150,14 @@ ORDER = {"score_history": "contact_id, scored_at"}
 # lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map keeps, so most row groups
 # were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
 INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
+# Written whole, or else updated by key in the copy like KEYED, leaving out of the comparison the columns each
+# scoring run sets on every row: name -> (key column, those columns). Every lead is scored again each run, but a
+# lead's score row rarely changes beyond its run id and time (at 1M, ~2% of leads an hour: the scores come from
+# binned features; their decayed inputs, which do change, are `lead_scores`', not published here), so rewriting the
+# table whole each hour wrote ~900k rows to change ~20k. The keys whose other columns differ are deleted and
+# inserted again (unsorted, like the table written whole; the ART index of INDEXED keeps their lookup), the run's
+# columns are set in place on the other rows.
+RESCORED: dict[str, tuple[str, tuple[str, ...]]] = {"scores": ("contact_id", ("run_id", "scored_at"))}
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -194,6 +202,7 @@ class PublicationReport:
     missing: dict[str, list[str]] = field(default_factory=dict)
     from_scratch: bool = True  # False: started from a copy of the previous publication
     updated: dict[str, int] = field(default_factory=dict)  # KEYED tables updated in that copy: keys changed
+    rescored: dict[str, int] = field(default_factory=dict)  # RESCORED tables updated in that copy: keys changed
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
@@ -291,10 +300,15 @@ def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, 
 # its provenance JSON read back from the copied file). An update stores the warehouse side's sums, which the
 # table then equals key for key; a table written whole drops them, and the next update hashes the table once.
 STATE_PREFIX = "publish_state_"
+# The RESCORED tables' sums (their run columns left out) are named apart: a publish from before them keeps every
+# `publish_state_` table while it rewrites `scores` whole, and would leave sums that no longer describe the table;
+# it drops this one like any table it does not know.
+RESCORED_STATE_PREFIX = "publish_rescored_state_"
 
 
 def _hashes_table(name: str) -> str:
-    return f"console_pub.{STATE_PREFIX}{name}_key_hashes"
+    prefix = RESCORED_STATE_PREFIX if name in RESCORED else STATE_PREFIX
+    return f"console_pub.{prefix}{name}_key_hashes"
 
 
 def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int:
@@ -338,6 +352,61 @@ def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: 
     return changed
 
 
+def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int | None:
+    """Bring `console_pub.<name>` up to `sql` by key, its run columns aside (see RESCORED); returns how many keys
+    changed, or None when it cannot be updated so (a null key: the caller writes the table whole). `stored`: the
+    table's per-key sums are in its `publish_rescored_state_…` table (else computed from the table); the warehouse
+    side's are stored for the next update, at the changed keys only when they were stored."""
+    key, run_columns = RESCORED[name]
+    table = f"console_pub.{name}"
+    hashes = _hashes_table(name)
+    rest = f"* exclude ({', '.join(run_columns)})"
+    published = f"(select {key} as k, sum(hash(s)::hugeint) as h from (select {rest} from {table}) s group by all)"
+    old = hashes if stored else published
+    # The select is run once: the comparison, the changed keys' rows and the run columns all read its result.
+    con.execute(f"create or replace temp table publish_rows as {sql}")
+    try:
+        con.execute(
+            f"create or replace temp table publish_new as select {key} as k, sum(hash(s)::hugeint) as h, "
+            f"count(*) as n from (select {rest} from publish_rows) s group by all"
+        )
+        # A key of several rows is always rewritten: the run columns are set by key, one row to one row.
+        con.execute(
+            f"""create or replace temp table publish_delta as
+            select coalesce(new.k, old.k) as k, new.k is not null as present
+            from publish_new new full join {old} old on old.k = new.k
+            where new.h is distinct from old.h or new.n > 1"""
+        )
+        if con.execute("select count(*) from publish_delta where k is null").fetchone()[0]:
+            return None  # a null key matches no key: delete and insert by key would lose its rows
+        changed = con.execute("select count(*) from publish_delta").fetchone()[0]
+        if changed:
+            con.execute(f"delete from {table} where {key} in (select k from publish_delta)")
+            con.execute(
+                f"insert into {table} select * from publish_rows "
+                f"where {key} in (select k from publish_delta where present)"
+            )
+        differs = " or ".join(f"t.{c} is distinct from r.{c}" for c in run_columns)
+        con.execute(
+            f"update {table} t set {', '.join(f'{c} = r.{c}' for c in run_columns)} "
+            f"from (select * from publish_rows where {key} not in (select k from publish_delta)) r "
+            f"where r.{key} = t.{key} and ({differs})"
+        )
+        if stored:
+            if changed:
+                con.execute(f"delete from {hashes} where k in (select k from publish_delta)")
+                con.execute(
+                    f"insert into {hashes} select k, h from publish_new "
+                    "where k in (select k from publish_delta where present)"
+                )
+        else:
+            con.execute(f"create or replace table {hashes} as select k, h from publish_new")
+        return changed
+    finally:
+        for temp in ("publish_delta", "publish_new", "publish_rows"):
+            con.execute(f"drop table if exists {temp}")
+
+
 def publish(
     warehouse: duckdb.DuckDBPyConnection,
     target: Path,
@@ -378,36 +447,35 @@ def publish(
             since = 0
             warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
             attached = True
-        listed = (
-            "select table_name from duckdb_tables() where database_name = 'console_pub' "
-            f"and not starts_with(table_name, '{STATE_PREFIX}')"
-        )
+        is_state = f"(starts_with(table_name, '{STATE_PREFIX}') or starts_with(table_name, '{RESCORED_STATE_PREFIX}'))"
+        listed = f"select table_name from duckdb_tables() where database_name = 'console_pub' and not {is_state}"
         kept = {r[0] for r in warehouse.execute(listed).fetchall()}
-        state = (
-            "select table_name from duckdb_tables() where database_name = 'console_pub' "
-            f"and starts_with(table_name, '{STATE_PREFIX}')"
-        )
+        state = f"select table_name from duckdb_tables() where database_name = 'console_pub' and {is_state}"
         stored = {r[0] for r in warehouse.execute(state).fetchall()}
-        for name in sorted(kept - set(KEYED)):
+        for name in sorted(kept - set(KEYED) - set(RESCORED)):
             warehouse.execute(f"drop table console_pub.{name}")
-        kept &= set(KEYED)
+        kept &= set(KEYED) | set(RESCORED)
         report.from_scratch = since == 0
         for name, (needs, sql) in TABLES.items():
             lacking = [t for t in needs if t not in present]
             if lacking:
                 report.missing[name] = lacking
                 warehouse.execute(f"drop table if exists console_pub.{name}")
-                if name in KEYED:
+                if name in KEYED or name in RESCORED:
                     warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                 continue
             sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
             if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
-                report.updated[name] = _update_by_key(
-                    warehouse, name, sql, f"{STATE_PREFIX}{name}_key_hashes" in stored
-                )
-                continue
+                has_sums = _hashes_table(name).removeprefix("console_pub.") in stored
+                if name in KEYED:
+                    report.updated[name] = _update_by_key(warehouse, name, sql, has_sums)
+                    continue
+                changed = _update_rescored(warehouse, name, sql, has_sums)
+                if changed is not None:
+                    report.rescored[name] = changed
+                    continue
             warehouse.execute(f"drop table if exists console_pub.{name}")
-            if name in KEYED:  # written whole below: its stored hash sums no longer describe it
+            if name in KEYED or name in RESCORED:  # written whole below: its stored hash sums no longer describe it
                 warehouse.execute(f"drop table if exists {_hashes_table(name)}")
             order = KEYED[name][1] if name in KEYED else ORDER.get(name)
             warehouse.execute(
