@@ -386,12 +386,21 @@ def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored
                 f"insert into {table} select * from publish_rows "
                 f"where {key} in (select k from publish_delta where present)"
             )
+        columns = ", ".join(run_columns)
         differs = " or ".join(f"t.{c} is distinct from r.{c}" for c in run_columns)
-        con.execute(
-            f"update {table} t set {', '.join(f'{c} = r.{c}' for c in run_columns)} "
-            f"from (select * from publish_rows where {key} not in (select k from publish_delta)) r "
-            f"where r.{key} = t.{key} and ({differs})"
-        )
+        assign = ", ".join(f"{c} = r.{c}" for c in run_columns)
+        if con.execute(f"select count(*) from (select distinct {columns} from publish_rows)").fetchone()[0] == 1:
+            # One run (as ml.lead_scores holds): every row gets its values; a constant, not a join by key (~3x
+            # cheaper at 1M). The rows just inserted have them already.
+            con.execute(
+                f"update {table} t set {assign} from (select distinct {columns} from publish_rows) r where {differs}"
+            )
+        else:
+            con.execute(
+                f"update {table} t set {assign} "
+                f"from (select * from publish_rows where {key} not in (select k from publish_delta)) r "
+                f"where r.{key} = t.{key} and ({differs})"
+            )
         if stored:
             if changed:
                 con.execute(f"delete from {hashes} where k in (select k from publish_delta)")

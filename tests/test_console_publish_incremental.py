@@ -317,9 +317,14 @@ def test_scores_rescored_by_key_equal_a_publication_from_scratch(warehouse, tmp_
         assert ("scores",) in indexed
     finally:
         con.close()
+    # Leads of two runs in one table: the run's columns set lead by lead.
+    _rescore(warehouse, 5)
+    _sql(warehouse, "update ml.lead_scores set run_id = 'run-4' where contact_id in ('gc-20', 'gc-21')")
+    assert "scores" in _publish(warehouse, target, "h4").rescored  # gc-11 scored again, gc-new gone
+    _stored_hashes_match(target)
     scratch = tmp_path / "scratch" / "publication.duckdb"
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
-    assert _publish(warehouse, scratch, "h3").from_scratch
+    assert _publish(warehouse, scratch, "h4").from_scratch
     assert _tables(target) == _tables(scratch)
 
 
