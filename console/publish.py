@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -150,14 +151,31 @@ ORDER = {"score_history": "contact_id, scored_at"}
 # lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map keeps, so most row groups
 # were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
 INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
-# Written whole, or else updated by key in the copy like KEYED, leaving out of the comparison the columns each
-# scoring run sets on every row: name -> (key column, those columns). Every lead is scored again each run, but a
-# lead's score row rarely changes beyond its run id and time (at 1M, ~2% of leads an hour: the scores come from
-# binned features; their decayed inputs, which do change, are `lead_scores`', not published here), so rewriting the
-# table whole each hour wrote ~900k rows to change ~20k. The keys whose other columns differ are deleted and
-# inserted again (unsorted, like the table written whole; the ART index of INDEXED keeps their lookup), the run's
-# columns are set in place on the other rows.
-RESCORED: dict[str, tuple[str, tuple[str, ...]]] = {"scores": ("contact_id", ("run_id", "scored_at"))}
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """How a table of INDEXED is updated by key in the copy (else written whole): `key`, and `run_columns`, a
+    regular expression naming the columns a scoring run sets anew on most rows. Those are left out of the
+    comparison and set in place on the rows whose other columns did not change; rows whose other columns changed
+    (or gone, or new) are deleted and inserted again. `materialize`: the select is costly, so it runs once into a
+    temporary table that the comparison, the inserts and the in-place update read."""
+
+    key: str
+    run_columns: str
+    materialize: bool
+
+
+# Every lead is scored again each run, but a lead's score row rarely changes beyond its run id and time (at 1M
+# ~2.5% of leads an hour: the scores come from binned features), and its features beyond the run's time-decayed
+# ones; rewriting both tables whole each hour wrote ~900k rows of each to change ~20k. Which columns are the run's
+# is a matter of cost only: any column left out of the comparison is still copied where it differs.
+RESCORED: dict[str, Rescored] = {
+    "scores": Rescored("contact_id", r"run_id|scored_at", materialize=True),
+    "lead_scores": Rescored(
+        "contact_id", r"run_id|scored_at|feature_cutoff|f_decayed_.*|f_days_since_.*", materialize=False
+    ),
+}
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -352,23 +370,32 @@ def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: 
     return changed
 
 
+def _run_columns(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> list[str]:
+    """The columns of `relation` that RESCORED[name] counts as the scoring run's."""
+    return [c for c, _ in _describe(con, relation) if re.fullmatch(RESCORED[name].run_columns, c)]
+
+
 def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int | None:
-    """Bring `console_pub.<name>` up to `sql` by key, its run columns aside (see RESCORED); returns how many keys
+    """Bring `console_pub.<name>` up to `sql` by key, its run columns aside (see Rescored); returns how many keys
     changed, or None when it cannot be updated so (a null key: the caller writes the table whole). `stored`: the
     table's per-key sums are in its `publish_rescored_state_…` table (else computed from the table); the warehouse
     side's are stored for the next update, at the changed keys only when they were stored."""
-    key, run_columns = RESCORED[name]
+    spec = RESCORED[name]
+    key = spec.key
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
-    rest = f"* exclude ({', '.join(run_columns)})"
+    run_columns = _run_columns(con, name, f"({sql})")
+    rest = f"* exclude ({', '.join(run_columns)})" if run_columns else "*"
     published = f"(select {key} as k, sum(hash(s)::hugeint) as h from (select {rest} from {table}) s group by all)"
     old = hashes if stored else published
-    # The select is run once: the comparison, the changed keys' rows and the run columns all read its result.
-    con.execute(f"create or replace temp table publish_rows as {sql}")
+    source = f"({sql})"
+    if spec.materialize:
+        con.execute(f"create or replace temp table publish_rows as {sql}")
+        source = "publish_rows"
     try:
         con.execute(
             f"create or replace temp table publish_new as select {key} as k, sum(hash(s)::hugeint) as h, "
-            f"count(*) as n from (select {rest} from publish_rows) s group by all"
+            f"count(*) as n from (select {rest} from {source}) s group by all"
         )
         # A key of several rows is always rewritten: the run columns are set by key, one row to one row.
         con.execute(
@@ -383,25 +410,10 @@ def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored
         if changed:
             con.execute(f"delete from {table} where {key} in (select k from publish_delta)")
             con.execute(
-                f"insert into {table} select * from publish_rows "
-                f"where {key} in (select k from publish_delta where present)"
+                f"insert into {table} select * from {source} where {key} in (select k from publish_delta where present)"
             )
-        columns = ", ".join(run_columns)
-        con.execute(f"create or replace temp table publish_run as select distinct {columns} from publish_rows")
-        if con.execute("select count(*) from publish_run").fetchone()[0] == 1:
-            # One run (as ml.lead_scores holds): every row gets its values, set as constants rather than joined by
-            # key (~3x cheaper at 1M). The rows just inserted have them already.
-            value = {c: f"(select {c} from publish_run)" for c in run_columns}
-            con.execute(
-                f"update {table} set {', '.join(f'{c} = {value[c]}' for c in run_columns)} "
-                f"where {' or '.join(f'{c} is distinct from {value[c]}' for c in run_columns)}"
-            )
-        else:
-            con.execute(
-                f"update {table} t set {', '.join(f'{c} = r.{c}' for c in run_columns)} "
-                f"from (select * from publish_rows where {key} not in (select k from publish_delta)) r "
-                f"where r.{key} = t.{key} and ({' or '.join(f't.{c} is distinct from r.{c}' for c in run_columns)})"
-            )
+        if run_columns:
+            _set_run_columns(con, table, key, source, run_columns)
         if stored:
             if changed:
                 con.execute(f"delete from {hashes} where k in (select k from publish_delta)")
@@ -415,6 +427,30 @@ def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored
     finally:
         for temp in ("publish_run", "publish_delta", "publish_new", "publish_rows"):
             con.execute(f"drop table if exists {temp}")
+
+
+def _set_run_columns(con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, columns: list[str]) -> None:
+    """Set `columns` of `table`'s rows to those of `source`'s row of the same key, where they differ, for the keys
+    not in `publish_delta` (one row each; the rows of the others were just inserted from `source`)."""
+    differs = " or ".join(f"t.{c} is distinct from r.{c}" for c in columns)
+    con.execute(f"create or replace temp table publish_run as select {', '.join(columns)} from {source} limit 1")
+    if not con.execute("select count(*) from publish_run").fetchone()[0]:
+        return  # no rows
+    mixed = con.execute(f"select count(*) from (select 1 from {source} t, publish_run r where {differs} limit 1)")
+    if not mixed.fetchone()[0]:
+        # One value for every row (the scores' run id and time): set as constants, not joined by key (~3x cheaper
+        # at 1M). The rows just inserted have them already.
+        value = {c: f"(select {c} from publish_run)" for c in columns}
+        con.execute(
+            f"update {table} set {', '.join(f'{c} = {value[c]}' for c in columns)} "
+            f"where {' or '.join(f'{c} is distinct from {value[c]}' for c in columns)}"
+        )
+        return
+    con.execute(
+        f"update {table} t set {', '.join(f'{c} = r.{c}' for c in columns)} "
+        f"from (select {key}, {', '.join(columns)} from {source} where {key} not in (select k from publish_delta)) r "
+        f"where r.{key} = t.{key} and ({differs})"
+    )
 
 
 def publish(

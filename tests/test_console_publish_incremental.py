@@ -3,6 +3,7 @@ of the same warehouse; a bounded score history; a rebuild from scratch every so 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -100,7 +101,7 @@ def test_an_updated_publication_equals_one_written_from_scratch(warehouse, tmp_p
     assert not updated.from_scratch
     # Keys changed: contacts gc-5, gc-17, gc-13 (gone), gc-new; fields also gc-9; crosswalk gc-12 and gc-13.
     assert updated.updated == {"contacts": 4, "golden_fields": 5, "crosswalk": 2}
-    assert updated.rescored == {"scores": 60}  # every lead's score shifted
+    assert updated.rescored == {"scores": 60, "lead_scores": 60}  # every lead's score shifted
 
     scratch = tmp_path / "scratch" / "publication.duckdb"
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
@@ -202,11 +203,13 @@ def _stored_hashes_match(path: Path) -> None:
                 f"select {key}, sum(hash(s)::hugeint) from {name} s group by all order by 1"
             ).fetchall()
             assert stored == actual, name
-        for name, (key, run_columns) in RESCORED.items():
+        for name, spec in RESCORED.items():
             stored = con.execute(f"select k, h from {RESCORED_STATE_PREFIX}{name}_key_hashes order by k").fetchall()
+            columns = [c for (c,) in con.execute(f"select column_name from (describe {name})").fetchall()]
+            run_columns = [c for c in columns if re.fullmatch(spec.run_columns, c)]
             actual = con.execute(
-                f"select {key}, sum(hash(s)::hugeint) from (select * exclude ({', '.join(run_columns)}) from {name}) s "
-                "group by all order by 1"
+                f"select {spec.key}, sum(hash(s)::hugeint) from (select * exclude ({', '.join(run_columns)}) "
+                f"from {name}) s group by all order by 1"
             ).fetchall()
             assert stored == actual, name
     finally:
@@ -292,11 +295,11 @@ def test_scores_rescored_by_key_equal_a_publication_from_scratch(warehouse, tmp_
     target = tmp_path / "console" / "publication.duckdb"
     assert _publish(warehouse, target, "h0").from_scratch
     # Written whole, the scores keep no sums: the first update hashes the published table.
-    assert _publish(warehouse, target, "h1").rescored == {"scores": 0}
+    assert _publish(warehouse, target, "h1").rescored == {"scores": 0, "lead_scores": 0}
     _stored_hashes_match(target)
     _rescore(warehouse, 3, "contact_id in ('gc-3', 'gc-7')")
     report = _publish(warehouse, target, "h2")
-    assert report.rescored == {"scores": 2}
+    assert report.rescored == {"scores": 2, "lead_scores": 2}
     _stored_hashes_match(target)
     # A lead no longer scored (its decile's neighbours move too) and one scored for the first time.
     _rescore(warehouse, 4)
@@ -306,7 +309,9 @@ def test_scores_rescored_by_key_equal_a_publication_from_scratch(warehouse, tmp_
         insert into ml.lead_scores select * replace ('gc-new' as contact_id) from ml.lead_scores
         where contact_id = 'gc-12';""",
     )
-    assert _publish(warehouse, target, "h3").rescored["scores"] >= 2
+    report = _publish(warehouse, target, "h3")
+    # gc-3 and gc-7 back to their reasons, gc-11 gone, gc-new (the scores: their deciles too)
+    assert report.rescored["scores"] >= 4 and report.rescored["lead_scores"] == 4
     _stored_hashes_match(target)
     con = duckdb.connect(str(target), read_only=True)
     try:
@@ -335,14 +340,38 @@ def test_scores_with_a_null_lead_id_are_written_whole(warehouse, tmp_path, monke
     _rescore(warehouse, 3, "contact_id = 'gc-3'")
     _sql(warehouse, "update ml.lead_scores set contact_id = null where contact_id = 'gc-5'")
     report = _publish(warehouse, target, "h1")
-    assert not report.from_scratch and "scores" not in report.rescored
+    assert not report.from_scratch and not report.rescored
     # Once the ids are whole again: written whole once more (the published table has the null), then by key.
     _rescore(warehouse, 4)
-    assert "scores" not in _publish(warehouse, target, "h2").rescored
+    assert not _publish(warehouse, target, "h2").rescored
     _rescore(warehouse, 5, "contact_id = 'gc-4'")
-    assert _publish(warehouse, target, "h3").rescored == {"scores": 1}
+    assert _publish(warehouse, target, "h3").rescored == {"scores": 1, "lead_scores": 1}
     _stored_hashes_match(target)
     scratch = tmp_path / "scratch" / "publication.duckdb"
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
     _publish(warehouse, scratch, "h3")
+    assert _tables(target) == _tables(scratch)
+
+
+def test_lead_features_the_run_decays_are_set_lead_by_lead(warehouse, tmp_path, monkeypatch):
+    """Features a run's time decays differ on most leads each run: they are left out of the comparison and set in
+    place lead by lead; only the leads whose other columns changed are rewritten. The same as from scratch."""
+    _sql(
+        warehouse,
+        """alter table ml.score_log add column f_decayed_web_visit double;
+        update ml.score_log set f_decayed_web_visit = f_employees / 7;
+        create or replace table ml.lead_scores as select * from ml.score_log where run_id = 'run-2'""",
+    )
+    target = tmp_path / "console" / "publication.duckdb"
+    assert _publish(warehouse, target, "h0").from_scratch
+    for run in (3, 4):
+        _rescore(warehouse, run, f"contact_id = 'gc-{run}'")
+        _sql(warehouse, f"update ml.lead_scores set f_decayed_web_visit = f_decayed_web_visit * 0.{run}")
+        report = _publish(warehouse, target, f"h{run}")
+        # The lead rescored this run, and from the second on the one of the run before (back to its reasons).
+        assert report.rescored == {"scores": run - 2, "lead_scores": run - 2}
+        _stored_hashes_match(target)
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    _publish(warehouse, scratch, "h4")
     assert _tables(target) == _tables(scratch)
