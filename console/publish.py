@@ -146,10 +146,10 @@ KEYED: dict[str, tuple[str, str]] = {
 }
 # Written whole in this order (no key to update by: every row of the window belongs to a run).
 ORDER = {"score_history": "contact_id, scored_at"}
-# Written whole, unsorted, with an ART index on the lead's id (the lead page's `where contact_id = ?`): every lead is
-# scored again each run, so these change whole. Sorting them by the id cost ~1 s an hour at 1M and did not keep the
-# lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map keeps, so most row groups
-# were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
+# Written whole (else updated by lead: RESCORED below), unsorted, with an ART index on the lead's id (the lead
+# page's `where contact_id = ?`; rows an update inserts land anywhere). Sorting them by the id cost ~1 s an hour at
+# 1M and did not keep the lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map
+# keeps, so most row groups were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
 INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
 
 
@@ -167,9 +167,9 @@ class Rescored:
 
 
 # Every lead is scored again each run, but a lead's score row rarely changes beyond its run id and time (at 1M
-# ~2.5% of leads an hour: the scores come from binned features), and its features beyond the run's time-decayed
-# ones; rewriting both tables whole each hour wrote ~900k rows of each to change ~20k. Which columns are the run's
-# is a matter of cost only: any column left out of the comparison is still copied where it differs.
+# ~2.5% of leads an hour: the scores come from binned features), nor its features beyond the ones the run's time
+# decays (~3.5%); rewriting both tables whole each hour wrote ~900k rows of each to change ~20-30k. Which columns
+# are the run's is a matter of cost only: any column left out of the comparison is still copied where it differs.
 RESCORED: dict[str, Rescored] = {
     "scores": Rescored("contact_id", r"run_id|scored_at", materialize=True),
     "lead_scores": Rescored(
@@ -465,7 +465,8 @@ def publish(
 
     The new file starts as a copy of the previous publication when it can be updated (same format and history
     window, fewer than `ACTIONHOUSE_CONSOLE_REBUILD_EVERY` publications since one written from scratch): the
-    KEYED tables are then updated by key (only what changed is written), every other table is written again.
+    KEYED and RESCORED tables are then updated by key (only what changed is written), every other table is written
+    again.
     Otherwise it starts empty and every table is written."""
     from ml.warehouse import OUTCOMES_SQL
 
