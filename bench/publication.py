@@ -162,7 +162,7 @@ def timed_publish(warehouse: Path, target: Path, kind: str, lookups: int, seed: 
     finally:
         con.close()
     p95 = lead_lookups(target, lookups, seed)
-    updated = ",".join(f"{k}:{v}" for k, v in report.updated.items()) or "-"
+    updated = ",".join(f"{k}:{v}" for k, v in {**report.updated, **report.rescored}.items()) or "-"
     print(
         f"bench-publication kind={kind} contacts={report.rows.get('contacts', 0)} seconds={report.seconds:.1f} "
         f"lead_p95_ms={p95:.1f} size_mb={target.stat().st_size / 1e6:.0f} "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -145,11 +146,36 @@ KEYED: dict[str, tuple[str, str]] = {
 }
 # Written whole in this order (no key to update by: every row of the window belongs to a run).
 ORDER = {"score_history": "contact_id, scored_at"}
-# Written whole, unsorted, with an ART index on the lead's id (the lead page's `where contact_id = ?`): every lead is
-# scored again each run, so these change whole. Sorting them by the id cost ~1 s an hour at 1M and did not keep the
-# lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map keeps, so most row groups
-# were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
+# Written whole (else updated by lead: RESCORED below), unsorted, with an ART index on the lead's id (the lead
+# page's `where contact_id = ?`; rows an update inserts land anywhere). Sorting them by the id cost ~1 s an hour at
+# 1M and did not keep the lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map
+# keeps, so most row groups were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
 INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """How a table of INDEXED is updated by key in the copy (else written whole): `key`, and `run_columns`, a
+    regular expression naming the columns a scoring run sets anew on most rows. Those are left out of the
+    comparison and set in place on the rows whose other columns did not change; rows whose other columns changed
+    (or gone, or new) are deleted and inserted again. `materialize`: the select is costly, so it runs once into a
+    temporary table that the comparison, the inserts and the in-place update read."""
+
+    key: str
+    run_columns: str
+    materialize: bool
+
+
+# Every lead is scored again each run, but a lead's score row rarely changes beyond its run id and time (at 1M
+# ~2.5% of leads an hour: the scores come from binned features), nor its features beyond the ones the run's time
+# decays (~3.5%); rewriting both tables whole each hour wrote ~900k rows of each to change ~20-30k. Which columns
+# are the run's is a matter of cost only: any column left out of the comparison is still copied where it differs.
+RESCORED: dict[str, Rescored] = {
+    "scores": Rescored("contact_id", r"run_id|scored_at", materialize=True),
+    "lead_scores": Rescored(
+        "contact_id", r"run_id|scored_at|feature_cutoff|f_decayed_.*|f_days_since_.*", materialize=False
+    ),
+}
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -194,6 +220,7 @@ class PublicationReport:
     missing: dict[str, list[str]] = field(default_factory=dict)
     from_scratch: bool = True  # False: started from a copy of the previous publication
     updated: dict[str, int] = field(default_factory=dict)  # KEYED tables updated in that copy: keys changed
+    rescored: dict[str, int] = field(default_factory=dict)  # RESCORED tables updated in that copy: keys changed
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
@@ -291,10 +318,15 @@ def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, 
 # its provenance JSON read back from the copied file). An update stores the warehouse side's sums, which the
 # table then equals key for key; a table written whole drops them, and the next update hashes the table once.
 STATE_PREFIX = "publish_state_"
+# The RESCORED tables' sums (their run columns left out) are named apart: a publish from before them keeps every
+# `publish_state_` table while it rewrites `scores` whole, and would leave sums that no longer describe the table;
+# it drops this one like any table it does not know.
+RESCORED_STATE_PREFIX = "publish_rescored_state_"
 
 
 def _hashes_table(name: str) -> str:
-    return f"console_pub.{STATE_PREFIX}{name}_key_hashes"
+    prefix = RESCORED_STATE_PREFIX if name in RESCORED else STATE_PREFIX
+    return f"console_pub.{prefix}{name}_key_hashes"
 
 
 def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int:
@@ -338,6 +370,89 @@ def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: 
     return changed
 
 
+def _run_columns(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> list[str]:
+    """The columns of `relation` that RESCORED[name] counts as the scoring run's."""
+    return [c for c, _ in _describe(con, relation) if re.fullmatch(RESCORED[name].run_columns, c)]
+
+
+def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int | None:
+    """Bring `console_pub.<name>` up to `sql` by key, its run columns aside (see Rescored); returns how many keys
+    changed, or None when it cannot be updated so (a null key: the caller writes the table whole). `stored`: the
+    table's per-key sums are in its `publish_rescored_state_…` table (else computed from the table); the warehouse
+    side's are stored for the next update, at the changed keys only when they were stored."""
+    spec = RESCORED[name]
+    key = spec.key
+    table = f"console_pub.{name}"
+    hashes = _hashes_table(name)
+    run_columns = _run_columns(con, name, f"({sql})")
+    rest = f"* exclude ({', '.join(run_columns)})" if run_columns else "*"
+    published = f"(select {key} as k, sum(hash(s)::hugeint) as h from (select {rest} from {table}) s group by all)"
+    old = hashes if stored else published
+    source = f"({sql})"
+    if spec.materialize:
+        con.execute(f"create or replace temp table publish_rows as {sql}")
+        source = "publish_rows"
+    try:
+        con.execute(
+            f"create or replace temp table publish_new as select {key} as k, sum(hash(s)::hugeint) as h, "
+            f"count(*) as n from (select {rest} from {source}) s group by all"
+        )
+        # A key of several rows is always rewritten: the run columns are set by key, one row to one row.
+        con.execute(
+            f"""create or replace temp table publish_delta as
+            select coalesce(new.k, old.k) as k, new.k is not null as present
+            from publish_new new full join {old} old on old.k = new.k
+            where new.h is distinct from old.h or new.n > 1"""
+        )
+        if con.execute("select count(*) from publish_delta where k is null").fetchone()[0]:
+            return None  # a null key matches no key: delete and insert by key would lose its rows
+        changed = con.execute("select count(*) from publish_delta").fetchone()[0]
+        if changed:
+            con.execute(f"delete from {table} where {key} in (select k from publish_delta)")
+            con.execute(
+                f"insert into {table} select * from {source} where {key} in (select k from publish_delta where present)"
+            )
+        if run_columns:
+            _set_run_columns(con, table, key, source, run_columns)
+        if stored:
+            if changed:
+                con.execute(f"delete from {hashes} where k in (select k from publish_delta)")
+                con.execute(
+                    f"insert into {hashes} select k, h from publish_new "
+                    "where k in (select k from publish_delta where present)"
+                )
+        else:
+            con.execute(f"create or replace table {hashes} as select k, h from publish_new")
+        return changed
+    finally:
+        for temp in ("publish_run", "publish_delta", "publish_new", "publish_rows"):
+            con.execute(f"drop table if exists {temp}")
+
+
+def _set_run_columns(con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, columns: list[str]) -> None:
+    """Set `columns` of `table`'s rows to those of `source`'s row of the same key, where they differ, for the keys
+    not in `publish_delta` (one row each; the rows of the others were just inserted from `source`)."""
+    differs = " or ".join(f"t.{c} is distinct from r.{c}" for c in columns)
+    con.execute(f"create or replace temp table publish_run as select {', '.join(columns)} from {source} limit 1")
+    if not con.execute("select count(*) from publish_run").fetchone()[0]:
+        return  # no rows
+    mixed = con.execute(f"select count(*) from (select 1 from {source} t, publish_run r where {differs} limit 1)")
+    if not mixed.fetchone()[0]:
+        # One value for every row (the scores' run id and time): set as constants, not joined by key (~3x cheaper
+        # at 1M). The rows just inserted have them already.
+        value = {c: f"(select {c} from publish_run)" for c in columns}
+        con.execute(
+            f"update {table} set {', '.join(f'{c} = {value[c]}' for c in columns)} "
+            f"where {' or '.join(f'{c} is distinct from {value[c]}' for c in columns)}"
+        )
+        return
+    con.execute(
+        f"update {table} t set {', '.join(f'{c} = r.{c}' for c in columns)} "
+        f"from (select {key}, {', '.join(columns)} from {source} where {key} not in (select k from publish_delta)) r "
+        f"where r.{key} = t.{key} and ({differs})"
+    )
+
+
 def publish(
     warehouse: duckdb.DuckDBPyConnection,
     target: Path,
@@ -350,7 +465,8 @@ def publish(
 
     The new file starts as a copy of the previous publication when it can be updated (same format and history
     window, fewer than `ACTIONHOUSE_CONSOLE_REBUILD_EVERY` publications since one written from scratch): the
-    KEYED tables are then updated by key (only what changed is written), every other table is written again.
+    KEYED and RESCORED tables are then updated by key (only what changed is written), every other table is written
+    again.
     Otherwise it starts empty and every table is written."""
     from ml.warehouse import OUTCOMES_SQL
 
@@ -378,36 +494,35 @@ def publish(
             since = 0
             warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
             attached = True
-        listed = (
-            "select table_name from duckdb_tables() where database_name = 'console_pub' "
-            f"and not starts_with(table_name, '{STATE_PREFIX}')"
-        )
+        is_state = f"(starts_with(table_name, '{STATE_PREFIX}') or starts_with(table_name, '{RESCORED_STATE_PREFIX}'))"
+        listed = f"select table_name from duckdb_tables() where database_name = 'console_pub' and not {is_state}"
         kept = {r[0] for r in warehouse.execute(listed).fetchall()}
-        state = (
-            "select table_name from duckdb_tables() where database_name = 'console_pub' "
-            f"and starts_with(table_name, '{STATE_PREFIX}')"
-        )
+        state = f"select table_name from duckdb_tables() where database_name = 'console_pub' and {is_state}"
         stored = {r[0] for r in warehouse.execute(state).fetchall()}
-        for name in sorted(kept - set(KEYED)):
+        for name in sorted(kept - set(KEYED) - set(RESCORED)):
             warehouse.execute(f"drop table console_pub.{name}")
-        kept &= set(KEYED)
+        kept &= set(KEYED) | set(RESCORED)
         report.from_scratch = since == 0
         for name, (needs, sql) in TABLES.items():
             lacking = [t for t in needs if t not in present]
             if lacking:
                 report.missing[name] = lacking
                 warehouse.execute(f"drop table if exists console_pub.{name}")
-                if name in KEYED:
+                if name in KEYED or name in RESCORED:
                     warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                 continue
             sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
             if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
-                report.updated[name] = _update_by_key(
-                    warehouse, name, sql, f"{STATE_PREFIX}{name}_key_hashes" in stored
-                )
-                continue
+                has_sums = _hashes_table(name).removeprefix("console_pub.") in stored
+                if name in KEYED:
+                    report.updated[name] = _update_by_key(warehouse, name, sql, has_sums)
+                    continue
+                changed = _update_rescored(warehouse, name, sql, has_sums)
+                if changed is not None:
+                    report.rescored[name] = changed
+                    continue
             warehouse.execute(f"drop table if exists console_pub.{name}")
-            if name in KEYED:  # written whole below: its stored hash sums no longer describe it
+            if name in KEYED or name in RESCORED:  # written whole below: its stored hash sums no longer describe it
                 warehouse.execute(f"drop table if exists {_hashes_table(name)}")
             order = KEYED[name][1] if name in KEYED else ORDER.get(name)
             warehouse.execute(

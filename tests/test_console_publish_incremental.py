@@ -3,6 +3,7 @@ of the same warehouse; a bounded score history; a rebuild from scratch every so 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,7 @@ import pytest
 from console_world import build_warehouse
 from console_world import publish_warehouse as _publish
 
-from console.publish import INDEXED, KEYED, STATE_PREFIX
+from console.publish import INDEXED, KEYED, RESCORED, RESCORED_STATE_PREFIX, STATE_PREFIX
 from console.reader import PublicationReader
 from console.settings import HISTORY_RUNS_ENV, REBUILD_EVERY_ENV
 
@@ -42,7 +43,8 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
         names = [
             r[0]
             for r in con.execute(
-                f"select table_name from duckdb_tables() where not starts_with(table_name, '{STATE_PREFIX}') order by 1"
+                f"select table_name from duckdb_tables() where not starts_with(table_name, '{STATE_PREFIX}') "
+                f"and not starts_with(table_name, '{RESCORED_STATE_PREFIX}') order by 1"
             ).fetchall()
         ]
         out = {}
@@ -99,6 +101,7 @@ def test_an_updated_publication_equals_one_written_from_scratch(warehouse, tmp_p
     assert not updated.from_scratch
     # Keys changed: contacts gc-5, gc-17, gc-13 (gone), gc-new; fields also gc-9; crosswalk gc-12 and gc-13.
     assert updated.updated == {"contacts": 4, "golden_fields": 5, "crosswalk": 2}
+    assert updated.rescored == {"scores": 60, "lead_scores": 60}  # every lead's score shifted
 
     scratch = tmp_path / "scratch" / "publication.duckdb"
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
@@ -200,6 +203,15 @@ def _stored_hashes_match(path: Path) -> None:
                 f"select {key}, sum(hash(s)::hugeint) from {name} s group by all order by 1"
             ).fetchall()
             assert stored == actual, name
+        for name, spec in RESCORED.items():
+            stored = con.execute(f"select k, h from {RESCORED_STATE_PREFIX}{name}_key_hashes order by k").fetchall()
+            columns = [c for (c,) in con.execute(f"select column_name from (describe {name})").fetchall()]
+            run_columns = [c for c in columns if re.fullmatch(spec.run_columns, c)]
+            actual = con.execute(
+                f"select {spec.key}, sum(hash(s)::hugeint) from (select * exclude ({', '.join(run_columns)}) "
+                f"from {name}) s group by all order by 1"
+            ).fetchall()
+            assert stored == actual, name
     finally:
         con.close()
 
@@ -260,3 +272,106 @@ def test_stored_hashes_updated_at_changed_keys_only_still_match_the_tables(wareh
     _stored_hashes_match(target)
     assert _publish(warehouse, target, "h3").updated == {name: 0 for name in KEYED}
     _stored_hashes_match(target)
+
+
+def _rescore(warehouse: Path, run: int, where: str = "false") -> None:
+    """A new scoring run in which only the leads matching `where` get another reason: every other lead's score row
+    differs from the previous run's in its run id and time alone."""
+    _sql(
+        warehouse,
+        f"""insert into ml.score_log select * replace ('run-{run}' as run_id,
+               timestamp '2026-12-02 10:00:00' + to_hours({run}) as scored_at,
+               case when {where} then reasons || '; +0.2 intent: demo requested' else reasons end as reasons)
+        from ml.score_log where run_id = 'run-2';
+        create or replace table ml.lead_scores as select * from ml.score_log where run_id = 'run-{run}'""",
+    )
+
+
+def test_scores_rescored_by_key_equal_a_publication_from_scratch(warehouse, tmp_path, monkeypatch):
+    """A scoring run that changes few leads' scores rewrites those leads' rows of `scores` and sets the run id and
+    time of the others in place: the same table, row for row, as one written from scratch; its stored sums still
+    describe it, hour after hour."""
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+    target = tmp_path / "console" / "publication.duckdb"
+    assert _publish(warehouse, target, "h0").from_scratch
+    # Written whole, the scores keep no sums: the first update hashes the published table.
+    assert _publish(warehouse, target, "h1").rescored == {"scores": 0, "lead_scores": 0}
+    _stored_hashes_match(target)
+    _rescore(warehouse, 3, "contact_id in ('gc-3', 'gc-7')")
+    report = _publish(warehouse, target, "h2")
+    assert report.rescored == {"scores": 2, "lead_scores": 2}
+    _stored_hashes_match(target)
+    # A lead no longer scored (its decile's neighbours move too) and one scored for the first time.
+    _rescore(warehouse, 4)
+    _sql(
+        warehouse,
+        """delete from ml.lead_scores where contact_id = 'gc-11';
+        insert into ml.lead_scores select * replace ('gc-new' as contact_id) from ml.lead_scores
+        where contact_id = 'gc-12';""",
+    )
+    report = _publish(warehouse, target, "h3")
+    # gc-3 and gc-7 back to their reasons, gc-11 gone, gc-new (the scores: their deciles too)
+    assert report.rescored["scores"] >= 4 and report.rescored["lead_scores"] == 4
+    _stored_hashes_match(target)
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        runs = con.execute("select run_id, scored_at, count(*) from scores group by all").fetchall()
+        assert [(r, n) for r, _, n in runs] == [("run-4", 60)]
+        assert con.execute("select count(*) from scores where contact_id = 'gc-11'").fetchone()[0] == 0
+        indexed = con.execute("select table_name from duckdb_indexes() order by 1").fetchall()
+        assert ("scores",) in indexed
+    finally:
+        con.close()
+    # Leads of two runs in one table: the run's columns set lead by lead.
+    _rescore(warehouse, 5)
+    _sql(warehouse, "update ml.lead_scores set run_id = 'run-4' where contact_id in ('gc-20', 'gc-21')")
+    assert "scores" in _publish(warehouse, target, "h4").rescored  # gc-11 scored again, gc-new gone
+    _stored_hashes_match(target)
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    assert _publish(warehouse, scratch, "h4").from_scratch
+    assert _tables(target) == _tables(scratch)
+
+
+def test_scores_with_a_null_lead_id_are_written_whole(warehouse, tmp_path, monkeypatch):
+    """A row without a lead id matches no key: the scores are then written whole, the same as from scratch."""
+    target = tmp_path / "console" / "publication.duckdb"
+    _publish(warehouse, target, "h0")
+    _rescore(warehouse, 3, "contact_id = 'gc-3'")
+    _sql(warehouse, "update ml.lead_scores set contact_id = null where contact_id = 'gc-5'")
+    report = _publish(warehouse, target, "h1")
+    assert not report.from_scratch and not report.rescored
+    # Once the ids are whole again: written whole once more (the published table has the null), then by key.
+    _rescore(warehouse, 4)
+    assert not _publish(warehouse, target, "h2").rescored
+    _rescore(warehouse, 5, "contact_id = 'gc-4'")
+    assert _publish(warehouse, target, "h3").rescored == {"scores": 1, "lead_scores": 1}
+    _stored_hashes_match(target)
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    _publish(warehouse, scratch, "h3")
+    assert _tables(target) == _tables(scratch)
+
+
+def test_lead_features_the_run_decays_are_set_lead_by_lead(warehouse, tmp_path, monkeypatch):
+    """Features a run's time decays differ on most leads each run: they are left out of the comparison and set in
+    place lead by lead; only the leads whose other columns changed are rewritten. The same as from scratch."""
+    _sql(
+        warehouse,
+        """alter table ml.score_log add column f_decayed_web_visit double;
+        update ml.score_log set f_decayed_web_visit = f_employees / 7;
+        create or replace table ml.lead_scores as select * from ml.score_log where run_id = 'run-2'""",
+    )
+    target = tmp_path / "console" / "publication.duckdb"
+    assert _publish(warehouse, target, "h0").from_scratch
+    for run in (3, 4):
+        _rescore(warehouse, run, f"contact_id = 'gc-{run}'")
+        _sql(warehouse, f"update ml.lead_scores set f_decayed_web_visit = f_decayed_web_visit * 0.{run}")
+        report = _publish(warehouse, target, f"h{run}")
+        # The lead rescored this run, and from the second on the one of the run before (back to its reasons).
+        assert report.rescored == {"scores": run - 2, "lead_scores": run - 2}
+        _stored_hashes_match(target)
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    _publish(warehouse, scratch, "h4")
+    assert _tables(target) == _tables(scratch)

@@ -48,7 +48,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     for name, lacking in report.missing.items():
         context.log.warning(f"console table {name} not published: {', '.join(lacking)} not built yet")
     how = "from scratch" if report.from_scratch else "updated in a copy of the previous one"
-    updated = ", ".join(f"{name} {n} keys" for name, n in report.updated.items())
+    updated = ", ".join(f"{name} {n} keys" for name, n in {**report.updated, **report.rescored}.items())
     context.log.info(
         f"console publication ({how}{': ' + updated if updated else ''}) swapped in at {target} "
         f"in {report.seconds:.1f} s"
@@ -58,7 +58,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             "path": str(target),
             "seconds": round(report.seconds, 2),
             "from_scratch": report.from_scratch,
-            **{f"updated_keys_{name}": n for name, n in report.updated.items()},
+            **{f"updated_keys_{name}": n for name, n in {**report.updated, **report.rescored}.items()},
             **{f"rows_{name}": n for name, n in report.rows.items()},
         }
     )
