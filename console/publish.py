@@ -329,6 +329,24 @@ def _hashes_table(name: str) -> str:
     return f"console_pub.{prefix}{name}_key_hashes"
 
 
+def _compare_key_sums(
+    con: duckdb.DuckDBPyConnection, key: str, rows: str, old: str, repeated_keys_changed: bool = False
+) -> None:
+    """The warehouse side's per-key hash sums of `rows` into `publish_new` (k, h, n rows), and into `publish_delta`
+    (k, present) the keys whose sums differ from `old`'s (k, h), gone keys included; `repeated_keys_changed`: a key
+    of several rows counts as changed whatever its sum."""
+    con.execute(
+        f"create or replace temp table publish_new as "
+        f"select {key} as k, sum(hash(s)::hugeint) as h, count(*) as n from {rows} s group by all"
+    )
+    repeated = " or new.n > 1" if repeated_keys_changed else ""
+    con.execute(
+        f"""create or replace temp table publish_delta as
+        select coalesce(new.k, old.k) as k, new.k is not null as present
+        from publish_new new full join {old} old on old.k = new.k where new.h is distinct from old.h{repeated}"""
+    )
+
+
 def _replace_changed_keys(
     con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, changed: int, order: str | None = None
 ) -> None:
@@ -366,15 +384,7 @@ def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: 
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
     old = hashes if stored else f"(select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)"
-    con.execute(
-        f"create or replace temp table publish_new as "
-        f"select {key} as k, sum(hash(s)::hugeint) as h from ({sql}) s group by all"
-    )
-    con.execute(
-        f"""create or replace temp table publish_delta as
-        select coalesce(new.k, old.k) as k, new.k is not null as present
-        from publish_new new full join {old} old on old.k = new.k where new.h is distinct from old.h"""
-    )
+    _compare_key_sums(con, key, f"({sql})", old)
     try:
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
         _replace_changed_keys(con, table, key, f"({sql})", changed, order)
@@ -408,17 +418,8 @@ def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored
         con.execute(f"create or replace temp table publish_rows as {sql}")
         source = "publish_rows"
     try:
-        con.execute(
-            f"create or replace temp table publish_new as select {key} as k, sum(hash(s)::hugeint) as h, "
-            f"count(*) as n from (select {rest} from {source}) s group by all"
-        )
         # A key of several rows is always rewritten: the run columns are set by key, one row to one row.
-        con.execute(
-            f"""create or replace temp table publish_delta as
-            select coalesce(new.k, old.k) as k, new.k is not null as present
-            from publish_new new full join {old} old on old.k = new.k
-            where new.h is distinct from old.h or new.n > 1"""
-        )
+        _compare_key_sums(con, key, f"(select {rest} from {source})", old, repeated_keys_changed=True)
         if con.execute("select count(*) from publish_delta where k is null").fetchone()[0]:
             return None  # a null key matches no key: delete and insert by key would lose its rows
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
