@@ -90,6 +90,11 @@ bench-plot: install
 	$(UV) sync --frozen --inexact --group bench --python 3.11
 	$(PY) -m bench.pipeline --plot docs/images/scaling.png
 
+# The table in docs/scaling.md ("Measured"): the same runs as the plot, printed as Markdown.
+.PHONY: bench-table
+bench-table: install
+	$(PY) -m bench.pipeline --table
+
 clean:
 	rm -rf data bench_data dbt_project/target dbt_project/logs
 

@@ -52,7 +52,8 @@ as soon as it ends) and ends with
 `bench contacts=… generate_seconds=… full_build_seconds=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=…`.
 After each refresh it lists the 15 slowest Dagster steps and dbt nodes. Each run is appended to
 `bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
-from it (a stacked bar per size and phase; needs the bench dependency group) and exits.
+from it (a stacked bar per size and phase; needs the bench dependency group) and exits; `--table` prints the same
+runs as docs/scaling.md's Markdown table (seconds per stage, wall time, peak memory per phase) and exits.
 
 `--next-hour-only` (`make bench-next-hour`): only the next hour, on the data folder a previous full run left
 (`--data-dir`, default `bench_data/build_<contacts>`), which it never changes: the folder is copied into a scratch
@@ -653,12 +654,8 @@ def _commit() -> str:
         return "unknown"
 
 
-def plot(results_file: Path, image: Path) -> None:
-    """A stacked bar per (size, phase) of the latest full run per size in `results_file`, by stage, as a PNG
-    (`--next-hour-only` records are left out: a size's bars come from one full run)."""
-    import altair as alt
-    import pandas as pd
-
+def latest_full_runs(results_file: Path) -> dict[int, dict]:
+    """The latest full `make bench` run per size in `results_file` (`--next-hour-only` records left out), by size."""
     latest: dict[int, dict] = {}
     for line in results_file.read_text().splitlines():
         if line.strip():
@@ -666,7 +663,60 @@ def plot(results_file: Path, image: Path) -> None:
             if is_full_run(run):
                 latest[run["contacts"]] = run
     if not latest:
-        raise NoFullRunError(f"{results_file} has no full `make bench` run to draw")
+        raise NoFullRunError(f"{results_file} has no full `make bench` run to show")
+    return latest
+
+
+PHASES = ("full_build", "next_hour")
+
+
+def _size_label(contacts: int) -> str:
+    """10000 -> '10k', 1000000 -> '1M' (other sizes with thousands separators)."""
+    for unit, name in ((1_000_000, "M"), (1_000, "k")):
+        if contacts % unit == 0:
+            return f"{contacts // unit}{name}"
+    return f"{contacts:,}"
+
+
+def markdown_table(results_file: Path) -> str:
+    """The Markdown table of docs/scaling.md's "Measured": seconds per stage, the process's wall time and peak
+    memory, for each phase of the latest full run per size in `results_file` (the runs `--plot` draws)."""
+    latest = latest_full_runs(results_file)
+    columns = [(run, phase) for _, run in sorted(latest.items()) for phase in PHASES]
+    header = ["stage"] + [f"{_size_label(run['contacts'])} {phase.replace('_', ' ')}" for run, phase in columns]
+
+    def row(label: str, values: Iterable[str]) -> str:
+        return "| " + " | ".join([label, *values]) + " |"
+
+    lines = [row(header[0], header[1:]), "|---|" + "---:|" * len(columns)]
+    for stage in STAGES:
+        lines.append(row(f"`{stage}`", (f"{run['stages'][phase].get(stage, 0.0):.1f}" for run, phase in columns)))
+    lines.append(row("**process wall time**", (f"**{run[f'{phase}_seconds']:.1f}**" for run, phase in columns)))
+    lines.append(
+        row(
+            "peak RSS of one process (MB)",
+            (f"{run.get('peak_rss_mb_by_phase', {}).get(phase, run['peak_rss_mb'])}" for run, phase in columns),
+        )
+    )
+    lines.append(
+        row(
+            "peak RSS of the process tree (MB)",
+            (f"{run.get('tree_rss_mb', {}).get(phase, '')}" for run, phase in columns),
+        )
+    )
+    commits = ", ".join(
+        f"{_size_label(c)} {run.get('commit', '?')} {run.get('measured_at', '?')}" for c, run in sorted(latest.items())
+    )
+    return "\n".join(lines) + f"\n\n(runs: {commits})\n"
+
+
+def plot(results_file: Path, image: Path) -> None:
+    """A stacked bar per (size, phase) of the latest full run per size in `results_file`, by stage, as a PNG
+    (`--next-hour-only` records are left out: a size's bars come from one full run)."""
+    import altair as alt
+    import pandas as pd
+
+    latest = latest_full_runs(results_file)
     rows = [
         {
             "run": f"{contacts:,} contacts · {phase.replace('_', ' ')}",
@@ -719,7 +769,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate-only", action="store_true", help="only generate (and cache) the world")
     parser.add_argument("--results", type=Path, default=RESULTS_FILE, help="JSON lines file each run appends to")
     parser.add_argument("--plot", type=Path, default=None, help="draw the results file as a PNG and exit")
+    parser.add_argument(
+        "--table", action="store_true", help="print the results file as docs/scaling.md's Markdown table and exit"
+    )
     args = parser.parse_args(argv)
+
+    if args.table:
+        try:
+            print(markdown_table(args.results), end="")
+        except NoFullRunError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
+        return 0
 
     if args.plot:
         try:

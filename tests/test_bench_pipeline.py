@@ -477,3 +477,39 @@ def test_next_hour_only_times_each_hour_on_a_fresh_copy_and_leaves_the_base_as_i
     assert [(r["kind"], r["run"], r["runs"]) for r in records] == [("next_hour_only", 1, 2), ("next_hour_only", 2, 2)]
     assert pipeline.main([*argv, "--keep"]) == 0
     assert (scratch / "warehouse.duckdb").read_bytes() == b"refreshed"  # kept for a look
+
+
+def test_the_table_has_a_column_per_size_and_phase_of_the_latest_full_runs(tmp_path):
+    import json
+
+    from bench.pipeline import main, markdown_table, next_hour_record
+
+    def run(contacts, ingest, commit):
+        return {
+            "kind": "full",
+            "contacts": contacts,
+            "commit": commit,
+            "measured_at": "2026-12-06T10:00:00Z",
+            "full_build_seconds": 10 * ingest,
+            "next_hour_seconds": ingest,
+            "peak_rss_mb": 900,
+            "peak_rss_mb_by_phase": {"full_build": 900, "next_hour": 600},
+            "tree_rss_mb": {"full_build": 1000, "next_hour": 700},
+            "stages": {"full_build": {"ingest": 5.0 * ingest}, "next_hour": {"ingest": ingest, "startup": 2.5}},
+        }
+
+    results = tmp_path / "pipeline_results.jsonl"
+    records = (run(1_000_000, 3.0, "old"), run(10_000, 1.0, "a"), run(1_000_000, 4.0, "b"))
+    hour_only = next_hour_record(10_000, 42, tmp_path, _hour_phase(), copy_seconds=1.0)
+    results.write_text("".join(json.dumps(r) + "\n" for r in (*records, hour_only)))
+    lines = markdown_table(results).splitlines()
+    assert lines[0] == "| stage | 10k full build | 10k next hour | 1M full build | 1M next hour |"
+    assert lines[1] == "|---|---:|---:|---:|---:|"
+    assert "| `ingest` | 5.0 | 1.0 | 20.0 | 4.0 |" in lines  # the later 1M run, not the next-hour-only record
+    assert "| `startup` | 0.0 | 2.5 | 0.0 | 2.5 |" in lines
+    assert "| **process wall time** | **10.0** | **1.0** | **40.0** | **4.0** |" in lines
+    assert "| peak RSS of one process (MB) | 900 | 600 | 900 | 600 |" in lines
+    assert "| peak RSS of the process tree (MB) | 1000 | 700 | 1000 | 700 |" in lines
+    assert lines[-1] == "(runs: 10k a 2026-12-06T10:00:00Z, 1M b 2026-12-06T10:00:00Z)"
+    results.write_text(json.dumps(hour_only) + "\n")
+    assert main(["--table", "--results", str(results)]) == 2  # nothing to tabulate, said plainly
