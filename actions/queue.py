@@ -23,6 +23,7 @@ from actions.model import Action, payload_hash
 from actions.policy import Policy
 from actions.states import AWAITING_DECISION, NOT_YET_QUEUED, State, can_move
 from actions.suppression import SuppressionSnapshot
+from ops_store.bulk import insert_many
 from ops_store.schema import action_events, actions, utc_now
 
 POLICY_ACTOR = "policy"
@@ -164,8 +165,8 @@ class DecisionQueue:
                 rows.append(row)
                 events.append(event)
             if rows:
-                con.execute(sa.insert(actions), rows)
-                con.execute(sa.insert(action_events), events)
+                insert_many(con, actions, rows)
+                insert_many(con, action_events, events)
         return [r["action_id"] for r in rows]
 
     def withdraw(self, action_id: str, reason: str, actor: str = PLANNER_ACTOR) -> StoredAction:
@@ -470,7 +471,7 @@ class DecisionQueue:
                     }
                 )
             if events:
-                con.execute(sa.insert(action_events), events)
+                insert_many(con, action_events, events)
         return refused
 
     def _conflict(self, con, action_id: str) -> DecisionConflict:
@@ -623,6 +624,7 @@ def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[d
     if auto:
         reason = "auto: executed without review (policy risk class)"
     note = f"policy {action.policy_version}, run {run_id}" if run_id else None
+    digest = payload_hash(action.payload)
     row = {
         "action_id": action.action_id,
         "slot_key": action.slot_key,
@@ -643,9 +645,9 @@ def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[d
         "state": state.value,
         "state_reason": reason,
         "payload": action.payload,
-        "payload_hash": payload_hash(action.payload),
+        "payload_hash": digest,
         "edited_payload": None,
-        "approved_payload_hash": payload_hash(action.payload) if auto else None,
+        "approved_payload_hash": digest if auto else None,
         "reasons": list(action.reasons),
         "evidence": [e.model_dump(mode="json") for e in action.evidence],
         "policy_verdicts": [v.model_dump() for v in action.policy_verdicts],

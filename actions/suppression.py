@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ops_store.bulk import insert_many
 from ops_store.schema import suppressions, utc_now
 
 SCOPES = ("all", "prospecting")
@@ -120,7 +121,7 @@ class SuppressionList:
                     }
                 )
             if rows:
-                con.execute(sa.insert(suppressions), rows)
+                insert_many(con, suppressions, rows)
         return len(rows)
 
     def snapshot(self) -> SuppressionSnapshot:
