@@ -43,7 +43,7 @@ def insert_many(con: sa.Connection, table: sa.Table, rows: Sequence[dict[str, An
 
 def _processor(type_: sa.types.TypeEngine, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
     """The bind processor SQLAlchemy applies to a value of this column type on this dialect."""
-    return type_._cached_bind_processor(dialect)
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _bound(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
