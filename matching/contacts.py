@@ -22,7 +22,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from landing.warehouse import limit_memory
-from matching.junk import flag_junk
+from matching.junk import is_junk
 from matching.nicknames import NAME_GROUPS
 from matching.normalize import (
     ascii_text,
@@ -271,7 +271,7 @@ def contact_record_features(records: pl.DataFrame) -> pl.DataFrame:
         [
             per_row,
             *(per_distinct_value(frame, column, derived) for column, derived in by_column.items()),
-            flag_junk(frame.select("first_name", "last_name", "email", "company_name")).select("is_junk"),
+            is_junk(frame.select("first_name", "last_name", "email", "company_name")).to_frame(),
         ],
         how="horizontal",
     ).select(_BASE_FEATURES)
@@ -467,13 +467,48 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
 def block_labels(features: pl.DataFrame) -> pl.Series:
     """Per record (in `features` order) the sorted labels (rule:key) of the blocks it is in: `blocking_keys` as
     one list per record, what the incremental pair model stores and looks blocks up by."""
-    labels = (
-        blocking_keys(features)
-        .group_by("record_id")
-        .agg(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).sort().alias("block_keys"))
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if features["record_id"].n_unique() < features.height:  # a record given twice: one list of both rows' keys
+        labels = (
+            blocking_keys(features)
+            .group_by("record_id")
+            .agg(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).sort().alias("block_keys"))
+        )
+        joined = features.select("record_id").join(labels, on="record_id", how="left", maintain_order="left")
+        return joined["block_keys"].fill_null(empty)
+    # Labels sort by rule, then key: a colon sorts before every character of a rule name, so "name:…" comes before
+    # "name_domain:…" as "name" before "name_domain". The rules' keys are laid out in rule order (a record's phone
+    # keys in key order), and a stable sort by record keeps that order within each record: the sorted lists
+    # without sorting (or grouping by) the label strings themselves.
+    long = pl.concat(
+        [
+            keys.select("record_id", pl.concat_str([pl.lit(rule + BLOCK_SEPARATOR), "key"]).alias("block_keys"))
+            for _, rule, keys in _keys_by_rule(features)
+        ]
     )
+    labels = long.sort("record_id", maintain_order=True).group_by("record_id", maintain_order=True).agg("block_keys")
     joined = features.select("record_id").join(labels, on="record_id", how="left", maintain_order="left")
-    return joined["block_keys"].fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    return joined["block_keys"].fill_null(empty)
+
+
+def _keys_by_rule(features: pl.DataFrame) -> list[tuple[int, str, pl.DataFrame]]:
+    """`blocking_keys` of records given once each, rule by rule in name order: (bit, rule, frame of record_id and
+    key), a record's phone keys in key order (the smaller number first; a number held as phone and mobile once)."""
+    features = features.filter(~pl.col("is_junk"))
+    own = [
+        pl.when(~pl.col(shared)).then(pl.col(number))
+        for number, shared in (("phone_d", "phone_shared"), ("mobile_d", "mobile_shared"))
+    ]
+    frames = []
+    for bit, rule in enumerate(_RULES_BY_NAME):
+        if rule == "phone":
+            low = features.select("record_id", pl.min_horizontal(own).alias("key"))
+            high = features.select("record_id", pl.when(own[0] != own[1]).then(pl.max_horizontal(own)).alias("key"))
+            keys = pl.concat([low, high])
+        else:
+            keys = features.select("record_id", BLOCKING_RULES[rule][0].alias("key"))
+        frames.append((bit, rule, keys.drop_nulls("key")))
+    return frames
 
 
 # Rules in name order: bit i of a pair's rule mask is `_RULES_BY_NAME[i]` (see `candidate_pairs`).
@@ -504,19 +539,33 @@ def candidate_pairs(
         },
         schema={"rule": pl.String, "cap": pl.Int64, "bit": pl.Int64},
     )
-    keys = blocking_keys(features).join(rules, on="rule")
-    if block_sizes is None:
-        keys = keys.with_columns(pl.len().over("rule", "key").cast(pl.Int64).alias("size"))
+    if block_sizes is None and features["record_id"].n_unique() == features.height:
+        # Each rule's blocks counted and numbered on its own key column (block ids distinct across rules by an
+        # offset): half the work of counting and ranking every (rule, key) string pair together.
+        per_rule, offset = [], 0
+        for bit, rule, keys in _keys_by_rule(features):
+            usable = keys.filter(pl.len().over("key").is_between(2, BLOCK_CAPS[rule])).select(
+                "record_id",
+                pl.lit(bit, dtype=pl.Int64).alias("bit"),
+                (pl.col("key").rank("dense").cast(pl.Int64) + offset).alias("block"),
+            )
+            per_rule.append(usable)
+            offset += usable.height
+        kept = pl.concat(per_rule).to_arrow()  # noqa: F841 (read by the SQL below)
     else:
-        sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).unique("block")
-        keys = keys.with_columns(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).alias("block")).join(
-            sizes, on="block"
+        keys = blocking_keys(features).join(rules, on="rule")
+        if block_sizes is None:
+            keys = keys.with_columns(pl.len().over("rule", "key").cast(pl.Int64).alias("size"))
+        else:
+            sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).unique("block")
+            keys = keys.with_columns(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).alias("block")).join(
+                sizes, on="block"
+            )
+        kept = (  # noqa: F841 (read by the SQL below)
+            keys.filter(pl.col("size").is_between(2, pl.col("cap")))
+            .select("record_id", "bit", pl.struct("rule", "key").rank("dense").alias("block"))
+            .to_arrow()
         )
-    kept = (  # noqa: F841 (read by the SQL below)
-        keys.filter(pl.col("size").is_between(2, pl.col("cap")))
-        .select("record_id", "bit", pl.struct("rule", "key").rank("dense").alias("block"))
-        .to_arrow()
-    )
     touched_ids = pl.DataFrame(  # noqa: F841 (read by the SQL below)
         {"record_id": touching if touching is not None else []}, schema={"record_id": pl.Int64}
     ).to_arrow()
@@ -1365,7 +1414,6 @@ def score_pairs(
             "decision": pl.Series(decision.tolist(), dtype=pl.String),
         }
     )
-
 
 
 def _rounded(value: float, digits: int = 12) -> float:
