@@ -22,7 +22,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from landing.warehouse import limit_memory
-from matching.junk import flag_junk
+from matching.junk import is_junk
 from matching.nicknames import NAME_GROUPS
 from matching.normalize import (
     ascii_text,
@@ -271,7 +271,7 @@ def contact_record_features(records: pl.DataFrame) -> pl.DataFrame:
         [
             per_row,
             *(per_distinct_value(frame, column, derived) for column, derived in by_column.items()),
-            flag_junk(frame.select("first_name", "last_name", "email", "company_name")).select("is_junk"),
+            is_junk(frame.select("first_name", "last_name", "email", "company_name")).to_frame(),
         ],
         how="horizontal",
     ).select(_BASE_FEATURES)
@@ -467,17 +467,57 @@ def blocking_keys(features: pl.DataFrame) -> pl.DataFrame:
 def block_labels(features: pl.DataFrame) -> pl.Series:
     """Per record (in `features` order) the sorted labels (rule:key) of the blocks it is in: `blocking_keys` as
     one list per record, what the incremental pair model stores and looks blocks up by."""
-    labels = (
-        blocking_keys(features)
-        .group_by("record_id")
-        .agg(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).sort().alias("block_keys"))
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    # A record given twice (one list of both rows' keys), or rule names the layout cannot order: sorted as strings.
+    if not _LABELS_SORT_BY_RULE or features["record_id"].n_unique() < features.height:
+        labels = (
+            blocking_keys(features)
+            .group_by("record_id")
+            .agg(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).sort().alias("block_keys"))
+        )
+        joined = features.select("record_id").join(labels, on="record_id", how="left", maintain_order="left")
+        return joined["block_keys"].fill_null(empty)
+    # Labels sort by rule, then key: a colon sorts before every character of a rule name, so "name:…" comes before
+    # "name_domain:…" as "name" before "name_domain". The rules' keys are laid out in rule order (a record's phone
+    # keys in key order), and a stable sort by record keeps that order within each record: the sorted lists
+    # without sorting (or grouping by) the label strings themselves.
+    long = pl.concat(
+        [
+            keys.select("record_id", pl.concat_str([pl.lit(rule + BLOCK_SEPARATOR), "key"]).alias("block_keys"))
+            for _, rule, keys in _keys_by_rule(features)
+        ]
     )
+    labels = long.sort("record_id", maintain_order=True).group_by("record_id", maintain_order=True).agg("block_keys")
     joined = features.select("record_id").join(labels, on="record_id", how="left", maintain_order="left")
-    return joined["block_keys"].fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    return joined["block_keys"].fill_null(empty)
+
+
+def _keys_by_rule(features: pl.DataFrame) -> list[tuple[int, str, pl.DataFrame]]:
+    """`blocking_keys` of records given once each, rule by rule in name order: (bit, rule, frame of record_id and
+    key), a record's phone keys in key order (the smaller number first; a number held as phone and mobile once)."""
+    features = features.filter(~pl.col("is_junk"))
+    own = [
+        pl.when(~pl.col(shared)).then(pl.col(number))
+        for number, shared in (("phone_d", "phone_shared"), ("mobile_d", "mobile_shared"))
+    ]
+    frames = []
+    for bit, rule in enumerate(_RULES_BY_NAME):
+        if rule == "phone":
+            low = features.select("record_id", pl.min_horizontal(own).alias("key"))
+            high = features.select("record_id", pl.when(own[0] != own[1]).then(pl.max_horizontal(own)).alias("key"))
+            keys = pl.concat([low, high])
+        else:
+            keys = features.select("record_id", BLOCKING_RULES[rule][0].alias("key"))
+        frames.append((bit, rule, keys.drop_nulls("key")))
+    return frames
 
 
 # Rules in name order: bit i of a pair's rule mask is `_RULES_BY_NAME[i]` (see `candidate_pairs`).
 _RULES_BY_NAME = tuple(sorted(BLOCK_CAPS))
+# `block_labels` lays the labels out rule by rule instead of sorting them, which gives the sorted order only while
+# the separator sorts before every character of every rule name (then "name:…" < "name_domain:…"); a rule named
+# otherwise takes the sorting path.
+_LABELS_SORT_BY_RULE = all(char > BLOCK_SEPARATOR for rule in BLOCK_CAPS for char in rule)
 
 
 def candidate_pairs(
@@ -504,19 +544,33 @@ def candidate_pairs(
         },
         schema={"rule": pl.String, "cap": pl.Int64, "bit": pl.Int64},
     )
-    keys = blocking_keys(features).join(rules, on="rule")
-    if block_sizes is None:
-        keys = keys.with_columns(pl.len().over("rule", "key").cast(pl.Int64).alias("size"))
+    if block_sizes is None and features["record_id"].n_unique() == features.height:
+        # Each rule's blocks counted and numbered on its own key column (block ids distinct across rules by an
+        # offset): half the work of counting and ranking every (rule, key) string pair together.
+        per_rule, offset = [], 0
+        for bit, rule, keys in _keys_by_rule(features):
+            usable = keys.filter(pl.len().over("key").is_between(2, BLOCK_CAPS[rule])).select(
+                "record_id",
+                pl.lit(bit, dtype=pl.Int64).alias("bit"),
+                (pl.col("key").rank("dense").cast(pl.Int64) + offset).alias("block"),
+            )
+            per_rule.append(usable)
+            offset += usable.height
+        kept = pl.concat(per_rule).to_arrow()  # noqa: F841 (read by the SQL below)
     else:
-        sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).unique("block")
-        keys = keys.with_columns(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).alias("block")).join(
-            sizes, on="block"
+        keys = blocking_keys(features).join(rules, on="rule")
+        if block_sizes is None:
+            keys = keys.with_columns(pl.len().over("rule", "key").cast(pl.Int64).alias("size"))
+        else:
+            sizes = block_sizes.select("block", pl.col("size").cast(pl.Int64)).unique("block")
+            keys = keys.with_columns(pl.concat_str(["rule", "key"], separator=BLOCK_SEPARATOR).alias("block")).join(
+                sizes, on="block"
+            )
+        kept = (  # noqa: F841 (read by the SQL below)
+            keys.filter(pl.col("size").is_between(2, pl.col("cap")))
+            .select("record_id", "bit", pl.struct("rule", "key").rank("dense").alias("block"))
+            .to_arrow()
         )
-    kept = (  # noqa: F841 (read by the SQL below)
-        keys.filter(pl.col("size").is_between(2, pl.col("cap")))
-        .select("record_id", "bit", pl.struct("rule", "key").rank("dense").alias("block"))
-        .to_arrow()
-    )
     touched_ids = pl.DataFrame(  # noqa: F841 (read by the SQL below)
         {"record_id": touching if touching is not None else []}, schema={"record_id": pl.Int64}
     ).to_arrow()
@@ -978,6 +1032,9 @@ def estimate_m(
     combination_lv = {name: lv[name][first] for name in names}
     m = {name: m_init[name].copy() for name in names}
     share = 0.5
+    # bincount reads intp: each field's int8 levels are cast into one buffer reused every time (a new array per
+    # cast, 7 fields x 25 iterations of ~7M pairs at 1M contacts, cost as much as the counting itself).
+    intp_levels = np.empty(levels.height, dtype=np.intp)
     for _ in range(iterations):
         log_ratio = np.zeros(first.size)
         for name in names:
@@ -988,7 +1045,8 @@ def estimate_m(
         weight = (odds / (1 + odds))[inverse]
         share = float(np.clip(weight.mean(), 1e-6, 1 - 1e-6))
         for name in names:
-            counts = np.bincount(lv[name], weights=weight, minlength=len(LEVELS[name]))[1:]
+            np.copyto(intp_levels, lv[name])
+            counts = np.bincount(intp_levels, weights=weight, minlength=len(LEVELS[name]))[1:]
             if counts.sum() > 0:
                 estimate = np.maximum(counts / counts.sum(), floor)
                 m[name] = estimate / estimate.sum()
@@ -1301,6 +1359,10 @@ def estimate_parameters(
     )
 
 
+# A pair's decision by its code in `score_pairs`.
+_DECISIONS = ("no_match", "review", "auto_merge")
+
+
 def score_pairs(
     pairs: pl.DataFrame,
     features: pl.DataFrame,
@@ -1347,9 +1409,11 @@ def score_pairs(
             confident,
             probability >= config.review_min_probability,
         ],
-        ["no_match", "review", "auto_merge", "review"],
-        "no_match",
+        [0, 1, 2, 1],
+        0,
     )
+    # Each decision's text taken from its code: a Python string per pair (7M at 1M contacts) cost more than the rest.
+    decision = pl.Series(_DECISIONS, dtype=pl.String).gather(pl.Series(decision, dtype=pl.UInt32))
     rules = pairs["rules"].list.join(",") if "rules" in pairs.columns else pl.Series([None] * pairs.height)
     return pl.DataFrame(
         {
@@ -1362,10 +1426,9 @@ def score_pairs(
             "corroborated": flags["corroborated"],
             "conflict": flags["conflict"],
             "bridges": flags["bridges"],
-            "decision": pl.Series(decision.tolist(), dtype=pl.String),
+            "decision": decision,
         }
     )
-
 
 
 def _rounded(value: float, digits: int = 12) -> float:

@@ -126,3 +126,85 @@ def test_hash_groups_number_rows_as_numpy_unique_does():
         rows, groups = contacts._hash_groups(hashes)
         assert np.array_equal(groups, inverse)
         assert np.array_equal(hashes[rows], hashes[first])
+
+
+def _features_with_phone_cases() -> pl.DataFrame:
+    """Background plus records whose blocks test the label order: phone and mobile in either order, equal, one of
+    them shared, a junk record, rules whose names are prefixes of others (name, name_domain, name_postal)."""
+    rows = background(60) + [
+        person(1, "Anna", "Schmidt", "acme.com", "+15550009999", mobile_phone="+15550001111"),
+        person(2, "Anna", "Schmidt", "acme.com", "+15550001111", mobile_phone="+15550009999"),
+        person(3, "Anna", "Schmidt", "acme.com", "+15550001111", mobile_phone="+15550001111"),
+        person(4, "Test", "Person", "example.com", "+15550002222", email="test@example.com"),
+        person(5, "Ben", "Kern", "kern.de", "+4930123456", mobile_phone="+4915187654329", company_phone="+4930123456"),
+        person(6, "Ben", "Kern", "kern.de", "+4930123456", company_phone="+4930123456"),
+    ]
+    return contacts.prepare_contact_features(records_frame(rows))
+
+
+def _block_labels_by_sorting(features: pl.DataFrame) -> pl.Series:
+    """`block_labels` as written before its shortcut: every record's labels grouped and sorted as strings."""
+    labels = (
+        contacts.blocking_keys(features)
+        .group_by("record_id")
+        .agg(pl.concat_str(["rule", "key"], separator=contacts.BLOCK_SEPARATOR).sort().alias("block_keys"))
+    )
+    joined = features.select("record_id").join(labels, on="record_id", how="left", maintain_order="left")
+    return joined["block_keys"].fill_null(pl.lit([], dtype=pl.List(pl.String)))
+
+
+def test_block_labels_laid_out_by_rule_equal_the_sorted_labels():
+    features = _features_with_phone_cases()
+    labels = contacts.block_labels(features)
+    assert labels.equals(_block_labels_by_sorting(features), check_names=True)
+    by_id = dict(zip(features["record_id"].to_list(), labels.to_list(), strict=True))
+    assert [k for k in by_id[1] if k.startswith("phone:")] == ["phone:15550001111", "phone:15550009999"]
+    assert [k for k in by_id[3] if k.startswith("phone:")] == ["phone:15550001111"]
+    assert by_id[4] == []  # junk: no blocks
+    assert [k for k in by_id[5] if k.startswith("phone:")] == ["phone:4915187654329"]  # the switchboard is shared
+    # Shuffled rows (labels follow the rows given) and a record given twice (the general path) agree too.
+    shuffled = features.sample(fraction=1.0, shuffle=True, seed=3)
+    assert contacts.block_labels(shuffled).equals(_block_labels_by_sorting(shuffled))
+    doubled = pl.concat([features, features.head(5)])
+    assert contacts.block_labels(doubled).equals(_block_labels_by_sorting(doubled))
+
+
+def test_candidate_pairs_counted_per_rule_equal_pairs_from_given_block_sizes():
+    """The per-rule numbering of blocks (records given once, blocks counted here) and the general path (blocks'
+    sizes given, as an hourly run passes them) propose the same pairs with the same rules."""
+    features = _features_with_phone_cases()
+    sizes = (
+        contacts.block_labels(features).explode().drop_nulls().value_counts(name="size").rename({"block_keys": "block"})
+    )
+    fast = contacts.candidate_pairs(features)
+    assert fast.height > 0
+    assert fast.equals(contacts.candidate_pairs(features, block_sizes=sizes))
+    assert contacts.candidate_pairs(features, touching=pl.Series([1, 5])).equals(
+        fast.filter(pl.col("left_id").is_in([1, 5]) | pl.col("right_id").is_in([1, 5]))
+    )
+
+
+def test_junk_reasons_from_bits_keep_rule_order_and_rows():
+    """Reasons come as the rules' bits, turned into lists once per distinct set: every row keeps its own reasons,
+    in `JUNK_REASONS` order, and `is_junk` says whether there are any."""
+    from matching.junk import JUNK_REASONS, flag_junk, is_junk
+
+    rows = [
+        ("Test", "Kontakt", "test123@example.com", "Test GmbH"),
+        ("Anna", "Weber", "anna@kraft.de", "Kraft GmbH"),
+        ("Foo", "Bar", "foo@bar.com", None),
+        ("Qwrtz", "Ztrwq", "q@mailinator.com", None),
+        (None, None, None, None),
+        ("Anna", "Weber", "noreply@kraft.de", "Kraft GmbH"),
+    ]
+    frame = pl.DataFrame(rows, schema=["first_name", "last_name", "email", "company_name"], orient="row")
+    flagged = flag_junk(frame)
+    for i in range(frame.height):
+        alone = flag_junk(frame.slice(i, 1))["junk_reasons"].to_list()[0]
+        assert flagged["junk_reasons"].to_list()[i] == alone
+        assert alone == [reason for reason in JUNK_REASONS if reason in alone]
+    first_reasons = ["test_name", "test_email", "placeholder_email_domain", "test_company"]
+    assert flagged["junk_reasons"].to_list()[0] == first_reasons
+    assert flagged["junk_reasons"].to_list()[1] == []
+    assert is_junk(frame).to_list() == flagged["is_junk"].to_list() == [True, False, True, True, False, True]
+    assert flag_junk(frame.clear())["junk_reasons"].dtype == pl.List(pl.String)
