@@ -5,6 +5,8 @@
 -- staged rows and its vendor candidates); a run unpivots again only the contacts whose hash changed or that are
 -- new, replacing their rows (delete+insert on entity_id). Contacts gone (merged into another) are deleted after.
 -- A change of the HubSpot field map seed (er_hubspot_field_map) changes no hash: rebuild with --full-refresh.
+-- `_written_at` stamps the rows each run writes (a contact's rows are always written together): the key test checks
+-- the latest run's rows.
 {%- set fields = golden_contact_fields() %}
 {{ config(
     materialized='incremental',
@@ -101,7 +103,8 @@ select
     cast(v.record_id as varchar) as source_record_id,
     v.observed_at,
     cast(null as double) as confidence,
-    v.inputs_hash
+    v.inputs_hash,
+    {{ run_started_stamp() }} as _written_at
 from crm_values as v
 
 union all
@@ -115,6 +118,7 @@ select
     v.enrichment_field_id as source_record_id,
     v.observed_at,
     v.confidence,
-    c.inputs_hash
+    c.inputs_hash,
+    {{ run_started_stamp() }} as _written_at
 from vendor_candidates as v
 inner join changed as c using (golden_contact_id)
