@@ -18,7 +18,9 @@
     bit_xor(hash(f.field_name, f.value, f.source_class, f.source_name, f.source_record_id, f.observed_at, f.confidence,
                  f.candidate_count, f.distinct_value_count))
 {%- endset %}
-with golden_fields as (
+-- Read twice in an hour (every row hashed; the changed contacts' rows): not materialized, as DuckDB would otherwise
+-- buffer every golden field row, all columns, before either read.
+with golden_fields as not materialized (
     select * from {{ ref('int_entities__contact_golden_fields') }}
 ){%- if is_incremental() %},
 
@@ -58,6 +60,9 @@ select
     any_value(c.fields_hash) as fields_hash
 from golden_fields as f
 inner join changed as c using (golden_contact_id)
+-- The same rows: the semi join is built on the changed contacts and filters the golden fields before the join above
+-- (DuckDB, expecting most contacts to have changed, would build that join on every golden field).
+where f.golden_contact_id in (select golden_contact_id from changed)
     {%- else %}
     -- Every contact is built: the hash in the same pass, rather than hashing every row first and joining them back
     -- (two passes and a join of every golden field).
