@@ -163,6 +163,39 @@ def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_wa
     ) == {"unique_by_latest_write", "is_normalized_email"}
 
 
+def test_field_candidates_key_test_checks_the_latest_runs_rows(built_warehouse, tmp_path):
+    """The field candidates stamp the rows each run writes (`_written_at`) and their key test is given it: a repeated
+    (contact, field, source, record) that the latest run wrote fails it; one left by earlier runs alone was checked by
+    those runs and is not looked at again."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    table = "intermediate.int_entities__contact_field_candidates"
+    earlier, latest = "timestamp '2026-01-01 00:00:00'", "timestamp '2026-01-02 00:00:00'"
+    copy_of_a_row = f"insert into {table} select * replace ({{}}) from {table} order by all limit 1"
+
+    def failing_tests(*statements: str) -> set[str]:
+        con = duckdb.connect(str(warehouse))
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+        result = run_dbt(warehouse, tmp_path, "test", "--select", "int_entities__contact_field_candidates")
+        failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
+        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
+        return {name.split("_int_entities__contact_field_candidates")[0] for name in failed}
+
+    # An earlier run's repeated key, and a latest run writing a contact of its own: nothing of the latest run is wrong.
+    assert failing_tests(
+        f"update {table} set _written_at = {earlier}",
+        copy_of_a_row.format("'gc-repeated' as entity_id"),
+        copy_of_a_row.format("'gc-repeated' as entity_id"),
+        copy_of_a_row.format(f"'gc-new' as entity_id, {latest} as _written_at"),
+    ) == set()
+    # The latest run writes a key an earlier run wrote.
+    assert failing_tests(copy_of_a_row.format(f"{latest} as _written_at")) == {"unique_combination"}
+
+
 def _manifest(dbt_manifest) -> dict:
     import json
 

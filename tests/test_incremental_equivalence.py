@@ -8,9 +8,9 @@ accounts), each loaded and built incrementally. Warehouse B loads every one of t
 scratch. Every staging, intermediate and mart table must then hold the same rows, with these exceptions, each by
 design:
 
-- bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `_staged_at`, `changed_at`, `resolved_through`,
-  `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`, `featured_at`, `changes_through`,
-  `features_through`) and of what a stored matching-features row was before (`previous_block_keys`,
+- bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `_staged_at`, `_written_at`, `changed_at`,
+  `resolved_through`, `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`, `featured_at`,
+  `changes_through`, `features_through`) and of what a stored matching-features row was before (`previous_block_keys`,
   `previous_featured_at`): A loaded and built its rows at different times;
 - history tables that keep one entry per run (`fct_account_risk_history`, the match parameters' estimations):
   B's rows are A's latest; the outcome rows derived from them (`flagged_accounts_renewed`: an account's first
@@ -50,6 +50,8 @@ RUN_TIME_COLUMNS = {
     "_loaded_at",
     # The event staging models: the start of the run that wrote the row (their tests check the latest run's rows).
     "_staged_at",
+    # The field candidates: the start of the run that wrote the row (their key test checks the latest run's rows).
+    "_written_at",
     "changed_at",
     "resolved_through",
     "scored_through",

@@ -7,7 +7,9 @@
 -- that have hours (time metrics only, a small share of the rows); a group with none has a null median, as before.
 -- A unit's day is the cast of cohort_at to a date (the session's time zone, as date_trunc's), ~2x cheaper than
 -- date_trunc('day', ...) on a timestamp with time zone; its week is the Monday of that day.
-with units as (
+-- `units` is read twice (the counts, the timed units): not materialized, so DuckDB scans the table twice (the second
+-- scan filtered on hours) rather than buffering every unit first.
+with units as not materialized (
     select metric, workflow, segment, cohort_at, in_numerator, hours
     from {{ ref('fct_outcome_events') }}
 ),
