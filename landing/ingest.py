@@ -1768,6 +1768,8 @@ def _simple_jsonl_block(block: bytes, offset: int) -> tuple[pa.StringArray, np.n
     the braces), so the texts are what splitting, decoding and stripping each line gives, and no line is blank.
     ``block`` holds whole lines (it ends with a line break, or with the file).
     """
+    if len(block) >= 2**31:  # past Arrow's 32-bit string offsets (a line of gigabytes): split in Python
+        return None
     try:
         block.decode("utf-8")  # only to check it: the texts are cut from the bytes
     except UnicodeDecodeError:
