@@ -14,8 +14,9 @@ same path with the same size and modification time is skipped without being read
 modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file that
 DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid
 UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in
-Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split in Python and checked and
-inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
+Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split a block at a time (a
+block whose every line is a plain ``{...}`` straight into Arrow strings, others line by line in Python) and checked
+and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
 reason.
 """
 
@@ -1681,9 +1682,11 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
     """Split a JSON lines file into lines, a block of lines at a time; validation happens set-wise in DuckDB.
 
     Gives exactly what reading line by line gives (line numbers, byte spans, BOM, line ending, one quarantine row
-    per line that is not UTF-8; tests/test_landing_jsonl_blocks.py compares the two), faster: a block of valid
-    UTF-8 is decoded and split in one call each, and only a block holding bytes that are not UTF-8 is decoded line
-    by line. Validation, as before, happens set-wise in DuckDB (see _Writer), not by json.loads per line.
+    per line that is not UTF-8; tests/test_landing_jsonl_blocks.py compares the two), faster: a block of simple
+    lines (see _simple_jsonl_block: the usual case) is cut into Arrow strings without a Python string per line,
+    another block of valid UTF-8 is decoded and split in one call each, and only a block holding bytes that are
+    not UTF-8 is decoded line by line. Validation, as before, happens set-wise in DuckDB (see _Writer), not by
+    json.loads per line.
     """
     bom, line_ending = False, None
     lineno = offset = 0
