@@ -14,8 +14,9 @@ same path with the same size and modification time is skipped without being read
 modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file that
 DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid
 UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in
-Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split in Python and checked and
-inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
+Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split a block at a time (a
+block whose every line is a plain ``{...}`` straight into Arrow strings, others line by line in Python) and checked
+and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
 reason.
 """
 
@@ -30,7 +31,6 @@ import os
 import shutil
 import time
 import uuid
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -944,7 +945,10 @@ class _Writer:
         self.rows: list[list[str]] = []
         self.extras: list[str | None] = []
         self.positions: list[tuple[int, str]] = []
-        # JSONL: the raw line text.
+        # JSONL: the lines to check, as Arrow chunks with their line numbers, byte offsets and byte lengths, after
+        # them the lines added one at a time (text, line number and byte range), not made into a chunk yet.
+        self.chunks: list[tuple[pa.StringArray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.chunked_rows = 0
         self.payloads: list[str] = []
         self.spans: list[tuple[int, int]] = []
         self.lines: list[int] = []
@@ -966,16 +970,41 @@ class _Writer:
         self.payloads.append(text)
         self.lines.append(line)
         self.spans.append(span)
-        if len(self.payloads) >= _JSONL_BATCH_ROWS:
+        if self.chunked_rows + len(self.payloads) >= _JSONL_BATCH_ROWS:
             self._flush_rows()
 
     def add_jsonl_many(self, texts: list[str], lines: Iterable[int], spans: Iterable[tuple[int, int]]) -> None:
-        """``add_jsonl`` for many lines at once (the block reader's fast path)."""
+        """``add_jsonl`` for many lines at once."""
         self.payloads += texts
         self.lines += lines
         self.spans += spans
-        if len(self.payloads) >= _JSONL_BATCH_ROWS:
+        if self.chunked_rows + len(self.payloads) >= _JSONL_BATCH_ROWS:
             self._flush_rows()
+
+    def add_jsonl_block(self, texts: pa.StringArray, lines: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
+        """``add_jsonl`` for a block of lines already in Arrow (the block reader's fast path), with their line
+        numbers, byte offsets and byte lengths. The batch is flushed where ``add_jsonl_many`` would flush it."""
+        self._chunk_pending()
+        self.chunks.append((texts, lines, starts, sizes))
+        self.chunked_rows += len(texts)
+        if self.chunked_rows >= _JSONL_BATCH_ROWS:
+            self._flush_rows()
+
+    def _chunk_pending(self) -> None:
+        """Make the lines added one at a time into a chunk, behind the chunks before them."""
+        if not self.payloads:
+            return
+        starts, sizes = zip(*self.spans, strict=True)
+        self.chunks.append(
+            (
+                pa.array(self.payloads, pa.string()),
+                np.array(self.lines, np.int64),
+                np.array(starts, np.int64),
+                np.array(sizes, np.int64),
+            )
+        )
+        self.chunked_rows += len(self.payloads)
+        self.payloads, self.lines, self.spans = [], [], []
 
     def quarantine(
         self, line: int | None, reason: str, raw_text: str | None, span: tuple[int, int] | None = None
@@ -1040,17 +1069,18 @@ class _Writer:
                 self.con.unregister(_BATCH_VIEW)
 
     def _flush_jsonl(self) -> None:
-        if not self.payloads:
+        self._chunk_pending()
+        if not self.chunks:
             return
         spec = self.spec
-        n = len(self.payloads)
-        payloads, spans, lines = self.payloads, self.spans, self.lines
-        batch = pa.table({"payload": pa.array(payloads, pa.string()), "_source_line": pa.array(lines, pa.int64())})
-        self.payloads, self.lines, self.spans = [], [], []
+        chunks, self.chunks, self.chunked_rows = self.chunks, [], 0
+        payloads = pa.chunked_array([texts for texts, *_ in chunks], pa.string())
+        lines, starts, sizes = (np.concatenate([chunk[i] for chunk in chunks]) for i in (1, 2, 3))
+        n = len(lines)
+        batch = pa.table({"payload": payloads, "_source_line": pa.array(lines, pa.int64())})
 
         # One JSON parse per list extraction instead of one per key. s[pos[k]] is key k as text, extracted only for
-        # the keys something reads as text (a key kept as JSON is read as text only by a check); t[tpos[k]] is the
-        # JSON type of a key kept as text.
+        # the keys something reads as text (a key kept as JSON is read as text only by a check).
         def path(key: str) -> str:
             return _sql_str("$." + json.dumps(key))
 
@@ -1061,7 +1091,6 @@ class _Writer:
         paths = [path(k) for k in s_keys]
         json_paths = [path(k) for k in json_keys]
         pos = {key: i + 1 for i, key in enumerate(s_keys)}
-        tpos = {key: i + 1 for i, key in enumerate(text_keys)}
         checks = [f"coalesce(s[{pos[k]}], '') <> ''" for k in spec.required]
         latest_day = _latest_event_day(self.loaded_at)
         for k in spec.timestamp_columns:
@@ -1074,17 +1103,19 @@ class _Writer:
         for k, allowed in spec.allowed_values.items():
             checks.append(f"(coalesce(s[{pos[k]}], '') = '' OR {_one_of(f's[{pos[k]}]', allowed)})")
         # A key stored as text must hold one value (not an object or array), and no number JSON forbids
-        # (DuckDB, like Python, reads NaN and Infinity).
+        # (DuckDB, like Python, reads NaN and Infinity). Its JSON type is looked up (parsing the line once more)
+        # only where its text could be one of those: an object or array reads as text starting with { or [.
         for k in text_keys:
-            i, ti = pos[k], tpos[k]
+            i = pos[k]
             checks.append(
-                f"(coalesce(t[{ti}], 'NULL') NOT IN ('OBJECT', 'ARRAY')"
-                f" AND NOT coalesce(t[{ti}] = 'DOUBLE' AND s[{i}] IN ('NaN', 'Infinity', '-Infinity'), false))"
+                f"CASE WHEN s[{i}] IS NULL OR NOT (left(s[{i}], 1) IN ('{{', '[')"
+                f" OR s[{i}] IN ('NaN', 'Infinity', '-Infinity')) THEN true"
+                f" ELSE (coalesce(json_type(p, {path(k)}), 'NULL') NOT IN ('OBJECT', 'ARRAY')"
+                f" AND NOT coalesce(json_type(p, {path(k)}) = 'DOUBLE'"
+                f" AND s[{i}] IN ('NaN', 'Infinity', '-Infinity'), false)) END"
             )
         ok = " AND ".join(["p IS NOT NULL", *checks])
         j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
-        if text_keys:
-            j += f", json_type(p, [{', '.join(path(k) for k in text_keys)}]) AS t"
         select = []
         for key in spec.columns:
             if key in spec.json_columns:
@@ -1121,8 +1152,9 @@ class _Writer:
             raise RuntimeError(f"{self.rel}: {inserted} + {len(bad)} JSON lines checked, batch has {n}")
         self.accepted += inserted
         for (line,) in bad:
-            i = bisect_left(lines, line)  # line numbers ascend within a batch
-            self.quarantine(line, _jsonl_problem(spec, payloads[i], latest_day), payloads[i], spans[i])
+            i = int(np.searchsorted(lines, line))  # line numbers ascend within a batch
+            text = payloads[i].as_py()
+            self.quarantine(line, _jsonl_problem(spec, text, latest_day), text, (int(starts[i]), int(sizes[i])))
 
     def _flush_quarantine(self) -> None:
         if not self.q_lines:
@@ -1650,9 +1682,11 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
     """Split a JSON lines file into lines, a block of lines at a time; validation happens set-wise in DuckDB.
 
     Gives exactly what reading line by line gives (line numbers, byte spans, BOM, line ending, one quarantine row
-    per line that is not UTF-8; tests/test_landing_jsonl_blocks.py compares the two), faster: a block of valid
-    UTF-8 is decoded and split in one call each, and only a block holding bytes that are not UTF-8 is decoded line
-    by line. Validation, as before, happens set-wise in DuckDB (see _Writer), not by json.loads per line.
+    per line that is not UTF-8; tests/test_landing_jsonl_blocks.py compares the two), faster: a block of simple
+    lines (see _simple_jsonl_block: the usual case) is cut into Arrow strings without a Python string per line,
+    another block of valid UTF-8 is decoded and split in one call each, and only a block holding bytes that are
+    not UTF-8 is decoded line by line. Validation, as before, happens set-wise in DuckDB (see _Writer), not by
+    json.loads per line.
     """
     bom, line_ending = False, None
     lineno = offset = 0
@@ -1681,6 +1715,15 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
                 rest = block
                 continue
             block, rest = block[:cut], block[cut:]
+            simple = _simple_jsonl_block(block, offset)
+            if simple is not None:
+                texts, starts, sizes = simple
+                writer.add_jsonl_block(texts, np.arange(lineno + 1, lineno + 1 + len(texts)), starts, sizes)
+                lineno += len(texts)
+                offset += len(block)
+                if at_end:
+                    break
+                continue
             raws = block.split(b"\n")
             if raws[-1] == b"":
                 raws.pop()
@@ -1717,6 +1760,49 @@ def _parse_jsonl(path: Path, spec: SourceSpec, rel: str, writer: _Writer) -> _Di
             if at_end:
                 break
     return _Dialect(None, "utf-8 with BOM" if bom else "utf-8", line_ending)
+
+
+def _simple_jsonl_block(block: bytes, offset: int) -> tuple[pa.StringArray, np.ndarray, np.ndarray] | None:
+    """A block's lines as Arrow strings, their byte offsets (from ``offset``) and byte lengths (line break included),
+    without a Python string per line; None unless every line is *simple*, which the caller then splits in Python.
+
+    A block is simple when it is valid UTF-8 and each of its lines, less its line break and one CR before it,
+    starts with ``{`` and ends with ``}``: then ``str.strip`` takes from such a line exactly that CR (it stops at
+    the braces), so the texts are what splitting, decoding and stripping each line gives, and no line is blank.
+    ``block`` holds whole lines (it ends with a line break, or with the file).
+    """
+    if len(block) >= 2**31:  # past Arrow's 32-bit string offsets (a line of gigabytes): split in Python
+        return None
+    try:
+        block.decode("utf-8")  # only to check it: the texts are cut from the bytes
+    except UnicodeDecodeError:
+        return None
+    data = np.frombuffer(block, np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    # A line runs from its start to its line break (``ends``; the block's end for a last line without one); the
+    # next line starts after the break (``nexts``).
+    ends = breaks if block.endswith(b"\n") else np.append(breaks, len(block))
+    nexts = ends + 1 if block.endswith(b"\n") else np.append(breaks + 1, len(block))
+    starts = np.concatenate(([0], nexts[:-1]))
+    if np.any(ends - starts < 2):
+        return None
+    cr = data[ends - 1] == 13
+    ends = ends - cr
+    if np.any(ends - starts < 2) or np.any(data[starts] != 123) or np.any(data[ends - 1] != 125):
+        return None
+    # The lines' texts, back to back: the block less its line breaks and the CR before each (a simple line holds no
+    # line break, and a CR before one is where the line's text ends); a last line without a line break may still
+    # end with a CR.
+    joined = block.replace(b"\r\n", b"") if cr.any() else block
+    joined = joined.replace(b"\n", b"")
+    if cr[-1] and not block.endswith(b"\n"):
+        joined = joined[:-1]
+    lengths = ends - starts
+    if len(joined) != int(lengths.sum()):  # cannot be; never hand on a shifted text
+        return None
+    text_offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    texts = pa.StringArray.from_buffers(len(starts), pa.py_buffer(text_offsets), pa.py_buffer(joined))
+    return texts, starts + offset, nexts - starts
 
 
 # An event is an observation: one dated after the day it arrives (give or take time zones) is a broken clock or

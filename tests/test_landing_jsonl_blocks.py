@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import duckdb
@@ -90,3 +91,72 @@ def test_block_reader_equals_line_reader(tmp_path, monkeypatch, newline, final_n
     lines = content.split(b"\n")
     assert spans[14] == (sum(len(x) + 1 for x in lines[:13]), len(lines[13]) + 1)
     assert fast["quarantine"][-1][1].startswith("not UTF-8: byte 0xfc")
+
+
+def _mixed_lines() -> list[bytes]:
+    """Lines around the fast path's edges: which lines are simple (``{`` ... ``}`` less a CR), and text values
+    the JSON type check looks at again (text starting with { or [, NaN as a string and as a number)."""
+    good = json.dumps(GOOD).encode()
+    return [
+        good,
+        good + b"\r",  # a CR before the line break: simple
+        good + b"\r\r",  # two CRs: not simple (one is part of the text Python strips)
+        good + b" ",  # a trailing blank: not simple
+        b" " + good,  # a leading blank: not simple
+        good + "\u2028".encode(),  # a line separator Python's strip takes: not simple
+        good + b"\x1f",  # a control character Python's strip takes: not simple
+        b'{"event_id": "e2", }',  # simple, not JSON
+        b"{}",  # simple, no keys
+        b"{",  # not simple
+        json.dumps(dict(GOOD, email="{not an object}")).encode(),  # text starting with {: accepted
+        json.dumps(dict(GOOD, email="[x]@y.io")).encode(),  # text starting with [: accepted
+        json.dumps(dict(GOOD, email=["a@x.io"])).encode(),  # an array for a value
+        json.dumps(dict(GOOD, contact_record_id="NaN")).encode(),  # NaN as text: accepted
+        json.dumps(dict(GOOD, contact_record_id=float("inf"))).encode(),  # Infinity as a number
+        json.dumps(dict(GOOD, email="ä@x.io"), ensure_ascii=False).encode(),  # UTF-8
+        json.dumps(dict(GOOD, email="ä@x.io"), ensure_ascii=False).encode("latin-1"),  # not UTF-8
+        b"",  # blank
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_block_reader_fast_path_equals_line_reader(tmp_path, monkeypatch, seed):
+    """Random files of the lines above, read in small blocks and batches of a few lines: the same rows, quarantine
+    rows (reasons, texts, byte ranges) and file records as the line reader's."""
+    rng = random.Random(seed)
+    pool = _mixed_lines()
+    lines = [
+        json.dumps(dict(GOOD, event_id=f"e{i}")).encode() if rng.random() < 0.6 else rng.choice(pool)
+        for i in range(120)
+    ]
+    endings = [rng.choice([b"\n", b"\r\n"]) if seed % 2 else b"\n" for _ in lines]
+    content = b"".join(line + ending for line, ending in zip(lines, endings, strict=True))
+    if seed % 3 == 0:
+        content = content.rstrip(b"\n")  # a last line without a line break (and maybe with a CR)
+    monkeypatch.setattr(ingest, "_JSONL_BLOCK_BYTES", rng.choice([64, 97, 500, 4096]))
+    monkeypatch.setattr(ingest, "_JSONL_BATCH_ROWS", rng.choice([15, 40, 1000]))
+    simple = ingest._simple_jsonl_block
+    took: list[bool] = []
+    monkeypatch.setattr(ingest, "_simple_jsonl_block", lambda *a: took.append(simple(*a) is not None) or simple(*a))
+    fast = _load(tmp_path, "fast", content)
+    monkeypatch.setattr(ingest, "_parse_jsonl", _parse_jsonl_by_line)
+    slow = _load(tmp_path, "slow", content)
+    assert fast == slow
+    assert fast["quarantine"] and fast["events"]
+    assert any(took) and not all(took)  # blocks of both kinds
+
+
+def test_text_values_that_look_like_objects_or_numbers(tmp_path):
+    """The JSON type of a text key is looked at again only where its text starts with { or [ or is NaN/Infinity:
+    such text values load, objects, arrays and non-JSON numbers are quarantined."""
+    content = b"\n".join(_mixed_lines()[10:15]) + b"\n"
+    out = _load(tmp_path, "types", content)
+    assert [(row[0], row[2], row[3]) for row in out["events"]] == [
+        ("e1", "{not an object}", None),
+        ("e1", "[x]@y.io", None),
+        ("e1", "a@x.io", "NaN"),
+    ]
+    assert [(line, reason) for line, reason, *_ in out["quarantine"]] == [
+        (3, "email is an array, expected a single value"),
+        (5, "contact_record_id is inf, which is not a JSON number"),
+    ]
