@@ -15,7 +15,7 @@ import jinja2
 import pytest
 
 MACROS = Path(__file__).resolve().parents[1] / "dbt_project" / "macros"
-MACRO_FILES = ("normalize_regex.sql", "normalize_domain.sql", "normalize_email.sql")
+MACRO_FILES = ("normalize_regex.sql", "normalize_text.sql", "normalize_domain.sql", "normalize_email.sql")
 
 # The SQL the macros had before their fast paths (v: the value).
 DOMAIN_HOST_REGEX = r"'^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/?#]*@)?(?:www[0-9]*\.)?([^/?#:\s]+)'"
@@ -160,3 +160,16 @@ def test_email_candidate_on_generated_values():
     alphabet = list("mailto:MAILTO @.x") + ["mailto:", "MailTo:", "\t", "\n"]
     values = _generated(alphabet, 5_000, seed=14)
     assert _mismatches(values, _macro("email_candidate('v')"), REGEX_ONLY_EMAIL_CANDIDATE) == []
+
+
+# Every ASCII character, the Unicode space separators trim removes, and characters like them it keeps.
+TRIM_CHARACTERS = [chr(c) for c in range(128)] + [
+    chr(c) for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200C), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF, 0xE9)
+]
+
+
+def test_trimmed_is_trim_with_any_character_at_either_end():
+    values = [None, "", "a", "ab"]
+    for c in TRIM_CHARACTERS:
+        values += [c, c + c, c + "a", "a" + c, c + "ab" + c, " " + c, c + " ", "a" + c + "b"]
+    assert _mismatches(values, _macro("trimmed('v')"), "trim(v)") == []

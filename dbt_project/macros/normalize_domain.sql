@@ -26,7 +26,7 @@
 {%- endmacro %}
 
 {% macro normalize_domain(expr) -%}
-    {%- set x = "lower(trim(" ~ expr ~ "))" -%}
+    {%- set x = "lower(" ~ trimmed(expr) ~ ")" -%}
     {%- set host -%}
         rtrim(coalesce({{ domain_host_of_common_shape(x) }}, {{ regex_extract(x, domain_host_regex(), 1) }}), '.')
     {%- endset -%}
