@@ -4,8 +4,11 @@
     '^[a-z0-9_%+''\-]+(\.[a-z0-9_%+''\-]+)*@([a-z0-9]([a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$'
 {%- endmacro %}
 
+{#- The 'mailto:' prefix is removed only from a value holding a ':' (the pattern needs one): the replace copies every
+    value it runs on, and addresses nearly never hold a ':'. -#}
 {% macro email_candidate(expr) -%}
-    nullif(lower(trim(regexp_replace({{ expr }}, '^\s*mailto:', '', 'i'))), '')
+    case when contains({{ expr }}, ':') then nullif(lower(trim(regexp_replace({{ expr }}, '^\s*mailto:', '', 'i'))), '')
+         else nullif(lower({{ trimmed(expr) }}), '') end
 {%- endmacro %}
 
 {% macro email_is_valid(expr) -%}
