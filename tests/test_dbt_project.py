@@ -126,6 +126,20 @@ def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_pa
     assert all(golden == f"gc-{record}" for record, golden in clusters)  # the dev contacts are all different people
 
 
+def _failing_tests_after(warehouse: Path, tmp_path: Path, model: str, statements: tuple[str, ...]) -> set[str]:
+    """Run `statements` on the warehouse, then the dbt tests of `model`: the generic tests that failed, by name."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+    result = run_dbt(warehouse, tmp_path, "test", "--select", model)
+    failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
+    assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
+    return {name.split(f"_{model}")[0] for name in failed}
+
+
 def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_warehouse, tmp_path):
     """The email events' id and email tests are given `written_at: _staged_at`: on a table written by several runs a
     duplicate id or a malformed email in the latest run's rows fails them; in an earlier run's rows alone (that
@@ -134,16 +148,7 @@ def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_wa
     shutil.copy(built_warehouse, warehouse)
 
     def failing_tests(*statements: str) -> set[str]:
-        con = duckdb.connect(str(warehouse))
-        try:
-            for statement in statements:
-                con.execute(statement)
-        finally:
-            con.close()
-        result = run_dbt(warehouse, tmp_path, "test", "--select", "stg_email__events")
-        failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
-        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
-        return {name.split("_stg_email__events")[0] for name in failed}
+        return _failing_tests_after(warehouse, tmp_path, "stg_email__events", statements)
 
     table = "staging.stg_email__events"
     earlier, latest = "timestamp '2026-01-01 00:00:00'", "timestamp '2026-01-02 00:00:00'"
@@ -174,16 +179,7 @@ def test_field_candidates_key_test_checks_the_latest_runs_rows(built_warehouse, 
     copy_of_a_row = f"insert into {table} select * replace ({{}}) from {table} order by all limit 1"
 
     def failing_tests(*statements: str) -> set[str]:
-        con = duckdb.connect(str(warehouse))
-        try:
-            for statement in statements:
-                con.execute(statement)
-        finally:
-            con.close()
-        result = run_dbt(warehouse, tmp_path, "test", "--select", "int_entities__contact_field_candidates")
-        failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
-        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
-        return {name.split("_int_entities__contact_field_candidates")[0] for name in failed}
+        return _failing_tests_after(warehouse, tmp_path, "int_entities__contact_field_candidates", statements)
 
     # An earlier run's repeated key, and a latest run writing a contact of its own: nothing of the latest run is wrong.
     assert failing_tests(
