@@ -4,11 +4,8 @@
     '^[a-z0-9_%+''\-]+(\.[a-z0-9_%+''\-]+)*@([a-z0-9]([a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$'
 {%- endmacro %}
 
-{#- The 'mailto:' prefix is removed only from a value holding a ':' (the pattern needs one): the replace copies every
-    value it runs on, and addresses nearly never hold a ':'. -#}
 {% macro email_candidate(expr) -%}
-    case when contains({{ expr }}, ':') then nullif(lower(trim(regexp_replace({{ expr }}, '^\s*mailto:', '', 'i'))), '')
-         else nullif(lower({{ trimmed(expr) }}), '') end
+    nullif(lower(trim(regexp_replace({{ expr }}, '^\s*mailto:', '', 'i'))), '')
 {%- endmacro %}
 
 {% macro email_is_valid(expr) -%}

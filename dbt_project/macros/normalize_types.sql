@@ -14,7 +14,7 @@
 
 {#- Record IDs (already validated as whole numbers by ingestion). -#}
 {% macro to_id(expr) -%}
-    try_cast(nullif({{ trimmed(expr) }}, '') as bigint)
+    try_cast(nullif(trim({{ expr }}), '') as bigint)
 {%- endmacro %}
 
 {#- Money / decimals: currency symbols, spaces and thousands separators dropped ("$12,000.50"). -#}
