@@ -49,11 +49,12 @@ def test_an_unchanged_project_is_not_parsed_again_and_a_changed_model_is(tmp_pat
     assert manifest.stat().st_mtime_ns == stamp  # no dbt parse ran
 
     # While another process prepares (holds the lock), a second one waits, then finds the manifest current.
-    with FileLock(manifest.parent / MANIFEST_LOCK_FILE), ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(prepare_dbt_manifest, project)
-        time.sleep(0.5)
-        assert not waiting.done()
-    assert waiting.result(timeout=60) == manifest and manifest.stat().st_mtime_ns == stamp
+    with ThreadPoolExecutor(1) as pool:
+        with FileLock(manifest.parent / MANIFEST_LOCK_FILE):
+            waiting = pool.submit(prepare_dbt_manifest, project)
+            time.sleep(0.5)
+            assert not waiting.done()
+        assert waiting.result(timeout=60) == manifest and manifest.stat().st_mtime_ns == stamp
 
     model = Path(project.project_dir) / "models" / "marts" / "entities" / "dim_contacts.sql"
     model.write_text(model.read_text() + "\n-- parsed again after this edit\n")
