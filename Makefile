@@ -43,9 +43,11 @@ demo: install
 refresh: install
 	$(VENV)/bin/actionhouse refresh
 
+# Two workers (pytest-xdist), a module on one worker: most modules wait on one dbt or Dagster process at a time.
+TEST_WORKERS ?= 2
 test: install test-deps
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # What the tests start themselves but cannot download: Debian's PostgreSQL server (the operational store is
 # tested against a real one) and Debian's chromium (the console's browser tests drive it with Playwright; no

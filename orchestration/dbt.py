@@ -14,6 +14,7 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from filelock import FileLock
 from packaging.version import Version
 
 from orchestration.settings import DBT_PROJECT_DIR
@@ -22,6 +23,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 _NOT_PROJECT_FILES = {"target", "logs", "dbt_packages", ".user.yml"}
 _ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
 MANIFEST_KEY_FILE = "manifest.key.json"
+MANIFEST_LOCK_FILE = "manifest.lock"
 
 
 def dbt_executable() -> str:
@@ -87,6 +89,14 @@ def prepare_dbt_manifest(project: DbtProject | None = None) -> Path:
     process here. Otherwise `dbt parse` runs, itself partial (only changed files are parsed again)."""
     project = project or actionhouse_dbt_project()
     manifest = Path(project.manifest_path)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    # Two processes preparing at once (a scheduled refresh beside `dg dev`, or parallel test workers) would run two
+    # parses into one target folder: the second waits for the first, then finds its manifest current.
+    with FileLock(manifest.parent / MANIFEST_LOCK_FILE):
+        return _prepare_locked(project, manifest)
+
+
+def _prepare_locked(project: DbtProject, manifest: Path) -> Path:
     key_file = manifest.parent / MANIFEST_KEY_FILE
     key = manifest_key(Path(project.project_dir))
     try:

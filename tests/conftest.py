@@ -13,6 +13,31 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # Tests write landing files and load them at once: no waiting for files to settle (tests of the wait pass their own).
 os.environ.setdefault("ACTIONHOUSE_LANDING_SETTLE_SECONDS", "0")
 
+# `make test` runs the modules on two workers (pytest-xdist `--dist loadfile`: a module's tests on one worker, in
+# order, sharing its fixtures) and hands a worker the next module when it is nearly done. The longest modules
+# (seconds in a serial run on 2 cores, most of them waiting on one dbt or Dagster process) go first, so the two
+# workers end together rather than one starting a long module when the other is finishing.
+LONGEST_MODULES_FIRST = (
+    "test_end_to_end.py",  # ~175 s: the demo through the CLI, then the next hour
+    "test_dbt_project.py",  # ~150 s: a dbt build of the dev raw tables, then tests on it
+    "test_dbt_empty_build.py",  # ~145 s: a dbt build of empty raw tables in another time zone
+    "test_dbt_manifest.py",  # ~90 s: three dbt parses of a copied project
+    "test_incremental_equivalence.py",  # ~85 s
+    "test_console_browser.py",
+    "test_sync_engine.py",
+    "test_actions_prepass.py",
+    "test_crm_hubspot_client.py",
+    "test_landing_csv_engine.py",
+    "test_phones.py",
+    "test_lead_capture.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first (`LONGEST_MODULES_FIRST`), every other module after them in its usual order."""
+    rank = {name: position for position, name in enumerate(LONGEST_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:

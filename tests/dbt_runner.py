@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -34,3 +35,11 @@ def run_dbt(
         str(work_dir / "logs"),
     ]
     return subprocess.run(cmd, env=env, cwd=DBT_PROJECT, capture_output=True, text=True, timeout=600)
+
+
+def create_dev_raw(database: Path, empty: bool = False) -> Path:
+    """The dbt project's small hand-made raw tables (`dbt_project/scripts/create_dev_raw.py`) in `database`."""
+    spec = importlib.util.spec_from_file_location("create_dev_raw", DBT_PROJECT / "scripts" / "create_dev_raw.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.create_dev_raw(database, empty=empty)

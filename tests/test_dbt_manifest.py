@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from filelock import FileLock
 
-from orchestration.dbt import manifest_key, prepare_dbt_manifest
+from orchestration.dbt import MANIFEST_LOCK_FILE, manifest_key, prepare_dbt_manifest
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 
@@ -44,6 +47,14 @@ def test_an_unchanged_project_is_not_parsed_again_and_a_changed_model_is(tmp_pat
     stamp = manifest.stat().st_mtime_ns
     assert prepare_dbt_manifest(project) == manifest
     assert manifest.stat().st_mtime_ns == stamp  # no dbt parse ran
+
+    # While another process prepares (holds the lock), a second one waits, then finds the manifest current.
+    with ThreadPoolExecutor(1) as pool:
+        with FileLock(manifest.parent / MANIFEST_LOCK_FILE):
+            waiting = pool.submit(prepare_dbt_manifest, project)
+            time.sleep(0.5)
+            assert not waiting.done()
+        assert waiting.result(timeout=60) == manifest and manifest.stat().st_mtime_ns == stamp
 
     model = Path(project.project_dir) / "models" / "marts" / "entities" / "dim_contacts.sql"
     model.write_text(model.read_text() + "\n-- parsed again after this edit\n")

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner import DBT_PROJECT, run_dbt
-
-
-def _load_create_dev_raw():
-    spec = importlib.util.spec_from_file_location("create_dev_raw", DBT_PROJECT / "scripts" / "create_dev_raw.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.create_dev_raw
-
-
-def _dbt_build(warehouse: Path, tmp_path: Path, extra_env: dict[str, str] | None = None):
-    return run_dbt(warehouse, tmp_path, "build", extra_env=extra_env)
+from dbt_runner import DBT_PROJECT, create_dev_raw, run_dbt
 
 
 @pytest.fixture(scope="module")
 def built_warehouse(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("dbt_build")
-    warehouse = _load_create_dev_raw()(tmp_path / "warehouse.duckdb")
-    result = _dbt_build(warehouse, tmp_path)
+    warehouse = create_dev_raw(tmp_path / "warehouse.duckdb")
+    result = run_dbt(warehouse, tmp_path, "build")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     # The hourly refresh leaves dbt's unit tests out (orchestration/defs/dbt): this build is where they run.
     unit_tests = re.search(r"(\d+) unit tests", result.stdout)
@@ -100,13 +88,6 @@ def test_events_enrichment_and_usage(built_warehouse):
         ("9001", "08:15", "sales", "c_level", "FR", "+33612345678"),
         ("9002", "07:00", "marketing", "manager", "NL", "+31612345678"),
     ]
-
-
-def test_build_on_empty_raw_tables_in_other_timezone(tmp_path):
-    warehouse = _load_create_dev_raw()(tmp_path / "empty.duckdb", empty=True)
-    result = _dbt_build(warehouse, tmp_path, {"ACTIONHOUSE_EXPORT_TIMEZONE": "Europe/Berlin"})
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    assert _query(warehouse, "select count(*) from staging.stg_hubspot__contacts") == [(0,)]
 
 
 def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_path):
