@@ -107,18 +107,25 @@ def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_pa
     assert all(golden == f"gc-{record}" for record, golden in clusters)  # the dev contacts are all different people
 
 
-def _failing_tests_after(warehouse: Path, tmp_path: Path, model: str, statements: tuple[str, ...]) -> set[str]:
-    """Run `statements` on the warehouse, then the dbt tests of `model`: the generic tests that failed, by name."""
+def _failing_tests_after(
+    warehouse: Path, tmp_path: Path, model: str, statements: tuple[str, ...], *more_models: str
+) -> set[str]:
+    """Run `statements` on the warehouse, then the dbt tests of `model` (and of `more_models`): the generic tests
+    that failed, by name (a test of one of `more_models` as `name:model`)."""
     con = duckdb.connect(str(warehouse))
     try:
         for statement in statements:
             con.execute(statement)
     finally:
         con.close()
-    result = run_dbt(warehouse, tmp_path, "test", "--select", model)
+    result = run_dbt(warehouse, tmp_path, "test", "--select", model, *more_models)
     failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
     assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
-    return {name.split(f"_{model}")[0] for name in failed}
+    names = set()
+    for name in failed:
+        other = next((m for m in more_models if f"_{m}" in name), None)
+        names.add(f"{name.split(f'_{other}')[0]}:{other}" if other else name.split(f"_{model}")[0])
+    return names
 
 
 def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_warehouse, tmp_path):
@@ -139,38 +146,57 @@ def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_wa
         copy_of_a_row.format("'Bad@Example.com' as email"),
     ) == {"unique_by_latest_write", "is_normalized_email"}
     # The same rows as an earlier run's, and a latest run bringing a new event: nothing of the latest run is wrong.
-    assert failing_tests(
-        f"update {table} set _staged_at = {earlier}",
-        copy_of_a_row.format(f"'e-new' as event_id, 'new@example.com' as email, {latest} as _staged_at"),
-    ) == set()
+    assert (
+        failing_tests(
+            f"update {table} set _staged_at = {earlier}",
+            copy_of_a_row.format(f"'e-new' as event_id, 'new@example.com' as email, {latest} as _staged_at"),
+        )
+        == set()
+    )
     # The latest run repeats an earlier run's event id, with a malformed email.
     assert failing_tests(
         copy_of_a_row.format(f"'Bad2@Example.com' as email, {latest} as _staged_at"),
     ) == {"unique_by_latest_write", "is_normalized_email"}
 
 
-def test_field_candidates_key_test_checks_the_latest_runs_rows(built_warehouse, tmp_path):
+def test_field_candidates_and_pairs_key_tests_check_the_latest_runs_rows(built_warehouse, tmp_path):
     """The field candidates stamp the rows each run writes (`_written_at`) and their key test is given it: a repeated
     (contact, field, source, record) that the latest run wrote fails it; one left by earlier runs alone was checked by
-    those runs and is not looked at again."""
+    those runs and is not looked at again. The pairs' key test is given `features_through`, which every row a run
+    writes carries and which never goes back from one run to the next: the same for a repeated (left, right) pair."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_warehouse, warehouse)
     table = "intermediate.int_entities__contact_field_candidates"
+    pairs = "intermediate.int_entities__contact_pairs"
     earlier, latest = "timestamp '2026-01-01 00:00:00'", "timestamp '2026-01-02 00:00:00'"
     copy_of_a_row = f"insert into {table} select * replace ({{}}) from {table} order by all limit 1"
+    # The dev contacts are all different people: no pair of the build; pairs of other ids with the columns tested.
+    a_pair = f"insert into {pairs} by name select {{}}, 0.9 as match_probability, 'review' as decision"
 
     def failing_tests(*statements: str) -> set[str]:
-        return _failing_tests_after(warehouse, tmp_path, "int_entities__contact_field_candidates", statements)
+        return _failing_tests_after(
+            warehouse, tmp_path, "int_entities__contact_field_candidates", statements, "int_entities__contact_pairs"
+        )
 
-    # An earlier run's repeated key, and a latest run writing a contact of its own: nothing of the latest run is wrong.
-    assert failing_tests(
-        f"update {table} set _written_at = {earlier}",
-        copy_of_a_row.format("'gc-repeated' as entity_id"),
-        copy_of_a_row.format("'gc-repeated' as entity_id"),
-        copy_of_a_row.format(f"'gc-new' as entity_id, {latest} as _written_at"),
-    ) == set()
+    # An earlier run's repeated key, and a latest run writing a contact (a pair) of its own: nothing of the latest run
+    # is wrong.
+    assert (
+        failing_tests(
+            f"update {table} set _written_at = {earlier}",
+            copy_of_a_row.format("'gc-repeated' as entity_id"),
+            copy_of_a_row.format("'gc-repeated' as entity_id"),
+            copy_of_a_row.format(f"'gc-new' as entity_id, {latest} as _written_at"),
+            a_pair.format(f"-1 as left_id, -2 as right_id, {earlier} as features_through"),
+            a_pair.format(f"-1 as left_id, -2 as right_id, {earlier} as features_through"),
+            a_pair.format(f"-3 as left_id, -4 as right_id, {latest} as features_through"),
+        )
+        == set()
+    )
     # The latest run writes a key an earlier run wrote.
-    assert failing_tests(copy_of_a_row.format(f"{latest} as _written_at")) == {"unique_combination"}
+    assert failing_tests(
+        copy_of_a_row.format(f"{latest} as _written_at"),
+        a_pair.format(f"-1 as left_id, -2 as right_id, {latest} as features_through"),
+    ) == {"unique_combination", "unique_combination:int_entities__contact_pairs"}
 
 
 def _manifest(dbt_manifest) -> dict:

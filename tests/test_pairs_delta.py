@@ -5,8 +5,12 @@ cap or shrink under it and shared phone numbers that stop being shared."""
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 
+import duckdb
 import polars as pl
 from matching_fixtures import background, person, records_frame
 
@@ -21,6 +25,7 @@ from matching.contacts import (
 from matching.resolve import FEATURE_BOOKKEEPING, match_features, pairs_to_redraw, refresh_match_features
 
 HOUR_0, HOUR_1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 1, tzinfo=UTC)
+MODELS = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "intermediate" / "entities"
 
 
 def _resident(record_id: int, first: str, last: str, street: str) -> dict:
@@ -64,7 +69,9 @@ def _in(ids) -> pl.Expr:
     return pl.col("record_id").is_in(pl.Series(list(ids), dtype=pl.Int64).implode())
 
 
-def test_an_hour_redraws_only_touched_blocks_and_ends_like_a_full_run():
+def _hour() -> dict:
+    """The hour of the tests below: the stored features before and after it, the pairs before it, the rewritten
+    feature rows, every record's features after it, the config and the parameters."""
     assert BLOCK_CAPS["street_postal"] == 4
     shared_phone = "+15559990000"
     before_rows = (
@@ -121,6 +128,21 @@ def test_an_hour_redraws_only_touched_blocks_and_ends_like_a_full_run():
     features_after = prepare_contact_features(records_after)
     assert current.drop(*FEATURE_BOOKKEEPING, "switchboard_d", strict=False).equals(features_after)
 
+    return dict(
+        rows=rows,
+        stored_after=stored_after,
+        current=current,
+        pairs_before=pairs_before,
+        features_after=features_after,
+        config=config,
+        parameters=parameters,
+    )
+
+
+def _reference_redraw(hour: dict):
+    """`pairs_to_redraw` of the hour with lookups written in polars over the stored features."""
+    current, pairs_before = hour["current"], hour["pairs_before"]
+
     def block_sizes(labels: pl.Series) -> pl.DataFrame:
         keys = current.select(pl.col("block_keys").explode().alias("block")).drop_nulls()
         return keys.filter(pl.col("block").is_in(labels.implode())).group_by("block").agg(pl.len().alias("size"))
@@ -133,7 +155,15 @@ def test_an_hour_redraws_only_touched_blocks_and_ends_like_a_full_run():
         either = pl.col("left_id").is_in(ids.implode()) | pl.col("right_id").is_in(ids.implode())
         return pairs_before.filter(either).select("left_id", "right_id")
 
-    redraw = pairs_to_redraw(rows.filter(pl.col("featured_at") > HOUR_0), block_sizes, rows_in_blocks, earlier_pairs)
+    rows = hour["rows"]
+    return pairs_to_redraw(rows.filter(pl.col("featured_at") > HOUR_0), block_sizes, rows_in_blocks, earlier_pairs)
+
+
+def test_an_hour_redraws_only_touched_blocks_and_ends_like_a_full_run():
+    hour = _hour()
+    features_after, config, parameters = hour["features_after"], hour["config"], hour["parameters"]
+    pairs_before = hour["pairs_before"]
+    redraw = _reference_redraw(hour)
     assert redraw.features.height < features_after.height / 3  # only the touched blocks' records are drawn
     scored = score_pairs(redraw.candidates, redraw.features, config, parameters)
     replaced = pl.concat([scored.select("left_id", "right_id"), redraw.stale])
@@ -156,3 +186,49 @@ def test_an_hour_redraws_only_touched_blocks_and_ends_like_a_full_run():
     )
     assert "phone" not in rules(pairs_before, 300, 301) and "phone" in rules(pairs_full, 300, 301)
     assert redraw.stale.height > 0
+
+
+class _CountingConnection:
+    """A DuckDB connection counting the queries that unnest every stored record's block labels."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con, self.unnests = con, 0
+
+    def sql(self, query: str, **kwargs):
+        self.unnests += "unnest(block_keys)" in query
+        return self.con.sql(query, **kwargs)
+
+    def register(self, name, frame):
+        return self.con.register(name, frame)
+
+    def unregister(self, name):
+        return self.con.unregister(name)
+
+
+def test_the_pair_models_lookups_redraw_what_the_reference_lookups_do():
+    """The pair model's own lookups in the warehouse (`_redraw`: the first block lookup keeps its blocks' members,
+    which the rows in the live blocks are read by id from) draw the same records, candidate pairs and stale pairs
+    as lookups over every stored feature row, unnesting every record's labels twice, not three times; an hour that
+    touched no record looks nothing up."""
+    hour = _hour()
+    expected = _reference_redraw(hour)
+    spec = importlib.util.spec_from_file_location("pairs_model", MODELS / "int_entities__contact_pairs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.register("features_frame", hour["stored_after"].to_arrow())
+    con.execute("create table features as select * from features_frame")
+    con.register("pairs_frame", hour["pairs_before"].select("left_id", "right_id").to_arrow())
+    con.execute("create table pairs as select * from pairs_frame")
+    counting = _CountingConnection(con)
+    redraw = module._redraw(SimpleNamespace(this="pairs"), counting, "features", HOUR_0)
+    assert redraw is not None
+    assert redraw.features.equals(expected.features.select(redraw.features.columns))
+    assert redraw.candidates.equals(expected.candidates)
+    assert redraw.stale.equals(expected.stale)
+    assert counting.unnests == 2
+    quiet = _CountingConnection(con)
+    nothing = module._redraw(SimpleNamespace(this="pairs"), quiet, "features", HOUR_1)
+    assert nothing.features.is_empty() and nothing.candidates.is_empty() and nothing.stale.is_empty()
+    assert quiet.unnests == 0

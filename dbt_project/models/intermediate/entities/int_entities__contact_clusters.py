@@ -41,7 +41,10 @@ def model(dbt, session):
     )
     records_sql = f"({dbt.ref('int_entities__contact_records').sql_query()})"
     pairs_sql = f"({dbt.ref('int_entities__contact_pairs').sql_query()})"
-    changes = dbt.ref("int_entities__contact_record_changes").pl()
+    changes_relation = dbt.ref("int_entities__contact_record_changes")
+    # The latest change is the run's stamp; only the changes since the last run are read (an hour's few hundred, not
+    # every record's row with its fingerprint).
+    caught_up = changes_relation.aggregate("max(changed_at)").fetchall()[0][0]
     previous = _previous_clusters(dbt, session)
     settings = dict(
         min_probability=float(dbt.config.get("automerge_min_probability")),
@@ -65,7 +68,10 @@ def model(dbt, session):
         ).pl()
         clusters = recluster_contacts(features, links, **settings)
     else:
-        changed = changes.filter(pl.col("changed_at") > previous["resolved_through"].max())
+        changed = session.sql(
+            f"select * from ({changes_relation.sql_query()}) where changed_at > ?",
+            params=[previous["resolved_through"].max()],
+        ).pl()
         previous = previous.select("record_id", "golden_contact_id")
 
         def pairs_touching(ids: pl.Series) -> pl.DataFrame:
@@ -91,7 +97,7 @@ def model(dbt, session):
         )
         .drop("domain")
     )
-    caught_up = pl.lit(changes["changed_at"].max(), dtype=changes.schema["changed_at"])
     return clusters.with_columns(
-        caught_up.alias("resolved_through"), pl.lit(version, dtype=pl.Int64).alias("parameters_version")
+        pl.lit(caught_up, dtype=pl.Datetime("us", "UTC")).alias("resolved_through"),
+        pl.lit(version, dtype=pl.Int64).alias("parameters_version"),
     ).to_arrow()
