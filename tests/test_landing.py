@@ -110,6 +110,29 @@ def test_schema_evolution_adds_new_known_column(con):
     assert set(cols) <= have and "churn_risk" in have
 
 
+def test_jsonl_payload_stored_with_zstd_values_unchanged(con, landing):
+    """A new warehouse stores the JSON lines' whole lines (``payload``) with zstd, other columns as DuckDB
+    chooses; the values read back are the lines. A raw table created before keeps its compression."""
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.signals AS SELECT 1 AS signal_id")  # an older table: left as it is
+    ensure_raw_schema(con)
+    ddl = dict(rows(con, "SELECT table_name, sql FROM duckdb_tables() WHERE schema_name = 'raw'"))
+    for name, spec in SOURCES.items():
+        zstd = spec.format == "jsonl" and name != "signals"
+        assert ddl[name].count("USING COMPRESSION ZSTD") == zstd, ddl[name]
+        assert ("payload JSON USING COMPRESSION ZSTD" in ddl[name]) == zstd, ddl[name]
+    lines = [json.dumps({"event_id": f"e{i}", "type": "open", "email": f"a{i}@x.io",
+                         "timestamp": "2026-03-01T09:30:00Z", "note": "\u00e9 " * (i % 7)}) for i in range(3000)]
+    write(landing, "email_events/events.jsonl", "\n".join(lines) + "\n")
+    ingest_landing(con, landing, sources=["email_events"], settle_seconds=0)
+    con.execute("CHECKPOINT")
+    assert rows(con, "SELECT payload::VARCHAR FROM raw.email_events ORDER BY _source_line") == [(x,) for x in lines]
+    used = rows(con, "SELECT column_name, compression FROM pragma_storage_info('raw.email_events')"
+                     " WHERE segment_type <> 'VALIDITY' GROUP BY ALL")
+    assert {c for n, c in used if n == "payload"} == {"ZSTD"}
+    assert "ZSTD" not in {c for n, c in used if n != "payload"}
+
+
 def test_hubspot_export_labels_case_unknown_and_absent_columns(con, landing):
     write(landing, "hubspot_contacts/contacts_0001.csv",
           "\ufeff" + CONTACTS_HEADER
