@@ -114,6 +114,26 @@ def build_reference(features: pl.DataFrame, scores: pl.DataFrame, schema: dict[s
     return ref
 
 
+def _cluster_codes(clusters: pl.Series) -> np.ndarray | None:
+    """Non-negative integer codes, equal exactly where the clusters are (None: a type compared otherwise)."""
+    if clusters.dtype in (pl.String, pl.Categorical):
+        return clusters.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
+    if clusters.dtype.is_integer():
+        codes = clusters.to_numpy().astype(np.int64)
+        # Codes index a table: only small non-negative ones (drift_report's category codes are).
+        return codes if codes.min() >= 0 and codes.max() <= 4 * codes.size + 1_000_000 else None
+    return None
+
+
+def _comparable_values(values: pl.Series) -> np.ndarray | None:
+    """A column's non-null values as numbers numpy compares as polars' `unique` does (None: another type)."""
+    if values.dtype in (pl.String, pl.Categorical):
+        return values.cast(pl.Categorical).to_physical().to_numpy()
+    if values.dtype.is_numeric() or values.dtype == pl.Boolean:
+        return values.to_numpy()
+    return None
+
+
 def design_effect(frame: pl.DataFrame, column: str, cluster_column: str | None) -> float:
     """Rows per cluster when `column` is constant within every cluster (an account-level value), else 1.0."""
     if not cluster_column or cluster_column not in frame.columns:
@@ -123,6 +143,19 @@ def design_effect(frame: pl.DataFrame, column: str, cluster_column: str | None) 
     )
     if known.is_empty():
         return 1.0
+    codes = _cluster_codes(known[cluster_column])
+    values = _comparable_values(known[column])
+    if codes is not None and values is not None:
+        # One pass in numpy: any value of each cluster stands for it, and a cluster holding two values has a row
+        # unequal to it, whichever value stood. Equality is polars' (`unique`): -0.0 is 0.0, NaN is NaN.
+        stand = np.empty(int(codes.max()) + 1, dtype=values.dtype)
+        stand[codes] = values
+        same = values == stand[codes]
+        if values.dtype.kind == "f":
+            same |= np.isnan(values) & np.isnan(stand[codes])
+        if not same.all():
+            return 1.0
+        return known.height / int(np.count_nonzero(np.bincount(codes)))
     # Two values in one cluster among the first rows settle it (a lead-level column, most of them) without a
     # pass over every row; only a column still constant there is checked on all of them.
     probe = known.head(_LEAD_LEVEL_PROBE_ROWS)

@@ -125,6 +125,35 @@ def reason_eligible(features: pl.DataFrame, names: list[str], contributions: np.
     return out
 
 
+# Below this many rows a phrase is rendered for every row: finding the distinct ones would cost more.
+_DISTINCT_RENDER_MIN_ROWS = 5_000
+
+
+def _render_distinct(inputs: pl.DataFrame, expr: pl.Expr) -> pl.Series:
+    """`inputs.select(expr)` as a Series, evaluated once per distinct row of `inputs` and gathered back.
+
+    A phrase reads a binned contribution (a few values per feature) and one to three small counts or a
+    category, so a million quoting rows hold a few thousand distinct inputs. Polars' equality takes -0.0 for 0.0,
+    which print differently: each float column's sign bit is part of the key. Any row the join does not place
+    (a NaN key) falls back to rendering every row."""
+    if inputs.height < _DISTINCT_RENDER_MIN_ROWS:
+        return inputs.select(expr).to_series()
+    keys = inputs.with_columns(
+        pl.Series(f"_sign_{name}", np.signbit(inputs[name].cast(pl.Float64).to_numpy()))
+        for name, dtype in inputs.schema.items()
+        if dtype.is_float()
+    )
+    distinct = keys.unique()
+    if 2 * distinct.height > keys.height:  # mostly distinct: nothing to share
+        return inputs.select(expr).to_series()
+    at = keys.join(
+        distinct.with_row_index("_distinct"), on=keys.columns, how="left", nulls_equal=True, maintain_order="left"
+    )["_distinct"]
+    if at.null_count():
+        return inputs.select(expr).to_series()
+    return distinct.select(expr).to_series().gather(at)
+
+
 def render_reasons(
     features: pl.DataFrame, names: list[str], contributions: np.ndarray, prefixes: list[str] | None = None
 ) -> pl.Series:
@@ -155,21 +184,15 @@ def render_reasons(
         prefix = f"{prefixes[j]}: " if prefixes else ""
         # Only the columns the phrase reads, gathered at the quoting rows (not every feature of those rows).
         quoted = features.select(list(dict.fromkeys(text_expr.meta.root_names())))[rows[group]]
-        pieces.append(
-            pl.DataFrame({"_contribution": values[group]})
-            .hstack(quoted)
-            .select(
-                pl.concat_str(
-                    [
-                        pl.when(pl.col("_contribution") >= 0).then(pl.lit("+")).otherwise(pl.lit("")),
-                        pl.col("_contribution").round(2).cast(pl.String),
-                        pl.lit(" " + prefix),
-                        text_expr,
-                    ]
-                )
-            )
-            .to_series()
+        piece = pl.concat_str(
+            [
+                pl.when(pl.col("_contribution") >= 0).then(pl.lit("+")).otherwise(pl.lit("")),
+                pl.col("_contribution").round(2).cast(pl.String),
+                pl.lit(" " + prefix),
+                text_expr,
+            ]
         )
+        pieces.append(_render_distinct(pl.DataFrame({"_contribution": values[group]}).hstack(quoted), piece))
     texts = pl.concat(pieces, rechunk=True)
     # Where each cell's phrase landed in `texts`; a cell quoting nothing gathers a null (dropped by the join).
     position = np.full(n * slot_count, -1, dtype=np.int64)

@@ -227,21 +227,35 @@ order by event_id
 """
 
 # Every reply with the golden contact it belongs to (known HubSpot record id, else the email of a member record).
-REPLIES_SQL = """
-with member_emails as (
+# `{replies}` filters the reply events before the joins (`unclassified_replies_sql`); the member emails are only
+# those of these replies, the same minimum golden id for each email that can match.
+_REPLIES_SQL_TEMPLATE = """
+with replies as (
+    select e.* from staging.stg_email__events e
+    where e.event_type = 'reply'{replies}
+),
+member_emails as (
     select s.email, min(x.golden_contact_id) as golden_contact_id
     from staging.stg_hubspot__contacts s
     inner join marts.contact_crosswalk x on x.source_record_id = s.contact_id
     where s.email is not null and x.golden_contact_id is not null
+      and s.email in (select email from replies)
     group by s.email
 )
 select e.event_id, e.contact_id, coalesce(x.golden_contact_id, m.golden_contact_id) as golden_contact_id,
        e.occurred_at as replied_at, e.reply_text
-from staging.stg_email__events e
+from replies e
 left join marts.contact_crosswalk x on x.source_record_id = e.contact_id
 left join member_emails m on x.golden_contact_id is null and m.email = e.email
-where e.event_type = 'reply'
 """
+REPLIES_SQL = _REPLIES_SQL_TEMPLATE.format(replies="")
+
+
+def unclassified_replies_sql(table: str) -> str:
+    """`REPLIES_SQL` for the replies `table` holds no row of for the model version bound as the one parameter:
+    the reply events are filtered first, so an hour with few new replies joins only those."""
+    unclassified = f"select 1 from {table} c where c.event_id = e.event_id and c.model_version = ?"
+    return _REPLIES_SQL_TEMPLATE.format(replies=f"\n      and not exists ({unclassified})")
 
 
 class ReplyModelStore:
@@ -397,12 +411,7 @@ def classify_replies(
             predicted_class varchar, model_class varchar, confidence double, needs_human boolean,
             rule_hit boolean, decided_by varchar, model_version varchar, classified_at timestamptz)"""
     )
-    todo = con.sql(
-        f"select r.* from ({REPLIES_SQL}) r "
-        f"where not exists (select 1 from {table} c where c.event_id = r.event_id and c.model_version = ?) "
-        "order by r.event_id",
-        params=[version],
-    ).pl()
+    todo = con.sql(f"select r.* from ({unclassified_replies_sql(table)}) r order by r.event_id", params=[version]).pl()
     if todo.height:
         predictions = classifier.predict(todo["reply_text"].to_list())
         rows = todo.select("event_id", "contact_id", "golden_contact_id", "replied_at").with_columns(

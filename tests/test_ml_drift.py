@@ -168,3 +168,38 @@ def test_run_drift_reads_only_the_referenced_columns_and_reports_as_on_the_whole
     assert report.equals(expected)
     assert sorted(report["column"].to_list()) == sorted([*schema, *SCORE_COLUMNS])
     assert run_drift(con, registry, CONFIG, "no-such-run") is None
+
+
+def _design_effect_by_pairs(frame: pl.DataFrame, column: str, cluster_column: str) -> float:
+    """The rule as polars' distinct (value, cluster) pairs state it: the reference for the numpy pass."""
+    known = frame.select(column, cluster_column).drop_nulls()
+    if known.is_empty():
+        return 1.0
+    clusters = known[cluster_column].n_unique()
+    return 1.0 if known.unique().height > clusters else known.height / clusters
+
+
+@pytest.mark.parametrize(
+    ("values", "constant"),
+    [
+        ([0.0, -0.0, 2.0, 2.0], True),  # -0.0 and 0.0 are one value, as polars' unique has them
+        ([float("nan"), float("nan"), 2.0, 2.0], True),  # NaN and NaN too
+        ([float("nan"), 1.0, 2.0, 2.0], False),
+        ([1.0, None, 2.0, 2.0], True),  # nulls are not judged
+        (["a", "a", "b", "b"], True),
+        (["a", "b", "b", "b"], False),
+        ([1, 1, 3, 3], True),
+        ([True, False, True, True], False),
+    ],
+)
+def test_design_effect_matches_the_distinct_pairs(values, constant):
+    accounts = ["x.io", "x.io", "y.io", "y.io"]
+    frame = pl.DataFrame({"v": values * 3, "company_domain": accounts * 3}, strict=False)
+    expected = _design_effect_by_pairs(frame, "v", "company_domain")
+    assert (expected > 1.0) == constant
+    assert design_effect(frame, "v", "company_domain") == expected
+    # drift_report's account codes (numbers, nulls kept), and a null account left out.
+    coded = frame.with_columns(pl.col("company_domain").cast(pl.Categorical).to_physical())
+    assert design_effect(coded, "v", "company_domain") == expected
+    gap = frame.with_columns(pl.Series("company_domain", ["x.io", None, "y.io", "y.io"] * 3))
+    assert design_effect(gap, "v", "company_domain") == _design_effect_by_pairs(gap, "v", "company_domain")

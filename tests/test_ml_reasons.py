@@ -90,3 +90,39 @@ def test_render_reasons_when_nothing_is_worth_quoting(feature_rows):
     small = np.full((feature_rows.height, 2), 0.01)
     assert render_reasons(feature_rows, names, small).to_list() == [""] * feature_rows.height
     assert render_reasons(feature_rows.head(0), names, small[:0]).to_list() == []
+
+
+def test_distinct_rendering_equals_rendering_every_row():
+    """`_render_distinct` renders each distinct input once: the same texts as every row rendered, also where
+    polars' equality merges values that print differently (-0.0 and 0.0), with NaN and null keys."""
+    from ml.reasons import _DISTINCT_RENDER_MIN_ROWS, _render_distinct
+
+    rng = np.random.default_rng(3)
+    n = 3 * _DISTINCT_RENDER_MIN_ROWS
+    value = rng.choice(np.array([0.0, -0.0, 1.5, np.nan, 2.25]), n)
+    frame = pl.DataFrame(
+        {
+            "_contribution": rng.choice(np.array([0.25, -0.125, 0.0, -0.0, 0.5]), n),
+            "value": pl.Series(value).set(pl.Series(rng.random(n) < 0.1), None),
+            "level": pl.Series(rng.choice(np.array(["a_b", "c", "d_e_f"]), n)).set(
+                pl.Series(rng.random(n) < 0.1), None
+            ),
+        }
+    )
+    expr = pl.concat_str(
+        [
+            pl.col("_contribution").round(2).cast(pl.String),
+            pl.lit(" "),
+            pl.col("value").round(2).cast(pl.String).fill_null("none"),
+            pl.lit(" "),
+            pl.col("level").str.replace_all("_", " ").fill_null("unknown"),
+        ]
+    )
+    expected = frame.select(expr).to_series()
+    assert {"-0.0", "0.0"} <= {text.split(" ")[0] for text in expected.drop_nulls()}  # both zeros are rendered
+    assert _render_distinct(frame, expr).equals(expected)
+    # Mostly distinct inputs and small inputs take the plain path: the same texts.
+    distinct = frame.with_columns(pl.Series("value", rng.random(n)))
+    assert _render_distinct(distinct, expr).equals(distinct.select(expr).to_series())
+    small = frame.head(10)
+    assert _render_distinct(small, expr).equals(small.select(expr).to_series())

@@ -11,11 +11,13 @@ from landing.contract import REPLY_LABEL_VOCABULARY, SOURCES
 from ml.config import load_config
 from ml.replies import (
     NEEDS_HUMAN,
+    REPLIES_SQL,
     REPLY_CLASSES,
     RULES_ONLY_VERSION,
     ReplyModelStore,
     classify_replies,
     train_reply_model,
+    unclassified_replies_sql,
 )
 from sample_world import generate_world, load_truth
 from sample_world import vocab as V
@@ -169,3 +171,32 @@ def test_dagster_assets_train_classify_and_report(tmp_path, monkeypatch, warehou
     assert (
         again.asset_materializations_for_node("ml__reply_classifications")[0].metadata["classified_this_run"].value == 0
     )
+
+
+def test_unclassified_replies_are_the_replies_less_the_classified_ones():
+    """The hour's query filters the reply events before the joins: the same rows (golden contact by record id,
+    else by a member's email, else none) as every reply less those the version classified."""
+    con = _warehouse(60, 0.0)
+    con.execute(
+        "insert into staging.stg_email__events values "
+        "('e-90001', 'reply', 5555, 'p3@acme.io', timestamptz '2026-06-01 10:00:00+00', 'Sounds good.'), "
+        "('e-90002', 'reply', null, 'p7@acme.io', timestamptz '2026-06-01 11:00:00+00', 'Call me.'), "
+        "('e-90003', 'reply', 6666, 'nobody@else.io', timestamptz '2026-06-01 12:00:00+00', 'Who is this?'), "
+        "('e-90004', 'open', 1003, 'p3@acme.io', timestamptz '2026-06-01 12:00:00+00', null)"
+    )
+    con.execute("create schema ml")
+    con.execute("create table ml.c (event_id varchar, model_version varchar)")
+    con.execute("insert into ml.c select event_id, 'v1' from staging.stg_email__events where event_id < 'e-00030'")
+    con.execute("insert into ml.c values ('e-00045', 'v0'), ('e-90001', 'v1')")
+    for version in ("v1", "v0", "v2"):
+        old = con.execute(
+            f"select r.* from ({REPLIES_SQL}) r where not exists "
+            "(select 1 from ml.c c where c.event_id = r.event_id and c.model_version = ?) order by r.event_id",
+            [version],
+        ).fetchall()
+        new_sql = f"select r.* from ({unclassified_replies_sql('ml.c')}) r order by r.event_id"
+        new = con.execute(new_sql, [version]).fetchall()
+        assert new == old
+    by_id = {row[0]: row[2] for row in con.execute(REPLIES_SQL).fetchall()}
+    assert (by_id["e-90001"], by_id["e-90002"], by_id["e-90003"]) == ("gc-1003", "gc-1007", None)
+    assert len(by_id) == 63
