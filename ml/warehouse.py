@@ -105,20 +105,27 @@ _KIND_ENUM = "enum(" + ", ".join(f"'{k}'" for k in EVENT_KINDS) + ")"
 # EVENTS_SQL's rows and golden contacts, each event's lead as its position among the leads (LEADS_RELATION, the
 # contacts frame's rows) instead of the golden id's text: `lead`, the golden id in `other_contact_id` only for a
 # golden contact that is not a lead (none, while every golden id in the crosswalk is in `dim_contacts`), the kind
-# as an enum. The positions are looked up in the crosswalk and the email map (about a million rows each), not per
-# event; the golden ids, their coalesce and the junk filter are EVENTS_SQL's.
+# as an enum. The positions and junk flags are looked up in the crosswalk and the email map (about a million rows
+# each), not per event; the golden ids and their coalesce are EVENTS_SQL's, and so is the junk filter (a golden id
+# is junk when `dim_contacts` says so).
 LEAD_EVENTS_SQL = _EVENT_SOURCES + f""",
+junk as (select distinct golden_contact_id from marts.dim_contacts where is_junk),
 crosswalk_leads as (
-    select x.source_record_id, x.golden_contact_id, l.lead
-    from marts.contact_crosswalk x left join {LEADS_RELATION} l on l.contact_id = x.golden_contact_id
+    select x.source_record_id, x.golden_contact_id, l.lead, j.golden_contact_id is not null as is_junk
+    from marts.contact_crosswalk x
+    left join {LEADS_RELATION} l on l.contact_id = x.golden_contact_id
+    left join junk j on j.golden_contact_id = x.golden_contact_id
 ),
 email_leads as (
-    select ce.email, ce.golden_contact_id, l.lead
-    from contact_emails ce left join {LEADS_RELATION} l on l.contact_id = ce.golden_contact_id
+    select ce.email, ce.golden_contact_id, l.lead, j.golden_contact_id is not null as is_junk
+    from contact_emails ce
+    left join {LEADS_RELATION} l on l.contact_id = ce.golden_contact_id
+    left join junk j on j.golden_contact_id = ce.golden_contact_id
 ),
 mapped as (
     select coalesce(x.golden_contact_id, ce.golden_contact_id) as contact_id,
            case when x.golden_contact_id is not null then x.lead else ce.lead end as lead,
+           case when x.golden_contact_id is not null then x.is_junk else ce.is_junk end as is_junk,
            a.kind, a.occurred_at
     from all_events a
     left join crosswalk_leads x on x.source_record_id = a.known_contact_id
@@ -126,8 +133,7 @@ mapped as (
 )
 select lead, case when lead is null then contact_id end as other_contact_id, kind::{_KIND_ENUM} as kind, occurred_at
 from mapped
-where contact_id is not null
-    and contact_id not in (select golden_contact_id from marts.dim_contacts where is_junk)
+where contact_id is not null and not is_junk
 """
 
 SIGNALS_SQL = """

@@ -135,14 +135,19 @@ def test_lead_keyed_events_are_the_events_query_and_give_the_same_features(con):
     # EVENTS_SQL, and belongs to no lead. `features` groups by lead row, `build_features` on the frames by text id.
     con.execute(
         "insert into marts.contact_crosswalk values (9, 'gc-9');"
-        "insert into staging.stg_email__events values (9, null, 'click', timestamptz '2026-02-28 10:00:00+00')"
+        "insert into staging.stg_email__events values (9, null, 'click', timestamptz '2026-02-28 10:00:00+00');"
+        # Junk by the record id although the email is a lead's (no fallback), and junk by the email.
+        "insert into staging.stg_email__events values (4, 'ana@acme.io', 'open', timestamptz '2026-02-27 10:00:00+00');"
+        "insert into staging.stg_segment__product_events "
+        "values ('test@example.com', timestamptz '2026-02-27 11:00:00+00')"
     )
     inputs = load_scoring_inputs(con)
     assert inputs.lead_events["lead"].dtype == pl.UInt32
     expected = con.sql(EVENTS_SQL).pl()
     assert sorted(inputs.events.rows()) == sorted(expected.rows())
     assert inputs.events.schema == expected.schema
-    assert "gc-9" in inputs.events["contact_id"].to_list()
+    assert "gc-9" in inputs.events["contact_id"].to_list() and "gc-4" not in inputs.events["contact_id"].to_list()
+    assert inputs.events.height == 5  # four of the fixture, gc-9's click
     config = load_config()
     for as_of in (inputs.now, T):
         by_text = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
