@@ -213,9 +213,10 @@ class ScoringInputs:
         `contact_id` put back: the same rows, columns and values. Events of golden contacts that are not leads
         have no lead row; `build_features` leaves every event without a lead out (a left join of the leads)."""
         by_row = self.contacts.with_columns(pl.int_range(self.contacts.height, dtype=pl.UInt32).alias("contact_id"))
-        events = self.lead_events.filter(pl.col("lead").is_not_null()).select(
-            pl.col("lead").alias("contact_id"), "kind", "occurred_at"
-        )
+        events = self.lead_events
+        if events["lead"].null_count():
+            events = events.filter(pl.col("lead").is_not_null())
+        events = events.select(pl.col("lead").alias("contact_id"), "kind", "occurred_at")
         features = build_features(by_row, events, self.signals, as_of, config)
         return features.with_columns(self.contacts["contact_id"].gather(features["contact_id"]))
 
