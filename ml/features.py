@@ -108,7 +108,7 @@ def _engagement_aggregates(
     if frame.is_empty():
         return pl.DataFrame(schema={key: frame.schema.get(key, pl.Int64)})
     ts = _epoch_expr("occurred_at", frame.schema["occurred_at"])
-    kind_code = pl.col("kind").replace_strict({k: i for i, k in enumerate(kinds)}, default=None, return_dtype=pl.Int64)
+    kind_code = pl.col("kind").replace_strict({k: i for i, k in enumerate(kinds)}, default=None, return_dtype=pl.UInt16)
     hl = pl.col("_kind").replace_strict(
         {i: float(half_lives[k]) for i, k in enumerate(kinds)}, default=None, return_dtype=pl.Float64
     )
@@ -117,12 +117,12 @@ def _engagement_aggregates(
         .select(pl.col(key), kind_code.alias("_kind"), ts.alias("_t"))
         .filter(pl.col("_kind").is_not_null() & (pl.col("_t") < as_of_s))
         .with_columns(((as_of_s - pl.col("_t")) / DAY_SECONDS).alias("_age"), hl.alias("_hl"))
-        .with_columns((-math.log(2) * pl.col("_age") / pl.col("_hl")).exp().alias("_w"))
+        .select(key, "_kind", "_t", "_age", (-math.log(2) * pl.col("_age") / pl.col("_hl")).exp().alias("_w"))
         .collect()
     )
     code, keys = _group_codes(rows[key])
     n, n_kinds = len(keys), len(kinds)
-    slot = code * n_kinds + rows["_kind"].to_numpy()
+    slot = code * n_kinds + rows["_kind"].to_numpy().astype(np.int64)
     age = rows["_age"].to_numpy()
     decayed = np.bincount(slot, weights=rows["_w"].to_numpy(), minlength=n * n_kinds).reshape(n, n_kinds)
     counts = {
@@ -189,8 +189,8 @@ def build_features(
     """Fit and intent features per `contact_id` as of `as_of` (events at or after it are ignored).
 
     Returns one row per contact: `contact_id`, `feature_cutoff` (epoch seconds), `FIT_FEATURES`, then the
-    intent features of `intent_features(config)`. Deterministic for the same inputs but for the last bits of the
-    decayed sums (relative ~1e-15): polars adds a group's partial sums in the order its threads finish.
+    intent features of `intent_features(config)`. The same frames give the same bits; the same events in another
+    row order may change the last bits of the decayed sums (relative ~1e-15: they are added in row order).
     """
     for col in ("contact_id", "role_category", "seniority", "country_code", "industry", "employees"):
         if col not in contacts.columns:
