@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from ml.config import load_config
-from ml.features import build_features, conversion_labels, fit_labels
+from ml.features import conversion_labels, fit_labels
 from ml.metrics import auc, tier_summary, tier_table, top_decile_lift
 from ml.model import points_baseline
 from ml.pipeline import won_lost_metrics
@@ -113,7 +113,7 @@ def evaluate_leads(world: Path, warehouse: Path, holdout_share: float, seed: int
         ).pl()
     horizon = int(config["labels"]["horizon_days"])
     as_of = inputs.now - timedelta(days=horizon)
-    features = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
+    features = inputs.features(as_of, config)
     labels = conversion_labels(inputs.contacts, inputs.outcomes, as_of, horizon)
     won_lost = fit_labels(inputs.closed_deals, as_of)
     hold = holdout_mask(labels["contact_id"], holdout_share, seed)

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from .drift import build_reference, drift_report
-from .features import build_features, conversion_labels, feature_schema, fit_labels
+from .features import conversion_labels, feature_schema, fit_labels
 from .metrics import auc, expected_calibration_error
 from .registry import IncompatibleModelError, ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
 from .score_log import DEFAULT_TABLE, PruneReport, append_score_log, keep_days, prune_score_log, table_exists
@@ -102,7 +102,7 @@ def train_and_register(
     inputs = load_scoring_inputs(con)
     horizon = int(config["labels"]["horizon_days"])
     as_of = inputs.now - timedelta(days=horizon)
-    features = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
+    features = inputs.features(as_of, config)
     labels = conversion_labels(inputs.contacts, inputs.outcomes, as_of, horizon)
     # Fit label: won vs lost among leads whose deal closed before the as-of date (the same holdout rule).
     won_lost = fit_labels(inputs.closed_deals, as_of)
@@ -204,7 +204,7 @@ def score_and_log(
     scorer = current_scorer(registry, config)
     if features is None:
         inputs = load_scoring_inputs(con)
-        features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
+        features = inputs.features(inputs.now, config)
     scored_at = datetime.now(UTC)
     rows = scorer.score_log(features, run_id=run_id, scored_at=scored_at)
     append_score_log(con, rows, table)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from .features import FIT_FEATURES, build_features, intent_features
+from .features import EVENT_KINDS, FIT_FEATURES, build_features, intent_features
 
 # A lead's account domain, and the leads (golden contacts) beside their accounts: shared by CONTACTS_SQL and
 # LEAD_ACCOUNTS_SQL, so the drift check's account clusters are the scoring inputs' own.
@@ -43,8 +43,9 @@ left join account_techs t on t.golden_account_id = g.golden_account_id
 where not g.is_junk
 """
 
-# Every engagement kind of ml.features.EVENT_KINDS, mapped from the staging models.
-EVENTS_SQL = """
+# Every engagement kind of ml.features.EVENT_KINDS, mapped from the staging models: the sources (`all_events`),
+# then each event's golden contact.
+_EVENT_SOURCES = """
 with contact_emails as (
     -- Normalized email -> one golden contact: the golden email first, else any member record's email; an email of
     -- records in several golden contacts goes to the smallest golden id (the same one every run).
@@ -84,6 +85,8 @@ product_events as (
 all_events as (
     select * from email_events union all select * from web_events union all select * from product_events
 )
+"""
+EVENTS_SQL = _EVENT_SOURCES + """
 select coalesce(x.golden_contact_id, ce.golden_contact_id) as contact_id, a.kind, a.occurred_at
 from all_events a
 left join marts.contact_crosswalk x on x.source_record_id = a.known_contact_id
@@ -93,6 +96,44 @@ where coalesce(x.golden_contact_id, ce.golden_contact_id) is not null
     and coalesce(x.golden_contact_id, ce.golden_contact_id) not in (
         select golden_contact_id from marts.dim_contacts where is_junk
     )
+"""
+
+# The registered relation LEAD_EVENTS_SQL reads the leads' positions from: `contact_id`, `lead` (row number).
+LEADS_RELATION = "_scoring_leads"
+_KIND_ENUM = "enum(" + ", ".join(f"'{k}'" for k in EVENT_KINDS) + ")"
+
+# EVENTS_SQL's rows and golden contacts, each event's lead as its position among the leads (LEADS_RELATION, the
+# contacts frame's rows) instead of the golden id's text: `lead`, the golden id in `other_contact_id` only for a
+# golden contact that is not a lead (none, while every golden id in the crosswalk is in `dim_contacts`), the kind
+# as an enum. The positions and junk flags are looked up in the crosswalk and the email map (about a million rows
+# each), not per event; the golden ids and their coalesce are EVENTS_SQL's, and so is the junk filter (a golden id
+# is junk when `dim_contacts` says so).
+LEAD_EVENTS_SQL = _EVENT_SOURCES + f""",
+junk as (select distinct golden_contact_id from marts.dim_contacts where is_junk),
+crosswalk_leads as (
+    select x.source_record_id, x.golden_contact_id, l.lead, j.golden_contact_id is not null as is_junk
+    from marts.contact_crosswalk x
+    left join {LEADS_RELATION} l on l.contact_id = x.golden_contact_id
+    left join junk j on j.golden_contact_id = x.golden_contact_id
+),
+email_leads as (
+    select ce.email, ce.golden_contact_id, l.lead, j.golden_contact_id is not null as is_junk
+    from contact_emails ce
+    left join {LEADS_RELATION} l on l.contact_id = ce.golden_contact_id
+    left join junk j on j.golden_contact_id = ce.golden_contact_id
+),
+mapped as (
+    select coalesce(x.golden_contact_id, ce.golden_contact_id) as contact_id,
+           case when x.golden_contact_id is not null then x.lead else ce.lead end as lead,
+           case when x.golden_contact_id is not null then x.is_junk else ce.is_junk end as is_junk,
+           a.kind, a.occurred_at
+    from all_events a
+    left join crosswalk_leads x on x.source_record_id = a.known_contact_id
+    left join email_leads ce on x.golden_contact_id is null and ce.email = a.email
+)
+select lead, case when lead is null then contact_id end as other_contact_id, kind::{_KIND_ENUM} as kind, occurred_at
+from mapped
+where contact_id is not null and not is_junk
 """
 
 SIGNALS_SQL = """
@@ -139,15 +180,45 @@ where x.golden_contact_id is not null
 
 @dataclass
 class ScoringInputs:
-    """The plain frames features are built from, plus the data's clock (`now`: the latest event time)."""
+    """The plain frames features are built from, plus the data's clock (`now`: the latest event time).
+
+    The engagement events are kept by lead position (`lead_events`: LEAD_EVENTS_SQL's `lead` = row of `contacts`);
+    `events` is the same rows keyed by `contact_id`, the frame `ml.features.build_features` documents."""
 
     contacts: pl.DataFrame
-    events: pl.DataFrame
+    # lead (UInt32 row of `contacts`, null for a golden contact that is not a lead), other_contact_id (that golden
+    # id), kind, occurred_at: one row per EVENTS_SQL row, in the same order as `events`.
+    lead_events: pl.DataFrame
     signals: pl.DataFrame
     outcomes: pl.DataFrame
     now: datetime
     # contact_id, deal_id, won, closed_at: the fit model's won/lost history (see ml.features.fit_labels).
     closed_deals: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """EVENTS_SQL's rows: `contact_id` (golden), `kind` (text), `occurred_at`."""
+        lead_ids = self.contacts["contact_id"].gather(self.lead_events["lead"])
+        return self.lead_events.select(
+            lead_ids.to_frame()
+            .select(pl.coalesce(pl.col("contact_id"), self.lead_events["other_contact_id"]).alias("contact_id"))
+            .to_series(),
+            pl.col("kind").cast(pl.String),
+            "occurred_at",
+        )
+
+    def features(self, as_of: datetime | float, config: dict) -> pl.DataFrame:
+        """`build_features(contacts, events, signals, as_of, config)` of these inputs, with the leads keyed by their
+        row for the aggregation (an integer key groups ~11M events far cheaper than their text ids) and their
+        `contact_id` put back: the same rows, columns and values. Events of golden contacts that are not leads
+        have no lead row; `build_features` leaves every event without a lead out (a left join of the leads)."""
+        by_row = self.contacts.with_columns(pl.int_range(self.contacts.height, dtype=pl.UInt32).alias("contact_id"))
+        events = self.lead_events
+        if events["lead"].null_count():
+            events = events.filter(pl.col("lead").is_not_null())
+        events = events.select(pl.col("lead").alias("contact_id"), "kind", "occurred_at")
+        features = build_features(by_row, events, self.signals, as_of, config)
+        return features.with_columns(self.contacts["contact_id"].gather(features["contact_id"]))
 
 
 # `contact_id` and `company_domain` of CONTACTS_SQL without its technologies: the same rows (its join with the
@@ -176,17 +247,22 @@ def _sorted_by_contact(frame: pl.DataFrame) -> pl.DataFrame:
 def load_scoring_inputs(con) -> ScoringInputs:
     """Query the warehouse (entity marts + staging) through an open DuckDB connection (read-only is enough)."""
     contacts = _sorted_by_contact(pl.from_arrow(con.sql(CONTACTS_SQL).to_arrow_table()))
-    events = pl.from_arrow(con.sql(EVENTS_SQL).to_arrow_table())
+    leads = contacts.select("contact_id", pl.int_range(pl.len(), dtype=pl.UInt32).alias("lead"))
+    con.register(LEADS_RELATION, leads.to_arrow())
+    try:
+        lead_events = pl.from_arrow(con.sql(LEAD_EVENTS_SQL).to_arrow_table())
+    finally:
+        con.unregister(LEADS_RELATION)
     signals = pl.from_arrow(con.sql(SIGNALS_SQL).to_arrow_table())
     outcomes = pl.from_arrow(con.sql(OUTCOMES_SQL).to_arrow_table())
     latest = [
-        events["occurred_at"].max() if events.height else None,
+        lead_events["occurred_at"].max() if lead_events.height else None,
         outcomes["occurred_at"].max() if outcomes.height else None,
     ]
     latest = [t for t in latest if t is not None]
     now = max(latest) if latest else datetime.now(UTC)
     closed_deals = pl.from_arrow(con.sql(CLOSED_DEALS_SQL).to_arrow_table())
-    return ScoringInputs(contacts, events, signals, outcomes, now, closed_deals=closed_deals)
+    return ScoringInputs(contacts, lead_events, signals, outcomes, now, closed_deals=closed_deals)
 
 
 LEAD_FEATURES_TABLE = "marts.fct_lead_features"
@@ -195,7 +271,7 @@ LEAD_FEATURES_TABLE = "marts.fct_lead_features"
 def lead_features_mart(inputs: ScoringInputs, config: dict) -> pl.DataFrame:
     """The rows of the lead features mart (`fct_lead_features`): `build_features` as of the data's clock, plus
     each lead's account domain and the cutoff as a timestamp (`features_as_of`)."""
-    features = build_features(inputs.contacts, inputs.events, inputs.signals, inputs.now, config)
+    features = inputs.features(inputs.now, config)
     domains = inputs.contacts.select("contact_id", "company_domain")
     if features["contact_id"].equals(domains["contact_id"]):
         # One feature row per lead in the leads' order (a unique key): the domains line up without a join.

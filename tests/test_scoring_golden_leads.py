@@ -7,7 +7,9 @@ import polars as pl
 import pytest
 
 from evaluation.scoring import golden_truth_people
-from ml.warehouse import load_scoring_inputs
+from ml.config import load_config
+from ml.features import build_features
+from ml.warehouse import EVENTS_SQL, load_scoring_inputs
 
 T = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -126,3 +128,28 @@ def test_golden_contact_truth_person_is_the_majority_of_its_records():
     truth = pl.DataFrame({"record_id": [1, 2, 3, 4], "person_id": [7, 7, 8, 9]})
     people = golden_truth_people(crosswalk, truth).sort("contact_id")
     assert people.rows() == [("gc-1", 7), ("gc-4", 9)]
+
+
+def test_lead_keyed_events_are_the_events_query_and_give_the_same_features(con):
+    # A golden contact the crosswalk knows but `dim_contacts` does not (not junk): its event stays in `events`, as in
+    # EVENTS_SQL, and belongs to no lead. `features` groups by lead row, `build_features` on the frames by text id.
+    con.execute(
+        "insert into marts.contact_crosswalk values (9, 'gc-9');"
+        "insert into staging.stg_email__events values (9, null, 'click', timestamptz '2026-02-28 10:00:00+00');"
+        # Junk by the record id although the email is a lead's (no fallback), and junk by the email.
+        "insert into staging.stg_email__events values (4, 'ana@acme.io', 'open', timestamptz '2026-02-27 10:00:00+00');"
+        "insert into staging.stg_segment__product_events "
+        "values ('test@example.com', timestamptz '2026-02-27 11:00:00+00')"
+    )
+    inputs = load_scoring_inputs(con)
+    assert inputs.lead_events["lead"].dtype == pl.UInt32
+    expected = con.sql(EVENTS_SQL).pl()
+    assert sorted(inputs.events.rows()) == sorted(expected.rows())
+    assert inputs.events.schema == expected.schema
+    assert "gc-9" in inputs.events["contact_id"].to_list() and "gc-4" not in inputs.events["contact_id"].to_list()
+    assert inputs.events.height == 5  # four of the fixture, gc-9's click
+    config = load_config()
+    for as_of in (inputs.now, T):
+        by_text = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
+        assert inputs.features(as_of, config).equals(by_text)
+    assert inputs.now == datetime(2026, 2, 28, 10, tzinfo=UTC)  # the unmapped lead's event is still the latest
