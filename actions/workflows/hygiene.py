@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cache, partial
+from functools import partial
 from itertools import zip_longest
 
 import polars as pl
@@ -28,7 +28,7 @@ from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
 from actions.model import CrmRef, EvidenceRow, Proposal, ProposalStub, StubTarget, Target
 from actions.policy import Policy
-from actions.workflows.common import contact_index, contact_target, iso, meeting_outcome
+from actions.workflows.common import contact_target, iso, meeting_outcome
 
 FOLLOW_UPS_TABLE = "marts.fct_meeting_follow_ups"
 DEALS_TABLE = "marts.fct_pipeline_deals"
@@ -73,31 +73,31 @@ def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[ProposalStu
         pl.col("first_touch_at").is_null() & pl.col("golden_contact_id").is_not_null() & pl.col("owner").is_not_null()
     ).sort("meeting_end_at", "meeting_id")
     of_owed = inputs.contacts.filter(pl.col("golden_contact_id").is_in(owed["golden_contact_id"].implode()))
-    # A stub reads the contact's account only; the whole row (the proposal's target) is indexed when a stub is
-    # built, which the owners' daily caps keep to a few an hour (at 1M ~50,000 tasks owed, nearly all capped or
-    # in the queue). The same rows either way: both indexes are of the same contacts.
-    accounts = dict(of_owed.select("golden_contact_id", "golden_account_id").iter_rows())
-    whole = cache(lambda: contact_index(of_owed))
+    # A stub reads the contact's account only; the whole row (the proposal's target) is read when the stub is
+    # built, which the owners' daily caps keep to a few an hour (at 1M ~50,000 tasks owed, nearly all capped or in
+    # the queue). Each contact's last row, as `contact_index` keeps it.
+    at = {key: i for i, key in enumerate(of_owed.get_column("golden_contact_id").to_list())}
+    accounts = of_owed.get_column("golden_account_id").to_list()
     out = []
     for row in owed.iter_rows(named=True):
         key = row["golden_contact_id"]
-        if key not in accounts:
+        if key not in at:
             continue
         out.append(
             ProposalStub(
                 Workflow.HYGIENE,
                 "create_task",
-                StubTarget("contact", key, accounts[key]),
+                StubTarget("contact", key, accounts[at[key]]),
                 f"meeting={row['meeting_id']}",
                 row["owner"],
-                partial(_follow_up_task, row, whole, settings.follow_up_due_hours),
+                partial(_follow_up_task, row, of_owed, at[key], settings.follow_up_due_hours),
             )
         )
     return out
 
 
-def _follow_up_task(row: dict, contacts: Callable[[], dict[str, dict]], due_hours: float) -> Proposal:
-    contact = contacts()[row["golden_contact_id"]]
+def _follow_up_task(row: dict, contacts: pl.DataFrame, at: int, due_hours: float) -> Proposal:
+    contact = contacts.row(at, named=True)
     due = row["meeting_end_at"] + timedelta(hours=due_hours)
     return Proposal(
         workflow=Workflow.HYGIENE,

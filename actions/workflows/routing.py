@@ -11,9 +11,8 @@ first touch by tier.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -108,9 +107,9 @@ def routing_proposals(
     teams: dict[str | None, tuple[list[str], list[str]]] = {}  # per country: the policy does not change in a run
     proposals: list[Proposal | ProposalStub] = []
     misrouted = misrouted_contacts(inputs, policy)
-    # The pick reads five fields of each row; the whole row (the proposal's target and evidence) is read when a
-    # stub is built, by its position (at 1M ~35,000 misrouted contacts an hour, nearly all already in the queue).
-    whole = cache(lambda: list(misrouted.iter_rows(named=True)))
+    # The pick reads five fields of each row; the whole row (the proposal's target and evidence) is read when its
+    # stub is built, by its position (at 1M ~35,000 misrouted contacts an hour, nearly all already in the queue; a
+    # row read alone costs about twice a row of a whole pass, so a full build, which builds them all, pays little).
     for at, contact in enumerate(misrouted.select(ROUTING_FIELDS).iter_rows(named=True)):
         current = contact["contact_owner"]
         tier = contact["tier"]
@@ -133,7 +132,7 @@ def routing_proposals(
                 StubTarget("contact", contact["golden_contact_id"], contact.get("golden_account_id")),
                 f"owner={current or '-'}|country={country}",
                 new_owner,
-                partial(_contact_assignment_at, whole, at, new_owner, how, territories, territory_of),
+                partial(_contact_assignment_at, misrouted, at, new_owner, how, territories, territory_of),
             )
         )
     since = inputs.as_of - timedelta(days=policy.routing.lookback_days)
@@ -196,9 +195,9 @@ def routing_proposals(
     return proposals
 
 
-def _contact_assignment_at(rows: Callable[[], list[dict[str, Any]]], at: int, *args: Any) -> Proposal:
-    """`_contact_assignment` of the misrouted contact at this position."""
-    return _contact_assignment(rows()[at], *args)
+def _contact_assignment_at(misrouted: pl.DataFrame, at: int, *args: Any) -> Proposal:
+    """`_contact_assignment` of the misrouted contact at this position (its row as `iter_rows(named=True)` gives it)."""
+    return _contact_assignment(misrouted.row(at, named=True), *args)
 
 
 def _contact_assignment(
