@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from actions.catalog import ACTION_TYPES, RiskClass
 from actions.policy import Policy
+from actions.queue import json_values
 from actions.states import State
 from actions.suppression import SuppressionList
 from ops_store.schema import actions
@@ -67,12 +68,16 @@ def queue_safety(engine: sa.Engine, policy: Policy, run_id: str | None = None) -
     report = QueueSafety()
     snapshot = SuppressionList(engine).snapshot()
     gated = [name for name, kind in ACTION_TYPES.items() if kind.reaches_contact or kind.customer_facing]
-    cols = [actions.c.action_id, actions.c.target_emails, actions.c.target_domain]
+    sqlite = engine.dialect.name == "sqlite"
+    # On SQLite the emails are read as JSON text and decoded together (`json_values`).
+    emails_column = sa.type_coerce(actions.c.target_emails, sa.Text) if sqlite else actions.c.target_emails
+    cols = [actions.c.action_id, emails_column, actions.c.target_domain]
     with engine.connect() as con:
         rows = con.execute(
             sa.select(*cols).where(actions.c.state.in_([s.value for s in LIVE]), actions.c.action_type.in_(gated))
         ).all()
-        for action_id, emails, domain in rows:
+        decoded = json_values([emails for _, emails, _ in rows]) if sqlite else [emails for _, emails, _ in rows]
+        for (action_id, _, domain), emails in zip(rows, decoded, strict=True):
             if snapshot.reason(emails or [], domain):
                 report.suppressed_targets.append(action_id)
         facing = con.execute(

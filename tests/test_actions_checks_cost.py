@@ -12,10 +12,13 @@ import polars as pl
 import sqlalchemy as sa
 from planning_fixtures import busy_world, inputs, signal
 
-from actions.checks import json_text_truthy, queue_safety
+from actions.catalog import ACTION_TYPES
+from actions.checks import LIVE, json_text_truthy, queue_safety
 from actions.inputs import SIGNAL_SCHEMA
 from actions.planner import StoreView, apply_plan, plan
 from actions.policy import load_policy
+from actions.queue import DecisionQueue, json_values
+from actions.states import NOT_YET_QUEUED
 from actions.suppression import SuppressionEntry, SuppressionList, normalize_value
 from actions.workflows.suppression import suppression_entries
 from ops_store.schema import actions as actions_table
@@ -222,3 +225,67 @@ def test_suppression_entries_made_by_column_are_those_made_by_row():
         plain = _plain_entries(world, policy)
         assert made[: len(plain)] == plain
         assert len(plain) == (6 if customers else 4)
+
+
+def test_json_values_decode_as_each_text_alone():
+    rng = random.Random(11)
+    texts: list = [*JSON_TEXTS, None]
+    for _ in range(2000):
+        value = _random_value(rng)
+        texts.append(json.dumps(value, indent=rng.choice([None, 0, 2]), separators=rng.choice([None, (",", ":")])))
+        texts.append(None if rng.random() < 0.1 else json.dumps([f"p{rng.randrange(99)}@x.com", "é\u2028"]))
+    rng.shuffle(texts)
+    # repr: NaN is not equal to itself, and -0.0 must stay -0.0
+    assert repr(json_values(texts)) == repr([None if t is None else json.loads(t) for t in texts])
+    assert json_values([]) == []
+    # Numbers stored as numbers are themselves (SQLAlchemy's JSON type on SQLite); texts that are not one document
+    # each are decoded one by one, so they fail as before instead of shifting the rows.
+    assert json_values(["[1]", 5, None, 2.5]) == [[1], 5, None, 2.5]
+    for bad in (["1,2", "[3]"], ["[1", "2]"], ["", "[]"], ["[1]", "{"]):
+        try:
+            json_values(bad)
+        except json.JSONDecodeError:
+            continue
+        raise AssertionError(f"{bad} decoded")
+
+
+def test_open_actions_and_suppressed_targets_read_as_sqlalchemy_read_them(engine):
+    now = datetime.now(UTC)
+    world = busy_world()
+    apply_plan(plan(world, POLICY, StoreView.read(engine, POLICY, now), now=now, run_id="r1"), engine, POLICY)
+    with engine.begin() as con:  # an action whose emails are JSON null, one with none, one with unicode
+        ids = sorted(con.execute(sa.select(actions_table.c.action_id)).scalars())
+        for action_id, text in zip(ids, ["null", "[]", '["\u00e9@x.com", "a@b.c"]'], strict=False):
+            con.execute(
+                sa.text("update actions set target_emails = :t where action_id = :id"), {"t": text, "id": action_id}
+            )
+    queue = DecisionQueue(engine, POLICY)
+    with engine.connect() as con:
+        plain = {
+            r["action_id"]: dict(r)
+            for r in con.execute(
+                sa.select(actions_table).where(actions_table.c.state.in_([s.value for s in NOT_YET_QUEUED]))
+            ).mappings()
+        }
+    assert len(plain) >= 8
+    assert {a.action_id: a.row for a in queue.iter_open()} == plain
+    assert {a.action_id: a.row for a in queue.iter_open(("action_id", "target_emails", "payload"))} == {
+        k: {c: v[c] for c in ("action_id", "target_emails", "payload")} for k, v in plain.items()
+    }
+    # Every open action's emails suppressed: the check finds each live gated action, as decoding row by row did.
+    signals = [signal(e, "unsubscribe") for row in plain.values() for e in (row["target_emails"] or [])]
+    entries = suppression_entries(inputs(signals=signals), POLICY)
+    assert SuppressionList(engine).add_many(entries, "test", at=now)
+    found = queue_safety(engine, POLICY).suppressed_targets
+    snapshot = SuppressionList(engine).snapshot()
+    columns = ("action_id", "target_emails", "target_domain", "state", "action_type")
+    with engine.connect() as con:
+        rows = con.execute(sa.select(*(actions_table.c[c] for c in columns))).all()
+    expected = [
+        a
+        for a, emails, domain, state, kind in rows
+        if state in {s.value for s in LIVE}
+        and (ACTION_TYPES[kind].reaches_contact or ACTION_TYPES[kind].customer_facing)
+        and snapshot.reason(emails or [], domain)
+    ]
+    assert sorted(found) == sorted(expected) and found

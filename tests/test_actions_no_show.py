@@ -105,3 +105,52 @@ def test_options_fall_on_working_days_at_local_hours():
     tokyo = ZoneInfo("Asia/Tokyo")
     assert [(s.weekday(), s.hour, s.tzinfo) for s, _ in options] == [(0, 10, tokyo), (1, 14, tokyo)]
     assert all(e - s == timedelta(minutes=30) for s, e in options)
+
+
+def test_options_worked_out_once_per_country_and_phrases_compiled_once(monkeypatch):
+    """A reschedule note's options and their words come from the data's clock and the contact's country only:
+    `no_show_proposals` works them out once per country a run. Every note must still carry the options a per-row
+    computation gives (known zones, an unknown country, none), and the negative phrases still match whole words,
+    case-insensitively, with the first phrase of the policy's order named."""
+    from actions.calendar import option_words
+    from actions.workflows import no_show as w9
+
+    countries = ["DE", "US", "JP", "ZZ", None, "de", "US", "DE", None, "ZZ", "BR", "JP"]
+    people = [
+        contact(f"gc-{i}", "Marta Schulz", country or "", first_name=f"Kim{i}") | {"country_code": country}
+        for i, country in enumerate(countries, start=1)
+    ]
+    texts = {
+        3: "I am ANNOYED and frustrated",
+        5: "not interested-ish",
+        7: "uninterested",
+        9: "a waste of timer",
+        11: "Quite ANNOYED.",
+    }
+    rows = [
+        no_show(i, f"gc-{i}", reply_id=f"e-{i}" if i in texts else None, text=texts.get(i))
+        for i in range(1, len(countries) + 1)
+    ]
+    w = inputs(people)
+    w.no_shows = frame(rows, NO_SHOW_SCHEMA)
+    calls = []
+    plain = w9.next_weekday_options
+    monkeypatch.setattr(w9, "next_weekday_options", lambda *a: calls.append(a[1]) or plain(*a))
+    out = {p.target.id: p for p in w9.no_show_proposals(w, POLICY)}
+    emailed = {country for i, country in enumerate(countries, start=1) if i not in (3, 5, 11)}
+    assert sorted(calls, key=str) == sorted(emailed, key=str), "once per distinct country of a reschedule note"
+
+    settings = POLICY.no_show
+    # The first phrase in the policy's order (frustrated, annoyed, ...) is named, whatever the text's order.
+    assert out["gc-3"].action_type == "escalate_reply" and 'says "frustrated"' in out["gc-3"].reasons[1]
+    assert out["gc-11"].action_type == "escalate_reply" and 'says "annoyed"' in out["gc-11"].reasons[1]
+    assert out["gc-5"].action_type == "escalate_reply" and 'says "not interested"' in out["gc-5"].reasons[1]
+    for i, country in enumerate(countries, start=1):
+        proposal = out[f"gc-{i}"]
+        if i in (3, 5, 11):
+            continue
+        assert proposal.action_type == "send_email", i  # "uninterested", "waste of timer": not whole words
+        options = plain(AS_OF, country, settings.option_hours_local, 2, settings.length_minutes)
+        assert proposal.payload["options"] == [{"start": s.isoformat(), "end": e.isoformat()} for s, e in options]
+        assert proposal.payload["field_map"]["option_1"] == option_words(options[0][0])
+        assert proposal.payload["field_map"]["option_2"] == option_words(options[1][0])

@@ -224,3 +224,64 @@ def test_batched_expiry_and_withdrawals_write_what_one_at_a_time_wrote(tmp_path,
     assert _store_rows(batched) == _store_rows(plain)
     plain.dispose()
     batched.dispose()
+
+
+def test_routing_and_follow_up_stubs_build_from_their_own_contact_rows():
+    """Lead routing and hygiene's follow-up tasks read a few fields of each row for the stub and the whole contact
+    row only when a stub is built: every built proposal must carry its own contact's row (target, scores, words),
+    as when the whole rows were read up front."""
+    from planning_fixtures import frame, inputs
+
+    from actions.inputs import FOLLOW_UP_SCHEMA
+    from actions.model import built
+    from actions.workflows.common import contact_target
+    from actions.workflows.hygiene import _follow_up_tasks
+    from actions.workflows.routing import misrouted_contacts, routing_proposals
+
+    rng = random.Random(12)
+    owners = [None, "Alice Carter", "Marta Schulz", "Derek Mills", "Nobody Known"]
+    people = [
+        contact(
+            f"gc-{n}",
+            rng.choice(owners),
+            rng.choice(["US", "DE", "FR", "GB", "JP", "ZZ"]),
+            tier=rng.choice([1, 2, 3]),
+            golden_account_id=rng.choice([f"ga-{n % 17}", None]),
+            contact_name=rng.choice([f"Person {n}", None]),
+            score_model_version=f"m-{n}",
+        )
+        for n in range(1, 400)
+    ]
+    world = inputs(people)
+    world.meeting_follow_ups = frame(
+        [
+            {
+                "meeting_id": m,
+                "meeting_name": f"Call {m}",
+                "meeting_start_at": AS_OF - timedelta(days=2, hours=m % 9),
+                "meeting_end_at": AS_OF - timedelta(days=2, hours=m % 9) + timedelta(minutes=30),
+                "owner": rng.choice(owners[1:]),
+                "contact_record_id": m,
+                "golden_contact_id": rng.choice([f"gc-{rng.randint(1, 450)}", None]),
+                "deal_id": None,
+                "first_touch_at": None,
+                "first_touch_id": None,
+                "first_touch_kind": None,
+            }
+            for m in range(1, 300)
+        ],
+        FOLLOW_UP_SCHEMA,
+    )
+    rows = {r["golden_contact_id"]: r for r in world.contacts.iter_rows(named=True)}
+    misrouted = {r["golden_contact_id"] for r in misrouted_contacts(world, POLICY).iter_rows(named=True)}
+    routed = [built(p) for p in routing_proposals(world, POLICY) if p.target.kind == "contact"]
+    assert len(routed) > 50 and {p.target.id for p in routed} <= misrouted
+    for proposal in routed:
+        row = rows[proposal.target.id]
+        assert proposal.target == contact_target(row) and proposal.model_version == row["score_model_version"]
+        assert proposal.evidence_window == f"owner={row['contact_owner'] or '-'}|country={row['country_code']}"
+    tasks = [built(p) for p in _follow_up_tasks(world, POLICY)]
+    assert len(tasks) > 100
+    assert all(task.target == contact_target(rows[task.target.id]) for task in tasks)
+    owed = {r["golden_contact_id"] for r in world.meeting_follow_ups.iter_rows(named=True)}
+    assert {t.target.id for t in tasks} == owed & set(rows), "no owed meeting with a known contact left out"

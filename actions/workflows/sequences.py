@@ -73,16 +73,22 @@ def sequence_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalS
     whole = cache(lambda: contact_index(of_candidates))
     floor = settings.confidence_floor
     scored: list[tuple[float, str, ProposalStub | Blocked]] = []
+    # A confidence depends only on the catalogue entry, the signal count and the tier: worked out once for each
+    # (~120,000 an hour at 1M contacts take a few hundred distinct values).
+    scores: dict[tuple[int, int, int | None], float] = {}
     for row in candidates.iter_rows(named=True):
         contact = contacts.get(row["golden_contact_id"])
         if contact is None or contact.get("is_junk") or contact.get("is_customer_account"):
             continue
         best = None
-        for entry in settings.catalogue:
+        for number, entry in enumerate(settings.catalogue):
             count = row[SIGNAL_COLUMNS[entry.signal]] or 0
             if count <= 0:
                 continue
-            score = confidence(entry, count, contact.get("tier"), policy)
+            tier = contact.get("tier")
+            score = scores.get((number, count, tier))
+            if score is None:
+                score = scores[(number, count, tier)] = confidence(entry, count, tier, policy)
             if best is None or score > best[0]:
                 best = (score, entry, count)
         if best is None:
