@@ -43,9 +43,10 @@ left join account_techs t on t.golden_account_id = g.golden_account_id
 where not g.is_junk
 """
 
-# Every engagement kind of ml.features.EVENT_KINDS, mapped from the staging models: the sources (`all_events`),
-# then each event's golden contact.
-_EVENT_SOURCES = """
+# Every engagement kind of ml.features.EVENT_KINDS from the staging models (`all_events`: the record id the sender
+# knew, the email, the kind, the time), and the email -> golden contact map (`contact_emails`) LEAD_EVENTS_SQL
+# falls back to.
+EVENT_SOURCES_SQL = """
 with contact_emails as (
     -- Normalized email -> one golden contact: the golden email first, else any member record's email; an email of
     -- records in several golden contacts goes to the smallest golden id (the same one every run).
@@ -86,29 +87,18 @@ all_events as (
     select * from email_events union all select * from web_events union all select * from product_events
 )
 """
-EVENTS_SQL = _EVENT_SOURCES + """
-select coalesce(x.golden_contact_id, ce.golden_contact_id) as contact_id, a.kind, a.occurred_at
-from all_events a
-left join marts.contact_crosswalk x on x.source_record_id = a.known_contact_id
--- A record id the crosswalk does not know (deleted in the CRM) falls back to the email, like an unknown sender.
-left join contact_emails ce on x.golden_contact_id is null and ce.email = a.email
-where coalesce(x.golden_contact_id, ce.golden_contact_id) is not null
-    and coalesce(x.golden_contact_id, ce.golden_contact_id) not in (
-        select golden_contact_id from marts.dim_contacts where is_junk
-    )
-"""
-
 # The registered relation LEAD_EVENTS_SQL reads the leads' positions from: `contact_id`, `lead` (row number).
 LEADS_RELATION = "_scoring_leads"
 _KIND_ENUM = "enum(" + ", ".join(f"'{k}'" for k in EVENT_KINDS) + ")"
 
-# EVENTS_SQL's rows and golden contacts, each event's lead as its position among the leads (LEADS_RELATION, the
-# contacts frame's rows) instead of the golden id's text: `lead`, the golden id in `other_contact_id` only for a
-# golden contact that is not a lead (none, while every golden id in the crosswalk is in `dim_contacts`), the kind
-# as an enum. The positions and junk flags are looked up in the crosswalk and the email map (about a million rows
-# each), not per event; the golden ids and their coalesce are EVENTS_SQL's, and so is the junk filter (a golden id
-# is junk when `dim_contacts` says so).
-LEAD_EVENTS_SQL = _EVENT_SOURCES + f""",
+# Each engagement event's golden contact: by the HubSpot record id the sender knew (`contact_crosswalk`), else -- a
+# record id the crosswalk does not know (deleted in the CRM) included, like an unknown sender -- by the email
+# (`contact_emails`); events of no golden contact, or of a junk one (`dim_contacts.is_junk`), are left out. The
+# golden contact is given as its lead's position among the leads (LEADS_RELATION, the contacts frame's rows)
+# instead of the id's text: `lead`, the golden id in `other_contact_id` only for a golden contact that is not a
+# lead (none, while every golden id in the crosswalk is in `dim_contacts`), the kind as an enum. The positions and
+# junk flags are looked up in the crosswalk and the email map (about a million rows each), not per event.
+LEAD_EVENTS_SQL = EVENT_SOURCES_SQL + f""",
 junk as (select distinct golden_contact_id from marts.dim_contacts where is_junk),
 crosswalk_leads as (
     select x.source_record_id, x.golden_contact_id, l.lead, j.golden_contact_id is not null as is_junk
@@ -187,7 +177,7 @@ class ScoringInputs:
 
     contacts: pl.DataFrame
     # lead (UInt32 row of `contacts`, null for a golden contact that is not a lead), other_contact_id (that golden
-    # id), kind, occurred_at: one row per EVENTS_SQL row, in the same order as `events`.
+    # id), kind, occurred_at: one row per engagement event of a golden contact, in the same order as `events`.
     lead_events: pl.DataFrame
     signals: pl.DataFrame
     outcomes: pl.DataFrame
@@ -197,7 +187,8 @@ class ScoringInputs:
 
     @property
     def events(self) -> pl.DataFrame:
-        """EVENTS_SQL's rows: `contact_id` (golden), `kind` (text), `occurred_at`."""
+        """The engagement events keyed by golden id, the frame `build_features` reads: `contact_id`, `kind` (text),
+        `occurred_at`."""
         lead_ids = self.contacts["contact_id"].gather(self.lead_events["lead"])
         return self.lead_events.select(
             lead_ids.to_frame()

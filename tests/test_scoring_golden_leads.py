@@ -9,7 +9,7 @@ import pytest
 from evaluation.scoring import golden_truth_people
 from ml.config import load_config
 from ml.features import build_features
-from ml.warehouse import EVENTS_SQL, load_scoring_inputs
+from ml.warehouse import EVENT_SOURCES_SQL, load_scoring_inputs
 
 T = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -130,9 +130,24 @@ def test_golden_contact_truth_person_is_the_majority_of_its_records():
     assert people.rows() == [("gc-1", 7), ("gc-4", 9)]
 
 
+# The events mapped to golden ids by text, as scoring read them before they were keyed by lead row: the reference
+# the lead-keyed events must equal.
+EVENTS_BY_GOLDEN_ID_SQL = EVENT_SOURCES_SQL + """
+select coalesce(x.golden_contact_id, ce.golden_contact_id) as contact_id, a.kind, a.occurred_at
+from all_events a
+left join marts.contact_crosswalk x on x.source_record_id = a.known_contact_id
+left join contact_emails ce on x.golden_contact_id is null and ce.email = a.email
+where coalesce(x.golden_contact_id, ce.golden_contact_id) is not null
+    and coalesce(x.golden_contact_id, ce.golden_contact_id) not in (
+        select golden_contact_id from marts.dim_contacts where is_junk
+    )
+"""
+
+
 def test_lead_keyed_events_are_the_events_query_and_give_the_same_features(con):
     # A golden contact the crosswalk knows but `dim_contacts` does not (not junk): its event stays in `events`, as in
-    # EVENTS_SQL, and belongs to no lead. `features` groups by lead row, `build_features` on the frames by text id.
+    # the reference query, and belongs to no lead. `features` groups by lead row, `build_features` on the frames by
+    # text id.
     con.execute(
         "insert into marts.contact_crosswalk values (9, 'gc-9');"
         "insert into staging.stg_email__events values (9, null, 'click', timestamptz '2026-02-28 10:00:00+00');"
@@ -143,7 +158,7 @@ def test_lead_keyed_events_are_the_events_query_and_give_the_same_features(con):
     )
     inputs = load_scoring_inputs(con)
     assert inputs.lead_events["lead"].dtype == pl.UInt32
-    expected = con.sql(EVENTS_SQL).pl()
+    expected = con.sql(EVENTS_BY_GOLDEN_ID_SQL).pl()
     assert sorted(inputs.events.rows()) == sorted(expected.rows())
     assert inputs.events.schema == expected.schema
     assert "gc-9" in inputs.events["contact_id"].to_list() and "gc-4" not in inputs.events["contact_id"].to_list()
