@@ -35,6 +35,9 @@ SEGMENT_SQL = """case when s.f_employees >= 1000 then 'Enterprise' when s.f_empl
 
 # name -> (warehouse tables it needs, select over the warehouse). Each becomes a table of the publication; one whose
 # inputs are not built yet (a gate stopped that part of the refresh) is left out and its page says so.
+# `{rows}` in a select stands for the first table it needs, read by a KEYED table's key: a row of the select comes
+# from that table's rows of the same key only. A select written so is given, when its table is updated by key, only
+# the changed keys' rows of that table (`_select`, `_changed_rows`) instead of the whole table.
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "scores": (
         (
@@ -98,11 +101,8 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     # dim_contacts' bookkeeping `fields_hash` (which contacts an hour writes) is not the console's; a warehouse
     # built before it existed has no such column.
-    "contacts": (("marts.dim_contacts",), "select columns(lambda c: c <> 'fields_hash') from marts.dim_contacts"),
-    "golden_fields": (
-        ("intermediate.int_entities__contact_golden_fields",),
-        "select * from intermediate.int_entities__contact_golden_fields",
-    ),
+    "contacts": (("marts.dim_contacts",), "select columns(lambda c: c <> 'fields_hash') from {rows}"),
+    "golden_fields": (("intermediate.int_entities__contact_golden_fields",), "select * from {rows}"),
     "crosswalk": (
         ("marts.contact_crosswalk", "staging.stg_hubspot__contacts"),
         """select x.golden_contact_id, x.source_system, x.source_record_id, x.is_anchor_record, x.cluster_size,
@@ -391,41 +391,34 @@ def _compare_key_sums(
     )
 
 
-# The warehouse table a KEYED table's rows come from, read once in its select and keyed by the same column: the
-# rows of the changed keys are picked out of it by row id (below) before the select runs. Only where that paid at 1M:
-# the crosswalk (a join; 1% of contacts changed) and the lead scores (~2.5% of leads) cost the same or more so.
-ROWS_FROM = {
-    "contacts": "marts.dim_contacts",
-    "golden_fields": "intermediate.int_entities__contact_golden_fields",
-}
-
-
 def _changed_rows(table: str, key: str) -> str:
     """`table`'s rows of the keys still present in `publish_delta`, picked by row id: the key column is scanned
     alone and only the matching rows' other columns are read (DuckDB pushes a row id filter into the scan). A
     filter on the key read every column of every row: at 1M, the ~9,000 changed contacts' rows took 2.4 s to insert,
-    most of it every contact's provenance JSON read and dropped; by row id 0.17 s."""
+    most of it every contact's provenance JSON read and dropped; by row id 0.17 s. Used where a select reads its
+    table as `{rows}` (TABLES): `contacts` and `golden_fields`. Not for the crosswalk (a join; 1% of contacts changed)
+    nor the lead scores (~2.5% of leads): at 1M they cost the same or more so."""
     return (
         f"(select * from {table} where rowid in "
         f"(select rowid from {table} where {key} in (select k from publish_delta where present)))"
     )
 
 
-def _narrowed(sql: str, name: str, key: str) -> str:
-    """`sql` reading only the changed keys' rows of its ROWS_FROM table (`sql` itself when it has none, or does
-    not read it exactly once): the same rows of the changed keys, as the caller still filters on the key."""
-    table = ROWS_FROM.get(name)
-    if table is None:
-        return sql
-    narrowed, n = re.subn(rf"\bfrom {re.escape(table)}\b", lambda _: f"from {_changed_rows(table, key)}", sql)
-    return narrowed if n == 1 else sql
+def _select(name: str, history: int, changed_key: str | None = None) -> str:
+    """TABLES[name]'s select, its `{rows}` the whole table, or with `changed_key` only the rows of the keys in
+    `publish_delta` (the same rows of those keys: the caller still filters on the key)."""
+    from ml.warehouse import OUTCOMES_SQL
+
+    needs, sql = TABLES[name]
+    rows = needs[0] if changed_key is None else _changed_rows(needs[0], changed_key)
+    return sql.format(outcomes=OUTCOMES_SQL, history_runs=history, rows=rows)
 
 
 def _replace_changed_keys(
     con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, changed: int, order: str | None = None
 ) -> None:
     """Delete `table`'s rows of the keys in `publish_delta` and insert `source`'s rows of those still present
-    (in `order`, when given). `source` may read only those keys' rows (`_narrowed`, `_changed_rows`)."""
+    (in `order`, when given). `source` may read only those keys' rows (`_changed_rows`)."""
     if not changed:
         return
     con.execute(f"delete from {table} where {key} in (select k from publish_delta)")
@@ -453,11 +446,13 @@ def _update_by_key(
     con: duckdb.DuckDBPyConnection,
     name: str,
     sql: str,
+    changed_sql: str,
     stored: bool = False,
     fingerprint: str | None = None,
     fingerprints_stored: bool = False,
 ) -> int:
-    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `stored`: the
+    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `changed_sql`: the
+    same select over only the changed keys' rows where it can (`_select`), read for the rows inserted. `stored`: the
     table's per-key hash sums are in `publish_state_…` tables (else they are computed from the table); either way the
     warehouse side's sums are stored for the next update (stored ones rewritten at the changed keys only: the rest
     of a stored table already holds them, and rewriting ~1M sums per table each hour cost ~0.2-0.4 s at 1M).
@@ -475,7 +470,7 @@ def _update_by_key(
     _compare_key_sums(con, key, rows, old)
     try:
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
-        _replace_changed_keys(con, table, key, f"({_narrowed(sql, name, key)})", changed, order)
+        _replace_changed_keys(con, table, key, f"({changed_sql})", changed, order)
         if by_fingerprint:
             _store_key_sums(con, old, stored, changed)
         elif fingerprint is None:
@@ -570,8 +565,6 @@ def publish(
     KEYED and RESCORED tables are then updated by key (only what changed is written), every other table is written
     again.
     Otherwise it starts empty and every table is written."""
-    from ml.warehouse import OUTCOMES_SQL
-
     started = time.perf_counter()
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -609,7 +602,7 @@ def publish(
             warehouse.execute(f"drop table console_pub.{name}")
         kept &= set(KEYED) | set(RESCORED)
         report.from_scratch = since == 0
-        for name, (needs, sql) in TABLES.items():
+        for name, (needs, _) in TABLES.items():
             lacking = [t for t in needs if t not in present]
             if lacking:
                 report.missing[name] = lacking
@@ -618,13 +611,16 @@ def publish(
                     warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                     warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
                 continue
-            sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
+            sql = _select(name, history)
             fingerprint = _fingerprint(warehouse, name, present)
             if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
                 has_sums = _hashes_table(name).removeprefix("console_pub.") in stored
                 if name in KEYED:
                     has_fingerprints = _fingerprints_table(name).removeprefix("console_pub.") in stored
-                    report.updated[name] = _update_by_key(warehouse, name, sql, has_sums, fingerprint, has_fingerprints)
+                    changed_sql = _select(name, history, KEYED[name][0])
+                    report.updated[name] = _update_by_key(
+                        warehouse, name, sql, changed_sql, has_sums, fingerprint, has_fingerprints
+                    )
                     continue
                 changed = _update_rescored(warehouse, name, sql, has_sums)
                 if changed is not None:

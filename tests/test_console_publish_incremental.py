@@ -18,6 +18,8 @@ from console.publish import (
     RESCORED,
     RESCORED_STATE_PREFIX,
     STATE_PREFIX,
+    TABLES,
+    _select,
 )
 from console.reader import PublicationReader
 from console.settings import HISTORY_RUNS_ENV, REBUILD_EVERY_ENV
@@ -381,7 +383,6 @@ def test_lead_features_the_run_decays_are_set_lead_by_lead(warehouse, tmp_path, 
         _stored_hashes_match(target)
     scratch = tmp_path / "scratch" / "publication.duckdb"
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
-    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
     assert _publish(warehouse, scratch, "h4").from_scratch
     assert _tables(target) == _tables(scratch)
 
@@ -459,3 +460,30 @@ def test_contacts_compared_by_their_fields_hash_equal_a_publication_from_scratch
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
     assert _publish(warehouse, scratch, "h4").from_scratch
     assert _tables(target) == _tables(scratch)
+
+
+def test_a_select_over_the_changed_keys_rows_gives_those_keys_rows(warehouse):
+    """A KEYED table whose select reads its table as `{rows}` gets, updated by key, a select over the changed keys'
+    rows only (picked by row id): the same rows of those keys as the whole select, and no other key's. The contacts
+    and golden fields are read so (their rows are wide: the provenance JSON); the crosswalk, a join, is not."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(
+            "create temp table publish_delta as select * from (values ('gc-5', true), ('gc-7', true), "
+            "('gc-9', false), ('gc-404', true)) t(k, present)"
+        )
+        narrowed = set()
+        for name, (key, _) in KEYED.items():
+            whole, changed = _select(name, 3), _select(name, 3, key)
+            assert "{rows}" not in whole and "{rows}" not in changed
+            if whole == changed:
+                continue
+            narrowed.add(name)
+            assert TABLES[name][0][0] in whole and "rowid in" in changed and "rowid in" not in whole
+            keys = "(select k from publish_delta where present)"
+            expected = con.execute(f"select * from ({whole}) where {key} in {keys} order by all").fetchall()
+            actual = con.execute(f"select * from ({changed}) order by all").fetchall()
+            assert actual == expected and {r[0] for r in actual} == {"gc-5", "gc-7"}
+        assert narrowed == {"contacts", "golden_fields"}
+    finally:
+        con.close()
