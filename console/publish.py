@@ -35,6 +35,9 @@ SEGMENT_SQL = """case when s.f_employees >= 1000 then 'Enterprise' when s.f_empl
 
 # name -> (warehouse tables it needs, select over the warehouse). Each becomes a table of the publication; one whose
 # inputs are not built yet (a gate stopped that part of the refresh) is left out and its page says so.
+# `{rows}` in a select stands for the first table it needs, read by a KEYED table's key: a row of the select comes
+# from that table's rows of the same key only. A select written so is given, when its table is updated by key, only
+# the changed keys' rows of that table (`_select`, `_changed_rows`) instead of the whole table.
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "scores": (
         (
@@ -98,11 +101,8 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     # dim_contacts' bookkeeping `fields_hash` (which contacts an hour writes) is not the console's; a warehouse
     # built before it existed has no such column.
-    "contacts": (("marts.dim_contacts",), "select columns(lambda c: c <> 'fields_hash') from marts.dim_contacts"),
-    "golden_fields": (
-        ("intermediate.int_entities__contact_golden_fields",),
-        "select * from intermediate.int_entities__contact_golden_fields",
-    ),
+    "contacts": (("marts.dim_contacts",), "select columns(lambda c: c <> 'fields_hash') from {rows}"),
+    "golden_fields": (("intermediate.int_entities__contact_golden_fields",), "select * from {rows}"),
     "crosswalk": (
         ("marts.contact_crosswalk", "staging.stg_hubspot__contacts"),
         """select x.golden_contact_id, x.source_system, x.source_record_id, x.is_anchor_record, x.cluster_size,
@@ -324,9 +324,53 @@ STATE_PREFIX = "publish_state_"
 RESCORED_STATE_PREFIX = "publish_rescored_state_"
 
 
+# Per-key fingerprints that stand for a KEYED table's rows at less cost than the rows themselves, used when the
+# warehouse table has the columns named: name -> (warehouse table, columns it needs, the rows whose per-key hash
+# sums stand for the published rows'). A published contact is dim_contacts' row without `fields_hash`; its
+# `provenance` (~3 KB of JSON a contact, read back and hashed: most of the comparison's 2-5 s at 1M) is built from
+# the contact's golden fields, which `fields_hash` hashes (int_entities__contact_golden_values rebuilds a contact's
+# row exactly when that hash changes; dim_contacts compares it the same way), so every other column and
+# `fields_hash` change whenever a published row does. The sums are kept under their own prefix
+# (`publish_fingerprint_state_`, unknown to an older publish, which drops them); they cannot be computed from the
+# published table (it has no `fields_hash`), so they are stored whenever the table is written whole, and a
+# publication without them is compared row by row once.
+FINGERPRINTS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "contacts": (
+        "marts.dim_contacts",
+        ("fields_hash", "provenance"),
+        "select * exclude (provenance) from marts.dim_contacts",
+    ),
+}
+FINGERPRINT_STATE_PREFIX = "publish_fingerprint_state_"
+
+
 def _hashes_table(name: str) -> str:
     prefix = RESCORED_STATE_PREFIX if name in RESCORED else STATE_PREFIX
     return f"console_pub.{prefix}{name}_key_hashes"
+
+
+def _fingerprints_table(name: str) -> str:
+    return f"console_pub.{FINGERPRINT_STATE_PREFIX}{name}_key_hashes"
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, name: str, present: set[str]) -> str | None:
+    """The rows whose per-key hash sums stand for `name`'s (FINGERPRINTS), when the warehouse has what they need."""
+    if name not in FINGERPRINTS:
+        return None
+    table, needs, rows = FINGERPRINTS[name]
+    if table not in present or not set(needs) <= _columns(con, table):
+        return None
+    return rows
+
+
+def _store_fingerprints(con: duckdb.DuckDBPyConnection, name: str, rows: str) -> None:
+    """Store the per-key hash sums of the fingerprint `rows` of `name` whole (the table was just written whole or
+    compared row by row, so it equals the warehouse's rows)."""
+    key = KEYED[name][0]
+    con.execute(
+        f"create or replace table {_fingerprints_table(name)} as "
+        f"select {key} as k, sum(hash(s)::hugeint) as h from ({rows}) s group by all"
+    )
 
 
 def _compare_key_sums(
@@ -347,11 +391,34 @@ def _compare_key_sums(
     )
 
 
+def _changed_rows(table: str, key: str) -> str:
+    """`table`'s rows of the keys still present in `publish_delta`, picked by row id: the key column is scanned
+    alone and only the matching rows' other columns are read (DuckDB pushes a row id filter into the scan). A
+    filter on the key read every column of every row: at 1M, the ~9,000 changed contacts' rows took 2.4 s to insert,
+    most of it every contact's provenance JSON read and dropped; by row id 0.17 s. Used where a select reads its
+    table as `{rows}` (TABLES): `contacts` and `golden_fields`. Not for the crosswalk (a join; 1% of contacts changed)
+    nor the lead scores (~2.5% of leads): at 1M they cost the same or more so."""
+    return (
+        f"(select * from {table} where rowid in "
+        f"(select rowid from {table} where {key} in (select k from publish_delta where present)))"
+    )
+
+
+def _select(name: str, history: int, changed_key: str | None = None) -> str:
+    """TABLES[name]'s select, its `{rows}` the whole table, or with `changed_key` only the rows of the keys in
+    `publish_delta` (the same rows of those keys: the caller still filters on the key)."""
+    from ml.warehouse import OUTCOMES_SQL
+
+    needs, sql = TABLES[name]
+    rows = needs[0] if changed_key is None else _changed_rows(needs[0], changed_key)
+    return sql.format(outcomes=OUTCOMES_SQL, history_runs=history, rows=rows)
+
+
 def _replace_changed_keys(
     con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, changed: int, order: str | None = None
 ) -> None:
     """Delete `table`'s rows of the keys in `publish_delta` and insert `source`'s rows of those still present
-    (in `order`, when given)."""
+    (in `order`, when given). `source` may read only those keys' rows (`_changed_rows`)."""
     if not changed:
         return
     con.execute(f"delete from {table} where {key} in (select k from publish_delta)")
@@ -375,23 +442,49 @@ def _store_key_sums(con: duckdb.DuckDBPyConnection, hashes: str, stored: bool, c
         )
 
 
-def _update_by_key(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int:
-    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `stored`: the
+def _update_by_key(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    changed_sql: str,
+    stored: bool = False,
+    fingerprint: str | None = None,
+    fingerprints_stored: bool = False,
+) -> int:
+    """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `changed_sql`: the
+    same select over only the changed keys' rows where it can (`_select`), read for the rows inserted. `stored`: the
     table's per-key hash sums are in `publish_state_…` tables (else they are computed from the table); either way the
     warehouse side's sums are stored for the next update (stored ones rewritten at the changed keys only: the rest
-    of a stored table already holds them, and rewriting ~1M sums per table each hour cost ~0.2-0.4 s at 1M)."""
+    of a stored table already holds them, and rewriting ~1M sums per table each hour cost ~0.2-0.4 s at 1M).
+    `fingerprint`: the rows of FINGERPRINTS[name], when the warehouse has them; their sums are then what is compared
+    (when `fingerprints_stored`, else the rows once) and stored, in place of the rows' own."""
     key, order = KEYED[name]
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
-    old = hashes if stored else f"(select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)"
-    _compare_key_sums(con, key, f"({sql})", old)
+    by_fingerprint = fingerprint is not None and fingerprints_stored
+    if by_fingerprint:
+        rows, old, stored = f"({fingerprint})", _fingerprints_table(name), True
+    else:
+        rows = f"({sql})"
+        old = hashes if stored else f"(select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)"
+    _compare_key_sums(con, key, rows, old)
     try:
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
-        _replace_changed_keys(con, table, key, f"({sql})", changed, order)
-        _store_key_sums(con, hashes, stored, changed)
+        _replace_changed_keys(con, table, key, f"({changed_sql})", changed, order)
+        if by_fingerprint:
+            _store_key_sums(con, old, stored, changed)
+        elif fingerprint is None:
+            _store_key_sums(con, hashes, stored, changed)
     finally:
         con.execute("drop table if exists publish_delta")
         con.execute("drop table if exists publish_new")
+    # Only one kind of sums is kept up to date: the other, left behind, would no longer describe the table.
+    if fingerprint is None:
+        con.execute(f"drop table if exists {_fingerprints_table(name)}")
+    else:
+        if not by_fingerprint:  # compared row by row: the table now equals the warehouse's rows
+            _store_fingerprints(con, name, fingerprint)
+        con.execute(f"drop table if exists {hashes}")
     return changed
 
 
@@ -472,8 +565,6 @@ def publish(
     KEYED and RESCORED tables are then updated by key (only what changed is written), every other table is written
     again.
     Otherwise it starts empty and every table is written."""
-    from ml.warehouse import OUTCOMES_SQL
-
     started = time.perf_counter()
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -498,7 +589,11 @@ def publish(
             since = 0
             warehouse.execute(f"attach '{tmp}' as console_pub (read_write)")
             attached = True
-        is_state = f"(starts_with(table_name, '{STATE_PREFIX}') or starts_with(table_name, '{RESCORED_STATE_PREFIX}'))"
+        is_state = " or ".join(
+            f"starts_with(table_name, '{prefix}')"
+            for prefix in (STATE_PREFIX, RESCORED_STATE_PREFIX, FINGERPRINT_STATE_PREFIX)
+        )
+        is_state = f"({is_state})"
         listed = f"select table_name from duckdb_tables() where database_name = 'console_pub' and not {is_state}"
         kept = {r[0] for r in warehouse.execute(listed).fetchall()}
         state = f"select table_name from duckdb_tables() where database_name = 'console_pub' and {is_state}"
@@ -507,19 +602,25 @@ def publish(
             warehouse.execute(f"drop table console_pub.{name}")
         kept &= set(KEYED) | set(RESCORED)
         report.from_scratch = since == 0
-        for name, (needs, sql) in TABLES.items():
+        for name, (needs, _) in TABLES.items():
             lacking = [t for t in needs if t not in present]
             if lacking:
                 report.missing[name] = lacking
                 warehouse.execute(f"drop table if exists console_pub.{name}")
                 if name in KEYED or name in RESCORED:
                     warehouse.execute(f"drop table if exists {_hashes_table(name)}")
+                    warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
                 continue
-            sql = sql.format(outcomes=OUTCOMES_SQL, history_runs=history)
+            sql = _select(name, history)
+            fingerprint = _fingerprint(warehouse, name, present)
             if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
                 has_sums = _hashes_table(name).removeprefix("console_pub.") in stored
                 if name in KEYED:
-                    report.updated[name] = _update_by_key(warehouse, name, sql, has_sums)
+                    has_fingerprints = _fingerprints_table(name).removeprefix("console_pub.") in stored
+                    changed_sql = _select(name, history, KEYED[name][0])
+                    report.updated[name] = _update_by_key(
+                        warehouse, name, sql, changed_sql, has_sums, fingerprint, has_fingerprints
+                    )
                     continue
                 changed = _update_rescored(warehouse, name, sql, has_sums)
                 if changed is not None:
@@ -528,6 +629,7 @@ def publish(
             warehouse.execute(f"drop table if exists console_pub.{name}")
             if name in KEYED or name in RESCORED:  # written whole below: its stored hash sums no longer describe it
                 warehouse.execute(f"drop table if exists {_hashes_table(name)}")
+                warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
             order = KEYED[name][1] if name in KEYED else ORDER.get(name)
             warehouse.execute(
                 f"create table console_pub.{name} as select * from ({sql}){f' order by {order}' if order else ''}"
@@ -535,6 +637,8 @@ def publish(
             key = KEYED[name][0] if name in KEYED else INDEXED.get(name)
             if key:
                 warehouse.execute(f"create index {name}_by_key on console_pub.{name} ({key})")
+            if fingerprint is not None:  # cheap, and they cannot be computed from the published table later
+                _store_fingerprints(warehouse, name, fingerprint)
         if "scores" in report.missing:
             report.missing.update({name: report.missing["scores"] for name in DERIVED_SQL})
         else:

@@ -11,7 +11,16 @@ import pytest
 from console_world import build_warehouse
 from console_world import publish_warehouse as _publish
 
-from console.publish import INDEXED, KEYED, RESCORED, RESCORED_STATE_PREFIX, STATE_PREFIX
+from console.publish import (
+    FINGERPRINT_STATE_PREFIX,
+    INDEXED,
+    KEYED,
+    RESCORED,
+    RESCORED_STATE_PREFIX,
+    STATE_PREFIX,
+    TABLES,
+    _select,
+)
 from console.reader import PublicationReader
 from console.settings import HISTORY_RUNS_ENV, REBUILD_EVERY_ENV
 
@@ -44,7 +53,8 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
             r[0]
             for r in con.execute(
                 f"select table_name from duckdb_tables() where not starts_with(table_name, '{STATE_PREFIX}') "
-                f"and not starts_with(table_name, '{RESCORED_STATE_PREFIX}') order by 1"
+                f"and not starts_with(table_name, '{RESCORED_STATE_PREFIX}') "
+                f"and not starts_with(table_name, '{FINGERPRINT_STATE_PREFIX}') order by 1"
             ).fetchall()
         ]
         out = {}
@@ -373,5 +383,107 @@ def test_lead_features_the_run_decays_are_set_lead_by_lead(warehouse, tmp_path, 
         _stored_hashes_match(target)
     scratch = tmp_path / "scratch" / "publication.duckdb"
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
-    _publish(warehouse, scratch, "h4")
+    assert _publish(warehouse, scratch, "h4").from_scratch
     assert _tables(target) == _tables(scratch)
+
+
+def _state_tables(path: Path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall() if "_key_hashes" in r[0]}
+    finally:
+        con.close()
+
+
+def test_contacts_compared_by_their_fields_hash_equal_a_publication_from_scratch(warehouse, tmp_path, monkeypatch):
+    """With dim_contacts' `fields_hash` (the hash of the golden fields a contact's provenance is built from), the
+    contacts are compared by their other columns and that hash, not by their provenance JSON: its sums are stored
+    from scratch on, changed contacts are found by any other column or the hash, and the result equals a publication
+    from scratch. A publication without those sums (an older one) is compared row by row once, then by the hash."""
+    _sql(
+        warehouse,
+        "alter table marts.dim_contacts add column fields_hash ubigint;"
+        "update marts.dim_contacts set fields_hash = hash(provenance, job_title, email)",
+    )
+    target = tmp_path / "console" / "publication.duckdb"
+    assert _publish(warehouse, target, "h0").from_scratch
+    fingerprints = f"{FINGERPRINT_STATE_PREFIX}contacts_key_hashes"
+    assert fingerprints in _state_tables(target)  # stored with the table written whole
+    # An hour: one contact's golden fields change (provenance and hash), another's owner (no new hash), and one
+    # contact's provenance alone: the hash stands for it, so that one is not seen (dim_contacts never changes so).
+    _sql(
+        warehouse,
+        """update marts.dim_contacts set job_title = 'VP Sales', provenance = '{"job_title": {}}',
+               fields_hash = fields_hash + 1 where golden_contact_id = 'gc-5';
+        update marts.dim_contacts set contact_owner = 'Nia Moss' where golden_contact_id = 'gc-7';
+        update marts.dim_contacts set provenance = '{}' where golden_contact_id = 'gc-9';""",
+    )
+    report = _publish(warehouse, target, "h1")
+    assert report.updated["contacts"] == 2
+    _sql(warehouse, "update marts.dim_contacts set fields_hash = fields_hash + 1 where golden_contact_id = 'gc-9'")
+    assert _publish(warehouse, target, "h2").updated["contacts"] == 1
+    con = duckdb.connect(str(target), read_only=True)
+    try:  # the stored sums equal the warehouse's, key for key
+        stored = con.execute(f"select k, h from {fingerprints} order by k").fetchall()
+    finally:
+        con.close()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        actual = con.execute(
+            "select golden_contact_id, sum(hash(s)::hugeint) from (select * exclude (provenance) "
+            "from marts.dim_contacts) s group by all order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert stored == actual
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    assert _publish(warehouse, scratch, "h3").from_scratch
+    assert _tables(target) == _tables(scratch)
+
+    # An older publication: the row sums only. Compared row by row once (a provenance change is then seen), the
+    # fingerprint sums stored and the row sums dropped (no longer kept up to date).
+    monkeypatch.delenv(REBUILD_EVERY_ENV)
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"drop table {fingerprints}")
+        con.execute(
+            f"create table {STATE_PREFIX}contacts_key_hashes as "
+            "select golden_contact_id as k, sum(hash(s)::hugeint) as h from contacts s group by all"
+        )
+    finally:
+        con.close()
+    _sql(warehouse, "update marts.dim_contacts set provenance = '{\"x\": 1}' where golden_contact_id = 'gc-11'")
+    assert _publish(warehouse, target, "h4").updated["contacts"] == 1
+    states = _state_tables(target)
+    assert fingerprints in states and f"{STATE_PREFIX}contacts_key_hashes" not in states
+    monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+    assert _publish(warehouse, scratch, "h4").from_scratch
+    assert _tables(target) == _tables(scratch)
+
+
+def test_a_select_over_the_changed_keys_rows_gives_those_keys_rows(warehouse):
+    """A KEYED table whose select reads its table as `{rows}` gets, updated by key, a select over the changed keys'
+    rows only (picked by row id): the same rows of those keys as the whole select, and no other key's. The contacts
+    and golden fields are read so (their rows are wide: the provenance JSON); the crosswalk, a join, is not."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(
+            "create temp table publish_delta as select * from (values ('gc-5', true), ('gc-7', true), "
+            "('gc-9', false), ('gc-404', true)) t(k, present)"
+        )
+        narrowed = set()
+        for name, (key, _) in KEYED.items():
+            whole, changed = _select(name, 3), _select(name, 3, key)
+            assert "{rows}" not in whole and "{rows}" not in changed
+            if whole == changed:
+                continue
+            narrowed.add(name)
+            assert TABLES[name][0][0] in whole and "rowid in" in changed and "rowid in" not in whole
+            keys = "(select k from publish_delta where present)"
+            expected = con.execute(f"select * from ({whole}) where {key} in {keys} order by all").fetchall()
+            actual = con.execute(f"select * from ({changed}) order by all").fetchall()
+            assert actual == expected and {r[0] for r in actual} == {"gc-5", "gc-7"}
+        assert narrowed == {"contacts", "golden_fields"}
+    finally:
+        con.close()
