@@ -23,14 +23,17 @@
         sides twice). A gone key's row has only its key, from the previous side: every other column of `rows` is NULL. #}
     select n.* replace ({% for k in keys %}coalesce(n.{{ k }}, previous.{{ k }}) as {{ k }}{{ ', ' if not loop.last }}{% endfor %}){{ stamped }}
     from {{ rows }} as n
-    full join {{ previous }} as previous using ({{ keys | join(', ') }})
-    where previous.{{ keys[0] }} is null or n.{{ keys[0] }} is null or hash(n) <> hash(previous)
+    full join (
+        select {{ keys | join(', ') }}, hash(previous) as row_hash from {{ previous }} as previous
+    ) as previous using ({{ keys | join(', ') }})
+    where previous.{{ keys[0] }} is null or n.{{ keys[0] }} is null or hash(n) <> previous.row_hash
     {%- else %}
     select n.*{{ stamped }}
     from {{ rows }} as n
     {%- if is_incremental() %}
-    left join {{ previous }} as previous using ({{ keys | join(', ') }})
-    where previous.{{ keys[0] }} is null or hash(n) <> hash(previous)
+    anti join (
+        select {{ keys | join(', ') }}, hash(previous) as row_hash from {{ previous }} as previous
+    ) as previous on {% for k in keys %}previous.{{ k }} = n.{{ k }} and {% endfor %}previous.row_hash = hash(n)
     {%- endif %}
     {%- endif %}
 {%- endmacro %}
