@@ -15,7 +15,9 @@ with members as (
     select
         x.golden_contact_id,
         list(x.source_record_id order by x.source_record_id) as crm_record_ids,
-        list_sort(list(distinct s.email) filter (where s.email is not null)) as emails,
+        -- list_distinct drops NULLs: a contact whose records carry no email gets [] here, where a filtered
+        -- `list(distinct ...)` gave NULL, and `rows` turns NULL into [] anyway. One grouping, not a distinct one.
+        list_sort(list_distinct(list(s.email))) as emails,
         bool_or(coalesce(s.is_unsubscribed, false)) as is_crm_unsubscribed
     from {{ ref('contact_crosswalk') }} as x
     inner join {{ ref('stg_hubspot__contacts') }} as s on s.contact_id = x.source_record_id
