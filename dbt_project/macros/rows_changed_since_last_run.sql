@@ -3,7 +3,9 @@
     compared whole (a hash of the row on both sides), so the model writes only the keys whose row changed, and the
     table ends exactly as a rebuild would leave it (keys gone are the post-hook's to delete). On the first build and
     under --full-refresh every row. Worth it where writing the rows is the cost (wide text columns), not computing
-    them: every row is still computed.
+    them: every row is still computed. The previous side is hashed where it is read and joined as key and hash
+    alone (the join then carries none of its columns), and without `gone` as an anti join on key and hash, which
+    hashes the previous keys, not the computed rows with all their columns.
 
     `key` is a column name or a list of them (a composite unique_key). Where no upstream table lists the keys that
     should remain (a mart unioning units from many tables), pass `gone`: a column no real row leaves NULL. Each
