@@ -144,8 +144,13 @@ KEYED: dict[str, tuple[str, str]] = {
     "golden_fields": ("golden_contact_id", "golden_contact_id, field_name"),
     "crosswalk": ("golden_contact_id", "golden_contact_id"),
 }
-# Written whole in this order (no key to update by: every row of the window belongs to a run).
-ORDER = {"score_history": "contact_id, scored_at"}
+# Written whole in this order (no key to update by: every row of the window belongs to a run). By the lead alone:
+# its rows stay together, which is what keeps the lead page's lookup to a few row groups, and the page orders them
+# by time itself; the time as a second sort key cost ~2.6 s more CPU an hour at 1M with a 24-run window (16.4
+# against 13.9 s). Updating the window by run instead (a run in, one out: ~3 s) spreads a lead's rows over one row
+# group per run: its lookup went from ~2 to ~33 ms, and an ART index on the id made the hourly checkpoints far
+# costlier (docs/scaling.md).
+ORDER = {"score_history": "contact_id"}
 # Written whole (else updated by lead: RESCORED below), unsorted, with an ART index on the lead's id (the lead
 # page's `where contact_id = ?`; rows an update inserts land anywhere). Sorting them by the id cost ~1 s an hour at
 # 1M and did not keep the lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map
