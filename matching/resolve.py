@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -182,6 +182,14 @@ FEATURE_BOOKKEEPING = (
     "rules_fingerprint",
 )
 _NO_BLOCKS = pl.lit([], dtype=pl.List(pl.String))
+
+
+def live_features_query(relation: str, columns: Sequence[str]) -> str:
+    """The query of every live record's stored features (`relation`, holding `columns` in this order) sorted by
+    record id, without the `FEATURE_BOOKKEEPING` columns: the same frame as `select *` and dropping them, but the
+    block label lists (two per record) are never read (at 1M records ~2/3 of the read's CPU went on them)."""
+    kept = ", ".join(f'"{name}"' for name in columns if name not in FEATURE_BOOKKEEPING)
+    return f"select {kept} from {relation} where not is_removed order by record_id"
 
 
 def match_features(records: pl.DataFrame) -> pl.DataFrame:

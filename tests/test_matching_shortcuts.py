@@ -208,3 +208,52 @@ def test_junk_reasons_from_bits_keep_rule_order_and_rows():
     assert flagged["junk_reasons"].to_list()[1] == []
     assert is_junk(frame).to_list() == flagged["is_junk"].to_list() == [True, False, True, True, False, True]
     assert flag_junk(frame.clear())["junk_reasons"].dtype == pl.List(pl.String)
+
+
+def test_comparison_levels_look_up_features_by_position_as_the_join_does(monkeypatch):
+    """Features with unique, nearly dense record ids are found by a position table (`_position_lookup`) and
+    gathered; the join gives the same columns, also for a pair naming a record the features do not hold."""
+    features = _features_with_phone_cases().sample(fraction=1.0, shuffle=True, seed=3)
+    pairs = contacts.candidate_pairs(features)
+    assert pairs.height > 0
+    assert contacts._position_lookup(features["record_id"]) is not None
+    by_position = contacts.comparison_levels(pairs, features, slice_pairs=7)
+    u_levels = contacts.comparison_levels(pairs, features, levels_only=True)
+    monkeypatch.setattr(contacts, "_position_lookup", lambda ids: None)
+    assert by_position.equals(contacts.comparison_levels(pairs, features))
+    assert u_levels.equals(contacts.comparison_levels(pairs, features, levels_only=True))
+    monkeypatch.undo()
+    compared = features.select("record_id", "first_key", "last_words")
+    lookup = contacts._position_lookup(compared["record_id"])
+    missing = pairs.with_columns(pl.col("right_id").shift(1, fill_value=10**9))  # one id no record holds
+    for frame in (pairs, missing, pairs.head(0)):
+        for key, kept in (("left_id", ["left_id", "right_id"]), ("right_id", ["right_id"])):
+            joined = frame.select(kept).join(
+                compared, left_on=key, right_on="record_id", how="left", maintain_order="left"
+            )
+            assert contacts._side(frame, key, kept, compared, lookup).equals(joined)
+    assert contacts._side(missing, "right_id", ["right_id"], compared, lookup)["first_key"][0] is None
+    # Ids given twice or spread far apart: no table (joined).
+    assert contacts._position_lookup(pl.Series([5, 7, 5])) is None
+    assert contacts._position_lookup(pl.Series([1, 10**9])) is None
+
+
+def test_live_features_query_reads_the_stored_features_less_their_bookkeeping(tmp_path):
+    import duckdb
+
+    from matching.resolve import FEATURE_BOOKKEEPING, live_features_query, match_features
+    from tests.matching_fixtures import background, records_frame
+
+    stored = match_features(records_frame(background(40))).with_columns(
+        (pl.col("record_id") % 7 == 0).alias("is_removed"),
+        pl.col("block_keys").alias("previous_block_keys"),
+    )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.register("frame", stored.sample(fraction=1.0, shuffle=True, seed=1).to_arrow())
+    con.execute("create table features as select * from frame")
+    relation = "(select * from features)"
+    expected = con.sql(f"select * from {relation} where not is_removed order by record_id").pl()
+    expected = expected.drop([c for c in FEATURE_BOOKKEEPING if c in expected.columns])
+    columns = con.sql(f"select * from {relation} limit 0").columns
+    assert con.sql(live_features_query(relation, columns)).pl().equals(expected)
+    assert "block_keys" not in con.sql(live_features_query(relation, columns)).columns

@@ -18,7 +18,7 @@ import polars as pl
 
 from landing.warehouse import release_cached_pages
 from matching.contacts import MatchConfig, MatchParameters, estimate_parameters
-from matching.resolve import FEATURE_BOOKKEEPING, compare_candidates
+from matching.resolve import compare_candidates, live_features_query
 
 SCHEMA = {
     "parameters_version": pl.Int64,
@@ -55,8 +55,8 @@ def model(dbt, session):
     # (~3 GB of this dbt process at 1M records on a full build) go first.
     release_cached_pages(session)
     features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
-    features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
-    features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
+    stored_columns = session.sql(f"select * from {features_relation} limit 0").columns
+    features = session.sql(live_features_query(features_relation, stored_columns)).pl()
     compared = compare_candidates(features, hand_over=True)
     parameters = estimate_parameters(compared.pairs, features, MatchConfig(), compared.levels)
     row = {

@@ -20,7 +20,7 @@ import polars as pl
 from landing.chunks import ROWS_PER_CHUNK, chunk_bounds, stream_frames
 from landing.warehouse import column_names, release_cached_pages, rows_with_ids
 from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, score_pairs
-from matching.resolve import FEATURE_BOOKKEEPING, pairs_to_redraw, take_compared_candidates
+from matching.resolve import live_features_query, pairs_to_redraw, take_compared_candidates
 
 
 def _redraw(dbt, session, features_relation: str, since):
@@ -122,8 +122,8 @@ def model(dbt, session):
         features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
         release_cached_pages(session)  # every record's features and candidate pairs are held from here
-        features = session.sql(f"select * from {features_relation} where not is_removed order by record_id").pl()
-        features = features.drop([c for c in FEATURE_BOOKKEEPING if c in features.columns])  # not kept beside it
+        stored_columns = session.sql(f"select * from {features_relation} limit 0").columns
+        features = session.sql(live_features_query(features_relation, stored_columns)).pl()
         compared = take_compared_candidates(features)
         if compared is not None:
             candidates, levels = compared.pairs, compared.levels
