@@ -152,6 +152,10 @@ def icp_components(contacts: pl.DataFrame, config: dict[str, Any]) -> pl.DataFra
     emp = icp["employee_range"]
     industries = {str(k).lower(): float(v) for k, v in icp["industries"].items()}
     techs = [t.lower() for t in icp["technologies"]]
+    # The distinct technology names that are ICP technologies once lowercased (a few dozen names in ~5M list entries
+    # at a million leads): each entry is then looked up as it is, not lowercased first.
+    names = contacts["technologies"].explode().drop_nulls().unique().cast(pl.String)
+    icp_names = names.filter(names.str.to_lowercase().is_in(techs))
     employees = pl.col("employees").cast(pl.Float64)
     techs_col = pl.col("technologies").fill_null(pl.lit([], dtype=pl.List(pl.String)))
     return contacts.select(
@@ -178,7 +182,7 @@ def icp_components(contacts: pl.DataFrame, config: dict[str, Any]) -> pl.DataFra
         .then(0.6)
         .otherwise(0.2)
         .alias("icp_seniority"),
-        techs_col.list.eval(pl.element().str.to_lowercase().is_in(techs))
+        techs_col.list.eval(pl.element().is_in(icp_names.implode()))
         .list.sum()
         .cast(pl.Float64)
         .alias("icp_tech_matches"),
