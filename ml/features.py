@@ -122,19 +122,25 @@ def _engagement_aggregates(
     )
     code, keys = _group_codes(rows[key])
     n, n_kinds = len(keys), len(kinds)
-    slot = code * n_kinds + rows["_kind"].to_numpy().astype(np.int64)
+    # Slots kind-major (kind * n + key): each kind's sums are one contiguous row of the result, a column as it is.
+    # A slot's rows are added in row order whatever its number, so the sums are the same bits either way.
+    slot = rows["_kind"].to_numpy().astype(np.int64) * n + code
     age = rows["_age"].to_numpy()
-    decayed = np.bincount(slot, weights=rows["_w"].to_numpy(), minlength=n * n_kinds).reshape(n, n_kinds)
+    decayed = np.bincount(slot, weights=rows["_w"].to_numpy(), minlength=n * n_kinds).reshape(n_kinds, n)
+    # Only rows younger than the widest window count in any window: the others are left out once, not per window.
+    if windows:
+        recent = age < max(windows)
+        slot, age = slot[recent], age[recent]
     counts = {
-        w: np.bincount(slot[age < w], minlength=n * n_kinds).reshape(n, n_kinds).astype(np.float64) for w in windows
+        w: np.bincount(slot[age < w], minlength=n * n_kinds).reshape(n_kinds, n).astype(np.float64) for w in windows
     }
     last_touch = np.full(n, -np.inf)
     np.maximum.at(last_touch, code, rows["_t"].to_numpy())
     columns: dict[str, Any] = {key: keys.alias(key)}
     for i, k in enumerate(kinds):
-        columns[f"decayed_{k}"] = decayed[:, i]
+        columns[f"decayed_{k}"] = decayed[i]
         for w in windows:
-            columns[f"count_{k}_{w}d"] = counts[w][:, i]
+            columns[f"count_{k}_{w}d"] = counts[w][i]
     columns["_last_touch"] = last_touch
     # One row per key with an event, as a group-by gives.
     return pl.DataFrame(columns).filter(pl.Series(np.bincount(code, minlength=n) > 0))
@@ -146,6 +152,10 @@ def icp_components(contacts: pl.DataFrame, config: dict[str, Any]) -> pl.DataFra
     emp = icp["employee_range"]
     industries = {str(k).lower(): float(v) for k, v in icp["industries"].items()}
     techs = [t.lower() for t in icp["technologies"]]
+    # The distinct technology names that are ICP technologies once lowercased (a few dozen names in ~5M list entries
+    # at a million leads): each entry is then looked up as it is, not lowercased first.
+    names = contacts["technologies"].explode().drop_nulls().unique().cast(pl.String)
+    icp_names = names.filter(names.str.to_lowercase().is_in(techs))
     employees = pl.col("employees").cast(pl.Float64)
     techs_col = pl.col("technologies").fill_null(pl.lit([], dtype=pl.List(pl.String)))
     return contacts.select(
@@ -172,7 +182,7 @@ def icp_components(contacts: pl.DataFrame, config: dict[str, Any]) -> pl.DataFra
         .then(0.6)
         .otherwise(0.2)
         .alias("icp_seniority"),
-        techs_col.list.eval(pl.element().str.to_lowercase().is_in(techs))
+        techs_col.list.eval(pl.element().is_in(icp_names.implode()))
         .list.sum()
         .cast(pl.Float64)
         .alias("icp_tech_matches"),

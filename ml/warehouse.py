@@ -24,22 +24,32 @@ _COMPANY_DOMAIN = "coalesce(a.account_domain, g.website_domain) as company_domai
 _LEADS_WITH_ACCOUNTS = """from marts.dim_contacts g
 left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id"""
 
+# Each golden account's technologies, pooled over its company records.
+_ACCOUNT_TECHS_SQL = """
+select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
+from marts.account_crosswalk x
+inner join staging.stg_hubspot__companies co on co.company_id = x.source_record_id
+where co.technologies is not null
+group by x.golden_account_id
+"""
+_CONTACT_COLUMNS = f"""g.golden_contact_id as contact_id, g.email, g.job_title, g.role_category, g.seniority,
+       coalesce(g.country_code, a.country_code) as country_code,
+       a.industry, a.number_of_employees as employees, {{technologies}},
+       {_COMPANY_DOMAIN}"""
+
 # One row per lead, in no particular order: `load_scoring_inputs` sorts the frame by `contact_id` (a unique key);
 # DuckDB's sort of these wide rows with their technology lists cost more than polars' sort of the frame.
 CONTACTS_SQL = f"""
-with account_techs as (
-    select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
-    from marts.account_crosswalk x
-    inner join staging.stg_hubspot__companies co on co.company_id = x.source_record_id
-    where co.technologies is not null
-    group by x.golden_account_id
-)
-select g.golden_contact_id as contact_id, g.email, g.job_title, g.role_category, g.seniority,
-       coalesce(g.country_code, a.country_code) as country_code,
-       a.industry, a.number_of_employees as employees, t.technologies,
-       {_COMPANY_DOMAIN}
+with account_techs as ({_ACCOUNT_TECHS_SQL})
+select {_CONTACT_COLUMNS.format(technologies="t.technologies")}
 {_LEADS_WITH_ACCOUNTS}
 left join account_techs t on t.golden_account_id = g.golden_account_id
+where not g.is_junk
+"""
+# CONTACTS_SQL's rows with each lead's golden account id where its technologies go (`load_contacts` joins them).
+_CONTACTS_WITH_ACCOUNT_SQL = f"""
+select {_CONTACT_COLUMNS.format(technologies="g.golden_account_id as _account")}
+{_LEADS_WITH_ACCOUNTS}
 where not g.is_junk
 """
 
@@ -50,7 +60,10 @@ EVENT_SOURCES_SQL = """
 with contact_emails as (
     -- Normalized email -> one golden contact: the golden email first, else any member record's email; an email of
     -- records in several golden contacts goes to the smallest golden id (the same one every run).
-    select email, arg_min(golden_contact_id, (priority, golden_contact_id)) as golden_contact_id
+    -- (The smallest golden id among the golden emails if any, else among all: `arg_min(golden_contact_id,
+    -- (priority, golden_contact_id))` without comparing structs, ~0.3 s less at 1M; no golden id here is NULL.)
+    select email, coalesce(min(golden_contact_id) filter (where priority = 0), min(golden_contact_id))
+           as golden_contact_id
     from (
         select email, golden_contact_id, 0 as priority from marts.dim_contacts where email is not null
         union all
@@ -235,9 +248,24 @@ def _sorted_by_contact(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort("contact_id", nulls_last=True)
 
 
+def load_contacts(con) -> pl.DataFrame:
+    """CONTACTS_SQL's rows sorted by `contact_id` (`_sorted_by_contact`): the same frame. The leads are read and
+    sorted without their technology lists, which are joined after from one row per account (~100k at 1M, not a
+    list per lead through DuckDB's join, its Arrow transfer and the sort: ~0.2 s less at 1M)."""
+    leads = _sorted_by_contact(pl.from_arrow(con.sql(_CONTACTS_WITH_ACCOUNT_SQL).to_arrow_table()))
+    techs = pl.from_arrow(con.sql(_ACCOUNT_TECHS_SQL).to_arrow_table()).rename({"golden_account_id": "_account"})
+    if techs.is_empty() or leads.schema["_account"] == pl.Null:
+        # No technologies to join: the column CONTACTS_SQL's left join gives, all NULL.
+        joined = leads.with_columns(pl.lit(None, dtype=techs.schema["technologies"]).alias("technologies"))
+    else:
+        techs = techs.with_columns(pl.col("_account").cast(leads.schema["_account"]))
+        joined = leads.join(techs, on="_account", how="left", maintain_order="left")
+    return joined.select(pl.col("technologies") if c == "_account" else c for c in leads.columns)
+
+
 def load_scoring_inputs(con) -> ScoringInputs:
     """Query the warehouse (entity marts + staging) through an open DuckDB connection (read-only is enough)."""
-    contacts = _sorted_by_contact(pl.from_arrow(con.sql(CONTACTS_SQL).to_arrow_table()))
+    contacts = load_contacts(con)
     leads = contacts.select("contact_id", pl.int_range(pl.len(), dtype=pl.UInt32).alias("lead"))
     con.register(LEADS_RELATION, leads.to_arrow())
     try:

@@ -6,7 +6,14 @@ import polars as pl
 import pytest
 
 from ml.config import load_config
-from ml.features import LeakageError, assert_point_in_time, build_features, conversion_labels, feature_schema
+from ml.features import (
+    LeakageError,
+    assert_point_in_time,
+    build_features,
+    conversion_labels,
+    feature_schema,
+    icp_components,
+)
 from ml.synthetic import AS_OF, synthetic_leads
 
 CONFIG = load_config()
@@ -105,3 +112,22 @@ def test_labels_window_and_already_converted_dropped():
 def test_missing_column_is_a_clear_error():
     with pytest.raises(ValueError, match="industry"):
         build_features(_contacts().drop("industry"), _events([]), None, AS_OF, CONFIG)
+
+
+def test_icp_technology_matches_ignore_case_and_count_each_entry():
+    # Each list entry whose lowercased name is an ICP technology counts (a name twice counts twice); NULL entries,
+    # NULL lists and empty lists count nothing.
+    n = 5
+    contacts = pl.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(n)],
+            "technologies": [["HubSpot", None], None, [], ["SALESFORCE", "salesforce", "jira"], ["Gong", "dbt"]],
+            "industry": pl.Series([None] * n, dtype=pl.String),
+            "employees": [10] * n,
+            "country_code": ["US"] * n,
+            "role_category": ["sales"] * n,
+            "seniority": ["vp"] * n,
+        }
+    )
+    matches = icp_components(contacts, CONFIG)["icp_tech_matches"].to_list()
+    assert matches == [1.0, 0.0, 0.0, 2.0, 2.0]

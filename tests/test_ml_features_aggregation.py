@@ -127,3 +127,26 @@ def test_no_events_at_all():
     features = build_features(_contacts(IDS), empty, None, AS_OF, CONFIG)
     assert features["days_since_last_touch"].to_list() == [365.0] * len(IDS)
     assert features["decayed_web_visit"].to_list() == [0.0] * len(IDS)
+
+
+def test_decayed_sums_add_each_leads_rows_in_frame_order():
+    # The sums are the same bits as adding each (lead, kind)'s weights one by one in the frame's row order (the
+    # property the lead features mart relies on: the same frame, the same bits, whatever layout the sums use).
+    events = pl.concat([_events()] * 20).filter(pl.col("contact_id").is_in(IDS))
+    features = build_features(_contacts(IDS), events, None, AS_OF, CONFIG)
+    # Each row's weight as build_features computes it: every row its own lead, whose sum is that one weight.
+    alone = build_features(
+        _contacts(IDS[:1]).select(pl.exclude("contact_id").repeat_by(events.height).explode())
+        .with_columns(pl.int_range(events.height).alias("contact_id")),
+        events.with_columns(pl.int_range(events.height).alias("contact_id")),
+        None,
+        AS_OF,
+        CONFIG,
+    )
+    sums: dict[tuple[str, str], float] = {}
+    for (key, kind, _), weights in zip(events.iter_rows(), alone.iter_rows(named=True), strict=True):
+        if kind in EVENT_KINDS:
+            sums[(key, kind)] = sums.get((key, kind), 0.0) + weights[f"decayed_{kind}"]
+    for row in features.iter_rows(named=True):
+        for kind in EVENT_KINDS:
+            assert row[f"decayed_{kind}"] == sums.get((row["contact_id"], kind), 0.0), (row["contact_id"], kind)

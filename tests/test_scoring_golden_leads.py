@@ -9,7 +9,7 @@ import pytest
 from evaluation.scoring import golden_truth_people
 from ml.config import load_config
 from ml.features import build_features
-from ml.warehouse import EVENT_SOURCES_SQL, load_scoring_inputs
+from ml.warehouse import CONTACTS_SQL, EVENT_SOURCES_SQL, load_contacts, load_scoring_inputs
 
 T = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -121,6 +121,36 @@ def test_an_email_of_records_in_two_golden_contacts_goes_to_the_same_one_every_r
         events = load_scoring_inputs(con).events
         shared = events.filter(pl.col("occurred_at").dt.epoch("s") == at)
         assert shared["contact_id"].to_list() == ["gc-1"]
+
+
+def test_a_golden_email_wins_over_a_smaller_golden_id_of_a_member_records_email(con):
+    # 'ana@acme.io' is gc-1's golden email; record 7, also with that email, sits in gc-0 (a smaller id): the golden
+    # email decides (the smallest golden id only breaks ties within the same rank).
+    con.execute(
+        "insert into staging.stg_hubspot__contacts values (7, 'ana@acme.io');"
+        "insert into marts.contact_crosswalk values (7, 'gc-0');"
+    )
+    emails = dict(con.sql(EVENT_SOURCES_SQL + " select email, golden_contact_id from contact_emails").fetchall())
+    assert emails["ana@acme.io"] == "gc-1"
+    assert emails["ana.alt@acme.io"] == "gc-1" and emails["bo@beta.io"] == "gc-3"
+
+
+@pytest.mark.parametrize("technologies", ["as_fixture", "none"])
+def test_contacts_are_the_contacts_query_sorted(con, technologies):
+    # `load_contacts` joins the technologies after reading and sorting the leads: the same frame as CONTACTS_SQL's
+    # rows sorted by id, with a lead without an account (gc-5), an account without technologies (gc-3's) and no
+    # technologies at all.
+    con.execute(
+        "insert into marts.dim_contacts values "
+        "('gc-5', 'cy@gamma.io', 'CTO', 'engineering', 'c_level', 'FR', 'gamma.io', null, false),"
+        "('gc-2', 'di@acme.io', null, null, null, null, null, 'ga-10', false)"
+    )
+    if technologies == "none":
+        con.execute("update staging.stg_hubspot__companies set technologies = null")
+    expected = pl.from_arrow(con.sql(CONTACTS_SQL).to_arrow_table()).sort("contact_id")
+    contacts = load_contacts(con)
+    assert contacts.equals(expected) and contacts.schema == expected.schema
+    assert contacts["contact_id"].to_list() == ["gc-1", "gc-2", "gc-3", "gc-5"]
 
 
 def test_golden_contact_truth_person_is_the_majority_of_its_records():
