@@ -18,7 +18,7 @@ import polars as pl
 
 from .features import EVENT_KINDS, FIT_FEATURES, build_features, intent_features
 
-# A lead's account domain, and the leads (golden contacts) beside their accounts: shared by CONTACTS_SQL and
+# A lead's account domain, and the leads (golden contacts) beside their accounts: shared by the leads' query and
 # LEAD_ACCOUNTS_SQL, so the drift check's account clusters are the scoring inputs' own.
 _COMPANY_DOMAIN = "coalesce(a.account_domain, g.website_domain) as company_domain"
 _LEADS_WITH_ACCOUNTS = """from marts.dim_contacts g
@@ -37,16 +37,8 @@ _CONTACT_COLUMNS = f"""g.golden_contact_id as contact_id, g.email, g.job_title, 
        a.industry, a.number_of_employees as employees, {{technologies}},
        {_COMPANY_DOMAIN}"""
 
-# One row per lead, in no particular order: `load_scoring_inputs` sorts the frame by `contact_id` (a unique key);
-# DuckDB's sort of these wide rows with their technology lists cost more than polars' sort of the frame.
-CONTACTS_SQL = f"""
-with account_techs as ({_ACCOUNT_TECHS_SQL})
-select {_CONTACT_COLUMNS.format(technologies="t.technologies")}
-{_LEADS_WITH_ACCOUNTS}
-left join account_techs t on t.golden_account_id = g.golden_account_id
-where not g.is_junk
-"""
-# CONTACTS_SQL's rows with each lead's golden account id where its technologies go (`load_contacts` joins them).
+# One row per lead (in no particular order: `load_contacts` sorts the frame by `contact_id`, cheaper in polars than
+# DuckDB's sort of these wide rows), with its golden account id where its technologies go (`load_contacts` joins them).
 _CONTACTS_WITH_ACCOUNT_SQL = f"""
 select {_CONTACT_COLUMNS.format(technologies="g.golden_account_id as _account")}
 {_LEADS_WITH_ACCOUNTS}
@@ -225,8 +217,8 @@ class ScoringInputs:
         return features.with_columns(self.contacts["contact_id"].gather(features["contact_id"]))
 
 
-# `contact_id` and `company_domain` of CONTACTS_SQL without its technologies: the same rows (its join with the
-# account technologies, one row per account, adds no rows), without aggregating every company's technology list.
+# `contact_id` and `company_domain` of every lead, as `load_contacts` gives them, without aggregating every company's
+# technology list.
 LEAD_ACCOUNTS_SQL = f"""
 select g.golden_contact_id as contact_id, {_COMPANY_DOMAIN}
 {_LEADS_WITH_ACCOUNTS}
@@ -249,13 +241,15 @@ def _sorted_by_contact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_contacts(con) -> pl.DataFrame:
-    """CONTACTS_SQL's rows sorted by `contact_id` (`_sorted_by_contact`): the same frame. The leads are read and
-    sorted without their technology lists, which are joined after from one row per account (~100k at 1M, not a
-    list per lead through DuckDB's join, its Arrow transfer and the sort: ~0.2 s less at 1M)."""
+    """Every lead (golden contact not junk) with its fields, its account's, and the technologies pooled over its
+    account's company records, sorted by `contact_id` (`_sorted_by_contact`). The leads are read and sorted without
+    their technology lists, which are joined after from one row per account (~100k at 1M, not a list per lead
+    through DuckDB's join, its Arrow transfer and the sort: ~0.2 s less at 1M; `tests/test_scoring_golden_leads.py`
+    holds the one-query version as its reference)."""
     leads = _sorted_by_contact(pl.from_arrow(con.sql(_CONTACTS_WITH_ACCOUNT_SQL).to_arrow_table()))
     techs = pl.from_arrow(con.sql(_ACCOUNT_TECHS_SQL).to_arrow_table()).rename({"golden_account_id": "_account"})
     if techs.is_empty() or leads.schema["_account"] == pl.Null:
-        # No technologies to join: the column CONTACTS_SQL's left join gives, all NULL.
+        # No technologies to join: the column a left join would give, all NULL.
         joined = leads.with_columns(pl.lit(None, dtype=techs.schema["technologies"]).alias("technologies"))
     else:
         techs = techs.with_columns(pl.col("_account").cast(leads.schema["_account"]))

@@ -9,7 +9,7 @@ import pytest
 from evaluation.scoring import golden_truth_people
 from ml.config import load_config
 from ml.features import build_features
-from ml.warehouse import CONTACTS_SQL, EVENT_SOURCES_SQL, load_contacts, load_scoring_inputs
+from ml.warehouse import EVENT_SOURCES_SQL, load_contacts, load_scoring_inputs
 
 T = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -133,6 +133,27 @@ def test_a_golden_email_wins_over_a_smaller_golden_id_of_a_member_records_email(
     emails = dict(con.sql(EVENT_SOURCES_SQL + " select email, golden_contact_id from contact_emails").fetchall())
     assert emails["ana@acme.io"] == "gc-1"
     assert emails["ana.alt@acme.io"] == "gc-1" and emails["bo@beta.io"] == "gc-3"
+
+
+# The leads in one query (the product's query before `load_contacts` joined the technologies after sorting): the
+# reference `load_contacts` is checked against.
+CONTACTS_SQL = """
+with account_techs as (
+    select x.golden_account_id, list_sort(list_distinct(flatten(list(co.technologies)))) as technologies
+    from marts.account_crosswalk x
+    inner join staging.stg_hubspot__companies co on co.company_id = x.source_record_id
+    where co.technologies is not null
+    group by x.golden_account_id
+)
+select g.golden_contact_id as contact_id, g.email, g.job_title, g.role_category, g.seniority,
+       coalesce(g.country_code, a.country_code) as country_code,
+       a.industry, a.number_of_employees as employees, t.technologies,
+       coalesce(a.account_domain, g.website_domain) as company_domain
+from marts.dim_contacts g
+left join marts.dim_accounts a on a.golden_account_id = g.golden_account_id
+left join account_techs t on t.golden_account_id = g.golden_account_id
+where not g.is_junk
+"""
 
 
 @pytest.mark.parametrize("technologies", ["as_fixture", "none"])
