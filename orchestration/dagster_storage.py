@@ -43,8 +43,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     A UI following a running run watches its database file for changes, which with the log checkpointed less
     often come later: every write to a run's database therefore touches the file (its modification time).
 
-    Each write is still its own commit with a disk sync (`synchronous=FULL`, Dagster's default), ~4-14 ms here.
-    Two ways to sync less, each with the same rows: `store_event_batch` (the batches Dagster sends when batching
+    Each write is then still its own commit with a disk sync (`synchronous=FULL`, Dagster's default), ~4-14 ms
+    here. Two ways to sync less, each with the same rows: `store_event_batch` (the batches Dagster sends when batching
     is on: a run's planned events) writes a batch in one transaction per database, and `writes_synced_at_end`
     (around the dbt step's results) commits each write without a sync and syncs once at the block's end."""
 
