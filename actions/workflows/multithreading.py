@@ -45,35 +45,38 @@ def multithreading_proposals(inputs: PlanningInputs, policy: Policy) -> list[Pro
     picked: list[tuple[int, dict, set, list[dict]]] = []
     out: list[ProposalStub] = []
     # One pass over the rows, grouped by deal in the sorted order (a frame per deal cost more than the work on it).
-    deals: dict[int, list[dict]] = {}
-    for r in thin.sort("deal_id").iter_rows(named=True):
-        deals.setdefault(r["deal_id"], []).append(r)
-    for deal_id, rows in deals.items():
-        first = rows[0]
-        covered = set(first["functions_covered"] or [])
-        picks = []
+    # Picking reads three columns; the whole rows (a list column among them) are read for each deal's first row and
+    # the picks only, gathered from the sorted frame: the dicts `iter_rows(named=True)` gives for those rows.
+    ordered = thin.sort("deal_id")
+    deals: dict[int, list[int]] = {}
+    for i, deal_id in enumerate(ordered["deal_id"].to_list()):
+        deals.setdefault(deal_id, []).append(i)
+    ids = ordered["candidate_golden_contact_id"].to_list()
+    functions = ordered["candidate_function"].to_list()
+    seniority = ordered["candidate_seniority"].to_list()
+    firsts = [positions[0] for positions in deals.values()]
+    covered_of = ordered["functions_covered"].gather(firsts).to_list()
+    chosen: list[tuple[int, int, set, list[int]]] = []
+    for (deal_id, positions), first, functions_covered in zip(deals.items(), firsts, covered_of, strict=True):
+        covered = set(functions_covered or [])
+        picks: list[int] = []
         for function in settings.functions:
             if function in covered:
                 continue
             options = [
-                r
-                for r in rows
-                if r["candidate_function"] == function
-                and r["candidate_golden_contact_id"] in unsubscribed
-                and not unsubscribed[r["candidate_golden_contact_id"]]
+                i for i in positions if functions[i] == function and ids[i] in unsubscribed and not unsubscribed[ids[i]]
             ]
             if options:
-                options.sort(
-                    key=lambda r: (
-                        SENIORITY_ORDER.get(r["candidate_seniority"] or "", 9),
-                        r["candidate_golden_contact_id"],
-                    )
-                )
+                options.sort(key=lambda i: (SENIORITY_ORDER.get(seniority[i] or "", 9), ids[i]))
                 picks.append(options[0])
             if len(picks) == settings.max_contacts:
                 break
         if len(picks) >= settings.min_contacts:
-            picked.append((deal_id, first, covered, picks))
+            chosen.append((deal_id, first, covered, picks))
+    first_rows = ordered[[first for _, first, _, _ in chosen]].iter_rows(named=True)
+    pick_rows = ordered[[i for *_, picks in chosen for i in picks]].iter_rows(named=True)
+    for (deal_id, _, covered, picks), first_row in zip(chosen, first_rows, strict=True):
+        picked.append((deal_id, first_row, covered, [next(pick_rows) for _ in picks]))
     contacts = contact_index(
         inputs.contacts.filter(
             pl.col("golden_contact_id").is_in(

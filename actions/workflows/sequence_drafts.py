@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from actions.catalog import Workflow
-from actions.drafts import Draft, render_draft
+from actions.drafts import Draft, banned_test, render_draft_with
 from actions.guardrails import Blocked
 from actions.inputs import PlanningInputs
 from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget, built
@@ -72,17 +72,20 @@ def sequence_draft_proposals(
             DRAFT_CONTACT_FIELDS
         )
     )
+    # The banned claims and topics gathered once a run, and each contact's record once for all its steps.
+    banned = banned_test(policy.content.banned_claims, policy.content.topic_phrase_map())
     out: list[ProposalStub | Blocked] = []
     for enrolment in proposed:
         contact = contacts.get(enrolment.target.id)
         if contact is None:
             continue
         segment = settings.segment_for(contact.get("industry"))
+        record = draft_record(contact)
         group = enrolment_key(enrolment)
         target = StubTarget(enrolment.target.kind, enrolment.target.id, enrolment.target.account_id)
         steps: list[tuple[int, ProposalStub, tuple[str, str] | None]] = []
         for step, day in enumerate(settings.step_days, start=1):
-            draft = None if segment is None else _render_step(contact, segment, step, policy)
+            draft = None if segment is None else _render_step(record, segment, step, policy, banned)
             stub = ProposalStub(
                 Workflow.SEQUENCE_DRAFTS,
                 "send_email",
@@ -105,18 +108,18 @@ def sequence_draft_proposals(
     return out
 
 
-def _render_step(contact: dict[str, Any], segment: DraftSegment, step: int, policy: Policy) -> Draft:
-    """The step's template of the segment, rendered from the contact's fields (or refused: see `render_draft`)."""
+def _render_step(
+    record: dict[str, Any],
+    segment: DraftSegment,
+    step: int,
+    policy: Policy,
+    banned: Callable[[str], list[tuple[str, str]]],
+) -> Draft:
+    """The step's template of the segment, rendered from the contact's `draft_record` (or refused: see
+    `render_draft`; `banned`: the policy's `banned_test`)."""
     template_name = segment.templates[step - 1]
     template = policy.drafts.templates[template_name]
-    return render_draft(
-        template_name,
-        template.subject,
-        template.body,
-        draft_record(contact),
-        policy.content.banned_claims,
-        policy.content.topic_phrase_map(),
-    )
+    return render_draft_with(template_name, template.subject, template.body, record, banned)
 
 
 def _refusal(contact: dict[str, Any], segment: DraftSegment | None, draft: Draft | None) -> tuple[str, str] | None:
