@@ -59,7 +59,7 @@ def actionhouse_dbt_project() -> DbtProject:
 
 
 # dbt's command line without building the ~6,000 debug log lines of a build that no logger writes
-# (`orchestration.dbt_process`): ~2 s of CPU a refresh. dagster-dbt runs `[dbt_executable, *global_config_flags,
+# (`orchestration.dbt_process`): ~3 s of CPU a build. dagster-dbt runs `[dbt_executable, *global_config_flags,
 # *args]`.
 DBT_PROCESS_ARGS = ["-m", "orchestration.dbt_process"]
 
