@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .features import group_codes
+
 PSI_FLOOR = 1e-4  # share given to an empty bin so the log stays finite
 SCORE_COLUMNS = ["fit_score", "intent_score", "combined_score"]
 NOISE_DRAWS = 400  # bootstrap samples per column for the noise limit
@@ -114,17 +116,6 @@ def build_reference(features: pl.DataFrame, scores: pl.DataFrame, schema: dict[s
     return ref
 
 
-def _cluster_codes(clusters: pl.Series) -> np.ndarray | None:
-    """Non-negative integer codes, equal exactly where the clusters are (None: a type compared otherwise)."""
-    if clusters.dtype in (pl.String, pl.Categorical):
-        return clusters.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
-    if clusters.dtype.is_integer():
-        codes = clusters.to_numpy().astype(np.int64)
-        # Codes index a table: only small non-negative ones (drift_report's category codes are).
-        return codes if codes.min() >= 0 and codes.max() <= 4 * codes.size + 1_000_000 else None
-    return None
-
-
 def _comparable_values(values: pl.Series) -> np.ndarray | None:
     """A column's non-null values as numbers numpy compares as polars' `unique` does (None: another type)."""
     if values.dtype in (pl.String, pl.Categorical):
@@ -143,9 +134,9 @@ def design_effect(frame: pl.DataFrame, column: str, cluster_column: str | None) 
     )
     if known.is_empty():
         return 1.0
-    codes = _cluster_codes(known[cluster_column])
     values = _comparable_values(known[column])
-    if codes is not None and values is not None:
+    if values is not None:
+        codes, _ = group_codes(known[cluster_column])
         # One pass in numpy: any value of each cluster stands for it, and a cluster holding two values has a row
         # unequal to it, whichever value stood. Equality is polars' (`unique`): -0.0 is 0.0, NaN is NaN.
         stand = np.empty(int(codes.max()) + 1, dtype=values.dtype)

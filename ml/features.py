@@ -76,12 +76,14 @@ def _epoch_expr(col: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(col).cast(pl.Float64)
 
 
-def _group_codes(keys: pl.Series) -> tuple[np.ndarray, pl.Series]:
+def group_codes(keys: pl.Series) -> tuple[np.ndarray, pl.Series]:
     """(`code` per row, the key of each code): the groups of `keys` numbered 0..n-1 (null is a group), where a
     key may have no row.
 
     Non-negative integer keys no larger than a few times the row count (row positions, say) are their own codes
-    (every integer up to the largest is a key); any other keys are grouped by polars (every key has a row)."""
+    (every integer up to the largest is a key); any other keys are grouped by polars (every key has a row). Codes
+    are equal exactly where the keys are (polars' equality): the engagement sums per lead and the drift check's
+    accounts (`ml.drift.design_effect`) are both numbered here."""
     if keys.dtype.is_integer() and keys.null_count() == 0 and len(keys):
         low, high = keys.min(), keys.max()
         if low >= 0 and high < 4 * len(keys) + 1024:
@@ -120,7 +122,7 @@ def _engagement_aggregates(
         .select(key, "_kind", "_t", "_age", (-math.log(2) * pl.col("_age") / pl.col("_hl")).exp().alias("_w"))
         .collect()
     )
-    code, keys = _group_codes(rows[key])
+    code, keys = group_codes(rows[key])
     n, n_kinds = len(keys), len(kinds)
     # Slots kind-major (kind * n + key): each kind's sums are one contiguous row of the result, a column as it is.
     # A slot's rows are added in row order whatever its number, so the sums are the same bits either way.

@@ -331,10 +331,40 @@ def recorded_drift_report(con, run_id: str, table: str = DRIFT_REPORTS_TABLE) ->
     return rows or None
 
 
+_PUBLISHABLE_VERDICTS_SQL = """
+select run_id from (select run_id, arg_max(verdict, judged_at) as verdict from {verdicts} group by run_id)
+where verdict in ('ok', 'warn')
+"""
+_RUNS_TRIED_FROM_THE_TOP = 4  # newest runs tried one by one before grouping the whole log (a long block)
+
+
 def latest_publishable_run_id(con, table: str = DEFAULT_TABLE, verdicts: str = RUN_VERDICTS_TABLE) -> str | None:
     """The most recent logged run whose latest drift verdict lets it be published (None when there is none:
-    a run never judged, or blocked, is never published)."""
+    a run never judged, or blocked, is never published).
+
+    "Most recent" is a run's latest `scored_at`. The newest runs are taken one at a time, each by a top-1 query
+    on `scored_at` (DuckDB answers it from the row groups' statistics: a few rows, not the log), until one is
+    publishable; the log keeps up to a week of hourly runs, and grouping all of it by run (what the fallback
+    does, after a few runs in a row were not publishable) cost about a second at a million leads."""
     try:
+        publishable = {row[0] for row in con.execute(_PUBLISHABLE_VERDICTS_SQL.format(verdicts=verdicts)).fetchall()}
+        if not publishable:
+            return None
+        passed: list[str] = []
+        for _ in range(_RUNS_TRIED_FROM_THE_TOP):
+            # The newest row of the runs not yet tried is the newest row of the newest such run. Rows without a
+            # time come last, as runs without one do in the fallback's order (DuckDB's default null order).
+            others = f" and run_id not in ({', '.join('?' for _ in passed)})" if passed else ""
+            row = con.execute(
+                f"select run_id from {table} where run_id is not null{others} and scored_at is not null "
+                "order by scored_at desc limit 1",
+                passed,
+            ).fetchone()
+            if row is None:
+                break  # only runs without a time are left: the fallback orders them
+            if row[0] in publishable:
+                return row[0]
+            passed.append(row[0])
         rows = con.execute(
             f"""
             with judged as (

@@ -108,14 +108,31 @@ def prune_score_log(
     if days is None or not table_exists(con, table):
         return PruneReport(0, 0)
     kept = {run_id for run_id in keep_run_ids if run_id is not None}
+    # Only a run holding a row older than the cut-off can be older than it as a whole. Those runs are found by
+    # `scored_at`'s row-group statistics (a run or two an hour), then counted and judged on all of their rows by
+    # id: the whole week's log is not grouped by run. Rows without a run id are one group, as in a grouping of
+    # every row.
+    cutoff = f"(select max(scored_at) from {table}) - to_microseconds(cast(? as bigint))"
+    window = round(days * 86_400 * 1_000_000)
+    candidates = [
+        row[0]
+        for row in con.execute(f"select distinct run_id from {table} where scored_at < {cutoff}", [window]).fetchall()
+    ]
+    if not candidates:
+        return PruneReport(0, 0)
+    ids = [run_id for run_id in candidates if run_id is not None]
+    runs = [f"run_id in ({', '.join('?' for _ in ids)})"] if ids else []
+    if len(ids) < len(candidates):
+        runs.append("run_id is null")
     old = con.execute(
         f"""
         select run_id, count(*) from {table}
+        where {" or ".join(runs)}
         group by run_id
-        having max(scored_at) < (select max(scored_at) from {table}) - to_microseconds(cast(? as bigint))
+        having max(scored_at) < {cutoff}
         order by run_id
         """,
-        [round(days * 86_400 * 1_000_000)],
+        [*ids, window],
     ).fetchall()
     old = [(run_id, rows) for run_id, rows in old if run_id not in kept]
     if not old:

@@ -374,3 +374,45 @@ def _recording(handed: list[int]):
         return real(name, exps, chunk)
 
     return validate
+
+
+def test_an_incremental_gate_on_a_plain_timestamp_reads_only_the_row_groups_after_its_watermark():
+    """A TIMESTAMP load time against the watermark (an instant): in a UTC session compared in the column's type,
+    so the row groups before the watermark are skipped; the same rows either way, also at the edge (equal, one
+    microsecond after, NULL) and in a session of another zone (compared as before there)."""
+    import json
+    from datetime import UTC, datetime
+
+    from expectations.store import advance_watermark
+    from orchestration.defs.quality.checks import _rows_to_validate
+
+    con = duckdb.connect()
+    con.execute("create schema ml")
+    con.execute("create table ml.log (id bigint, scored_at timestamp)")
+    con.execute(
+        "insert into ml.log select i, timestamp '2026-03-08 00:00:00' + to_microseconds(i * 1000) "
+        "from range(400000) t(i)"
+    )
+    edge = datetime(2026, 3, 8, 0, 5, 40, tzinfo=UTC)  # row 340,000: 60,000 rows from it, one at the edge
+    con.execute(
+        "insert into ml.log values (-1, null), (-2, timestamp '2026-03-08 00:05:40'), "
+        "(-3, timestamp '2026-03-08 00:05:40.000001'), (-4, timestamp '2026-03-08 00:05:39.999999')"
+    )
+    suite = Suite(name="log", table="ml.log", expectations=(), incremental_by="scored_at")
+    advance_watermark(con, suite.name, edge)
+    expected = con.execute(
+        'select id from ml.log where "scored_at" is null or "scored_at" > ? order by id', [edge]
+    ).fetchall()
+    assert len(expected) == 1 + 1 + 59_999  # NULL, one microsecond after, the rows after the edge
+    for zone, skips in (("UTC", True), ("America/New_York", False)):
+        con.execute(f"set TimeZone = '{zone}'")
+        if zone != "UTC":
+            expected = con.execute(
+                'select id from ml.log where "scored_at" is null or "scored_at" > ? order by id', [edge]
+            ).fetchall()
+        where, params, _ = _rows_to_validate(con, suite)
+        con.execute("pragma enable_profiling = 'no_output'")
+        assert con.execute(f"select id from ml.log where {where} order by id", params).fetchall() == expected, zone
+        scanned = json.loads(con.get_profiling_information(format="json"))["query"]["total_row_groups_scanned"]
+        con.execute("pragma disable_profiling")
+        assert (scanned <= 2) == skips, (zone, scanned)  # of four row groups: the last one or two

@@ -203,3 +203,13 @@ def test_design_effect_matches_the_distinct_pairs(values, constant):
     assert design_effect(coded, "v", "company_domain") == expected
     gap = frame.with_columns(pl.Series("company_domain", ["x.io", None, "y.io", "y.io"] * 3))
     assert design_effect(gap, "v", "company_domain") == _design_effect_by_pairs(gap, "v", "company_domain")
+    # Accounts of other kinds, numbered by `ml.features.group_codes` as the engagement sums' keys are: ids far
+    # above the row count, negative ids, float ids with -0.0 / 0.0 and NaN (polars' equality, as the pairs').
+    for ids in (
+        [10**12, 10**12, 7, 7],
+        [-5, -5, 3, 3],
+        [0.0, -0.0, float("nan"), float("nan")],
+        [0.0, 1.0, float("nan"), float("nan")],
+    ):
+        other = frame.with_columns(pl.Series("company_domain", ids * 3))
+        assert design_effect(other, "v", "company_domain") == _design_effect_by_pairs(other, "v", "company_domain")
