@@ -230,8 +230,12 @@ def _reasons_follow_rescored_scores() -> bool:
 
 
 def _count_changed_reasons(con: duckdb.DuckDBPyConnection, into: str) -> None:
-    """Tier 1's reason counts of the published scores' rows of the keys in `publish_delta`, into temp `into`."""
-    rows = "(select * from console_pub.scores where contact_id in (select k from publish_delta))"
+    """Tier 1's reason counts of the published scores' rows of the keys in `publish_delta`, into temp `into`. The
+    rows picked by row id: the key column is scanned alone, the other columns read of those rows only."""
+    rows = (
+        "(select * from console_pub.scores where rowid in "
+        "(select rowid from console_pub.scores where contact_id in (select k from publish_delta)))"
+    )
     con.execute(f"create or replace temp table {into} as {TIER_REASON_COUNTS.replace('{rows}', rows)}")
 
 
