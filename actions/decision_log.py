@@ -119,10 +119,21 @@ def copy_decision_log(engine: sa.Engine, con: duckdb.DuckDBPyConnection, now: da
 def _copy(engine: sa.Engine, con: duckdb.DuckDBPyConnection, copied_at: datetime, text_times: bool) -> CopyReport:
     """The copy, its times read typed or (`text_times`, SQLite) as text cast by DuckDB; raises _UnusualTime, rolled
     back, when a text is not of the form `_SQLITE_TIME`."""
-    schema = pa.schema([(n, pa.string() if text_times and n in TIMES else kind) for n, kind in COLUMNS.items()])
+    # `copied_at`, one value, is a parameter of the insert rather than a column of each batch (a Python datetime per
+    # row converted by Arrow: ~0.1 s at 1M).
+    schema = pa.schema(
+        [(n, pa.string() if text_times and n in TIMES else kind) for n, kind in COLUMNS.items() if n != "copied_at"]
+    )
     # A text time is the UTC time SQLAlchemy stored without its zone: read as a timestamp at UTC, whatever the
     # session's time zone.
-    select = ", ".join(f"timezone('UTC', {n}::timestamp) as {n}" if text_times and n in TIMES else n for n in COLUMNS)
+    select = ", ".join(
+        "?::timestamptz as copied_at"
+        if n == "copied_at"
+        else f"timezone('UTC', {n}::timestamp) as {n}"
+        if text_times and n in TIMES
+        else n
+        for n in COLUMNS
+    )
     unusual = " or ".join(f"not regexp_full_match({n}, '{_SQLITE_TIME}')" for n in TIMES)
     con.execute("begin transaction")
     try:
@@ -136,11 +147,10 @@ def _copy(engine: sa.Engine, con: duckdb.DuckDBPyConnection, copied_at: datetime
             for batch in result.partitions(BATCH_ROWS):
                 # Transposed in one pass (zip), not looked up row by row: the store grows by every hour's actions.
                 columns = dict(zip(names, map(list, zip(*batch, strict=True)), strict=True))
-                columns["copied_at"] = [copied_at] * len(batch)
                 _batch = pa.Table.from_pydict(columns, schema=schema)  # noqa: F841 (read by DuckDB by name)
                 if text_times and con.execute(f"select count(*) from _batch where {unusual}").fetchone()[0]:
                     raise _UnusualTime
-                con.execute(f"insert into {TABLE} select {select} from _batch")
+                con.execute(f"insert into {TABLE} select {select} from _batch", [copied_at])
         rows, held_out, sent, split = con.execute(
             f"select count(*), count(*) filter (where state = 'held_out'), count(sent_at), count(split_at) from {TABLE}"
         ).fetchone()

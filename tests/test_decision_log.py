@@ -182,7 +182,7 @@ def test_times_read_as_sqlite_text_equal_the_typed_copy(tmp_path, store):
                 {"action_id": "a1", "at": split_at, "actor": "Ann", "event": "approved", "to_state": "queued"},
             ],
         )
-    now = datetime(2026, 11, 5, tzinfo=UTC)
+    now = datetime(2026, 11, 5, 8, 30, 1, 654321, tzinfo=UTC)
     typed, text = duckdb.connect(), duckdb.connect()
     text.execute("set TimeZone = 'America/New_York'")  # the cast reads the text at UTC whatever the session's zone
     assert _copy(engine, typed, now, text_times=False) == _copy(engine, text, now, text_times=True)
@@ -190,6 +190,7 @@ def test_times_read_as_sqlite_text_equal_the_typed_copy(tmp_path, store):
     assert rows == _log_rows(text)
     assert [r[11:13] for r in rows if r[0] == "a5"] == [(PROPOSED + timedelta(microseconds=7), split_at)]
     assert sum(r[10] is not None for r in rows) == 3
+    assert {r[-1] for r in rows} == {now}
 
     # '…T…' and one digit of a second's fraction: SQLAlchemy reads them, the text path does not take them.
     with engine.begin() as con:
