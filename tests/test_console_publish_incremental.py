@@ -487,3 +487,48 @@ def test_a_select_over_the_changed_keys_rows_gives_those_keys_rows(warehouse):
         assert narrowed == {"contacts", "golden_fields"}
     finally:
         con.close()
+
+
+def test_tier_reasons_follow_the_rescored_leads(warehouse, tmp_path, monkeypatch):
+    """With the scores updated by lead, `tier_reasons` is the previous counts less the changed leads' old rows plus
+    their new ones: the same rows as counted from every lead, through leads into and out of Tier 1, another reason,
+    another owner, a reason's count down to nothing, a lead gone and one new."""
+    import console.publish as publish_module
+
+    calls = []
+    update = publish_module._update_tier_reasons
+    monkeypatch.setattr(publish_module, "_update_tier_reasons", lambda con: calls.append(1) or update(con))
+    target = tmp_path / "console" / "publication.duckdb"
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+
+    def same_as_from_scratch(hour: str) -> None:
+        monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+        _publish(warehouse, scratch, hour)
+        monkeypatch.delenv(REBUILD_EVERY_ENV)
+        assert _tables(target)["tier_reasons"] == _tables(scratch)["tier_reasons"]
+        assert _tables(target) == _tables(scratch)
+
+    _publish(warehouse, target, "h0")
+    tier_1 = "(select contact_id from ml.lead_scores where tier = 1 order by contact_id limit 3)"
+    hours = [
+        # Two Tier 1 leads out of it, one into it; a Tier 1 lead with a reason of its own (its count then drops to 0).
+        f"""update ml.lead_scores set tier = 2 where contact_id in {tier_1};
+        update ml.lead_scores set tier = 1
+            where contact_id = (select min(contact_id) from ml.lead_scores where tier = 3);
+        update ml.lead_scores set reasons = reasons || '; -0.4 fit: only here;; ' where contact_id =
+            (select max(contact_id) from ml.lead_scores where tier = 1)""",
+        # Another owner for a Tier 1 lead (a contact's change, not the score's), a lead gone, a new Tier 1 lead.
+        """update marts.dim_contacts set contact_owner = null where golden_contact_id =
+            (select max(contact_id) from ml.lead_scores where tier = 1);
+        delete from ml.lead_scores where contact_id = (select min(contact_id) from ml.lead_scores where tier = 1);
+        insert into ml.lead_scores select * replace ('gc-new' as contact_id, 1::tinyint as tier) from ml.lead_scores
+        where contact_id = 'gc-12'""",
+        "",  # nothing but the run's id and time
+    ]
+    for run, changes in enumerate(hours, start=3):
+        _rescore(warehouse, run)
+        if changes:
+            _sql(warehouse, changes)
+        assert "scores" in _publish(warehouse, target, f"h{run}").rescored
+        same_as_from_scratch(f"h{run}")
+    assert len(calls) == len(hours)

@@ -13,9 +13,9 @@ import yaml
 from dbt_runner import DBT_PROJECT
 
 from actions.catalog import ACTION_TYPES
-from actions.decision_log import copy_decision_log
+from actions.decision_log import TABLE, _copy, _UnusualTime, copy_decision_log
 from ops_store import open_store
-from ops_store.schema import actions, sync_outbox
+from ops_store.schema import action_events, actions, sync_outbox
 from orchestration.defs.actions.decision_log import DECISION_LOG_KEY, decision_log
 from orchestration.resources import OpsStoreResource, WarehouseResource
 
@@ -150,6 +150,59 @@ def test_a_failed_copy_keeps_the_previous_log(tmp_path, store):
     broken.dispose()
     assert warehouse.execute("select count(*) from raw.decision_log").fetchone()[0] == 4
     warehouse.close()
+
+
+def _log_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(f"select * from {TABLE} order by action_id").fetchall()
+
+
+def test_times_read_as_sqlite_text_equal_the_typed_copy(tmp_path, store):
+    """SQLite's times are read as text and cast by DuckDB: the same rows as read through the SQLAlchemy types, for
+    microseconds, whole seconds, NULLs, the first of several sends and a split; a text of another form (which the
+    types read leniently) makes the copy go the typed way, with the same result."""
+    engine = open_store(store)
+    whole_second, split_at = PROPOSED + timedelta(hours=5), PROPOSED + timedelta(hours=6, microseconds=123456)
+    with engine.begin() as con:
+        con.execute(
+            actions.insert(),
+            [_action("a5", "merges", "sent", decided_at=whole_second), _action("a6", "sla", "expired")],
+        )
+        con.execute(sync_outbox.insert(), [_outbox("o4", "a5", "sent", PROPOSED + timedelta(microseconds=7))])
+        con.execute(
+            action_events.insert(),
+            [
+                {"action_id": "a5", "at": split_at, "actor": "Ann", "event": "split", "to_state": "sent"},
+                {
+                    "action_id": "a5",
+                    "at": split_at + timedelta(days=1),
+                    "actor": "Ann",
+                    "event": "split",
+                    "to_state": "sent",
+                },
+                {"action_id": "a1", "at": split_at, "actor": "Ann", "event": "approved", "to_state": "queued"},
+            ],
+        )
+    now = datetime(2026, 11, 5, 8, 30, 1, 654321, tzinfo=UTC)
+    typed, text = duckdb.connect(), duckdb.connect()
+    text.execute("set TimeZone = 'America/New_York'")  # the cast reads the text at UTC whatever the session's zone
+    assert _copy(engine, typed, now, text_times=False) == _copy(engine, text, now, text_times=True)
+    rows = _log_rows(typed)
+    assert rows == _log_rows(text)
+    assert [r[11:13] for r in rows if r[0] == "a5"] == [(PROPOSED + timedelta(microseconds=7), split_at)]
+    assert sum(r[10] is not None for r in rows) == 3
+    assert {r[-1] for r in rows} == {now}
+
+    # '…T…' and one digit of a second's fraction: SQLAlchemy reads them, the text path does not take them.
+    with engine.begin() as con:
+        con.exec_driver_sql("update actions set decided_at = '2026-11-02T10:00:00.5' where action_id = 'a6'")
+    with pytest.raises(_UnusualTime):
+        _copy(engine, text, now, text_times=True)
+    assert _log_rows(text) == rows  # rolled back
+    copy_decision_log(engine, text, now=now)
+    _copy(engine, typed, now, text_times=False)
+    assert _log_rows(text) == _log_rows(typed)
+    assert [r[10] for r in _log_rows(text) if r[0] == "a6"] == [datetime(2026, 11, 2, 10, 0, 0, 500000, tzinfo=UTC)]
+    engine.dispose()
 
 
 def test_customer_facing_action_types_of_the_outcome_marts_follow_the_catalog():
