@@ -107,6 +107,41 @@ def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_pa
     assert all(golden == f"gc-{record}" for record, golden in clusters)  # the dev contacts are all different people
 
 
+def test_record_changes_fingerprint_only_the_records_written_since_their_last_change(built_warehouse, tmp_path):
+    """An hourly run of the record changes compares the records' rows stamped (`_written_at`) after its latest
+    `changed_at`, not every record: a stored fingerprint of a record not written since is left as it is, one written
+    since is compared (and rewritten when it differs), and a record gone is still found among all the records."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    records, changes = "intermediate.int_entities__contact_records", "intermediate.int_entities__contact_record_changes"
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        ids = con.execute(f"select record_id from {records} order by 1 limit 3").fetchall()
+        kept, written, gone = (record_id for (record_id,) in ids)
+        con.execute(f"update {changes} set record_fingerprint = 'stale' where record_id in ({kept}, {written})")
+        con.execute(
+            f"update {records} set _written_at = (select timezone('UTC', max(changed_at)) from {changes}) "
+            f"+ interval 1 second where record_id = {written}"
+        )
+        con.execute(f"delete from {records} where record_id = {gone}")
+    finally:
+        con.close()
+    result = run_dbt(warehouse, tmp_path, "run", "--select", "int_entities__contact_record_changes")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    rows = dict(
+        (record_id, (fingerprint, removed))
+        for record_id, fingerprint, removed in _query(
+            warehouse,
+            f"select record_id, record_fingerprint, is_removed from {changes} where record_id in "
+            f"({kept}, {written}, {gone})",
+        )
+    )
+    assert rows[kept] == ("stale", False)  # not written since: not read again
+    assert rows[written][0] != "stale" and not rows[written][1]  # written since: compared, its fingerprint rewritten
+    assert rows[gone][1]  # gone from the records: marked removed
+
+
 def _failing_tests_after(
     warehouse: Path, tmp_path: Path, model: str, statements: tuple[str, ...], *more_models: str
 ) -> set[str]:

@@ -51,9 +51,12 @@ changed as (
     select i.golden_contact_id, i.inputs_hash
     from inputs as i
     {%- if is_incremental() and 'inputs_hash' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
-    left join (select distinct p.entity_id, p.inputs_hash from {{ this }} as p) as previous
-        on previous.entity_id = i.golden_contact_id
-    where previous.inputs_hash is distinct from i.inputs_hash
+    -- A contact's rows all carry the hash they were written with (delete+insert on entity_id), so a contact is
+    -- unchanged exactly when some previous row has its id and hash. An anti join probes the stored rows against the
+    -- hash table of the contacts; `select distinct` of the stored pairs first grouped every candidate row (17.7M at
+    -- 1M contacts) each hour.
+    anti join {{ this }} as previous
+        on previous.entity_id = i.golden_contact_id and previous.inputs_hash = i.inputs_hash
     {%- endif %}
 ),
 

@@ -15,13 +15,6 @@ accounts as (
     group by account_domain
 ),
 
-account_tech as (
-    select x.golden_account_id, list_sort(list_distinct(flatten(list(c.technologies)))) as tech_stack
-    from {{ ref('stg_hubspot__companies') }} as c
-    inner join {{ ref('int_entities__company_records') }} as x on x.record_id = c.company_id
-    group by x.golden_account_id
-),
-
 shaped as (
     select
         l.submission_id,
@@ -79,6 +72,18 @@ shaped as (
         end as buying_committee_tag,
         l.message
     from leads as l
+),
+
+-- The tech stack of the accounts the leads map to: gathering every account's (100k at 1M contacts) was most of this
+-- model's time, for the ~half of them some lead names.
+account_tech as (
+    select x.golden_account_id, list_sort(list_distinct(flatten(list(c.technologies)))) as tech_stack
+    from {{ ref('stg_hubspot__companies') }} as c
+    inner join {{ ref('int_entities__company_records') }} as x on x.record_id = c.company_id
+    where x.golden_account_id in (
+        select a.golden_account_id from accounts as a where a.account_domain in (select company_domain from shaped)
+    )
+    group by x.golden_account_id
 )
 
 select
