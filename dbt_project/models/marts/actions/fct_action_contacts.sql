@@ -11,18 +11,47 @@
     post_hook="delete from {{ this }} where golden_contact_id not in
                (select golden_contact_id from {{ ref('dim_contacts') }})"
 ) }}
-with members as (
-    select
-        x.golden_contact_id,
-        list(x.source_record_id order by x.source_record_id) as crm_record_ids,
-        -- list_distinct drops NULLs: a contact whose records carry no email gets [] here, where a filtered
-        -- `list(distinct ...)` gave NULL, and `rows` turns NULL into [] anyway. One grouping, not a distinct one.
-        list_sort(list_distinct(list(s.email))) as emails,
-        bool_or(coalesce(s.is_unsubscribed, false)) as is_crm_unsubscribed
+with member_rows as (
+    select x.golden_contact_id, x.source_record_id, s.email, coalesce(s.is_unsubscribed, false) as is_unsubscribed
     from {{ ref('contact_crosswalk') }} as x
     inner join {{ ref('stg_hubspot__contacts') }} as s on s.contact_id = x.source_record_id
     where x.golden_contact_id is not null
-    group by x.golden_contact_id
+),
+
+member_counts as (
+    -- Most golden contacts have one CRM record (~90% at 1M): their lists are that record's values, so only the
+    -- contacts of several records go through the ordered list aggregates (a grouping with min and a count is
+    -- cheaper than one with lists; at one row per group min is the value).
+    select
+        golden_contact_id,
+        count(*) as record_count,
+        min(source_record_id) as source_record_id,
+        min(email) as email,
+        bool_or(is_unsubscribed) as is_crm_unsubscribed
+    from member_rows
+    group by golden_contact_id
+),
+
+members as (
+    select
+        golden_contact_id,
+        [source_record_id] as crm_record_ids,
+        -- as list_distinct below: no email gives [], not [NULL]
+        case when email is null then [] else [email] end as emails,
+        is_crm_unsubscribed
+    from member_counts
+    where record_count = 1
+    union all
+    select
+        golden_contact_id,
+        list(source_record_id order by source_record_id) as crm_record_ids,
+        -- list_distinct drops NULLs: a contact whose records carry no email gets [] here, where a filtered
+        -- `list(distinct ...)` gave NULL, and `rows` turns NULL into [] anyway. One grouping, not a distinct one.
+        list_sort(list_distinct(list(email))) as emails,
+        bool_or(is_unsubscribed) as is_crm_unsubscribed
+    from member_rows
+    semi join (select golden_contact_id from member_counts where record_count > 1) using (golden_contact_id)
+    group by golden_contact_id
 ),
 
 deal_contacts as (
