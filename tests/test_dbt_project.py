@@ -90,6 +90,24 @@ def test_events_enrichment_and_usage(built_warehouse):
     ]
 
 
+def test_action_contacts_member_lists_equal_one_grouping_of_all_records(built_warehouse):
+    """`fct_action_contacts` takes a single-record contact's lists from that record and groups only the contacts of
+    several records: the same lists as grouping every record (a record without an email gives [], not [NULL])."""
+    reference = """
+        select x.golden_contact_id, list(x.source_record_id order by x.source_record_id) as crm_record_ids,
+               list_sort(list_distinct(list(s.email))) as emails,
+               bool_or(coalesce(s.is_unsubscribed, false)) as is_crm_unsubscribed
+        from marts.contact_crosswalk as x
+        inner join staging.stg_hubspot__contacts as s on s.contact_id = x.source_record_id
+        where x.golden_contact_id is not null
+        group by x.golden_contact_id
+    """
+    mart = "select golden_contact_id, crm_record_ids, emails, is_crm_unsubscribed from marts.fct_action_contacts"
+    expected = sorted(_query(built_warehouse, reference))
+    assert sorted(_query(built_warehouse, mart)) == expected
+    assert ("gc-1003", [1003], [], False) in expected  # chloe's invalid email is NULL
+
+
 def test_full_refresh_rebuilds_the_clusters_from_scratch(built_warehouse, tmp_path):
     """The clusters model carries its previous clusters over (incremental resolution); `--full-refresh` must not."""
     clusters_table = "intermediate.int_entities__contact_clusters"
