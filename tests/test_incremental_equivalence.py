@@ -470,6 +470,34 @@ FOLLOW_THE_DELTA = {
 }
 
 
+def test_web_events_context_stored_with_zstd(hourly_and_from_scratch):
+    """`column_compression` (macros/column_compression.sql): the Segment web events' `context` is stored with zstd
+    both in a build from scratch and after the hours' delete+insert runs, and the table has the select's columns
+    and types in its order (the rows are compared with the from-scratch build above)."""
+    for path in hourly_and_from_scratch:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            compressions = con.execute(
+                "select column_name, list(distinct compression order by compression) "
+                "from pragma_storage_info('staging.stg_segment__web_events') "
+                "where segment_type <> 'VALIDITY' and column_name in ('context', 'message_id') group by all"
+            ).fetchall()
+            columns = con.execute(
+                "select column_name, data_type from duckdb_columns() "
+                "where schema_name = 'staging' and table_name = 'stg_segment__web_events' order by column_index"
+            ).fetchall()
+            product = con.execute(
+                "select column_name, data_type from duckdb_columns() "
+                "where schema_name = 'staging' and table_name = 'stg_segment__product_events' order by column_index"
+            ).fetchall()
+        finally:
+            con.close()
+        assert dict(compressions)["context"] == ["ZSTD"]
+        assert "ZSTD" not in dict(compressions)["message_id"]
+        # Both Segment models share one select: the one created from a column list has the other's columns.
+        assert columns == product
+
+
 def test_the_delta_following_marts_are_incremental_and_compared(hourly_and_from_scratch):
     hourly, from_scratch = hourly_and_from_scratch
     manifest = json.loads((hourly.parent / "a" / "target" / "manifest.json").read_text())
