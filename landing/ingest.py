@@ -7,7 +7,9 @@ simply picks the file up again next time. Consecutive files of one source share 
 and line order, and go into the raw table in one statement, which writes whole row groups that later checkpoints
 have no need to rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them
 were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under
-32 MB (too few rows to fill a row group) loads a transaction per file, as before. A file that is rejected, fails or
+32 MB (too few rows to fill a row group) loads a transaction per file, as before. A JSON lines source's groups are
+read ahead (``_Pipeline``): the next group's files are read and checked while a second thread writes and commits the
+last group, with the same ids, rows and records in the same order. A file that is rejected, fails or
 changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per
 file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen before at the
 same path with the same size and modification time is skipped without being read (a changed file always gets a new
