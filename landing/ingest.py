@@ -7,7 +7,9 @@ simply picks the file up again next time. Consecutive files of one source share 
 and line order, and go into the raw table in one statement, which writes whole row groups that later checkpoints
 have no need to rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them
 were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under
-32 MB (too few rows to fill a row group) loads a transaction per file, as before. A file that is rejected, fails or
+32 MB (too few rows to fill a row group) loads a transaction per file, as before. A JSON lines source's groups are
+read ahead (``_Pipeline``): the next group's files are read and checked while a second thread writes and commits the
+last group, with the same ids, rows and records in the same order. A file that is rejected, fails or
 changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per
 file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen before at the
 same path with the same size and modification time is skipped without being read (a changed file always gets a new
@@ -29,6 +31,7 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections import deque
@@ -235,15 +238,50 @@ def ingest_landing(
                 progress(_progress_message(r))
 
     new_bytes: dict[str, int] = {}
+    largest: dict[str, int] = {}
     for spec, path in found:
         stamp = settled.get(path)
         if stamp is not None and (_relative(path, root), *stamp) not in loaded_before:
             new_bytes[spec.name] = new_bytes.get(spec.name, 0) + stamp[0]
+            largest[spec.name] = max(largest.get(spec.name, 0), stamp[0])
     group = _Group(con, done)
+    pipeline = _Pipeline(con, done)
+    try:
+        _ingest_found(
+            con, root, found, settled, loaded_before, new_bytes, largest, settle, group, pipeline, results, done
+        )
+    except BaseException:
+        pipeline.close(hand_out=False)
+        raise
+    pipeline.close()
+    if unchanged and progress is not None:
+        progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
+    return report
+
+
+def _ingest_found(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    found: list[tuple[SourceSpec, Path]],
+    settled: dict[Path, tuple[int, int]],
+    loaded_before: dict[tuple[str, int, int], str],
+    new_bytes: dict[str, int],
+    largest: dict[str, int],
+    settle: float,
+    group: _Group,
+    pipeline: _Pipeline,
+    results: list[FileResult | None],
+    done: Callable[[int, FileResult | None], None],
+) -> None:
+    """``ingest_landing``'s loop over the files found: each file skipped, loaded alone, in a group or in the
+    pipeline (a JSON lines source with enough new bytes), its result handed to ``done`` (in order, by index)."""
     for spec, path in found:
         index = len(results)
         results.append(None)
+        if pipeline.spec is not None and pipeline.spec is not spec:
+            pipeline.commit()
         if group.spec is not None and group.spec is not spec:
+            pipeline.wait()
             group.commit()
         rel = _relative(path, root)
         stamp = settled.get(path)
@@ -266,13 +304,16 @@ def ingest_landing(
             done(index, result)
             continue
         if new_bytes.get(spec.name, 0) < _GROUP_MIN_BYTES:
+            pipeline.wait()
             done(index, _ingest_file(con, spec, path, rel, stamp))
+        elif spec.format == "jsonl" and largest[spec.name] <= _PIPELINE_MAX_FILE_BYTES:
+            pipeline.add(index, spec, path, rel, stamp)
         else:
+            pipeline.wait()
             group.add(index, spec, path, rel, stamp)
+    pipeline.commit()
+    pipeline.wait()
     group.commit()
-    if unchanged and progress is not None:
-        progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
-    return report
 
 
 def _loaded_stamps(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:
@@ -593,11 +634,26 @@ def _hash_unless_loaded(
 ) -> FileResult | tuple[str, int]:
     """The file's SHA-256 and size, or its result when it is not to be loaded: ``skipped`` (its content was loaded
     or rejected before) or ``failed`` (it cannot be read)."""
+    hashed = _hash(spec, path, rel)
+    if isinstance(hashed, FileResult):
+        return hashed
+    sha, size = hashed
+    return _prior_result(con, spec, rel, stamp, sha, size) or hashed
+
+
+def _hash(spec: SourceSpec, path: Path, rel: str) -> FileResult | tuple[str, int]:
+    """The file's SHA-256 and size, or its ``failed`` result when it cannot be read."""
     try:
-        sha, size = _sha256(path)
+        return _sha256(path)
     except OSError as e:
         # Not recorded: an unreadable file (permissions, vanished) is usually transient.
         return FileResult(spec.name, rel, "failed", error=f"{rel}: cannot be read: {e}; tried again on the next run")
+
+
+def _prior_result(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, stamp: tuple[int, int] | None, sha: str, size: int
+) -> FileResult | None:
+    """The ``skipped`` result of a file whose content was loaded or rejected before, else None."""
     # Only a load or a rejection for bad input is final; a failed attempt is tried again.
     # fetchall, not fetchone: duckdb 2.0 refuses further work on a connection with an unfinished result.
     prior = con.execute(
@@ -614,7 +670,7 @@ def _hash_unless_loaded(
             )
         note = None if prior[0][0] == rel else f"same content as {prior[0][0]}"
         return FileResult(spec.name, rel, "skipped", error=note, sha256=sha)
-    return sha, size
+    return None
 
 
 class _NotForGroup(Exception):
@@ -665,6 +721,39 @@ def _write_file(
             sha256=sha,
             error=f"{rel}: changed while it was loading (still being written?); it loads on a later run",
         )
+    return _record_load(
+        con,
+        spec,
+        rel,
+        stamp,
+        sha,
+        size,
+        loaded_at,
+        file_id,
+        status,
+        error,
+        dialect,
+        writer.accepted,
+        writer.quarantined,
+    )
+
+
+def _record_load(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    rel: str,
+    stamp: tuple[int, int] | None,
+    sha: str,
+    size: int,
+    loaded_at: datetime,
+    file_id: int,
+    status: str,
+    error: str | None,
+    dialect: _Dialect,
+    accepted: int,
+    quarantined: int,
+) -> FileResult:
+    """Write a loaded (or rejected) file's ``raw.load_files`` row in the open transaction; its result."""
     con.execute(
         f"INSERT INTO {LOAD_FILES_TABLE} (file_id, source, path, sha256, size_bytes, status, rows_loaded,"
         " rows_accepted, rows_quarantined, error, loaded_at, delimiter, encoding, line_ending, modified_ns)"
@@ -676,9 +765,9 @@ def _write_file(
             sha,
             size,
             status,
-            writer.accepted + writer.quarantined,
-            writer.accepted,
-            writer.quarantined,
+            accepted + quarantined,
+            accepted,
+            quarantined,
             error,
             loaded_at,
             dialect.delimiter,
@@ -691,9 +780,9 @@ def _write_file(
         spec.name,
         rel,
         status,
-        rows_loaded=writer.accepted + writer.quarantined,
-        rows_accepted=writer.accepted,
-        rows_quarantined=writer.quarantined,
+        rows_loaded=accepted + quarantined,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
         error=error,
         sha256=sha,
         file_id=file_id,
@@ -732,8 +821,10 @@ class _Gathered:
     insert of batches already in order writes the same whole row groups.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, hold: bool = False) -> None:
         self.con, self.table = con, table
+        # With ``hold`` (a file read ahead of its transaction, see _Pipeline) rows are never inserted from here.
+        self.hold = hold
         self.columns = [(name, typ) for name, typ, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
         self.batches: list[pa.Table] = []
         self.nbytes = 0
@@ -761,11 +852,16 @@ class _Gathered:
                 json_type = pa.json_(column.type)
                 chunks = [pa.ExtensionArray.from_storage(json_type, chunk) for chunk in column.chunks]
                 batch = batch.set_column(i, name, pa.chunked_array(chunks, json_type))
-        self.batches.append(batch)
-        self.nbytes += batch.nbytes
-        if self.nbytes >= _GATHER_MAX_BYTES:
-            self.insert()
+        self.extend([batch])
         return batch.num_rows
+
+    def extend(self, batches: list[pa.Table]) -> None:
+        """Hold ``batches`` (in order) behind the rows held so far; insert early past ``_GATHER_MAX_BYTES``."""
+        for batch in batches:
+            self.batches.append(batch)
+            self.nbytes += batch.nbytes
+            if self.nbytes >= _GATHER_MAX_BYTES and not self.hold:
+                self.insert()
 
     def insert(self) -> None:
         """Insert the rows held so far into the table, in the order they came, with one statement."""
@@ -873,6 +969,215 @@ class _Group:
             self.con.execute("ROLLBACK")
 
 
+# A JSON lines source is read ahead of its commits (_Pipeline) only when none of its new files is larger than this:
+# a file is held whole as Arrow before its transaction (a larger one loads through _Group, which inserts early).
+_PIPELINE_MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class _Prepared:
+    """A JSON lines file read and checked ahead of its transaction: what ``_write_file`` would write for it."""
+
+    sha: str
+    size: int
+    loaded_at: datetime
+    dialect: _Dialect | None  # None: its content was loaded before, so it was hashed and not read
+    batches: list[pa.Table]  # the accepted rows, as _Gathered holds them
+    quarantine: list[pa.Table]  # the quarantine rows, in the batches _Writer inserts them
+    accepted: int
+    quarantined: int
+
+
+def _prepare_file(
+    cur: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int]
+) -> _Prepared | FileResult:
+    """Read and check a JSON lines file as ``_write_file`` does in a group, writing nothing: the checks run on
+    ``cur`` (a cursor of the warehouse), the rows and quarantine rows are held. An unreadable file gives its
+    ``failed`` result; a rejected or changed file (or any error) raises, as in a group."""
+    hashed = _hash(spec, path, rel)
+    if isinstance(hashed, FileResult):
+        return hashed
+    sha, size = hashed
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    seen = cur.execute(
+        f"SELECT 1 FROM {LOAD_FILES_TABLE} WHERE sha256 = ? AND status IN ('loaded', 'rejected') LIMIT 1", [sha]
+    ).fetchall()
+    if seen:  # content loaded before (a copy under another name): not read, as serially; skipped in the write
+        return _Prepared(sha, size, loaded_at, None, [], [], 0, 0)
+    gathered = _Gathered(cur, spec.table, hold=True)
+    writer = _Writer(cur, spec, rel, 0, loaded_at, gathered)
+    writer.held = []
+    dialect = _parse_jsonl(path, spec, rel, writer)
+    writer.flush()
+    if _stamp(path) != stamp:
+        raise _NotForGroup
+    return _Prepared(sha, size, loaded_at, dialect, gathered.batches, writer.held, writer.accepted, writer.quarantined)
+
+
+_Member = tuple[int, SourceSpec, Path, str, tuple[int, int], "_Prepared | FileResult"]
+
+
+def _write_prepared(con: duckdb.DuckDBPyConnection, members: list[_Member]) -> list[FileResult] | None:
+    """Write a group of prepared files in one transaction on ``con``, in order, as ``_Group`` writes its files: each
+    file's skip check, id, quarantine rows and ``raw.load_files`` row, then the group's rows in one statement. Their
+    results; None when anything failed (all rolled back: each file is then loaded on its own)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        gathered = _Gathered(con, members[0][1].table)
+        results = []
+        for _, spec, _, rel, stamp, prepared in members:
+            if isinstance(prepared, FileResult):  # unreadable: nothing written
+                results.append(prepared)
+                continue
+            p = prepared
+            skipped = _prior_result(con, spec, rel, stamp, p.sha, p.size)
+            if skipped is not None:
+                results.append(skipped)
+                continue
+            if p.dialect is None:  # its earlier load is gone (cannot be): each file of the group on its own
+                raise RuntimeError(f"{rel}: the earlier load of its content is no longer recorded")
+            file_id = _next_file_id(con)
+            for table in p.quarantine:
+                con.register(_BATCH_VIEW, table)
+                try:
+                    con.execute(_quarantine_sql(file_id, spec, rel), [p.loaded_at])
+                finally:
+                    with contextlib.suppress(duckdb.Error):
+                        con.unregister(_BATCH_VIEW)
+            results.append(
+                _record_load(
+                    con,
+                    spec,
+                    rel,
+                    stamp,
+                    p.sha,
+                    p.size,
+                    p.loaded_at,
+                    file_id,
+                    "loaded",
+                    None,
+                    p.dialect,
+                    p.accepted,
+                    p.quarantined,
+                )
+            )
+            gathered.extend(p.batches)
+            p.batches = []  # held by the gathering (and let go by its insert) only
+        gathered.insert()
+        accepted = sum(result.rows_accepted for result in results)
+        if gathered.inserted != accepted:  # never lose a row silently
+            raise RuntimeError(
+                f"{gathered.table}: {gathered.inserted} rows inserted of the group's {accepted} accepted"
+            )
+        con.execute("COMMIT")
+    except Exception:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        return None
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    return results
+
+
+class _Pipeline:
+    """A group commit (see :class:`_Group`) for JSON lines sources, with each group's writing overlapped with the
+    reading of the next: both cores busy where one group at a time left one mostly idle.
+
+    The main thread reads and checks each file on a cursor of its own (:func:`_prepare_file`: hashing, splitting,
+    DuckDB's check and projection query; nothing written); a full group is then written and committed on the
+    warehouse connection by one background thread (:func:`_write_prepared`), in file order, while the main thread
+    reads the next group's files. Only one group is written at a time, and every file id, skip check and record is
+    made in that transaction in file order, so the tables, ids and results are those of ``_Group``: a file that
+    fails to read, is rejected or changes is loaded on its own after the files before it commit; a group whose
+    write fails is rolled back and each of its files loaded on its own. Results are handed to ``done`` on the main
+    thread (in :meth:`wait`), so messages keep their order. The warehouse connection is used only by the writing
+    thread while one runs: :meth:`wait` before using it.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, done: Callable[[int, FileResult | None], None]) -> None:
+        self.con, self.done = con, done
+        self.cursor: duckdb.DuckDBPyConnection | None = None
+        self.spec: SourceSpec | None = None
+        self.members: list[_Member] = []
+        self.rows = self.nbytes = 0
+        self.thread: threading.Thread | None = None
+        self.writing: list[_Member] = []
+        self.outcome: list[FileResult] | BaseException | None = None
+
+    def add(self, index: int, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int]) -> None:
+        """Read and check a file ahead of its group's transaction; start writing the group once it is full."""
+        if self.cursor is None:
+            self.cursor = self.con.cursor()
+            self.cursor.execute("SET TimeZone = 'UTC'")
+        if self.spec is not None and self.spec is not spec:
+            self.commit()
+        self.spec = spec
+        try:
+            prepared = _prepare_file(self.cursor, spec, path, rel, stamp)
+        except Exception:  # rejected, changed or failed: the files before it commit, it loads on its own
+            self.commit()
+            self.wait()
+            self.done(index, _ingest_file(self.con, spec, path, rel, stamp))
+            return
+        self.members.append((index, spec, path, rel, stamp, prepared))
+        if isinstance(prepared, _Prepared):
+            self.rows += prepared.accepted
+            self.nbytes += sum(batch.nbytes for batch in prepared.batches)
+        # Past _GATHER_MAX_BYTES a _Group inserts early; here the group is written instead, bounding what is held.
+        if self.rows >= _GROUP_ROWS or self.nbytes >= _GATHER_MAX_BYTES:
+            self.commit()
+
+    def commit(self) -> None:
+        """Start writing the files read so far as one group (after the group being written, if any)."""
+        members = self.members
+        self.members, self.rows, self.nbytes, self.spec = [], 0, 0, None
+        if not members:
+            return
+        self.wait()
+        self.writing, self.outcome = members, None
+
+        def write() -> None:
+            try:
+                self.outcome = _write_prepared(self.con, members)
+            except BaseException as e:  # handed to the main thread by wait()
+                self.outcome = e
+
+        self.thread = threading.Thread(target=write, name="landing-group-write")
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Wait for the group being written, if any, and hand out its files' results."""
+        if self.thread is None:
+            return
+        self.thread.join()
+        members, outcome = self.writing, self.outcome
+        self.thread, self.writing, self.outcome = None, [], None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome is None:  # the group's write failed and was rolled back: each file on its own
+            for index, spec, path, rel, stamp, _ in members:
+                self.done(index, _ingest_file(self.con, spec, path, rel, stamp))
+            return
+        for (index, *_), result in zip(members, outcome, strict=True):
+            self.done(index, result)
+
+    def close(self, hand_out: bool = True) -> None:
+        """Wait for any write (its results handed out unless ``hand_out`` is false: the run failed) and close the
+        reading cursor."""
+        try:
+            if hand_out:
+                self.wait()
+            elif self.thread is not None:
+                self.thread.join()
+                self.thread = None
+        finally:
+            if self.cursor is not None:
+                self.cursor.close()
+                self.cursor = None
+
+
 def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"SELECT coalesce(max(file_id), 0) + 1 FROM {LOAD_FILES_TABLE}").fetchall()[0][0]
 
@@ -956,6 +1261,9 @@ class _Writer:
         self.q_reasons: list[str] = []
         self.q_text: list[str | None] = []
         self.q_spans: list[tuple[int | None, int | None]] = []
+        # With ``held`` (a file read ahead of its transaction, see _Pipeline), quarantine batches are kept here,
+        # to be inserted once the file has its id.
+        self.held: list[pa.Table] | None = None
 
     # -- accepted rows -----------------------------------------------------------------------------------
     def add_csv(self, row: list[str], extra: str | None, line: int) -> None:
@@ -1170,13 +1478,20 @@ class _Writer:
             }
         )
         self.q_lines, self.q_reasons, self.q_text, self.q_spans = [], [], [], []
-        sql = (
-            f"INSERT INTO {QUARANTINE_TABLE} (file_id, source, path, line, reason, raw_text, byte_offset,"
-            f" byte_length, quarantined_at) SELECT {int(self.file_id)}, {_sql_str(self.spec.name)},"
-            f" {_sql_str(self.rel)}, line, reason, raw_text, byte_offset, byte_length, ?::TIMESTAMP"
-            f" FROM {_BATCH_VIEW}"
-        )
-        self._insert(table, sql)
+        if self.held is not None:
+            self.held.append(table)
+            return
+        self._insert(table, _quarantine_sql(self.file_id, self.spec, self.rel))
+
+
+def _quarantine_sql(file_id: int, spec: SourceSpec, rel: str) -> str:
+    """The insert of a batch of quarantine rows (registered as ``_BATCH_VIEW``; its one parameter the load time)."""
+    return (
+        f"INSERT INTO {QUARANTINE_TABLE} (file_id, source, path, line, reason, raw_text, byte_offset,"
+        f" byte_length, quarantined_at) SELECT {int(file_id)}, {_sql_str(spec.name)},"
+        f" {_sql_str(rel)}, line, reason, raw_text, byte_offset, byte_length, ?::TIMESTAMP"
+        f" FROM {_BATCH_VIEW}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
