@@ -11,6 +11,7 @@ import pytest
 from console_world import build_warehouse
 from console_world import publish_warehouse as _publish
 
+from console import publish as publish_module
 from console.publish import (
     FINGERPRINT_STATE_PREFIX,
     INDEXED,
@@ -532,3 +533,80 @@ def test_tier_reasons_follow_the_rescored_leads(warehouse, tmp_path, monkeypatch
         assert "scores" in _publish(warehouse, target, f"h{run}").rescored
         same_as_from_scratch(f"h{run}")
     assert len(calls) == len(hours)
+
+
+def test_the_order_check_finds_any_step_down(monkeypatch):
+    """`_in_order` says whether a scan's rows are already sorted by the columns given (ties allowed, no NULL), the
+    first column first, across its Arrow batches (two rows each here, so most steps fall on a batch boundary)."""
+    monkeypatch.setattr(publish_module, "ORDER_CHECK_ROWS", 2)
+    con = duckdb.connect()
+    try:
+        cases = {
+            "sorted, ties, text byte-wise": [("a", "x"), ("a", "x"), ("a", "y"), ("b", "a"), ("ba", "a"), ("c", "")],
+            "first column down at a boundary": [("a", "x"), ("b", "x"), ("a", "z"), ("c", "a")],
+            "second column down, first equal": [("a", "x"), ("a", "y"), ("a", "b")],
+            "second column down, first up": [("a", "y"), ("b", "a"), ("c", "a")],
+            "upper case sorts before lower": [("B", "a"), ("a", "a")],
+            "a null key": [("a", "x"), (None, "y")],
+            "a null second column": [("a", None), ("b", "y")],
+            "one row": [("a", "x")],
+            "no rows": [],
+        }
+        for case, rows in cases.items():
+            con.execute("create or replace table t (k varchar, f varchar)")
+            if rows:
+                con.executemany("insert into t values (?, ?)", rows)
+            expected = all(None not in r for r in rows) and rows == sorted(rows)
+            assert publish_module._in_order(con, "select * from t", "k, f") == expected, case
+        con.execute("create or replace table t as select range as k from range(10)")
+        assert publish_module._in_order(con, "select * from t", "k")
+        con.execute("create or replace table t as select 9 - range as k from range(10)")
+        assert not publish_module._in_order(con, "select * from t", "k")
+    finally:
+        con.close()
+
+
+def test_tables_already_in_key_order_are_written_without_a_sort(warehouse, tmp_path, monkeypatch):
+    """A publication from scratch writes `contacts` and `golden_fields` in key order whether the warehouse has them
+    in that order (then not sorted again) or not (then sorted): the same rows in the same order either way."""
+    written = []
+    real = publish_module._in_order
+    monkeypatch.setattr(
+        publish_module, "_in_order", lambda con, sql, order: written.append(real(con, sql, order)) or written[-1]
+    )
+
+    def rows_in_file_order(path: Path) -> dict[str, list[tuple]]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return {
+                name: con.execute(f"select * from {name} order by rowid").fetchall()
+                for name in ("contacts", "golden_fields")
+            }
+        finally:
+            con.close()
+
+    fields, contacts = "intermediate.int_entities__contact_golden_fields", "marts.dim_contacts"
+    _sql(
+        warehouse,
+        f"create or replace table {fields} as select * from {fields} order by hash(golden_contact_id, field_name)",
+    )
+    _sql(
+        warehouse,
+        f"create or replace table {contacts} as select * from {contacts} order by hash(golden_contact_id)",
+    )
+    shuffled = _publish(warehouse, tmp_path / "shuffled" / "publication.duckdb", "h0")
+    assert written == [False, False]
+    _sql(
+        warehouse, f"create or replace table {fields} as select * from {fields} order by golden_contact_id, field_name"
+    )
+    _sql(
+        warehouse,
+        f"create or replace table {contacts} as select * from {contacts} order by golden_contact_id",
+    )
+    in_order = _publish(warehouse, tmp_path / "in_order" / "publication.duckdb", "h0")
+    assert written == [False, False, True, True]
+    first, second = rows_in_file_order(shuffled.path), rows_in_file_order(in_order.path)
+    assert first == second
+    assert first["contacts"] == sorted(first["contacts"], key=lambda r: r[0])
+    assert [r[:2] for r in first["golden_fields"]] == sorted(r[:2] for r in first["golden_fields"])
+    assert _tables(shuffled.path) == _tables(in_order.path)
