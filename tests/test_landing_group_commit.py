@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from landing import ingest, ingest_landing, load_file
+from tests.landing_fixtures import web_events_file
 
 CONTACTS = "hubspot_contacts"
 
@@ -240,19 +241,6 @@ def test_only_a_source_with_enough_new_bytes_is_grouped(tmp_path, monkeypatch, m
     assert states[0] == states[1]
 
 
-def _web_events(landing: Path, name: str, first: int, count: int, bad_at: int | None = None) -> None:
-    """A web events file of ``count`` events from message number ``first``; line ``bad_at`` holds an unknown type."""
-    lines = []
-    for n in range(first, first + count):
-        kind = "teleport" if bad_at is not None and n - first + 1 == bad_at else "page"
-        lines.append(
-            f'{{"type": "{kind}", "messageId": "m-{n}", "anonymousId": "a-{n % 97}", "userId": null,'
-            f' "properties": {{"path": "/p/{n}", "n": {n}}}, "context": {{"ip": "10.0.{n % 250}.1"}},'
-            f' "timestamp": "2026-05-0{1 + n % 9}T00:00:{n % 60:02d}Z"}}\n'
-        )
-    path = landing / "web_events" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines))
 
 
 @pytest.mark.parametrize(("group_rows", "gather_max_bytes"), [(10**9, ingest._GATHER_MAX_BYTES), (25_000, 1)])
@@ -265,9 +253,9 @@ def test_json_lines_in_a_group_keep_their_files_and_lines_in_order(tmp_path, mon
     states = []
     for grouped in (True, False):
         landing = tmp_path / f"landing_{grouped}"
-        _web_events(landing, "a.jsonl", 1, 20_000)
-        _web_events(landing, "b.jsonl", 20_001, 15_000, bad_at=9_000)
-        _web_events(landing, "c.jsonl", 35_001, 20_000)
+        web_events_file(landing, "a.jsonl", 1, 20_000)
+        web_events_file(landing, "b.jsonl", 20_001, 15_000, bad_at=9_000)
+        web_events_file(landing, "c.jsonl", 35_001, 20_000)
         with duckdb.connect(str(tmp_path / f"wh_{grouped}.duckdb")) as con:
             if grouped:
                 report = ingest_landing(con, landing, settle_seconds=0)

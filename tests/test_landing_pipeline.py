@@ -11,24 +11,11 @@ import duckdb
 import pytest
 
 from landing import ingest, ingest_landing
+from tests.landing_fixtures import web_events_file
 
 SOURCES = ["email_events", "web_events"]
 
 
-def _web_events(landing: Path, name: str, first: int, count: int, bad_at: int | None = None) -> Path:
-    """A web events file of ``count`` events from message number ``first``; line ``bad_at`` holds an unknown type."""
-    lines = []
-    for n in range(first, first + count):
-        kind = "teleport" if bad_at is not None and n - first + 1 == bad_at else "page"
-        lines.append(
-            f'{{"type": "{kind}", "messageId": "m-{n}", "anonymousId": "a-{n % 97}", "userId": null,'
-            f' "properties": {{"path": "/p/{n}", "n": {n}}},'
-            f' "timestamp": "2026-05-0{1 + n % 9}T00:00:{n % 60:02d}Z"}}\n'
-        )
-    path = landing / "web_events" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines))
-    return path
 
 
 def _email_events(landing: Path, name: str, first: int, count: int) -> None:
@@ -46,13 +33,13 @@ def _landing(landing: Path) -> None:
     """Two sources; bad lines, a file that fails, a copy of an earlier file, several groups a source."""
     _email_events(landing, "a.jsonl", 1, 300)
     _email_events(landing, "b.jsonl", 301, 200)
-    _web_events(landing, "a.jsonl", 1, 400)
-    _web_events(landing, "b.jsonl", 401, 300, bad_at=123)
-    _web_events(landing, "c_fails.jsonl", 701, 200)
-    _web_events(landing, "d.jsonl", 901, 500, bad_at=1)
+    web_events_file(landing, "a.jsonl", 1, 400)
+    web_events_file(landing, "b.jsonl", 401, 300, bad_at=123)
+    web_events_file(landing, "c_fails.jsonl", 701, 200)
+    web_events_file(landing, "d.jsonl", 901, 500, bad_at=1)
     (landing / "web_events" / "e_copy_of_a.jsonl").write_bytes((landing / "web_events" / "a.jsonl").read_bytes())
-    _web_events(landing, "f.jsonl", 1_401, 100)
-    _web_events(landing, "g.jsonl", 1_501, 300)
+    web_events_file(landing, "f.jsonl", 1_401, 100)
+    web_events_file(landing, "g.jsonl", 1_501, 300)
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
@@ -138,8 +125,8 @@ def test_read_ahead_loads_what_the_serial_group_commit_loads(tmp_path, monkeypat
 def test_a_file_too_large_to_hold_keeps_its_source_on_the_serial_group_commit(tmp_path, monkeypatch):
     monkeypatch.setattr(ingest, "_GROUP_MIN_BYTES", 0)
     landing = tmp_path / "landing"
-    small = _web_events(landing, "a.jsonl", 1, 100)
-    big = _web_events(landing, "b.jsonl", 101, 300)
+    small = web_events_file(landing, "a.jsonl", 1, 100)
+    big = web_events_file(landing, "b.jsonl", 101, 300)
     monkeypatch.setattr(ingest, "_PIPELINE_MAX_FILE_BYTES", (small.stat().st_size + big.stat().st_size) // 2)
     read_ahead, grouped = [], []
     prepare, add = ingest._prepare_file, ingest._Group.add
