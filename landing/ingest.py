@@ -650,17 +650,23 @@ def _hash(spec: SourceSpec, path: Path, rel: str) -> FileResult | tuple[str, int
         return FileResult(spec.name, rel, "failed", error=f"{rel}: cannot be read: {e}; tried again on the next run")
 
 
+def _path_loaded_before(con: duckdb.DuckDBPyConnection, sha: str) -> str | None:
+    """The path of a file of this content loaded or rejected before, else None."""
+    # Only a load or a rejection for bad input is final; a failed attempt is tried again.
+    # fetchall, not fetchone: duckdb 2.0 refuses further work on a connection with an unfinished result.
+    rows = con.execute(
+        f"SELECT path FROM {LOAD_FILES_TABLE} WHERE sha256 = ? AND status IN ('loaded', 'rejected') LIMIT 1", [sha]
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 def _prior_result(
     con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, stamp: tuple[int, int] | None, sha: str, size: int
 ) -> FileResult | None:
     """The ``skipped`` result of a file whose content was loaded or rejected before, else None."""
-    # Only a load or a rejection for bad input is final; a failed attempt is tried again.
-    # fetchall, not fetchone: duckdb 2.0 refuses further work on a connection with an unfinished result.
-    prior = con.execute(
-        f"SELECT path FROM {LOAD_FILES_TABLE} WHERE sha256 = ? AND status IN ('loaded', 'rejected') LIMIT 1", [sha]
-    ).fetchall()
-    if prior:
-        if prior[0][0] == rel and stamp is not None and size == stamp[0]:
+    prior = _path_loaded_before(con, sha)
+    if prior is not None:
+        if prior == rel and stamp is not None and size == stamp[0]:
             # Touched but unchanged (or loaded before modification times were kept): remember how it looks now,
             # so the next run skips it without reading it again.
             con.execute(
@@ -668,7 +674,7 @@ def _prior_result(
                 " AND status IN ('loaded', 'rejected')",
                 [stamp[1], rel, sha],
             )
-        note = None if prior[0][0] == rel else f"same content as {prior[0][0]}"
+        note = None if prior == rel else f"same content as {prior}"
         return FileResult(spec.name, rel, "skipped", error=note, sha256=sha)
     return None
 
@@ -999,10 +1005,8 @@ def _prepare_file(
         return hashed
     sha, size = hashed
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    seen = cur.execute(
-        f"SELECT 1 FROM {LOAD_FILES_TABLE} WHERE sha256 = ? AND status IN ('loaded', 'rejected') LIMIT 1", [sha]
-    ).fetchall()
-    if seen:  # content loaded before (a copy under another name): not read, as serially; skipped in the write
+    # Content loaded before (a copy under another name): not read, as serially; skipped in the write.
+    if _path_loaded_before(cur, sha) is not None:
         return _Prepared(sha, size, loaded_at, None, [], [], 0, 0)
     gathered = _Gathered(cur, spec.table, hold=True)
     writer = _Writer(cur, spec, rel, 0, loaded_at, gathered)
