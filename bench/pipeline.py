@@ -47,8 +47,15 @@ then. `bench-memory phase=… <stage>=<peak MB> … top_nodes=<model>:<peak MB>,
 (0: no sample) and the five dbt nodes with the largest. dbt runs nodes on several threads, so a sample taken while
 two nodes run counts for both: the node that holds the memory is the one whose peak stands alone.
 
-Prints one `bench-stages phase=… seconds=… <stage>=…` and one `bench-memory` line per refresh (the full build's
-as soon as it ends) and ends with
+Where the cores go: `bench-cpu phase=… cpu_seconds=… cores=… <group>_cpu=… <group>_cores=…` per refresh.
+`cpu_seconds` is the user + system time of the refresh and every process it waited for (`wait4`, exact); `cores`
+is that over the wall time (2.0: both cores of this machine busy all along). Each group (`startup`, `ingest`,
+`raw_gates`, `dbt` - the dbt step whole -, `model_gates`, `scoring`, `proposals`, `publication`, `other`,
+`finish`) gets the process tree's CPU sampled with the memory, and its cores: a group well under 2.0 leaves a
+core idle, where running work side by side could still pay; one near 2.0 only gets faster by doing less.
+
+Prints one `bench-stages phase=… seconds=… <stage>=…`, one `bench-memory` and one `bench-cpu` line per refresh
+(the full build's as soon as it ends) and ends with
 `bench contacts=… generate_seconds=… full_build_seconds=… next_hour_seconds=… fixed_cost_seconds=… peak_rss_mb=…`.
 After each refresh it lists the 15 slowest Dagster steps and dbt nodes. Each run is appended to
 `bench_data/pipeline_results.jsonl`; `--plot FILE.png` draws the latest run per size
@@ -292,6 +299,53 @@ def memory_line(name: str, phase: Phase, top: int = 5) -> str:
     return f"bench-memory phase={name} {parts} top_nodes={top_nodes}"
 
 
+# Where the cores went, by Dagster step (the dbt step whole: its nodes run several at once, so a node's share of
+# the CPU cannot be told apart), in the order a refresh runs them.
+CPU_GROUPS = (
+    "startup", "ingest", "raw_gates", "dbt", "model_gates", "scoring", "proposals", "publication", "other", "finish",
+)  # fmt: skip
+
+
+def cpu_by_group(
+    cpu_samples: Iterable[tuple[float, float]], steps: Iterable[tuple[str, float, float]]
+) -> dict[str, tuple[float, float]]:
+    """CPU seconds and wall seconds per group of `CPU_GROUPS` of one refresh process, from its tree's CPU sampled
+    every 0.2 s (`cpu_samples`: (epoch seconds, cumulative CPU s)); `steps` as in `stage_seconds`. Each interval
+    between two samples counts for the group running at its middle (a step's stage, `dbt` for the dbt step,
+    `startup` before the first step, `finish` after the last, `other` between steps). A process that ends
+    unreaped between two samples takes its last 0.2 s with it: a drop counts as nothing, not as negative."""
+    steps = sorted(steps, key=lambda step: step[1])
+    samples = list(cpu_samples)
+    groups: dict[str, tuple[float, float]] = {}
+    for (t0, c0), (t1, c1) in zip(samples, samples[1:], strict=False):
+        middle = (t0 + t1) / 2
+        running = [key for key, start, end in steps if start <= middle <= end]
+        if not steps or middle < steps[0][1]:
+            group = "startup"
+        elif middle > max(end for _, _, end in steps):
+            group = "finish"
+        elif not running:
+            group = "other"
+        else:
+            group = "dbt" if running[0] == DBT_STEP else step_stage(running[0])
+            group = group if group in CPU_GROUPS else "other"
+        cpu, wall = groups.get(group, (0.0, 0.0))
+        groups[group] = (cpu + max(0.0, c1 - c0), wall + (t1 - t0))
+    return groups
+
+
+def cpu_line(name: str, phase: Phase) -> str:
+    """`bench-cpu phase=<name> cpu_seconds=… cores=… <group>_cpu=… <group>_cores=… …`: the phase's CPU (exact, from
+    `wait4`) and cores used on average, then each group's sampled CPU seconds and cores (CPU / wall; 2.0 is both
+    cores of this machine busy all along)."""
+    cores = phase.cpu_seconds / phase.seconds if phase.seconds else 0.0
+    parts = []
+    for group in CPU_GROUPS:
+        cpu, wall = phase.stage_cpu.get(group, (0.0, 0.0))
+        parts.append(f"{group}_cpu={cpu:.1f} {group}_cores={cpu / wall if wall else 0.0:.2f}")
+    return f"bench-cpu phase={name} cpu_seconds={phase.cpu_seconds:.1f} cores={cores:.2f} {' '.join(parts)}"
+
+
 @dataclass
 class Phase:
     """One `actionhouse` process: wall time and memory."""
@@ -307,12 +361,19 @@ class Phase:
     node_peak_mb: dict[str, float] = field(default_factory=dict)
     steps: list[tuple[str, float, float]] = field(default_factory=list)  # (step key, start, end) of its run
     dbt_nodes: list[tuple[str, str, float, float]] = field(default_factory=list)  # (unique_id, stage, start, end)
+    cpu_seconds: float = 0.0  # user + system time of the process and every descendant it reaped (`wait4`)
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, tree CPU s) every 0.2 s
+    stage_cpu: dict[str, tuple[float, float]] = field(default_factory=dict)  # CPU_GROUPS -> (CPU s, sampled wall s)
 
 
-def _process_tree_rss_bytes(root: int) -> int:
-    """Resident bytes of `root` and all its descendants now (Linux /proc)."""
+def _process_tree_usage(root: int) -> tuple[int, float]:
+    """Resident bytes and CPU seconds of `root` and all its descendants now (Linux /proc).
+
+    CPU is each process's user + system time plus that of its children it has reaped (`cutime`, `cstime`): a
+    finished dbt process counts in the refresh that waited for it, a live one in itself, so none counts twice."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -321,14 +382,17 @@ def _process_tree_rss_bytes(root: int) -> int:
                 fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        parents[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21])
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        rss[pid] = int(fields[21])
+        ticks[pid] = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
     tree, frontier = {root}, [root]
     while frontier:
         children = [pid for pid, parent in parents.items() if parent in frontier and pid not in tree]
         tree.update(children)
         frontier = children
-    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE")
+    resident = sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE")
+    return resident, sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def _run_phase(args: list[str], env: Mapping[str, str]) -> Phase:
@@ -336,12 +400,16 @@ def _run_phase(args: list[str], env: Mapping[str, str]) -> Phase:
     started, clock = time.time(), time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], env=dict(env), cwd=PROJECT_ROOT)
     samples: list[tuple[float, float]] = []
+    cpu_samples: list[tuple[float, float]] = []
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.2):
             with contextlib.suppress(OSError):
-                samples.append((time.time(), _process_tree_rss_bytes(proc.pid) / 2**20))
+                resident, cpu = _process_tree_usage(proc.pid)
+                at = time.time()
+                samples.append((at, resident / 2**20))
+                cpu_samples.append((at, cpu))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -365,6 +433,8 @@ def _run_phase(args: list[str], env: Mapping[str, str]) -> Phase:
         peak_rss_mb=usage.ru_maxrss / 1024,
         tree_rss_mb=max((mb for _, mb in samples), default=0.0),
         samples=samples,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        cpu_samples=cpu_samples,
     )
 
 
@@ -382,6 +452,7 @@ def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJ
         ]
         if not runs:
             phase.stage_peak_mb, phase.node_peak_mb = memory_by_stage(phase.samples, [])
+            phase.stage_cpu = cpu_by_group(phase.cpu_samples, [])
             return stage_seconds(phase.started, phase.ended, [])
         step_stats = instance.get_run_step_stats(runs[-1].run_id)  # the first run this phase started
     steps = [(s.step_key, s.start_time, s.end_time) for s in step_stats if s.start_time and s.end_time]
@@ -399,6 +470,7 @@ def refresh_stages(phase: Phase, dagster_home: Path, dbt_target: Path = DBT_PROJ
                 file=sys.stderr,
             )
     phase.stage_peak_mb, phase.node_peak_mb = memory_by_stage(phase.samples, steps, nodes)
+    phase.stage_cpu = cpu_by_group(phase.cpu_samples, steps)
     phase.steps, phase.dbt_nodes = steps, nodes
     return stage_seconds(phase.started, phase.ended, steps, [(stage, a, b) for _, stage, a, b in nodes])
 
@@ -553,7 +625,14 @@ def next_hour_record(
             "next_hour": dict(sorted(((k, round(v)) for k, v in hour.node_peak_mb.items()), key=lambda kv: -kv[1])[:10])
         },
         "stages": {"next_hour": {k: round(v, 2) for k, v in hour.stages.items()}},
+        "cpu_seconds": {"next_hour": round(hour.cpu_seconds, 1)},
+        "group_cpu_seconds": {"next_hour": _group_cpu(hour)},
     }
+
+
+def _group_cpu(phase: Phase) -> dict[str, float]:
+    """A phase's sampled CPU seconds per group (`cpu_by_group`), for the results file."""
+    return {group: round(cpu, 1) for group, (cpu, _) in phase.stage_cpu.items()}
 
 
 def next_hour_line(record: Mapping) -> str:
@@ -619,6 +698,7 @@ def run_next_hour_only(
         print(f"bench: the next hour's refresh took {hour.seconds:.1f} s")
         print(stages_line("next_hour", hour))
         print(memory_line("next_hour", hour))
+        print(cpu_line("next_hour", hour))
         record = next_hour_record(contacts, world.get("seed"), base, hour, copy_seconds, run, repeat)
         print(next_hour_line(record))
         print("\n".join(slowest_lines(hour)), flush=True)
@@ -838,6 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: full build took {build.seconds:.1f} s", flush=True)
     print(stages_line("full_build", build))
     print(memory_line("full_build", build))
+    print(cpu_line("full_build", build))
     print("\n".join(slowest_lines(build)), flush=True)
     _run_phase(["generate", "--hours", "1"], env)
     hour = _run_phase(["refresh"], env)
@@ -847,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     peak_mb = max(peak_mb, build.peak_rss_mb, hour.peak_rss_mb)
     print(stages_line("next_hour", hour))
     print(memory_line("next_hour", hour))
+    print(cpu_line("next_hour", hour))
     print("\n".join(slowest_lines(hour)))
     figures += (
         f" full_build_seconds={build.seconds:.1f} next_hour_seconds={hour.seconds:.1f}"
@@ -878,6 +960,8 @@ def main(argv: list[str] | None = None) -> int:
             "full_build": {k: round(v, 2) for k, v in build.stages.items()},
             "next_hour": {k: round(v, 2) for k, v in hour.stages.items()},
         },
+        "cpu_seconds": {"full_build": round(build.cpu_seconds, 1), "next_hour": round(hour.cpu_seconds, 1)},
+        "group_cpu_seconds": {"full_build": _group_cpu(build), "next_hour": _group_cpu(hour)},
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     with args.results.open("a") as results:

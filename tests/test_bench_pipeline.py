@@ -4,6 +4,7 @@ split into stages, and the generated-world cache (its key, reuse, placement). No
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,9 @@ import pytest
 from bench.pipeline import (
     STAGES,
     Phase,
+    _process_tree_usage,
+    cpu_by_group,
+    cpu_line,
     dbt_node_intervals,
     dbt_node_stages,
     memory_by_stage,
@@ -175,6 +179,74 @@ def test_sampled_memory_peaks_are_attributed_to_the_stages_and_dbt_nodes_running
     assert line.endswith(" top_nodes=int_entities__clusters:8000,fct_lead_features:6000")
     tested = Phase(1.0, 0.0, 1.0, 1.0, 1.0, node_peak_mb={"test.p.not_null_dim_contacts_id.827bd7db81": 2143.0})
     assert memory_line("next_hour", tested).endswith(" top_nodes=not_null_dim_contacts_id:2143")
+
+
+def test_sampled_cpu_is_counted_for_the_step_running_between_two_samples():
+    steps = [
+        ("load_landing_files", 105.0, 120.0),
+        ("actionhouse_dbt_models", 125.0, 165.0),
+        ("actions__proposals", 165.0, 170.0),
+    ]
+    cpu_samples = [
+        (100.0, 0.0),
+        (104.0, 4.0),  # startup: 4 s of CPU in 4 s
+        (110.0, 10.0),  # middle 107: ingest, 6 s in 6 s
+        (120.0, 28.0),  # middle 115: ingest, 18 s in 10 s
+        (124.0, 29.0),  # middle 122: between steps
+        (164.0, 99.0),  # middle 144: the dbt step whole, 70 s in 40 s
+        (167.0, 98.0),  # middle 165.5: proposals; a process ended unreaped: a drop counts as nothing
+        (170.0, 102.0),  # middle 168.5: proposals
+        (172.0, 103.0),  # finish
+    ]
+    groups = cpu_by_group(cpu_samples, steps)
+    assert groups == {
+        "startup": (4.0, 4.0),
+        "ingest": (24.0, 16.0),
+        "other": (1.0, 4.0),
+        "dbt": (70.0, 40.0),
+        "proposals": (4.0, 6.0),
+        "finish": (1.0, 2.0),
+    }
+    phase = Phase(72.0, 100.0, 172.0, 1.0, 1.0, cpu_seconds=108.0, stage_cpu=groups)
+    line = cpu_line("full_build", phase)
+    assert line.startswith("bench-cpu phase=full_build cpu_seconds=108.0 cores=1.50 startup_cpu=4.0 startup_cores=1.00")
+    assert " ingest_cpu=24.0 ingest_cores=1.50 " in line and " dbt_cpu=70.0 dbt_cores=1.75 " in line
+    assert " scoring_cpu=0.0 scoring_cores=0.00 " in line  # no sample: nothing, not a division by zero
+    assert cpu_by_group([(1.0, 5.0)], steps) == {}  # one sample: no interval
+
+
+def test_the_process_tree_cpu_counts_a_running_child_and_a_reaped_one():
+    import subprocess
+    import sys
+
+    spin = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\n"
+    # The parent runs one child to its end (reaped: its CPU moves into the parent's cutime), then a second child
+    # that spins and then waits to be read.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys\n"
+            f"subprocess.run([sys.executable, '-c', {spin!r}])\n"
+            f"child = subprocess.Popen([sys.executable, '-c', {spin!r} + 'import sys; sys.stdin.read()'],"
+            " stdin=subprocess.PIPE)\n"
+            "print('ready', flush=True)\nsys.stdin.read()\nchild.stdin.close()\nchild.wait()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 20
+        while (cpu := _process_tree_usage(parent.pid)[1]) < 1.2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        resident, cpu = _process_tree_usage(parent.pid)
+        assert 1.2 <= cpu < 10  # both children's 0.6 s spins (and the interpreters' starts), once each
+        assert resident > 10 * 2**20  # two live interpreters at least
+    finally:
+        parent.stdin.close()
+        parent.wait(timeout=20)
 
 
 def test_a_process_without_steps_is_all_other():
