@@ -136,9 +136,9 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
 # Tables updated by key in a copy of the previous publication rather than copied whole: name -> (key column,
 # physical order). The keys whose rows differ between the warehouse and the previous publication (the sum of the
 # row hashes per key, compared on both sides: changed, new or gone) are deleted and their rows inserted again, in
-# that order. A table written whole is written in that order too, and gets an ART index on its key: rows inserted
-# by later updates sit outside the sorted row groups, where zone maps no longer narrow a lead's lookup; the index
-# keeps it a point lookup (measured in docs/scaling.md).
+# that order. A table written whole is written in that order too (UNORDERED ones aside), and gets an ART index on
+# its key: rows inserted by later updates sit outside the sorted row groups, where zone maps no longer narrow a
+# lead's lookup; the index keeps it a point lookup (measured in docs/scaling.md).
 KEYED: dict[str, tuple[str, str]] = {
     "contacts": ("golden_contact_id", "golden_contact_id"),
     "golden_fields": ("golden_contact_id", "golden_contact_id, field_name"),
@@ -151,6 +151,12 @@ KEYED: dict[str, tuple[str, str]] = {
 # group per run: its lookup went from ~2 to ~33 ms, and an ART index on the id made the hourly checkpoints far
 # costlier (docs/scaling.md).
 ORDER = {"score_history": "contact_id"}
+# KEYED tables written whole in the order they are read, not in their key order: one row per key, and the lead
+# page finds that row through the key's ART index alone (an `Index Scan`: no row group scanned, the row fetched by
+# its id), so sorting bought the lookup nothing. For `contacts` the sort carried every contact's provenance JSON:
+# ~9 of ~80 CPU s of a publication from scratch at 1M (docs/scaling.md). `golden_fields` (~17 rows a key) and the
+# crosswalk stay sorted: a key's rows then sit in one row group, not ~17 scattered ones.
+UNORDERED = {"contacts"}
 # Written whole (else updated by lead: RESCORED below), unsorted, with an ART index on the lead's id (the lead
 # page's `where contact_id = ?`; rows an update inserts land anywhere). Sorting them by the id cost ~1 s an hour at
 # 1M and did not keep the lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map
@@ -464,10 +470,10 @@ def _in_order(con: duckdb.DuckDBPyConnection, sql: str, order: str) -> bool:
     """Whether `sql`'s rows, in the order a scan gives them, are already sorted by `order` (column names, ascending,
     ties allowed, no NULL in them). For a select reading its table as `{rows}` (one table's rows, projected): a
     full build's golden fields come in key order (their model writes whole contacts sorted), and sorting 15M rows
-    again was most of their publication's cost at 1M; `contacts` is checked too (~0.1 s at 1M), though a full
-    build's is not in order. The key columns alone are read, as Arrow batches, and each row compared with the one
-    before (text byte-wise, as DuckDB's default collation does); the table written without `order by` then has the
-    same rows in the same order, since both scans keep the table's insertion order."""
+    again was most of their publication's cost at 1M (`contacts` is not sorted at all: UNORDERED). The key
+    columns alone are read, as Arrow batches, and each row compared with the one before (text byte-wise, as
+    DuckDB's default collation does); the table written without `order by` then has the same rows in the same
+    order, since both scans keep the table's insertion order."""
     settings = con.execute(
         "select current_setting('default_collation'), current_setting('preserve_insertion_order')"
     ).fetchone()
@@ -741,7 +747,7 @@ def publish(
             if name in KEYED or name in RESCORED:  # written whole below: its stored hash sums no longer describe it
                 warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                 warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
-            order = KEYED[name][1] if name in KEYED else ORDER.get(name)
+            order = KEYED[name][1] if name in KEYED and name not in UNORDERED else ORDER.get(name)
             if order and "{rows}" in TABLES[name][1] and _in_order(warehouse, sql, order):
                 order = None  # the scan gives the rows in that order already
             warehouse.execute(
