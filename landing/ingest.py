@@ -6,20 +6,20 @@ simply picks the file up again next time. Consecutive files of one source share 
 ``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather as Arrow, in file
 and line order, and go into the raw table in one statement, which writes whole row groups that later checkpoints
 have no need to rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them
-were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under 32
-MB (too few rows to fill a row group) loads a transaction per file, as before. A grouped source's groups are read
-ahead (``_Pipeline``; JSON lines and CSV alike): the next group's files are read and checked while a second thread
-writes and commits the last group, with the same ids, rows and records in the same order. A file that is rejected,
-fails or changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a
-transaction per file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen
-before at the same path with the same size and modification time is skipped without being read (a changed file
-always gets a new modification time), so a run reads only new and changed files however many the landing folder
-holds. A CSV file that DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line,
-no loose quotes, valid UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV
-file is parsed in Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split a block
-at a time (a block whose every line is a plain ``{...}`` straight into Arrow strings, others line by line in Python)
-and checked and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and
-quarantine reason.
+were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under
+32 MB (too few rows to fill a row group) loads a transaction per file, as before. A JSON lines source's groups are
+read ahead (``_Pipeline``): the next group's files are read and checked while a second thread writes and commits the
+last group, with the same ids, rows and records in the same order. A file that is rejected, fails or
+changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per
+file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen before at the
+same path with the same size and modification time is skipped without being read (a changed file always gets a new
+modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file that
+DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid
+UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in
+Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split a block at a time (a
+block whose every line is a plain ``{...}`` straight into Arrow strings, others line by line in Python) and checked
+and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
+reason.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def _ingest_found(
     done: Callable[[int, FileResult | None], None],
 ) -> None:
     """``ingest_landing``'s loop over the files found: each file skipped, loaded alone, in a group or in the
-    pipeline (a source with enough new bytes), its result handed to ``done`` (in order, by index)."""
+    pipeline (a JSON lines source with enough new bytes), its result handed to ``done`` (in order, by index)."""
     for spec, path in found:
         index = len(results)
         results.append(None)
@@ -306,7 +306,7 @@ def _ingest_found(
         if new_bytes.get(spec.name, 0) < _GROUP_MIN_BYTES:
             pipeline.wait()
             done(index, _ingest_file(con, spec, path, rel, stamp))
-        elif largest[spec.name] <= _PIPELINE_MAX_FILE_BYTES:
+        elif spec.format == "jsonl" and largest[spec.name] <= _PIPELINE_MAX_FILE_BYTES:
             pipeline.add(index, spec, path, rel, stamp)
         else:
             pipeline.wait()
@@ -975,14 +975,14 @@ class _Group:
             self.con.execute("ROLLBACK")
 
 
-# A grouped source is read ahead of its commits (_Pipeline) only when none of its new files is larger than this:
+# A JSON lines source is read ahead of its commits (_Pipeline) only when none of its new files is larger than this:
 # a file is held whole as Arrow before its transaction (a larger one loads through _Group, which inserts early).
 _PIPELINE_MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
 class _Prepared:
-    """A file read and checked ahead of its transaction: what ``_write_file`` would write for it."""
+    """A JSON lines file read and checked ahead of its transaction: what ``_write_file`` would write for it."""
 
     sha: str
     size: int
@@ -997,8 +997,8 @@ class _Prepared:
 def _prepare_file(
     cur: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int]
 ) -> _Prepared | FileResult:
-    """Read and check a file (JSON lines or CSV) as ``_write_file`` does in a group, writing nothing: the checks run
-    on ``cur`` (a cursor of the warehouse), the rows and quarantine rows are held. An unreadable file gives its
+    """Read and check a JSON lines file as ``_write_file`` does in a group, writing nothing: the checks run on
+    ``cur`` (a cursor of the warehouse), the rows and quarantine rows are held. An unreadable file gives its
     ``failed`` result; a rejected or changed file (or any error) raises, as in a group."""
     hashed = _hash(spec, path, rel)
     if isinstance(hashed, FileResult):
@@ -1011,8 +1011,7 @@ def _prepare_file(
     gathered = _Gathered(cur, spec.table, hold=True)
     writer = _Writer(cur, spec, rel, 0, loaded_at, gathered)
     writer.held = []
-    parse = _parse_csv if spec.format == "csv" else _parse_jsonl
-    dialect = parse(path, spec, rel, writer)
+    dialect = _parse_jsonl(path, spec, rel, writer)
     writer.flush()
     if _stamp(path) != stamp:
         raise _NotForGroup
@@ -1087,9 +1086,8 @@ def _write_prepared(con: duckdb.DuckDBPyConnection, members: list[_Member]) -> l
 
 
 class _Pipeline:
-    """A group commit (see :class:`_Group`) with each group's writing overlapped with the reading of the next: both
-    cores busy where one group at a time left one mostly idle. Used for JSON lines and CSV sources alike (a CSV
-    source's reading is mostly serial Python, which the writing thread's insert runs beside).
+    """A group commit (see :class:`_Group`) for JSON lines sources, with each group's writing overlapped with the
+    reading of the next: both cores busy where one group at a time left one mostly idle.
 
     The main thread reads and checks each file on a cursor of its own (:func:`_prepare_file`: hashing, splitting,
     DuckDB's check and projection query; nothing written); a full group is then written and committed on the

@@ -16,11 +16,8 @@ CONTACTS = "hubspot_contacts"
 
 @pytest.fixture(autouse=True)
 def _group_small_sources(monkeypatch):
-    """These files are tiny: group them anyway (by default a source under ~32 MB of new files is not grouped), on
-    the serial group commit (a source is read ahead, ``_Pipeline``, unless a file is too large to hold: see
-    tests/test_landing_pipeline.py)."""
+    """These files are tiny: group them anyway (by default a source under ~32 MB of new files is not grouped)."""
     monkeypatch.setattr(ingest, "_GROUP_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest, "_PIPELINE_MAX_FILE_BYTES", -1)
 
 
 def _write(landing: Path, name: str, content: str) -> Path:

@@ -1,6 +1,6 @@
-"""Groups read ahead of their commits (landing/ingest.py, ``_Pipeline``; JSON lines and CSV sources): the next
-group's files are read and checked while the last group is written by another thread, with the tables, file ids,
-records, results and messages of the serial group commit (``_Group``)."""
+"""JSON lines groups read ahead of their commits (landing/ingest.py, ``_Pipeline``): the next group's files are read
+and checked while the last group is written by another thread, with the tables, file ids, records, results and
+messages of the serial group commit (``_Group``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from landing import ingest, ingest_landing
 from tests.landing_fixtures import web_events_file
 
-SOURCES = ["email_events", "hubspot_contacts", "web_events"]
+SOURCES = ["email_events", "web_events"]
 
 
 
@@ -29,23 +29,8 @@ def _email_events(landing: Path, name: str, first: int, count: int) -> None:
     path.write_text("".join(lines))
 
 
-def _contacts(landing: Path, name: str, first: int, count: int, extra: str = "") -> None:
-    path = landing / "hubspot_contacts" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = "".join(f"{n},p{n}@x.io,{n % 7}\n" for n in range(first, first + count))
-    path.write_text("Record ID,Email,Plan Score\n" + rows + extra)
-
-
 def _landing(landing: Path) -> None:
-    """Three sources (one CSV); bad lines, a file that fails, a copy of an earlier file, several groups a source."""
-    _contacts(landing, "a.csv", 1, 300)
-    _contacts(landing, "b.csv", 301, 200, extra="not-a-number,q@x.io,1\n")  # a row quarantined in the engine
-    (landing / "hubspot_contacts" / "c_no_id.csv").write_text("First Name,Email\nAna,a@x.io\n")  # rejected
-    _contacts(landing, "d_fails.csv", 501, 200)
-    _contacts(landing, "e_quoted.csv", 701, 300, extra='9999,"two\nlines@x.io",1\n')  # read by Python's reader
-    contacts = landing / "hubspot_contacts"
-    (contacts / "f_copy_of_a.csv").write_bytes((contacts / "a.csv").read_bytes())
-    _contacts(landing, "g.csv", 1_001, 400)
+    """Two sources; bad lines, a file that fails, a copy of an earlier file, several groups a source."""
     _email_events(landing, "a.jsonl", 1, 300)
     _email_events(landing, "b.jsonl", 301, 200)
     web_events_file(landing, "a.jsonl", 1, 400)
@@ -75,21 +60,19 @@ def test_read_ahead_loads_what_the_serial_group_commit_loads(tmp_path, monkeypat
     monkeypatch.setattr(ingest, "_GROUP_MIN_BYTES", 0)  # tiny files: group them anyway
     monkeypatch.setattr(ingest, "_GROUP_ROWS", 600)  # several groups a source, one written while the next is read
     monkeypatch.setattr(ingest, "_JSONL_BATCH_ROWS", 150)  # several batches a file
+    real_parse = ingest._parse_jsonl
+
     fixed = []
 
     parsed = []
 
-    def failing(real_parse):
-        def parse(path, *args):
-            parsed.append(path.name)
-            if "_fails." in path.name and not fixed:
-                raise RuntimeError("disk on fire")
-            return real_parse(path, *args)
+    def parse(path, *args):
+        parsed.append(path.name)
+        if path.name == "c_fails.jsonl" and not fixed:
+            raise RuntimeError("disk on fire")
+        return real_parse(path, *args)
 
-        return parse
-
-    monkeypatch.setattr(ingest, "_parse_jsonl", failing(ingest._parse_jsonl))
-    monkeypatch.setattr(ingest, "_parse_csv", failing(ingest._parse_csv))
+    monkeypatch.setattr(ingest, "_parse_jsonl", parse)
     real_insert = ingest._Gathered.insert
     writes = []
 
@@ -122,34 +105,21 @@ def test_read_ahead_loads_what_the_serial_group_commit_loads(tmp_path, monkeypat
             fixed.append(True)
             parsed.clear()
             again = ingest_landing(con, landing, settle_seconds=0)
-            # The copies are hashed again (their names are new), not read.
-            assert parsed == ["d_fails.csv", "c_fails.jsonl"]
+            assert parsed == ["c_fails.jsonl"]  # the copy of a.jsonl is hashed again (its name is new), not read
             assert {r.status for r in again.files} == {"skipped", "loaded"}
-            assert [r.path for r in again.files if r.status == "loaded"] == [
-                "hubspot_contacts/d_fails.csv",
-                "web_events/c_fails.jsonl",
-            ]
+            assert [r.path for r in again.files if r.status == "loaded"] == ["web_events/c_fails.jsonl"]
         runs[pipelined] = (outcomes, messages, state)
-    # Every file read ahead in the pipelined run, and the ones that failed again in the second run.
+    # Every file read ahead in the pipelined run, and the one that failed again in the second run.
     assert [path.split("/")[1] for path in read_ahead] == [
-        *("a.csv", "b.csv", "c_no_id.csv", "d_fails.csv", "e_quoted.csv", "f_copy_of_a.csv", "g.csv"),
-        *("a.jsonl", "b.jsonl"),
-        *("a.jsonl", "b.jsonl", "c_fails.jsonl", "d.jsonl", "e_copy_of_a.jsonl", "f.jsonl", "g.jsonl"),
-        *("d_fails.csv", "f_copy_of_a.csv", "c_fails.jsonl", "e_copy_of_a.jsonl"),
+        *("a.jsonl", "b.jsonl", "a.jsonl", "b.jsonl", "c_fails.jsonl", "d.jsonl", "e_copy_of_a.jsonl"),
+        *("f.jsonl", "g.jsonl", "c_fails.jsonl", "e_copy_of_a.jsonl"),
     ]
     assert runs[True] == runs[False]
     outcomes, _, state = runs[True]
-    assert [o[1] for o in outcomes] == [
-        *("loaded", "loaded", "rejected", "failed", "loaded", "skipped", "loaded"),
-        *("loaded", "loaded"),
-        *("loaded", "loaded", "failed", "loaded", "skipped", "loaded", "loaded"),
-    ]
-    assert outcomes[5][4] == "same content as hubspot_contacts/a.csv"
-    assert outcomes[13][4] == "same content as web_events/a.jsonl"
-    assert [o[5] for o in outcomes] == [1, 2, 3, 4, 5, None, 6, 7, 8, 9, 10, 11, 12, None, 13, 14]
-    assert len(state["quarantine"]) == 2 + 2 + 1 + 1  # bad lines, a bad row, the rejected file's one data line
-    assert len(state["web_events"]) == 400 + 299 + 499 + 100 + 300
-    assert len(state["hubspot_contacts"]) == 300 + 200 + 301 + 400
+    assert [o[1] for o in outcomes] == ["loaded"] * 4 + ["failed", "loaded", "skipped", "loaded", "loaded"]
+    assert outcomes[6][4] == "same content as web_events/a.jsonl"
+    assert [o[5] for o in outcomes] == [1, 2, 3, 4, 5, 6, None, 7, 8]
+    assert len(state["quarantine"]) == 4 and len(state["web_events"]) == 400 + 299 + 499 + 100 + 300
 
 
 def test_a_file_too_large_to_hold_keeps_its_source_on_the_serial_group_commit(tmp_path, monkeypatch):
