@@ -243,6 +243,16 @@ def stage_seconds(
     return seconds
 
 
+def _outside_steps(at: float, steps: list[tuple[str, float, float]], in_a_step: bool) -> str | None:
+    """The stage of an instant no step covers (`startup` before the first step, `finish` after the last, `other`
+    between steps; `steps` sorted by start), or None when `in_a_step`."""
+    if not steps or at < steps[0][1]:
+        return "startup"
+    if at > max(end for _, _, end in steps):
+        return "finish"
+    return None if in_a_step else "other"
+
+
 def memory_by_stage(
     samples: Iterable[tuple[float, float]],
     steps: Iterable[tuple[str, float, float]],
@@ -265,12 +275,8 @@ def memory_by_stage(
 
     for at, mb in samples:
         running = [(key, start, end) for key, start, end in steps if start <= at <= end]
-        if not steps or at < steps[0][1]:
-            note(by_stage, "startup", mb)
-        elif at > max(end for _, _, end in steps):
-            note(by_stage, "finish", mb)
-        elif not running:
-            note(by_stage, "other", mb)
+        if outside := _outside_steps(at, steps, bool(running)):
+            note(by_stage, outside, mb)
         for key, start, end in running:
             if key != DBT_STEP:
                 note(by_stage, step_stage(key), mb)
@@ -320,13 +326,8 @@ def cpu_by_group(
     for (t0, c0), (t1, c1) in zip(samples, samples[1:], strict=False):
         middle = (t0 + t1) / 2
         running = [key for key, start, end in steps if start <= middle <= end]
-        if not steps or middle < steps[0][1]:
-            group = "startup"
-        elif middle > max(end for _, _, end in steps):
-            group = "finish"
-        elif not running:
-            group = "other"
-        else:
+        group = _outside_steps(middle, steps, bool(running))
+        if group is None:
             group = "dbt" if running[0] == DBT_STEP else step_stage(running[0])
             group = group if group in CPU_GROUPS else "other"
         cpu, wall = groups.get(group, (0.0, 0.0))

@@ -241,8 +241,6 @@ def test_only_a_source_with_enough_new_bytes_is_grouped(tmp_path, monkeypatch, m
     assert states[0] == states[1]
 
 
-
-
 @pytest.mark.parametrize(("group_rows", "gather_max_bytes"), [(10**9, ingest._GATHER_MAX_BYTES), (25_000, 1)])
 def test_json_lines_in_a_group_keep_their_files_and_lines_in_order(tmp_path, monkeypatch, group_rows, gather_max_bytes):
     # Several batches a file (each DuckDB result comes back in record batches per thread, in no fixed order), a

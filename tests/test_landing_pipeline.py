@@ -16,8 +16,6 @@ from tests.landing_fixtures import web_events_file
 SOURCES = ["email_events", "web_events"]
 
 
-
-
 def _email_events(landing: Path, name: str, first: int, count: int) -> None:
     lines = [
         f'{{"event_id": "e-{n}", "type": "open", "email": "p{n % 31}@x.io", "timestamp": "2026-05-02T10:00:00Z"}}\n'
