@@ -212,6 +212,27 @@ def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_wa
     ) == {"unique_by_latest_write", "is_normalized_email"}
 
 
+def test_key_and_null_tests_fail_on_a_null_key_a_repeated_key_and_a_null_in_a_later_column(built_warehouse, tmp_path):
+    """A model's key test (`unique_not_null`, dbt's `unique` and `not_null` in one) fails on a NULL key and on a
+    repeated one; its NULL test (`not_null_columns`) on a NULL in the second of its three columns."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    table = "staging.stg_hubspot__contacts"
+    copy_of_a_row = f"insert into {table} select * replace ({{}}) from {table} order by contact_id limit 1"
+
+    def failing_tests(*statements: str) -> set[str]:
+        return _failing_tests_after(warehouse, tmp_path, "stg_hubspot__contacts", statements)
+
+    assert failing_tests(
+        copy_of_a_row.format("null as contact_id"),
+        copy_of_a_row.format("-1 as contact_id, null as role_category"),
+    ) == {"unique_not_null", "not_null_columns"}
+    assert failing_tests(
+        f"delete from {table} where contact_id is null or contact_id = -1",
+        copy_of_a_row.format("contact_id as contact_id"),
+    ) == {"unique_not_null"}
+
+
 def test_field_candidates_and_pairs_key_tests_check_the_latest_runs_rows(built_warehouse, tmp_path):
     """The field candidates stamp the rows each run writes (`_written_at`) and their key test is given it: a repeated
     (contact, field, source, record) that the latest run wrote fails it; one left by earlier runs alone was checked by
