@@ -213,24 +213,24 @@ def test_event_tests_check_the_latest_runs_rows_against_the_whole_table(built_wa
 
 
 def test_key_and_null_tests_fail_on_a_null_key_a_repeated_key_and_a_null_in_a_later_column(built_warehouse, tmp_path):
-    """A model's key test (`unique_not_null`, dbt's `unique` and `not_null` in one) fails on a NULL key and on a
-    repeated one; its NULL test (`not_null_columns`) on a NULL in the second of its three columns."""
+    """A model's key test (`unique_not_null`, dbt's `unique` and `not_null` in one) fails on a NULL key (contacts)
+    and on a repeated one (companies); its NULL test (`not_null_columns`) on a NULL in the second of its three
+    columns."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_warehouse, warehouse)
-    table = "staging.stg_hubspot__contacts"
-    copy_of_a_row = f"insert into {table} select * replace ({{}}) from {table} order by contact_id limit 1"
-
-    def failing_tests(*statements: str) -> set[str]:
-        return _failing_tests_after(warehouse, tmp_path, "stg_hubspot__contacts", statements)
-
-    assert failing_tests(
-        copy_of_a_row.format("null as contact_id"),
-        copy_of_a_row.format("-1 as contact_id, null as role_category"),
-    ) == {"unique_not_null", "not_null_columns"}
-    assert failing_tests(
-        f"delete from {table} where contact_id is null or contact_id = -1",
-        copy_of_a_row.format("contact_id as contact_id"),
-    ) == {"unique_not_null"}
+    contacts, companies = "staging.stg_hubspot__contacts", "staging.stg_hubspot__companies"
+    copy_of_a_row = "insert into {0} select * replace ({1}) from {0} order by all limit 1"
+    assert _failing_tests_after(
+        warehouse,
+        tmp_path,
+        "stg_hubspot__contacts",
+        (
+            copy_of_a_row.format(contacts, "null as contact_id"),
+            copy_of_a_row.format(contacts, "-1 as contact_id, null as role_category"),
+            copy_of_a_row.format(companies, "company_id as company_id"),
+        ),
+        "stg_hubspot__companies",
+    ) == {"unique_not_null", "not_null_columns", "unique_not_null:stg_hubspot__companies"}
 
 
 def test_field_candidates_and_pairs_key_tests_check_the_latest_runs_rows(built_warehouse, tmp_path):
@@ -305,7 +305,7 @@ def test_every_incremental_model_has_tests_on_its_unique_key(dbt_manifest):
     for test in (n for n in nodes if n["resource_type"] == "test" and n.get("attached_node")):
         metadata = test.get("test_metadata") or {}
         kwargs = metadata.get("kwargs") or {}
-        if metadata.get("name") in ("unique", "unique_by_latest_write"):
+        if metadata.get("name") in ("unique", "unique_not_null", "unique_by_latest_write"):
             tested.setdefault(test["attached_node"], set()).add((kwargs["column_name"],))
         elif metadata.get("name") == "unique_combination":
             columns = kwargs.get("columns") or (kwargs.get("arguments") or {}).get("columns")
