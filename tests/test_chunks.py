@@ -248,3 +248,8 @@ def test_golden_fields_hour_writes_a_placeholder_for_a_contact_gone():
     placeholders = hour.filter(pl.col("field_name").is_null())
     assert placeholders["golden_contact_id"].to_list() == ["gc-2"]
     assert placeholders.drop("golden_contact_id").null_count().row(0) == (1,) * (hour.width - 1)
+    # A previous table from before the hash was kept: every contact is drawn again, the gone one still found.
+    con.execute(f"alter table {_This.identifier} drop column candidates_hash")
+    hour = _materialize(con, _model("int_entities__contact_golden_fields")(dbt, con), "hour")
+    assert hour.filter(pl.col("field_name").is_not_null())["golden_contact_id"].to_list() == ["gc-0", "gc-1", "gc-3"]
+    assert hour.filter(pl.col("field_name").is_null())["golden_contact_id"].to_list() == ["gc-2"]

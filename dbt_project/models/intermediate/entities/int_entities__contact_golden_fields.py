@@ -22,11 +22,13 @@ READ = ", ".join(f"c.{column}" for column in CANDIDATE_COLUMNS)
 
 
 def _previous_hashes(dbt, session) -> str | None:
-    """SQL of (golden_contact_id, candidates_hash) as the last run left them, or None when starting over."""
+    """SQL of (golden_contact_id, candidates_hash) as the last run left them, or None when starting over. A table
+    written before the hash was kept gives every contact a NULL hash: every contact is drawn again, and the gone
+    ones are still found."""
     if not dbt.is_incremental:
         return None
     if "candidates_hash" not in column_names(session, dbt.this.schema, dbt.this.identifier):
-        return None
+        return f"select distinct golden_contact_id, cast(null as ubigint) as candidates_hash from {dbt.this}"
     return f"select distinct golden_contact_id, candidates_hash from {dbt.this}"
 
 
@@ -109,7 +111,7 @@ def model(dbt, session):
         hashes = (
             "select coalesce(h.entity_id, p.golden_contact_id) as entity_id, h.candidates_hash, h.candidate_rows "
             f"from ({hashes}) as h full join ({previous}) as p on p.golden_contact_id = h.entity_id "
-            "where p.candidates_hash is distinct from h.candidates_hash"
+            "where h.entity_id is null or p.candidates_hash is distinct from h.candidates_hash"
         )
     # Golden contacts are independent: survivors are drawn for a chunk of contacts (in id order, whole contacts,
     # `landing.chunks.ROWS_PER_CHUNK` candidates at most) at a time and streamed to the table, so memory follows
