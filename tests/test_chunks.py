@@ -209,3 +209,47 @@ def test_contact_pairs_after_an_estimation_score_the_candidates_it_compared():
     resolve.compare_candidates(features.drop(FEATURE_BOOKKEEPING, strict=False).head(10), hand_over=True)
     assert _run(con, "int_entities__contact_pairs", 100, **thresholds).equals(computed)
     assert resolve._handed_over is None
+
+
+class _This:
+    """dbt's `this` as the golden fields model reads it: schema, identifier, and the relation's name."""
+
+    schema, identifier = "main", "golden_fields__previous"
+
+    def __str__(self) -> str:
+        return self.identifier
+
+
+def test_golden_fields_hour_writes_a_placeholder_for_a_contact_gone():
+    """An hour after which a contact has no candidates (merged into another) writes one placeholder row for it (NULL
+    field_name, deleted by the post-hook like an emptied contact's), beside the changed contact's survivors; the
+    unchanged contacts are not written. Without it the gone contact's rows would stay."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    con = duckdb.connect()
+    con.execute(
+        "create table int_entities__contact_field_candidates (entity_id varchar, field_name varchar, value varchar, "
+        "source_class varchar, source_name varchar, source_record_id varchar, observed_at timestamptz, "
+        "confidence double)"
+    )
+    rows = [(f"gc-{c}", "email", f"p{c}@x.com", "crm_user_entered", "hubspot", f"{c}", at, None) for c in range(4)]
+    con.executemany("insert into int_entities__contact_field_candidates values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    _run(con, "int_entities__contact_golden_fields", 1_000_000)
+    con.execute(f"create table {_This.identifier} as "
+                "select * from int_entities__contact_golden_fields__out_1000000")
+    con.execute("delete from int_entities__contact_field_candidates where entity_id = 'gc-2'")  # gone
+    con.execute("update int_entities__contact_field_candidates set value = 'new@x.com' where entity_id = 'gc-1'")
+
+    dbt = _FakeDbt(con, {"rows_per_chunk": 1_000_000})
+    dbt.is_incremental, dbt.this = True, _This()
+    hour = _materialize(con, _model("int_entities__contact_golden_fields")(dbt, con), "hour")
+    assert hour.filter(pl.col("field_name").is_not_null()).select("golden_contact_id", "value").rows() == [
+        ("gc-1", "new@x.com")
+    ]
+    placeholders = hour.filter(pl.col("field_name").is_null())
+    assert placeholders["golden_contact_id"].to_list() == ["gc-2"]
+    assert placeholders.drop("golden_contact_id").null_count().row(0) == (1,) * (hour.width - 1)
+    # A previous table from before the hash was kept: every contact is drawn again, the gone one still found.
+    con.execute(f"alter table {_This.identifier} drop column candidates_hash")
+    hour = _materialize(con, _model("int_entities__contact_golden_fields")(dbt, con), "hour")
+    assert hour.filter(pl.col("field_name").is_not_null())["golden_contact_id"].to_list() == ["gc-0", "gc-1", "gc-3"]
+    assert hour.filter(pl.col("field_name").is_null())["golden_contact_id"].to_list() == ["gc-2"]

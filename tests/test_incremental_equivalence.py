@@ -628,7 +628,10 @@ def test_hours_that_split_merge_and_cross_block_caps_resolve_like_a_rebuild(hour
     and drawing only what the edits touch) end in the pairs and clusters that rebuilding both from scratch over
     the same records and match parameters gives. The second hour moves a fifth person into a home of four (the
     street blocks pass their cap: the pairs of the four, untouched, go) and one out of a home of five (the
-    blocks fall to the cap: the pairs of the four left, untouched, come)."""
+    blocks fall to the cap: the pairs of the four left, untouched, come). The second hour also brings the golden
+    records up to date incrementally: the merged contact's golden id is gone, and its rows must leave the field
+    candidates, golden fields and golden values (each finds the gone contacts in its own comparison with its
+    previous rows) as rebuilding them from scratch gives."""
     hourly, _ = hourly_and_from_scratch
     edited = tmp_path / "edited.duckdb"
     shutil.copy(hourly, edited)
@@ -647,7 +650,11 @@ def test_hours_that_split_merge_and_cross_block_caps_resolve_like_a_rebuild(hour
     _export_edits(
         landing, "contacts_edited_again.csv", {joiner: _resident(joiner, HOME), leaver: _resident(leaver, "1 Far Lane")}
     )
-    _load_and_build(edited, landing, tmp_path / "a", *resolution)
+    golden_records = (
+        "int_enrichment__contact_candidates", "int_entities__contact_field_candidates",
+        "int_entities__contact_golden_fields", "int_entities__contact_golden_values",
+    )
+    _load_and_build(edited, landing, tmp_path / "a", *resolution, *golden_records)
     after = _pairs_rules(edited, home + crowded)
     assert not any(street in rules for (a, _), rules in after.items() if a in home)
     assert all(street in after[(a, b)] for a, b in zip(crowded[:-2], crowded[1:-1], strict=False))
@@ -657,6 +664,7 @@ def test_hours_that_split_merge_and_cross_block_caps_resolve_like_a_rebuild(hour
     result = run_dbt(
         rebuilt, tmp_path / "b", "run", "--full-refresh", "--select",
         "int_entities__contact_match_features", "int_entities__contact_pairs", "int_entities__contact_clusters",
+        *golden_records,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     con = duckdb.connect()
@@ -674,7 +682,15 @@ def test_hours_that_split_merge_and_cross_block_caps_resolve_like_a_rebuild(hour
         golden = dict(con.execute(f"select record_id, golden_contact_id from a.{clusters}").fetchall())
         assert golden[ids["split"]] != golden[ids["kept"]]  # the split
         assert golden[ids["merged"]] == golden[ids["target"]]  # the merge
-        for table in (clusters, pairs, "intermediate.int_entities__contact_match_features"):
+        values = "intermediate.int_entities__contact_golden_values"
+        gone = con.execute(
+            f"select golden_contact_id from before.{clusters} where record_id in (?, ?) "
+            f"except select golden_contact_id from a.{values}",
+            [ids["merged"], ids["target"]],
+        ).fetchall()
+        assert len(gone) == 1  # the merge's other golden id: gone from the golden records
+        golden_tables = [f"intermediate.{model}" for model in golden_records]
+        for table in (clusters, pairs, "intermediate.int_entities__contact_match_features", *golden_tables):
             columns = [c for c, _ in _columns(con, "b", table) if c not in RUN_TIME_COLUMNS]
             select = ", ".join(columns)
             for x, y in (("a", "b"), ("b", "a")):

@@ -3,7 +3,11 @@
 -- seniority derived from the title are inferred) and vendor values that passed the enrichment guards.
 -- Incremental: `inputs_hash` sums up, per golden contact, everything its candidates are made of (its records'
 -- staged rows and its vendor candidates); a run unpivots again only the contacts whose hash changed or that are
--- new, replacing their rows (delete+insert on entity_id). Contacts gone (merged into another) are deleted after.
+-- new, replacing their rows (delete+insert on entity_id). Contacts gone (merged into another) come out of the
+-- comparison with the previous rows as a tombstone (the id, every other column NULL, `inputs_hash` NULL: a written
+-- row's hash never is), which delete+insert uses to delete their rows and the post-hook deletes after the insert
+-- (DuckDB skips the row groups without a NULL hash). This replaces a second pass over every stored row after the run
+-- (`entity_id not in` the clusters, ~17.7M rows at 1M contacts).
 -- A change of the HubSpot field map seed (er_hubspot_field_map) changes no hash: rebuild with --full-refresh.
 -- `_written_at` stamps the rows each run writes (a contact's rows are always written together): the key test checks
 -- the latest run's rows.
@@ -14,8 +18,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='sync_all_columns',
     meta={'row_key': ['entity_id', 'field_name', 'source_name', 'source_record_id']},
-    post_hook="delete from {{ this }} where entity_id not in
-               (select golden_contact_id from {{ ref('int_entities__contact_clusters') }})"
+    post_hook="delete from {{ this }} where inputs_hash is null"
 ) }}
 -- `staged` and `vendor_candidates` are read twice: whole for the inputs' hashes, and for the changed contacts' rows.
 -- Not materialized: DuckDB would otherwise buffer every record's wide row before either read.
@@ -47,16 +50,29 @@ inputs as (
     ) as vendor using (golden_contact_id)
 ),
 
+{%- set compared = is_incremental() and 'inputs_hash' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
+{%- if compared %}
+-- A contact's rows all carry the hash they were written with (delete+insert on entity_id), so a contact is
+-- unchanged exactly when some previous row has its id and hash. A full join on both keeps what matched nothing:
+-- a contact without such a row (new or changed: `i` set), and the previous rows of a contact whose hash is gone
+-- (changed or gone: `previous` set). DuckDB builds it on the contacts and probes the stored rows once, as the anti
+-- join this replaces did; the gone contacts were found by a second pass over the stored rows after the run.
+unmatched as materialized (
+    select i.golden_contact_id, i.inputs_hash, previous.entity_id as previous_id
+    from inputs as i
+    full join (select entity_id, inputs_hash from {{ this }}) as previous
+        on previous.entity_id = i.golden_contact_id and previous.inputs_hash = i.inputs_hash
+    where i.inputs_hash is null or previous.entity_id is null
+),
+{%- endif %}
+
 changed as (
     select i.golden_contact_id, i.inputs_hash
+    {%- if compared %}
+    from unmatched as i
+    where i.inputs_hash is not null
+    {%- else %}
     from inputs as i
-    {%- if is_incremental() and 'inputs_hash' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
-    -- A contact's rows all carry the hash they were written with (delete+insert on entity_id), so a contact is
-    -- unchanged exactly when some previous row has its id and hash. An anti join probes the stored rows against the
-    -- hash table of the contacts; `select distinct` of the stored pairs first grouped every candidate row (17.7M at
-    -- 1M contacts) each hour.
-    anti join {{ this }} as previous
-        on previous.entity_id = i.golden_contact_id and previous.inputs_hash = i.inputs_hash
     {%- endif %}
 ),
 
@@ -134,4 +150,25 @@ from vendor_candidates as v
 inner join changed as c using (golden_contact_id)
 {%- if is_incremental() %}
 where v.golden_contact_id in (select golden_contact_id from changed)
+{%- endif %}
+{%- if compared %}
+
+union all
+
+-- A tombstone for each contact some previous row of which matched nothing: deletes that contact's rows (a changed
+-- contact's new rows are inserted beside it), then is deleted by the post-hook.
+select
+    previous_id as entity_id,
+    null as field_name,
+    null as value,
+    null as source_class,
+    null as source_name,
+    null as source_record_id,
+    null as observed_at,
+    null as confidence,
+    null as inputs_hash,
+    {{ run_started_stamp() }} as _written_at
+from unmatched
+where previous_id is not null
+group by previous_id
 {%- endif %}

@@ -4,9 +4,11 @@ Incremental: each golden contact's candidates are summarized by an order-indepen
 (`candidates_hash`); a run draws survivors again only for the contacts whose hash changed or that are new, and
 keeps every other contact's rows as they are (an hour changes a few contacts; survivorship over every contact cost
 minutes at a million). Rows are replaced per contact (`delete+insert` on golden_contact_id); the post-hooks in the
-YAML delete contacts that no longer exist and the placeholder row (NULL field_name) written for a changed contact
-left with no value at all, so it cannot keep its old rows. A full refresh draws everything.
+YAML delete the placeholder row (NULL field_name) written for a changed contact left with no value at all, so it
+cannot keep its old rows, and for a contact that no longer exists. A full refresh draws everything.
 """
+
+from itertools import chain
 
 import polars as pl
 import pyarrow as pa
@@ -20,11 +22,13 @@ READ = ", ".join(f"c.{column}" for column in CANDIDATE_COLUMNS)
 
 
 def _previous_hashes(dbt, session) -> str | None:
-    """SQL of (golden_contact_id, candidates_hash) as the last run left them, or None when starting over."""
+    """SQL of (golden_contact_id, candidates_hash) as the last run left them, or None when starting over. A table
+    written before the hash was kept gives every contact a NULL hash: every contact is drawn again, and the gone
+    ones are still found."""
     if not dbt.is_incremental:
         return None
     if "candidates_hash" not in column_names(session, dbt.this.schema, dbt.this.identifier):
-        return None
+        return f"select distinct golden_contact_id, cast(null as ubigint) as candidates_hash from {dbt.this}"
     return f"select distinct golden_contact_id, candidates_hash from {dbt.this}"
 
 
@@ -100,13 +104,24 @@ def model(dbt, session):
     )
     previous = _previous_hashes(dbt, session)
     if previous is not None:
+        # A full join: a previous contact without candidates now (merged into another) comes out of it too, with
+        # no rows counted, and is written as a placeholder row alone (deleted by the post-hook with the others).
+        # This replaces a second pass after the run, every stored row's id looked up among the ids of every
+        # candidate row (17.7M at a million contacts).
         hashes = (
-            f"select h.* from ({hashes}) as h left join ({previous}) as p on p.golden_contact_id = h.entity_id "
-            "where p.candidates_hash is distinct from h.candidates_hash"
+            "select coalesce(h.entity_id, p.golden_contact_id) as entity_id, h.candidates_hash, h.candidate_rows "
+            f"from ({hashes}) as h full join ({previous}) as p on p.golden_contact_id = h.entity_id "
+            "where h.entity_id is null or p.candidates_hash is distinct from h.candidates_hash"
         )
     # Golden contacts are independent: survivors are drawn for a chunk of contacts (in id order, whole contacts,
     # `landing.chunks.ROWS_PER_CHUNK` candidates at most) at a time and streamed to the table, so memory follows
     # the chunk, not the number of contacts. The rows and their order are those of one pass over every contact.
     changed = session.sql(hashes).pl().sort("entity_id")
+    gone = changed.filter(pl.col("candidate_rows").is_null())
+    changed = changed.filter(pl.col("candidate_rows").is_not_null())
     bounds = chunk_bounds(changed["candidate_rows"], int(dbt.config.get("rows_per_chunk") or ROWS_PER_CHUNK))
-    return stream_frames(_rows(chunk) for chunk in _candidate_chunks(session, candidates, changed, bounds))
+    frames = (_rows(chunk) for chunk in _candidate_chunks(session, candidates, changed, bounds))
+    if gone.height:
+        # Every other column NULL (`stream_frames` fills the columns a later frame lacks): field_name among them.
+        frames = chain(frames, [gone.select(pl.col("entity_id").alias("golden_contact_id"))])
+    return stream_frames(frames)

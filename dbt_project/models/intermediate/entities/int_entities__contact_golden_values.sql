@@ -3,15 +3,15 @@
 -- int_entities__contact_golden_fields changed (`fields_hash`, an order-independent hash of them), so an hourly
 -- refresh writes the provenance JSON of the contacts the hour touched, not of every contact (rebuilt whole, the
 -- JSON was most of the golden records' cost: ~5 s an hour at 100k contacts). Contacts no longer in the golden
--- fields (merged into another) are deleted after each run: their ids looked up once per contact (`distinct`: the
--- same rows deleted as against every golden field row, ~17 a contact, a NULL id included).
+-- fields (merged into another) come out of the comparison with the previous rows (a full join) as a tombstone: the
+-- id, every other column NULL, `fields_hash` NULL (a written row's never is); delete+insert deletes the old row by
+-- it and the post-hook deletes it after. This replaces a second pass over every golden field row after the run.
 {{ config(
     materialized='incremental',
     unique_key='golden_contact_id',
     incremental_strategy='delete+insert',
     on_schema_change='sync_all_columns',
-    post_hook="delete from {{ this }} where golden_contact_id not in
-               (select distinct golden_contact_id from {{ ref('int_entities__contact_golden_fields') }})"
+    post_hook="delete from {{ this }} where fields_hash is null"
 ) }}
 {%- set fields = golden_contact_fields() %}
 {%- set fields_hash -%}
@@ -30,11 +30,15 @@ hashed as (
     group by f.golden_contact_id
 ),
 
-changed as (
-    select h.golden_contact_id, h.fields_hash
+compared as materialized (
+    select h.golden_contact_id, h.fields_hash, previous.golden_contact_id as previous_id
     from hashed as h
-    left join {{ this }} as previous using (golden_contact_id)
-    where previous.fields_hash is distinct from h.fields_hash
+    full join {{ this }} as previous on previous.golden_contact_id = h.golden_contact_id
+    where h.golden_contact_id is null or previous.fields_hash is distinct from h.fields_hash
+),
+
+changed as (
+    select golden_contact_id, fields_hash from compared where golden_contact_id is not null
 )
 {%- endif %}
 
@@ -70,3 +74,20 @@ where f.golden_contact_id in (select golden_contact_id from changed)
 from golden_fields as f
     {%- endif %}
 group by f.golden_contact_id
+{%- if is_incremental() %}
+
+union all
+
+-- A tombstone for each previous contact gone from the golden fields.
+select
+    previous_id as golden_contact_id,
+    {%- for f in fields %}
+    null as {{ f }},
+    {%- endfor %}
+    null as phone_source_class,
+    null as job_title_source_class,
+    null as provenance,
+    null as fields_hash
+from compared
+where golden_contact_id is null
+{%- endif %}
