@@ -162,6 +162,25 @@ UNORDERED = {"contacts"}
 # 1M and did not keep the lookup narrow: the ids share their first 8 bytes ('gc-1000…'), all a varchar zone map
 # keeps, so most row groups were read anyway (at 1M 3-8 ms a lookup sorted, 0.6-1.5 ms with the index; docs/scaling.md).
 INDEXED = {"scores": "contact_id", "lead_scores": "contact_id"}
+# Tables written whole that an update keeps as they are in the copy when their rows did not change since the
+# previous publication: the row count and the sum of the row hashes of what would be written (one scan of the
+# select, no write), against those stored for the table when it was last written (`UNCHANGED_STATE`). An hour
+# lands no deals and no vendor enrichment, yet `deals` and `enrichment_review` were written again each hour (at 1M
+# ~1 of ~18 CPU s, and their blocks again in the checkpoint), for a scan of ~0.1 s. (`deals` has a column of the run's
+# time, `as_of`, so it is updated by deal instead: DEALS_RESCORED.) The score window and the tier
+# movers are not among them: each scoring run changes both, and their selects are the costly part.
+KEPT_WHEN_UNCHANGED = frozenset(
+    {
+        "load_files",
+        "quarantine_rows",
+        "expectation_results",
+        "merge_proposals",
+        "enrichment_review",
+        "reply_classifications",
+        "workflow_lift",
+        "workflow_outcomes_weekly",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -187,6 +206,10 @@ RESCORED: dict[str, Rescored] = {
         "contact_id", r"run_id|scored_at|feature_cutoff|f_decayed_.*|f_days_since_.*", materialize=False
     ),
 }
+# `deals` (written from the first of DEAL_SOURCES, not from TABLES) updated by deal in the copy the same way: the
+# pipeline mart's `as_of` is the refresh's time on every row, and an hour changes a few deals' other columns (at
+# 100k 11 of 11,213); written whole it was ~0.7 CPU s an hour at 1M for 111k rows.
+DEALS_RESCORED = Rescored("deal_id", r"as_of", materialize=False)
 
 # Counted once per publication from its own `scores` table, so the scores page sums a few rows instead of scanning
 # every lead on each request: Tier 1's reasons per filter combination, and the values each filter can take.
@@ -279,6 +302,8 @@ class PublicationReport:
     from_scratch: bool = True  # False: started from a copy of the previous publication
     updated: dict[str, int] = field(default_factory=dict)  # KEYED tables updated in that copy: keys changed
     rescored: dict[str, int] = field(default_factory=dict)  # RESCORED tables updated in that copy: keys changed
+    unchanged: list[str] = field(default_factory=list)  # KEPT_WHEN_UNCHANGED tables kept as they were in that copy
+    deals_rescored: int | None = None  # `deals` updated by deal in that copy: deals changed (None: written whole)
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
@@ -400,9 +425,19 @@ FINGERPRINTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
 }
 FINGERPRINT_STATE_PREFIX = "publish_fingerprint_state_"
+# The row count and sum of row hashes of each KEPT_WHEN_UNCHANGED table as last written (name, n, h), under a
+# prefix an older publish does not know (it drops the table, and rewrites those tables whole as it always did).
+UNCHANGED_STATE_PREFIX = "publish_unchanged_state_"
+UNCHANGED_STATE = f"console_pub.{UNCHANGED_STATE_PREFIX}table_sums"
+# The deals' per-deal sums (DEALS_RESCORED), likewise under a prefix of their own: a publish from before them keeps
+# every `publish_rescored_state_` table while it writes `deals` whole, and would leave sums that no longer describe
+# it; it drops this one.
+DEALS_STATE_PREFIX = "publish_deals_state_"
 
 
 def _hashes_table(name: str) -> str:
+    if name == "deals":
+        return f"console_pub.{DEALS_STATE_PREFIX}deals_key_hashes"
     prefix = RESCORED_STATE_PREFIX if name in RESCORED else STATE_PREFIX
     return f"console_pub.{prefix}{name}_key_hashes"
 
@@ -599,17 +634,69 @@ def _update_by_key(
     return changed
 
 
+def _row_sums(con: duckdb.DuckDBPyConnection, selects: dict[str, str]) -> dict[str, tuple[int, int | None]]:
+    """Each select's row count and sum of row hashes (equal for the same rows in any order), in one statement: at
+    10k a statement's own cost is most of a small table's."""
+    if not selects:
+        return {}
+    sql = " union all ".join(
+        f"select '{name}' as name, count(*) as n, sum(hash(s)::hugeint) as h from ({select}) s"
+        for name, select in selects.items()
+    )
+    return {name: (n, h) for name, n, h in con.execute(sql).fetchall()}
+
+
+def _stored_row_sums(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int | None]]:
+    """The KEPT_WHEN_UNCHANGED tables' row sums stored in the attached publication (none when it has none)."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = 'console_pub' and table_name = ?",
+        [UNCHANGED_STATE.removeprefix("console_pub.")],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    return {name: (n, h) for name, n, h in con.execute(f"select name, n, h from {UNCHANGED_STATE}").fetchall()}
+
+
+def _store_row_sums(con: duckdb.DuckDBPyConnection, sums: dict[str, tuple[int, int | None]]) -> None:
+    """Replace the stored row sums by `sums` (the tables as this publication leaves them)."""
+    con.execute(f"create or replace table {UNCHANGED_STATE} (name varchar, n bigint, h hugeint)")
+    if sums:
+        con.executemany(
+            f"insert into {UNCHANGED_STATE} values (?, ?, ?::hugeint)",
+            [(name, n, None if h is None else str(h)) for name, (n, h) in sorted(sums.items())],
+        )
+
+
+def _keep_if_unchanged(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    kept: set[str],
+    stored: dict[str, tuple[int, int | None]],
+    sums: dict[str, tuple[int, int | None]],
+) -> bool:
+    """Whether the copy's KEPT_WHEN_UNCHANGED table `name` can stay as it is: it is there (`kept`) with the same
+    columns and types as `sql`, and its stored sums equal `sql`'s (`sums`). Otherwise the caller writes it whole."""
+    return (
+        name in kept
+        and stored.get(name) == sums[name]
+        and _describe(con, f"({sql})") == _describe(con, f"console_pub.{name}")
+    )
+
+
 def _run_columns(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> list[str]:
     """The columns of `relation` that RESCORED[name] counts as the scoring run's."""
-    return [c for c, _ in _describe(con, relation) if re.fullmatch(RESCORED[name].run_columns, c)]
+    spec = DEALS_RESCORED if name == "deals" else RESCORED[name]
+    return [c for c, _ in _describe(con, relation) if re.fullmatch(spec.run_columns, c)]
 
 
 def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored: bool = False) -> int | None:
     """Bring `console_pub.<name>` up to `sql` by key, its run columns aside (see Rescored); returns how many keys
     changed, or None when it cannot be updated so (a null key: the caller writes the table whole). `stored`: the
     table's per-key sums are in its `publish_rescored_state_…` table (else computed from the table); the warehouse
-    side's are stored for the next update, at the changed keys only when they were stored."""
-    spec = RESCORED[name]
+    side's are stored for the next update, at the changed keys only when they were stored. `name` is one of
+    RESCORED, or "deals" (DEALS_RESCORED)."""
+    spec = DEALS_RESCORED if name == "deals" else RESCORED[name]
     key = spec.key
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
@@ -706,18 +793,37 @@ def publish(
             attached = True
         is_state = " or ".join(
             f"starts_with(table_name, '{prefix}')"
-            for prefix in (STATE_PREFIX, RESCORED_STATE_PREFIX, FINGERPRINT_STATE_PREFIX)
+            for prefix in (
+                STATE_PREFIX,
+                RESCORED_STATE_PREFIX,
+                FINGERPRINT_STATE_PREFIX,
+                UNCHANGED_STATE_PREFIX,
+                DEALS_STATE_PREFIX,
+            )
         )
         is_state = f"({is_state})"
         listed = f"select table_name from duckdb_tables() where database_name = 'console_pub' and not {is_state}"
         kept = {r[0] for r in warehouse.execute(listed).fetchall()}
         state = f"select table_name from duckdb_tables() where database_name = 'console_pub' and {is_state}"
         stored = {r[0] for r in warehouse.execute(state).fetchall()}
-        # tier_reasons is kept until the scores are known to be updated by lead (else dropped and counted again).
-        for name in sorted(kept - set(KEYED) - set(RESCORED) - {"tier_reasons"}):
+        # tier_reasons is kept until the scores are known to be updated by lead (else dropped and counted again);
+        # the KEPT_WHEN_UNCHANGED tables until their rows are known to be the same (else dropped and written).
+        # `deals` too: updated by deal when it can be (DEALS_RESCORED).
+        for name in sorted(kept - set(KEYED) - set(RESCORED) - {"tier_reasons", "deals"} - KEPT_WHEN_UNCHANGED):
             warehouse.execute(f"drop table console_pub.{name}")
         reasons_kept = "tier_reasons" in kept
-        kept &= set(KEYED) | set(RESCORED)
+        kept &= set(KEYED) | set(RESCORED) | KEPT_WHEN_UNCHANGED | {"deals"}
+        stored_sums = _stored_row_sums(warehouse) if kept else {}
+        warehouse.execute(f"drop table if exists {UNCHANGED_STATE}")
+        # Their row sums, stored for the next publication (a table left out is not among them).
+        row_sums = _row_sums(
+            warehouse,
+            {
+                name: _select(name, history)
+                for name in TABLES
+                if name in KEPT_WHEN_UNCHANGED and all(t in present for t in TABLES[name][0])
+            },
+        )
         report.from_scratch = since == 0
         for name, (needs, _) in TABLES.items():
             lacking = [t for t in needs if t not in present]
@@ -729,8 +835,12 @@ def publish(
                     warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
                 continue
             sql = _select(name, history)
+            if name in KEPT_WHEN_UNCHANGED and _keep_if_unchanged(warehouse, name, sql, kept, stored_sums, row_sums):
+                report.unchanged.append(name)
+                continue
             fingerprint = _fingerprint(warehouse, name, present)
-            if name in kept and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
+            by_key = (name in KEYED or name in RESCORED) and name in kept
+            if by_key and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
                 has_sums = _hashes_table(name).removeprefix("console_pub.") in stored
                 if name in KEYED:
                     has_fingerprints = _fingerprints_table(name).removeprefix("console_pub.") in stored
@@ -775,9 +885,20 @@ def publish(
                 c for c in ("extra_columns", "_source_file", "_source_line") if c in _columns(warehouse, deal_source)
             ]
             exclude = f" exclude ({', '.join(drop)})" if drop else ""
-            warehouse.execute(f"create table console_pub.deals as select *{exclude} from {deal_source}")
+            deals_sql = f"select *{exclude} from {deal_source}"
+            by_deal = "deals" in kept and DEALS_RESCORED.key in _columns(warehouse, deal_source)
+            if by_deal and _describe(warehouse, f"({deals_sql})") == _describe(warehouse, "console_pub.deals"):
+                has_sums = _hashes_table("deals").removeprefix("console_pub.") in stored
+                report.deals_rescored = _update_rescored(warehouse, "deals", deals_sql, has_sums)
+            if report.deals_rescored is None:
+                warehouse.execute("drop table if exists console_pub.deals")
+                warehouse.execute(f"drop table if exists {_hashes_table('deals')}")
+                warehouse.execute(f"create table console_pub.deals as {deals_sql}")
         else:
+            warehouse.execute("drop table if exists console_pub.deals")
+            warehouse.execute(f"drop table if exists {_hashes_table('deals')}")
             report.missing["deals"] = list(DEAL_SOURCES)
+        _store_row_sums(warehouse, row_sums)
         warehouse.execute(
             "create table console_pub.drift (feature varchar, psi double, noise_psi double, status varchar)"
         )

@@ -13,13 +13,17 @@ from console_world import publish_warehouse as _publish
 
 from console import publish as publish_module
 from console.publish import (
+    DEALS_STATE_PREFIX,
     FINGERPRINT_STATE_PREFIX,
     INDEXED,
+    KEPT_WHEN_UNCHANGED,
     KEYED,
     RESCORED,
     RESCORED_STATE_PREFIX,
     STATE_PREFIX,
     TABLES,
+    UNCHANGED_STATE,
+    UNCHANGED_STATE_PREFIX,
     _select,
 )
 from console.reader import PublicationReader
@@ -55,7 +59,9 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
             for r in con.execute(
                 f"select table_name from duckdb_tables() where not starts_with(table_name, '{STATE_PREFIX}') "
                 f"and not starts_with(table_name, '{RESCORED_STATE_PREFIX}') "
-                f"and not starts_with(table_name, '{FINGERPRINT_STATE_PREFIX}') order by 1"
+                f"and not starts_with(table_name, '{FINGERPRINT_STATE_PREFIX}') "
+                f"and not starts_with(table_name, '{UNCHANGED_STATE_PREFIX}') "
+                f"and not starts_with(table_name, '{DEALS_STATE_PREFIX}') order by 1"
             ).fetchall()
         ]
         out = {}
@@ -633,3 +639,113 @@ def test_tables_already_in_key_order_are_written_without_a_sort(warehouse, tmp_p
     assert first["golden_fields"] == second["golden_fields"]
     assert second["contacts"] == warehouse_contacts()
     assert _tables(shuffled.path) == _tables(in_order.path)
+
+
+def test_whole_tables_whose_rows_did_not_change_are_kept(warehouse, tmp_path, monkeypatch):
+    """A table written whole (KEPT_WHEN_UNCHANGED) stays as it is in the copy when its rows are the same as when it
+    was last written, and is written again when they changed, when a column's type changed with the same values (an
+    int and a bigint hash alike), or when the previous publication has no sums (an older one); every publication
+    equals one written from scratch."""
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+    target = tmp_path / "console" / "publication.duckdb"
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+
+    def publish_and_compare(run: str):
+        report = _publish(warehouse, target, run)
+        with monkeypatch.context() as m:
+            m.setenv(REBUILD_EVERY_ENV, "1")
+            assert _publish(warehouse, scratch, run).from_scratch
+        assert _tables(target) == _tables(scratch)
+        return report
+
+    def mark_tables() -> None:
+        """A comment on each such table of the publication: a table kept in the copy keeps it, one written again
+        (dropped and created) has none."""
+        con = duckdb.connect(str(target))
+        try:
+            for name in KEPT_WHEN_UNCHANGED:
+                con.execute(f"comment on table {name} is 'kept'")
+        finally:
+            con.close()
+
+    def marked() -> set[str]:
+        con = duckdb.connect(str(target), read_only=True)
+        try:
+            return {
+                r[0] for r in con.execute("select table_name from duckdb_tables() where comment = 'kept'").fetchall()
+            }
+        finally:
+            con.close()
+
+    first = _publish(warehouse, target, "h0")
+    assert first.from_scratch and first.unchanged == []
+    mark_tables()
+    assert sorted(_publish(warehouse, target, "h1").unchanged) == sorted(KEPT_WHEN_UNCHANGED)
+    assert marked() == KEPT_WHEN_UNCHANGED
+
+    _sql(
+        warehouse,
+        """insert into marts.enrichment_review by name select * replace ('f-9' as enrichment_field_id)
+            from marts.enrichment_review where enrichment_field_id = 'f-1';
+        delete from raw.quarantine_rows where file_id = 2;
+        alter table marts.merge_proposals alter left_record_id type bigint;""",
+    )
+    changed = publish_and_compare("h2")
+    rewritten = {"enrichment_review", "quarantine_rows", "merge_proposals"}
+    assert sorted(changed.unchanged) == sorted(KEPT_WHEN_UNCHANGED - rewritten)
+    assert marked() == KEPT_WHEN_UNCHANGED - rewritten
+    # The sums now describe the tables as rewritten: the next hour keeps them all.
+    assert sorted(_publish(warehouse, target, "h3").unchanged) == sorted(KEPT_WHEN_UNCHANGED)
+
+    # A publication without the sums (an older publish drops them): every such table written again, sums stored.
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"drop table {UNCHANGED_STATE.removeprefix('console_pub.')}")
+    finally:
+        con.close()
+    assert publish_and_compare("h4").unchanged == []
+    assert not marked()
+    assert sorted(_publish(warehouse, target, "h5").unchanged) == sorted(KEPT_WHEN_UNCHANGED)
+
+
+def test_deals_updated_by_deal_equal_a_publication_from_scratch(warehouse, tmp_path, monkeypatch):
+    """`deals` is updated by deal in the copy, the run's `as_of` set in place: changed, gone and new deals, an
+    as_of moved on every row; written whole again from a publication without its sums, or when the source has no
+    deal id; each result equal to a publication from scratch."""
+    deals = "staging.stg_hubspot__deals"
+    target = tmp_path / "console" / "publication.duckdb"
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+
+    def publish_and_compare(run: str):
+        report = _publish(warehouse, target, run)
+        with monkeypatch.context() as m:
+            m.setenv(REBUILD_EVERY_ENV, "1")
+            assert _publish(warehouse, scratch, run).from_scratch
+        assert _tables(target) == _tables(scratch)
+        return report
+
+    _sql(warehouse, f"alter table {deals} add column as_of timestamp; update {deals} set as_of = '2026-12-02 10:00'")
+    assert _publish(warehouse, target, "h0").deals_rescored is None  # from scratch: written whole
+    assert _publish(warehouse, target, "h1").deals_rescored == 0
+    _sql(
+        warehouse,
+        f"""update {deals} set as_of = '2026-12-02 11:00';
+        update {deals} set amount = amount + 1 where deal_id = 7003;
+        delete from {deals} where deal_id = 7004;
+        insert into {deals} by name select * replace (7100 as deal_id) from {deals} where deal_id = 7005;""",
+    )
+    assert publish_and_compare("h2").deals_rescored == 3
+    _sql(warehouse, f"update {deals} set as_of = '2026-12-02 12:00'")
+    assert publish_and_compare("h3").deals_rescored == 0  # only the run's time moved: set in place
+    con = duckdb.connect(str(target))
+    try:
+        assert con.execute("select count(distinct as_of) from deals").fetchone()[0] == 1
+        con.execute(f"drop table {DEALS_STATE_PREFIX}deals_key_hashes")  # as an older publish leaves it
+    finally:
+        con.close()
+    _sql(warehouse, f"update {deals} set deal_name = 'Renamed' where deal_id = 7006")
+    assert publish_and_compare("h4").deals_rescored == 1  # compared with the published rows once
+    # A deal source without a deal id: written whole, each time.
+    _sql(warehouse, f"create table marts.fct_pipeline_deals as select deal_id as id, * exclude (deal_id) from {deals}")
+    assert _publish(warehouse, target, "h5").deals_rescored is None
+    assert _publish(warehouse, target, "h6").deals_rescored is None
