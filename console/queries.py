@@ -301,7 +301,7 @@ def pipeline(cur) -> dict[str, Any]:
         cur,
         f"""select deal_id, deal_name, {stage} as stage, {owner} as owner, amount::double as amount,
                {modified} as last_modified_at
-        from deals where {missing_where} order by amount desc nulls last limit 100""",
+        from deals where {missing_where} order by amount desc nulls last, deal_id limit 100""",
     )
     return out
 
