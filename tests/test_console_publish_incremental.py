@@ -641,6 +641,16 @@ def test_tables_already_in_key_order_are_written_without_a_sort(warehouse, tmp_p
     assert _tables(shuffled.path) == _tables(in_order.path)
 
 
+def _publish_equal_to_scratch(warehouse, target, scratch, run: str, monkeypatch):
+    """Publish `run` to `target` (updating it), and from scratch to `scratch`: the two publications' tables equal."""
+    report = _publish(warehouse, target, run)
+    with monkeypatch.context() as m:
+        m.setenv(REBUILD_EVERY_ENV, "1")
+        assert _publish(warehouse, scratch, run).from_scratch
+    assert _tables(target) == _tables(scratch)
+    return report
+
+
 def test_whole_tables_whose_rows_did_not_change_are_kept(warehouse, tmp_path, monkeypatch):
     """A table written whole (KEPT_WHEN_UNCHANGED) stays as it is in the copy when its rows are the same as when it
     was last written, and is written again when they changed, when a column's type changed with the same values (an
@@ -651,12 +661,7 @@ def test_whole_tables_whose_rows_did_not_change_are_kept(warehouse, tmp_path, mo
     scratch = tmp_path / "scratch" / "publication.duckdb"
 
     def publish_and_compare(run: str):
-        report = _publish(warehouse, target, run)
-        with monkeypatch.context() as m:
-            m.setenv(REBUILD_EVERY_ENV, "1")
-            assert _publish(warehouse, scratch, run).from_scratch
-        assert _tables(target) == _tables(scratch)
-        return report
+        return _publish_equal_to_scratch(warehouse, target, scratch, run, monkeypatch)
 
     def mark_tables() -> None:
         """A comment on each such table of the publication: a table kept in the copy keeps it, one written again
@@ -717,12 +722,7 @@ def test_deals_updated_by_deal_equal_a_publication_from_scratch(warehouse, tmp_p
     scratch = tmp_path / "scratch" / "publication.duckdb"
 
     def publish_and_compare(run: str):
-        report = _publish(warehouse, target, run)
-        with monkeypatch.context() as m:
-            m.setenv(REBUILD_EVERY_ENV, "1")
-            assert _publish(warehouse, scratch, run).from_scratch
-        assert _tables(target) == _tables(scratch)
-        return report
+        return _publish_equal_to_scratch(warehouse, target, scratch, run, monkeypatch)
 
     _sql(warehouse, f"alter table {deals} add column as_of timestamp; update {deals} set as_of = '2026-12-02 10:00'")
     assert _publish(warehouse, target, "h0").deals_rescored is None  # from scratch: written whole
