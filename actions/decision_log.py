@@ -189,14 +189,12 @@ def _still_there(store: sa.Connection, name: str, mark: dict) -> bool:
     return row is not None and _row_key(*row) == mark["key"]
 
 
-_DUCKDB_TYPES = {"varchar": "VARCHAR", "timestamptz": "TIMESTAMP WITH TIME ZONE"}
-
-
 def _previous_marks(con: duckdb.DuckDBPyConnection, store: sa.Connection, revision: str | None) -> dict | None:
     """The last copy's marks if the copy can follow on from them (see `copy_decision_log`), else None."""
     found = con.execute(
         "select table_name, column_name, data_type from information_schema.columns "
-        "where table_schema = 'raw' and table_name in ('decision_log', 'decision_log_marks') "
+        "where table_catalog = current_database() and table_schema = 'raw' "
+        "and table_name in ('decision_log', 'decision_log_marks') "
         "order by table_name, ordinal_position"
     ).fetchall()
     expected = [
@@ -211,7 +209,13 @@ def _previous_marks(con: duckdb.DuckDBPyConnection, store: sa.Connection, revisi
     if len(rows) != 1:
         return None
     marks = json.loads(rows[0][0])
-    if marks.get("version") != COPY_VERSION or marks.get("revision") != revision or set(marks["logs"]) != set(_LOGS):
+    logs = marks.get("logs") if isinstance(marks, dict) else None
+    if (
+        logs is None
+        or marks.get("version") != COPY_VERSION
+        or marks.get("revision") != revision
+        or set(logs or ()) != set(_LOGS)
+    ):
         return None
     if not all(_still_there(store, name, mark) for name, mark in marks["logs"].items()):
         return None
