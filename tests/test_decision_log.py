@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import yaml
 from dbt_runner import DBT_PROJECT
 
+import actions.decision_log as decision_log_module
 from actions.catalog import ACTION_TYPES
 from actions.decision_log import TABLE, _copy, _UnusualTime, copy_decision_log
 from ops_store import open_store
@@ -242,7 +243,7 @@ def _send(engine: sa.Engine, queue, action_id: str, at: datetime, outbox_id: str
         )
 
 
-def test_a_copy_of_the_changes_equals_a_full_copy(ops_store_url, tmp_path):
+def test_a_copy_of_the_changes_equals_a_full_copy(ops_store_url, tmp_path, monkeypatch):
     """Copy after copy, only the actions the store's logs name since the last one are read again, and the table is
     every time the one a full copy makes (every column, copied_at too): new actions, approvals, rejections, sends (the
     first of two), a split, expiry, the next plan's withdrawals, an hour with no change. A copy follows on only from a
@@ -283,6 +284,8 @@ def test_a_copy_of_the_changes_equals_a_full_copy(ops_store_url, tmp_path):
 
     planned(busy_world())
     assert copied(full=True).rows >= 6
+    # A small queue: most of it changes at each step, which would make every copy a whole one.
+    monkeypatch.setattr(decision_log_module, "WHOLE_SHARE", 1.0)
     assert copied().changed == 0  # no change: copied_at alone moves
     listed = queue.list(limit=None)
     proposed = [a for a in listed if a.state == State.PROPOSED]
@@ -334,6 +337,11 @@ def test_a_copy_of_the_changes_equals_a_full_copy(ops_store_url, tmp_path):
                 assert copied().changed == 1
             assert copied().changed == 1
 
+    # More than the share of the table's rows changed: copied whole.
+    monkeypatch.setattr(decision_log_module, "WHOLE_SHARE", 0.0)
+    _send(engine, queue, auto[0].action_id, clock[0], outbox_id="third")
+    copied(full=True)
+    monkeypatch.setattr(decision_log_module, "WHOLE_SHARE", 1.0)
     # An action written with no audit event (no writer of Actionhouse does): the count differs, copied whole.
     with engine.begin() as con:
         con.execute(actions.insert(), [_action("zz-no-event", "sla", "proposed")])
