@@ -159,8 +159,8 @@ def copy_decision_log(
     `action_id`; `copied_at` set on every row), unless `full`, or there is no last copy, or it was made by another
     copy version, of a store at another schema revision, or of another store (the last log rows it read are not in
     this one as they were: a store rebuilt or restored from a backup), or the warehouse's table has other columns, or
-    the number of actions then differs from the store's: then the table is replaced whole. Either way the same
-    rows."""
+    more than `WHOLE_SHARE` of its rows changed, or the number of actions then differs from the store's: then the
+    table is replaced whole. Either way the same rows."""
     copied_at = (now or datetime.now(UTC)).astimezone(UTC)
     text_times = engine.dialect.name == "sqlite"
     while True:
@@ -344,12 +344,12 @@ def _copy(
                 if ids:
                     con.execute(f"delete from {TABLE} where action_id in (select unnest(?::varchar[]))", [ids])
                     query = decision_log_query(text_times, some=True)
-                    rows, names = [], []
+                    fetched, names = [], []
                     for part in _chunks(ids, IDS_PER_QUERY):
                         result = store.execute(query, {"ids": part})
                         names = list(result.keys())
-                        rows.extend(result)
-                    insert_few(names, rows)
+                        fetched.extend(result)
+                    insert_few(names, fetched)
                 # Every row's copy time is this copy's, as after a full copy (~0.02 s CPU at 1M).
                 con.execute(f"update {TABLE} set copied_at = ?", [copied_at])
             rows, held_out, sent, split = con.execute(
