@@ -283,8 +283,8 @@ def test_every_raw_source_has_freshness_on_its_load_time(dbt_manifest):
     sources = _manifest(dbt_manifest)["sources"].values()
     from landing.contract import SOURCES
 
-    # Every landing source, plus the decision log the queue copies in, the lead tiers the ml assets scored (each
-    # replaced whole) and the reply classes they classified (appended), each stamped copied_at.
+    # Every landing source, plus the decision log the queue copies in (its changed actions), the lead tiers the ml
+    # assets scored (replaced whole) and the reply classes they classified (appended), each stamped copied_at.
     copies = {"decision_log", "lead_tiers", "reply_classes"}
     assert {s["identifier"] for s in sources} == {spec.table.split(".")[-1] for spec in SOURCES.values()} | copies
     for source in sources:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import yaml
 from dbt_runner import DBT_PROJECT
 
+import actions.decision_log as decision_log_module
 from actions.catalog import ACTION_TYPES
 from actions.decision_log import TABLE, _copy, _UnusualTime, copy_decision_log
 from ops_store import open_store
@@ -192,14 +193,15 @@ def test_times_read_as_sqlite_text_equal_the_typed_copy(tmp_path, store):
     assert sum(r[10] is not None for r in rows) == 3
     assert {r[-1] for r in rows} == {now}
 
-    # '…T…' and one digit of a second's fraction: SQLAlchemy reads them, the text path does not take them.
+    # '…T…' and one digit of a second's fraction: SQLAlchemy reads them, the text path does not take them. (Written
+    # by hand, with no audit event: only a full copy reads it.)
     with engine.begin() as con:
         con.exec_driver_sql("update actions set decided_at = '2026-11-02T10:00:00.5' where action_id = 'a6'")
     with pytest.raises(_UnusualTime):
-        _copy(engine, text, now, text_times=True)
+        _copy(engine, text, now, text_times=True, full=True)
     assert _log_rows(text) == rows  # rolled back
-    copy_decision_log(engine, text, now=now)
-    _copy(engine, typed, now, text_times=False)
+    copy_decision_log(engine, text, now=now, full=True)
+    _copy(engine, typed, now, text_times=False, full=True)
     assert _log_rows(text) == _log_rows(typed)
     assert [r[10] for r in _log_rows(text) if r[0] == "a6"] == [datetime(2026, 11, 2, 10, 0, 0, 500000, tzinfo=UTC)]
     engine.dispose()
@@ -210,3 +212,164 @@ def test_customer_facing_action_types_of_the_outcome_marts_follow_the_catalog():
     project = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text())
     configured = set(project["vars"]["outcome_customer_facing_action_types"])
     assert configured == {t.name for t in ACTION_TYPES.values() if t.customer_facing}
+
+
+def _warehouse_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(f"select * from {TABLE} order by action_id").fetchall()
+
+
+def _send(engine: sa.Engine, queue, action_id: str, at: datetime, outbox_id: str | None = None) -> None:
+    """What the sync engine's `_record` writes for a request the CRM took: the outbox row's send and its sync log row
+    in one transaction (the action moves to `sent` in the next one)."""
+    from ops_store.schema import sync_log
+
+    with engine.begin() as con:
+        con.execute(sync_outbox.insert(), [_outbox(outbox_id or action_id, action_id, "sent", at)])
+        con.execute(
+            sync_log.insert(),
+            [
+                {
+                    "at": at,
+                    "run_id": "sync-1",
+                    "connection": "hubspot@test",
+                    "sync": "action",
+                    "action_id": action_id,
+                    "object_type": "tasks",
+                    "request_kind": "create",
+                    "status": "sent",
+                    "attempt": 1,
+                }
+            ],
+        )
+
+
+def test_a_copy_of_the_changes_equals_a_full_copy(ops_store_url, tmp_path, monkeypatch):
+    """Copy after copy, only the actions the store's logs name since the last one are read again, and the table is
+    every time the one a full copy makes (every column, copied_at too): new actions, approvals, rejections, sends (the
+    first of two), a split, expiry, the next plan's withdrawals, an hour with no change. A copy follows on only from a
+    copy of this store as it was: a deleted action, a store replaced by another, a warehouse table of other columns
+    or another copy version make a full copy."""
+    from planning_fixtures import busy_world, busy_world_an_hour_later
+
+    from actions.decision_log import MARKS_TABLE
+    from actions.planner import StoreView, apply_plan, plan
+    from actions.policy import load_policy
+    from actions.queue import DecisionQueue
+    from actions.states import State
+
+    policy = load_policy()
+    clock = [datetime.now(UTC)]
+    engine = open_store(ops_store_url)
+    queue = DecisionQueue(engine, policy, clock=lambda: clock[0])
+    incremental, reference = duckdb.connect(str(tmp_path / "inc.duckdb")), duckdb.connect()
+
+    def planned(world) -> None:
+        clock[0] += timedelta(minutes=1)
+        result = plan(world, policy, StoreView.read(engine, policy, clock[0]), now=clock[0], run_id=f"r{clock[0]}")
+        apply_plan(result, engine, policy)
+
+    def copied(full: bool = False):
+        clock[0] += timedelta(hours=1)
+        report = copy_decision_log(engine, incremental, now=clock[0])
+        expected = copy_decision_log(engine, reference, now=clock[0], full=True)
+        assert _warehouse_rows(incremental) == _warehouse_rows(reference)
+        assert (report.rows, report.sent, report.split, report.held_out) == (
+            expected.rows,
+            expected.sent,
+            expected.split,
+            expected.held_out,
+        )
+        assert report.full == full, report
+        return report
+
+    planned(busy_world())
+    assert copied(full=True).rows >= 6
+    # A small queue: most of it changes at each step, which would make every copy a whole one.
+    monkeypatch.setattr(decision_log_module, "WHOLE_SHARE", 1.0)
+    assert copied().changed == 0  # no change: copied_at alone moves
+    listed = queue.list(limit=None)
+    proposed = [a for a in listed if a.state == State.PROPOSED]
+    auto = [a for a in listed if a.state == State.APPROVED]
+    merge = next(a for a in proposed if a.action_type == "merge_contacts")
+    queue.approve(merge.action_id, actor="Dana Steward")
+    other = next(a for a in proposed if a.action_id != merge.action_id)
+    queue.reject(other.action_id, actor="Ada Admin", note="no")
+    assert copied().changed == 2
+    for item in (merge, auto[0]):
+        queue.transition(item.action_id, State.QUEUED, actor="sync")
+        _send(engine, queue, item.action_id, clock[0] + timedelta(minutes=5))
+        queue.transition(item.action_id, State.SENT, actor="sync")
+    # A second request of the same action sent later: the first send still counts; then one sent earlier.
+    _send(engine, queue, merge.action_id, clock[0] + timedelta(minutes=30), outbox_id="again")
+    copied()
+    _send(engine, queue, auto[0].action_id, clock[0] - timedelta(days=1), outbox_id="earlier")
+    assert copied().changed == 1
+    queue.record_split(merge.action_id, actor="Dana Steward", reason="two people")
+    assert copied().split == 1
+    clock[0] += timedelta(days=30)  # every open proposal past its expiry
+    assert queue.expire_due() >= 1
+    copied()
+    planned(busy_world_an_hour_later())  # new proposals (and withdrawals of the open ones, if any)
+    copied()
+
+    if engine.dialect.name == "postgresql":
+        # A change whose transaction is still open at a copy while a later one has committed (PostgreSQL hands out
+        # the event's id at its insert): the copy sees a gap below the newest id, and the next one reads it.
+        late, early = listed[-1], listed[-2]
+
+        def edited(con, item) -> None:
+            con.execute(
+                actions.update()
+                .where(actions.c.action_id == item.action_id)
+                .values(owner=f"Zed {item.action_id}", updated_at=clock[0], row_version=actions.c.row_version + 1)
+            )
+            con.execute(
+                action_events.insert().values(
+                    action_id=item.action_id, at=clock[0], actor="x", event="edited", to_state=item.state.value
+                )
+            )
+
+        with engine.connect() as slow:
+            with slow.begin():
+                edited(slow, late)
+                with engine.begin() as fast:
+                    edited(fast, early)
+                assert copied().changed == 1
+            assert copied().changed == 1
+
+    # More than the share of the table's rows changed: copied whole.
+    monkeypatch.setattr(decision_log_module, "WHOLE_SHARE", 0.0)
+    _send(engine, queue, auto[0].action_id, clock[0], outbox_id="third")
+    copied(full=True)
+    monkeypatch.setattr(decision_log_module, "WHOLE_SHARE", 1.0)
+    # An action written with no audit event (no writer of Actionhouse does): the count differs, copied whole.
+    with engine.begin() as con:
+        con.execute(actions.insert(), [_action("zz-no-event", "sla", "proposed")])
+    copied(full=True)
+    copied()
+    # The warehouse's table of other columns, or marks of another copy version: copied whole.
+    incremental.execute(f"alter table {TABLE} add column extra varchar")
+    copied(full=True)
+    incremental.execute(f"update {MARKS_TABLE} set marks = replace(marks, '\"version\": 1', '\"version\": 0')")
+    copied(full=True)
+    engine.dispose()
+
+    # Another store (rebuilt from scratch) in place of this one: its logs' rows at the marks are not the same.
+    engine = open_store(f"sqlite:///{tmp_path / 'rebuilt.sqlite'}")
+    queue = DecisionQueue(engine, policy, clock=lambda: clock[0])
+    planned(busy_world())
+    planned(busy_world_an_hour_later())
+    copied(full=True)
+    backup = tmp_path / "backup.sqlite"
+    engine.dispose()
+    backup.write_bytes((tmp_path / "rebuilt.sqlite").read_bytes())
+    queue.approve(next(a for a in queue.list(limit=None) if a.state == State.PROPOSED).action_id, actor="Ada Admin")
+    copied()
+    # Restored from the backup, then another decision (its event takes the id the copied one had): copied whole.
+    engine.dispose()
+    (tmp_path / "rebuilt.sqlite").write_bytes(backup.read_bytes())
+    engine = open_store(f"sqlite:///{tmp_path / 'rebuilt.sqlite'}")
+    queue = DecisionQueue(engine, policy, clock=lambda: clock[0])
+    queue.reject(next(a for a in queue.list(limit=None) if a.state == State.PROPOSED).action_id, actor="Ada Admin")
+    copied(full=True)
+    engine.dispose()

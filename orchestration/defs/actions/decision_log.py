@@ -24,15 +24,17 @@ DECISION_LOG_KEY = dg.AssetKey(["raw", "decision_log"])
     tags={"layer": "raw"},
     description=f"Every action of the decision queue, one row each (workflow, type, target, state — `held_out` for "
     f"the holdout group —, proposed, decided and first-sent times, when a sent merge was split, policy version), "
-    f"copied whole into {TABLE} "
-    "at each refresh: the only path from the queue into the warehouse (docs/outcomes.md).",
+    f"kept in {TABLE} "
+    "at each refresh (the actions written since the last copy read again; copied whole when the copy cannot follow "
+    "on): the only path from the queue into the warehouse (docs/outcomes.md).",
 )
 def decision_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
-    """Replace the warehouse copy of the decision log with the queue as it is now."""
+    """Bring the warehouse copy of the decision log to the queue as it is now."""
     with ops_store.engine_for_step() as engine, warehouse.connect() as con:
         report = copy_decision_log(engine, con)
         schema = table_schema(con, TABLE)
-    context.log.info(f"decision log: {report.rows} actions copied ({report.held_out} held out, {report.sent} sent)")
+    how = "copied whole" if report.full else f"{report.changed} copied again"
+    context.log.info(f"decision log: {report.rows} actions, {how} ({report.held_out} held out, {report.sent} sent)")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": report.rows,
@@ -40,6 +42,8 @@ def decision_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "sent": report.sent,
             "split": report.split,
             "copied_at": report.copied_at.isoformat(),
+            "copied_whole": report.full,
+            "actions_copied": report.changed,
             "dagster/column_schema": schema,
         }
     )
