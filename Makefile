@@ -21,7 +21,7 @@ help:
 	@echo "make demo   - install, generate a sample CRM world and refresh every asset (embedded default)"
 	@echo "make test   - run the whole test suite (what CI runs)"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:$(UI_PORT)"
-	@echo "make bench  - time a full build and the next hour's refresh per stage at 100k contacts (CONTACTS=N)"
+	@echo "make bench  - time a full build and the next two hours' refreshes per stage at 100k contacts (CONTACTS=N)"
 	@echo "make bench-next-hour - time one more hour's refresh on a copy of the folder 'make bench' built (CONTACTS=N, REPEAT=K, KEEP=1)"
 
 .tools/bin/uv:

@@ -551,6 +551,51 @@ def test_next_hour_only_times_each_hour_on_a_fresh_copy_and_leaves_the_base_as_i
     assert (scratch / "warehouse.duckdb").read_bytes() == b"refreshed"  # kept for a look
 
 
+def test_a_full_run_times_the_build_then_two_hours_one_after_another(tmp_path, monkeypatch, capsys):
+    # `make bench`'s flow with the `actionhouse` processes faked: the second hour is timed and recorded beside the
+    # first (the first after a full build carries that build's one-off work).
+    import json
+
+    from bench import pipeline
+
+    calls = []
+    seconds = iter([500.0, 60.0, 45.0])
+
+    def fake_phase(args, env):
+        calls.append(args[0])
+        phase = _hour_phase()
+        if args[0] == "refresh":
+            phase.seconds = next(seconds)
+        return phase
+
+    monkeypatch.setattr(
+        pipeline,
+        "cached_world",
+        lambda contacts, seed, generate: (
+            tmp_path / "world",
+            {"generate_seconds": 2.0, "generated_now": False, "generated_at": "then", "peak_rss_mb": 100},
+        ),
+    )
+    monkeypatch.setattr(pipeline, "place_world", lambda world, data_dir: data_dir.mkdir(parents=True))
+    monkeypatch.setattr(pipeline, "_run_phase", fake_phase)
+    monkeypatch.setattr(pipeline, "refresh_stages", lambda phase, home: phase.stages)
+    results = tmp_path / "results.jsonl"
+    argv = ["--contacts", "1000", "--data-dir", str(tmp_path / "build"), "--results", str(results)]
+    assert pipeline.main(argv) == 0
+    assert calls == ["refresh", "generate", "refresh", "generate", "refresh"]
+    out = capsys.readouterr().out
+    assert "bench-stages phase=second_hour seconds=45.0 " in out
+    assert (
+        "bench contacts=1000 generate_seconds=2.0 full_build_seconds=500.0 next_hour_seconds=60.0 "
+        "second_hour_seconds=45.0 fixed_cost_seconds=9.0 peak_rss_mb=1500\n" in out
+    )
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert (record["next_hour_seconds"], record["second_hour_seconds"]) == (60.0, 45.0)
+    assert set(record["stages"]) == set(record["cpu_seconds"]) == {"full_build", "next_hour", "second_hour"}
+    header = pipeline.markdown_table(results).splitlines()[0]
+    assert header == "| stage | 1k full build | 1k next hour | 1k second hour |"
+
+
 def test_the_table_has_a_column_per_size_and_phase_of_the_latest_full_runs(tmp_path):
     import json
 
