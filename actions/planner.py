@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +33,7 @@ from actions.model import Action, Proposal, built
 from actions.policy import Policy
 from actions.queue import DecisionQueue, StoredAction
 from actions.states import State
-from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, normalize_value
+from actions.suppression import SuppressionEntry, SuppressionList, SuppressionSnapshot, entry_keys, normalize_value
 from actions.workflows.at_risk import at_risk_proposals
 from actions.workflows.hygiene import CAPPED_TYPES, cap_per_owner, hygiene_proposals
 from actions.workflows.meetings import meeting_proposals
@@ -207,7 +207,8 @@ class PlanResult:
     as_of: datetime
     now: datetime
     policy_version: str
-    suppression_entries: list[SuppressionEntry] = field(default_factory=list)
+    # a `LazyEntries` when planned (entries built when read)
+    suppression_entries: Sequence[SuppressionEntry] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     candidates: Counter = field(default_factory=Counter)
     kept: Counter = field(default_factory=Counter)
@@ -243,7 +244,7 @@ class PlanResult:
         }
 
 
-def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEntry]) -> SuppressionSnapshot:
+def _merged_snapshot(snapshot: SuppressionSnapshot, entries: Sequence[SuppressionEntry]) -> SuppressionSnapshot:
     """The list as it will be once this run's entries are added (so they apply in the same refresh)."""
     maps = {
         ("email", "all"): dict(snapshot.emails),
@@ -251,8 +252,8 @@ def _merged_snapshot(snapshot: SuppressionSnapshot, entries: list[SuppressionEnt
         ("email", "prospecting"): dict(snapshot.prospecting_emails),
         ("domain", "prospecting"): dict(snapshot.prospecting_domains),
     }
-    for e in entries:
-        maps[(e.kind, e.scope)].setdefault(normalize_value(e.kind, e.value), e.reason)
+    for kind, value, scope, reason in entry_keys(entries):  # a `LazyEntries` builds no entry for this
+        maps[(kind, scope)].setdefault(normalize_value(kind, value), reason)
     return SuppressionSnapshot(
         emails=maps[("email", "all")],
         domains=maps[("domain", "all")],

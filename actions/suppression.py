@@ -7,7 +7,7 @@ action; scope `prospecting` only prospecting (e.g. existing customers still get 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,66 @@ class SuppressionEntry:
 
     def key(self) -> tuple[str, str, str, str]:
         return (self.kind, self.value, self.scope, self.reason)
+
+
+class LazyEntries(Sequence[SuppressionEntry]):
+    """Entries offered to the list, each built only when it is read: their keys up front, and how to build the
+    entry at a position.
+
+    Every hour offers every entry the signals give (~146,000 at 1M contacts), and nearly all are listed already:
+    merging them into the planner's snapshot and adding them to the list need only their keys (`entry_keys`), so
+    the entries themselves (their source and evidence) are built for the few that are new. Reading one gives the
+    `SuppressionEntry` the list held before; `extra` follow the keyed ones, as they are."""
+
+    __slots__ = ("_keys", "_make", "_extra")
+
+    def __init__(
+        self,
+        keys: list[tuple[str, str, str, str]],
+        make: Callable[[int], SuppressionEntry],
+        extra: list[SuppressionEntry] | None = None,
+    ) -> None:
+        self._keys = keys  # (kind, value, scope, reason) as `SuppressionEntry.key()` gives them
+        self._make = make
+        self._extra = list(extra or [])
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._extra)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._make(index) if index < len(self._keys) else self._extra[index - len(self._keys)]
+
+    def __iter__(self) -> Iterator[SuppressionEntry]:
+        for i in range(len(self._keys)):
+            yield self._make(i)
+        yield from self._extra
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyEntries({len(self)} entries)"
+
+    def keys(self) -> list[tuple[str, str, str, str]]:
+        """Every entry's `key()`, in order, without building the entries."""
+        return [*self._keys, *(e.key() for e in self._extra)]
+
+
+def entry_keys(entries: Sequence[SuppressionEntry]) -> list[tuple[str, str, str, str]]:
+    """Each entry's `key()` (kind, value as offered, scope, reason), in order; a `LazyEntries` builds none."""
+    if isinstance(entries, LazyEntries):
+        return entries.keys()
+    return [e.key() for e in entries]
 
 
 def normalize_value(kind: str, value: str) -> str:
@@ -87,12 +147,15 @@ class SuppressionList:
         """Append entries not listed yet (same kind, value, scope, reason); returns how many were added."""
         rows, seen = [], set()
         at = at or utc_now()
-        entries = list(entries)
-        for entry in entries:
-            if entry.kind not in KINDS:
-                raise ValueError(f"suppression kind must be one of {KINDS}, not {entry.kind!r}")
-            if entry.scope not in SCOPES:
-                raise ValueError(f"suppression scope must be one of {SCOPES}, not {entry.scope!r}")
+        if not isinstance(entries, LazyEntries):
+            entries = list(entries)
+        # The keys alone are read until an entry turns out to be new (a `LazyEntries` builds only those).
+        keys = entry_keys(entries)
+        for kind, _, scope, _ in keys:
+            if kind not in KINDS:
+                raise ValueError(f"suppression kind must be one of {KINDS}, not {kind!r}")
+            if scope not in SCOPES:
+                raise ValueError(f"suppression scope must be one of {SCOPES}, not {scope!r}")
         with self.engine.begin() as con:
             # Every hour offers every entry it sees (~146,000 at 1M contacts), nearly all listed already: each is
             # tested by its key, and only a new one becomes a row.
@@ -102,12 +165,13 @@ class SuppressionList:
                     sa.select(suppressions.c.kind, suppressions.c.value, suppressions.c.scope, suppressions.c.reason)
                 )
             }
-            for entry in entries:
-                value = normalize_value(entry.kind, entry.value)
-                key = (entry.kind, value, entry.scope, entry.reason)
+            for i, (kind, offered, scope, reason) in enumerate(keys):
+                value = normalize_value(kind, offered)
+                key = (kind, value, scope, reason)
                 if not value or key in existing or key in seen:
                     continue
                 seen.add(key)
+                entry = entries[i]
                 rows.append(
                     {
                         "kind": entry.kind,

@@ -18,7 +18,7 @@ from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
 from actions.model import EvidenceRow, Proposal, ProposalStub, StubTarget
 from actions.policy import Policy
-from actions.suppression import SuppressionEntry
+from actions.suppression import LazyEntries, SuppressionEntry
 from actions.workflows.common import contact_evidence, contact_index, contact_target
 
 REPLY_TABLE = "ml.reply_classifications"
@@ -28,6 +28,8 @@ UNSUBSCRIBE_REASONS = ("unsubscribe", "spam_report")
 SIGNAL_FIELDS = (
     "kind", "value", "reason", "scope", "source_table", "source_key", "source_field", "source_value", "observed_at"
 )
+# An entry's key (`SuppressionEntry.key()`): what the planner and the list read of every entry offered.
+KEY_FIELDS = ("kind", "value", "scope", "reason")
 
 
 def unsubscribe_replies(inputs: PlanningInputs) -> pl.DataFrame:
@@ -35,30 +37,19 @@ def unsubscribe_replies(inputs: PlanningInputs) -> pl.DataFrame:
     return inputs.replies.filter(pl.col("predicted_class") == "unsubscribe")
 
 
-def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[SuppressionEntry]:
-    """What this refresh puts on the suppression list (the list ignores what it already holds)."""
+def suppression_entries(inputs: PlanningInputs, policy: Policy) -> LazyEntries:
+    """What this refresh puts on the suppression list (the list ignores what it already holds), in order: the
+    signals' entries, those of unsubscribe replies, then the competitor domains.
+
+    The signals' entries are built only when read (`LazyEntries`): ~146,000 an hour at 1M contacts, nearly all
+    listed already, so the planner and the list read only their keys."""
     sources = set(policy.suppression.sources)
     listed = sources if policy.suppression.customers_for_prospecting else sources - {"customer"}
-    # The signals the policy lists, in their order, read column by column (~146,000 rows an hour at 1M contacts,
-    # nearly all listed already: a dict per row cost more than the entry).
+    # The signals the policy lists, in their order; their keys read column by column (a dict per row cost more than
+    # the entry).
     signals = inputs.suppression_signals.filter(pl.col("reason").is_in(sorted(listed)))
-    entries: list[SuppressionEntry] = [
-        SuppressionEntry(
-            kind=kind,
-            value=value,
-            reason=reason,
-            scope=scope,
-            source=f"{source_table} {source_key}",
-            evidence={
-                "source_field": str(source_field) if source_field is not None else None,
-                "source_value": str(source_value) if source_value is not None else None,
-                "observed_at": str(observed_at) if observed_at is not None else None,
-            },
-        )
-        for kind, value, reason, scope, source_table, source_key, source_field, source_value, observed_at in zip(
-            *(signals.get_column(name).to_list() for name in SIGNAL_FIELDS), strict=True
-        )
-    ]
+    keys = list(zip(*(signals.get_column(name).to_list() for name in KEY_FIELDS), strict=True))
+    extra: list[SuppressionEntry] = []
     if "unsubscribe" in sources:
         contacts = contact_index(
             inputs.contacts.filter(
@@ -68,7 +59,7 @@ def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[Suppress
         for reply in unsubscribe_replies(inputs).iter_rows(named=True):
             contact = contacts.get(reply["golden_contact_id"])
             for email in contact_target(contact).emails if contact else []:
-                entries.append(
+                extra.append(
                     SuppressionEntry(
                         kind="email",
                         value=email,
@@ -83,7 +74,7 @@ def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[Suppress
                     )
                 )
     if "competitor_domain" in sources:
-        entries.extend(
+        extra.extend(
             SuppressionEntry(
                 kind="domain",
                 value=domain,
@@ -93,7 +84,43 @@ def suppression_entries(inputs: PlanningInputs, policy: Policy) -> list[Suppress
             )
             for domain in policy.suppression.competitor_domains
         )
-    return entries
+    return LazyEntries(keys, _SignalEntries(signals.select(SIGNAL_FIELDS)).entry, extra)
+
+
+class _SignalEntries:
+    """The listed signals' entries by position. A few (an hour's new signals) are read row by row; from
+    `_ROWS_AT_MOST` on, the columns are read whole once (a full build's every entry)."""
+
+    _ROWS_AT_MOST = 1000
+
+    def __init__(self, signals: pl.DataFrame) -> None:
+        self._signals = signals  # `SIGNAL_FIELDS`, in that order
+        self._columns: list[list[Any]] | None = None
+        self._rows_read = 0
+
+    def _row(self, i: int) -> tuple[Any, ...]:
+        if self._columns is None and self._rows_read < self._ROWS_AT_MOST:
+            self._rows_read += 1
+            return self._signals.row(i)
+        if self._columns is None:
+            self._columns = [self._signals.get_column(name).to_list() for name in SIGNAL_FIELDS]
+        return tuple(column[i] for column in self._columns)
+
+    def entry(self, i: int) -> SuppressionEntry:
+        """The entry of the i-th listed signal."""
+        kind, value, reason, scope, source_table, source_key, source_field, source_value, observed_at = self._row(i)
+        return SuppressionEntry(
+            kind=kind,
+            value=value,
+            reason=reason,
+            scope=scope,
+            source=f"{source_table} {source_key}",
+            evidence={
+                "source_field": str(source_field) if source_field is not None else None,
+                "source_value": str(source_value) if source_value is not None else None,
+                "observed_at": str(observed_at) if observed_at is not None else None,
+            },
+        )
 
 
 def unsubscribe_proposals(inputs: PlanningInputs, policy: Policy) -> list[ProposalStub]:

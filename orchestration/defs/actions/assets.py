@@ -8,7 +8,7 @@ import dagster as dg
 
 from actions.checks import queue_safety
 from actions.inputs import load_inputs
-from actions.planner import StoreView, apply_plan, plan
+from actions.planner import StoreView, apply_plan, cyclic_gc_paused, plan
 from actions.policy import load_policy
 from actions.queue import DecisionQueue
 from actions.snapshots import keep_meanwhile, snapshot_root
@@ -58,6 +58,19 @@ PLANNER_INPUTS = [
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
+    # Python's cycle collector paused for the whole step, and the step's objects (the store's ~110,000 open actions,
+    # the plan's blocked items and stubs at 1M contacts) let go before it runs again: otherwise it scans them while
+    # they are alive, several times over (collections during the store read, one when planning ends, later ones of
+    # the oldest generation), ~1.5 s of CPU in a 1M-contact hour, for no garbage (see `cyclic_gc_paused`).
+    with cyclic_gc_paused():
+        metadata = _plan_and_write(context, warehouse, ops_store)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _plan_and_write(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource
+) -> dict:
+    """`proposals`' work; returns the materialization's metadata (nothing else outlives it)."""
     policy = load_policy()
     engine = ops_store.engine()
     now = utc_now()
@@ -97,7 +110,7 @@ def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, o
         ),
     }
     engine.dispose()
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 _CHECKS = {
@@ -122,7 +135,9 @@ _CHECKS = {
 )
 def queue_promises(context: dg.AssetCheckExecutionContext, ops_store: OpsStoreResource):
     """The decision queue's safety promises, checked after every planning run."""
-    with ops_store.engine_for_step() as engine:
+    # The collector paused while the whole suppression list and the live actions are read (none of it is garbage
+    # until the checks end).
+    with ops_store.engine_for_step() as engine, cyclic_gc_paused():
         report = queue_safety(engine, load_policy(), run_id=context.run.run_id)
     for name, (attribute, _) in _CHECKS.items():
         offending = getattr(report, attribute)
