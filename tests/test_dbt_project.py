@@ -273,6 +273,59 @@ def test_field_candidates_and_pairs_key_tests_check_the_latest_runs_rows(built_w
     ) == {"unique_combination", "unique_combination:int_entities__contact_pairs"}
 
 
+def test_golden_fields_key_test_checks_the_rows_the_latest_run_wrote(built_warehouse, tmp_path):
+    """The golden fields stamp the rows each run writes (`_written_at`, one instant a run) and their key test
+    (`unique_combination` on contact and field) is given it. An hourly run (real dbt) stamps only the contacts it
+    draws again: their old rows were deleted and rewritten, which is no duplicate. A latest-run row repeating an
+    earlier row's key fails the test, and so do two latest-run rows of one key; a key repeated by earlier runs' rows
+    alone was checked by those runs and is not looked at again. Rows of one run (a full build) are all checked."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    table = "intermediate.int_entities__contact_golden_fields"
+    earlier = "timestamp '2026-01-01 00:00:00'"
+    first, second = (
+        row[0]
+        for row in _query(warehouse, f"select distinct golden_contact_id from {table} order by all limit 2")
+    )
+    copy_of = f"insert into {table} select * replace ({{}}) from {table} where golden_contact_id = '{{}}' limit 1"
+
+    def failing_tests(*statements: str) -> set[str]:
+        return _failing_tests_after(warehouse, tmp_path, "int_entities__contact_golden_fields", statements)
+
+    # A full build's rows (one stamp): a repeated key anywhere fails.
+    assert failing_tests(copy_of.format("golden_contact_id as golden_contact_id", second)) == {"unique_combination"}
+    # Every row an earlier run's, the repeated key among them; the first contact's stored hash altered, so the
+    # hourly run draws it again: its rows deleted and written anew, with this run's stamp, and nothing else.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"update {table} set _written_at = {earlier}")
+        con.execute(f"update {table} set candidates_hash = null where golden_contact_id = '{first}'")
+        before = con.execute(f"select count(*) from {table} where golden_contact_id = '{first}'").fetchone()[0]
+    finally:
+        con.close()
+    result = run_dbt(warehouse, tmp_path, "run", "--select", "int_entities__contact_golden_fields")
+    assert result.returncode == 0, result.stdout[-3000:]
+    stamps = _query(
+        warehouse,
+        f"select golden_contact_id = '{first}', _written_at > {earlier}, count(*) from {table} group by all",
+    )
+    assert {(rewritten, later) for rewritten, later, _ in stamps} == {(True, True), (False, False)}
+    assert next(n for rewritten, _, n in stamps if rewritten) == before
+    # The rewritten keys and the earlier runs' repeated key: nothing of the latest run is wrong.
+    assert failing_tests() == set()
+    latest = f"(select max(_written_at) from {table})"
+    # The latest run repeats an earlier row's key (the second contact's, not written this run).
+    assert failing_tests(
+        copy_of.format(f"{latest} as _written_at", second),
+    ) == {"unique_combination"}
+    # Two latest-run rows of a key no earlier row has.
+    assert failing_tests(
+        f"delete from {table} where _written_at = {latest} and golden_contact_id = '{second}'",
+        copy_of.format(f"'gc-new' as golden_contact_id, {latest} as _written_at", first),
+        copy_of.format(f"'gc-new' as golden_contact_id, {latest} as _written_at", first),
+    ) == {"unique_combination"}
+
+
 def _manifest(dbt_manifest) -> dict:
     import json
 
