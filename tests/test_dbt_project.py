@@ -326,6 +326,60 @@ def test_golden_fields_key_test_checks_the_rows_the_latest_run_wrote(built_wareh
     ) == {"unique_combination"}
 
 
+def test_product_usage_key_test_checks_the_rows_the_latest_run_wrote(built_warehouse, tmp_path):
+    """The product usage rows carry the start of the run that wrote them (`_staged_at`) and their key test
+    (`unique_not_null` given it) looks for the latest run's ids on more than one row: a day restated by a later load
+    (real dbt: the old row deleted and the new one written, stamped) is no duplicate; a latest-run row repeating an
+    earlier row's id fails, so do two latest-run rows of one id, and a NULL id anywhere; an id repeated by earlier
+    runs' rows alone is not looked at again. Rows of one run (a full build) are all checked."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    table = "staging.stg_product__usage"
+    earlier = "timestamp '2026-01-01 00:00:00'"
+    first, second = (row[0] for row in _query(warehouse, f"select usage_id from {table} order by all limit 2"))
+    copy_of = f"insert into {table} select * replace ({{}}) from {table} where usage_id = '{{}}'"
+
+    def failing_tests(*statements: str) -> set[str]:
+        return _failing_tests_after(warehouse, tmp_path, "stg_product__usage", statements)
+
+    # A full build's rows (one stamp): a repeated id anywhere fails.
+    assert failing_tests(copy_of.format("usage_id as usage_id", second)) == {"unique_not_null"}
+    # Every row an earlier run's, the repeated id among them; the first day restated by a later load: the hourly run
+    # deletes its row and writes the new version, stamped, and nothing else.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"update {table} set _staged_at = {earlier}")
+        con.execute(
+            "insert into raw.product_usage select * replace ("
+            "(select max(_loaded_at) from raw.product_usage) + interval 1 hour as _loaded_at) from raw.product_usage "
+            f"where (_source_file, _source_line) = (select (_source_file, _source_line) from {table} "
+            f"where usage_id = '{first}')"
+        )
+    finally:
+        con.close()
+    result = run_dbt(warehouse, tmp_path, "run", "--select", "stg_product__usage")
+    assert result.returncode == 0, result.stdout[-3000:]
+    stamps = _query(
+        warehouse, f"select usage_id = '{first}', _staged_at > {earlier}, count(*) from {table} group by all"
+    )
+    assert {(restated, later) for restated, later, _ in stamps} == {(True, True), (False, False)}
+    assert next(n for restated, _, n in stamps if restated) == 1
+    assert failing_tests() == set()
+    latest = f"(select max(_staged_at) from {table})"
+    # The latest run repeats an earlier row's id.
+    assert failing_tests(copy_of.format(f"{latest} as _staged_at", second)) == {"unique_not_null"}
+    # Two latest-run rows of an id no earlier row has; then a NULL id of an earlier run.
+    assert failing_tests(
+        f"delete from {table} where _staged_at = {latest} and usage_id = '{second}'",
+        copy_of.format(f"'new.io|2026-01-01' as usage_id, {latest} as _staged_at", first),
+        copy_of.format(f"'new.io|2026-01-01' as usage_id, {latest} as _staged_at", first),
+    ) == {"unique_not_null"}
+    assert failing_tests(
+        f"delete from {table} where usage_id = 'new.io|2026-01-01'",
+        copy_of.format(f"null as usage_id, {earlier} as _staged_at", first),
+    ) == {"unique_not_null"}
+
+
 def _manifest(dbt_manifest) -> dict:
     import json
 
