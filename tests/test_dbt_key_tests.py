@@ -103,7 +103,12 @@ def _latest_key_failures(con: duckdb.DuckDBPyConnection, column: str, stamp: str
     """`unique_not_null` given `written_at: <stamp>`, rendered as dbt does (its stamps' query run here)."""
     several = con.execute(f"select coalesce(min({stamp}) < max({stamp}), false) from t").fetchone()[0]
     sql = _render(
-        "unique_not_null", KEY_TEST, model="t", column_name=column, written_at=stamp, execute=True,
+        "unique_not_null",
+        KEY_TEST,
+        model="t",
+        column_name=column,
+        written_at=stamp,
+        execute=True,
         run_query=lambda _sql: _Stamps(several),
     )
     return sorted(con.execute(sql).fetchall(), key=str)
