@@ -102,7 +102,11 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     # dim_contacts' bookkeeping `fields_hash` (which contacts an hour writes) is not the console's; a warehouse
     # built before it existed has no such column.
     "contacts": (("marts.dim_contacts",), "select columns(lambda c: c <> 'fields_hash') from {rows}"),
-    "golden_fields": (("intermediate.int_entities__contact_golden_fields",), "select * from {rows}"),
+    # The golden fields' `_written_at` (the run that wrote a contact's rows, for their key test) is bookkeeping too.
+    "golden_fields": (
+        ("intermediate.int_entities__contact_golden_fields",),
+        "select columns(lambda c: c <> '_written_at') from {rows}",
+    ),
     "crosswalk": (
         ("marts.contact_crosswalk", "staging.stg_hubspot__contacts"),
         """select x.golden_contact_id, x.source_system, x.source_record_id, x.is_anchor_record, x.cluster_size,

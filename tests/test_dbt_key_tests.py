@@ -25,6 +25,9 @@ DBT_UNIQUE = (
 )
 
 
+KEY_TEST = "unique_not_null(model, column_name, written_at=none)"
+
+
 def _render(name: str, signature: str, **arguments: object) -> str:
     """The SQL of generic test `name` (its `{% test <signature> %}` block), as dbt renders it."""
     text = (GENERIC_TESTS / f"test_{name}.sql").read_text()
@@ -34,7 +37,7 @@ def _render(name: str, signature: str, **arguments: object) -> str:
 
 
 def _key_failures(con: duckdb.DuckDBPyConnection, column: str) -> list[tuple]:
-    sql = _render("unique_not_null", "unique_not_null(model, column_name)", model="t", column_name=column)
+    sql = _render("unique_not_null", KEY_TEST, model="t", column_name=column)
     return sorted(con.execute(sql).fetchall(), key=str)
 
 
@@ -87,6 +90,67 @@ def test_unique_not_null_fails_exactly_when_dbts_not_null_or_unique_fails():
         assert [(n, f) for k, n, f in failures if k is None] == ([(len(nulls), "null")] if nulls else [])
         assert sorted((k, n) for k, n, f in failures if k is not None) == sorted(duplicates)
         assert all(f == "duplicate" for k, n, f in failures if k is not None)
+
+
+class _Stamps:
+    """What dbt's `run_query` returns, as the test reads it: `.columns[0].values()[0]`."""
+
+    def __init__(self, value: bool):
+        self.columns = [type("Column", (), {"values": lambda _self: [value]})()]
+
+
+def _latest_key_failures(con: duckdb.DuckDBPyConnection, column: str, stamp: str) -> list[tuple]:
+    """`unique_not_null` given `written_at: <stamp>`, rendered as dbt does (its stamps' query run here)."""
+    several = con.execute(f"select coalesce(min({stamp}) < max({stamp}), false) from t").fetchone()[0]
+    sql = _render(
+        "unique_not_null",
+        KEY_TEST,
+        model="t",
+        column_name=column,
+        written_at=stamp,
+        execute=True,
+        run_query=lambda _sql: _Stamps(several),
+    )
+    return sorted(con.execute(sql).fetchall(), key=str)
+
+
+def test_unique_not_null_given_a_stamp_checks_the_latest_runs_values_and_every_null():
+    """With `written_at`: a value repeated on a row of the latest run (the largest stamp) and any other row fails,
+    each row of it counted; a value repeated by earlier runs' rows alone was checked by those runs and is not
+    reported; every NULL key of the table is (dbt's `not_null`). One stamp, or none: the whole check. Random
+    tables against dbt's `not_null` and `unique`."""
+    rng = random.Random(45)
+    con = duckdb.connect()
+    hard = [
+        # (key, stamp): an old row's key written again by the latest run; two latest rows of one key; an old
+        # duplicate alone; a NULL key of an earlier run.
+        ([(1, 1), (1, 2), (2, 2)], [(1, 2, "duplicate")]),
+        ([(1, 1), (3, 2), (3, 2)], [(3, 2, "duplicate")]),
+        ([(4, 1), (4, 1), (5, 2)], []),
+        ([(None, 1), (None, 1), (6, 2)], [(None, 2, "null")]),
+        ([(7, 1), (7, 1)], [(7, 2, "duplicate")]),  # one stamp: everything
+        ([(8, None), (8, None), (9, 2)], [(8, 2, "duplicate")]),  # rows without a stamp do not count: one stamp
+    ]
+    for rows, expected in hard:
+        con.execute("create or replace table t (k bigint, s bigint)")
+        _insert(con, "insert into t values (?, ?)", rows)
+        assert _latest_key_failures(con, "k", "s") == sorted(expected, key=str), rows
+    for case in range(60):
+        kind = ("bigint", "varchar")[case % 2]
+        n = rng.randint(0, 14)
+        rows = [
+            (None if rng.random() < 0.08 else rng.randint(1, 2 * n + 1), rng.choice([1, 2, 3] if case % 3 else [5]))
+            for _ in range(n)
+        ]
+        as_key = (lambda k: k) if kind == "bigint" else (lambda k: f"id-{k}")
+        con.execute(f"create or replace table t (k {kind}, s bigint)")
+        _insert(con, "insert into t values (?, ?)", [(None if k is None else as_key(k), s) for k, s in rows])
+        nulls, duplicates = _dbt(con, DBT_NOT_NULL, "k"), _dbt(con, DBT_UNIQUE, "k")
+        stamps = {s for _, s in rows}
+        latest = {as_key(k) for k, s in rows if k is not None and s == max(stamps)} if len(stamps) > 1 else None
+        expected = [(None, len(nulls), "null")] if nulls else []
+        expected += [(k, c, "duplicate") for k, c in duplicates if latest is None or k in latest]
+        assert _latest_key_failures(con, "k", "s") == sorted(expected, key=str), (kind, rows)
 
 
 def test_not_null_columns_names_each_column_with_a_null():

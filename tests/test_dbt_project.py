@@ -273,6 +273,89 @@ def test_field_candidates_and_pairs_key_tests_check_the_latest_runs_rows(built_w
     ) == {"unique_combination", "unique_combination:int_entities__contact_pairs"}
 
 
+def test_golden_fields_and_product_usage_key_tests_check_the_rows_the_latest_run_wrote(built_warehouse, tmp_path):
+    """Golden fields stamp the rows each run writes (`_written_at`, one instant a run) and product usage too
+    (`_staged_at`); their key tests (`unique_combination`, `unique_not_null`) are given the stamp. Rows of one run (a
+    full build): a repeated key anywhere fails. An hourly run (real dbt) stamps only what it writes again: a contact
+    drawn again, a usage day restated by a later load, their old rows deleted and rewritten, which is no duplicate;
+    a key repeated by earlier runs' rows alone was checked by those runs and is not looked at again. Then a
+    latest-run row repeating an earlier row's key and two latest-run rows of a new key each fail (a failing row
+    each), and so does a NULL usage id of an earlier run."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    fields, usage = "intermediate.int_entities__contact_golden_fields", "staging.stg_product__usage"
+    earlier = "timestamp '2026-01-01 00:00:00'"
+    contact, other_contact = (
+        row[0] for row in _query(warehouse, f"select distinct golden_contact_id from {fields} order by all limit 2")
+    )
+    day, other_day = (row[0] for row in _query(warehouse, f"select usage_id from {usage} order by all limit 2"))
+    copy_field = f"insert into {fields} select * replace ({{}}) from {fields} where golden_contact_id = '{{}}' limit 1"
+    copy_day = f"insert into {usage} select * replace ({{}}) from {usage} where usage_id = '{{}}'"
+    models = ("int_entities__contact_golden_fields", "stg_product__usage")
+
+    def failures(*statements: str) -> dict[str, int]:
+        """The failing tests of the two models after `statements`, by name, with their failing rows."""
+        con = duckdb.connect(str(warehouse))
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+        result = run_dbt(warehouse, tmp_path, "test", "--select", *models)
+        failed = {
+            name.split("_int_entities")[0].split("_stg_")[0] + (":usage" if "product__usage" in name else ""): int(n)
+            for n, name in re.findall(r"FAIL (\d+) (\w+)", result.stdout)
+        }
+        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
+        return failed
+
+    # A full build's rows (one stamp): a repeated key anywhere fails.
+    assert failures(
+        copy_field.format("golden_contact_id as golden_contact_id", other_contact),
+        copy_day.format("usage_id as usage_id", other_day),
+    ) == {"unique_combination": 1, "unique_not_null:usage": 1}
+    # Every row an earlier run's, the repeated keys among them; the first contact's stored hash altered (the hourly
+    # run draws it again) and the first day restated by a later load.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"update {fields} set _written_at = {earlier}")
+        con.execute(f"update {usage} set _staged_at = {earlier}")
+        con.execute(f"update {fields} set candidates_hash = null where golden_contact_id = '{contact}'")
+        rows_of_contact = con.execute(f"select count(*) from {fields} where golden_contact_id = '{contact}'").fetchone()
+        con.execute(
+            "insert into raw.product_usage select * replace ("
+            "(select max(_loaded_at) from raw.product_usage) + interval 1 hour as _loaded_at) from raw.product_usage "
+            f"where (_source_file, _source_line) = (select (_source_file, _source_line) from {usage} "
+            f"where usage_id = '{day}')"
+        )
+    finally:
+        con.close()
+    result = run_dbt(warehouse, tmp_path, "run", "--select", *models)
+    assert result.returncode == 0, result.stdout[-3000:]
+    # Only what the run wrote again holds its stamp.
+    assert sorted(
+        _query(
+            warehouse,
+            f"select golden_contact_id = '{contact}', _written_at > {earlier}, count(*) from {fields} group by all",
+        )
+    )[1:] == [(True, True, rows_of_contact[0])]
+    assert sorted(
+        _query(warehouse, f"select usage_id = '{day}', _staged_at > {earlier}, count(*) from {usage} group by all")
+    )[1:] == [(True, True, 1)]
+    assert failures() == {}
+    # The latest run repeats an earlier row's key, and writes two rows of a new key; an earlier run's NULL usage id.
+    latest_field, latest_day = f"(select max(_written_at) from {fields})", f"(select max(_staged_at) from {usage})"
+    assert failures(
+        copy_field.format(f"{latest_field} as _written_at", other_contact),
+        copy_field.format(f"'gc-new' as golden_contact_id, {latest_field} as _written_at", contact),
+        copy_field.format(f"'gc-new' as golden_contact_id, {latest_field} as _written_at", contact),
+        copy_day.format(f"{latest_day} as _staged_at", other_day),
+        copy_day.format(f"'new.io|2026-01-01' as usage_id, {latest_day} as _staged_at", day),
+        copy_day.format(f"'new.io|2026-01-01' as usage_id, {latest_day} as _staged_at", day),
+        copy_day.format(f"null as usage_id, {earlier} as _staged_at", day),
+    ) == {"unique_combination": 2, "unique_not_null:usage": 3}
+
+
 def _manifest(dbt_manifest) -> dict:
     import json
 

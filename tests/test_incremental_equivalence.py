@@ -48,9 +48,11 @@ BUILD = [
 ]
 RUN_TIME_COLUMNS = {
     "_loaded_at",
-    # The event staging models: the start of the run that wrote the row (their tests check the latest run's rows).
+    # The event staging models and product usage: the start of the run that wrote the row (their tests check the
+    # latest run's rows).
     "_staged_at",
-    # The field candidates: the start of the run that wrote the row (their key test checks the latest run's rows).
+    # The field candidates and golden fields: when the run that wrote the row started (their key tests check the
+    # latest run's rows).
     "_written_at",
     "changed_at",
     "resolved_through",

@@ -6,8 +6,12 @@ keeps every other contact's rows as they are (an hour changes a few contacts; su
 minutes at a million). Rows are replaced per contact (`delete+insert` on golden_contact_id); the post-hooks in the
 YAML delete the placeholder row (NULL field_name) written for a changed contact left with no value at all, so it
 cannot keep its old rows, and for a contact that no longer exists. A full refresh draws everything.
+
+Every row a run writes carries `_written_at`, one instant of that run (bookkeeping, not published): the key test
+(`unique_combination` given `written_at`) checks only the latest run's keys against the whole table on an hour.
 """
 
+from datetime import UTC, datetime
 from itertools import chain
 
 import polars as pl
@@ -76,9 +80,10 @@ def _candidate_chunks(session, candidates: str, changed: pl.DataFrame, bounds: l
         cursor.close()
 
 
-def _rows(changed: pl.DataFrame) -> pl.DataFrame:
+def _rows(changed: pl.DataFrame, written_at: datetime) -> pl.DataFrame:
     """The rows of a chunk of golden contacts (their candidates with the contact's `candidates_hash`), sorted:
-    survivors, and a placeholder row for a changed contact with no value at all (deleted by the post-hook)."""
+    survivors, and a placeholder row for a changed contact with no value at all (deleted by the post-hook); each
+    stamped `written_at`."""
     hashes_of_changed = changed.select("entity_id", "candidates_hash").unique()
     survivors = select_survivors(changed.select(CANDIDATE_COLUMNS)).join(hashes_of_changed, on="entity_id", how="left")
     emptied = hashes_of_changed.join(survivors.select("entity_id"), on="entity_id", how="anti")
@@ -87,7 +92,9 @@ def _rows(changed: pl.DataFrame) -> pl.DataFrame:
     # the strings again.
     placeholders = pl.concat([survivors.clear(), emptied.sort("entity_id")], how="diagonal_relaxed")
     rows = survivors.merge_sorted(placeholders.select(survivors.columns), key="entity_id")
-    return rows.rename({"entity_id": "golden_contact_id"})
+    return rows.rename({"entity_id": "golden_contact_id"}).with_columns(
+        pl.lit(written_at, dtype=pl.Datetime("us")).alias("_written_at")
+    )
 
 
 def model(dbt, session):
@@ -98,6 +105,10 @@ def model(dbt, session):
         on_schema_change="sync_all_columns",
     )
     candidates = f'({dbt.ref("int_entities__contact_field_candidates").sql_query()})'
+    # The run's stamp (UTC, naive, as the candidates' `_written_at`): every row this run writes holds it, and a
+    # later run's is larger, so the rows holding the table's largest stamp are the latest run's. The clock read
+    # once when the model starts (a Python model has no `run_started_at`); a rebuild stamps every row alike.
+    written_at = datetime.now(UTC).replace(tzinfo=None)
     hashes = (
         f"select entity_id, bit_xor(hash({HASHED})) as candidates_hash, count(*) as candidate_rows "
         f"from {candidates} group by entity_id"
@@ -120,7 +131,7 @@ def model(dbt, session):
     gone = changed.filter(pl.col("candidate_rows").is_null())
     changed = changed.filter(pl.col("candidate_rows").is_not_null())
     bounds = chunk_bounds(changed["candidate_rows"], int(dbt.config.get("rows_per_chunk") or ROWS_PER_CHUNK))
-    frames = (_rows(chunk) for chunk in _candidate_chunks(session, candidates, changed, bounds))
+    frames = (_rows(chunk, written_at) for chunk in _candidate_chunks(session, candidates, changed, bounds))
     if gone.height:
         # Every other column NULL (`stream_frames` fills the columns a later frame lacks): field_name among them.
         frames = chain(frames, [gone.select(pl.col("entity_id").alias("golden_contact_id"))])

@@ -1,7 +1,11 @@
 -- Daily product usage: one row per (account_domain, usage_date), latest load wins.
 -- Incremental: usage rows are append-only and the latest load wins, so each run stages only the rows loaded since
 -- the last (delete+insert replaces the days they restate).
-{{ config(materialized='incremental', unique_key='usage_id', incremental_strategy='delete+insert') }}
+-- Each row stamped with the start of the run that wrote it (`_staged_at`): the key test checks the latest run's ids
+-- against the table on an hour (tests/generic/test_unique_not_null.sql). A table from before the stamp gains the
+-- column (`append_new_columns`; its rows NULL) on the first run after.
+{{ config(materialized='incremental', unique_key='usage_id', incremental_strategy='delete+insert',
+          on_schema_change='append_new_columns') }}
 with source as not materialized (
     select * from {{ source('product', 'usage') }}
     {{ loaded_since_last_run() }}
@@ -31,6 +35,7 @@ select
     extra_columns,
     _source_file,
     _source_line,
-    _loaded_at
+    _loaded_at,
+    {{ run_started_stamp() }} as _staged_at
 from latest
 where _account_domain is not null and _usage_date is not null
