@@ -160,20 +160,27 @@ def test_record_changes_fingerprint_only_the_records_written_since_their_last_ch
     assert rows[gone][1]  # gone from the records: marked removed
 
 
-def _failing_tests_after(
-    warehouse: Path, tmp_path: Path, model: str, statements: tuple[str, ...], *more_models: str
-) -> set[str]:
-    """Run `statements` on the warehouse, then the dbt tests of `model` (and of `more_models`): the generic tests
-    that failed, by name (a test of one of `more_models` as `name:model`)."""
+def _test_failures(warehouse: Path, tmp_path: Path, statements: tuple[str, ...], *models: str) -> list[tuple[int, str]]:
+    """Run `statements` on the warehouse, then the dbt tests of `models`: (failing rows, dbt test name) of each test
+    that failed."""
     con = duckdb.connect(str(warehouse))
     try:
         for statement in statements:
             con.execute(statement)
     finally:
         con.close()
-    result = run_dbt(warehouse, tmp_path, "test", "--select", model, *more_models)
-    failed = set(re.findall(r"FAIL \d+ (\w+)", result.stdout))
+    result = run_dbt(warehouse, tmp_path, "test", "--select", *models)
+    failed = [(int(n), name) for n, name in re.findall(r"FAIL (\d+) (\w+)", result.stdout)]
     assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
+    return failed
+
+
+def _failing_tests_after(
+    warehouse: Path, tmp_path: Path, model: str, statements: tuple[str, ...], *more_models: str
+) -> set[str]:
+    """Run `statements` on the warehouse, then the dbt tests of `model` (and of `more_models`): the generic tests
+    that failed, by name (a test of one of `more_models` as `name:model`)."""
+    failed = {name for _, name in _test_failures(warehouse, tmp_path, statements, model, *more_models)}
     names = set()
     for name in failed:
         other = next((m for m in more_models if f"_{m}" in name), None)
@@ -295,19 +302,10 @@ def test_golden_fields_and_product_usage_key_tests_check_the_rows_the_latest_run
 
     def failures(*statements: str) -> dict[str, int]:
         """The failing tests of the two models after `statements`, by name, with their failing rows."""
-        con = duckdb.connect(str(warehouse))
-        try:
-            for statement in statements:
-                con.execute(statement)
-        finally:
-            con.close()
-        result = run_dbt(warehouse, tmp_path, "test", "--select", *models)
-        failed = {
-            name.split("_int_entities")[0].split("_stg_")[0] + (":usage" if "product__usage" in name else ""): int(n)
-            for n, name in re.findall(r"FAIL (\d+) (\w+)", result.stdout)
+        return {
+            name.split("_int_entities")[0].split("_stg_")[0] + (":usage" if "product__usage" in name else ""): n
+            for n, name in _test_failures(warehouse, tmp_path, statements, *models)
         }
-        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
-        return failed
 
     # A full build's rows (one stamp): a repeated key anywhere fails.
     assert failures(
