@@ -217,10 +217,10 @@ def _previous_marks(con: duckdb.DuckDBPyConnection, store: sa.Connection, revisi
         logs is None
         or marks.get("version") != COPY_VERSION
         or marks.get("revision") != revision
-        or set(logs or ()) != set(_LOGS)
+        or set(logs) != set(_LOGS)
     ):
         return None
-    if not all(_still_there(store, name, mark) for name, mark in marks["logs"].items()):
+    if not all(_still_there(store, name, mark) for name, mark in logs.items()):
         return None
     return marks
 
@@ -283,15 +283,22 @@ def _copy(
     )
     unusual = " or ".join(f"not regexp_full_match({n}, '{_SQLITE_TIME}')" for n in TIMES)
 
+    def insert_from(relation: str) -> None:
+        """Check the times of `relation` (the store's rows as read) and insert it into the copy."""
+        if text_times and con.execute(f"select count(*) from {relation} where {unusual}").fetchall()[0][0]:
+            raise _UnusualTime
+        con.execute(f"insert into {TABLE} select {select} from {relation}", [copied_at])
+
     def insert(result: sa.CursorResult) -> None:
         names = list(result.keys())
         for batch in result.partitions(BATCH_ROWS):
             # Transposed in one pass (zip), not looked up row by row: the store grows by every hour's actions.
             columns = dict(zip(names, map(list, zip(*batch, strict=True)), strict=True))
-            _batch = pa.Table.from_pydict(columns, schema=schema)  # noqa: F841 (read by DuckDB by name)
-            if text_times and con.execute(f"select count(*) from _batch where {unusual}").fetchone()[0]:
-                raise _UnusualTime
-            con.execute(f"insert into {TABLE} select {select} from _batch", [copied_at])
+            con.register("_batch", pa.Table.from_pydict(columns, schema=schema))
+            try:
+                insert_from("_batch")
+            finally:
+                con.unregister("_batch")
 
     def insert_few(names: list[str], rows: list) -> None:
         # The few rows of a copy of the changes go in as DuckDB lists, not through Arrow: pyarrow imports pandas on
@@ -303,9 +310,7 @@ def _copy(
             for field in schema
         )
         con.execute(f"create or replace temp table _changed_rows as select {unnest}", lists)
-        if text_times and con.execute(f"select count(*) from _changed_rows where {unusual}").fetchone()[0]:
-            raise _UnusualTime
-        con.execute(f"insert into {TABLE} select {select} from _changed_rows", [copied_at])
+        insert_from("_changed_rows")
         con.execute("drop table _changed_rows")
 
     revision = current_revision(engine)
