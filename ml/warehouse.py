@@ -102,9 +102,7 @@ _KIND_ENUM = "enum(" + ", ".join(f"'{k}'" for k in EVENT_KINDS) + ")"
 # golden contact is given as its lead's position among the leads (LEADS_RELATION, the contacts frame's rows)
 # instead of the id's text: `lead`, the golden id in `other_contact_id` only for a golden contact that is not a
 # lead (none, while every golden id in the crosswalk is in `dim_contacts`), the kind as an enum. The positions and
-# junk flags are looked up in the crosswalk and the email map (about a million rows each), not per event. Only the
-# email events carry a record id (1.5M of 11M events at 1M contacts): the web and product events go to the email map
-# alone instead of probing the crosswalk for a NULL id too (the same rows; their order was never fixed).
+# junk flags are looked up in the crosswalk and the email map (about a million rows each), not per event.
 LEAD_EVENTS_SQL = EVENT_SOURCES_SQL + f""",
 junk as (select distinct golden_contact_id from marts.dim_contacts where is_junk),
 crosswalk_leads as (
@@ -124,13 +122,9 @@ mapped as (
            case when x.golden_contact_id is not null then x.lead else ce.lead end as lead,
            case when x.golden_contact_id is not null then x.is_junk else ce.is_junk end as is_junk,
            a.kind, a.occurred_at
-    from email_events a
+    from all_events a
     left join crosswalk_leads x on x.source_record_id = a.known_contact_id
     left join email_leads ce on x.golden_contact_id is null and ce.email = a.email
-    union all
-    select ce.golden_contact_id, ce.lead, ce.is_junk, a.kind, a.occurred_at
-    from (select * from web_events union all select * from product_events) a
-    left join email_leads ce on ce.email = a.email
 )
 select lead, case when lead is null then contact_id end as other_contact_id, kind::{_KIND_ENUM} as kind, occurred_at
 from mapped
