@@ -205,15 +205,25 @@ def test_lead_keyed_events_are_the_events_query_and_give_the_same_features(con):
         # Junk by the record id although the email is a lead's (no fallback), and junk by the email.
         "insert into staging.stg_email__events values (4, 'ana@acme.io', 'open', timestamptz '2026-02-27 10:00:00+00');"
         "insert into staging.stg_segment__product_events "
-        "values ('test@example.com', timestamptz '2026-02-27 11:00:00+00')"
+        "values ('test@example.com', timestamptz '2026-02-27 11:00:00+00');"
+        # A record id the crosswalk does not know falls back to the email; a web event of an unknown email maps to no
+        # one; a web event of a lead's golden email.
+        "insert into staging.stg_email__events "
+        "values (99, 'bo@beta.io', 'reply', timestamptz '2026-02-26 09:00:00+00');"
+        "insert into staging.stg_segment__web_events values "
+        "('nobody@else.io', false, 'Demo Requested', 'track', timestamptz '2026-02-26 08:00:00+00'),"
+        "('bo@beta.io', false, 'Demo Requested', 'track', timestamptz '2026-02-26 07:00:00+00')"
     )
     inputs = load_scoring_inputs(con)
     assert inputs.lead_events["lead"].dtype == pl.UInt32
+    assert sorted(inputs.events.filter(pl.col("contact_id") == "gc-3")["kind"].to_list()) == [
+        "demo_request", "email_open", "email_reply"
+    ]
     expected = con.sql(EVENTS_BY_GOLDEN_ID_SQL).pl()
     assert sorted(inputs.events.rows()) == sorted(expected.rows())
     assert inputs.events.schema == expected.schema
     assert "gc-9" in inputs.events["contact_id"].to_list() and "gc-4" not in inputs.events["contact_id"].to_list()
-    assert inputs.events.height == 5  # four of the fixture, gc-9's click
+    assert inputs.events.height == 7  # four of the fixture, gc-9's click, gc-3's reply and demo request
     config = load_config()
     for as_of in (inputs.now, T):
         by_text = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
