@@ -756,6 +756,16 @@ def _set_run_columns(con: duckdb.DuckDBPyConnection, table: str, key: str, sourc
     )
 
 
+@dataclass(frozen=True)
+class PreparedPublication:
+    """A publication written and synced to its temporary file next to `target`, not yet the console's (`prepare`):
+    `swap` makes it the console's, `discard` deletes it."""
+
+    tmp: Path
+    target: Path
+    report: PublicationReport
+
+
 def publish(
     warehouse: duckdb.DuckDBPyConnection,
     target: Path,
@@ -764,7 +774,40 @@ def publish(
     models_dir: Path | None = None,
 ) -> PublicationReport:
     """Write the console's tables from `warehouse` (a connection, read-only is enough) into a new DuckDB file and
-    swap it in as `target`. Returns what was written. A failure leaves the previous publication in place.
+    swap it in as `target` (`prepare`, then `swap`). Returns what was written. A failure leaves the previous
+    publication in place."""
+    return swap(prepare(warehouse, target, run_id=run_id, models_dir=models_dir))
+
+
+def swap(prepared: PreparedPublication) -> PublicationReport:
+    """Make a prepared publication the console's: renamed over the previous one (atomic on one file system; a page
+    reading the old file goes on reading it). Deleted if the rename fails."""
+    started = time.perf_counter()
+    try:
+        os.replace(prepared.tmp, prepared.target)
+        _fsync_dir(prepared.target.parent)
+    except BaseException:
+        discard(prepared)
+        raise
+    prepared.report.seconds += time.perf_counter() - started
+    return prepared.report
+
+
+def discard(prepared: PreparedPublication) -> None:
+    """Delete a prepared publication that is not to be swapped in (its temporary file and any write-ahead log)."""
+    for leftover in (prepared.tmp, prepared.tmp.with_name(prepared.tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def prepare(
+    warehouse: duckdb.DuckDBPyConnection,
+    target: Path,
+    *,
+    run_id: str | None = None,
+    models_dir: Path | None = None,
+) -> PreparedPublication:
+    """Write the console's tables from `warehouse` (a connection, read-only is enough) into a new DuckDB file next
+    to `target`, synced to disk, without touching `target` (`swap` or `discard` it). A failure leaves nothing behind.
 
     The new file starts as a copy of the previous publication when it can be updated (same format and history
     window, fewer than `ACTIONHOUSE_CONSOLE_REBUILD_EVERY` publications since one written from scratch): the
@@ -945,17 +988,14 @@ def publish(
         warehouse.execute("detach console_pub")
         attached = False
         _fsync(tmp)
-        os.replace(tmp, target)  # the swap: atomic on one file system
-        _fsync_dir(target.parent)
     except BaseException:
         if attached:
             with contextlib.suppress(duckdb.Error):
                 warehouse.execute("detach console_pub")
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+        discard(PreparedPublication(tmp=tmp, target=target, report=report))
         raise
     report.seconds = time.perf_counter() - started
-    return report
+    return PreparedPublication(tmp=tmp, target=target, report=report)
 
 
 def publish_from_file(warehouse_path: Path, target: Path, **kwargs: Any) -> PublicationReport:

@@ -122,6 +122,12 @@ def test_demo_then_next_hour(demo_env, capsys, monkeypatch):
     assert "0 failed" in out
     assert "Sandbox CRM (HubSpot API) serving on http://127.0.0.1:" in out
     assert "actions: " in out and "proposed (auto " in out and "actions by state:" in out
+    # The console's publication was written while the planner planned, and swapped in by its own step.
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        published = instance.get_latest_materialization_event(dg.AssetKey(["console", "publication"]))
+    assert published.asset_materialization.metadata["prepared_while_planning"].value is True
     api_rows = _query(data_dir, "select count(*) from raw.hubspot_contacts where _source_file like 'api:%'")[0][0]
     assert api_rows > 300, "contacts were read through the sandbox CRM's API"
     # The sync: auto actions and scores went to the CRM, the demo user's approvals followed, and the second refresh

@@ -58,6 +58,11 @@ PLANNER_INPUTS = [
 )
 def proposals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ops_store: OpsStoreResource):
     """Plan this refresh's actions and write them to the queue (planning never waits on people)."""
+    # The console's publication reads only the warehouse too: written meanwhile on a thread (DuckDB on the core the
+    # planner's Python leaves idle), swapped in by its own step. Imported here: the console's module imports this one.
+    from orchestration.defs.console.assets import prepare_publication_meanwhile
+
+    prepare_publication_meanwhile(context, warehouse)
     # Python's cycle collector paused for the whole step, and the step's objects (the store's ~110,000 open actions,
     # the plan's blocked items and stubs at 1M contacts) let go before it runs again: otherwise it scans them while
     # they are alive, several times over (collections during the store read, one when planning ends, later ones of
