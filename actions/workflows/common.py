@@ -24,6 +24,29 @@ def contact_index(contacts: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {row["golden_contact_id"]: row for row in rows}
 
 
+class ContactRows:
+    """Golden contact id -> its whole row, as `contact_index` gives it, for the few rows a workflow builds.
+
+    The first `by_position` rows asked for are read alone, by position (`DataFrame.row`, ~2x a row of a whole pass);
+    after that the whole frame is indexed once (a full build, or anything reading every blocked proposal, asks for
+    most rows). A contact listed twice gives its last row, as `contact_index` keeps it."""
+
+    def __init__(self, contacts: pl.DataFrame, by_position: int = 1_000) -> None:
+        self._contacts = contacts
+        self._at = {key: i for i, key in enumerate(contacts.get_column("golden_contact_id").to_list())}
+        self._by_position = by_position
+        self._index: dict[str, dict[str, Any]] | None = None
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        if self._index is not None:
+            return self._index[key]
+        if self._by_position > 0:
+            self._by_position -= 1
+            return self._contacts.row(self._at[key], named=True)
+        self._index = contact_index(self._contacts)
+        return self._index[key]
+
+
 def contact_target(row: dict[str, Any]) -> Target:
     """The action target for a golden contact row."""
     emails = sorted({e for e in (row.get("emails") or []) if e} | ({row["email"]} if row.get("email") else set()))
