@@ -352,6 +352,61 @@ def test_scores_rescored_by_key_equal_a_publication_from_scratch(warehouse, tmp_
     assert _tables(target) == _tables(scratch)
 
 
+def test_changed_leads_scores_updated_in_place_equal_a_publication_from_scratch(warehouse, tmp_path, monkeypatch):
+    """A lead whose score row changed, with one row on both sides, has its `scores` row updated in place (it keeps
+    its row id; deleting such rows made the next checkpoint rewrite the table's text columns); a new, gone or
+    repeated lead's rows are deleted and inserted. Each result equals a publication from scratch, and the lead's
+    lookup by its id (the index) finds the updated row."""
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+    target = tmp_path / "console" / "publication.duckdb"
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+
+    def rows_of(path: Path, leads: tuple[str, ...]) -> dict[str, tuple]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            ids = ", ".join(f"'{lead}'" for lead in leads)
+            rows = con.execute(f"select contact_id, rowid, reasons from scores where contact_id in ({ids})").fetchall()
+            return {lead: (rowid, reasons) for lead, rowid, reasons in rows}
+        finally:
+            con.close()
+
+    def equals_scratch(run: str) -> None:
+        monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+        assert _publish(warehouse, scratch, run).from_scratch
+        monkeypatch.delenv(REBUILD_EVERY_ENV)
+        assert _tables(target) == _tables(scratch)
+
+    assert _publish(warehouse, target, "h0").from_scratch
+    assert _publish(warehouse, target, "h1").rescored["scores"] == 0
+    before = rows_of(target, ("gc-3", "gc-7"))
+    # gc-3 and gc-7 rescored; gc-11 gone; gc-new new; gc-30 scored twice in the run.
+    _rescore(warehouse, 3, "contact_id in ('gc-3', 'gc-7')")
+    _sql(
+        warehouse,
+        """delete from ml.lead_scores where contact_id = 'gc-11';
+        insert into ml.lead_scores select * replace ('gc-new' as contact_id) from ml.lead_scores
+        where contact_id = 'gc-12';
+        insert into ml.lead_scores select * replace ('demo requested twice' as reasons) from ml.lead_scores
+        where contact_id = 'gc-30';""",
+    )
+    assert _publish(warehouse, target, "h2").rescored["scores"] >= 5
+    after = rows_of(target, ("gc-3", "gc-7", "gc-11", "gc-new"))
+    for lead in ("gc-3", "gc-7"):  # updated in place, found by the index with its new reasons
+        assert after[lead][0] == before[lead][0] and after[lead][1] != before[lead][1]
+        assert after[lead][1].endswith("demo requested")
+    assert "gc-11" not in after and "gc-new" in after
+    equals_scratch("h2")
+    # gc-30 back to one row (two published): deleted and inserted; gc-3 changed again.
+    _rescore(warehouse, 4, "contact_id = 'gc-3'")
+    assert _publish(warehouse, target, "h3").rescored["scores"] >= 2
+    equals_scratch("h3")
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert con.execute("select count(*) from scores where contact_id = 'gc-30'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
 def test_scores_with_a_null_lead_id_are_written_whole(warehouse, tmp_path, monkeypatch):
     """A row without a lead id matches no key: the scores are then written whole, the same as from scratch."""
     target = tmp_path / "console" / "publication.duckdb"
