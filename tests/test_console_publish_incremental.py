@@ -379,17 +379,18 @@ def test_changed_leads_scores_updated_in_place_equal_a_publication_from_scratch(
     assert _publish(warehouse, target, "h0").from_scratch
     assert _publish(warehouse, target, "h1").rescored["scores"] == 0
     before = rows_of(target, ("gc-3", "gc-7"))
-    # gc-3 and gc-7 rescored; gc-11 gone; gc-new new; gc-30 scored twice in the run.
+    # gc-3 and gc-7 rescored; gc-8's company renamed (another column); gc-11 gone; gc-new new; gc-30 scored twice.
     _rescore(warehouse, 3, "contact_id in ('gc-3', 'gc-7')")
     _sql(
         warehouse,
-        """delete from ml.lead_scores where contact_id = 'gc-11';
+        """update marts.dim_contacts set company_name = 'Renamed Co' where golden_contact_id = 'gc-8';
+        delete from ml.lead_scores where contact_id = 'gc-11';
         insert into ml.lead_scores select * replace ('gc-new' as contact_id) from ml.lead_scores
         where contact_id = 'gc-12';
         insert into ml.lead_scores select * replace ('demo requested twice' as reasons) from ml.lead_scores
         where contact_id = 'gc-30';""",
     )
-    assert _publish(warehouse, target, "h2").rescored["scores"] >= 5
+    assert _publish(warehouse, target, "h2").rescored["scores"] >= 6
     after = rows_of(target, ("gc-3", "gc-7", "gc-11", "gc-new"))
     for lead in ("gc-3", "gc-7"):  # updated in place, found by the index with its new reasons
         assert after[lead][0] == before[lead][0] and after[lead][1] != before[lead][1]
