@@ -193,11 +193,14 @@ class Rescored:
     regular expression naming the columns a scoring run sets anew on most rows. Those are left out of the
     comparison and set in place on the rows whose other columns did not change; rows whose other columns changed
     (or gone, or new) are deleted and inserted again. `materialize`: the select is costly, so it runs once into a
-    temporary table that the comparison, the inserts and the in-place update read."""
+    temporary table that the comparison, the inserts and the in-place update read. `updated_in_place`: a changed
+    key of one row on both sides has its row's columns updated in place rather than deleted and inserted again
+    (`_update_changed_keys_in_place`)."""
 
     key: str
     run_columns: str
     materialize: bool
+    updated_in_place: bool = False
 
 
 # Every lead is scored again each run, but a lead's score row rarely changes beyond its run id and time (at 1M
@@ -205,7 +208,7 @@ class Rescored:
 # decays (~3.5%); rewriting both tables whole each hour wrote ~900k rows of each to change ~20-30k. Which columns
 # are the run's is a matter of cost only: any column left out of the comparison is still copied where it differs.
 RESCORED: dict[str, Rescored] = {
-    "scores": Rescored("contact_id", r"run_id|scored_at", materialize=True),
+    "scores": Rescored("contact_id", r"run_id|scored_at", materialize=True, updated_in_place=True),
     "lead_scores": Rescored(
         "contact_id", r"run_id|scored_at|feature_cutoff|f_decayed_.*|f_days_since_.*", materialize=False
     ),
@@ -429,6 +432,22 @@ FINGERPRINTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
 }
 FINGERPRINT_STATE_PREFIX = "publish_fingerprint_state_"
+# The warehouse's write stamps, which narrow a KEYED table's comparison to the keys written since the previous
+# publication: name -> the stamp column of its table (the first it needs; not published). Golden fields stamp every
+# row a dbt run writes with that run's one instant (`_written_at`), a contact's rows are always written together
+# (delete+insert on the contact; a contact gone loses every row), and rows are never changed but by such a write: a
+# contact's first and last stamps and row count then name its rows, and a contact whose three are what the previous
+# publication saw holds the rows published then. Those three are stored per key (`publish_stamp_state_`, unknown to
+# an older publish, which drops them) whenever the table is written whole or compared whole, and an update hashes
+# the rows of the other keys alone (new, gone, written again, or holding a row without a stamp: rows of before the
+# column) on both sides, as the whole table was hashed before; only the keys whose rows differ are rewritten (a full
+# refresh stamps every row anew, and rewrites nothing that did not change). At 1M the golden fields' 15.2M rows were
+# hashed every hour (~0.9 CPU s) to find ~450 contacts; their stamps alone are aggregated in ~0.2 s.
+STAMPED: dict[str, str] = {"golden_fields": "_written_at"}
+STAMP_STATE_PREFIX = "publish_stamp_state_"
+# Above this share of the keys to compare, the whole table is compared as before (the keys' rows picked out of it
+# would cost more than the scan).
+STAMPED_NARROW_SHARE = 0.5
 # The row count and sum of row hashes of each KEPT_WHEN_UNCHANGED table as last written (name, n, h), under a
 # prefix an older publish does not know (it drops the table, and rewrites those tables whole as it always did).
 UNCHANGED_STATE_PREFIX = "publish_unchanged_state_"
@@ -448,6 +467,31 @@ def _hashes_table(name: str) -> str:
 
 def _fingerprints_table(name: str) -> str:
     return f"console_pub.{FINGERPRINT_STATE_PREFIX}{name}_key_hashes"
+
+
+def _stamps_table(name: str) -> str:
+    return f"console_pub.{STAMP_STATE_PREFIX}{name}_key_stamps"
+
+
+def _stamps(con: duckdb.DuckDBPyConnection, name: str, present: set[str]) -> str | None:
+    """The per-key stamps of `name`'s warehouse table (STAMPED), when it has its stamp column: (k, h), h the hash of
+    the key's first and last stamps and row count, NULL when a row of the key has no stamp."""
+    if name not in STAMPED:
+        return None
+    table, stamp = TABLES[name][0][0], STAMPED[name]
+    if table not in present or stamp not in _columns(con, table):
+        return None
+    return (
+        f"select {KEYED[name][0]} as k, "
+        f"case when count({stamp}) = count(*) then hash(min({stamp}), max({stamp}), count(*)) end as h "
+        f"from {table} group by all"
+    )
+
+
+def _store_stamps(con: duckdb.DuckDBPyConnection, name: str, stamps: str) -> None:
+    """Store `name`'s per-key stamps whole (the table was just written or compared whole: it equals the
+    warehouse's rows)."""
+    con.execute(f"create or replace table {_stamps_table(name)} as {stamps}")
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, name: str, present: set[str]) -> str | None:
@@ -488,16 +532,17 @@ def _compare_key_sums(
     )
 
 
-def _changed_rows(table: str, key: str) -> str:
-    """`table`'s rows of the keys still present in `publish_delta`, picked by row id: the key column is scanned
-    alone and only the matching rows' other columns are read (DuckDB pushes a row id filter into the scan). A
-    filter on the key read every column of every row: at 1M, the ~9,000 changed contacts' rows took 2.4 s to insert,
-    most of it every contact's provenance JSON read and dropped; by row id 0.17 s. Used where a select reads its
-    table as `{rows}` (TABLES): `contacts` and `golden_fields`. Not for the crosswalk (a join; 1% of contacts changed)
-    nor the lead scores (~2.5% of leads): at 1M they cost the same or more so."""
+def _changed_rows(table: str, key: str, keys: str = "publish_delta") -> str:
+    """`table`'s rows of the keys still present in `keys` (`publish_delta`; `publish_candidates`, STAMPED), picked
+    by row id: the key column is scanned alone and only the matching rows' other columns are read (DuckDB pushes a
+    row id filter into the scan). A filter on the key read every column of every row: at 1M, the ~9,000 changed
+    contacts' rows took 2.4 s to insert, most of it every contact's provenance JSON read and dropped; by row id
+    0.17 s. Used where a select reads its table as `{rows}` (TABLES): `contacts` and `golden_fields`. Not for the
+    crosswalk (a join; 1% of contacts changed) nor the lead scores (~2.5% of leads): at 1M they cost the same or
+    more so."""
     return (
         f"(select * from {table} where rowid in "
-        f"(select rowid from {table} where {key} in (select k from publish_delta where present)))"
+        f"(select rowid from {table} where {key} in (select k from {keys} where present)))"
     )
 
 
@@ -554,13 +599,13 @@ def _batches_in_order(reader: Any, width: int) -> bool:
     return True
 
 
-def _select(name: str, history: int, changed_key: str | None = None) -> str:
+def _select(name: str, history: int, changed_key: str | None = None, keys: str = "publish_delta") -> str:
     """TABLES[name]'s select, its `{rows}` the whole table, or with `changed_key` only the rows of the keys in
-    `publish_delta` (the same rows of those keys: the caller still filters on the key)."""
+    `keys` (the same rows of those keys: the caller still filters on the key)."""
     from ml.warehouse import OUTCOMES_SQL
 
     needs, sql = TABLES[name]
-    rows = needs[0] if changed_key is None else _changed_rows(needs[0], changed_key)
+    rows = needs[0] if changed_key is None else _changed_rows(needs[0], changed_key, keys)
     return sql.format(outcomes=OUTCOMES_SQL, history_runs=history, rows=rows)
 
 
@@ -600,6 +645,9 @@ def _update_by_key(
     stored: bool = False,
     fingerprint: str | None = None,
     fingerprints_stored: bool = False,
+    stamps: str | None = None,
+    stamps_stored: bool = False,
+    candidate_sql: str | None = None,
 ) -> int:
     """Bring `console_pub.<name>` up to `sql` by key (see KEYED); returns how many keys changed. `changed_sql`: the
     same select over only the changed keys' rows where it can (`_select`), read for the rows inserted. `stored`: the
@@ -607,27 +655,60 @@ def _update_by_key(
     warehouse side's sums are stored for the next update (stored ones rewritten at the changed keys only: the rest
     of a stored table already holds them, and rewriting ~1M sums per table each hour cost ~0.2-0.4 s at 1M).
     `fingerprint`: the rows of FINGERPRINTS[name], when the warehouse has them; their sums are then what is compared
-    (when `fingerprints_stored`, else the rows once) and stored, in place of the rows' own."""
+    (when `fingerprints_stored`, else the rows once) and stored, in place of the rows' own. `stamps`: the per-key
+    stamps of STAMPED[name], when the warehouse has them; when `stamps_stored` too, only the rows of the keys whose
+    stamps differ are compared (`candidate_sql`: the select over those keys' rows), and the stamps are kept up to
+    date (stored whole after a whole comparison)."""
     key, order = KEYED[name]
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
     by_fingerprint = fingerprint is not None and fingerprints_stored
-    if by_fingerprint:
-        rows, old, stored = f"({fingerprint})", _fingerprints_table(name), True
-    else:
-        rows = f"({sql})"
-        old = hashes if stored else f"(select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)"
-    _compare_key_sums(con, key, rows, old)
+    narrowed = (
+        not by_fingerprint
+        and stamps is not None
+        and stamps_stored
+        and candidate_sql is not None
+        and _stamp_candidates(con, name, stamps)
+    )
     try:
+        if by_fingerprint:
+            rows, old, stored = f"({fingerprint})", _fingerprints_table(name), True
+        elif narrowed:
+            # Both sides' sums of the candidate keys only: the rest hold the rows they held (STAMPED).
+            rows, candidates = f"({candidate_sql})", "(select k from publish_candidates)"
+            old = (
+                f"(select k, h from {hashes} where k in {candidates})"
+                if stored
+                else f"(select {key} as k, sum(hash(s)::hugeint) as h from "
+                f"(select * from {table} where {key} in {candidates}) s group by all)"
+            )
+        else:
+            rows = f"({sql})"
+            old = hashes if stored else f"(select {key} as k, sum(hash(s)::hugeint) as h from {table} s group by all)"
+        _compare_key_sums(con, key, rows, old)
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
         _replace_changed_keys(con, table, key, f"({changed_sql})", changed, order)
         if by_fingerprint:
             _store_key_sums(con, old, stored, changed)
-        elif fingerprint is None:
+        elif fingerprint is None and (stored or not narrowed):  # narrowed: the sums of the candidate keys alone
             _store_key_sums(con, hashes, stored, changed)
+        if narrowed:
+            stamps_table = _stamps_table(name)
+            con.execute(f"delete from {stamps_table} where k in (select k from publish_candidates)")
+            con.execute(
+                f"insert into {stamps_table} select k, h from publish_stamps "
+                "where k in (select k from publish_candidates where present)"
+            )
+        elif stamps is not None:  # compared whole: the table now equals the warehouse's rows
+            computed = con.execute(
+                "select count(*) from duckdb_tables() where temporary and table_name = 'publish_stamps'"
+            ).fetchone()[0]
+            _store_stamps(con, name, "select * from publish_stamps" if computed else stamps)
     finally:
-        con.execute("drop table if exists publish_delta")
-        con.execute("drop table if exists publish_new")
+        for temp in ("publish_delta", "publish_new", "publish_candidates", "publish_stamps"):
+            con.execute(f"drop table if exists {temp}")
+    if stamps is None:  # no longer kept up to date
+        con.execute(f"drop table if exists {_stamps_table(name)}")
     # Only one kind of sums is kept up to date: the other, left behind, would no longer describe the table.
     if fingerprint is None:
         con.execute(f"drop table if exists {_fingerprints_table(name)}")
@@ -636,6 +717,23 @@ def _update_by_key(
             _store_fingerprints(con, name, fingerprint)
         con.execute(f"drop table if exists {hashes}")
     return changed
+
+
+def _stamp_candidates(con: duckdb.DuckDBPyConnection, name: str, stamps: str) -> bool:
+    """The warehouse's per-key stamps of `name` into temp `publish_stamps` (k, h), and into `publish_candidates`
+    (k, present) the keys whose stamps differ from the stored ones (STAMPED: written since, new, gone, or with a row
+    without a stamp). Whether they are few enough (STAMPED_NARROW_SHARE) to compare their rows alone."""
+    con.execute(f"create or replace temp table publish_stamps as {stamps}")
+    con.execute(
+        f"""create or replace temp table publish_candidates as
+        select coalesce(new.k, old.k) as k, new.k is not null as present
+        from publish_stamps new full join {_stamps_table(name)} old on old.k = new.k
+        where new.h is null or new.h is distinct from old.h"""
+    )
+    candidates, keys = con.execute(
+        "select (select count(*) from publish_candidates), (select count(*) from publish_stamps)"
+    ).fetchone()
+    return candidates <= STAMPED_NARROW_SHARE * keys
 
 
 def _row_sums(con: duckdb.DuckDBPyConnection, selects: dict[str, str]) -> dict[str, tuple[int, int | None]]:
@@ -720,7 +818,10 @@ def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored
         changed = con.execute("select count(*) from publish_delta").fetchone()[0]
         if name == "scores":
             _count_changed_reasons(con, REASONS_BEFORE)
-        _replace_changed_keys(con, table, key, source, changed)
+        if spec.updated_in_place:
+            _update_changed_keys_in_place(con, table, key, source, changed)
+        else:
+            _replace_changed_keys(con, table, key, source, changed)
         if name == "scores":
             _count_changed_reasons(con, REASONS_AFTER)
         if run_columns:
@@ -730,6 +831,55 @@ def _update_rescored(con: duckdb.DuckDBPyConnection, name: str, sql: str, stored
     finally:
         for temp in ("publish_run", "publish_delta", "publish_new", "publish_rows"):
             con.execute(f"drop table if exists {temp}")
+
+
+def _update_changed_keys_in_place(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, changed: int
+) -> None:
+    """What `_replace_changed_keys` does, but the changed keys of one row on both sides (nearly all: leads whose
+    score moved) get their row's other columns set to `source`'s in place; only the others (new, gone, several
+    rows) are deleted and inserted. The same rows result. Deleting ~20,000 of the scores' 907k rows at 1M made the
+    next checkpoint rewrite the table's text columns (~1.6 CPU s; the delete of 50 rows ~0.1 s); updating the
+    columns that differ costs a few tenths and nothing at the checkpoint."""
+    if not changed:
+        return
+    con.execute(
+        f"""create or replace temp table publish_in_place as
+        select k from (
+            select {key} as k, count(*) as rows from {table}
+            where {key} in (select k from publish_delta where present) group by all
+        ) published inner join publish_new using (k)
+        where published.rows = 1 and publish_new.n = 1"""
+    )
+    try:
+        rows = f"(select * from {source} where {key} in (select k from publish_in_place))"
+        columns = [c for c, _ in _describe(con, table) if c != key]
+        # Only the columns that differ on some of those rows are set (a lead's score moves, its name and company
+        # rarely): at 1M, ~20,000 rows' 2 columns 0.14 CPU s, all 17 ~0.9-1.8 s. Differ: by value, or by hash
+        # (-0.0 and 0.0 compare equal but are not the same row for the hash sums).
+        if columns:
+            differs = con.execute(
+                "select "
+                + ", ".join(f"bool_or(t.{c} is distinct from r.{c} or hash(t.{c}) <> hash(r.{c}))" for c in columns)
+                + f" from {table} t inner join {rows} r on r.{key} = t.{key}"
+            ).fetchone()
+            columns = [c for c, changed_column in zip(columns, differs, strict=True) if changed_column]
+        if columns:
+            con.execute(
+                f"update {table} t set {', '.join(f'{c} = r.{c}' for c in columns)} "
+                f"from {rows} r where r.{key} = t.{key}"
+            )
+        con.execute(
+            f"delete from {table} where {key} in (select k from publish_delta) "
+            f"and {key} not in (select k from publish_in_place)"
+        )
+        con.execute(
+            f"insert into {table} select * from {source} "
+            f"where {key} in (select k from publish_delta where present) "
+            f"and {key} not in (select k from publish_in_place)"
+        )
+    finally:
+        con.execute("drop table if exists publish_in_place")
 
 
 def _set_run_columns(con: duckdb.DuckDBPyConnection, table: str, key: str, source: str, columns: list[str]) -> None:
@@ -844,6 +994,7 @@ def prepare(
                 STATE_PREFIX,
                 RESCORED_STATE_PREFIX,
                 FINGERPRINT_STATE_PREFIX,
+                STAMP_STATE_PREFIX,
                 UNCHANGED_STATE_PREFIX,
                 DEALS_STATE_PREFIX,
             )
@@ -880,20 +1031,33 @@ def prepare(
                 if name in KEYED or name in RESCORED:
                     warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                     warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
+                    warehouse.execute(f"drop table if exists {_stamps_table(name)}")
                 continue
             sql = _select(name, history)
             if name in KEPT_WHEN_UNCHANGED and _keep_if_unchanged(warehouse, name, sql, kept, stored_sums, row_sums):
                 report.unchanged.append(name)
                 continue
             fingerprint = _fingerprint(warehouse, name, present)
+            stamps = _stamps(warehouse, name, present)
             by_key = (name in KEYED or name in RESCORED) and name in kept
             if by_key and _describe(warehouse, f"({sql})") == _describe(warehouse, f"console_pub.{name}"):
                 has_sums = _hashes_table(name).removeprefix("console_pub.") in stored
                 if name in KEYED:
                     has_fingerprints = _fingerprints_table(name).removeprefix("console_pub.") in stored
+                    has_stamps = _stamps_table(name).removeprefix("console_pub.") in stored
                     changed_sql = _select(name, history, KEYED[name][0])
+                    candidate_sql = _select(name, history, KEYED[name][0], keys="publish_candidates")
                     report.updated[name] = _update_by_key(
-                        warehouse, name, sql, changed_sql, has_sums, fingerprint, has_fingerprints
+                        warehouse,
+                        name,
+                        sql,
+                        changed_sql,
+                        has_sums,
+                        fingerprint,
+                        has_fingerprints,
+                        stamps,
+                        has_stamps,
+                        candidate_sql if "{rows}" in TABLES[name][1] else None,
                     )
                     continue
                 changed = _update_rescored(warehouse, name, sql, has_sums)
@@ -904,6 +1068,7 @@ def prepare(
             if name in KEYED or name in RESCORED:  # written whole below: its stored hash sums no longer describe it
                 warehouse.execute(f"drop table if exists {_hashes_table(name)}")
                 warehouse.execute(f"drop table if exists {_fingerprints_table(name)}")
+                warehouse.execute(f"drop table if exists {_stamps_table(name)}")
             order = KEYED[name][1] if name in KEYED and name not in UNORDERED else ORDER.get(name)
             if order and "{rows}" in TABLES[name][1] and _in_order(warehouse, sql, order):
                 order = None  # the scan gives the rows in that order already
@@ -915,6 +1080,8 @@ def prepare(
                 warehouse.execute(f"create index {name}_by_key on console_pub.{name} ({key})")
             if fingerprint is not None:  # cheap, and they cannot be computed from the published table later
                 _store_fingerprints(warehouse, name, fingerprint)
+            if stamps is not None:
+                _store_stamps(warehouse, name, stamps)
         reasons_updated = "scores" in report.rescored and reasons_kept and _reasons_follow_rescored_scores()
         if reasons_updated:
             _update_tier_reasons(warehouse)

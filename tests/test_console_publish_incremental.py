@@ -20,6 +20,7 @@ from console.publish import (
     KEYED,
     RESCORED,
     RESCORED_STATE_PREFIX,
+    STAMP_STATE_PREFIX,
     STATE_PREFIX,
     TABLES,
     UNCHANGED_STATE,
@@ -60,6 +61,7 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
                 f"select table_name from duckdb_tables() where not starts_with(table_name, '{STATE_PREFIX}') "
                 f"and not starts_with(table_name, '{RESCORED_STATE_PREFIX}') "
                 f"and not starts_with(table_name, '{FINGERPRINT_STATE_PREFIX}') "
+                f"and not starts_with(table_name, '{STAMP_STATE_PREFIX}') "
                 f"and not starts_with(table_name, '{UNCHANGED_STATE_PREFIX}') "
                 f"and not starts_with(table_name, '{DEALS_STATE_PREFIX}') order by 1"
             ).fetchall()
@@ -350,6 +352,62 @@ def test_scores_rescored_by_key_equal_a_publication_from_scratch(warehouse, tmp_
     assert _tables(target) == _tables(scratch)
 
 
+def test_changed_leads_scores_updated_in_place_equal_a_publication_from_scratch(warehouse, tmp_path, monkeypatch):
+    """A lead whose score row changed, with one row on both sides, has its `scores` row updated in place (it keeps
+    its row id; deleting such rows made the next checkpoint rewrite the table's text columns); a new, gone or
+    repeated lead's rows are deleted and inserted. Each result equals a publication from scratch, and the lead's
+    lookup by its id (the index) finds the updated row."""
+    monkeypatch.setenv(HISTORY_RUNS_ENV, "3")
+    target = tmp_path / "console" / "publication.duckdb"
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+
+    def rows_of(path: Path, leads: tuple[str, ...]) -> dict[str, tuple]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            ids = ", ".join(f"'{lead}'" for lead in leads)
+            rows = con.execute(f"select contact_id, rowid, reasons from scores where contact_id in ({ids})").fetchall()
+            return {lead: (rowid, reasons) for lead, rowid, reasons in rows}
+        finally:
+            con.close()
+
+    def equals_scratch(run: str) -> None:
+        monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+        assert _publish(warehouse, scratch, run).from_scratch
+        monkeypatch.delenv(REBUILD_EVERY_ENV)
+        assert _tables(target) == _tables(scratch)
+
+    assert _publish(warehouse, target, "h0").from_scratch
+    assert _publish(warehouse, target, "h1").rescored["scores"] == 0
+    before = rows_of(target, ("gc-3", "gc-7"))
+    # gc-3 and gc-7 rescored; gc-8's company renamed (another column); gc-11 gone; gc-new new; gc-30 scored twice.
+    _rescore(warehouse, 3, "contact_id in ('gc-3', 'gc-7')")
+    _sql(
+        warehouse,
+        """update marts.dim_contacts set company_name = 'Renamed Co' where golden_contact_id = 'gc-8';
+        delete from ml.lead_scores where contact_id = 'gc-11';
+        insert into ml.lead_scores select * replace ('gc-new' as contact_id) from ml.lead_scores
+        where contact_id = 'gc-12';
+        insert into ml.lead_scores select * replace ('demo requested twice' as reasons) from ml.lead_scores
+        where contact_id = 'gc-30';""",
+    )
+    assert _publish(warehouse, target, "h2").rescored["scores"] >= 6
+    after = rows_of(target, ("gc-3", "gc-7", "gc-11", "gc-new"))
+    for lead in ("gc-3", "gc-7"):  # updated in place, found by the index with its new reasons
+        assert after[lead][0] == before[lead][0] and after[lead][1] != before[lead][1]
+        assert after[lead][1].endswith("demo requested")
+    assert "gc-11" not in after and "gc-new" in after
+    equals_scratch("h2")
+    # gc-30 back to one row (two published): deleted and inserted; gc-3 changed again.
+    _rescore(warehouse, 4, "contact_id = 'gc-3'")
+    assert _publish(warehouse, target, "h3").rescored["scores"] >= 2
+    equals_scratch("h3")
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert con.execute("select count(*) from scores where contact_id = 'gc-30'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
 def test_scores_with_a_null_lead_id_are_written_whole(warehouse, tmp_path, monkeypatch):
     """A row without a lead id matches no key: the scores are then written whole, the same as from scratch."""
     target = tmp_path / "console" / "publication.duckdb"
@@ -394,10 +452,10 @@ def test_lead_features_the_run_decays_are_set_lead_by_lead(warehouse, tmp_path, 
     assert _tables(target) == _tables(scratch)
 
 
-def _state_tables(path: Path) -> set[str]:
+def _state_tables(path: Path, suffix: str = "_key_hashes") -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall() if "_key_hashes" in r[0]}
+        return {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall() if suffix in r[0]}
     finally:
         con.close()
 
@@ -467,6 +525,128 @@ def test_contacts_compared_by_their_fields_hash_equal_a_publication_from_scratch
     monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
     assert _publish(warehouse, scratch, "h4").from_scratch
     assert _tables(target) == _tables(scratch)
+
+
+GOLDEN_FIELDS = "intermediate.int_entities__contact_golden_fields"
+
+
+def _write_contacts(warehouse: Path, stamp: str, keys: tuple[str, ...], value: str | None = None) -> None:
+    """Golden fields' write of `keys` by a run stamped `stamp`, as the model writes: each contact's rows deleted and
+    inserted again, every row stamped (`value`: their job title's new value; else the same rows)."""
+    ids = ", ".join(f"'{k}'" for k in keys)
+    title = f"'{value}'" if value is not None else "value"
+    _sql(
+        warehouse,
+        f"""create temp table rewritten as select * replace (
+               case when field_name = 'job_title' then {title} else value end as value,
+               timestamp '{stamp}' as _written_at)
+           from {GOLDEN_FIELDS} where golden_contact_id in ({ids});
+        delete from {GOLDEN_FIELDS} where golden_contact_id in ({ids});
+        insert into {GOLDEN_FIELDS} select * from rewritten""",
+    )
+
+
+def _stored_stamps(target: Path) -> list[tuple]:
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        return con.execute(f"select k, h from {STAMP_STATE_PREFIX}golden_fields_key_stamps order by k").fetchall()
+    finally:
+        con.close()
+
+
+def test_golden_fields_compared_by_their_write_stamps_equal_a_publication_from_scratch(
+    warehouse, tmp_path, monkeypatch
+):
+    """With golden fields' `_written_at` (one stamp per run, a contact's rows written together), an update hashes
+    only the rows of the contacts whose stamps changed (written again, new, gone, or with a row without a stamp) and
+    rewrites those whose rows differ; every result equals a publication from scratch. The stamps are the contract:
+    a row changed in place without a new stamp is not seen (the model never writes so), unless it has no stamp."""
+    _sql(warehouse, f"alter table {GOLDEN_FIELDS} add column _written_at timestamp default timestamp '2026-12-01'")
+    target = tmp_path / "console" / "publication.duckdb"
+    scratch = tmp_path / "scratch" / "publication.duckdb"
+
+    def equals_scratch(run: str) -> None:
+        monkeypatch.setenv(REBUILD_EVERY_ENV, "1")
+        assert _publish(warehouse, scratch, run).from_scratch
+        monkeypatch.delenv(REBUILD_EVERY_ENV)
+        assert _tables(target) == _tables(scratch)
+
+    def stamps_of_warehouse() -> list[tuple]:
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return con.execute(
+                f"select golden_contact_id, hash(min(_written_at), max(_written_at), count(*)) "
+                f"from {GOLDEN_FIELDS} group by all order by 1"
+            ).fetchall()
+        finally:
+            con.close()
+
+    assert _publish(warehouse, target, "h0").from_scratch
+    assert _stored_stamps(target) == stamps_of_warehouse()  # stored with the table written whole
+    con = duckdb.connect(str(target), read_only=True)
+    try:  # not published
+        assert "_written_at" not in {c[0] for c in con.execute("describe golden_fields").fetchall()}
+    finally:
+        con.close()
+
+    # An hour: gc-5 written with a new title, gc-7 written again with the same rows (not a change), gc-13 gone,
+    # gc-new new; and gc-9's title changed in place without a stamp: not seen.
+    _write_contacts(warehouse, "2026-12-01 01:00:00", ("gc-5",), "VP Sales")
+    _write_contacts(warehouse, "2026-12-01 01:00:00", ("gc-7",))
+    _sql(
+        warehouse,
+        f"""delete from {GOLDEN_FIELDS} where golden_contact_id = 'gc-13';
+        insert into {GOLDEN_FIELDS} select * replace ('gc-new' as golden_contact_id,
+               timestamp '2026-12-01 01:00:00' as _written_at)
+           from {GOLDEN_FIELDS} where golden_contact_id = 'gc-1';
+        update {GOLDEN_FIELDS} set value = 'Unseen' where golden_contact_id = 'gc-9' and field_name = 'job_title'""",
+    )
+    assert _publish(warehouse, target, "h1").updated["golden_fields"] == 3  # gc-5, gc-13, gc-new
+    assert _stored_stamps(target) == stamps_of_warehouse()
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        titles = dict(
+            con.execute(
+                "select golden_contact_id, value from golden_fields where field_name = 'job_title' "
+                "and golden_contact_id in ('gc-5', 'gc-9')"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert titles["gc-5"] == "VP Sales" and titles["gc-9"] != "Unseen"
+    # gc-9 written again by a run: now seen, and the publication equals one from scratch.
+    _write_contacts(warehouse, "2026-12-01 02:00:00", ("gc-9",))
+    assert _publish(warehouse, target, "h2").updated["golden_fields"] == 1
+    equals_scratch("h2")
+
+    # Rows without a stamp (written before the column) are compared on every update: a change to them is seen.
+    _sql(
+        warehouse,
+        f"""update {GOLDEN_FIELDS} set _written_at = null where golden_contact_id in ('gc-11', 'gc-12');
+        update {GOLDEN_FIELDS} set value = 'Changed' where golden_contact_id = 'gc-11' and field_name = 'job_title'""",
+    )
+    assert _publish(warehouse, target, "h3").updated["golden_fields"] == 1
+    assert _publish(warehouse, target, "h4").updated["golden_fields"] == 0
+    equals_scratch("h4")
+
+    # Every contact written again (a full refresh), one of them changed: compared whole, one contact rewritten.
+    _write_contacts(warehouse, "2026-12-01 05:00:00", tuple(k for (k, _) in stamps_of_warehouse()))
+    _write_contacts(warehouse, "2026-12-01 05:00:00", ("gc-20",), "Head of RevOps")
+    assert _publish(warehouse, target, "h5").updated["golden_fields"] == 1
+    assert _stored_stamps(target) == stamps_of_warehouse()
+    equals_scratch("h5")
+
+    # A warehouse without the stamps: compared row by row, the stored stamps dropped (no longer kept up to date);
+    # with them again, compared whole once and stored again.
+    _sql(warehouse, f"alter table {GOLDEN_FIELDS} drop column _written_at")
+    _sql(warehouse, f"update {GOLDEN_FIELDS} set value = 'Again' where golden_contact_id = 'gc-21'")
+    assert _publish(warehouse, target, "h6").updated["golden_fields"] == 1
+    assert not _state_tables(target, "_key_stamps")
+    _sql(warehouse, f"alter table {GOLDEN_FIELDS} add column _written_at timestamp default timestamp '2026-12-02'")
+    _sql(warehouse, f"update {GOLDEN_FIELDS} set value = 'Later' where golden_contact_id = 'gc-22'")
+    assert _publish(warehouse, target, "h7").updated["golden_fields"] == 1
+    assert _stored_stamps(target) == stamps_of_warehouse()
+    equals_scratch("h7")
 
 
 def test_a_select_over_the_changed_keys_rows_gives_those_keys_rows(warehouse):

@@ -8,7 +8,9 @@ YAML delete the placeholder row (NULL field_name) written for a changed contact 
 cannot keep its old rows, and for a contact that no longer exists. A full refresh draws everything.
 
 Every row a run writes carries `_written_at`, one instant of that run (bookkeeping, not published): the key test
-(`unique_combination` given `written_at`) checks only the latest run's keys against the whole table on an hour.
+(`unique_combination` given `written_at`) checks only the latest run's keys against the whole table on an hour,
+and the console's publication hashes only the contacts whose stamps changed since it last published
+(`console.publish.STAMPED`): rows are never changed but by a run that stamps them.
 """
 
 from datetime import UTC, datetime
