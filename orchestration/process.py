@@ -7,9 +7,10 @@ process ends, yet each full collection of the cyclic garbage collector walks all
 an hour: ~1.3 s of the dbt process's CPU, more in the refresh's), and the interpreter's teardown at exit walks and
 frees them once more (~1-1.5 s a process) just before the operating system reclaims the memory anyway.
 
-- `long_lived_objects_frozen`: `gc.freeze()` for the length of a block, after one collection, so that what was
-  loaded before it is left out of the collections inside it (it is alive all along; garbage made before the block
-  is collected first), and `gc.unfreeze()` after, so a longer-lived process (a test session) is as before.
+- `long_lived_objects_frozen`: `gc.freeze()` for the length of a block, so that what was loaded before it is left
+  out of the collections inside it (it is alive all along), and `gc.unfreeze()` after, so a longer-lived process (a
+  test session) is as before: cyclic garbage made before the block (a few thousand objects) waits for the first
+  collection after it. No collection at the start: it would cost a full pass (~0.2-0.3 s) to free next to nothing.
 - `exit_without_teardown`: the end of `sys.exit(code)` without the teardown: threads are waited for and `atexit`
   handlers run as at a normal exit (logging's flush and close among them), the standard streams are flushed, then
   the process ends. Every file, connection and database the commands use is closed by the code that opened it
@@ -30,9 +31,8 @@ from typing import NoReturn
 
 @contextlib.contextmanager
 def long_lived_objects_frozen() -> Iterator[None]:
-    """Leave every object alive now out of the garbage collector's passes inside the block (see the module
+    """Leave every object tracked now out of the garbage collector's passes inside the block (see the module
     docstring); nothing is leaked past the block."""
-    gc.collect()
     gc.freeze()
     try:
         yield

@@ -81,21 +81,31 @@ def test_exit_without_teardown_waits_for_running_threads_as_a_normal_exit_does(t
     assert done.returncode == 2 and done.stdout == "thread done\n"
 
 
-def test_long_lived_objects_frozen_collects_first_and_unfreezes_after():
+def test_long_lived_objects_frozen_leaves_them_out_of_collections_inside_the_block_only():
     class Node:
         pass
 
+    gc.collect()
     garbage = Node()
     garbage.cycle = garbage  # only the cyclic collector frees it
     dead = weakref.ref(garbage)
     del garbage
     kept = Node()
     with long_lived_objects_frozen():
-        assert dead() is None  # collected before freezing, not frozen with the rest
         assert gc.get_freeze_count() > 0
         assert not any(o is kept for o in gc.get_objects())  # frozen: outside every generation the passes walk
+        gc.collect()
+        assert dead() is not None  # what was there before the block is not walked inside it
+        made_inside = Node()
+        made_inside.cycle = made_inside
+        dead_inside = weakref.ref(made_inside)
+        del made_inside
+        gc.collect()
+        assert dead_inside() is None  # garbage made inside the block is collected as usual
     assert gc.get_freeze_count() == 0
     assert any(o is kept for o in gc.get_objects())
+    gc.collect()
+    assert dead() is None  # nothing leaked past the block
 
 
 def test_long_lived_objects_frozen_unfreezes_when_the_block_raises():
