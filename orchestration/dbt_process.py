@@ -9,7 +9,11 @@ hands the lines to Python's logging, which drops them: the console logs at info 
 10k hour, a tenth of the dbt process's. Here an event is dropped before any of that when no logger would write
 it and no callback but dbt's behaviour-change tracker (which reads one warning event only) listens; a line a
 logger writes is built as before. What dbt prints, logs and writes is the same (a test compares the console
-lines and the log file of a run with and without)."""
+lines and the log file of a run with and without).
+
+Two more things for the process's Python garbage collector (`orchestration.process`): what dbt loaded before its
+nodes run (modules, manifest, graph) is left out of the collections while they run, and the process ends without
+the interpreter's teardown of those objects (~1 s the refresh's dbt step waits for)."""
 
 from __future__ import annotations
 
