@@ -101,3 +101,42 @@ def test_the_refresh_runs_dbt_through_dbt_process():
     resource = dbt_cli_resource()
     assert resource.dbt_executable == sys.executable
     assert resource.global_config_flags == DBT_PROCESS_ARGS
+
+
+def test_dbt_process_main_returns_dbt_s_exit_status(monkeypatch):
+    """`main` returns the status dbt's command line ends with (click ends it with `SystemExit`), for
+    `exit_without_teardown` to end the process with."""
+    import dbt.cli.main
+
+    from orchestration import dbt_process
+
+    for raised, status in ((0, 0), (None, 0), (1, 1), (2, 2), ("an error message", 1)):
+
+        def cli(raised=raised):
+            raise SystemExit(raised)
+
+        monkeypatch.setattr(dbt.cli.main, "cli", cli)
+        assert dbt_process.main() == status
+    monkeypatch.setattr(dbt.cli.main, "cli", lambda: None)
+    assert dbt_process.main() == 0
+
+
+def test_the_objects_dbt_loaded_are_frozen_while_its_nodes_run(monkeypatch):
+    import gc
+
+    from dbt.task.runnable import GraphRunnableTask
+
+    from orchestration.dbt_process import freeze_loaded_objects_before_nodes
+
+    seen = []
+
+    def execute_nodes(self):
+        seen.append(gc.get_freeze_count())
+        return "results"
+
+    monkeypatch.setattr(GraphRunnableTask, "execute_nodes", execute_nodes)
+    freeze_loaded_objects_before_nodes()
+    freeze_loaded_objects_before_nodes()  # idempotent: one wrapper
+    assert GraphRunnableTask.execute_nodes(None) == "results"
+    assert len(seen) == 1 and seen[0] > 0
+    assert gc.get_freeze_count() == 0
