@@ -102,7 +102,12 @@ def test_the_planning_step_runs_without_a_cycle_collection_and_leaves_the_collec
     monkeypatch.setattr(assets, "load_inputs", lambda con, now: world)
     monkeypatch.setattr(assets, "resolve_paths", lambda: types.SimpleNamespace(data_dir=tmp_path))
     warehouse = types.SimpleNamespace(connect=lambda read_only: contextlib.nullcontext())
-    context = types.SimpleNamespace(run=types.SimpleNamespace(run_id="r1"), log=types.SimpleNamespace(warning=print))
+    # A run without the console's publication: the step prepares none meanwhile.
+    context = types.SimpleNamespace(
+        run=types.SimpleNamespace(run_id="r1", step_keys_to_execute=None),
+        log=types.SimpleNamespace(warning=print),
+        job_def=types.SimpleNamespace(asset_layer=types.SimpleNamespace(selected_asset_keys={assets.PROPOSALS_KEY})),
+    )
     step = assets.proposals.op.compute_fn.decorated_fn
     collections: list[int] = []
     inside = [False]
