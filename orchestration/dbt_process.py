@@ -17,8 +17,6 @@ import logging
 import sys
 from typing import Any
 
-from orchestration.dbt_scheduling import run_longest_paths_first
-
 # The Python logging level each dbt event level is sent at (`dbt_common.events.logger.send_to_logger`).
 _PYTHON_LEVEL = {
     "debug": logging.DEBUG,
@@ -74,7 +72,6 @@ def skip_unlogged_events() -> None:
 def main() -> int:
     """Run dbt's command line on `sys.argv[1:]`, as the `dbt` executable does."""
     skip_unlogged_events()
-    run_longest_paths_first()
     from dbt.cli.main import cli
 
     sys.argv[0] = "dbt"
