@@ -391,6 +391,19 @@ def test_hourly_builds_end_where_a_build_from_scratch_does(hourly_and_from_scrat
     assert differences(hourly, from_scratch) == {}
 
 
+def test_no_model_leaves_a_table_behind(hourly_and_from_scratch):
+    """dbt-duckdb's incremental Python models build their rows into `main.<model>__dbt_tmp<time>` tables it never
+    drops; the project's on-run-end hook does, after every build."""
+    hourly, from_scratch = hourly_and_from_scratch
+    for path in (hourly, from_scratch):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            left = con.execute("select table_name from duckdb_tables() where table_name like '%dbt_tmp%'").fetchall()
+        finally:
+            con.close()
+        assert left == [], path
+
+
 def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
     """The comparison is not vacuous: late events, changed and new contacts and re-sent old versions all arrived
     after the first build."""
