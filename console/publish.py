@@ -663,14 +663,10 @@ def _update_by_key(
     table = f"console_pub.{name}"
     hashes = _hashes_table(name)
     by_fingerprint = fingerprint is not None and fingerprints_stored
-    narrowed = (
-        not by_fingerprint
-        and stamps is not None
-        and stamps_stored
-        and candidate_sql is not None
-        and _stamp_candidates(con, name, stamps)
-    )
+    # The warehouse's stamps are read (into `publish_stamps`) when stored ones can narrow the comparison.
+    stamps_read = not by_fingerprint and stamps is not None and stamps_stored and candidate_sql is not None
     try:
+        narrowed = stamps_read and _stamp_candidates(con, name, stamps)
         if by_fingerprint:
             rows, old, stored = f"({fingerprint})", _fingerprints_table(name), True
         elif narrowed:
@@ -700,10 +696,7 @@ def _update_by_key(
                 "where k in (select k from publish_candidates where present)"
             )
         elif stamps is not None:  # compared whole: the table now equals the warehouse's rows
-            computed = con.execute(
-                "select count(*) from duckdb_tables() where temporary and table_name = 'publish_stamps'"
-            ).fetchone()[0]
-            _store_stamps(con, name, "select * from publish_stamps" if computed else stamps)
+            _store_stamps(con, name, "select * from publish_stamps" if stamps_read else stamps)
     finally:
         for temp in ("publish_delta", "publish_new", "publish_candidates", "publish_stamps"):
             con.execute(f"drop table if exists {temp}")

@@ -98,7 +98,7 @@ def prepare_publication_meanwhile(context: dg.AssetExecutionContext, warehouse: 
         return False
     run_id = context.run.run_id
     target = publication_path(resolve_paths().data_dir)
-    state = warehouse_files_state(warehouse.database_path)
+    state = _warehouse_files_state(warehouse.database_path)
 
     def work() -> tuple[PreparedPublication, tuple]:
         with warehouse.connect(read_only=True) as con:
@@ -113,7 +113,7 @@ def prepare_publication_meanwhile(context: dg.AssetExecutionContext, warehouse: 
     return True
 
 
-def warehouse_files_state(database_path: str) -> tuple:
+def _warehouse_files_state(database_path: str) -> tuple:
     """What any write to the warehouse changes: its file's and its write-ahead log's identity, size and time (a
     read-only connection changes neither)."""
     state = []
@@ -151,7 +151,7 @@ def _take_prepared(
     except Exception as exc:  # prepared again below, in this step, where a failure fails the step
         context.log.warning(f"the console publication prepared while the planner ran failed ({exc}); publishing again")
         return None
-    if prepared.target != target or state != warehouse_files_state(warehouse.database_path):
+    if prepared.target != target or state != _warehouse_files_state(warehouse.database_path):
         discard(prepared)
         context.log.info("the warehouse was written to after the console publication was prepared; publishing again")
         return None
