@@ -277,6 +277,73 @@ def publish_scores(con, run_id: str, table: str = DEFAULT_TABLE, published: str 
     return con.execute(f"select count(*) from {published}").fetchall()[0][0]
 
 
+PREPARED_TABLE = "ml.lead_scores_prepared"
+
+
+@dataclass(frozen=True)
+class PreparedScores:
+    """One logged run copied ahead of the decision to publish it (`prepare_published_scores`)."""
+
+    run_id: str
+    rows: int
+    log_columns: tuple[tuple[str, str], ...]  # the score log's columns and types when the run was copied
+    table: str = PREPARED_TABLE
+
+
+def _columns_and_types(con, table: str) -> tuple[tuple[str, str], ...]:
+    schema, _, name = table.rpartition(".")
+    return tuple(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema or "main", name],
+        ).fetchall()
+    )
+
+
+def prepare_published_scores(
+    con, run_id: str, table: str = DEFAULT_TABLE, prepared: str = PREPARED_TABLE
+) -> PreparedScores:
+    """Copy one logged run into `prepared` (replacing it) exactly as `publish_scores` copies it into the published
+    table, before anyone has decided to publish it: the copy is most of publishing's time, and it can run while the
+    drift check judges the run. `publish_prepared_scores` then makes it the published table, or drops it."""
+    rows = publish_scores(con, run_id, table, published=prepared)
+    return PreparedScores(run_id, rows, _columns_and_types(con, table), prepared)
+
+
+def publish_prepared_scores(
+    con, prepared: PreparedScores, run_id: str, table: str = DEFAULT_TABLE, published: str = PUBLISHED_TABLE
+) -> int | None:
+    """Publish `run_id` by renaming its prepared copy over the published table, when that copy holds what
+    `publish_scores(con, run_id)` would copy now: the same run, the log's columns and the run's row count unchanged
+    since (a run's rows are only ever appended and dropped whole). Returns the rows published, or None when the
+    copy cannot be used (it is dropped: publish with `publish_scores`)."""
+    usable = (
+        prepared.run_id == run_id
+        and table_exists(con, prepared.table)
+        and _columns_and_types(con, table) == prepared.log_columns
+        and run_size(con, run_id, table) == prepared.rows
+    )
+    if not usable:
+        discard_prepared_scores(con, prepared.table)
+        return None
+    # One transaction: readers see the previous published table or the new one, never none.
+    con.execute("begin transaction")
+    try:
+        con.execute(f"drop table if exists {published}")
+        con.execute(f"alter table {prepared.table} rename to {published.rpartition('.')[2]}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return prepared.rows
+
+
+def discard_prepared_scores(con, prepared: str = PREPARED_TABLE) -> None:
+    """Drop a prepared copy of a run (`prepare_published_scores`) that will not be published, if there is one."""
+    con.execute(f"drop table if exists {prepared}")
+
+
 def published_run_id(con, published: str = PUBLISHED_TABLE) -> str | None:
     """The scoring run the published scores were copied from (None before the first publication)."""
     if not table_exists(con, published):
