@@ -48,17 +48,6 @@ def wait_for_readers_meanwhile() -> None:
         wait(running)
 
 
-def step_runs_later(
-    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, asset: dg.AssetsDefinition
-) -> bool:
-    """Whether this run selected `asset` (one asset's definition) and will execute its step (a re-execution may run
-    some steps only): work made meanwhile for that step will be taken."""
-    if not set(asset.keys) & set(context.job_def.asset_layer.selected_asset_keys):
-        return False
-    steps = context.run.step_keys_to_execute
-    return steps is None or asset.node_def.name in steps
-
-
 class WarehouseResource(dg.ConfigurableResource):
     """The analytical DuckDB file and the landing folder it is filled from.
 

@@ -22,7 +22,7 @@ from console.publish import PreparedPublication, discard, prepare, publish, swap
 from console.settings import publication_path
 from orchestration.defs.actions.assets import PROPOSALS_KEY
 from orchestration.defs.ml.assets import models_dir
-from orchestration.resources import WarehouseResource, read_meanwhile, step_runs_later
+from orchestration.resources import WarehouseResource, read_meanwhile
 from orchestration.settings import WAREHOUSE_POOL, resolve_paths
 
 PUBLICATION_KEY = dg.AssetKey(["console", "publication"])
@@ -94,7 +94,7 @@ _prepared: dict[str, Future[tuple[PreparedPublication, tuple]]] = {}
 def prepare_publication_meanwhile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> bool:
     """Start preparing this run's publication on a thread, if this run will run the publication's step; returns
     whether it did. For the planner's step, which only reads the warehouse too."""
-    if not step_runs_later(context, publication):
+    if not _publication_step_runs_later(context):
         return False
     run_id = context.run.run_id
     target = publication_path(resolve_paths().data_dir)
@@ -125,6 +125,14 @@ def _warehouse_files_state(database_path: str) -> tuple:
         else:
             state.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
     return tuple(state)
+
+
+def _publication_step_runs_later(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run selected the publication and will execute its step (a re-execution may run some steps)."""
+    if PUBLICATION_KEY not in context.job_def.asset_layer.selected_asset_keys:
+        return False
+    steps = context.run.step_keys_to_execute
+    return steps is None or publication.node_def.name in steps
 
 
 def _take_prepared(

@@ -5,8 +5,6 @@ All logic lives in `ml.pipeline`; this module only wires it to the warehouse and
 """
 
 import os
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -15,12 +13,8 @@ from ml.config import load_config
 from ml.drift import drift_verdict
 from ml.metrics import calibration_markdown, tier_markdown
 from ml.pipeline import (
-    PreparedScores,
-    discard_prepared_scores,
     latest_publishable_run_id,
     latest_run_id,
-    prepare_published_scores,
-    publish_prepared_scores,
     publish_scores,
     record_drift_report,
     record_run_verdict,
@@ -32,7 +26,7 @@ from ml.pipeline import (
 from ml.registry import ModelRegistry
 from ml.replies import REPLY_CLASSES, ReplyModelStore, classify_replies, train_reply_model
 from ml.warehouse import load_lead_features
-from orchestration.resources import WarehouseResource, step_runs_later
+from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG, resolve_paths
 
 SCORER_KEY = dg.AssetKey(["ml", "lead_scorer"])
@@ -173,24 +167,17 @@ def score_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     "many leads.",
 )
 def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Compare the latest scoring run with its model's training reference (its copy for publishing is made
-    meanwhile, when this run publishes the scores later: `_prepare_published_scores_meanwhile`)."""
+    """Compare the latest scoring run with its model's training reference."""
     config = load_config()
     with warehouse.connect() as con:
         run_id = latest_run_id(con)
-        preparing = _prepare_published_scores_meanwhile(context, warehouse, run_id)
-        try:
-            report = run_drift(con, ModelRegistry(models_dir()), config, run_id) if run_id else None
-            rows = run_size(con, run_id) if run_id else 0
-        finally:
-            _keep_prepared_scores(context, preparing)
+        report = run_drift(con, ModelRegistry(models_dir()), config, run_id) if run_id else None
+        rows = run_size(con, run_id) if run_id else 0
     verdict, message = drift_verdict(report, rows, config["drift"])
     if run_id:
         with warehouse.connect() as con:
             record_run_verdict(con, run_id, verdict)
             record_drift_report(con, run_id, report)
-            if verdict == "block" and _take_prepared_scores(context.run.run_id) is not None:
-                discard_prepared_scores(con)  # never published
     context.log.info(f"drift: {verdict}: {message}")
     metadata = {"verdict": verdict, "message": message, "run_id": run_id or "", "leads": rows}
     if report is not None and not report.is_empty():
@@ -217,18 +204,11 @@ def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
     "check and the score-log quality gate.",
 )
 def lead_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Publish the latest logged run whose drift check let it through (never a blocked or unjudged run): the copy
-    the drift check made meanwhile when it is of that run, else a copy made now."""
-    prepared = _take_prepared_scores(context.run.run_id)
+    """Publish the latest logged run whose drift check let it through (never a blocked or unjudged run)."""
     with warehouse.connect() as con:
         latest = latest_run_id(con)
         run_id = latest_publishable_run_id(con)
-        rows = publish_prepared_scores(con, prepared, run_id) if prepared is not None and run_id else None
-        if rows is not None:
-            context.log.info(f"published the copy of run {run_id} made while the drift check ran")
-        else:
-            discard_prepared_scores(con)  # one this run cannot use, or one an earlier run left
-            rows = publish_scores(con, run_id) if run_id else 0
+        rows = publish_scores(con, run_id) if run_id else 0
     if latest and run_id != latest:
         context.log.warning(
             f"the latest scoring run {latest} was blocked by the drift check or never judged: "
@@ -237,51 +217,6 @@ def lead_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     return dg.MaterializeResult(
         metadata={"run_id": run_id or "", "latest_run_id": latest or "", "dagster/row_count": rows}
     )
-
-
-# The published scores' copy the drift check makes while it judges the run (`prepare_published_scores`, on a thread:
-# the copy is DuckDB's work, the check mostly Python's), by Dagster run id; taken by the same run's lead_scores step,
-# which renames it over ml.lead_scores if it is of the run to publish, else drops it. So ml.lead_scores still changes
-# only in that step, after the blocking checks passed. A copy no step took (the score log's gate failed, so the step
-# was skipped) stays in the warehouse until the next drift check replaces it or a lead_scores step drops it.
-_prepared_scores_lock = threading.Lock()
-_prepared_scores: dict[str, PreparedScores] = {}
-
-
-def _prepare_published_scores_meanwhile(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, run_id: str | None
-) -> Future[PreparedScores] | None:
-    """Start copying the logged run `run_id` for publishing on a thread, if this run publishes the scores later."""
-    if run_id is None or not step_runs_later(context, lead_scores):
-        return None
-
-    def work() -> PreparedScores:
-        with warehouse.connect() as con:  # the same DuckDB database as the step's connection (same process)
-            return prepare_published_scores(con, run_id)
-
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lead-scores-copy")
-    future = executor.submit(work)
-    executor.shutdown(wait=False)  # the thread ends with the work
-    return future
-
-
-def _keep_prepared_scores(context: dg.AssetCheckExecutionContext, preparing: Future[PreparedScores] | None) -> None:
-    """Wait for the copy started by `_prepare_published_scores_meanwhile` (it never outlives the drift check's step)
-    and keep it for this run's lead_scores step; a failed copy is only logged (that step copies again)."""
-    if preparing is None:
-        return
-    try:
-        prepared = preparing.result()
-    except Exception as exc:  # copied again by the lead_scores step, where a failure fails that step
-        context.log.warning(f"the copy of the scores for publishing made while the drift check ran failed ({exc})")
-        return
-    with _prepared_scores_lock:
-        _prepared_scores[context.run.run_id] = prepared
-
-
-def _take_prepared_scores(dagster_run_id: str) -> PreparedScores | None:
-    with _prepared_scores_lock:
-        return _prepared_scores.pop(dagster_run_id, None)
 
 
 def reply_store() -> ReplyModelStore:
