@@ -275,12 +275,13 @@ def preloaded_dbt_process(
             reporter.join(timeout=5)
             if preloaded.outcome is None:
                 report("the preloaded dbt process was not used (no dbt command of this run asked for it)")
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                if preloaded.outcome != "accepted":
-                    process.kill()
-                    process.wait()
+            if preloaded.outcome == "accepted":
+                # Its command has ended with the run (else it carries on with the command, and ends with it).
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=10)
+            else:
+                process.kill()  # unused: nothing open but its imports (it may still be importing)
+                process.wait()
 
 
 def _report_preloaded_process(
@@ -390,7 +391,7 @@ def serve(listen_fd: int, control_fd: int, parent_pid: int) -> NoReturn:
             command = _take_command(listener, interpreter, environ, set_by_imports, control)
             if command is not None:
                 listener.close()
-                _run_command(*command, control)
+                _run_command(*command)
 
 
 def _take_command(
@@ -461,12 +462,14 @@ def _why_not(
     return None
 
 
-def _run_command(conn: socket.socket, request: dict[str, Any], fds: list[int], control: socket.socket) -> NoReturn:
+def _run_command(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> NoReturn:
     """Run the command as its own process would have, send its exit status, end."""
     import threading
 
     finished = threading.Event()
-    threading.Thread(target=_stop_if_orphaned, args=(conn, finished), daemon=True).start()
+    # Named: an unnamed thread would take a number from the counter that names dbt's threads in its log lines.
+    watcher = threading.Thread(target=_stop_if_orphaned, args=(conn, finished), name="orphan-watch", daemon=True)
+    watcher.start()
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
