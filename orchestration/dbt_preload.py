@@ -28,12 +28,13 @@ ingest step writes it; DuckDB locks the file). When the dbt step starts its comm
   preloaded process stops dbt (SIGINT, then for good after `_ORPHAN_GRACE_SECONDS`): recovery
   (`orchestration.recovery`) finds the command by the run id in its environment, not the preloaded process (its
   `/proc/<pid>/environ` is the one it started with), so stopping the command stops both.
-- Lifetime: unused, it ends with the refresh: its end of a socket pair reads end-of-file when the refresh's
-  process ends whichever way (and the kernel kills it at once if the refresh dies, `PR_SET_PDEATHSIG`, until it
-  takes a command). It is in a session of its own, so a terminal's Ctrl-C reaches it through the command only
-  (dbt sees the same signals as when the command ran it).
+- Lifetime: unused, it ends with the refresh: the refresh kills it at the end of `preloaded_dbt_process`'s
+  block, its end of a socket pair reads end-of-file when the refresh's process ends whichever way, and until it
+  takes a command the kernel kills it at once if the refresh dies (`PR_SET_PDEATHSIG`). It is in a session of its
+  own, so a terminal's Ctrl-C reaches it through the command only (dbt sees the same signals as when the command
+  ran it).
 
-Linux only (abstract Unix socket names, `/proc`-style process control); elsewhere the command runs dbt itself.
+Linux only (abstract Unix socket names, `PR_SET_PDEATHSIG`); elsewhere the command runs dbt itself.
 `ACTIONHOUSE_PRELOAD_DBT=0` turns the preloading off.
 """
 
@@ -61,14 +62,17 @@ PRELOAD_SWITCH_ENV = "ACTIONHOUSE_PRELOAD_DBT"
 #   environment then); nothing the preloaded imports run reads them;
 # - set by scikit-learn and joblib when the refresh imports them (`KMP_*`, read by Intel's OpenMP runtime, which
 #   nothing a dbt build imports loads);
-# - and those the preloaded imports set themselves (polars's `_RJEM_MALLOC_CONF`: what the refresh's own import
-#   of polars set is what polars sets).
+# - and those the preloaded imports set themselves (polars's `_RJEM_MALLOC_CONF`, its allocator's settings:
+#   inherited from the refresh's own import of polars, the command's polars holds the same settings twice).
 _SET_AFTER_THE_START = ("ACTIONHOUSE_", "DAGSTER", "DBT_", "KMP_")
 # What dagster-dbt adds to the environment of the dbt commands it starts (`DbtCliResource.cli`) and Python reads at
 # its start: the preloaded process starts with them too.
 _DAGSTER_DBT_PYTHON_DEFAULTS = {"PYTHONLEGACYWINDOWSSTDIO": "1"}
 _DAGSTER_DBT_PYTHON_SETTINGS = {"PYTHONUNBUFFERED": "1"}
-_FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# (By name: this module is imported by every dbt command, on any platform.)
+_FORWARDED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
 # How long a command waits for the preloaded process to take it (it is still importing, or stuck) before running
 # dbt itself; the imports take ~2 s and start seconds before the dbt step.
 _ACCEPT_TIMEOUT_SECONDS = 60.0
