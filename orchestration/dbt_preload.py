@@ -240,8 +240,13 @@ def preloaded_dbt_process(
     import threading
 
     address = f"@actionhouse-dbt-{secrets.token_hex(16)}"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    control, worker_control = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        control, worker_control = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except OSError as error:
+        report(f"dbt not preloaded ({type(error).__name__}: {error.strerror or error}); dbt starts on its own")
+        yield None
+        return
     # What the preloaded imports print goes to files, for the command's streams (and a failure's last words here).
     with listener, control, worker_control, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:

@@ -401,3 +401,10 @@ def test_the_standard_streams_are_made_as_the_interpreter_makes_them(unbuffered)
         made, theirs = json.load(pipe)
     assert made == theirs
     assert theirs["stdout"][3] is unbuffered
+
+
+def test_a_preloaded_process_that_cannot_start_leaves_dbt_to_start_on_its_own(tmp_path):
+    reports: list[str] = []
+    with preloaded_dbt_process(reports.append, tmp_path / "no such folder") as preloaded:
+        assert preloaded is None
+    assert len(reports) == 1 and reports[0].startswith("dbt not preloaded (FileNotFoundError")
