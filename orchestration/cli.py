@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from orchestration.demo_sync import read_back_lines, run_demo_approvals, sync_summary_lines
-from orchestration.settings import CRM_BASE_URL_ENV, CRM_TOKEN_ENV, Paths, prepare_dagster_home, resolve_paths
+from orchestration.settings import (
+    CRM_BASE_URL_ENV,
+    CRM_TOKEN_ENV,
+    DBT_PROJECT_DIR,
+    Paths,
+    prepare_dagster_home,
+    resolve_paths,
+)
 
 DEFAULT_DEMO_CONTACTS = 10_000
 DEFAULT_SEED = 42
@@ -65,10 +72,11 @@ def _generate(
     )
 
 
-def _execute_job(paths: Paths, job_name: str, ops_config: dict | None = None):
+def _execute_job(paths: Paths, job_name: str, ops_config: dict | None = None, preloaded_dbt=None):
     """Run one job of the code location in this process against the embedded default; its result.
 
-    `ops_config` is the run config of the job's steps (e.g. the dbt build's `full_refresh` flag)."""
+    `ops_config` is the run config of the job's steps (e.g. the dbt build's `full_refresh` flag); the run's dbt
+    command runs in `preloaded_dbt` (`orchestration.dbt_preload.preloaded_dbt_process`) when given."""
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(paths))
     os.environ["ACTIONHOUSE_WAREHOUSE"] = str(paths.warehouse)
     os.environ["ACTIONHOUSE_LANDING_DIR"] = str(paths.landing_dir)
@@ -94,7 +102,9 @@ def _execute_job(paths: Paths, job_name: str, ops_config: dict | None = None):
             )
         # Everything loaded so far (libraries, definitions, the dbt manifest) lives until the run ends: left out of
         # the garbage collector's passes during the run (`orchestration.process`).
-        with _sigterm_as_interrupt(), long_lived_objects_frozen():
+        # Offered only now: `prepare_dbt_manifest`'s parse above runs dbt on its own.
+        offered = preloaded_dbt.offered() if preloaded_dbt else contextlib.nullcontext()
+        with _sigterm_as_interrupt(), long_lived_objects_frozen(), offered:
             return job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
@@ -122,14 +132,24 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def run_refresh(paths: Paths, full_refresh: bool = False) -> bool:
     """Run the refresh job in this process against the embedded default; print a summary. True if green.
 
-    `full_refresh` rebuilds every incremental and stateful dbt model from scratch (`dbt build --full-refresh`)."""
-    from orchestration.defs.schedules.refresh import FULL_REFRESH_RUN_CONFIG, REFRESH_JOB_NAME
+    `full_refresh` rebuilds every incremental and stateful dbt model from scratch (`dbt build --full-refresh`).
+    dbt's imports run first, in a process of their own beside this one's start (`orchestration.dbt_preload`)."""
+    from orchestration.dbt_preload import preloaded_dbt_process
 
-    say("Refreshing the warehouse: load landing files -> quality gates -> dbt build -> scores -> actions -> CRM ...")
-    if full_refresh:
-        say("Full refresh: incremental and stateful models (event streams, pairs, clusters, ...) start from scratch.")
-    started = time.perf_counter()
-    result = _execute_job(paths, REFRESH_JOB_NAME, FULL_REFRESH_RUN_CONFIG if full_refresh else None)
+    with preloaded_dbt_process(say, DBT_PROJECT_DIR) as preloaded_dbt:
+        from orchestration.defs.schedules.refresh import FULL_REFRESH_RUN_CONFIG, REFRESH_JOB_NAME
+
+        say(
+            "Refreshing the warehouse: load landing files -> quality gates -> dbt build -> scores -> actions -> CRM ..."
+        )
+        if full_refresh:
+            say(
+                "Full refresh: incremental and stateful models (event streams, pairs, clusters, ...) start from "
+                "scratch."
+            )
+        config = FULL_REFRESH_RUN_CONFIG if full_refresh else None
+        started = time.perf_counter()
+        result = _execute_job(paths, REFRESH_JOB_NAME, config, preloaded_dbt=preloaded_dbt)
     print_summary(paths, result, time.perf_counter() - started)
     return result.success
 

@@ -111,6 +111,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from orchestration.dbt_preload import run_in_preloaded_process
+
+    # In a refresh, the dbt process it preloaded runs the command (`orchestration.dbt_preload`); else dbt runs here.
+    status = run_in_preloaded_process(sys.argv)
     # dbt's process ends as soon as its command has: without the interpreter's teardown of the objects it loaded
     # (~1 s of every build, which the refresh's dbt step waits for).
-    exit_without_teardown(main())
+    exit_without_teardown(main() if status is None else status)

@@ -56,9 +56,7 @@ def sync_summary_lines(engine: sa.Engine) -> list[str]:
             ).all()
         )
         ledger = dict(
-            con.execute(
-                sa.select(sync_ledger.c.object_type, sa.func.count()).group_by(sync_ledger.c.object_type)
-            ).all()
+            con.execute(sa.select(sync_ledger.c.object_type, sa.func.count()).group_by(sync_ledger.c.object_type)).all()
         )
     records = ledger.get("contacts", 0)
     if not states and not ledger:

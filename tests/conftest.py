@@ -21,6 +21,7 @@ LONGEST_MODULES_FIRST = (
     "test_end_to_end.py",  # ~175 s: the demo through the CLI, then the next hour
     "test_dbt_project.py",  # ~150 s: a dbt build of the dev raw tables, then tests on it
     "test_dbt_empty_build.py",  # ~145 s: a dbt build of empty raw tables in another time zone
+    "test_dbt_preload.py",  # ~95 s: a small dbt project's commands, each with and without a preloaded process
     "test_dbt_manifest.py",  # ~90 s: three dbt parses of a copied project
     "test_incremental_equivalence.py",  # ~85 s
     "test_console_browser.py",

@@ -121,6 +121,8 @@ def test_demo_then_next_hour(demo_env, capsys, monkeypatch):
     assert "scored leads (golden contacts):" in out and "replies classified:" in out
     assert "0 failed" in out
     assert "Sandbox CRM (HubSpot API) serving on http://127.0.0.1:" in out
+    # dbt's build ran in the dbt process preloaded while the refresh started (orchestration.dbt_preload).
+    assert "dbt started in the dbt process preloaded at the refresh's start" in out
     assert "actions: " in out and "proposed (auto " in out and "actions by state:" in out
     # The console's publication was written while the planner planned, and swapped in by its own step.
     import dagster as dg
