@@ -23,10 +23,9 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from expectations.suite import (
     FAILING_EXAMPLES_KEPT,
@@ -39,6 +38,9 @@ from expectations.suite import (
     _jsonable,
     great_expectations_results,
 )
+
+if TYPE_CHECKING:  # frames come from DuckDB, which loads pandas when it makes one
+    import pandas as pd
 
 DEFAULT_CHUNK_ROWS = 200_000
 DUCKDB_VECTOR_ROWS = 2048  # DuckDB hands results over in vectors of this many rows

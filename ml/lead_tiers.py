@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from ml.pipeline import PUBLISHED_TABLE, RUN_VERDICTS_TABLE
 from ml.score_log import DEFAULT_TABLE as SCORE_LOG_TABLE
 from ml.score_log import table_exists
+from ml.table_names import PUBLISHED_TABLE, RUN_VERDICTS_TABLE
 
 TABLE = "raw.lead_tiers"
 _DDL = "golden_contact_id varchar, tier integer, scored_at timestamptz, copied_at timestamptz"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC; NaN when only one class is present."""
+    # Imported here: the rest of the module (tables, Markdown) is read where scikit-learn is not loaded.
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(labels).astype(int)
     if y.min() == y.max():
         return float("nan")

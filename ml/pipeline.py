@@ -19,9 +19,9 @@ from .metrics import auc, expected_calibration_error
 from .registry import IncompatibleModelError, ModelRegistry, PromotionDecision, RegistryError, evaluate_scorer
 from .score_log import DEFAULT_TABLE, PruneReport, append_score_log, keep_days, prune_score_log, table_exists
 from .scoring import FEATURE_PREFIX, LeadScorer, features_from_log, train_scorer
+from .table_names import PUBLISHED_TABLE, RUN_VERDICTS_TABLE
 from .warehouse import load_lead_accounts, load_scoring_inputs
 
-PUBLISHED_TABLE = "ml.lead_scores"
 HOLDOUT_SHARE = 0.2
 
 
@@ -283,9 +283,6 @@ def published_run_id(con, published: str = PUBLISHED_TABLE) -> str | None:
         return None
     rows = con.execute(f"select run_id from {published} limit 1").fetchall()
     return rows[0][0] if rows else None
-
-
-RUN_VERDICTS_TABLE = "ml.score_run_verdicts"
 
 
 def record_run_verdict(con, run_id: str, verdict: str, table: str = RUN_VERDICTS_TABLE) -> None:

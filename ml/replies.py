@@ -29,6 +29,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from .table_names import CLASSIFICATIONS_TABLE
+
 REPLY_CLASSES = ["positive", "objection", "not_now", "unsubscribe", "wrong_person_referral", "compliance_threat"]
 NEEDS_HUMAN = "needs_human"
 
@@ -215,7 +217,6 @@ def macro_f1(report: dict[str, dict[str, float]]) -> float:
 # ---------------------------------------------------------------------------------------------------------------
 # Warehouse steps: train from hand labels, classify every reply incrementally.
 
-CLASSIFICATIONS_TABLE = "ml.reply_classifications"
 RULES_ONLY_VERSION = "reply-rules"  # no (usable) labels yet: rules decide, everything else goes to a human
 HOLDOUT_SHARE = 0.25
 

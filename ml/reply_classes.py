@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from ml.replies import CLASSIFICATIONS_TABLE
 from ml.score_log import table_exists
+from ml.table_names import CLASSIFICATIONS_TABLE
 
 TABLE = "raw.reply_classes"
 _DDL = (

@@ -223,3 +223,36 @@ def test_open_instance_pools_only_the_embedded_default(tmp_path, monkeypatch):
         assert EVENT_BATCH_SIZE_ENV not in os.environ  # Dagster's batching left as the environment says
         with event_writes_synced_at_end(instance):  # a block that does nothing on another storage
             pass
+
+
+def test_the_pooled_event_log_asks_once_about_what_the_schema_has_and_again_about_what_it_lacks(
+    tmp_path, run_events, monkeypatch
+):
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+
+    asked = []
+    for cls, name in (
+        (SqliteEventLogStorage, "has_table"),
+        (SqlEventLogStorage, "has_secondary_index"),
+        (SqlEventLogStorage, "_has_asset_key_col_on_connection"),
+    ):
+        original = getattr(cls, name)
+
+        def counted(self, *args, _original=original, _name=name):
+            asked.append((_name, args[-1]))
+            return _original(self, *args)
+
+        monkeypatch.setattr(cls, name, counted)
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "pooled"))
+    asked.clear()  # the questions of Dagster's __init__ (creating the index)
+    for run in ("a", "b", "c"):
+        _store_one_by_one(storage, [e._replace(run_id=run * 32) for e in run_events])
+        assert storage.get_asset_records([dg.AssetKey("numbers")])  # as a step's data versions read them
+    assert asked and len(asked) == len(set(asked))  # Dagster's asks again for most events and reads
+    assert {"has_table", "has_secondary_index", "_has_asset_key_col_on_connection"} <= {name for name, _ in asked}
+    asked.clear()
+    assert storage.has_table("asset_check_executions") and not asked
+    assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+    assert not storage.has_secondary_index("no_such_migration") and not storage.has_secondary_index("no_such_migration")
+    assert asked == [("has_table", "no_such_table")] * 2 + [("has_secondary_index", "no_such_migration")] * 2
+    storage.dispose()

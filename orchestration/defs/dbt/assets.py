@@ -14,10 +14,12 @@ from expectations.golden import GOLDEN_SUITES
 from expectations.staging import STAGING_SUITES
 from expectations.store import forget_watermarks
 from landing.freshness import check_source_freshness
+from orchestration.background_imports import imported_meanwhile
 from orchestration.dagster_storage import event_writes_synced_at_end
 from orchestration.dbt import actionhouse_dbt_project
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
+from orchestration.defs.ml.assets import SCORING_MODULES
 from orchestration.metadata import tables_metadata
 from orchestration.recovery import RUN_ID_ENV
 from orchestration.resources import WarehouseResource
@@ -102,7 +104,9 @@ def actionhouse_dbt_models(
             f"Full refresh: every incremental and stateful model is rebuilt from scratch; {forgotten} quality "
             "gate(s) will check their whole table again."
         )
-    events = list(dbt.cli(args, context=context, target_path=BUILD_TARGET).stream())
+    # This process mostly waits for dbt's: the scoring steps' libraries (~1 s of CPU) are imported meanwhile.
+    with imported_meanwhile(SCORING_MODULES):
+        events = list(dbt.cli(args, context=context, target_path=BUILD_TARGET).stream())
     relations = [_relation_of(event, context) for event in events]
     with warehouse.connect(read_only=True) as con:
         metadata = tables_metadata(con, [relation for relation in relations if relation])

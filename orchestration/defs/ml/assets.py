@@ -2,32 +2,31 @@
 check, and publishing the scores only when the run passed its drift check and quality gate.
 
 All logic lives in `ml.pipeline`; this module only wires it to the warehouse and reports metadata.
+
+`ml.pipeline`, `ml.registry` and `ml.replies` (scikit-learn, SciPy and pandas under them: ~1 s of CPU) are imported
+by the steps that use them, not when the definitions load: every refresh, and every step process of a
+multi-process run, loads the definitions. The refresh's dbt step imports `SCORING_MODULES` on a thread while it
+waits for dbt, so the scoring steps find them loaded.
 """
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from ml.config import load_config
 from ml.drift import drift_verdict
 from ml.metrics import calibration_markdown, tier_markdown
-from ml.pipeline import (
-    latest_publishable_run_id,
-    latest_run_id,
-    publish_scores,
-    record_drift_report,
-    record_run_verdict,
-    run_drift,
-    run_size,
-    score_and_log,
-    train_and_register,
-)
-from ml.registry import ModelRegistry
-from ml.replies import REPLY_CLASSES, ReplyModelStore, classify_replies, train_reply_model
 from ml.warehouse import load_lead_features
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, WAREHOUSE_RUN_TAG, resolve_paths
+
+if TYPE_CHECKING:
+    from ml.replies import ReplyModelStore
+
+# What the steps of this module import when they run.
+SCORING_MODULES = ("ml.pipeline", "ml.registry", "ml.replies")
 
 SCORER_KEY = dg.AssetKey(["ml", "lead_scorer"])
 SCORE_LOG_KEY = dg.AssetKey(["ml", "score_log"])
@@ -89,6 +88,9 @@ def lead_scorer(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Train a challenger (weekly or when forced) and promote it if it holds up on the same holdout."""
+    from ml.pipeline import train_and_register
+    from ml.registry import ModelRegistry
+
     registry = ModelRegistry(models_dir())
     with warehouse.connect() as con:
         outcome = train_and_register(con, registry, load_config(), force=config.force, max_age_days=config.max_age_days)
@@ -126,6 +128,9 @@ def score_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
 
     The features are read from the lead features mart when this run built it (after this run's staging and
     golden records: the same inputs, the same code); otherwise (scores materialized alone) computed again."""
+    from ml.pipeline import score_and_log
+    from ml.registry import ModelRegistry
+
     registry = ModelRegistry(models_dir())
     config = load_config()
     built = context.instance.get_latest_materialization_event(LEAD_FEATURES_KEY)
@@ -168,6 +173,9 @@ def score_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
 )
 def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Compare the latest scoring run with its model's training reference."""
+    from ml.pipeline import latest_run_id, record_drift_report, record_run_verdict, run_drift, run_size
+    from ml.registry import ModelRegistry
+
     config = load_config()
     with warehouse.connect() as con:
         run_id = latest_run_id(con)
@@ -205,6 +213,8 @@ def score_drift(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
 )
 def lead_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Publish the latest logged run whose drift check let it through (never a blocked or unjudged run)."""
+    from ml.pipeline import latest_publishable_run_id, latest_run_id, publish_scores
+
     with warehouse.connect() as con:
         latest = latest_run_id(con)
         run_id = latest_publishable_run_id(con)
@@ -219,8 +229,10 @@ def lead_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     )
 
 
-def reply_store() -> ReplyModelStore:
+def reply_store() -> "ReplyModelStore":
     """Reply classifier versions: `<models dir>/reply_classifier`."""
+    from ml.replies import ReplyModelStore
+
     return ReplyModelStore(models_dir() / "reply_classifier")
 
 
@@ -236,6 +248,8 @@ def reply_store() -> ReplyModelStore:
 )
 def reply_classifier(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Train (or reuse) the reply classifier for the current hand labels."""
+    from ml.replies import REPLY_CLASSES, train_reply_model
+
     with warehouse.connect() as con:
         outcome = train_reply_model(con, reply_store(), load_config())
     context.log.info(f"reply classifier {outcome.version}: {outcome.reason}")
@@ -281,6 +295,8 @@ def reply_classifier(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 )
 def reply_classifications(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Classify the replies the current model version has not seen."""
+    from ml.replies import classify_replies
+
     with warehouse.connect() as con:
         outcome = classify_replies(con, reply_store(), load_config())
     return dg.MaterializeResult(
