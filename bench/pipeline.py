@@ -98,6 +98,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.world_cache import cached_world, place_world
+from landing.ingest import landing_settle_seconds
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 RESULTS_FILE = PROJECT_ROOT / "bench_data" / "pipeline_results.jsonl"
@@ -651,6 +652,21 @@ def next_hour_line(record: Mapping) -> str:
     )
 
 
+def wait_for_landing_to_settle(landing_dir: Path) -> float:
+    """Wait (untimed) until the newest landing file is older than the ingest's settle time; the seconds waited.
+
+    The ingest loads a file only once it has gone unchanged for `ACTIONHOUSE_LANDING_SETTLE_SECONDS` (5 s) and
+    waits for younger ones. The bench generates each hour right before refreshing it, so without this the timed
+    refresh would wait for files its own generation just wrote: a scheduled refresh finds them minutes old."""
+    newest_ns = max((path.stat().st_mtime_ns for path in landing_dir.rglob("*") if path.is_file()), default=0)
+    settle = landing_settle_seconds() + 0.1
+    # A modification time in the future (a skewed clock) waits the settle time once, as the ingest does.
+    wait = min(settle, settle - (time.time_ns() - newest_ns) / 1e9)
+    if wait > 0:
+        time.sleep(wait)
+    return max(wait, 0.0)
+
+
 def _phase_env(data_dir: Path) -> dict[str, str]:
     """The environment of an `actionhouse` phase on `data_dir` (its own Dagster instance, default paths)."""
     env = {**os.environ, "ACTIONHOUSE_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}
@@ -692,6 +708,8 @@ def run_next_hour_only(
         print(f"bench: dbt manifest prepared in {parse.seconds:.1f} s (not timed)", flush=True)
         generation = _run_phase(["generate", "--hours", "1"], env)
         print(f"bench: hour {world.get('hour', 0) + 1} generated in {generation.seconds:.1f} s (not timed)", flush=True)
+        waited = wait_for_landing_to_settle(scratch / "landing")
+        print(f"bench: waited {waited:.1f} s for the hour's landing files to settle (not timed)", flush=True)
         manifest = _manifest_stamp()
         try:
             hour = _run_phase(["refresh"], env)
@@ -930,6 +948,8 @@ def main(argv: list[str] | None = None) -> int:
     hours = {}
     for name, said in (("next_hour", "next hour"), ("second_hour", "second hour")):
         _run_phase(["generate", "--hours", "1"], env)
+        waited = wait_for_landing_to_settle(data_dir / "landing")
+        print(f"bench: waited {waited:.1f} s for the hour's landing files to settle (not timed)", flush=True)
         phase = hours[name] = _run_phase(["refresh"], env)
         phase.stages = refresh_stages(phase, dagster_home)
         print(f"bench: the {said}'s refresh took {phase.seconds:.1f} s")

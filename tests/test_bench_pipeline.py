@@ -24,6 +24,7 @@ from bench.pipeline import (
     share_overlapping,
     stage_seconds,
     step_stage,
+    wait_for_landing_to_settle,
 )
 from bench.world_cache import cached_world, place_world, tree_fingerprint, world_cache_key
 
@@ -630,3 +631,32 @@ def test_the_table_has_a_column_per_size_and_phase_of_the_latest_full_runs(tmp_p
     assert lines[-1] == "(runs: 10k a 2026-12-06T10:00:00Z, 1M b 2026-12-06T10:00:00Z)"
     results.write_text(json.dumps(hour_only) + "\n")
     assert main(["--table", "--results", str(results)]) == 2  # nothing to tabulate, said plainly
+
+
+def test_a_timed_hour_starts_once_its_landing_files_have_settled(tmp_path, monkeypatch):
+    """The ingest waits for files changed within the settle time; the bench waits for them untimed instead."""
+    monkeypatch.setenv("ACTIONHOUSE_LANDING_SETTLE_SECONDS", "0.6")
+    old = tmp_path / "landing" / "leads" / "leads_h0001.csv"
+    old.parent.mkdir(parents=True)
+    old.write_text("email\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    assert wait_for_landing_to_settle(tmp_path / "landing") == 0.0
+
+    (old.parent / "leads_h0002.csv").write_text("email\n")
+    started = time.monotonic()
+    waited = wait_for_landing_to_settle(tmp_path / "landing")
+    assert 0.4 < waited <= 0.7
+    assert time.monotonic() - started >= waited - 0.05
+    from landing.ingest import _settled
+
+    # What the ingest would find now: nothing young, so nothing to wait for.
+    assert wait_for_landing_to_settle(tmp_path / "landing") == 0.0
+    said: list[str] = []
+    assert len(_settled(sorted((tmp_path / "landing").rglob("*.csv")), 0.6, said.append)) == 2
+    assert said == []
+
+    # A modification time in the future (a skewed clock) waits the settle time once, as the ingest does.
+    future = time.time() + 3600
+    os.utime(old, (future, future))
+    assert 0.6 <= wait_for_landing_to_settle(tmp_path / "landing") <= 0.7
