@@ -62,6 +62,9 @@ def actionhouse_dbt_project() -> DbtProject:
 # (`orchestration.dbt_process`): ~3 s of CPU a build. dagster-dbt runs `[dbt_executable, *global_config_flags,
 # *args]`.
 DBT_PROCESS_ARGS = ["-m", "orchestration.dbt_process"]
+# dbt's own log file (in the build folder) at its default debug level, as JSON, grows ~13 MB a run, up to six
+# rotated 10 MB files. Dagster's run log already has dbt's progress lines; the file keeps warnings and errors.
+DBT_FILE_LOG = ["--log-level-file", "warn", "--log-format-file", "text"]
 
 
 def dbt_cli_resource(project: DbtProject | None = None) -> DbtCliResource:

@@ -5,7 +5,7 @@ every event it fires (about 6,800 in a 10k hour's `dbt build`: a connection used
 query, node compiling/executing, ...) into a protobuf message, then into a JSON line for the console logger and a
 text line for the file logger, scrubbing each line of secrets by scanning the whole environment, and only then
 hands the lines to Python's logging, which drops them: the console logs at info and the file at warn
-(`orchestration.defs.dbt.assets.DBT_FILE_LOG`), and ~6,100 of these events are debug. That is ~2.3 s of CPU a
+(`orchestration.dbt.DBT_FILE_LOG`), and ~6,100 of these events are debug. That is ~2.3 s of CPU a
 10k hour, a tenth of the dbt process's. Here an event is dropped before any of that when no logger would write
 it and no callback but dbt's behaviour-change tracker (which reads one warning event only) listens; a line a
 logger writes is built as before. What dbt prints, logs and writes is the same (a test compares the console

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.dbt import DBT_PROCESS_ARGS, ActionhouseDbtCliResource
+from orchestration.dbt import DBT_FILE_LOG, DBT_PROCESS_ARGS, ActionhouseDbtCliResource
 from orchestration.dbt_preload import PRELOADED_DBT_ENV, preloaded_dbt_process
-from orchestration.defs.dbt.assets import DBT_FILE_LOG
 from orchestration.recovery import RUN_ID_ENV, processes_of_run, stop_processes_of_run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preloaded process is Linux only")

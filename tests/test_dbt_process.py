@@ -25,7 +25,7 @@ from orchestration.dbt_process import skip_unlogged_events
 
 def _build_flags(log_path: Path) -> SimpleNamespace:
     """The logging flags of the refresh's `dbt build`: JSON lines at info on stdout (dagster-dbt reads them), the
-    file log at warn as text (`orchestration.defs.dbt.assets.DBT_FILE_LOG`)."""
+    file log at warn as text (`orchestration.dbt.DBT_FILE_LOG`)."""
     return SimpleNamespace(
         LOG_PATH=str(log_path),
         LOG_LEVEL="info",

@@ -16,7 +16,7 @@ from expectations.store import forget_watermarks
 from landing.freshness import check_source_freshness
 from orchestration.background_imports import imported_meanwhile
 from orchestration.dagster_storage import event_writes_synced_at_end
-from orchestration.dbt import actionhouse_dbt_project
+from orchestration.dbt import DBT_FILE_LOG, actionhouse_dbt_project
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
 from orchestration.defs.ml.assets import SCORING_MODULES
@@ -27,9 +27,6 @@ from orchestration.settings import WAREHOUSE_POOL
 from reverse_etl.crm.hubspot_mapping import API_RAW_SOURCES
 
 LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
-# dbt's own log file (in the build folder) at its default debug level, as JSON, grows ~13 MB a run, up to six
-# rotated 10 MB files. Dagster's run log already has dbt's progress lines; the file keeps warnings and errors.
-DBT_FILE_LOG = ["--log-level-file", "warn", "--log-format-file", "text"]
 MODEL_SUITES_CHECKED_INCREMENTALLY = [
     suite.name for suite in (*STAGING_SUITES.values(), *GOLDEN_SUITES.values()) if suite.incremental_by
 ]
