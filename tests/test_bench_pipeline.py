@@ -530,13 +530,21 @@ def test_next_hour_only_times_each_hour_on_a_fresh_copy_and_leaves_the_base_as_i
             (data_dir / "warehouse.duckdb").write_bytes(b"refreshed")
         return _hour_phase()
 
+    def fake_parse_for_builds(env):
+        # The build folder's parse for the copy's warehouse, before the hour's refresh.
+        assert env["ACTIONHOUSE_WAREHOUSE"] == str(pipeline.Path(env["ACTIONHOUSE_DATA_DIR"]) / "warehouse.duckdb")
+        calls.append(("parse_for_builds", pipeline.Path(env["ACTIONHOUSE_DATA_DIR"])))
+        return 0.0
+
     monkeypatch.setattr(pipeline, "_run_phase", fake_phase)
+    monkeypatch.setattr(pipeline, "parse_for_builds", fake_parse_for_builds)
     monkeypatch.setattr(pipeline, "refresh_stages", lambda phase, home: phase.stages)
+    monkeypatch.setenv("ACTIONHOUSE_LANDING_SETTLE_SECONDS", "0")
     results = tmp_path / "results.jsonl"
     scratch = tmp_path / "next_hour_1000"
     argv = ["--next-hour-only", "--data-dir", str(base), "--scratch-dir", str(scratch), "--results", str(results)]
     assert pipeline.main([*argv, "--repeat", "2"]) == 0
-    assert [name for name, _ in calls] == ["prepare", "generate", "refresh"] * 2
+    assert [name for name, _ in calls] == ["prepare", "parse_for_builds", "generate", "refresh"] * 2
     assert {folder for _, folder in calls} == {scratch.resolve()}
     assert tree_stamp(base) == before and not scratch.exists()
     out = capsys.readouterr().out
