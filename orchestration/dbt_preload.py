@@ -570,17 +570,15 @@ def _standard_stream(fd: int, name: str, encoding: str, errors: str, buffered: b
 def _finish_like_an_exit() -> None:
     """What a normal exit does before the interpreter's teardown (`orchestration.process.exit_without_teardown`):
     wait for the threads a command left running, run the `atexit` handlers, flush the standard streams."""
-    import atexit
     import threading
+
+    from orchestration.process import run_exit_handlers
 
     main = threading.main_thread()
     for thread in threading.enumerate():
         if thread is not main and not thread.daemon:
             thread.join()
-    atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit runs before its teardown
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    run_exit_handlers()
 
 
 if __name__ == "__main__":

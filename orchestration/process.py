@@ -48,8 +48,14 @@ def exit_without_teardown(code: int | None) -> NoReturn:
     main = threading.main_thread()
     if any(thread is not main and thread.is_alive() and not thread.daemon for thread in threading.enumerate()):
         sys.exit(code)
+    run_exit_handlers()
+    os._exit(code)
+
+
+def run_exit_handlers() -> None:
+    """What a normal exit does before the interpreter's teardown, once its threads are done: run the `atexit`
+    handlers and flush the standard streams."""
     atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit runs before its teardown
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(code)
