@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from dagster_dbt import DbtCliResource, DbtProject
 from filelock import FileLock
@@ -24,6 +25,9 @@ from orchestration.settings import DBT_PROJECT_DIR
 _NOT_PROJECT_FILES = {"target", "logs", "dbt_packages", ".user.yml"}
 _ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
 MANIFEST_KEY_FILE = "manifest.key.json"
+# The profile's warehouse file (profiles.yml). dbt-duckdb names the database after the file, and that name is all the
+# parsed manifest holds of it (the nodes' `database`): a refresh in another data folder needs no new parse.
+WAREHOUSE_PATH_VARIABLE = "ACTIONHOUSE_WAREHOUSE"
 MANIFEST_LOCK_FILE = "manifest.lock"
 
 
@@ -82,6 +86,7 @@ def dbt_cli_resource(project: DbtProject | None = None) -> DbtCliResource:
 def manifest_key(project_dir: Path, environ: Mapping[str, str] | None = None) -> str:
     """A hash of everything `dbt parse` reads: the project's files (paths and contents), the values of the
     environment variables they name with `env_var(...)` and of every `DBT_*` variable, and dbt's versions.
+    Of the warehouse's path only the database name dbt-duckdb derives from it counts (`warehouse_database_name`).
     Equal keys parse to the same manifest."""
     environ = os.environ if environ is None else environ
     digest = hashlib.sha256()
@@ -95,10 +100,26 @@ def manifest_key(project_dir: Path, environ: Mapping[str, str] | None = None) ->
         digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(content).digest())
     names.update(name for name in environ if name.startswith("DBT_"))
     for name in sorted(names):
-        digest.update(f"{name}={environ.get(name)}\0".encode())
+        value = environ.get(name)
+        if name == WAREHOUSE_PATH_VARIABLE and value is not None:
+            value = warehouse_database_name(value)
+        digest.update(f"{name}={value}\0".encode())
     for package in ("dbt-core", "dbt-duckdb"):
         digest.update(f"{package}=={importlib.metadata.version(package)}\0".encode())
     return digest.hexdigest()
+
+
+def warehouse_database_name(path: str) -> str:
+    """The database name dbt-duckdb gives a local warehouse file, as DuckDB names its catalog: the first non-empty
+    dot-separated part of the file name (`/data/warehouse.duckdb` -> `warehouse`), as
+    `DuckDBCredentials.path_derived_database_name` does (not imported: the refresh's process loads no dbt adapter).
+    A path with a URL scheme (MotherDuck, DuckLake) is returned whole: any change to it counts."""
+    if path == ":memory:":
+        return "memory"
+    parsed = urlparse(path)
+    if parsed.scheme:
+        return path
+    return os.path.basename(parsed.path).lstrip(".").split(".")[0]
 
 
 def _manifest_stamp(manifest: Path) -> list[int]:
