@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from actions.catalog import ACTION_TYPES, RiskClass, stricter
-from actions.model import Action, PolicyVerdict, Proposal, ProposalStub, action_id
+from actions.model import Action, PolicyVerdict, Proposal, ProposalStub, action_id, payload_hash
 from actions.policy import Policy
 from actions.suppression import SuppressionSnapshot
 
@@ -67,6 +67,9 @@ class GuardrailContext:
 
     suppression: SuppressionSnapshot
     touches_this_week: dict[str, int] = field(default_factory=dict)
+    # action id -> `payload_hash` of each action `classify` made: the hash its id rests on, which the queue stores
+    # with the action (a full build at 1M contacts writes ~114,000: hashed once, not again when written).
+    payload_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def classify(
@@ -88,6 +91,7 @@ def classify(
     restricted_industries = {i.lower() for i in policy.restricted.industries}
     restricted_countries = set(policy.restricted.countries)
     declared_verdicts: dict[str, PolicyVerdict] = {}  # by action type: its class and what it does
+    policy_version = policy.version
     for proposal in proposals:
         kind = ACTION_TYPES[proposal.action_type]
         target = proposal.target
@@ -149,9 +153,12 @@ def classify(
             )
         group = policy.approver_group(proposal.action_type) if risk != RiskClass.AUTO else None
         slot = proposal.slot_key
+        digest = payload_hash(proposal.payload)
+        key = action_id(slot, proposal.payload, digest)
+        context.payload_hashes[key] = digest
         actions.append(
             Action(
-                action_id=action_id(slot, proposal.payload),
+                action_id=key,
                 slot_key=slot,
                 evidence_window=proposal.evidence_window,
                 workflow=proposal.workflow,
@@ -163,7 +170,7 @@ def classify(
                 evidence=proposal.evidence,
                 policy_verdicts=verdicts,
                 model_version=proposal.model_version,
-                policy_version=policy.version,
+                policy_version=policy_version,
                 kpi=policy.kpis[proposal.workflow],
                 owner=proposal.owner,
                 approver_group=group,

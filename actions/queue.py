@@ -163,9 +163,12 @@ class DecisionQueue:
                     found.setdefault(slot, []).append((action_id, State(state)))
         return found
 
-    def add(self, new_actions: list[Action], run_id: str | None = None) -> list[str]:
+    def add(
+        self, new_actions: list[Action], run_id: str | None = None, payload_hashes: dict[str, str] | None = None
+    ) -> list[str]:
         """Store new proposals (ids already in the queue are skipped); `auto` ones enter approved by the policy,
-        held-out ones `held_out` (`new_action_row`).
+        held-out ones `held_out` (`new_action_row`). `payload_hashes`: action id -> its payload's hash, where the
+        caller has it (the planner's, `PlanResult.payload_hashes`); any other action's payload is hashed here.
 
         Returns the ids actually added.
         """
@@ -187,7 +190,8 @@ class DecisionQueue:
                 if action.action_id in existing:
                     continue
                 existing.add(action.action_id)
-                row, event = new_action_row(action, run_id, now, verdict_docs)
+                digest = payload_hashes.get(action.action_id) if payload_hashes else None
+                row, event = new_action_row(action, run_id, now, verdict_docs, digest)
                 rows.append(row)
                 events.append(event)
             if rows:
@@ -654,12 +658,13 @@ def new_action_row(
     run_id: str | None,
     now: datetime,
     verdict_docs: dict[tuple, list[dict[str, Any]]] | None = None,
+    digest: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `actions` row and the first audit event of a new action: `auto` ones enter approved by the policy,
     held-out ones `held_out` (decided by the policy, never executed), the rest `proposed`.
 
     With `verdict_docs` (one dict for many rows written together), rows whose policy verdicts are equal share one
-    list of them (`policy_verdict_docs`)."""
+    list of them (`policy_verdict_docs`). `digest`: the payload's `payload_hash`, when the caller has it."""
     held = action.holdout is not None
     auto = action.risk_class == RiskClass.AUTO and not held
     state = State.HELD_OUT if held else State.APPROVED if auto else State.PROPOSED
@@ -667,7 +672,7 @@ def new_action_row(
     if auto:
         reason = "auto: executed without review (policy risk class)"
     note = f"policy {action.policy_version}, run {run_id}" if run_id else None
-    digest = payload_hash(action.payload)
+    digest = digest or payload_hash(action.payload)
     row = {
         "action_id": action.action_id,
         "slot_key": action.slot_key,

@@ -214,8 +214,8 @@ def test_values_that_compare_equal_but_bind_apart_are_bound_one_by_one():
     assert len(set(_bound(values, _processor(sa.DateTime(), dialect)))) == 2
 
 
-def test_rows_share_equal_verdicts_and_store_each_document_as_its_own_dump(tmp_path):
-    from actions.model import CrmRef, PolicyVerdict
+def test_rows_share_equal_verdicts_reuse_the_planners_hashes_and_store_what_a_row_alone_stores(tmp_path):
+    from actions.model import CrmRef, PolicyVerdict, payload_hash
     from actions.queue import new_action_row
 
     # The shared verdict lists are keyed by these fields, and a CRM ref's document is written field by field: a new
@@ -226,7 +226,9 @@ def test_rows_share_equal_verdicts_and_store_each_document_as_its_own_dump(tmp_p
     result = plan(busy_world(), POLICY, StoreView.read(_store(tmp_path, "probe"), POLICY, now), now=now, run_id="r1")
     assert any(a.target.crm_ids for a in result.actions)
     shared: dict = {}
-    rows = [new_action_row(a, "r1", now, shared)[0] for a in result.actions]
+    # The hash each action's id rests on, kept by the planner, is its payload's: the row stores it unhashed again.
+    assert all(result.payload_hashes[a.action_id] == payload_hash(a.payload) for a in result.actions)
+    rows = [new_action_row(a, "r1", now, shared, result.payload_hashes[a.action_id])[0] for a in result.actions]
     distinct = {json.dumps(r["policy_verdicts"]) for r in rows}
     assert len(shared) == len(distinct) < len(rows)  # one list per distinct set of verdicts, in every row that has it
     assert len({id(r["policy_verdicts"]) for r in rows}) == len(distinct)
