@@ -12,9 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from actions.catalog import ACTION_TYPES, RiskClass, stricter
-from actions.model import Action, PolicyVerdict, Proposal, ProposalStub, action_id
+from actions.model import Action, PolicyVerdict, Proposal, ProposalStub, action_id, payload_hash
 from actions.policy import Policy
 from actions.suppression import SuppressionSnapshot
+
+# Verdicts that read the same for every proposal they apply to: built once and shared by the actions that carry them
+# (frozen: an action's verdict cannot change under another). A 1M-contact full build classes ~114,000 proposals.
+NOT_SUPPRESSED = PolicyVerdict(rule="suppression", verdict="pass", detail="not on the suppression list")
+NOT_RESTRICTED = PolicyVerdict(rule="restricted", verdict="pass", detail="industry and country are not restricted")
+CUSTOMER_SEES_IT = PolicyVerdict(
+    rule="customer_facing",
+    verdict="approve",
+    detail="a customer sees it: a person approves it (not listed in auto_customer_facing)",
+)
 
 
 class Blocked:
@@ -57,6 +67,9 @@ class GuardrailContext:
 
     suppression: SuppressionSnapshot
     touches_this_week: dict[str, int] = field(default_factory=dict)
+    # action id -> `payload_hash` of each action `classify` made: the hash its id rests on, which the queue stores
+    # with the action (a full build at 1M contacts writes ~114,000: hashed once, not again when written).
+    payload_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def classify(
@@ -77,6 +90,8 @@ def classify(
     touches = context.touches_this_week
     restricted_industries = {i.lower() for i in policy.restricted.industries}
     restricted_countries = set(policy.restricted.countries)
+    declared_verdicts: dict[str, PolicyVerdict] = {}  # by action type: its class and what it does
+    policy_version = policy.version
     for proposal in proposals:
         kind = ACTION_TYPES[proposal.action_type]
         target = proposal.target
@@ -87,16 +102,14 @@ def classify(
             if why:
                 blocked.append(Blocked(proposal, "suppression", why))
                 continue
-            verdicts.append(PolicyVerdict(rule="suppression", verdict="pass", detail="not on the suppression list"))
+            verdicts.append(NOT_SUPPRESSED)
             if target.industry and target.industry.lower() in restricted_industries:
                 blocked.append(Blocked(proposal, "restricted.industries", f"industry {target.industry} is restricted"))
                 continue
             if target.country and target.country in restricted_countries:
                 blocked.append(Blocked(proposal, "restricted.countries", f"country {target.country} is restricted"))
                 continue
-            verdicts.append(
-                PolicyVerdict(rule="restricted", verdict="pass", detail="industry and country are not restricted")
-            )
+            verdicts.append(NOT_RESTRICTED)
         if kind.customer_facing:
             cap = policy.caps.per_account_weekly_touches
             account = target.account_id
@@ -120,21 +133,16 @@ def classify(
                 )
         declared = policy.risk_class(proposal.action_type)
         risk = declared
-        verdicts.append(
-            PolicyVerdict(
+        declared_verdict = declared_verdicts.get(proposal.action_type)
+        if declared_verdict is None:
+            declared_verdicts[proposal.action_type] = declared_verdict = PolicyVerdict(
                 rule=f"risk_classes.{proposal.action_type}",
                 verdict=declared.value,
                 detail=f"{proposal.action_type} {kind.does}",
             )
-        )
+        verdicts.append(declared_verdict)
         if kind.customer_facing and declared != policy.risk_classes[proposal.action_type]:
-            verdicts.append(
-                PolicyVerdict(
-                    rule="customer_facing",
-                    verdict="approve",
-                    detail="a customer sees it: a person approves it (not listed in auto_customer_facing)",
-                )
-            )
+            verdicts.append(CUSTOMER_SEES_IT)
         for condition, detail in proposal.raise_to:
             raised = RiskClass(getattr(policy.escalations, condition))
             if raised != stricter(risk, raised):
@@ -145,9 +153,12 @@ def classify(
             )
         group = policy.approver_group(proposal.action_type) if risk != RiskClass.AUTO else None
         slot = proposal.slot_key
+        digest = payload_hash(proposal.payload)
+        key = action_id(slot, proposal.payload, digest)
+        context.payload_hashes[key] = digest
         actions.append(
             Action(
-                action_id=action_id(slot, proposal.payload),
+                action_id=key,
                 slot_key=slot,
                 evidence_window=proposal.evidence_window,
                 workflow=proposal.workflow,
@@ -159,7 +170,7 @@ def classify(
                 evidence=proposal.evidence,
                 policy_verdicts=verdicts,
                 model_version=proposal.model_version,
-                policy_version=policy.version,
+                policy_version=policy_version,
                 kpi=policy.kpis[proposal.workflow],
                 owner=proposal.owner,
                 approver_group=group,

@@ -86,9 +86,9 @@ def slot_key_of(workflow: str, target_kind: str, target_id: str, action_type: st
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def action_id(slot: str, payload: dict[str, Any]) -> str:
-    """Content key of an action: its slot and the hash of its payload."""
-    return hashlib.sha256(f"{slot}|{payload_hash(payload)}".encode()).hexdigest()[:32]
+def action_id(slot: str, payload: dict[str, Any], digest: str | None = None) -> str:
+    """Content key of an action: its slot and the hash of its payload (`digest`, when the caller has it already)."""
+    return hashlib.sha256(f"{slot}|{digest or payload_hash(payload)}".encode()).hexdigest()[:32]
 
 
 class Proposal(_Frozen):

@@ -221,6 +221,8 @@ class PlanResult:
     seconds: float = 0.0
     store_read_at: datetime | None = None
     store_read_marks: dict[str, int] = field(default_factory=dict)
+    # action id -> the payload hash its id rests on (`GuardrailContext.payload_hashes`), stored with the action
+    payload_hashes: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts for metadata, the planner-run log and the demo summary."""
@@ -427,6 +429,7 @@ def _plan(
         result.blocked.extend(blocked)
     result.blocked[:0] = refused_by_workflows
     result.withdrawals = _withdrawals(inputs, policy, store, context, live_slots, live_windows, planned)
+    result.payload_hashes = context.payload_hashes
     result.seconds = time.perf_counter() - started
     return result
 
@@ -666,7 +669,7 @@ def _apply_plan(result: PlanResult, engine: sa.Engine, policy: Policy) -> dict[s
             )
         )
     added_entries = SuppressionList(engine).add_many(result.suppression_entries, added_by="planner", at=result.now)
-    added = queue.add(result.actions, run_id=result.run_id)
+    added = queue.add(result.actions, run_id=result.run_id, payload_hashes=result.payload_hashes)
     # Decided or queued meanwhile: people win over the planner (those stay as they are).
     withdrawn = queue.withdraw_many(result.withdrawals)
     summary = {

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from actions.catalog import ACTION_TYPES, MERGE_ACTION_TYPES, RiskClass
-from actions.model import Action, payload_hash
+from actions.model import Action, PolicyVerdict, payload_hash
 from actions.policy import Policy
 from actions.states import AWAITING_DECISION, NOT_YET_QUEUED, State, can_move
 from actions.suppression import SuppressionSnapshot
@@ -163,9 +163,12 @@ class DecisionQueue:
                     found.setdefault(slot, []).append((action_id, State(state)))
         return found
 
-    def add(self, new_actions: list[Action], run_id: str | None = None) -> list[str]:
+    def add(
+        self, new_actions: list[Action], run_id: str | None = None, payload_hashes: dict[str, str] | None = None
+    ) -> list[str]:
         """Store new proposals (ids already in the queue are skipped); `auto` ones enter approved by the policy,
-        held-out ones `held_out` (`new_action_row`).
+        held-out ones `held_out` (`new_action_row`). `payload_hashes`: action id -> its payload's hash, where the
+        caller has it (the planner's, `PlanResult.payload_hashes`); any other action's payload is hashed here.
 
         Returns the ids actually added.
         """
@@ -182,11 +185,13 @@ class DecisionQueue:
                 )
             rows, events = [], []
             now = self.clock()
+            verdict_docs: dict[tuple, list[dict[str, Any]]] = {}  # the rows' few distinct verdict lists, shared
             for action in new_actions:
                 if action.action_id in existing:
                     continue
                 existing.add(action.action_id)
-                row, event = new_action_row(action, run_id, now)
+                digest = payload_hashes.get(action.action_id) if payload_hashes else None
+                row, event = new_action_row(action, run_id, now, verdict_docs, digest)
                 rows.append(row)
                 events.append(event)
             if rows:
@@ -648,9 +653,18 @@ class DecisionQueue:
             return {account: n for account, n in con.execute(query)}
 
 
-def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+def new_action_row(
+    action: Action,
+    run_id: str | None,
+    now: datetime,
+    verdict_docs: dict[tuple, list[dict[str, Any]]] | None = None,
+    digest: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `actions` row and the first audit event of a new action: `auto` ones enter approved by the policy,
-    held-out ones `held_out` (decided by the policy, never executed), the rest `proposed`."""
+    held-out ones `held_out` (decided by the policy, never executed), the rest `proposed`.
+
+    With `verdict_docs` (one dict for many rows written together), rows whose policy verdicts are equal share one
+    list of them (`policy_verdict_docs`). `digest`: the payload's `payload_hash`, when the caller has it."""
     held = action.holdout is not None
     auto = action.risk_class == RiskClass.AUTO and not held
     state = State.HELD_OUT if held else State.APPROVED if auto else State.PROPOSED
@@ -658,7 +672,7 @@ def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[d
     if auto:
         reason = "auto: executed without review (policy risk class)"
     note = f"policy {action.policy_version}, run {run_id}" if run_id else None
-    digest = payload_hash(action.payload)
+    digest = digest or payload_hash(action.payload)
     row = {
         "action_id": action.action_id,
         "slot_key": action.slot_key,
@@ -668,7 +682,8 @@ def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[d
         "target_kind": action.target.kind,
         "target_id": action.target.id,
         "target_label": action.target.label,
-        "target_crm_ids": [ref.model_dump() for ref in action.target.crm_ids],
+        # `CrmRef.model_dump()` of its two text fields, without pydantic's serializer per ref.
+        "target_crm_ids": [{"object_type": r.object_type, "record_id": r.record_id} for r in action.target.crm_ids],
         "target_emails": list(action.target.emails),
         "target_domain": action.target.domain,
         "account_id": action.target.account_id,
@@ -684,7 +699,7 @@ def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[d
         "approved_payload_hash": digest if auto else None,
         "reasons": list(action.reasons),
         "evidence": [e.model_dump(mode="json") for e in action.evidence],
-        "policy_verdicts": [v.model_dump() for v in action.policy_verdicts],
+        "policy_verdicts": policy_verdict_docs(action.policy_verdicts, verdict_docs),
         "model_version": action.model_version,
         "policy_version": action.policy_version,
         "kpi": action.kpi,
@@ -710,6 +725,23 @@ def new_action_row(action: Action, run_id: str | None, now: datetime) -> tuple[d
         "payload_after": None,
     }
     return row, event
+
+
+def policy_verdict_docs(
+    verdicts: list[PolicyVerdict], shared: dict[tuple, list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """The verdicts as the `actions` row stores them (each one's `model_dump`).
+
+    A full build at 1M contacts writes ~114,000 actions with ~110 distinct verdict lists (the same rules pass the
+    same way): with `shared`, equal verdicts give the one list kept there, so `insert_many` encodes it once."""
+    if shared is None:
+        return [v.model_dump() for v in verdicts]
+    # Every field a dump holds: equal keys, equal dumps.
+    key = tuple([(v.rule, v.verdict, v.detail) for v in verdicts])
+    docs = shared.get(key)
+    if docs is None:
+        shared[key] = docs = [v.model_dump() for v in verdicts]
+    return docs
 
 
 def week_ago(now: datetime) -> datetime:

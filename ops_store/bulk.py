@@ -4,8 +4,9 @@
 per value (JSON encoding, zone-aware times to UTC text on SQLite). A full build's planner writes ~114,000 actions,
 their audit events and ~146,000 suppression entries at 1M contacts, and that per-row work was most of the writes'
 CPU. `insert_many` applies the same processors column by column — once per distinct value for the values whose
-processed form follows from their type and value (None, text, times; a run's rows share a few times) — and hands
-the DBAPI plain tuples. Dialects with named parameters (PostgreSQL's drivers) keep SQLAlchemy's own path.
+processed form follows from their type and value (None, text, times; a run's rows share a few times), any other
+value once per object (rows may share one document) — and hands the DBAPI plain tuples. Dialects with named
+parameters (PostgreSQL's drivers) keep SQLAlchemy's own path.
 
     insert_many(con, actions, rows)   # rows: dicts with the same keys, as for `con.execute(sa.insert(...), rows)`
 """
@@ -50,11 +51,18 @@ def _bound(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]
     if process is None:
         return values
     memo: dict[tuple, Any] = {}
+    # Any other value is processed once per object: rows may share one (the actions' verdict lists), and one object
+    # processes the same way each time (the rows are not changed while they are bound; `values` keeps each alive).
+    by_object: dict[int, Any] = {}
     out = []
     for value in values:
         kind = type(value)
         if kind not in _MEMO_TYPES:
-            out.append(process(value))
+            try:
+                out.append(by_object[id(value)])
+            except KeyError:
+                by_object[id(value)] = bound = process(value)
+                out.append(bound)
             continue
         key = (kind, value, value.tzinfo, value.fold) if kind is datetime else (kind, value)
         try:

@@ -4,6 +4,7 @@ other zones, -0.0 and 0.0, repeated values), and the same queue after a plan is 
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -211,3 +212,45 @@ def test_values_that_compare_equal_but_bind_apart_are_bound_one_by_one():
     values = [moment, moment.astimezone(ZONES[1]), moment, moment.replace(fold=1)]
     assert _bound(values, _processor(sa.DateTime(), dialect)) == [_processor(sa.DateTime(), dialect)(v) for v in values]
     assert len(set(_bound(values, _processor(sa.DateTime(), dialect)))) == 2
+
+
+def test_rows_share_equal_verdicts_reuse_the_planners_hashes_and_store_what_a_row_alone_stores(tmp_path):
+    from actions.model import CrmRef, PolicyVerdict, payload_hash
+    from actions.queue import new_action_row
+
+    # The shared verdict lists are keyed by these fields, and a CRM ref's document is written field by field: a new
+    # field must be added there too.
+    assert list(PolicyVerdict.model_fields) == ["rule", "verdict", "detail"]
+    assert list(CrmRef.model_fields) == ["object_type", "record_id"]
+    now = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)
+    result = plan(busy_world(), POLICY, StoreView.read(_store(tmp_path, "probe"), POLICY, now), now=now, run_id="r1")
+    assert any(a.target.crm_ids for a in result.actions)
+    shared: dict = {}
+    # The hash each action's id rests on, kept by the planner, is its payload's: the row stores it unhashed again.
+    assert all(result.payload_hashes[a.action_id] == payload_hash(a.payload) for a in result.actions)
+    rows = [new_action_row(a, "r1", now, shared, result.payload_hashes[a.action_id])[0] for a in result.actions]
+    distinct = {json.dumps(r["policy_verdicts"]) for r in rows}
+    assert len(shared) == len(distinct) < len(rows)  # one list per distinct set of verdicts, in every row that has it
+    assert len({id(r["policy_verdicts"]) for r in rows}) == len(distinct)
+    for action, row in zip(result.actions, rows, strict=True):
+        # As each document's pydantic dump encodes (the key order too), and as a row built alone holds it.
+        assert json.dumps(row["policy_verdicts"]) == json.dumps([v.model_dump() for v in action.policy_verdicts])
+        assert json.dumps(row["target_crm_ids"]) == json.dumps([r.model_dump() for r in action.target.crm_ids])
+        assert row == new_action_row(action, "r1", now)[0]
+
+
+def test_a_value_many_rows_share_is_bound_once_as_it_binds_alone():
+    from ops_store.bulk import _bound, _processor
+
+    calls = []
+
+    def as_json(value):
+        calls.append(value)
+        return json.dumps(value)
+
+    shared, equal_but_apart = [{"rule": "r", "verdict": "pass"}], [{"rule": "r", "verdict": "pass"}]
+    values = [shared, equal_but_apart, shared, [-0.0], shared, [0.0]]
+    assert _bound(values, as_json) == [json.dumps(v) for v in values]
+    assert calls == [shared, equal_but_apart, [-0.0], [0.0]]  # the shared list once; equal lists each on their own
+    dialect = sa.create_engine("sqlite://").dialect
+    assert _bound(values, _processor(sa.JSON(), dialect)) == [_processor(sa.JSON(), dialect)(v) for v in values]

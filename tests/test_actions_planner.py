@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from planning_fixtures import AS_OF, busy_world, busy_world_an_hour_later, contact, inputs, reply, signal, trigger
 
-from actions.catalog import RiskClass, Workflow
+from actions.catalog import ACTION_TYPES, RiskClass, Workflow
 from actions.guardrails import GuardrailContext, classify
 from actions.model import EvidenceRow, Proposal
 from actions.planner import StoreView, apply_plan, compare_policies, plan
@@ -250,6 +250,40 @@ def test_caps_and_customer_facing_sends_need_a_person():
     )
     actions, _ = classify(proposals[:1], allowed, GuardrailContext(empty), AS_OF, utc_now())
     assert actions[0].risk_class == RiskClass.AUTO
+
+
+def test_each_action_carries_its_verdicts_in_order_the_same_ones_shared():
+    empty = SuppressionSnapshot({}, {}, {}, {})
+    cap = POLICY.caps.per_account_weekly_touches
+    text = Path(POLICY.path).read_text()
+    lenient = parse_policy(text.replace("  send_email: approve", "  send_email: auto"), "lenient.yml")
+    actions, _ = classify(
+        [_send(f"gc-{n}", n) for n in range(1, 4)], lenient, GuardrailContext(empty), AS_OF, utc_now()
+    )
+    assert len(actions) == 3
+    for n, action in enumerate(actions, start=1):
+        assert [v.model_dump() for v in action.policy_verdicts] == [
+            {"rule": "suppression", "verdict": "pass", "detail": "not on the suppression list"},
+            {"rule": "restricted", "verdict": "pass", "detail": "industry and country are not restricted"},
+            {
+                "rule": "caps.per_account_weekly_touches",
+                "verdict": "pass",
+                "detail": f"touch {n} of {cap} this week for the account",
+            },
+            {
+                "rule": "risk_classes.send_email",
+                "verdict": "approve",
+                "detail": f"send_email {ACTION_TYPES['send_email'].does}",
+            },
+            {
+                "rule": "customer_facing",
+                "verdict": "approve",
+                "detail": "a customer sees it: a person approves it (not listed in auto_customer_facing)",
+            },
+        ]
+    # The verdicts that read the same are one object (frozen), the touch counts each their own.
+    first, second = actions[0].policy_verdicts, actions[1].policy_verdicts
+    assert all(first[i] is second[i] for i in (0, 1, 3, 4)) and first[2] is not second[2]
 
 
 def test_policy_diff_writes_nothing(engine):
