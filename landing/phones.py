@@ -69,6 +69,8 @@ _GENERAL_PATH = object()
 # Distinct (text, region) results kept per process: phones repeat (switchboards, duplicate records, re-runs).
 _MEMO_LIMIT = 2_000_000
 _memo: dict[tuple[str, str | None], str | None] = {}
+# `_memo`'s default for a key it does not hold (None is a result).
+_UNSEEN = object()
 
 
 def to_e164(text: str | None, region: str | None) -> str | None:
@@ -259,13 +261,12 @@ def to_e164_memo(text: str | None, region: str | None) -> str | None:
     if text is None:
         return None
     key = (text, region)
-    try:
-        return _memo[key]
-    except KeyError:
-        pass
-    if len(_memo) >= _MEMO_LIMIT:
-        _memo.clear()
-    result = _memo[key] = to_e164(text, region)
+    # Most keys are new (a full build's numbers barely repeat): a lookup with a default, not a KeyError caught.
+    result = _memo.get(key, _UNSEEN)
+    if result is _UNSEEN:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        result = _memo[key] = to_e164(text, region)
     return result
 
 
