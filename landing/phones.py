@@ -14,7 +14,9 @@ In the warehouse, dbt's staging calls it as the DuckDB scalar function `phone_e1
 `normalize_phone` macro), registered on dbt's connection by `landing.dbt_plugin` (see dbt_project/profiles.yml):
 an Arrow UDF taking a batch of rows at a time, parsing each distinct (text, region) once per process. Most
 numbers are written as plain digits ('+' and digits with spaces, national digits with spaces, hyphens, dots or
-parentheses): those skip the parsing steps that do nothing to them (`_digits_read`; ~half the CPU at 1M contacts).
+parentheses): those skip the parsing steps that do nothing to them (`_digits_read`; ~half the CPU at 1M contacts)
+and are written out from their digits, the possible-length check looked up per calling code and length
+(`_possible_e164`; ~40% of what was left).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ _GENERAL_PATH = object()
 # Distinct (text, region) results kept per process: phones repeat (switchboards, duplicate records, re-runs).
 _MEMO_LIMIT = 2_000_000
 _memo: dict[tuple[str, str | None], str | None] = {}
+# `_memo`'s default for a key it does not hold (None is a result).
+_UNSEEN = object()
 
 
 def to_e164(text: str | None, region: str | None) -> str | None:
@@ -82,9 +86,9 @@ def to_e164(text: str | None, region: str | None) -> str | None:
     shape = _INTERNATIONAL_00.sub("+", text) if text.startswith("00") else text
     plus = _PLUS_DIGITS.fullmatch(shape) is not None
     if plus or (_NATIONAL_DIGITS.fullmatch(shape) and not shape.startswith("00") and not _TRUNK_HINT.search(shape)):
-        number = _digits_read(shape.translate(_NOT_DIGITS)[plus:], plus, region)
-        if number is not _GENERAL_PATH:
-            return _e164(number)
+        read = _digits_read(shape.translate(_NOT_DIGITS)[plus:], plus, region)
+        if read is not _GENERAL_PATH:
+            return None if read is None else _possible_e164(*read)
     return _e164(_read(text, region))
 
 
@@ -108,9 +112,11 @@ def _e164(number: phonenumbers.PhoneNumber | None) -> str | None:
     return None if number is None else phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _digits_read(digits: str, plus: bool, region: str | None) -> phonenumbers.PhoneNumber | None | object:
-    """What the general path gives for a text of `_PLUS_DIGITS` (`plus`) or `_NATIONAL_DIGITS` whose digits are
-    `digits`, read with phonenumbers' own steps but those with nothing to do on such a text; `_GENERAL_PATH` for
+def _digits_read(digits: str, plus: bool, region: str | None) -> tuple[int, str] | None | object:
+    """The number the general path reads in a text of `_PLUS_DIGITS` (`plus`) or `_NATIONAL_DIGITS` whose digits
+    are `digits`, as its calling code and national significant number (`_number` makes it a PhoneNumber; None
+    where `parse` finds none or one of a length no number has), read with phonenumbers' own steps but those with
+    nothing to do on such a text; `_GENERAL_PATH` for
     fewer than 3 or more than 20 digits, a '+' whose first 1-3 digits are no calling code (phonenumbers then reads
     the digits in `region`) or metadata `parse` would fail on.
 
@@ -152,14 +158,43 @@ def _digits_read(digits: str, plus: bool, region: str | None) -> phonenumbers.Ph
     if len(national) < _NSN_MIN:
         return None
     _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if phonenumberutil._test_number_length(stripped, metadata) not in _PREFIX_KEPT:
+    if stripped != national and _length_result(metadata, len(stripped)) not in _PREFIX_KEPT:
         national = stripped
     if not _NSN_MIN <= len(national) <= _NSN_MAX:
         return None
+    return country_code, national
+
+
+def _number(country_code: int, national: str) -> phonenumbers.PhoneNumber:
+    """The PhoneNumber `parse` makes of a calling code and national significant number (ASCII digits): Italian
+    leading zeros kept, so that its national significant number is `national` again."""
     number = phonenumbers.PhoneNumber(country_code=country_code)
     phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
     number.national_number = int(national)
-    return _possible(number)
+    return number
+
+
+# `_length_result`'s answers by metadata (its region id and calling code: one metadata object each) and length.
+_length_results: dict[tuple[str | None, int | None, int], int] = {}
+
+
+def _length_result(metadata: phonenumbers.PhoneMetadata, length: int) -> int:
+    """phonenumbers' `_test_number_length` of a national number of `length` digits against `metadata` (it reads
+    the number's length alone), computed once per metadata and length."""
+    key = (metadata.id, metadata.country_code, length)
+    try:
+        return _length_results[key]
+    except KeyError:
+        result = _length_results[key] = phonenumberutil._test_number_length("0" * length, metadata)
+        return result
+
+
+@cache
+def _possible_length(country_code: int, length: int) -> bool:
+    """Whether phonenumbers deems a number of `country_code` whose national significant number has `length` digits
+    possible (`is_possible_number_with_reason`, which reads the calling code and the length alone)."""
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int("1" * length))
+    return phonenumbers.is_possible_number_with_reason(number) == phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 @cache
@@ -186,9 +221,9 @@ def _parse_possible_plus_digits_first(text: str, region: str | None) -> phonenum
     """`_parse_possible`, by `_digits_read` when `text` is '+' and digits with spaces (`+49  30 1234567`, a '(0)'
     taken out)."""
     if _PLUS_DIGITS.fullmatch(text):
-        number = _digits_read(text.translate(_NOT_DIGITS)[1:], True, region)
-        if number is not _GENERAL_PATH:
-            return number
+        read = _digits_read(text.translate(_NOT_DIGITS)[1:], True, region)
+        if read is not _GENERAL_PATH:
+            return None if read is None else _possible(_number(*read))
     return _parse_possible(text, region)
 
 
@@ -199,15 +234,26 @@ def _possible(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber | No
     # is not: IS_POSSIBLE_LOCAL_ONLY).
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
-    national = phonenumbers.national_significant_number(number)
-    if len(str(number.country_code)) + len(national) < MIN_DIGITS:
+    return number if _a_line(number.country_code, phonenumbers.national_significant_number(number)) else None
+
+
+def _possible_e164(country_code: int, national: str) -> str | None:
+    """`_e164(_possible(_number(country_code, national)))` for a national significant number of ASCII digits,
+    without the PhoneNumber: its length checked by `_possible_length`, its E.164 text written from the digits."""
+    if not _possible_length(country_code, len(national)) or not _a_line(country_code, national):
         return None
+    return f"+{country_code}{national}"
+
+
+def _a_line(country_code: int, national: str) -> bool:
+    """Whether a possible number (its calling code and national significant number) can be a person's line: at
+    least `MIN_DIGITS` digits and not one digit repeated."""
+    if len(str(country_code)) + len(national) < MIN_DIGITS:
+        return False
     # One digit repeated (`0000000000`, `999 999 9999`): a placeholder typed to fill a required field, of a length
     # the country's numbers have but no one's line. Kept, it could become a golden record's phone and hide a
     # missing one from enrichment.
-    if len(set(national)) == 1:
-        return None
-    return number
+    return len(set(national)) != 1
 
 
 def to_e164_memo(text: str | None, region: str | None) -> str | None:
@@ -215,13 +261,12 @@ def to_e164_memo(text: str | None, region: str | None) -> str | None:
     if text is None:
         return None
     key = (text, region)
-    try:
-        return _memo[key]
-    except KeyError:
-        pass
-    if len(_memo) >= _MEMO_LIMIT:
-        _memo.clear()
-    result = _memo[key] = to_e164(text, region)
+    # Most keys are new (a full build's numbers barely repeat): a lookup with a default, not a KeyError caught.
+    result = _memo.get(key, _UNSEEN)
+    if result is _UNSEEN:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        result = _memo[key] = to_e164(text, region)
     return result
 
 

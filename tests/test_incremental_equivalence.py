@@ -485,32 +485,50 @@ FOLLOW_THE_DELTA = {
 }
 
 
-def test_web_events_context_stored_with_zstd(hourly_and_from_scratch):
-    """`column_compression` (macros/column_compression.sql): the Segment web events' `context` is stored with zstd
-    both in a build from scratch and after the hours' delete+insert runs, and the table has the select's columns
-    and types in its order (the rows are compared with the from-scratch build above)."""
+# The event staging models' columns stored with zstd (their `column_compression` config): long or all distinct.
+ZSTD_COLUMNS = {
+    "stg_segment__web_events": {"context", "message_id"},
+    "stg_segment__product_events": {"message_id"},
+    "stg_email__events": {"event_id", "message_id"},
+}
+
+
+def test_event_staging_columns_stored_with_zstd(hourly_and_from_scratch):
+    """`column_compression` (macros/column_compression.sql): the event staging models' configured columns are stored
+    with zstd both in a build from scratch and after the hours' delete+insert runs, another text column not, and the
+    tables have the select's columns and types in its order (the rows are compared with the from-scratch build
+    above)."""
     for path in hourly_and_from_scratch:
         con = duckdb.connect(str(path), read_only=True)
         try:
             compressions = con.execute(
-                "select column_name, list(distinct compression order by compression) "
-                "from pragma_storage_info('staging.stg_segment__web_events') "
-                "where segment_type <> 'VALIDITY' and column_name in ('context', 'message_id') group by all"
+                "select table_name, column_name, list(distinct compression order by compression) "
+                "from (select 'stg_segment__web_events' as table_name, * "
+                "      from pragma_storage_info('staging.stg_segment__web_events') "
+                "      union all by name select 'stg_segment__product_events' as table_name, * "
+                "      from pragma_storage_info('staging.stg_segment__product_events') "
+                "      union all by name select 'stg_email__events' as table_name, * "
+                "      from pragma_storage_info('staging.stg_email__events')) "
+                "where segment_type <> 'VALIDITY' group by all"
             ).fetchall()
-            columns = con.execute(
-                "select column_name, data_type from duckdb_columns() "
-                "where schema_name = 'staging' and table_name = 'stg_segment__web_events' order by column_index"
-            ).fetchall()
-            product = con.execute(
-                "select column_name, data_type from duckdb_columns() "
-                "where schema_name = 'staging' and table_name = 'stg_segment__product_events' order by column_index"
-            ).fetchall()
+            columns = {
+                table: con.execute(
+                    "select column_name, data_type from duckdb_columns() "
+                    "where schema_name = 'staging' and table_name = ? order by column_index",
+                    [table],
+                ).fetchall()
+                for table in ZSTD_COLUMNS
+            }
         finally:
             con.close()
-        assert dict(compressions)["context"] == ["ZSTD"]
-        assert "ZSTD" not in dict(compressions)["message_id"]
+        stored = {(table, column): methods for table, column, methods in compressions}
+        for table, zstd_columns in ZSTD_COLUMNS.items():
+            for column in zstd_columns:
+                assert stored[table, column] == ["ZSTD"], (table, column)
+            # A text column without the config keeps DuckDB's own choice.
+            assert "ZSTD" not in stored[table, "email_raw" if table == "stg_email__events" else "anonymous_id"]
         # Both Segment models share one select: the one created from a column list has the other's columns.
-        assert columns == product
+        assert columns["stg_segment__web_events"] == columns["stg_segment__product_events"]
 
 
 def test_the_delta_following_marts_are_incremental_and_compared(hourly_and_from_scratch):

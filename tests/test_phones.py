@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import phonenumbers
 import pyarrow as pa
 import pytest
 import yaml
@@ -220,3 +221,42 @@ def test_the_fast_path_reads_as_the_general_path(region):
 @pytest.mark.parametrize("region", [None, "DE", "US", "IT", "001", "XX"])
 def test_the_fast_path_edges_read_as_the_general_path(text, region):
     assert [to_e164(text, region)] == _general([text], region)
+
+
+def test_the_fast_path_writes_what_phonenumbers_formats():
+    """`_possible_e164` (the fast path's end: the possible-length check looked up per calling code and length, the
+    E.164 text written from the digits) gives what phonenumbers' check and format give for the same number: every
+    calling code and a few unknown ones, national numbers of every length, with leading zeros (Italian), all zeros,
+    one digit repeated."""
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE) + [0, 999, 4242]
+    nationals = [
+        digits
+        for length in range(1, 19)
+        for digits in (
+            "1" * length,
+            "7" + "3" * (length - 1),
+            ("12345678901234567890")[:length],
+            "0" + "5" * (length - 1),
+            "00" + "81" * length,
+            "0" * length,
+        )
+    ]
+    for code in codes:
+        for national in dict.fromkeys(n[:18] for n in nationals):
+            expected = phones._e164(phones._possible(phones._number(code, national)))
+            assert phones._possible_e164(code, national) == expected, (code, national)
+
+
+def test_the_stripped_length_check_is_phonenumbers_own():
+    """`_length_result`, looked up per metadata and length, is phonenumbers' length test of any number of that
+    length, for every region's and non-geographic calling code's metadata."""
+    from phonenumbers import phonenumberutil
+
+    metadata = [phonenumbers.PhoneMetadata.metadata_for_region(r) for r in phonenumbers.SUPPORTED_REGIONS]
+    metadata += [
+        phonenumbers.PhoneMetadata.metadata_for_nongeo_region(c) for c in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    ]
+    for meta in metadata:
+        for length in range(0, 20):
+            for digits in ("9" * length, ("0123456789" * 2)[:length]):
+                assert phones._length_result(meta, length) == phonenumberutil._test_number_length(digits, meta)

@@ -1,12 +1,13 @@
 -- Website Segment events (page / track / identify): one row per messageId.
 -- Incremental: events are append-only, so each run stages only rows loaded since the last (latest load wins).
--- `context` is stored with zstd (macros/column_compression.sql): long, all distinct, read by no model downstream.
+-- `context` is stored with zstd (macros/column_compression.sql): long, all distinct, read by no model downstream;
+-- `message_id` too: all distinct, written in about half the CPU with zstd and read as fast (the hour's delete key).
 -- `_staged_at` stamps the rows each run writes: the tests of the message id and the email check the latest run's rows.
 {{ config(
     materialized='incremental',
     unique_key='message_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    column_compression={'context': 'zstd'}
+    column_compression={'context': 'zstd', 'message_id': 'zstd'}
 ) }}
 {{ staging_segment_events(source('segment', 'web_events')) }}
