@@ -25,6 +25,7 @@ reason.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import hashlib
 import json
@@ -36,6 +37,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -246,6 +248,13 @@ def ingest_landing(
             largest[spec.name] = max(largest.get(spec.name, 0), stamp[0])
     group = _Group(con, done)
     pipeline = _Pipeline(con, done)
+    to_load = [
+        (path, stamp[0])
+        for _, path in found
+        if (stamp := settled.get(path)) is not None and (_relative(path, root), *stamp) not in loaded_before
+    ]
+    hashes = _HashAhead(to_load)
+    hashing = _HASHES_AHEAD.set(hashes)
     try:
         _ingest_found(
             con, root, found, settled, loaded_before, new_bytes, largest, settle, group, pipeline, results, done
@@ -253,6 +262,9 @@ def ingest_landing(
     except BaseException:
         pipeline.close(hand_out=False)
         raise
+    finally:
+        _HASHES_AHEAD.reset(hashing)
+        hashes.close()
     pipeline.close()
     if unchanged and progress is not None:
         progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
@@ -643,11 +655,71 @@ def _hash_unless_loaded(
 
 def _hash(spec: SourceSpec, path: Path, rel: str) -> FileResult | tuple[str, int]:
     """The file's SHA-256 and size, or its ``failed`` result when it cannot be read."""
+    ahead = _HASHES_AHEAD.get()
     try:
-        return _sha256(path)
+        return ahead.sha256(path) if ahead is not None else _sha256(path)
     except OSError as e:
         # Not recorded: an unreadable file (permissions, vanished) is usually transient.
         return FileResult(spec.name, rel, "failed", error=f"{rel}: cannot be read: {e}; tried again on the next run")
+
+
+# A run's files hashed ahead of their loading (see _HashAhead): set by ingest_landing for its run, read by _hash.
+_HASHES_AHEAD: contextvars.ContextVar[_HashAhead | None] = contextvars.ContextVar("landing_hashes_ahead", default=None)
+# How far ahead of the file being loaded the hashing thread reads: up to this many bytes of files not yet taken.
+_HASH_AHEAD_BYTES = 256 * 1024 * 1024
+
+
+class _HashAhead:
+    """The SHA-256 (and size) of each file a run is to load, computed in load order on a thread of its own, a few
+    files ahead of the file being loaded.
+
+    Hashing reads every new file whole (8 GB at 1M contacts, from disk when the file is not cached) before the file
+    is parsed; hashlib and file reads release the GIL, so on the thread they take the second core's idle share
+    instead of the main thread's time. Only the hash's timing changes: each hash is handed out once, to the first
+    load of its file (a file loaded again on its own, after its group failed, is hashed again, as before), a read
+    error is raised to the caller as ``_sha256`` raises it, and a file that changes after it was hashed is found by
+    the same stamp check after parsing as before (its modification time changes).
+    """
+
+    def __init__(self, files: list[tuple[Path, int]]) -> None:
+        self.files = files  # (path, size when listed) of the files to load, in load order
+        self.index = {path: i for i, (path, _) in enumerate(files)}
+        self.next = 0  # the next file to hand to the thread
+        self.pending: dict[Path, tuple[Future[tuple[str, int]], int]] = {}
+        self.executor: ThreadPoolExecutor | None = None
+
+    def sha256(self, path: Path) -> tuple[str, int]:
+        """``_sha256(path)``, computed on the thread: the file and the next ones, up to ``_HASH_AHEAD_BYTES``, are
+        handed to it in load order. A file asked for again, or not among the files to load, is hashed here."""
+        i = self.index.get(path)
+        if i is not None:
+            # Files before it not asked for yet are not wanted (a run asks in load order): not hashed or held.
+            for stale in [p for p in self.pending if self.index[p] < i]:
+                self.pending.pop(stale)[0].cancel()
+            self.next = max(self.next, i)
+        self._read_ahead()
+        taken = self.pending.pop(path, None)
+        self._read_ahead()
+        return taken[0].result() if taken is not None else _sha256(path)
+
+    def _read_ahead(self) -> None:
+        ahead = sum(size for _, size in self.pending.values())
+        while self.next < len(self.files) and (not self.pending or ahead < _HASH_AHEAD_BYTES):
+            path, size = self.files[self.next]
+            self.next += 1
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(1, thread_name_prefix="landing-hash")
+            self.pending[path] = (self.executor.submit(_sha256, path), size)
+            ahead += size
+
+    def close(self) -> None:
+        """Drop the hashes not taken and wait for the thread's current file."""
+        for future, _ in self.pending.values():
+            future.cancel()
+        self.pending = {}
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+            self.executor = None
 
 
 def _path_loaded_before(con: duckdb.DuckDBPyConnection, sha: str) -> str | None:
