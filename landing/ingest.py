@@ -1,25 +1,25 @@
 """Load landing files into the raw DuckDB tables.
 
 Every file is loaded at most once (keyed by the SHA-256 of its content) and all or nothing: its rows, its quarantine
-rows and its ``raw.load_files`` row commit together, so an interrupted run never leaves part of a file behind and
-simply picks the file up again next time. Consecutive files of one source share a transaction ("group commit",
-``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather as Arrow, in file
-and line order, and go into the raw table in one statement, which writes whole row groups that later checkpoints
-have no need to rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them
-were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under
-32 MB (too few rows to fill a row group) loads a transaction per file, as before. A JSON lines source's groups are
-read ahead (``_Pipeline``): the next group's files are read and checked while a second thread writes and commits the
-last group, with the same ids, rows and records in the same order. A file that is rejected, fails or
-changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per
-file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen before at the
-same path with the same size and modification time is skipped without being read (a changed file always gets a new
-modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file that
-DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid
-UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in
-Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split a block at a time (a
-block whose every line is a plain ``{...}`` straight into Arrow strings, others line by line in Python) and checked
-and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
-reason.
+rows and its ``raw.load_files`` row commit together, so an interrupted run never leaves part of a file behind and simply
+picks the file up again next time. Consecutive files of one source share a transaction ("group commit", ``_Group``)
+until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather as Arrow, in file and line order,
+and go into the raw table in one statement, which writes whole row groups that later checkpoints have no need to rewrite
+(a transaction per file left a partial row group per file, and the checkpoints merging them were most of the commits'
+time, a large part of the load's at 1M contacts). A source whose new files hold under 32 MB (too few rows to fill a row
+group) loads a transaction per file, as before. A JSON lines source's groups are read ahead (``_Pipeline``): the next
+group's files are read and checked while a second thread writes and commits the last group, with the same ids, rows and
+records in the same order. Each new file's SHA-256 is computed on a thread of its own a few files ahead of the file
+being loaded (``_HashAhead``), off the loading thread's path. A file that is rejected, fails or changes while loading
+leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per file; a crash leaves none
+of the open group's files loaded, and the next run loads them. A file seen before at the same path with the same size
+and modification time is skipped without being read (a changed file always gets a new modification time), so a run reads
+only new and changed files however many the landing folder holds. A CSV file that DuckDB's reader can be shown to read
+exactly as Python's ``csv`` does (one record per line, no loose quotes, valid UTF-8, ...) is read and checked by DuckDB,
+set-wise (``_load_csv_in_engine``); any other CSV file is parsed in Python, row by row, for precise line numbers and
+quarantine reasons. JSON lines are split a block at a time (a block whose every line is a plain ``{...}`` straight into
+Arrow strings, others line by line in Python) and checked and inserted by DuckDB in batches through Arrow. Either way a
+row gets the same line number, columns and quarantine reason.
 """
 
 from __future__ import annotations
