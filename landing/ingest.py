@@ -581,10 +581,15 @@ def _discover(root: Path, spec: SourceSpec, notes: list[str]) -> list[Path]:
     return found
 
 
-def _sha256(path: Path, buffer: bytearray | None = None) -> tuple[str, int]:
-    """The file's SHA-256 and size, read 1 MB at a time, or into ``buffer`` (reused) a buffer's size at a time."""
+# A thread's own reusable read buffer for hashing, if it has one (the hashing thread of _HashAhead).
+_READ_BUFFER = threading.local()
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    """The file's SHA-256 and size, read 1 MB at a time, or a buffer at a time into the thread's read buffer."""
     digest = hashlib.sha256()
     size = 0
+    buffer: bytearray | None = getattr(_READ_BUFFER, "buffer", None)
     with open(path, "rb") as f:
         if buffer is None:
             while chunk := f.read(1 << 20):
@@ -680,6 +685,11 @@ _HASH_AHEAD_BYTES = 256 * 1024 * 1024
 _HASH_AHEAD_BLOCK_BYTES = 16 * 1024 * 1024
 
 
+def _give_read_buffer() -> None:
+    """Give the calling thread its read buffer for ``_sha256`` (the hashing thread's initializer)."""
+    _READ_BUFFER.buffer = bytearray(_HASH_AHEAD_BLOCK_BYTES)
+
+
 class _HashAhead:
     """The SHA-256 (and size) of each file a run is to load, computed in load order on a thread of its own, a few
     files ahead of the file being loaded.
@@ -698,7 +708,6 @@ class _HashAhead:
         self.next = 0  # the next file to hand to the thread
         self.pending: dict[Path, tuple[Future[tuple[str, int]], int]] = {}
         self.executor: ThreadPoolExecutor | None = None
-        self.buffer: bytearray | None = None  # the thread's read buffer
 
     def sha256(self, path: Path) -> tuple[str, int]:
         """``_sha256(path)``, computed on the thread: the file and the next ones, up to ``_HASH_AHEAD_BYTES``, are
@@ -720,9 +729,8 @@ class _HashAhead:
             path, size = self.files[self.next]
             self.next += 1
             if self.executor is None:
-                self.executor = ThreadPoolExecutor(1, thread_name_prefix="landing-hash")
-                self.buffer = bytearray(_HASH_AHEAD_BLOCK_BYTES)
-            self.pending[path] = (self.executor.submit(_sha256, path, self.buffer), size)
+                self.executor = ThreadPoolExecutor(1, thread_name_prefix="landing-hash", initializer=_give_read_buffer)
+            self.pending[path] = (self.executor.submit(_sha256, path), size)
             ahead += size
 
     def close(self) -> None:

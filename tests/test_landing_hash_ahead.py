@@ -66,9 +66,9 @@ def _recording_sha256(monkeypatch) -> list[tuple[str, str]]:
     hashed: list[tuple[str, str]] = []
     real = ingest._sha256
 
-    def sha256(path: Path, *args) -> tuple[str, int]:
+    def sha256(path: Path) -> tuple[str, int]:
         hashed.append((path.name, threading.current_thread().name))
-        return real(path, *args)
+        return real(path)
 
     monkeypatch.setattr(ingest, "_sha256", sha256)
     return hashed
@@ -121,8 +121,8 @@ def test_a_file_changed_after_it_was_hashed_ahead_waits_for_the_next_run(tmp_pat
     changed = landing / source / "b.jsonl"
     real = ingest._sha256
 
-    def sha256(path: Path, *args) -> tuple[str, int]:
-        result = real(path, *args)
+    def sha256(path: Path) -> tuple[str, int]:
+        result = real(path)
         if path == changed and threading.current_thread().name.startswith("landing-hash"):
             with open(path, "a") as f:  # written to after it was hashed, before it is read
                 f.write(path.read_text().splitlines(keepends=True)[-1].replace("-", "-x"))
@@ -152,10 +152,10 @@ def test_a_file_the_hashing_thread_cannot_read_fails_and_loads_on_the_next_run(t
     unreadable = landing / source / "b.jsonl"
     real = ingest._sha256
 
-    def sha256(path: Path, *args) -> tuple[str, int]:
+    def sha256(path: Path) -> tuple[str, int]:
         if path == unreadable and threading.current_thread().name.startswith("landing-hash"):
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *args)
+        return real(path)
 
     monkeypatch.setattr(ingest, "_sha256", sha256)
     with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
@@ -170,8 +170,28 @@ def test_a_file_the_hashing_thread_cannot_read_fails_and_loads_on_the_next_run(t
 
 
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 14, 15, 1_000])
-def test_the_hashing_threads_buffered_read_gives_the_files_sha256(tmp_path, size):
+def test_a_threads_buffered_read_gives_the_files_sha256(tmp_path, size):
     path = tmp_path / "f.jsonl"
     path.write_bytes(bytes(range(256)) * (size // 256) + bytes(range(size % 256)))
-    assert ingest._sha256(path, bytearray(7)) == (hashlib.sha256(path.read_bytes()).hexdigest(), size)
-    assert ingest._sha256(path, bytearray(7)) == ingest._sha256(path)
+    unbuffered = ingest._sha256(path)
+    ingest._READ_BUFFER.buffer = bytearray(7)  # as the hashing thread's, a few bytes: blocks end everywhere
+    try:
+        assert ingest._sha256(path) == unbuffered == (hashlib.sha256(path.read_bytes()).hexdigest(), size)
+    finally:
+        del ingest._READ_BUFFER.buffer
+
+
+def test_the_hashing_thread_reads_into_its_buffer(tmp_path, monkeypatch):
+    web_events_file(tmp_path / "landing", "a.jsonl", 1, 10)
+    buffers = []
+    real = ingest._sha256
+
+    def sha256(path: Path) -> tuple[str, int]:
+        buffers.append(len(getattr(ingest._READ_BUFFER, "buffer", b"")))
+        return real(path)
+
+    monkeypatch.setattr(ingest, "_sha256", sha256)
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        ingest_landing(con, tmp_path / "landing", settle_seconds=0)
+    assert buffers == [ingest._HASH_AHEAD_BLOCK_BYTES]
+    assert getattr(ingest._READ_BUFFER, "buffer", None) is None  # the loading thread has none
