@@ -1,31 +1,30 @@
 """Load landing files into the raw DuckDB tables.
 
 Every file is loaded at most once (keyed by the SHA-256 of its content) and all or nothing: its rows, its quarantine
-rows and its ``raw.load_files`` row commit together, so an interrupted run never leaves part of a file behind and simply
-picks the file up again next time. Consecutive files of one source share a transaction ("group commit", ``_Group``)
-until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather as Arrow, in file and line order,
-and go into the raw table in one statement, which writes whole row groups that later checkpoints have no need to rewrite
-(a transaction per file left a partial row group per file, and the checkpoints merging them were most of the commits'
-time, a large part of the load's at 1M contacts). A source whose new files hold under 32 MB (too few rows to fill a row
-group) loads a transaction per file, as before. A JSON lines source's groups are read ahead (``_Pipeline``): the next
-group's files are read and checked while a second thread writes and commits the last group, with the same ids, rows and
-records in the same order. Each new file's SHA-256 is computed on a thread of its own a few files ahead of the file
-being loaded (``_HashAhead``), off the loading thread's path. A file that is rejected, fails or changes while loading
-leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per file; a crash leaves none
-of the open group's files loaded, and the next run loads them. A file seen before at the same path with the same size
-and modification time is skipped without being read (a changed file always gets a new modification time), so a run reads
-only new and changed files however many the landing folder holds. A CSV file that DuckDB's reader can be shown to read
-exactly as Python's ``csv`` does (one record per line, no loose quotes, valid UTF-8, ...) is read and checked by DuckDB,
-set-wise (``_load_csv_in_engine``); any other CSV file is parsed in Python, row by row, for precise line numbers and
-quarantine reasons. JSON lines are split a block at a time (a block whose every line is a plain ``{...}`` straight into
-Arrow strings, others line by line in Python) and checked and inserted by DuckDB in batches through Arrow. Either way a
-row gets the same line number, columns and quarantine reason.
+rows and its ``raw.load_files`` row commit together, so an interrupted run never leaves part of a file behind and
+simply picks the file up again next time. Consecutive files of one source share a transaction ("group commit",
+``_Group``) until they hold a few of DuckDB's row groups of raw rows: their accepted rows gather as Arrow, in file
+and line order, and go into the raw table in one statement, which writes whole row groups that later checkpoints
+have no need to rewrite (a transaction per file left a partial row group per file, and the checkpoints merging them
+were most of the commits' time, a large part of the load's at 1M contacts). A source whose new files hold under
+32 MB (too few rows to fill a row group) loads a transaction per file, as before. A JSON lines source's groups are
+read ahead (``_Pipeline``): the next group's files are read and checked while a second thread writes and commits the
+last group, with the same ids, rows and records in the same order. A file that is rejected, fails or
+changes while loading leaves its group and is loaded on its own, so it is recorded exactly as with a transaction per
+file; a crash leaves none of the open group's files loaded, and the next run loads them. A file seen before at the
+same path with the same size and modification time is skipped without being read (a changed file always gets a new
+modification time), so a run reads only new and changed files however many the landing folder holds. A CSV file that
+DuckDB's reader can be shown to read exactly as Python's ``csv`` does (one record per line, no loose quotes, valid
+UTF-8, ...) is read and checked by DuckDB, set-wise (``_load_csv_in_engine``); any other CSV file is parsed in
+Python, row by row, for precise line numbers and quarantine reasons. JSON lines are split a block at a time (a
+block whose every line is a plain ``{...}`` straight into Arrow strings, others line by line in Python) and checked
+and inserted by DuckDB in batches through Arrow. Either way a row gets the same line number, columns and quarantine
+reason.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import csv
 import hashlib
 import json
@@ -37,7 +36,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -248,13 +246,6 @@ def ingest_landing(
             largest[spec.name] = max(largest.get(spec.name, 0), stamp[0])
     group = _Group(con, done)
     pipeline = _Pipeline(con, done)
-    to_load = [
-        (path, stamp[0])
-        for _, path in found
-        if (stamp := settled.get(path)) is not None and (_relative(path, root), *stamp) not in loaded_before
-    ]
-    hashes = _HashAhead(to_load)
-    hashing = _HASHES_AHEAD.set(hashes)
     try:
         _ingest_found(
             con, root, found, settled, loaded_before, new_bytes, largest, settle, group, pipeline, results, done
@@ -262,9 +253,6 @@ def ingest_landing(
     except BaseException:
         pipeline.close(hand_out=False)
         raise
-    finally:
-        _HASHES_AHEAD.reset(hashing)
-        hashes.close()
     pipeline.close()
     if unchanged and progress is not None:
         progress(f"{unchanged:,} file(s) loaded before and unchanged: skipped")
@@ -581,25 +569,13 @@ def _discover(root: Path, spec: SourceSpec, notes: list[str]) -> list[Path]:
     return found
 
 
-# A thread's own reusable read buffer for hashing, if it has one (the hashing thread of _HashAhead).
-_READ_BUFFER = threading.local()
-
-
 def _sha256(path: Path) -> tuple[str, int]:
-    """The file's SHA-256 and size, read 1 MB at a time, or a buffer at a time into the thread's read buffer."""
     digest = hashlib.sha256()
     size = 0
-    buffer: bytearray | None = getattr(_READ_BUFFER, "buffer", None)
     with open(path, "rb") as f:
-        if buffer is None:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-        else:
-            view = memoryview(buffer)
-            while n := f.readinto(buffer):
-                digest.update(view[:n])
-                size += n
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
     return digest.hexdigest(), size
 
 
@@ -667,80 +643,11 @@ def _hash_unless_loaded(
 
 def _hash(spec: SourceSpec, path: Path, rel: str) -> FileResult | tuple[str, int]:
     """The file's SHA-256 and size, or its ``failed`` result when it cannot be read."""
-    ahead = _HASHES_AHEAD.get()
     try:
-        return ahead.sha256(path) if ahead is not None else _sha256(path)
+        return _sha256(path)
     except OSError as e:
         # Not recorded: an unreadable file (permissions, vanished) is usually transient.
         return FileResult(spec.name, rel, "failed", error=f"{rel}: cannot be read: {e}; tried again on the next run")
-
-
-# A run's files hashed ahead of their loading (see _HashAhead): set by ingest_landing for its run, read by _hash.
-_HASHES_AHEAD: contextvars.ContextVar[_HashAhead | None] = contextvars.ContextVar("landing_hashes_ahead", default=None)
-# How far ahead of the file being loaded the hashing thread reads: up to this many bytes of files not yet taken.
-_HASH_AHEAD_BYTES = 256 * 1024 * 1024
-# The hashing thread reads a file this much at a time, into one buffer: each read and each hash of a block releases
-# the GIL and takes it back, and every hand-over can wait for a busy machine's scheduler (1 MB blocks, ~16,000
-# hand-overs at 1M contacts, made the 100k load ~4 s slower at load 15).
-_HASH_AHEAD_BLOCK_BYTES = 16 * 1024 * 1024
-
-
-def _give_read_buffer() -> None:
-    """Give the calling thread its read buffer for ``_sha256`` (the hashing thread's initializer)."""
-    _READ_BUFFER.buffer = bytearray(_HASH_AHEAD_BLOCK_BYTES)
-
-
-class _HashAhead:
-    """The SHA-256 (and size) of each file a run is to load, computed in load order on a thread of its own, a few
-    files ahead of the file being loaded.
-
-    Hashing reads every new file whole (8 GB at 1M contacts, from disk when the file is not cached) before the file
-    is parsed; hashlib and file reads release the GIL, so on the thread they take the second core's idle share
-    instead of the main thread's time. Only the hash's timing changes: each hash is handed out once, to the first
-    load of its file (a file loaded again on its own, after its group failed, is hashed again, as before), a read
-    error is raised to the caller as ``_sha256`` raises it, and a file that changes after it was hashed is found by
-    the same stamp check after parsing as before (its modification time changes).
-    """
-
-    def __init__(self, files: list[tuple[Path, int]]) -> None:
-        self.files = files  # (path, size when listed) of the files to load, in load order
-        self.index = {path: i for i, (path, _) in enumerate(files)}
-        self.next = 0  # the next file to hand to the thread
-        self.pending: dict[Path, tuple[Future[tuple[str, int]], int]] = {}
-        self.executor: ThreadPoolExecutor | None = None
-
-    def sha256(self, path: Path) -> tuple[str, int]:
-        """``_sha256(path)``, computed on the thread: the file and the next ones, up to ``_HASH_AHEAD_BYTES``, are
-        handed to it in load order. A file asked for again, or not among the files to load, is hashed here."""
-        i = self.index.get(path)
-        if i is not None:
-            # Files before it not asked for yet are not wanted (a run asks in load order): not hashed or held.
-            for stale in [p for p in self.pending if self.index[p] < i]:
-                self.pending.pop(stale)[0].cancel()
-            self.next = max(self.next, i)
-        self._read_ahead()
-        taken = self.pending.pop(path, None)
-        self._read_ahead()
-        return taken[0].result() if taken is not None else _sha256(path)
-
-    def _read_ahead(self) -> None:
-        ahead = sum(size for _, size in self.pending.values())
-        while self.next < len(self.files) and (not self.pending or ahead < _HASH_AHEAD_BYTES):
-            path, size = self.files[self.next]
-            self.next += 1
-            if self.executor is None:
-                self.executor = ThreadPoolExecutor(1, thread_name_prefix="landing-hash", initializer=_give_read_buffer)
-            self.pending[path] = (self.executor.submit(_sha256, path), size)
-            ahead += size
-
-    def close(self) -> None:
-        """Drop the hashes not taken and wait for the thread's current file."""
-        for future, _ in self.pending.values():
-            future.cancel()
-        self.pending = {}
-        if self.executor is not None:
-            self.executor.shutdown(wait=True)
-            self.executor = None
 
 
 def _path_loaded_before(con: duckdb.DuckDBPyConnection, sha: str) -> str | None:
