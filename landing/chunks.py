@@ -12,11 +12,17 @@ buffers are alive at any time.
 `chunk_bounds` cuts an ordered sequence of groups (with a row count each) into contiguous slices of about
 `ROWS_PER_CHUNK` rows, never splitting a group, so a model that sorts its groups and keeps each chunk sorted writes
 exactly the rows, in the order, of one pass over everything.
+
+The next chunk is computed on a thread of its own while DuckDB writes the last one (`stream_frames`): the chunks'
+polars and pyarrow work and DuckDB's insert mostly run outside the GIL, so on two cores the two overlap instead of
+taking turns. The frames, their order and what is written are the same; one more chunk is held meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import polars as pl
@@ -56,11 +62,64 @@ def _conformed(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
     )
 
 
+def _computed_ahead(items: Iterator[pa.Table]) -> tuple[Iterator[pa.Table], Callable[[], None]]:
+    """The items of `items` in order, each computed on a thread of its own, started now, while the caller uses the
+    last one (at most one finished item waits); and the function that stops that thread (call it once done, also
+    when stopping early: the thread stops after the item it is computing, and closes `items`). An error raised
+    computing an item is raised to the caller in its place."""
+    finished = object()
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def hand_over(entry: tuple) -> bool:
+        while not stopped.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def compute() -> None:
+        try:
+            for item in items:
+                if not hand_over((item, None)):
+                    return
+                del item  # not held here once handed over
+            hand_over((finished, None))
+        except BaseException as error:  # raised in the caller's thread
+            hand_over((finished, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def results() -> Iterator[pa.Table]:
+        while True:
+            item, error = ready.get()
+            if item is finished:
+                if error is not None:
+                    raise error
+                return
+            yield item
+            del item
+
+    def stop() -> None:
+        stopped.set()
+        thread.join()
+
+    thread = threading.Thread(target=compute, name="stream_frames-ahead", daemon=True)
+    thread.start()
+    return results(), stop
+
+
 def stream_frames(frames: Iterable[pl.DataFrame]) -> pa.RecordBatchReader:
     """The frames, computed one at a time as they are read, as one arrow stream: what a chunked dbt Python model
     returns. The first frame fixes the columns and types (give an empty first frame its types); every later frame
     is cast to them (columns it lacks are null). `frames` must yield at least one frame (`chunk_bounds` always
-    gives a chunk). Each frame is dropped once its batches are read."""
+    gives a chunk). Once the stream is first read, the next frame is computed (and converted to arrow) on a thread
+    while the reader writes the last one (`_computed_ahead`); each frame is dropped once its batches are read.
+    `frames` is advanced by that one thread only, never at the same time as the reader's thread uses the frames."""
     iterator = iter(frames)
     try:
         first = next(iterator)
@@ -71,12 +130,21 @@ def stream_frames(frames: Iterable[pl.DataFrame]) -> pa.RecordBatchReader:
     del first
     arrow_schema = pending[0].schema
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        yield from pending.pop().to_batches()
+    def tables() -> Iterator[pa.Table]:
         for frame in iterator:
             table = _conformed(frame, schema).to_arrow().cast(arrow_schema)
             del frame  # not held while the next chunk is computed
-            yield from table.to_batches()
+            yield table
             del table
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        later, stop = _computed_ahead(tables())  # started here: the next frame computes while the first is written
+        try:
+            yield from pending.pop().to_batches()
+            for table in later:
+                yield from table.to_batches()
+                del table
+        finally:
+            stop()
 
     return pa.RecordBatchReader.from_batches(arrow_schema, batches())
