@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -728,8 +727,6 @@ _COMPARED_COLUMNS = (
 # Pairs compared per slice: each slice joins both records' features onto its pairs (~21 columns a side), so
 # memory follows the slice, not the pair count (7M candidate pairs at 1M contacts would hold several GB).
 COMPARISON_SLICE_PAIRS = 500_000
-# Slices compared at once (`comparison_levels`): the two cores of the machines this runs on.
-COMPARISON_THREADS = 2
 
 
 def comparison_levels(
@@ -749,16 +746,12 @@ def comparison_levels(
     lookup = _position_lookup(features["record_id"])
     if pairs.height <= slice_pairs:
         return _comparison_levels(pairs, features, levels_only, lookup)
-
-    def compared(start: int) -> pl.DataFrame:
-        return _comparison_levels(pairs.slice(start, slice_pairs), features, levels_only, lookup)
-
-    # Two slices at a time, each on a thread: a slice alternates between work that holds the GIL (its distinct
-    # strings handed to rapidfuzz as Python lists, the polars calls' set-up) and work that does not (rapidfuzz,
-    # polars, numpy), so one slice runs on the core the other leaves idle. `map` keeps the slices' order: the
-    # same frame as comparing them one after another; memory holds two slices' intermediates instead of one.
-    with ThreadPoolExecutor(max_workers=COMPARISON_THREADS, thread_name_prefix="comparison-slice") as pool:
-        return pl.concat(list(pool.map(compared, range(0, pairs.height, slice_pairs))))
+    return pl.concat(
+        [
+            _comparison_levels(pairs.slice(start, slice_pairs), features, levels_only, lookup)
+            for start in range(0, pairs.height, slice_pairs)
+        ]
+    )
 
 
 # A record id -> row table is built when the ids span at most this many slots per record (CRM ids are nearly

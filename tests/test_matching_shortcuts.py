@@ -4,8 +4,6 @@ shared-value groups as connected components."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -283,28 +281,3 @@ def test_live_features_query_reads_the_stored_features_less_their_bookkeeping(tm
     columns = con.sql(f"select * from {relation} limit 0").columns
     assert con.sql(live_features_query(relation, columns)).pl().equals(expected)
     assert "block_keys" not in con.sql(live_features_query(relation, columns)).columns
-
-
-def test_comparison_levels_compare_two_slices_at_once_in_the_order_of_one_pass(monkeypatch):
-    """Slices are compared two at a time on threads (`COMPARISON_THREADS`) and concatenated in pair order: the
-    same frame as one slice of every pair."""
-    features = _features_with_phone_cases().sample(fraction=1.0, shuffle=True, seed=5)
-    pairs = contacts.candidate_pairs(features)
-    assert pairs.height >= 3
-    whole = contacts.comparison_levels(pairs, features, slice_pairs=pairs.height)
-    both_running = threading.Barrier(2, timeout=10)
-    compare = contacts._comparison_levels
-    threads: set[str] = set()
-
-    def one_slice(*args, **kwargs):
-        threads.add(threading.current_thread().name)
-        if len(threads) <= 2 and not both_running.broken:
-            both_running.wait()  # the first two slices wait for each other: they are compared at the same time
-        return compare(*args, **kwargs)
-
-    monkeypatch.setattr(contacts, "_comparison_levels", one_slice)
-    assert contacts.comparison_levels(pairs, features, slice_pairs=1).equals(whole)
-    assert not both_running.broken and len(threads) == contacts.COMPARISON_THREADS
-    assert contacts.comparison_levels(pairs, features, slice_pairs=2, levels_only=True).equals(
-        contacts.comparison_levels(pairs, features, slice_pairs=pairs.height, levels_only=True)
-    )
