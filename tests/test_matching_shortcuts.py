@@ -4,6 +4,8 @@ shared-value groups as connected components."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
