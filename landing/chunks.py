@@ -4,10 +4,10 @@ A dbt Python model that reads a whole table into polars, computes on it and retu
 its intermediate frames and the output at once: at a million contacts that was most of the dbt process's ~11 GB
 (DuckDB itself is capped by `landing.warehouse.limit_memory`). A model whose rows split into independent groups
 (a golden contact's field candidates, a candidate pair) instead computes one chunk of groups at a time and returns
-`stream_frames(...)`: a pyarrow RecordBatchReader that computes the next chunk only when dbt-duckdb's
-`create table ... as select * from <reader>` asks for it. dbt-duckdb reads a returned arrow object on a cursor of
-its own, so the model may query its session while the reader is drained; only one chunk's frames and DuckDB's
-buffers are alive at any time.
+`stream_frames(...)`: a pyarrow RecordBatchReader that dbt-duckdb's `create table ... as select * from <reader>`
+drains, the chunks computed as it reads. dbt-duckdb reads a returned arrow object on a cursor of its own, so the
+model may query its session while the reader is drained; only two chunks' frames (the one being written, the next
+one being computed) and DuckDB's buffers are alive at any time.
 
 `chunk_bounds` cuts an ordered sequence of groups (with a row count each) into contiguous slices of about
 `ROWS_PER_CHUNK` rows, never splitting a group, so a model that sorts its groups and keeps each chunk sorted writes
