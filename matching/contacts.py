@@ -9,9 +9,7 @@ stable clusters.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -1049,10 +1047,6 @@ def estimate_u(features: pl.DataFrame, config: MatchConfig) -> dict[str, np.ndar
     return u
 
 
-# Fields whose EM counts are summed at once (`estimate_m`).
-EM_COUNT_THREADS = 2
-
-
 def estimate_m(
     levels: pl.DataFrame,
     u: dict[str, np.ndarray],
@@ -1088,33 +1082,24 @@ def estimate_m(
         rest, combination_lv[name] = np.divmod(rest, len(LEVELS[name]))
     m = {name: m_init[name].copy() for name in names}
     share = 0.5
-    # bincount reads intp: each field's int8 levels are cast into a buffer reused every time (a new array per
-    # cast, 7 fields x 25 iterations of ~7M pairs at 1M contacts, cost as much as the counting itself). The fields
-    # are counted on two threads (numpy casts and counts without the GIL), each thread with a buffer of its own:
-    # every field's counts are the same sums in the same order as counted one after another.
-    buffers = threading.local()
-
-    def counted(name: str, weight: np.ndarray) -> np.ndarray:
-        if getattr(buffers, "levels", None) is None:
-            buffers.levels = np.empty(levels.height, dtype=np.intp)
-        np.copyto(buffers.levels, lv[name])
-        return np.bincount(buffers.levels, weights=weight, minlength=len(LEVELS[name]))[1:]
-
-    with ThreadPoolExecutor(max_workers=EM_COUNT_THREADS, thread_name_prefix="em-counts") as pool:
-        for _ in range(iterations):
-            log_ratio = np.zeros(combinations.size)
-            for name in names:
-                # The log of each level's ratio, looked up per combination (the same values as the log taken per
-                # pair).
-                ratio = np.concatenate([[1.0], m[name] / u[name]])
-                log_ratio += np.log(ratio)[combination_lv[name]]
-            odds = share / (1 - share) * np.exp(np.clip(log_ratio, -700, 700))
-            weight = (odds / (1 + odds))[inverse]
-            share = float(np.clip(weight.mean(), 1e-6, 1 - 1e-6))
-            for name, counts in zip(names, pool.map(counted, names, [weight] * len(names)), strict=True):
-                if counts.sum() > 0:
-                    estimate = np.maximum(counts / counts.sum(), floor)
-                    m[name] = estimate / estimate.sum()
+    # bincount reads intp: each field's int8 levels are cast into one buffer reused every time (a new array per
+    # cast, 7 fields x 25 iterations of ~7M pairs at 1M contacts, cost as much as the counting itself).
+    intp_levels = np.empty(levels.height, dtype=np.intp)
+    for _ in range(iterations):
+        log_ratio = np.zeros(combinations.size)
+        for name in names:
+            # The log of each level's ratio, looked up per combination (the same values as the log taken per pair).
+            ratio = np.concatenate([[1.0], m[name] / u[name]])
+            log_ratio += np.log(ratio)[combination_lv[name]]
+        odds = share / (1 - share) * np.exp(np.clip(log_ratio, -700, 700))
+        weight = (odds / (1 + odds))[inverse]
+        share = float(np.clip(weight.mean(), 1e-6, 1 - 1e-6))
+        for name in names:
+            np.copyto(intp_levels, lv[name])
+            counts = np.bincount(intp_levels, weights=weight, minlength=len(LEVELS[name]))[1:]
+            if counts.sum() > 0:
+                estimate = np.maximum(counts / counts.sum(), floor)
+                m[name] = estimate / estimate.sum()
     return m, share * levels.height
 
 

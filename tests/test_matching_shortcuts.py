@@ -4,8 +4,6 @@ shared-value groups as connected components."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -70,30 +68,6 @@ def test_em_per_combination_of_levels_is_bit_identical_to_per_pair():
     m_init = {name: np.asarray(values, dtype=float) for name, values in contacts.DEFAULT_M.items()}
     m, matches = contacts.estimate_m(levels, u, m_init)
     m_ref, matches_ref = _estimate_m_per_pair(levels, u, m_init)
-    assert matches == matches_ref
-    assert all(np.array_equal(m[name], m_ref[name]) for name in contacts.LEVELS)
-
-
-def test_em_counts_the_fields_on_two_threads_to_the_same_bits(monkeypatch):
-    rng = np.random.default_rng(12)
-    levels = pl.DataFrame(
-        {f"{name}_level": rng.integers(0, len(names), 3000).astype(np.int8) for name, names in contacts.LEVELS.items()}
-    )
-    u = {name: np.full(len(names) - 1, 1.0 / (len(names) - 1)) for name, names in contacts.LEVELS.items()}
-    m_init = {name: np.asarray(values, dtype=float) for name, values in contacts.DEFAULT_M.items()}
-    counting_threads: set[str] = set()
-    bincount = np.bincount
-
-    def recorded_bincount(*args, **kwargs):
-        counting_threads.add(threading.current_thread().name)
-        return bincount(*args, **kwargs)
-
-    monkeypatch.setattr(np, "bincount", recorded_bincount)
-    m, matches = contacts.estimate_m(levels, u, m_init, iterations=5)
-    monkeypatch.undo()
-    assert len(counting_threads) == contacts.EM_COUNT_THREADS
-    assert all(name.startswith("em-counts") for name in counting_threads)
-    m_ref, matches_ref = _estimate_m_per_pair(levels, u, m_init, iterations=5)
     assert matches == matches_ref
     assert all(np.array_equal(m[name], m_ref[name]) for name in contacts.LEVELS)
 
