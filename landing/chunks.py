@@ -6,16 +6,17 @@ its intermediate frames and the output at once: at a million contacts that was m
 (a golden contact's field candidates, a candidate pair) instead computes one chunk of groups at a time and returns
 `stream_frames(...)`: a pyarrow RecordBatchReader that dbt-duckdb's `create table ... as select * from <reader>`
 drains, the chunks computed as it reads. dbt-duckdb reads a returned arrow object on a cursor of its own, so the
-model may query its session while the reader is drained; only two chunks' frames (the one being written, the next
-one being computed) and DuckDB's buffers are alive at any time.
+model may query its session while the reader is drained; only one chunk's frames (two when computed ahead) and
+DuckDB's buffers are alive at any time.
 
 `chunk_bounds` cuts an ordered sequence of groups (with a row count each) into contiguous slices of about
 `ROWS_PER_CHUNK` rows, never splitting a group, so a model that sorts its groups and keeps each chunk sorted writes
 exactly the rows, in the order, of one pass over everything.
 
-The next chunk is computed on a thread of its own while DuckDB writes the last one (`stream_frames`): the chunks'
-polars and pyarrow work and DuckDB's insert mostly run outside the GIL, so on two cores the two overlap instead of
-taking turns. The frames, their order and what is written are the same; one more chunk is held meanwhile.
+A model may have the next chunk computed on a thread of its own while DuckDB writes the last one
+(`stream_frames(..., compute_ahead=True)`): the chunks' polars and pyarrow work and DuckDB's insert mostly run
+outside the GIL, so on two cores the two overlap instead of taking turns. The frames, their order and what is
+written are the same; one more chunk is held meanwhile.
 """
 
 from __future__ import annotations
@@ -113,13 +114,17 @@ def _computed_ahead(items: Iterator[pa.Table]) -> tuple[Iterator[pa.Table], Call
     return results(), stop
 
 
-def stream_frames(frames: Iterable[pl.DataFrame]) -> pa.RecordBatchReader:
+def stream_frames(frames: Iterable[pl.DataFrame], compute_ahead: bool = False) -> pa.RecordBatchReader:
     """The frames, computed one at a time as they are read, as one arrow stream: what a chunked dbt Python model
     returns. The first frame fixes the columns and types (give an empty first frame its types); every later frame
     is cast to them (columns it lacks are null). `frames` must yield at least one frame (`chunk_bounds` always
-    gives a chunk). Once the stream is first read, the next frame is computed (and converted to arrow) on a thread
-    while the reader writes the last one (`_computed_ahead`); each frame is dropped once its batches are read.
-    `frames` is advanced by that one thread only, never at the same time as the reader's thread uses the frames."""
+    gives a chunk). Each frame is dropped once its batches are read.
+
+    With `compute_ahead`, once the stream is first read the next frame is computed (and converted to arrow) on a
+    thread while the reader writes the last one (`_computed_ahead`; `frames` is then advanced by that thread only):
+    for a model whose chunks leave a core idle while DuckDB writes (golden fields at 1M: ~2 s less wall). Not the
+    pairs: their scoring already keeps both cores busy, and computing ahead cost ~0.5 s more CPU at 1M for no
+    wall measured (docs/scaling.md)."""
     iterator = iter(frames)
     try:
         first = next(iterator)
@@ -138,6 +143,12 @@ def stream_frames(frames: Iterable[pl.DataFrame]) -> pa.RecordBatchReader:
             del table
 
     def batches() -> Iterator[pa.RecordBatch]:
+        if not compute_ahead:
+            yield from pending.pop().to_batches()
+            for table in tables():
+                yield from table.to_batches()
+                del table
+            return
         later, stop = _computed_ahead(tables())  # started here: the next frame computes while the first is written
         try:
             yield from pending.pop().to_batches()

@@ -269,7 +269,7 @@ def test_stream_frames_computes_the_next_chunk_while_the_last_is_read():
                 second_started.set()
             yield pl.DataFrame({"id": [start, start]})
 
-    reader = stream_frames(chunks())
+    reader = stream_frames(chunks(), compute_ahead=True)
     first = reader.read_next_batch()
     assert first.column(0).to_pylist() == [0, 0]
     # Nothing more is asked of the reader: the second chunk is computed on the stream's own thread meanwhile.
@@ -284,7 +284,7 @@ def test_stream_frames_raises_a_chunks_error_to_the_reader_and_closes_the_frames
         raise RuntimeError("chunk 1 failed")
 
     with pytest.raises(Exception, match="chunk 1 failed"):
-        stream_frames(failing()).read_all()
+        stream_frames(failing(), compute_ahead=True).read_all()
 
     closed = threading.Event()
 
@@ -297,7 +297,7 @@ def test_stream_frames_raises_a_chunks_error_to_the_reader_and_closes_the_frames
         finally:
             closed.set()  # e.g. the golden fields' reader cursor, closed in its generator's `finally`
 
-    reader = stream_frames(endless())
+    reader = stream_frames(endless(), compute_ahead=True)
     assert reader.read_next_batch().column(0).to_pylist() == [0]
     del reader  # as dbt-duckdb drops it after a failed write
     assert closed.wait(timeout=10)
