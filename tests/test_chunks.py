@@ -8,6 +8,7 @@ written by `create table ... as select * from <it>` on a second cursor while the
 from __future__ import annotations
 
 import importlib.util
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,3 +256,49 @@ def test_golden_fields_hour_writes_a_placeholder_for_a_contact_gone():
     hour = _materialize(con, _model("int_entities__contact_golden_fields")(dbt, con), "hour")
     assert hour.filter(pl.col("field_name").is_not_null())["golden_contact_id"].to_list() == ["gc-0", "gc-1", "gc-3"]
     assert hour.filter(pl.col("field_name").is_null())["golden_contact_id"].to_list() == ["gc-2"]
+
+
+def test_stream_frames_computes_the_next_chunk_while_the_last_is_read():
+    computed: list[int] = []
+    second_started = threading.Event()
+
+    def chunks():
+        for start in range(3):
+            computed.append(start)
+            if start == 1:
+                second_started.set()
+            yield pl.DataFrame({"id": [start, start]})
+
+    reader = stream_frames(chunks(), compute_ahead=True)
+    first = reader.read_next_batch()
+    assert first.column(0).to_pylist() == [0, 0]
+    # Nothing more is asked of the reader: the second chunk is computed on the stream's own thread meanwhile.
+    assert second_started.wait(timeout=10)
+    assert reader.read_all().column(0).to_pylist() == [1, 1, 2, 2]
+    assert computed == [0, 1, 2]
+
+
+def test_stream_frames_raises_a_chunks_error_to_the_reader_and_closes_the_frames_when_stopped_early():
+    def failing():
+        yield pl.DataFrame({"id": [0]})
+        raise RuntimeError("chunk 1 failed")
+
+    with pytest.raises(Exception, match="chunk 1 failed"):
+        stream_frames(failing(), compute_ahead=True).read_all()
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield pl.DataFrame({"id": [n]})
+                n += 1
+        finally:
+            closed.set()  # e.g. the golden fields' reader cursor, closed in its generator's `finally`
+
+    reader = stream_frames(endless(), compute_ahead=True)
+    assert reader.read_next_batch().column(0).to_pylist() == [0]
+    del reader  # as dbt-duckdb drops it after a failed write
+    assert closed.wait(timeout=10)
+    assert not [t for t in threading.enumerate() if t.name == "stream_frames-ahead"]

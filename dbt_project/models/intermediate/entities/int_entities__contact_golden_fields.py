@@ -137,4 +137,5 @@ def model(dbt, session):
     if gone.height:
         # Every other column NULL (`stream_frames` fills the columns a later frame lacks): field_name among them.
         frames = chain(frames, [gone.select(pl.col("entity_id").alias("golden_contact_id"))])
-    return stream_frames(frames)
+    # The next chunk's read and survivorship run while DuckDB writes the last (one core was idle meanwhile).
+    return stream_frames(frames, compute_ahead=True)
