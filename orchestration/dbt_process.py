@@ -18,11 +18,10 @@ the interpreter's teardown of those objects (~1 s the refresh's dbt step waits f
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
-from orchestration.dbt_scheduling import LONGEST_PATH_FIRST, NODE_ORDER_ENV, run_longest_paths_first
+from orchestration.dbt_scheduling import run_longest_paths_first
 from orchestration.process import exit_without_teardown, long_lived_objects_frozen
 
 # The Python logging level each dbt event level is sent at (`dbt_common.events.logger.send_to_logger`).
@@ -99,8 +98,7 @@ def main() -> int:
     """Run dbt's command line on `sys.argv[1:]`, as the `dbt` executable does; its exit status."""
     skip_unlogged_events()
     freeze_loaded_objects_before_nodes()
-    if os.environ.get(NODE_ORDER_ENV) == LONGEST_PATH_FIRST:
-        run_longest_paths_first()
+    run_longest_paths_first()
     from dbt.cli.main import cli
 
     sys.argv[0] = "dbt"

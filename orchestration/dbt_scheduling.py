@@ -14,10 +14,6 @@ the longest path from the node to the end of the graph, each node counted at its
 runs first whenever a thread frees. A node without a previous time counts at the median of the known times (every
 node equal when there is none: the longest path in nodes). What runs is unchanged: every node, each after its
 parents and their tests; only the order among nodes that are ready at the same time differs.
-
-Used for builds from scratch only (the refresh's first build, or `--full-refresh`: `NODE_ORDER_ENV`), where the
-chain waited ~28 s at 1M behind the event streams' staging and the order made the 100k build 0.69-0.89x as long.
-In an hourly build it measured slower (docs/scaling.md, "the longest path first" sections): dbt's own order stays.
 """
 
 from __future__ import annotations
@@ -27,17 +23,9 @@ import statistics
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
-
-if TYPE_CHECKING:
-    from duckdb import DuckDBPyConnection
-
-# Set to `LONGEST_PATH_FIRST` in a dbt command's environment (by the refresh's dbt step, for a build from scratch)
-# to start its nodes in this module's order; any other value or none keeps dbt's.
-NODE_ORDER_ENV = "ACTIONHOUSE_DBT_NODE_ORDER"
-LONGEST_PATH_FIRST = "longest_path_first"
 
 
 def previous_node_seconds(run_results_path: str | Path) -> dict[str, float]:
@@ -64,22 +52,6 @@ def longest_path_scores(graph: nx.DiGraph, seconds: Mapping[str, float]) -> dict
         below = max((remaining[child] for child in graph.successors(node)), default=0.0)
         remaining[node] = seconds.get(node, default) + below
     return {node: -length for node, length in remaining.items()}
-
-
-def incremental_models_built(con: DuckDBPyConnection, manifest: Mapping[str, Any]) -> bool:
-    """Whether the warehouse holds any of the project's incremental models: if none, a build starts from scratch."""
-    relations = [
-        (node["schema"], node["alias"])
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
-    ]
-    if not relations:
-        return False
-    built = con.execute(
-        "select count(*) from duckdb_tables() where (schema_name, table_name) in (select unnest(?, recursive := true))",
-        [[{"schema_name": schema, "table_name": alias} for schema, alias in relations]],
-    ).fetchone()[0]
-    return built > 0
 
 
 def _requeue(queue: Any, nodes: Iterable[tuple[Any, str]]) -> None:

@@ -8,17 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import networkx as nx
 import pytest
 
-from orchestration.dbt_scheduling import (
-    LONGEST_PATH_FIRST,
-    NODE_ORDER_ENV,
-    incremental_models_built,
-    longest_path_scores,
-    previous_node_seconds,
-)
+from orchestration.dbt_scheduling import longest_path_scores, previous_node_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,16 +78,9 @@ def _project(tmp_path: Path, threads: int) -> Path:
     return project
 
 
-def _env(order: str | None = LONGEST_PATH_FIRST) -> dict[str, str]:
+def _build_order(project: Path, module: list[str]) -> tuple[list[str], dict]:
+    """`dbt build` of `project` through `python <module...>`: the nodes in the order they ran, and the results."""
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONPATH": str(REPO)}
-    env.pop(NODE_ORDER_ENV, None)
-    return {**env, NODE_ORDER_ENV: order} if order else env
-
-
-def _build_order(project: Path, module: list[str], order: str | None = LONGEST_PATH_FIRST) -> tuple[list[str], dict]:
-    """`dbt build` of `project` through `python <module...>` (`order`: the node order asked for, as the refresh's dbt
-    step sets it): the nodes in the order they ran, and the results."""
-    env = _env(order)
     target = project / "target"
     completed = subprocess.run(
         [sys.executable, *module, "build", "--project-dir", str(project), "--profiles-dir", str(project),
@@ -107,17 +93,17 @@ def _build_order(project: Path, module: list[str], order: str | None = LONGEST_P
     return [node.split(".")[2] for node in sorted(starts, key=starts.get)], results
 
 
-@pytest.mark.parametrize("runner", ["dbt_process", "dbt_process without the order asked for", "dbt"])
+@pytest.mark.parametrize("runner", ["dbt_process", "dbt"])
 def test_one_thread_runs_the_longest_chain_first(tmp_path, runner):
     project = _project(tmp_path, threads=1)
-    module = ["-m", "orchestration.dbt_process"] if runner.startswith("dbt_process") else ["-c", _STOCK_DBT]
-    order, _ = _build_order(project, module, order=None if runner.endswith("asked for") else LONGEST_PATH_FIRST)
+    module = ["-m", "orchestration.dbt_process"] if runner == "dbt_process" else ["-c", _STOCK_DBT]
+    order, _ = _build_order(project, module)
     order = [node for node in order if not node.startswith("not_null")]
     if runner == "dbt_process":
         # The chain's tail ties with the lone models (one node left each): dbt's name order decides.
         assert order == ["start", "chain_1", "chain_2", "aa_alone", "ab_alone", "chain_3"]
     else:
-        # dbt's own order (depth, then name, first in first out): what the refresh's hourly builds keep.
+        # dbt's own order (depth, then name, first in first out): what the refresh's dbt no longer does.
         assert order == ["aa_alone", "ab_alone", "start", "chain_1", "chain_2", "chain_3"]
 
 
@@ -135,7 +121,7 @@ def test_several_threads_run_every_node_after_its_parents_and_skip_a_failed_node
     assert order.index("chain_1") < order.index("not_null_chain_1_n") < order.index("chain_2")
     # The same runs twice (the second weighs nodes by the first's times), and a failure skips what depends on it.
     (project / "models" / "chain_2.sql").write_text("select n from {{ ref('chain_1') }} where missing_column")
-    env = _env()
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONPATH": str(REPO)}
     completed = subprocess.run(
         [sys.executable, *module, "build", "--project-dir", str(project), "--profiles-dir", str(project),
          "--target-path", str(project / "target"), "--log-path", str(project / "logs")],
@@ -149,23 +135,3 @@ def test_several_threads_run_every_node_after_its_parents_and_skip_a_failed_node
     assert statuses["chain_2"] == "error"
     assert statuses["chain_3"] == "skipped"
     assert statuses["aa_alone"] == statuses["ab_alone"] == statuses["chain_1"] == "success"
-
-
-def test_a_build_starts_from_scratch_when_no_incremental_model_is_in_the_warehouse():
-    manifest = {
-        "nodes": {
-            "model.p.events": {"resource_type": "model", "schema": "staging", "alias": "events",
-                               "config": {"materialized": "incremental"}},
-            "model.p.report": {"resource_type": "model", "schema": "marts", "alias": "report",
-                               "config": {"materialized": "table"}},
-            "test.p.events_id": {"resource_type": "test", "schema": "staging", "alias": "events_id", "config": {}},
-        }
-    }  # fmt: skip
-    con = duckdb.connect()
-    con.execute("create schema staging; create schema marts; create table marts.report (n int)")
-    con.execute("create table staging.other (n int)")
-    assert not incremental_models_built(con, manifest)  # only a table model and unrelated tables: from scratch
-    con.execute("create table marts.events (n int)")  # the right name in another schema
-    assert not incremental_models_built(con, manifest)
-    con.execute("create table staging.events (n int)")
-    assert incremental_models_built(con, manifest)

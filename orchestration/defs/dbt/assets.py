@@ -17,7 +17,6 @@ from landing.freshness import check_source_freshness
 from orchestration.background_imports import imported_meanwhile
 from orchestration.dagster_storage import event_writes_synced_at_end
 from orchestration.dbt import DBT_FILE_LOG, actionhouse_dbt_project
-from orchestration.dbt_scheduling import LONGEST_PATH_FIRST, NODE_ORDER_ENV, incremental_models_built
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
 from orchestration.defs.ml.assets import SCORING_MODULES
@@ -92,14 +91,6 @@ def actionhouse_dbt_models(
     # dbt's unit tests check model logic on fixed inputs, not the data: they run in `make test` / CI (dbt's advice),
     # not in every hourly build (19 more nodes, ~2-3 s of each refresh).
     args = ["build", *DBT_FILE_LOG, "--exclude-resource-type", "unit_test"]
-    with warehouse.connect(read_only=True) as con:
-        from_scratch = config.full_refresh or not incremental_models_built(con, _project_manifest())
-    # A build from scratch starts its nodes longest remaining path first (`orchestration.dbt_scheduling`).
-    if from_scratch:
-        os.environ[NODE_ORDER_ENV] = LONGEST_PATH_FIRST
-        context.log.info("A build from scratch: dbt starts its models longest remaining path first.")
-    else:
-        os.environ.pop(NODE_ORDER_ENV, None)
     if config.full_refresh:
         args.append("--full-refresh")
         # Gates on incrementally staged models check only rows newer than their last pass: rebuilt, every row
@@ -124,10 +115,6 @@ def actionhouse_dbt_models(
     report_source_freshness(warehouse, context)
 
 
-def _project_manifest() -> dict[str, Any]:
-    return json.loads(Path(project.manifest_path).read_text())
-
-
 def report_source_freshness(warehouse: WarehouseResource, context: dg.AssetExecutionContext) -> dict[str, str]:
     """Check the raw tables' freshness against the thresholds declared in dbt and log each one loaded too long
     ago; status per source (`landing.freshness`: dbt's thresholds and statuses, queried in this process).
@@ -135,8 +122,9 @@ def report_source_freshness(warehouse: WarehouseResource, context: dg.AssetExecu
     Reported, not blocking: a late export is worth a warning, the rows already loaded are still good.
     Thresholds are in dbt_project.yml and the sources YAML (docs/operations.md "Freshness").
     """
+    manifest = json.loads(Path(project.manifest_path).read_text())
     with warehouse.connect(read_only=True) as con:
-        results = check_source_freshness(_project_manifest(), con)
+        results = check_source_freshness(manifest, con)
     for result in results:
         if result.status in ("warn", "error"):
             hours = (result.age_seconds or 0) / 3600
