@@ -21,7 +21,6 @@ import logging
 import sys
 from typing import Any
 
-from orchestration.dbt_scheduling import run_longest_paths_first
 from orchestration.process import exit_without_teardown, long_lived_objects_frozen
 
 # The Python logging level each dbt event level is sent at (`dbt_common.events.logger.send_to_logger`).
@@ -98,7 +97,6 @@ def main() -> int:
     """Run dbt's command line on `sys.argv[1:]`, as the `dbt` executable does; its exit status."""
     skip_unlogged_events()
     freeze_loaded_objects_before_nodes()
-    run_longest_paths_first()
     from dbt.cli.main import cli
 
     sys.argv[0] = "dbt"
