@@ -727,8 +727,8 @@ def run_next_hour_only(
         copy_seconds = time.perf_counter() - copying
         print(f"bench: copied {base} into {scratch} in {copy_seconds:.1f} s (landing hard-linked)", flush=True)
         env = _phase_env(scratch.resolve())
-        # Parse the dbt project for this folder now (its path is part of the manifest key), as the full build
-        # does before `make bench`'s next hour: the timed refresh then pays no parse, like a real hourly one.
+        # Prepare the dbt manifest now (a parse only if the project changed since it was last prepared; another
+        # data folder alone needs none): the timed refresh then pays no parse, like a real hourly one.
         parse_env = {**env, "ACTIONHOUSE_WAREHOUSE": str(scratch.resolve() / "warehouse.duckdb")}
         parse = _run_phase(["prepare"], parse_env)
         # The refresh's `dbt build` keeps its own partial parse in the build folder, last written for another
