@@ -99,6 +99,7 @@ from pathlib import Path
 
 from bench.world_cache import cached_world, place_world
 from landing.ingest import landing_settle_seconds
+from orchestration.dbt import BUILD_TARGET_FOLDER
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 RESULTS_FILE = PROJECT_ROOT / "bench_data" / "pipeline_results.jsonl"
@@ -667,7 +668,9 @@ def wait_for_landing_to_settle(landing_dir: Path) -> float:
     return max(wait, 0.0)
 
 
-def parse_for_builds(env: Mapping[str, str], build_target: Path = DBT_PROJECT_DIR / "target" / "build") -> float:
+def parse_for_builds(
+    env: Mapping[str, str], build_target: Path = DBT_PROJECT_DIR / "target" / BUILD_TARGET_FOLDER
+) -> float:
     """Parse the dbt project into the refresh's build folder under `env` (untimed), as an hourly refresh finds it:
     its partial parse then holds for the refresh's `dbt build`. The seconds it took."""
     started = time.perf_counter()

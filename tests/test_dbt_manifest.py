@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from orchestration.dbt import (
     MANIFEST_LOCK_FILE,
+    build_target_path,
     dbt_cli_resource,
     manifest_key,
     prepare_dbt_manifest,
@@ -83,6 +84,28 @@ def test_an_unchanged_project_is_not_parsed_again_and_a_changed_model_is(tmp_pat
     stamp = manifest.stat().st_mtime_ns
     prepare_dbt_manifest(project)
     assert manifest.stat().st_mtime_ns != stamp
+
+
+def test_after_a_parse_the_build_folder_starts_from_it_instead_of_parsing_the_project_again(tmp_path, monkeypatch):
+    # A project changed, in a data folder the build folder has not seen: the refresh parses before loading its
+    # definitions, and its `dbt build` (own target folder) used to parse the whole project a second time.
+    project_dir = _copy_project(tmp_path)
+    project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
+    monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE", str(tmp_path / "first" / "warehouse.duckdb"))
+    prepare_dbt_manifest(project)
+    monkeypatch.setenv("ACTIONHOUSE_WAREHOUSE", str(tmp_path / "second" / "warehouse.duckdb"))
+    model = project_dir / "models" / "marts" / "entities" / "dim_contacts.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    prepare_dbt_manifest(project)
+
+    build = subprocess.run(
+        [sys.executable, "-m", "orchestration.dbt_process", "parse", "--project-dir", str(project_dir),
+         "--profiles-dir", str(project_dir), "--target-path", str(build_target_path(project))],
+        cwd=project_dir, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "Unable to do partial parsing" not in build.stdout, build.stdout
+    manifest = json.loads((build_target_path(project) / "manifest.json").read_text())
+    assert "-- changed" in manifest["nodes"]["model.actionhouse.dim_contacts"]["raw_code"]
 
 
 def test_dbt_commands_start_without_a_dbt_adapter_in_this_process():

@@ -16,7 +16,7 @@ from expectations.store import forget_watermarks
 from landing.freshness import check_source_freshness
 from orchestration.background_imports import imported_meanwhile
 from orchestration.dagster_storage import event_writes_synced_at_end
-from orchestration.dbt import DBT_FILE_LOG, actionhouse_dbt_project
+from orchestration.dbt import DBT_FILE_LOG, actionhouse_dbt_project, build_target_path
 from orchestration.defs.crm.assets import crm_api_asset_key
 from orchestration.defs.crm.resources import crm_configured
 from orchestration.defs.ml.assets import SCORING_MODULES
@@ -66,7 +66,7 @@ class ActionhouseDbtTranslator(DagsterDbtTranslator):
 
 
 project = actionhouse_dbt_project()
-BUILD_TARGET = Path(project.target_path) / "build"
+BUILD_TARGET = build_target_path(project)
 # Parses only under `dagster dev`; the CLI, Makefile and tests prepare the manifest before loading.
 project.prepare_if_dev()
 
