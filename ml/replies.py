@@ -28,6 +28,7 @@ import polars as pl
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from threadpoolctl import threadpool_limits
 
 from .table_names import CLASSIFICATIONS_TABLE
 
@@ -151,7 +152,11 @@ class ReplyClassifier:
         unknown = sorted(set(classes) - set(REPLY_CLASSES))
         if unknown:
             raise ValueError(f"unknown reply classes: {unknown}")
-        self.pipeline.fit([t or "" for t in texts], classes)
+        # One BLAS thread, as the lead scorer's fits: OpenBLAS splits each of L-BFGS's dot products over the cores,
+        # which made the weights depend on the machine's core count (the order of the sums, ~1e-14) and, at a million
+        # contacts' ~74,000 replies, cost more CPU in hand-offs than it saved (docs/scaling.md).
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.pipeline.fit([t or "" for t in texts], classes)
         self.fitted = True
         return self
 

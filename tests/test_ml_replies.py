@@ -139,3 +139,25 @@ def test_reply_model_on_repeated_texts_is_the_model_on_every_text():
     assert np.array_equal(ours.pipeline.named_steps["model"].coef_, plain.pipeline.named_steps["model"].coef_)
     probe = [*texts, "Totally new text about pricing next week"]
     assert np.array_equal(ours.pipeline.predict_proba(probe), plain.pipeline.predict_proba(probe))
+
+
+def test_the_fitted_weights_do_not_depend_on_how_many_cores_blas_may_use():
+    # ~47,000 n-gram weights per class: past the size at which OpenBLAS splits a dot product over its threads, which
+    # changed the order of the sums (weights ~1e-14 apart with one or two threads) before the fit ran on one.
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    letters = np.array(list("abcdefghijklmnop"))
+    words = ["".join(rng.choice(letters, size=rng.integers(3, 9))) for _ in range(3000)]
+    classes = sorted({cls for _, cls in TRAIN})
+    texts = [" ".join(rng.choice(words, size=12)) + f" {classes[i % len(classes)]}" for i in range(1500)]
+    labels = [classes[i % len(classes)] for i in range(1500)]
+
+    def weights(blas_threads: int) -> np.ndarray:
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            model = ReplyClassifier(min_confidence=0.5).fit(texts, labels)
+        return model.pipeline.named_steps["model"].coef_
+
+    one, two = weights(1), weights(2)
+    assert one.shape[1] > 20_000
+    assert np.array_equal(one, two)
