@@ -20,11 +20,20 @@ latest as (
     {{ dedupe_latest_mostly_unique('source', 'trim(event_id)', '_loaded_at desc, _source_line desc') }}
 ),
 
-{# The address checked once a row: it is valid exactly when its normalized form is not NULL, and its domain is
-    that form's (email_is_valid and email_domain of normalize_email each ran the address regex again). -#}
+{# The address checked once a distinct address (~10 events an address at 1M contacts: the regex once per address
+    rather than once per event) and joined back: it is valid exactly when its normalized form is not NULL, and its
+    domain is that form's (email_is_valid and email_domain of normalize_email each ran the address regex again). The
+    addresses are those of `source`, a superset of `latest`'s: the lookup finds each row's own address; a NULL
+    address finds none and stays NULL, as normalize_email(NULL) is. -#}
+addresses as (
+    select email as _email_key, {{ normalize_email('email') }} as _email
+    from (select distinct email from source) as distinct_addresses
+),
+
 checked as (
-    select *, {{ normalize_email('email') }} as _email
+    select latest.*, addresses._email
     from latest
+    left join addresses on latest.email = addresses._email_key
 )
 
 select

@@ -11,12 +11,21 @@ with source as not materialized (
     {{ loaded_since_last_run() }}
 ),
 
+-- The domain normalized once a distinct domain (~180 rows a domain at 1M contacts; `typed` is read twice or three
+-- times, and each read normalized every row's domain again) and joined back; a NULL domain finds none and stays
+-- NULL, as normalize_domain(NULL) is.
+domains as (
+    select account_domain as _account_domain_key, {{ normalize_domain('account_domain') }} as _account_domain
+    from (select distinct account_domain from source) as distinct_domains
+),
+
 typed as not materialized (
     select
-        {{ normalize_domain('account_domain') }} as _account_domain,
+        domains._account_domain,
         {{ to_date('usage_date') }} as _usage_date,
-        *
+        source.*
     from source
+    left join domains on source.account_domain = domains._account_domain_key
 ),
 
 latest as (
