@@ -1207,7 +1207,7 @@ class _Pipeline:
 # How much of the pipeline's files (their rows and quarantine rows as Arrow) the reading thread holds ahead of the
 # file being taken: enough to keep it busy while the main thread loads other sources (the CSV sources before the
 # JSON lines ones), bounded so that the rows held while a group is written grow by at most this much.
-_READ_AHEAD_BYTES = 512 * 1024 * 1024
+_READ_AHEAD_BYTES = _GATHER_MAX_BYTES
 
 
 class _ReadAhead:
