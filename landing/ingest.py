@@ -245,7 +245,14 @@ def ingest_landing(
             new_bytes[spec.name] = new_bytes.get(spec.name, 0) + stamp[0]
             largest[spec.name] = max(largest.get(spec.name, 0), stamp[0])
     group = _Group(con, done)
-    pipeline = _Pipeline(con, done)
+    pipelined = [
+        (spec, path, _relative(path, root), stamp)
+        for spec, path in found
+        if (stamp := settled.get(path)) is not None
+        and (_relative(path, root), *stamp) not in loaded_before
+        and _pipelined(spec, new_bytes, largest)
+    ]
+    pipeline = _Pipeline(con, done, _ReadAhead(con, pipelined) if pipelined else None)
     try:
         _ingest_found(
             con, root, found, settled, loaded_before, new_bytes, largest, settle, group, pipeline, results, done
@@ -306,7 +313,7 @@ def _ingest_found(
         if new_bytes.get(spec.name, 0) < _GROUP_MIN_BYTES:
             pipeline.wait()
             done(index, _ingest_file(con, spec, path, rel, stamp))
-        elif spec.format == "jsonl" and largest[spec.name] <= _PIPELINE_MAX_FILE_BYTES:
+        elif _pipelined(spec, new_bytes, largest):
             pipeline.add(index, spec, path, rel, stamp)
         else:
             pipeline.wait()
@@ -314,6 +321,16 @@ def _ingest_found(
     pipeline.commit()
     pipeline.wait()
     group.commit()
+
+
+def _pipelined(spec: SourceSpec, new_bytes: dict[str, int], largest: dict[str, int]) -> bool:
+    """Whether the source's new files load through the pipeline (:class:`_Pipeline`): a JSON lines source with at
+    least ``_GROUP_MIN_BYTES`` of new files, none of them over ``_PIPELINE_MAX_FILE_BYTES``."""
+    return (
+        spec.format == "jsonl"
+        and new_bytes.get(spec.name, 0) >= _GROUP_MIN_BYTES
+        and largest[spec.name] <= _PIPELINE_MAX_FILE_BYTES
+    )
 
 
 def _loaded_stamps(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:
@@ -1100,9 +1117,16 @@ class _Pipeline:
     thread while one runs: :meth:`wait` before using it.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, done: Callable[[int, FileResult | None], None]) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        done: Callable[[int, FileResult | None], None],
+        read_ahead: _ReadAhead | None = None,
+    ) -> None:
         self.con, self.done = con, done
-        self.cursor: duckdb.DuckDBPyConnection | None = None
+        # Reads and checks the pipeline's files (all of them, in order) on a thread of its own; without it (no
+        # file for the pipeline) nothing is read ahead.
+        self.read_ahead = read_ahead
         self.spec: SourceSpec | None = None
         self.members: list[_Member] = []
         self.rows = self.nbytes = 0
@@ -1111,15 +1135,14 @@ class _Pipeline:
         self.outcome: list[FileResult] | BaseException | None = None
 
     def add(self, index: int, spec: SourceSpec, path: Path, rel: str, stamp: tuple[int, int]) -> None:
-        """Read and check a file ahead of its group's transaction; start writing the group once it is full."""
-        if self.cursor is None:
-            self.cursor = self.con.cursor()
-            self.cursor.execute("SET TimeZone = 'UTC'")
+        """Take a file read and checked ahead of its group's transaction; start writing the group once it is full."""
+        if self.read_ahead is None:
+            raise RuntimeError(f"{rel}: not among the files listed for the pipeline")
         if self.spec is not None and self.spec is not spec:
             self.commit()
         self.spec = spec
         try:
-            prepared = _prepare_file(self.cursor, spec, path, rel, stamp)
+            prepared = self.read_ahead.take(path)
         except Exception:  # rejected, changed or failed: the files before it commit, it loads on its own
             self.commit()
             self.wait()
@@ -1168,8 +1191,8 @@ class _Pipeline:
             self.done(index, result)
 
     def close(self, hand_out: bool = True) -> None:
-        """Wait for any write (its results handed out unless ``hand_out`` is false: the run failed) and close the
-        reading cursor."""
+        """Wait for any write (its results handed out unless ``hand_out`` is false: the run failed) and stop the
+        reading ahead."""
         try:
             if hand_out:
                 self.wait()
@@ -1177,9 +1200,93 @@ class _Pipeline:
                 self.thread.join()
                 self.thread = None
         finally:
-            if self.cursor is not None:
-                self.cursor.close()
-                self.cursor = None
+            if self.read_ahead is not None:
+                self.read_ahead.close()
+
+
+# How much of the pipeline's files (their rows and quarantine rows as Arrow) the reading thread holds ahead of the
+# file being taken: enough to keep it busy while the main thread loads other sources (the CSV sources before the
+# JSON lines ones), bounded so that the rows held while a group is written grow by at most this much.
+_READ_AHEAD_BYTES = _GATHER_MAX_BYTES
+
+
+class _ReadAhead:
+    """The pipeline's files read and checked (:func:`_prepare_file`) in load order on a thread of their own, while
+    the main thread loads the sources before them, and the pipeline writes the groups before them.
+
+    The files are those ``ingest_landing`` will hand to the pipeline, known once the landing folder is listed (see
+    :func:`_pipelined`); the main thread takes them in that order (:meth:`take`). The thread writes nothing (its
+    cursor only reads), so which file gets which id, and every record, are made by the writing side in load order
+    as before; a file whose content commits meanwhile under another name is found by the skip check in its group's
+    transaction. Up to ``_READ_AHEAD_BYTES`` of read files wait to be taken; past that the thread waits.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, files: list[tuple[SourceSpec, Path, str, tuple[int, int]]]
+    ) -> None:
+        self.files = deque(files)
+        self.cursor = con.cursor()
+        self.cursor.execute("SET TimeZone = 'UTC'")
+        self.changed = threading.Condition()
+        # Read files not taken yet, in order: (path, what _prepare_file gave or raised, bytes held).
+        self.ready: deque[tuple[Path, _Prepared | FileResult | BaseException, int]] = deque()
+        self.held = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._read, name="landing-read-ahead", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            while self.files:
+                with self.changed:
+                    while self.held >= _READ_AHEAD_BYTES and not self.stopped:
+                        self.changed.wait()
+                    if self.stopped:
+                        return
+                spec, path, rel, stamp = self.files.popleft()
+                outcome: _Prepared | FileResult | BaseException
+                try:
+                    outcome = _prepare_file(self.cursor, spec, path, rel, stamp)
+                except BaseException as e:  # raised by take(), where the main thread would have raised it
+                    outcome = e
+                held = outcome.batches + outcome.quarantine if isinstance(outcome, _Prepared) else []
+                size = sum(table.nbytes for table in held)
+                with self.changed:
+                    self.ready.append((path, outcome, size))
+                    self.held += size
+                    self.changed.notify_all()
+                if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                    return
+        finally:
+            self.cursor.close()
+            with self.changed:
+                self.stopped = True
+                self.changed.notify_all()
+
+    def take(self, path: Path) -> _Prepared | FileResult:
+        """The next file's preparation (waiting for it), which must be ``path``'s; raises what preparing it raised."""
+        with self.changed:
+            while not self.ready and not self.stopped:
+                self.changed.wait()
+            if not self.ready:
+                raise RuntimeError(f"{path}: not read ahead (the reading thread stopped)")
+            ready, outcome, size = self.ready.popleft()
+            self.held -= size
+            self.changed.notify_all()
+        if ready != path:
+            raise RuntimeError(f"{path}: taken out of order (the next file read ahead is {ready})")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Stop reading (the file being read is finished first) and let go of the files not taken."""
+        with self.changed:
+            self.stopped = True
+            self.ready.clear()
+            self.held = 0
+            self.changed.notify_all()
+        self.thread.join()
 
 
 def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:

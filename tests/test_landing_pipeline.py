@@ -5,6 +5,7 @@ messages of the serial group commit (``_Group``)."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import duckdb
@@ -134,3 +135,80 @@ def test_a_file_too_large_to_hold_keeps_its_source_on_the_serial_group_commit(tm
         report = ingest_landing(con, landing, settle_seconds=0)
         assert [(r.status, r.rows_accepted) for r in report.files] == [("loaded", 100), ("loaded", 300)]
     assert read_ahead == [] and len(grouped) == 2
+
+
+def test_the_pipeline_files_are_read_while_the_sources_before_them_load(tmp_path, monkeypatch):
+    """The JSON lines files are read and checked on their own thread while a CSV source before them loads, with the
+    results, messages, tables, file ids and records of the serial group commit; a JSON lines file whose content a CSV
+    file of the same run holds (a rejected copy, recorded only after the JSON lines file was read) is still skipped."""
+    monkeypatch.setattr(ingest, "_GROUP_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "_GROUP_ROWS", 600)
+    landing = tmp_path / "landing"
+    contacts = landing / "hubspot_contacts"
+    contacts.mkdir(parents=True)
+    (contacts / "a.csv").write_text("Record ID,Email\n1,a@x.io\n2,b@x.io\n")
+    (contacts / "b.csv").write_text("Record ID,Email\n3,c@x.io\n")
+    _email_events(landing, "a.jsonl", 1, 300)
+    web_events_file(landing, "a.jsonl", 1, 400)
+    web_events_file(landing, "b.jsonl", 401, 300, bad_at=7)
+    (contacts / "z_copy_of_web_a.csv").write_bytes((landing / "web_events" / "a.jsonl").read_bytes())
+
+    web_a_read = threading.Event()
+    prepared_on, waited = [], []
+    prepare, parse_csv = ingest._prepare_file, ingest._parse_csv
+
+    def prepare_file(cur, spec, path, rel, stamp):
+        try:
+            return prepare(cur, spec, path, rel, stamp)
+        finally:
+            prepared_on.append((rel, threading.current_thread().name))
+            if rel == "web_events/a.jsonl":
+                web_a_read.set()
+
+    def parse(path, *args):
+        if reading_ahead and path.name == "z_copy_of_web_a.csv":
+            waited.append(web_a_read.wait(10))  # the CSV source is still loading when web_events/a.jsonl is read
+        return parse_csv(path, *args)
+
+    monkeypatch.setattr(ingest, "_prepare_file", prepare_file)
+    monkeypatch.setattr(ingest, "_parse_csv", parse)
+    runs = {}
+    for reading_ahead in (True, False):
+        if not reading_ahead:  # every source too large for the pipeline: the serial group commit
+            monkeypatch.setattr(ingest, "_PIPELINE_MAX_FILE_BYTES", -1)
+        copy = tmp_path / f"landing_{reading_ahead}"
+        shutil.copytree(landing, copy)
+        messages: list[str] = []
+        with duckdb.connect(str(tmp_path / f"wh_{reading_ahead}.duckdb")) as con:
+            report = ingest_landing(con, copy, settle_seconds=0, progress=messages.append)
+            outcomes = [(r.path, r.status, r.rows_accepted, r.error, r.file_id) for r in report.files]
+            state = {
+                table: con.execute(f"SELECT rowid, * EXCLUDE (_loaded_at) FROM raw.{table} ORDER BY rowid").fetchall()
+                for table in ("hubspot_contacts", *SOURCES)
+            }
+            state["quarantine"] = con.execute(
+                "SELECT rowid, * EXCLUDE (quarantined_at) FROM raw.quarantine_rows ORDER BY rowid"
+            ).fetchall()
+            state["load_files"] = con.execute(
+                "SELECT * EXCLUDE (loaded_at) FROM raw.load_files ORDER BY file_id"
+            ).fetchall()
+        runs[reading_ahead] = (outcomes, messages, state)
+    assert waited and all(waited)
+    read_ahead = [rel for rel, thread in prepared_on if thread == "landing-read-ahead"]
+    assert read_ahead == ["email_events/a.jsonl", "web_events/a.jsonl", "web_events/b.jsonl"]
+    assert len(prepared_on) == 3  # the serial run reads no file through the pipeline
+    assert runs[True] == runs[False]
+    outcomes = runs[True][0]
+    assert [o[1] for o in outcomes] == ["loaded", "loaded", "rejected", "loaded", "skipped", "loaded"]
+    assert outcomes[4][3] == "same content as hubspot_contacts/z_copy_of_web_a.csv"
+
+
+def test_a_run_with_no_file_for_the_pipeline_starts_no_thread(tmp_path, monkeypatch):
+    """An hour's few small files load one transaction each, with no reading thread started."""
+    web_events_file(tmp_path / "landing", "a.jsonl", 1, 100)
+    started = []
+    monkeypatch.setattr(ingest._ReadAhead, "__init__", lambda self, *args: started.append(args))
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        report = ingest_landing(con, tmp_path / "landing", settle_seconds=0)
+    assert [(r.status, r.rows_accepted) for r in report.files] == [("loaded", 100)]
+    assert started == [] and [t.name for t in threading.enumerate() if t.name.startswith("landing")] == []
