@@ -99,7 +99,7 @@ from pathlib import Path
 
 from bench.world_cache import cached_world, place_world
 from landing.ingest import landing_settle_seconds
-from orchestration.dbt import BUILD_TARGET_FOLDER
+from orchestration.dbt import build_target_path
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 RESULTS_FILE = PROJECT_ROOT / "bench_data" / "pipeline_results.jsonl"
@@ -668,9 +668,7 @@ def wait_for_landing_to_settle(landing_dir: Path) -> float:
     return max(wait, 0.0)
 
 
-def parse_for_builds(
-    env: Mapping[str, str], build_target: Path = DBT_PROJECT_DIR / "target" / BUILD_TARGET_FOLDER
-) -> float:
+def parse_for_builds(env: Mapping[str, str]) -> float:
     """Parse the dbt project into the refresh's build folder under `env` (untimed), as an hourly refresh finds it:
     its partial parse then holds for the refresh's `dbt build`. The seconds it took."""
     started = time.perf_counter()
@@ -686,7 +684,7 @@ def parse_for_builds(
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
             "--target-path",
-            str(build_target),
+            str(build_target_path()),
         ],
         env=dict(env),
         cwd=DBT_PROJECT_DIR,

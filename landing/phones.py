@@ -116,9 +116,8 @@ def _digits_read(digits: str, plus: bool, region: str | None) -> tuple[int, str]
     """The number the general path reads in a text of `_PLUS_DIGITS` (`plus`) or `_NATIONAL_DIGITS` whose digits
     are `digits`, as its calling code and national significant number (`_number` makes it a PhoneNumber; None
     where `parse` finds none or one of a length no number has), read with phonenumbers' own steps but those with
-    nothing to do on such a text; `_GENERAL_PATH` for
-    fewer than 3 or more than 20 digits, a '+' whose first 1-3 digits are no calling code (phonenumbers then reads
-    the digits in `region`) or metadata `parse` would fail on.
+    nothing to do on such a text; `_GENERAL_PATH` for fewer than 3 or more than 20 digits, a '+' whose first 1-3
+    digits are no calling code (phonenumbers then reads the digits in `region`) or metadata `parse` would fail on.
 
     The steps `phonenumbers.parse` takes on such a text and why they are skipped: none of the cleaning regexes of
     `_read` changes its digits (spaces only collapse; no letters, no '00' start, no '(0)'); the possible number
