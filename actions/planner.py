@@ -564,17 +564,32 @@ def _withdrawals(
     """Open actions of the workflows planned this run that no longer hold: suppressed since, or no longer
     proposed because their evidence changed."""
     out: list[tuple[StoredAction, str | None]] = []  # None: no longer proposed, explained below
+    # Per workflow and per action type, what every open action of it needs (~110,000 open actions an hour at 1M
+    # contacts, of a dozen workflows and a few dozen types): whether it was planned and its live evidence windows,
+    # whether it is tested against the suppression list. Each row's fields are read from its dict.
+    windows_of: dict[str, set[str] | tuple[()] | None] = {}  # None: not planned this run
+    tested_of: dict[str, bool] = {}
+    reason = context.suppression.reason
     for action in store.open_actions:
-        workflow = Workflow(action.workflow)
-        if workflow not in planned:
+        row = action.row
+        name = row["workflow"]
+        if name not in windows_of:
+            workflow = Workflow(name)
+            windows_of[name] = live_windows.get(workflow, ()) if workflow in planned else None
+        windows = windows_of[name]
+        if windows is None:
             continue
-        kind = ACTION_TYPES[action.action_type]
-        if kind.reaches_contact or kind.customer_facing:
-            why = context.suppression.reason(action.target_emails or [], action.target_domain)
+        action_type = row["action_type"]
+        tested = tested_of.get(action_type)
+        if tested is None:
+            kind = ACTION_TYPES[action_type]
+            tested = tested_of[action_type] = kind.reaches_contact or kind.customer_facing
+        if tested:
+            why = reason(row["target_emails"] or [], row["target_domain"])
             if why:
                 out.append((action, f"Withdrawn: the contact is now suppressed — {why}."))
                 continue
-        if action.slot_key in live_slots or action.evidence_window in live_windows.get(workflow, ()):
+        if row["slot_key"] in live_slots or row["evidence_window"] in windows:
             continue
         out.append((action, None))
     if store.open_action_details is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,33 +19,54 @@ def contact_index(contacts: pl.DataFrame) -> dict[str, dict[str, Any]]:
 
     The rows are built from the columns as Python lists (what `iter_rows(named=True)` gives, in ~2/3 of the time:
     ten workflows index tens of thousands of contacts each at 1M contacts)."""
-    names = contacts.columns
-    columns = [contacts.get_column(name).to_list() for name in names]
-    rows = (dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
-    return {row["golden_contact_id"]: row for row in rows}
+    return {row["golden_contact_id"]: row for row in rows_of(contacts)}
+
+
+def rows_of(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
+    """The frame's rows as dicts, what `iter_rows(named=True)` gives, built from the columns as Python lists."""
+    names = frame.columns
+    columns = [frame.get_column(name).to_list() for name in names]
+    return (dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
+
+
+def column_rows(frame: pl.DataFrame, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The named columns' values row by row, as tuples (what a workflow reads of every candidate row, where a dict
+    of the whole row per candidate cost more than the rest of its work)."""
+    return zip(*(frame.get_column(name).to_list() for name in names), strict=True)
+
+
+class FrameRows:
+    """A frame's rows by position, each as `iter_rows(named=True)` gives it, for the few rows a workflow builds.
+
+    The first `by_position` rows asked for are read alone (`DataFrame.row`, ~2x a row of a whole pass); after that
+    the whole frame is read once, column by column (a full build, or anything reading every blocked proposal, asks
+    for most rows)."""
+
+    def __init__(self, frame: pl.DataFrame, by_position: int = 1_000) -> None:
+        self._frame = frame
+        self._by_position = by_position
+        self._rows: list[dict[str, Any]] | None = None
+
+    def __getitem__(self, position: int) -> dict[str, Any]:
+        if self._rows is not None:
+            return self._rows[position]
+        if self._by_position > 0:
+            self._by_position -= 1
+            return self._frame.row(position, named=True)
+        self._rows = list(rows_of(self._frame))
+        return self._rows[position]
 
 
 class ContactRows:
-    """Golden contact id -> its whole row, as `contact_index` gives it, for the few rows a workflow builds.
-
-    The first `by_position` rows asked for are read alone, by position (`DataFrame.row`, ~2x a row of a whole pass);
-    after that the whole frame is indexed once (a full build, or anything reading every blocked proposal, asks for
-    most rows). A contact listed twice gives its last row, as `contact_index` keeps it."""
+    """Golden contact id -> its whole row, as `contact_index` gives it, for the few rows a workflow builds (read as
+    `FrameRows` reads them). A contact listed twice gives its last row, as `contact_index` keeps it."""
 
     def __init__(self, contacts: pl.DataFrame, by_position: int = 1_000) -> None:
-        self._contacts = contacts
         self._at = {key: i for i, key in enumerate(contacts.get_column("golden_contact_id").to_list())}
-        self._by_position = by_position
-        self._index: dict[str, dict[str, Any]] | None = None
+        self._rows = FrameRows(contacts, by_position)
 
     def __getitem__(self, key: str) -> dict[str, Any]:
-        if self._index is not None:
-            return self._index[key]
-        if self._by_position > 0:
-            self._by_position -= 1
-            return self._contacts.row(self._at[key], named=True)
-        self._index = contact_index(self._contacts)
-        return self._index[key]
+        return self._rows[self._at[key]]
 
 
 def contact_target(row: dict[str, Any]) -> Target:

@@ -28,7 +28,7 @@ from actions.catalog import Workflow
 from actions.inputs import PlanningInputs
 from actions.model import CrmRef, EvidenceRow, Proposal, ProposalStub, StubTarget, Target
 from actions.policy import Policy
-from actions.workflows.common import contact_target, iso, meeting_outcome
+from actions.workflows.common import FrameRows, column_rows, contact_target, iso, meeting_outcome
 
 FOLLOW_UPS_TABLE = "marts.fct_meeting_follow_ups"
 DEALS_TABLE = "marts.fct_pipeline_deals"
@@ -78,9 +78,11 @@ def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[ProposalStu
     # the queue). Each contact's last row, as `contact_index` keeps it.
     at = {key: i for i, key in enumerate(of_owed.get_column("golden_contact_id").to_list())}
     accounts = of_owed.get_column("golden_account_id").to_list()
+    # Likewise the follow-up's own row: a stub reads its contact, meeting and owner from the columns.
+    rows = FrameRows(owed)
     out = []
-    for row in owed.iter_rows(named=True):
-        key = row["golden_contact_id"]
+    stub_fields = column_rows(owed, ("golden_contact_id", "meeting_id", "owner"))
+    for position, (key, meeting_id, owner) in enumerate(stub_fields):
         if key not in at:
             continue
         out.append(
@@ -88,15 +90,16 @@ def _follow_up_tasks(inputs: PlanningInputs, policy: Policy) -> list[ProposalStu
                 Workflow.HYGIENE,
                 "create_task",
                 StubTarget("contact", key, accounts[at[key]]),
-                f"meeting={row['meeting_id']}",
-                row["owner"],
-                partial(_follow_up_task, row, of_owed, at[key], settings.follow_up_due_hours),
+                f"meeting={meeting_id}",
+                owner,
+                partial(_follow_up_task, rows, position, of_owed, at[key], settings.follow_up_due_hours),
             )
         )
     return out
 
 
-def _follow_up_task(row: dict, contacts: pl.DataFrame, at: int, due_hours: float) -> Proposal:
+def _follow_up_task(rows: FrameRows, position: int, contacts: pl.DataFrame, at: int, due_hours: float) -> Proposal:
+    row = rows[position]
     contact = contacts.row(at, named=True)
     due = row["meeting_end_at"] + timedelta(hours=due_hours)
     return Proposal(
@@ -127,20 +130,28 @@ def _deal_flags(inputs: PlanningInputs) -> list[ProposalStub]:
     deals = inputs.open_deals.with_columns(has_next_step=~pl.col("has_next_step").fill_null(False)).filter(
         pl.any_horizontal([pl.col(c).fill_null(False) for c in MISSING])
     )
+    deals = deals.sort(["amount", "deal_id"], descending=[True, False], nulls_last=True)
+    # A stub reads the deal's id, account, owner and gaps from the columns; the deal's whole row only when built.
+    rows = FrameRows(deals)
+    stub_fields = column_rows(deals, ("deal_id", "golden_account_id", "owner", *MISSING))
     out = []
-    for row in deals.sort(["amount", "deal_id"], descending=[True, False], nulls_last=True).iter_rows(named=True):
-        missing = [words for column, words in MISSING.items() if row[column]]
+    for position, (deal_id, account, owner, *gaps) in enumerate(stub_fields):
+        missing = [words for words, gap in zip(MISSING.values(), gaps, strict=True) if gap]
         out.append(
             ProposalStub(
                 Workflow.HYGIENE,
                 "flag_deal",
-                StubTarget("deal", f"deal-{row['deal_id']}", row["golden_account_id"]),
-                f"deal={row['deal_id']}|missing={','.join(missing)}",
-                row["owner"],
-                partial(_deal_flag, row, missing),
+                StubTarget("deal", f"deal-{deal_id}", account),
+                f"deal={deal_id}|missing={','.join(missing)}",
+                owner,
+                partial(_deal_flag_at, rows, position, missing),
             )
         )
     return out
+
+
+def _deal_flag_at(rows: FrameRows, position: int, missing: list[str]) -> Proposal:
+    return _deal_flag(rows[position], missing)
 
 
 def _deal_flag(row: dict, missing: list[str]) -> Proposal:
