@@ -76,6 +76,7 @@ STAGING_SUITES: dict[str, Suite] = {
                 column="activity_type",
                 value_set=["CALL", "EMAIL", "TASK", "MEETING", "NOTE"],
             ),
+            **PER_CHANGED_RECORD,
         ),
         table_suite(
             STAGING_SCHEMA,
@@ -98,8 +99,9 @@ STAGING_SUITES: dict[str, Suite] = {
             "stg_hubspot__deals",
             *key_column("deal_id"),
             expect("ExpectColumnValuesToBeBetween", column="amount", min_value=0),
+            **PER_CHANGED_RECORD,
         ),
-        table_suite(STAGING_SCHEMA, "stg_hubspot__meetings", *key_column("meeting_id")),
+        table_suite(STAGING_SCHEMA, "stg_hubspot__meetings", *key_column("meeting_id"), **PER_CHANGED_RECORD),
         table_suite(STAGING_SCHEMA, "stg_hubspot__tickets", *key_column("ticket_id")),
         table_suite(
             STAGING_SCHEMA,

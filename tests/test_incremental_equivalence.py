@@ -3,10 +3,11 @@
 Warehouse A is built the way the hourly schedule builds it: the sample world's first export, then two more hours
 (changed and new contacts, new events, a file of late events dated days before they arrive, new versions of vendor
 payloads with a field gone, product usage restating earlier account-days, a contacts file holding the first export's
-versions of contacts changed since: an old version arriving late, and a companies file moving records between
-accounts), each loaded and built incrementally. Warehouse B loads every one of those files at once and builds from
-scratch. Every staging, intermediate and mart table must then hold the same rows, with these exceptions, each by
-design:
+versions of contacts changed since: an old version arriving late, changed and new deals and the first export's
+versions of those deals again an hour later, changed and new meetings and activities and their first versions again
+an hour later, and a companies file moving records between accounts), each loaded and built incrementally. Warehouse
+B loads every one of those files at once and builds from scratch. Every staging, intermediate and mart table must
+then hold the same rows, with these exceptions, each by design:
 
 - bookkeeping of *when* a row was loaded or processed (`_loaded_at`, `_staged_at`, `_written_at`, `changed_at`,
   `resolved_through`, `scored_through`, `flagged_through`, `estimated_at`, `parameters_version`, `featured_at`,
@@ -237,6 +238,73 @@ def _stale_contact_versions(landing: Path) -> int:
     return len(stale)
 
 
+def _changed_deals(landing: Path) -> int:
+    """A deals file with a new version of the first 5 deals (another stage and amount, modified a minute after the
+    newest deal) and a new deal: staging keeps the new versions and adds the new deal. Returns how many rows."""
+    header, versions = _export_versions(landing / "hubspot_deals")
+    column = {name: index for index, name in enumerate(header)}
+    modified = column["Last Modified Date"]
+    rows = {record: max(rows, key=lambda r: r[modified]) for record, rows in versions.items() if record.isdigit()}
+    stamps = [datetime.strptime(row[modified], "%Y-%m-%d %H:%M") for row in rows.values() if row[modified]]
+    later = (max(stamps) + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")
+    changed = []
+    for record in sorted(rows, key=int)[:5]:
+        row = list(rows[record])
+        row[column["Deal Stage"]], row[column["Amount"]], row[modified] = "Contract Sent", "4321", later
+        changed.append(row)
+    new_deal = list(changed[0])
+    new_deal[column["Record ID"]], new_deal[column["Deal Name"]] = str(max(int(r) for r in rows) + 1), "Fresh Deal"
+    with (landing / "hubspot_deals" / "deals_changed.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *changed, new_deal])
+    return len(changed) + 1
+
+
+def _stale_deal_versions(landing: Path) -> int:
+    """The first export's rows of the deals changed an hour before, exported again now (a re-sent old file): staging
+    must keep the newer versions. Returns how many rows."""
+    folder = landing / "hubspot_deals"
+    changed = {row["Record ID"] for row in csv.DictReader((folder / "deals_changed.csv").open(newline=""))}
+    with (folder / "deals_0000.csv").open(newline="") as first:
+        reader = csv.reader(first)
+        header = next(reader)
+        stale = [row for row in reader if len(row) == len(header) and row[0] in changed]
+    with (folder / "deals_stale.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *stale])
+    return len(stale)
+
+
+def _reexported_records(landing: Path, folder: str, prefix: str, column: str, value: str) -> int:
+    """A `folder` export file `<prefix>_changed.csv` with the first export's rows of its first 5 records, `column` set
+    to `value`, and a new record (the latest load wins: staging replaces the 5 and adds the new one). Returns how
+    many rows."""
+    first = sorted((landing / folder).glob("*_0000.csv"))[0]
+    with first.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [row for row in reader if len(row) == len(header) and row[0].isdigit()]
+    changed = [list(row) for row in rows[:5]]
+    for row in changed:
+        row[header.index(column)] = value
+    new_record = [str(max(int(row[0]) for row in rows) + 1), *changed[0][1:]]
+    with (landing / folder / f"{prefix}_changed.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *changed, new_record])
+    return len(changed) + 1
+
+
+def _reexported_first_versions(landing: Path, folder: str, prefix: str) -> int:
+    """The first export's rows of the records `_reexported_records` changed an hour before, exported again now as
+    `<prefix>_stale.csv` (the latest load wins: they replace the changed versions). Returns how many rows."""
+    changed = {row[0] for row in csv.reader((landing / folder / f"{prefix}_changed.csv").open(newline=""))}
+    first = sorted((landing / folder).glob("*_0000.csv"))[0]
+    with first.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        again = [row for row in reader if len(row) == len(header) and row[0] in changed]
+    with (landing / folder / f"{prefix}_stale.csv").open("w", newline="") as out:
+        csv.writer(out).writerows([header, *again])
+    return len(again)
+
+
 def _export_versions(folder: Path) -> tuple[list[str], dict[str, list[list[str]]]]:
     """The header of a HubSpot export folder's CSV files and every well-formed row of each record id in them."""
     versions: dict[str, list[list[str]]] = {}
@@ -316,8 +384,14 @@ def hourly_and_from_scratch(tmp_path_factory) -> tuple[Path, Path]:
             assert min(_relabelled_replies(landing)) > 0
             assert _changed_enrichment(landing) == 40
             assert _restated_usage(landing) > 0
+            assert _changed_deals(landing) == 6
+            assert _reexported_records(landing, "hubspot_meetings", "meetings", "Meeting outcome", "CANCELED") == 6
+            assert _reexported_records(landing, "hubspot_activities", "activities", "Task status", "COMPLETED") == 6
         else:
             assert _stale_contact_versions(landing) > 0
+            assert _stale_deal_versions(landing) == 5
+            assert _reexported_first_versions(landing, "hubspot_meetings", "meetings") == 5
+            assert _reexported_first_versions(landing, "hubspot_activities", "activities") == 5
             assert _readdressed_events(landing) == 60
             (root / "company_changes.json").write_text(json.dumps(_changed_companies(landing)))
         _load_and_build(hourly, landing, root / "a")
@@ -420,6 +494,16 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         estimations = count("intermediate.int_entities__contact_match_parameters", "true")
         stale_kept = count("staging.stg_hubspot__contacts", "_source_file like '%contacts_stale%'")
         stale_loaded = count("raw.hubspot_contacts", "_source_file like '%contacts_stale%'")
+        changed_deals = count("staging.stg_hubspot__deals", "_source_file like '%deals_changed%'")
+        stale_deals_kept = count("staging.stg_hubspot__deals", "_source_file like '%deals_stale%'")
+        stale_deals_loaded = count("raw.hubspot_deals", "_source_file like '%deals_stale%'")
+        # Meetings and activities: the latest load wins, so the first versions exported again last replace the changed
+        # ones; the new record of the changed file stays.
+        reexported = {
+            (name, kind): count(f"staging.stg_hubspot__{name}", f"_source_file like '%{name}_{kind}%'")
+            for name in ("meetings", "activities")
+            for kind in ("changed", "stale")
+        }
         restated_usage = count("staging.stg_product__usage", "_source_file like '%usage_restated%'")
         readdressed = count("staging.stg_email__events", "_source_file like '%email_events_readdressed%'")
         readdressed_units = count("marts.fct_outcome_events", "unit_id like 'readdressed-%'")
@@ -436,6 +520,8 @@ def test_the_hours_really_changed_the_warehouse(hourly_and_from_scratch):
         con.close()
     assert late > 50 and loads == 3 and changed > 0 and estimations >= 2
     assert stale_loaded > 0 and stale_kept == 0  # the re-sent old versions loaded, and lost to the newer ones
+    assert changed_deals == 6 and stale_deals_loaded == 5 and stale_deals_kept == 0  # likewise the deals
+    assert reexported == {(name, kind): {"changed": 1, "stale": 5}[kind] for name, kind in reexported}
     assert restated_usage > 30  # restated account-days replaced the first load's (latest load wins), new days added
     assert readdressed == 60 and readdressed_units > 0  # events moved to new recipients (their old ones lost them)
     assert relabelled_kept > 0

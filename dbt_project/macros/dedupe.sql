@@ -13,8 +13,19 @@
     (every run after the first; a full refresh reads everything again). Raw tables are append-only. -#}
 {% macro loaded_since_last_run() -%}
 {% if is_incremental() %}
-    where _loaded_at > (select coalesce(max(_loaded_at), '1900-01-01'::timestamptz) from {{ this }})
+    where _loaded_at > {{ newest_loaded_at_staged() }}
 {% endif %}
+{%- endmacro %}
+
+{#- The newest `_loaded_at` this incremental model holds, '1900-01-01' when it holds none, as a TIMESTAMP: the type
+    of every `_loaded_at`, raw and staged. Compared with the raw `_loaded_at` as it is, DuckDB filters the raw table's
+    scan by it (the row groups loaded before are skipped and the other columns read for the matching rows only).
+    The default was a TIMESTAMPTZ, which made every raw `_loaded_at` a TIMESTAMPTZ before the comparison: DuckDB then
+    read every column of every raw row and compared after (at 1M contacts ~1.4 s of CPU an hour for the Segment web
+    events' ~6.6M rows with their JSON documents, to keep ~3,000). The same rows: the session's time zone is UTC
+    (profiles.yml), where a naive time and its TIMESTAMPTZ are the same instant. -#}
+{% macro newest_loaded_at_staged() -%}
+    (select coalesce(max(_loaded_at), '1900-01-01'::timestamp) from {{ this }})
 {%- endmacro %}
 
 {#- When the dbt run writing a row started (UTC, a naive timestamp like `_loaded_at`): the `_staged_at` column of
@@ -33,7 +44,7 @@
 {% if is_incremental() %}
     where {{ id_expr }} in (
         select {{ id_expr }} from {{ source_relation }}
-        where _loaded_at > (select coalesce(max(_loaded_at), '1900-01-01'::timestamptz) from {{ this }})
+        where _loaded_at > {{ newest_loaded_at_staged() }}
     )
 {% endif %}
 {%- endmacro %}

@@ -1,7 +1,11 @@
 -- HubSpot activities (calls, logged emails, tasks): latest version per Record ID (latest load wins).
 -- A completed task, a call or an email logged by the owner is a touch; an open task is not.
+-- Incremental: the latest load wins, so each run stages only the rows loaded since the last run (every stored
+-- version is older) and they replace the stored rows of their activities; a record absent from later exports stays.
+{{ config(materialized='incremental', unique_key='activity_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ source('hubspot', 'activities') }}
+    {{ loaded_since_last_run() }}
 ),
 
 typed as (

@@ -1,8 +1,11 @@
 -- HubSpot deals: latest version per Record ID, renamed and typed. Stage-entry dates become *_entered_at.
+-- Incremental like stg_hubspot__contacts: each run stages again only the deals with a row loaded since the last run
+-- (all their versions compete, see the macro); a deal absent from later exports keeps its latest version, as before.
+{{ config(materialized='incremental', unique_key='deal_id', incremental_strategy='delete+insert') }}
 {%- set stages = ['appointment_scheduled', 'qualified_to_buy', 'presentation_scheduled',
                   'decision_maker_bought_in', 'contract_sent', 'closed_won', 'closed_lost'] %}
 with source as (
-    select * from {{ source('hubspot', 'deals') }}
+    {{ versions_of_records_loaded_since_last_run(source('hubspot', 'deals'), to_id('record_id')) }}
 ),
 
 typed as (

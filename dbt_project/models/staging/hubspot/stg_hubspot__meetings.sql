@@ -1,6 +1,10 @@
 -- HubSpot meetings: latest version per Record ID (no modified date in the export: latest load wins).
+-- Incremental: the latest load wins, so each run stages only the rows loaded since the last run (every stored
+-- version is older) and they replace the stored rows of their meetings; a record absent from later exports stays.
+{{ config(materialized='incremental', unique_key='meeting_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ source('hubspot', 'meetings') }}
+    {{ loaded_since_last_run() }}
 ),
 
 typed as (
