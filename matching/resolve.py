@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 import polars as pl
 
@@ -192,6 +194,31 @@ def live_features_query(relation: str, columns: Sequence[str]) -> str:
     return f"select {kept} from {relation} where not is_removed order by record_id"
 
 
+class FeaturesVersion(NamedTuple):
+    """What tells the stored matching features apart from their state at another moment without reading them
+    (`stored_features_version`)."""
+
+    latest: datetime | None  # the latest `featured_at`: the pair model's `features_through`
+    rows: int
+    # The sum of a hash of every row's (record_id, featured_at): every write of the features stamps the rows it
+    # writes with the time of that write, so a write moves it even when the clock went back (the latest stamp kept)
+    # and the rows rewritten keep the count; only rows written again at their very stamp would not.
+    stamps: int | None
+    columns: tuple[str, ...]
+
+
+def stored_features_version(session, relation: str) -> FeaturesVersion:
+    """The version of the stored matching features (`relation`, `int_entities__contact_match_features`): equal at
+    two moments when no write of the features came between them. Two small aggregates, where reading the features
+    again to compare them cost ~2 s of CPU at 1M records. `session` is a DuckDB connection (dbt-duckdb's model
+    session)."""
+    columns = tuple(session.sql(f"select * from {relation} limit 0").columns)
+    latest, rows, stamps = session.execute(
+        f"select max(featured_at), count(*), sum(hash(record_id, featured_at)) from {relation}"
+    ).fetchall()[0]
+    return FeaturesVersion(latest, rows, None if stamps is None else int(stamps), columns)
+
+
 def match_features(records: pl.DataFrame) -> pl.DataFrame:
     """Every record's matching features as the warehouse stores them: `prepare_contact_features` plus
     `switchboard_d` (what the shared flags read) and `block_keys` (the labels of the blocks it is in)."""
@@ -261,13 +288,14 @@ class ComparedCandidates:
 
 
 # The candidates a parameter estimation compared, kept for the full pair scoring that runs next in the same
-# process (`take_compared_candidates`).
-_handed_over: ComparedCandidates | None = None
+# process (`take_compared_candidates`), with the version of the stored features they were compared on.
+_handed_over: tuple[ComparedCandidates, FeaturesVersion] | None = None
 
 
-def compare_candidates(features: pl.DataFrame, hand_over: bool = False) -> ComparedCandidates:
-    """The candidate pairs of `features` and their comparison levels. With `hand_over` they are also kept for
-    one later `take_compared_candidates` of the same features in this process (replacing any kept before).
+def compare_candidates(features: pl.DataFrame, hand_over_as: FeaturesVersion | None = None) -> ComparedCandidates:
+    """The candidate pairs of `features` and their comparison levels. With `hand_over_as` (the version of the stored
+    features `features` were read from: `stored_features_version`) they are also kept for one later
+    `take_compared_candidates` of that version in this process (replacing any kept before).
 
     On a full build (and a re-estimation) the match parameters are estimated on every candidate pair's levels
     and every pair is then scored with them: blocking and comparing ~7M pairs of 1M contacts twice cost more
@@ -276,20 +304,22 @@ def compare_candidates(features: pl.DataFrame, hand_over: bool = False) -> Compa
     _handed_over = None  # an earlier estimation's candidates are not kept beside these
     pairs = candidate_pairs(features)
     compared = ComparedCandidates(features=features, pairs=pairs, levels=comparison_levels(pairs, features))
-    if hand_over:
-        _handed_over = compared
+    if hand_over_as is not None:
+        _handed_over = compared, hand_over_as
     return compared
 
 
-def take_compared_candidates(features: pl.DataFrame) -> ComparedCandidates | None:
-    """The candidates last handed over by `compare_candidates`, when they were compared on features equal to
-    `features` (value by value: the pairs and levels are a function of the features alone), else None. Either
-    way they are not kept any longer (taken once: their memory is the scoring's from here on)."""
+def take_compared_candidates(features_version: FeaturesVersion) -> ComparedCandidates | None:
+    """The candidates last handed over by `compare_candidates`, when the stored features they were compared on are
+    still at `features_version` (`stored_features_version`: then they are the features a read would give, and the
+    pairs and levels are a function of the features alone), else None. Either way they are not kept any longer
+    (taken once: their memory is the scoring's from here on). The caller scores with the handed-over `features`:
+    reading every feature row again only to compare it with them cost ~1.5-2 s of CPU at 1M records."""
     global _handed_over
-    compared, _handed_over = _handed_over, None
-    if compared is None or not compared.features.equals(features):
+    handed_over, _handed_over = _handed_over, None
+    if handed_over is None or handed_over[1] != features_version:
         return None
-    return compared
+    return handed_over[0]
 
 
 @dataclass

@@ -199,8 +199,9 @@ def test_contact_pairs_after_an_estimation_score_the_candidates_it_compared():
     estimated = _model("int_entities__contact_match_parameters")(_FakeDbt(con, {}), con)
     parameters = _materialize(con, estimated, "int_entities__contact_match_parameters")
     assert parameters["candidate_pair_count"][0] >= MatchConfig().min_pairs_for_em  # EM ran on the levels
-    handed_over = resolve._handed_over
-    assert handed_over is not None and handed_over.pairs.height == parameters["candidate_pair_count"][0]
+    assert resolve._handed_over is not None
+    handed_over = resolve._handed_over[0]
+    assert handed_over.pairs.height == parameters["candidate_pair_count"][0]
     config = MatchConfig()
     thresholds = _pair_thresholds(config)
     shared = _run(con, "int_entities__contact_pairs", 100, **thresholds)
@@ -208,10 +209,35 @@ def test_contact_pairs_after_an_estimation_score_the_candidates_it_compared():
     computed = _run(con, "int_entities__contact_pairs", 100, **thresholds)
     assert shared.height == handed_over.pairs.height
     assert shared.drop("scored_through", "features_through").equals(computed.drop("scored_through", "features_through"))
-    # Features that differ from the ones compared take nothing: blocking and comparing run again.
-    resolve.compare_candidates(features.drop(FEATURE_BOOKKEEPING, strict=False).head(10), hand_over=True)
-    assert _run(con, "int_entities__contact_pairs", 100, **thresholds).equals(computed)
-    assert resolve._handed_over is None
+    # What is taken is told by the stored features' version, not by reading them again: candidates handed over as
+    # of the features' present version are scored (here those of ten records alone, to tell them apart)...
+    table = "int_entities__contact_match_features"
+    version = resolve.stored_features_version(con, table)
+    few = features.drop(FEATURE_BOOKKEEPING, strict=False).head(10)
+    resolve.compare_candidates(few, hand_over_as=version)
+    taken = _run(con, "int_entities__contact_pairs", 100, **thresholds)
+    assert taken.height == candidate_pairs(few).height < computed.height
+    # ... and none once the features were written since: blocking and comparing run again. A write stamps its rows
+    # with its time, later than every stamp before it or, the clock set back, not (the latest stamp and the count
+    # kept); a delete alone keeps every stamp.
+    stamped = datetime.now(UTC)
+    writes = (
+        f"update {table} set featured_at = '{stamped.isoformat()}' where record_id = 4001",
+        f"update {table} set featured_at = featured_at - interval 1 day where record_id = 4002",
+        f"delete from {table} where record_id = 4003",
+    )
+    for write in writes:
+        version = resolve.stored_features_version(con, table)
+        resolve.compare_candidates(few, hand_over_as=version)
+        con.execute(write)
+        assert resolve.stored_features_version(con, table) != version
+        again = _run(con, "int_entities__contact_pairs", 100, **thresholds)
+        assert resolve._handed_over is None
+        recomputed = _run(con, "int_entities__contact_pairs", 100, **thresholds)  # nothing handed over
+        assert again.height > taken.height
+        assert again.equals(recomputed)
+    assert resolve.stored_features_version(con, table).latest == stamped  # only the first write moved it
+    assert again.height < computed.height  # record 4003's pairs went
 
 
 class _This:

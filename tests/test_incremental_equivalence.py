@@ -571,50 +571,53 @@ FOLLOW_THE_DELTA = {
 }
 
 
-# The event staging models' columns stored with zstd (their `column_compression` config): long or all distinct.
+# Columns stored with zstd (their models' `column_compression` config: long or all distinct), by schema and table,
+# each with a text column of the same table left to DuckDB's own choice.
 ZSTD_COLUMNS = {
-    "stg_segment__web_events": {"context", "message_id"},
-    "stg_segment__product_events": {"message_id"},
-    "stg_email__events": {"event_id", "message_id"},
+    ("staging", "stg_segment__web_events"): ({"context", "message_id"}, "anonymous_id"),
+    ("staging", "stg_segment__product_events"): ({"message_id"}, "anonymous_id"),
+    ("staging", "stg_email__events"): ({"event_id", "message_id"}, "email_raw"),
+    ("intermediate", "int_entities__contact_golden_values"): ({"provenance"}, "email"),
+    ("marts", "dim_contacts"): ({"provenance"}, "email"),
 }
 
 
-def test_event_staging_columns_stored_with_zstd(hourly_and_from_scratch):
-    """`column_compression` (macros/column_compression.sql): the event staging models' configured columns are stored
-    with zstd both in a build from scratch and after the hours' delete+insert runs, another text column not, and the
-    tables have the select's columns and types in its order (the rows are compared with the from-scratch build
-    above)."""
+def test_columns_stored_with_zstd(hourly_and_from_scratch):
+    """`column_compression` (macros/column_compression.sql): the event staging models' and the golden contacts'
+    configured columns are stored with zstd both in a build from scratch and after the hours' delete+insert runs,
+    another text column not, and the tables have the select's columns and types in its order (the rows are compared
+    with the from-scratch build above)."""
     for path in hourly_and_from_scratch:
         con = duckdb.connect(str(path), read_only=True)
         try:
-            compressions = con.execute(
-                "select table_name, column_name, list(distinct compression order by compression) "
-                "from (select 'stg_segment__web_events' as table_name, * "
-                "      from pragma_storage_info('staging.stg_segment__web_events') "
-                "      union all by name select 'stg_segment__product_events' as table_name, * "
-                "      from pragma_storage_info('staging.stg_segment__product_events') "
-                "      union all by name select 'stg_email__events' as table_name, * "
-                "      from pragma_storage_info('staging.stg_email__events')) "
-                "where segment_type <> 'VALIDITY' group by all"
-            ).fetchall()
+            stored = {
+                (table, column): methods
+                for schema, table in ZSTD_COLUMNS
+                for column, methods in con.execute(
+                    "select column_name, list(distinct compression order by compression) "
+                    f"from pragma_storage_info('{schema}.{table}') where segment_type <> 'VALIDITY' group by all"
+                ).fetchall()
+            }
             columns = {
                 table: con.execute(
                     "select column_name, data_type from duckdb_columns() "
-                    "where schema_name = 'staging' and table_name = ? order by column_index",
-                    [table],
+                    "where schema_name = ? and table_name = ? order by column_index",
+                    [schema, table],
                 ).fetchall()
-                for table in ZSTD_COLUMNS
+                for schema, table in ZSTD_COLUMNS
             }
         finally:
             con.close()
-        stored = {(table, column): methods for table, column, methods in compressions}
-        for table, zstd_columns in ZSTD_COLUMNS.items():
+        for (_, table), (zstd_columns, other) in ZSTD_COLUMNS.items():
             for column in zstd_columns:
                 assert stored[table, column] == ["ZSTD"], (table, column)
             # A text column without the config keeps DuckDB's own choice.
-            assert "ZSTD" not in stored[table, "email_raw" if table == "stg_email__events" else "anonymous_id"]
+            assert "ZSTD" not in stored[table, other], (table, other)
         # Both Segment models share one select: the one created from a column list has the other's columns.
         assert columns["stg_segment__web_events"] == columns["stg_segment__product_events"]
+        # dim_contacts is the golden values' columns but `fields_hash`, then its own.
+        golden_values = [c for c in columns["int_entities__contact_golden_values"] if c[0] != "fields_hash"]
+        assert columns["dim_contacts"][: len(golden_values)] == golden_values
 
 
 def test_the_delta_following_marts_are_incremental_and_compared(hourly_and_from_scratch):

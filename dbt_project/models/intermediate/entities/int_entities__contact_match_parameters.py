@@ -9,7 +9,8 @@ delta is scored exactly like the pairs before it (`int_entities__contact_pairs`)
 An estimation reads the stored matching features (`int_entities__contact_match_features`: the same as computing
 them from the records, without doing it a second time beside that model and holding both at 1M records). Its
 candidate pairs and their comparison levels are handed over to `int_entities__contact_pairs`, which runs next in
-the same dbt process and scores every pair after an estimation (`matching.resolve.compare_candidates`).
+the same dbt process and scores every pair after an estimation (`matching.resolve.compare_candidates`), with these
+features when the stored ones have not been written since (`matching.resolve.stored_features_version`).
 """
 
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import polars as pl
 
 from landing.warehouse import release_cached_pages
 from matching.contacts import MatchConfig, MatchParameters, estimate_parameters
-from matching.resolve import compare_candidates, live_features_query
+from matching.resolve import compare_candidates, live_features_query, stored_features_version
 
 SCHEMA = {
     "parameters_version": pl.Int64,
@@ -55,9 +56,9 @@ def model(dbt, session):
     # (~3 GB of this dbt process at 1M records on a full build) go first.
     release_cached_pages(session)
     features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
-    stored_columns = session.sql(f"select * from {features_relation} limit 0").columns
-    features = session.sql(live_features_query(features_relation, stored_columns)).pl()
-    compared = compare_candidates(features, hand_over=True)
+    features_version = stored_features_version(session, features_relation)
+    features = session.sql(live_features_query(features_relation, features_version.columns)).pl()
+    compared = compare_candidates(features, hand_over_as=features_version)
     parameters = estimate_parameters(compared.pairs, features, MatchConfig(), compared.levels)
     row = {
         "parameters_version": [version],

@@ -10,7 +10,8 @@ earlier pairs no longer proposed. Those are written as placeholder rows the post
 scoring every record's pairs would leave it. The first build, a full refresh, newly estimated match parameters,
 and a run whose features were rewritten twice since its last run (an earlier run of this model failed) score
 every candidate pair: after an estimation, the candidate pairs and comparison levels the parameters model
-computed on the same features (handed over in this dbt process: `matching.resolve.take_compared_candidates`).
+computed on the same features (handed over in this dbt process: `matching.resolve.take_compared_candidates`), unless
+the stored features were written since (`matching.resolve.stored_features_version`).
 """
 
 from itertools import chain
@@ -20,7 +21,12 @@ import polars as pl
 from landing.chunks import ROWS_PER_CHUNK, chunk_bounds, stream_frames
 from landing.warehouse import column_names, release_cached_pages, rows_with_ids
 from matching.contacts import MatchConfig, MatchParameters, candidate_pairs, score_pairs
-from matching.resolve import live_features_query, pairs_to_redraw, take_compared_candidates
+from matching.resolve import (
+    live_features_query,
+    pairs_to_redraw,
+    stored_features_version,
+    take_compared_candidates,
+)
 
 
 def _redraw(dbt, session, features_relation: str, since):
@@ -100,7 +106,8 @@ def model(dbt, session):
     features_relation = f"({dbt.ref('int_entities__contact_match_features').sql_query()})"
     changes = dbt.ref("int_entities__contact_record_changes")
     caught_up = changes.aggregate("max(changed_at)").fetchall()[0][0]
-    features_through = session.execute(f"select max(featured_at) from {features_relation}").fetchall()[0][0]
+    features_version = stored_features_version(session, features_relation)
+    features_through = features_version.latest
     latest = dbt.ref("int_entities__contact_match_parameters").pl().sort("parameters_version").tail(1)
     parameters = MatchParameters.from_json(latest["parameters"][0])
     version = latest["parameters_version"][0]
@@ -122,12 +129,12 @@ def model(dbt, session):
         features, candidates, stale = redraw.features, redraw.candidates, redraw.stale
     else:
         release_cached_pages(session)  # every record's features and candidate pairs are held from here
-        stored_columns = session.sql(f"select * from {features_relation} limit 0").columns
-        features = session.sql(live_features_query(features_relation, stored_columns)).pl()
-        compared = take_compared_candidates(features)
+        # After an estimation in this process on the features as stored now: its features, pairs and levels.
+        compared = take_compared_candidates(features_version)
         if compared is not None:
-            candidates, levels = compared.pairs, compared.levels
+            features, candidates, levels = compared.features, compared.pairs, compared.levels
         else:
+            features = session.sql(live_features_query(features_relation, features_version.columns)).pl()
             candidates = candidate_pairs(features)
         stale = pl.DataFrame(schema={"left_id": pl.Int64, "right_id": pl.Int64})
         if dbt.is_incremental:  # every earlier pair blocking no longer proposes goes
