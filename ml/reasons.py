@@ -134,8 +134,8 @@ def _render_distinct(inputs: pl.DataFrame, expr: pl.Expr) -> pl.Series:
 
     A phrase reads a binned contribution (a few values per feature) and one to three small counts or a
     category, so a million quoting rows hold a few thousand distinct inputs. Polars' equality takes -0.0 for 0.0,
-    which print differently: each float column's sign bit is part of the key. Any row the join does not place
-    (a NaN key) falls back to rendering every row."""
+    which print differently: each float column's sign bit is part of the key. The distinct rows and the rows of
+    each come from one grouping (not a `unique` and a join back: one hashing of the rows instead of two)."""
     if inputs.height < _DISTINCT_RENDER_MIN_ROWS:
         return inputs.select(expr).to_series()
     keys = inputs.with_columns(
@@ -143,15 +143,25 @@ def _render_distinct(inputs: pl.DataFrame, expr: pl.Expr) -> pl.Series:
         for name, dtype in inputs.schema.items()
         if dtype.is_float()
     )
-    distinct = keys.unique()
-    if 2 * distinct.height > keys.height:  # mostly distinct: nothing to share
+    groups = keys.with_row_index("_row").group_by(keys.columns).agg(pl.col("_row"))
+    if 2 * groups.height > keys.height:  # mostly distinct: nothing to share
         return inputs.select(expr).to_series()
-    at = keys.join(
-        distinct.with_row_index("_distinct"), on=keys.columns, how="left", nulls_equal=True, maintain_order="left"
-    )["_distinct"]
-    if at.null_count():
-        return inputs.select(expr).to_series()
-    return distinct.select(expr).to_series().gather(at)
+    members = groups["_row"]
+    # Each row's group: the groups' rows laid end to end, then every row told its place in that layout.
+    grouped_rows = members.explode().to_numpy()
+    group_of_row = np.empty(keys.height, dtype=np.int64)
+    group_of_row[grouped_rows] = np.repeat(np.arange(groups.height), members.list.len().to_numpy())
+    return groups.select(expr).to_series().gather(group_of_row)
+
+
+def _small_codes(codes: np.ndarray, bound: int) -> np.ndarray:
+    """`codes` (integers in `[0, bound)`) in the narrowest unsigned type that holds them: numpy's stable sort is a
+    radix sort for 8- and 16-bit integers (~10x faster than its merge sort on a million feature indices), and a
+    stable sort of the same keys is the same permutation whatever their type."""
+    for dtype in (np.uint8, np.uint16):
+        if bound <= np.iinfo(dtype).max + 1:
+            return codes.astype(dtype)
+    return codes
 
 
 def render_reasons(
@@ -175,7 +185,7 @@ def render_reasons(
     values = contributions[rows, feat]
     columns = features.columns
     # The quoting cells grouped by feature (one pass), so each phrase is rendered once for all of its rows.
-    by_feature = np.argsort(feat, kind="stable")
+    by_feature = np.argsort(_small_codes(feat, len(names)), kind="stable")
     bounds = np.flatnonzero(np.diff(feat[by_feature])) + 1
     pieces = []
     for group in np.split(by_feature, bounds):

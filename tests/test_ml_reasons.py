@@ -126,3 +126,34 @@ def test_distinct_rendering_equals_rendering_every_row():
     assert _render_distinct(distinct, expr).equals(distinct.select(expr).to_series())
     small = frame.head(10)
     assert _render_distinct(small, expr).equals(small.select(expr).to_series())
+
+
+@pytest.mark.parametrize("bound", [1, 18, 256, 257, 65_536, 65_537])
+def test_small_codes_sort_as_the_original_codes(bound):
+    """The quoting cells are grouped by a stable sort of their feature indices in the narrowest unsigned type:
+    the same permutation as the sort of the indices as they are, up to each type's last value."""
+    from ml.reasons import _small_codes
+
+    rng = np.random.default_rng(bound)
+    codes = rng.integers(0, bound, size=50_000).astype(np.intp)
+    codes[:2] = [0, bound - 1]
+    small = _small_codes(codes, bound)
+    assert (small.astype(np.intp) == codes).all()
+    assert small.dtype == (np.uint8 if bound <= 256 else np.uint16 if bound <= 65_536 else np.intp)
+    assert (np.argsort(small, kind="stable") == np.argsort(codes, kind="stable")).all()
+
+
+def test_distinct_rendering_with_nan_and_signed_keys_in_one_group_each():
+    """NaN keys (either sign), nulls and both zeros each keep their own text when rows are grouped (the grouping
+    takes every NaN as one value and -0.0 as 0.0; the sign bit in the key splits what prints differently)."""
+    from ml.reasons import _DISTINCT_RENDER_MIN_ROWS, _render_distinct
+
+    rng = np.random.default_rng(11)
+    n = 2 * _DISTINCT_RENDER_MIN_ROWS
+    values = rng.choice(np.array([np.nan, -np.nan, 0.0, -0.0, 3.0]), n)
+    nulled = pl.Series(values).set(pl.Series(rng.random(n) < 0.2), None)
+    frame = pl.DataFrame({"_contribution": values, "value": nulled})
+    expr = pl.concat_str([pl.col("_contribution").cast(pl.String), pl.lit("/"), pl.col("value").cast(pl.String)])
+    expected = frame.select(expr).to_series()
+    got = _render_distinct(frame, expr)
+    assert got.equals(expected) and got.name == expected.name
