@@ -111,24 +111,33 @@ def _engagement_aggregates(
         return pl.DataFrame(schema={key: frame.schema.get(key, pl.Int64)})
     ts = _epoch_expr("occurred_at", frame.schema["occurred_at"])
     kind_code = pl.col("kind").replace_strict({k: i for i, k in enumerate(kinds)}, default=None, return_dtype=pl.UInt16)
-    hl = pl.col("_kind").replace_strict(
-        {i: float(half_lives[k]) for i, k in enumerate(kinds)}, default=None, return_dtype=pl.Float64
-    )
-    rows = (
-        frame.lazy()
-        .select(pl.col(key), kind_code.alias("_kind"), ts.alias("_t"))
-        .filter(pl.col("_kind").is_not_null() & (pl.col("_t") < as_of_s))
-        .with_columns(((as_of_s - pl.col("_t")) / DAY_SECONDS).alias("_age"), hl.alias("_hl"))
-        .select(key, "_kind", "_t", "_age", (-math.log(2) * pl.col("_age") / pl.col("_hl")).exp().alias("_w"))
-        .collect()
+    # Each row's half-life gathered from one value per kind by its code (a `replace_strict` of the codes hashed every
+    # row: ~0.3 s more at 11M events); the same values, so the same weights.
+    hl = pl.lit(pl.Series([float(half_lives[k]) for k in kinds], dtype=pl.Float64)).gather(pl.col("_kind"))
+    rows = frame.select(pl.col(key), kind_code.alias("_kind"), ts.alias("_t"))
+    # Rows of an unknown kind or at/after the cutoff are left out; the filter's copy of every column only when
+    # there is such a row (almost never, in the mart: its cutoff is the latest event).
+    kept = rows.select((pl.col("_kind").is_not_null() & (pl.col("_t") < as_of_s)).fill_null(False)).to_series()
+    if not kept.all():
+        rows = rows.filter(kept)
+    rows = rows.with_columns(((as_of_s - pl.col("_t")) / DAY_SECONDS).alias("_age")).with_columns(
+        (-math.log(2) * pl.col("_age") / hl).exp().alias("_w")
     )
     code, keys = group_codes(rows[key])
     n, n_kinds = len(keys), len(kinds)
     # Slots kind-major (kind * n + key): each kind's sums are one contiguous row of the result, a column as it is.
     # A slot's rows are added in row order whatever its number, so the sums are the same bits either way.
-    slot = rows["_kind"].to_numpy().astype(np.int64) * n + code
-    age = rows["_age"].to_numpy()
+    # (Computed in place: one array of the rows' size, not three.)
+    slot = rows["_kind"].to_numpy().astype(np.int64)
+    slot *= n
+    slot += code
     decayed = np.bincount(slot, weights=rows["_w"].to_numpy(), minlength=n * n_kinds).reshape(n_kinds, n)
+    last_touch = np.full(n, -np.inf)
+    np.maximum.at(last_touch, code, rows["_t"].to_numpy())
+    has_rows = np.bincount(code, minlength=n) > 0
+    age = rows["_age"].to_numpy()
+    # The rows' arrays are let go as soon as they are used, not kept while the result is built (~0.3 GB at 11M).
+    del rows, code
     # Only rows younger than the widest window count in any window: the others are left out once, not per window.
     if windows:
         recent = age < max(windows)
@@ -136,8 +145,7 @@ def _engagement_aggregates(
     counts = {
         w: np.bincount(slot[age < w], minlength=n * n_kinds).reshape(n_kinds, n).astype(np.float64) for w in windows
     }
-    last_touch = np.full(n, -np.inf)
-    np.maximum.at(last_touch, code, rows["_t"].to_numpy())
+    del slot, age
     columns: dict[str, Any] = {key: keys.alias(key)}
     for i, k in enumerate(kinds):
         columns[f"decayed_{k}"] = decayed[i]
@@ -145,7 +153,7 @@ def _engagement_aggregates(
             columns[f"count_{k}_{w}d"] = counts[w][i]
     columns["_last_touch"] = last_touch
     # One row per key with an event, as a group-by gives.
-    return pl.DataFrame(columns).filter(pl.Series(np.bincount(code, minlength=n) > 0))
+    return pl.DataFrame(columns).filter(pl.Series(has_rows))
 
 
 def icp_components(contacts: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:

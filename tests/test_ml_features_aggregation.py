@@ -150,3 +150,26 @@ def test_decayed_sums_add_each_leads_rows_in_frame_order():
     for row in features.iter_rows(named=True):
         for kind in EVENT_KINDS:
             assert row[f"decayed_{kind}"] == sums.get((row["contact_id"], kind), 0.0), (row["contact_id"], kind)
+
+
+def test_events_kept_whole_or_filtered_give_the_reference():
+    # The aggregation copies the rows through a filter only when some row is left out; an event whose only fault is
+    # a missing time (its cutoff test is null, not false) must still be left out when every other row is kept.
+    valid = _events().filter(
+        pl.col("contact_id").is_in(IDS[:3])
+        & pl.col("kind").is_in(EVENT_KINDS)
+        & (pl.col("occurred_at") < AS_OF)
+    )
+    untimed = pl.DataFrame(
+        {"contact_id": ["gc-a"], "kind": ["web_visit"], "occurred_at": [None]},
+        schema=valid.schema,
+    )
+    for events in (valid, pl.concat([valid, untimed])):
+        features = build_features(_contacts(IDS), events, None, AS_OF, CONFIG)
+        expected = _reference(events, IDS)
+        for row in features.iter_rows(named=True):
+            for column, value in expected[row["contact_id"]].items():
+                assert row[column] == pytest.approx(value, rel=1e-13, abs=0), column
+    assert build_features(_contacts(IDS), pl.concat([valid, untimed]), None, AS_OF, CONFIG).equals(
+        build_features(_contacts(IDS), valid, None, AS_OF, CONFIG)
+    )

@@ -9,7 +9,7 @@ import pytest
 from evaluation.scoring import golden_truth_people
 from ml.config import load_config
 from ml.features import build_features
-from ml.warehouse import EVENT_SOURCES_SQL, load_contacts, load_scoring_inputs
+from ml.warehouse import EVENT_SOURCES_SQL, _events_frame, load_contacts, load_scoring_inputs
 
 T = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -229,3 +229,23 @@ def test_lead_keyed_events_are_the_events_query_and_give_the_same_features(con):
         by_text = build_features(inputs.contacts, inputs.events, inputs.signals, as_of, config)
         assert inputs.features(as_of, config).equals(by_text)
     assert inputs.now == datetime(2026, 2, 28, 10, tzinfo=UTC)  # the unmapped lead's event is still the latest
+
+
+@pytest.mark.parametrize("other_ids", [[None, None, None], [None, "gc-9", None], []])
+def test_events_frame_is_the_arrow_tables_frame(other_ids):
+    # An all-NULL `other_contact_id` (every golden contact a lead) is made as a null column, not converted row by
+    # row: the same frame as `pl.from_arrow` gives, column order, types and values, also with an id or no rows.
+    import pyarrow as pa
+
+    n = len(other_ids)
+    table = pa.table(
+        {
+            "lead": pa.array([None if o else i for i, o in enumerate(other_ids)], pa.uint32()),
+            "other_contact_id": pa.array(other_ids, pa.string()),
+            "kind": pa.array(["web_visit", "email_open", "web_visit"][:n]).dictionary_encode(),
+            "occurred_at": pa.array([datetime(2026, 2, 1, tzinfo=UTC)] * n, pa.timestamp("us", "UTC")),
+        }
+    )
+    frame = _events_frame(table)
+    assert frame.equals(pl.from_arrow(table))
+    assert frame.schema == pl.from_arrow(table).schema
