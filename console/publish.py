@@ -532,17 +532,19 @@ def _compare_key_sums(
     )
 
 
-def _changed_rows(table: str, key: str, keys: str = "publish_delta") -> str:
-    """`table`'s rows of the keys still present in `keys` (`publish_delta`; `publish_candidates`, STAMPED), picked
-    by row id: the key column is scanned alone and only the matching rows' other columns are read (DuckDB pushes a
-    row id filter into the scan). A filter on the key read every column of every row: at 1M, the ~9,000 changed
-    contacts' rows took 2.4 s to insert, most of it every contact's provenance JSON read and dropped; by row id
-    0.17 s. Used where a select reads its table as `{rows}` (TABLES): `contacts` and `golden_fields`. Not for the
-    crosswalk (a join; 1% of contacts changed) nor the lead scores (~2.5% of leads): at 1M they cost the same or
-    more so."""
+def _changed_rows(table: str, key: str, keys: str = "publish_delta", gone_too: bool = False) -> str:
+    """`table`'s rows of the keys still present in `keys` (`publish_delta`; `publish_candidates`, STAMPED), or of
+    every key there with `gone_too`, picked by row id: the key column is scanned alone and only the matching rows'
+    other columns are read (DuckDB pushes a row id filter into the scan). A filter on the key read every column of
+    every row: at 1M, the ~9,000 changed contacts' rows took 2.4 s to insert, most of it every contact's provenance
+    JSON read and dropped; by row id 0.17 s. Used where a select reads its table as `{rows}` (TABLES): `contacts`
+    and `golden_fields`, and for the published golden fields of the stamp candidates (`_update_by_key`). Not for
+    the crosswalk (a join; 1% of contacts changed) nor the lead scores (~2.5% of leads): at 1M they cost the same
+    or more so."""
+    present = "" if gone_too else " where present"
     return (
         f"(select * from {table} where rowid in "
-        f"(select rowid from {table} where {key} in (select k from {keys} where present)))"
+        f"(select rowid from {table} where {key} in (select k from {keys}{present})))"
     )
 
 
@@ -676,7 +678,7 @@ def _update_by_key(
                 f"(select k, h from {hashes} where k in {candidates})"
                 if stored
                 else f"(select {key} as k, sum(hash(s)::hugeint) as h from "
-                f"(select * from {table} where {key} in {candidates}) s group by all)"
+                f"{_changed_rows(table, key, 'publish_candidates', gone_too=True)} s group by all)"
             )
         else:
             rows = f"({sql})"

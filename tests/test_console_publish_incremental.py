@@ -676,6 +676,28 @@ def test_a_select_over_the_changed_keys_rows_gives_those_keys_rows(warehouse):
         con.close()
 
 
+def test_rows_of_changed_keys_picked_by_row_id_include_gone_keys_when_asked(warehouse):
+    """`_changed_rows` picks a table's rows of the keys in a keys table by row id: of the keys still present, or of
+    every key there with `gone_too` (the published golden fields of the stamp candidates, whose gone contacts'
+    rows count in the published side's sums): the same rows as a filter on the key, read by row id."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(
+            "create temp table publish_candidates as select * from (values ('gc-5', true), ('gc-7', false), "
+            "('gc-404', false)) t(k, present)"
+        )
+        table = "intermediate.int_entities__contact_golden_fields"
+        for gone_too, keys in ((False, "('gc-5')"), (True, "('gc-5', 'gc-7', 'gc-404')")):
+            picked = publish_module._changed_rows(table, "golden_contact_id", "publish_candidates", gone_too=gone_too)
+            assert "rowid in" in picked
+            expected = con.execute(f"select * from {table} where golden_contact_id in {keys} order by all").fetchall()
+            actual = con.execute(f"select * from {picked} order by all").fetchall()
+            assert actual == expected
+            assert {r[0] for r in actual} == ({"gc-5", "gc-7"} if gone_too else {"gc-5"})
+    finally:
+        con.close()
+
+
 def test_tier_reasons_follow_the_rescored_leads(warehouse, tmp_path, monkeypatch):
     """With the scores updated by lead, `tier_reasons` is the previous counts less the changed leads' old rows plus
     their new ones: the same rows as counted from every lead, through leads into and out of Tier 1, another reason,
