@@ -257,3 +257,53 @@ def test_live_features_query_reads_the_stored_features_less_their_bookkeeping(tm
     columns = con.sql(f"select * from {relation} limit 0").columns
     assert con.sql(live_features_query(relation, columns)).pl().equals(expected)
     assert "block_keys" not in con.sql(live_features_query(relation, columns)).columns
+
+
+def test_employer_domain_looks_each_host_up_once_as_the_when_then_did(monkeypatch):
+    """The email's registrable domain, free mail left out, is one lookup per distinct host (memoized across the
+    website and email columns), and gives what the two-expression form gave."""
+    from matching import normalize
+    from matching.reference import free_mail_domains
+
+    looked_up: list[str] = []
+    suffix_list = normalize._public_suffix_list()
+
+    def counting(host: str):
+        looked_up.append(host)
+        return suffix_list(host)
+
+    getattr(normalize._registrable, "cache_clear", lambda: None)()  # memoized lookups start empty
+    monkeypatch.setattr(normalize, "_public_suffix_list", lambda: counting)
+    frame = pl.DataFrame(
+        {
+            "website": ["www.acme.co.uk", None, "globex.io", None, None, "localhost", None],
+            "email": ["a@mail.acme.co.uk", "b@gmail.com", "c@globex.io", "d@GLOBEX.io", None, "e@initech.com", "f@x"],
+        }
+    )
+    got = frame.select(normalize.employer_domain(pl.col("website"), pl.col("email").str.to_lowercase()))
+    getattr(normalize._registrable, "cache_clear", lambda: None)()  # memoized lookups start empty
+    hosts = ["acme.co.uk", "mail.acme.co.uk", "gmail.com", "globex.io", "localhost", "initech.com", "x"]
+    assert sorted(looked_up) == sorted(hosts)
+
+    email_domain = normalize.registrable_domain(pl.col("email").str.to_lowercase().str.extract(r"@(.+)$", 1))
+    from_email = pl.when(~email_domain.is_in(sorted(free_mail_domains()))).then(email_domain)
+    expected = frame.select(pl.coalesce(normalize.registrable_domain(pl.col("website")), from_email))
+    assert got.to_series().to_list() == expected.to_series().to_list()
+    assert got.to_series().to_list() == ["acme.co.uk", None, "globex.io", "globex.io", None, "initech.com", None]
+
+
+def test_map_distinct_calls_the_function_once_per_distinct_value_and_keeps_nulls():
+    from matching.normalize import map_distinct
+
+    calls: list[str] = []
+
+    def shout(text: str) -> str | None:
+        calls.append(text)
+        return None if text == "none" else text.upper()
+
+    values = pl.Series("v", ["a", None, "b", "a", "none", None, "b"])
+    empty = pl.Series("v", [None, None], dtype=pl.String)
+    got = pl.select(map_distinct(pl.lit(values), shout)).to_series()
+    assert got.to_list() == ["A", None, "B", "A", None, None, "B"]
+    assert sorted(calls) == ["a", "b", "none"]
+    assert pl.select(map_distinct(pl.lit(empty), shout)).to_series().to_list() == [None, None]
