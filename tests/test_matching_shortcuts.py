@@ -307,3 +307,70 @@ def test_map_distinct_calls_the_function_once_per_distinct_value_and_keeps_nulls
     assert got.to_list() == ["A", None, "B", "A", None, None, "B"]
     assert sorted(calls) == ["a", "b", "none"]
     assert pl.select(map_distinct(pl.lit(empty), shout)).to_series().to_list() == [None, None]
+
+
+def _name_derived_mailbox_loosening_each_form(features: pl.DataFrame) -> pl.Series:
+    """The plain computation: every form of the names written out, then loosened."""
+    from matching.normalize import fold_romanization
+
+    parts = features.select(
+        contacts._loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", ""))).alias("letters"),
+        pl.col("first_key").alias("first"),
+        pl.col("last_key").alias("last_0"),
+        pl.col("last_words").list.first().alias("last_1"),
+        pl.col("last_words").list.last().alias("last_2"),
+    )
+    first = pl.col("first")
+    f0 = first.str.slice(0, 1)
+    forms = []
+    for last in (pl.col("last_0"), pl.col("last_1"), pl.col("last_2")):
+        l0 = last.str.slice(0, 1)
+        forms += [
+            pl.concat_str([first, last]),
+            pl.concat_str([f0, last]),
+            pl.concat_str([first, l0]),
+            pl.concat_str([last, first]),
+            pl.concat_str([last, f0]),
+            last,
+        ]
+    forms += [first, pl.concat_str([f0, pl.col("last_0").str.slice(0, 1)])]
+    matches = pl.any_horizontal([(pl.col("letters") == contacts._loose(form)).fill_null(False) for form in forms])
+    return parts.select(matches.alias("email_name_derived")).to_series()
+
+
+def test_name_derived_mailbox_loosens_the_name_parts_as_the_written_forms():
+    """Names made of vowels and h's (every joint a vowel-h rule can span) and the mailboxes their forms give."""
+    rng = np.random.default_rng(11)
+    letters = list("aehohu") + ["x", "hh", "ah"]
+
+    def word() -> str:
+        return "".join(letters[i] for i in rng.integers(0, len(letters), rng.integers(1, 4)))
+
+    rows = []
+    for _ in range(3000):
+        first = None if rng.random() < 0.05 else word()
+        words = [] if rng.random() < 0.05 else [word() for _ in range(rng.integers(1, 3))]
+        last = "".join(words)
+        candidates = [
+            (first or "") + last,
+            (first or "x")[:1] + last,
+            last + (first or ""),
+            (first or "") + last[:1],
+            word(),
+            (first or "") + ".h" + last,
+        ]
+        local = None if rng.random() < 0.05 else candidates[rng.integers(0, len(candidates))] + str(rng.integers(0, 3))
+        rows.append({"email_local": local, "first_key": first, "last_key": last, "last_words": words})
+    features = pl.DataFrame(
+        rows,
+        schema={
+            "email_local": pl.String,
+            "first_key": pl.String,
+            "last_key": pl.String,
+            "last_words": pl.List(pl.String),
+        },
+    )
+    expected = _name_derived_mailbox_loosening_each_form(features)
+    got = contacts._name_derived_mailbox(features)
+    assert got.equals(expected)
+    assert 0 < expected.sum() < len(expected)
