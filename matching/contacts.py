@@ -322,39 +322,62 @@ def _phone_digits(expr: pl.Expr) -> pl.Expr:
     return pl.when((digits.str.len_chars() >= 7) & ~placeholder).then(digits)
 
 
+def _loose(expr: pl.Expr) -> pl.Expr:
+    """Loosely: a romanization may also write a long vowel with an h (shohta ~ shota, ohta ~ ota)."""
+    return expr.str.replace_all(r"([aeiou])h", "${1}")
+
+
+def _loose_joined(head: tuple[pl.Expr, pl.Expr], tail: tuple[pl.Expr, pl.Expr]) -> pl.Expr:
+    """`_loose` of two texts written together, from each text and its own `_loose` (pairs (text, loose)).
+
+    The rule's matches (a vowel then an h) lie within either text, or span the joint when the head ends with a
+    vowel and the tail starts with an h: that h goes too. Nothing else changes at the joint (an h ending the head
+    is no vowel, a vowel starting the tail no h). Each name part is loosened once, not once per form it is in."""
+    (head_text, head_loose), (tail_text, tail_loose) = head, tail
+    joint = head_text.str.contains("[aeiou]$") & tail_text.str.starts_with("h")
+    return pl.concat_str([head_loose, pl.when(joint).then(tail_loose.str.slice(1)).otherwise(tail_loose)])
+
+
 def _name_derived_mailbox(features: pl.DataFrame) -> pl.Series:
     """True where the mailbox's letters are made of the record's own names only (anna.schmidt@, aschmidt@,
     anna@, schmidt.anna@, jwolf@ for Jürgen Wolf-Köhler ...), whatever digits it carries: such a mailbox is the
-    names again, not evidence of its own."""
-
-    # Loosely: a romanization may also write a long vowel with an h (shohta ~ shota, ohta ~ ota).
-    def loose(expr: pl.Expr) -> pl.Expr:
-        return expr.str.replace_all(r"([aeiou])h", "${1}")
-
+    names again, not evidence of its own. Both sides are compared `_loose`ly."""
     # The mailbox letters and the name parts are columns first: each is compared with twenty forms, and an
     # expression used twenty times would be evaluated twenty times.
-    parts = features.lazy().select(
-        loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", ""))).alias("letters"),
-        pl.col("first_key").alias("first"),
-        pl.col("last_key").alias("last_0"),
-        pl.col("last_words").list.first().alias("last_1"),
-        pl.col("last_words").list.last().alias("last_2"),
+    names = ("first", "last_0", "last_1", "last_2")
+    parts = (
+        features.lazy()
+        .select(
+            _loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", ""))).alias("letters"),
+            pl.col("first_key").alias("first"),
+            pl.col("last_key").alias("last_0"),
+            pl.col("last_words").list.first().alias("last_1"),
+            pl.col("last_words").list.last().alias("last_2"),
+        )
+        .with_columns(_loose(pl.col(name)).alias(f"{name}_loose") for name in names)
     )
-    first = pl.col("first")
-    f0 = first.str.slice(0, 1)
+
+    def whole(name: str) -> tuple[pl.Expr, pl.Expr]:
+        return pl.col(name), pl.col(f"{name}_loose")
+
+    def initial(name: str) -> tuple[pl.Expr, pl.Expr]:
+        letter = pl.col(name).str.slice(0, 1)
+        return letter, letter  # one letter has nothing to loosen
+
+    first, f0 = whole("first"), initial("first")
     forms = []
-    for last in (pl.col("last_0"), pl.col("last_1"), pl.col("last_2")):
-        l0 = last.str.slice(0, 1)
+    for last in ("last_0", "last_1", "last_2"):
+        surname, l0 = whole(last), initial(last)
         forms += [
-            pl.concat_str([first, last]),
-            pl.concat_str([f0, last]),
-            pl.concat_str([first, l0]),
-            pl.concat_str([last, first]),
-            pl.concat_str([last, f0]),
-            last,
+            _loose_joined(first, surname),
+            _loose_joined(f0, surname),
+            _loose_joined(first, l0),
+            _loose_joined(surname, first),
+            _loose_joined(surname, f0),
+            surname[1],
         ]
-    forms += [first, pl.concat_str([f0, pl.col("last_0").str.slice(0, 1)])]
-    matches = pl.any_horizontal([(pl.col("letters") == loose(form)).fill_null(False) for form in forms])
+    forms += [first[1], _loose_joined(f0, initial("last_0"))]
+    matches = pl.any_horizontal([(pl.col("letters") == form).fill_null(False) for form in forms])
     return parts.select(matches.alias("email_name_derived")).collect().to_series()
 
 

@@ -257,3 +257,120 @@ def test_live_features_query_reads_the_stored_features_less_their_bookkeeping(tm
     columns = con.sql(f"select * from {relation} limit 0").columns
     assert con.sql(live_features_query(relation, columns)).pl().equals(expected)
     assert "block_keys" not in con.sql(live_features_query(relation, columns)).columns
+
+
+def test_employer_domain_looks_each_host_up_once_as_the_when_then_did(monkeypatch):
+    """The email's registrable domain, free mail left out, is one lookup per distinct host (memoized across the
+    website and email columns), and gives what the two-expression form gave."""
+    from matching import normalize
+    from matching.reference import free_mail_domains
+
+    looked_up: list[str] = []
+    suffix_list = normalize._public_suffix_list()
+
+    def counting(host: str):
+        looked_up.append(host)
+        return suffix_list(host)
+
+    getattr(normalize._registrable, "cache_clear", lambda: None)()  # memoized lookups start empty
+    monkeypatch.setattr(normalize, "_public_suffix_list", lambda: counting)
+    frame = pl.DataFrame(
+        {
+            "website": ["www.acme.co.uk", None, "globex.io", None, None, "localhost", None],
+            "email": ["a@mail.acme.co.uk", "b@gmail.com", "c@globex.io", "d@GLOBEX.io", None, "e@initech.com", "f@x"],
+        }
+    )
+    got = frame.select(normalize.employer_domain(pl.col("website"), pl.col("email").str.to_lowercase()))
+    getattr(normalize._registrable, "cache_clear", lambda: None)()  # memoized lookups start empty
+    hosts = ["acme.co.uk", "mail.acme.co.uk", "gmail.com", "globex.io", "localhost", "initech.com", "x"]
+    assert sorted(looked_up) == sorted(hosts)
+
+    email_domain = normalize.registrable_domain(pl.col("email").str.to_lowercase().str.extract(r"@(.+)$", 1))
+    from_email = pl.when(~email_domain.is_in(sorted(free_mail_domains()))).then(email_domain)
+    expected = frame.select(pl.coalesce(normalize.registrable_domain(pl.col("website")), from_email))
+    assert got.to_series().to_list() == expected.to_series().to_list()
+    assert got.to_series().to_list() == ["acme.co.uk", None, "globex.io", "globex.io", None, "initech.com", None]
+
+
+def test_map_distinct_calls_the_function_once_per_distinct_value_and_keeps_nulls():
+    from matching.normalize import map_distinct
+
+    calls: list[str] = []
+
+    def shout(text: str) -> str | None:
+        calls.append(text)
+        return None if text == "none" else text.upper()
+
+    values = pl.Series("v", ["a", None, "b", "a", "none", None, "b"])
+    empty = pl.Series("v", [None, None], dtype=pl.String)
+    got = pl.select(map_distinct(pl.lit(values), shout)).to_series()
+    assert got.to_list() == ["A", None, "B", "A", None, None, "B"]
+    assert sorted(calls) == ["a", "b", "none"]
+    assert pl.select(map_distinct(pl.lit(empty), shout)).to_series().to_list() == [None, None]
+
+
+def _name_derived_mailbox_loosening_each_form(features: pl.DataFrame) -> pl.Series:
+    """The plain computation: every form of the names written out, then loosened."""
+    from matching.normalize import fold_romanization
+
+    parts = features.select(
+        contacts._loose(fold_romanization(pl.col("email_local").str.replace_all(r"[^a-z]", ""))).alias("letters"),
+        pl.col("first_key").alias("first"),
+        pl.col("last_key").alias("last_0"),
+        pl.col("last_words").list.first().alias("last_1"),
+        pl.col("last_words").list.last().alias("last_2"),
+    )
+    first = pl.col("first")
+    f0 = first.str.slice(0, 1)
+    forms = []
+    for last in (pl.col("last_0"), pl.col("last_1"), pl.col("last_2")):
+        l0 = last.str.slice(0, 1)
+        forms += [
+            pl.concat_str([first, last]),
+            pl.concat_str([f0, last]),
+            pl.concat_str([first, l0]),
+            pl.concat_str([last, first]),
+            pl.concat_str([last, f0]),
+            last,
+        ]
+    forms += [first, pl.concat_str([f0, pl.col("last_0").str.slice(0, 1)])]
+    matches = pl.any_horizontal([(pl.col("letters") == contacts._loose(form)).fill_null(False) for form in forms])
+    return parts.select(matches.alias("email_name_derived")).to_series()
+
+
+def test_name_derived_mailbox_loosens_the_name_parts_as_the_written_forms():
+    """Names made of vowels and h's (every joint a vowel-h rule can span) and the mailboxes their forms give."""
+    rng = np.random.default_rng(11)
+    letters = list("aehohu") + ["x", "hh", "ah"]
+
+    def word() -> str:
+        return "".join(letters[i] for i in rng.integers(0, len(letters), rng.integers(1, 4)))
+
+    rows = []
+    for _ in range(3000):
+        first = None if rng.random() < 0.05 else word()
+        words = [] if rng.random() < 0.05 else [word() for _ in range(rng.integers(1, 3))]
+        last = "".join(words)
+        candidates = [
+            (first or "") + last,
+            (first or "x")[:1] + last,
+            last + (first or ""),
+            (first or "") + last[:1],
+            word(),
+            (first or "") + ".h" + last,
+        ]
+        local = None if rng.random() < 0.05 else candidates[rng.integers(0, len(candidates))] + str(rng.integers(0, 3))
+        rows.append({"email_local": local, "first_key": first, "last_key": last, "last_words": words})
+    features = pl.DataFrame(
+        rows,
+        schema={
+            "email_local": pl.String,
+            "first_key": pl.String,
+            "last_key": pl.String,
+            "last_words": pl.List(pl.String),
+        },
+    )
+    expected = _name_derived_mailbox_loosening_each_form(features)
+    got = contacts._name_derived_mailbox(features)
+    assert got.equals(expected)
+    assert 0 < expected.sum() < len(expected)
