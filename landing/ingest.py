@@ -2014,9 +2014,13 @@ def _load_csv_in_engine(
             f"SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file, _line AS _source_line,"
             f" ?::TIMESTAMP AS _loaded_at FROM {_ENGINE_ROWS} WHERE NOT ({flag})"
         )
-        flagged = con.execute(
-            f"SELECT _line, {', '.join(cols)} FROM {_ENGINE_ROWS} WHERE {flag} ORDER BY _line"
-        ).fetchall()
+        # Every row is flagged or not (the flag is never NULL), so a file whose rows all went in has none flagged:
+        # the flag's checks (regular expressions over every row) are not run over the file a second time for none.
+        flagged = []
+        if inserted != len(lines) - 1:
+            flagged = con.execute(
+                f"SELECT _line, {', '.join(cols)} FROM {_ENGINE_ROWS} WHERE {flag} ORDER BY _line"
+            ).fetchall()
     finally:
         for view in (_ENGINE_LINES, _ENGINE_ROWS):
             with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error
