@@ -853,13 +853,22 @@ class _Gathered:
         self.nbytes = 0
         self.inserted = 0
 
-    def add(self, select: str, params: list[object]) -> int:
-        """Run ``select`` (the rows one file's batch would insert) and hold its rows; how many there were."""
-        columns = ", ".join(f"CAST({_q(name)} AS {typ}) AS {_q(name)}" for name, typ in self.columns)
+    def add(self, select: str, params: list[object], json_text: tuple[str, ...] = ()) -> int:
+        """Run ``select`` (the rows one file's batch would insert) and hold its rows; how many there were.
+
+        ``json_text`` names JSON columns the select gives as text already known to be valid JSON (a JSON lines
+        file's line, checked by the select's own parse): they are held as that text, not cast to JSON, since a cast
+        would parse every value again only to return it unchanged."""
+        columns = ", ".join(
+            _q(name) if name in json_text else f"CAST({_q(name)} AS {typ}) AS {_q(name)}" for name, typ in self.columns
+        )
+        empty = ", ".join(
+            f"CAST({_q(name)} AS VARCHAR) AS {_q(name)}" if name in json_text else _q(name) for name, _ in self.columns
+        )
         # UNION ALL BY NAME with the table's empty scan fills the columns the select lacks with NULL, as
         # INSERT ... BY NAME does.
         batch = self.con.sql(
-            f"SELECT {columns} FROM ((SELECT * FROM {self.table} LIMIT 0) UNION ALL BY NAME ({select}))",
+            f"SELECT {columns} FROM ((SELECT {empty} FROM {self.table} LIMIT 0) UNION ALL BY NAME ({select}))",
             params=params,
         ).to_arrow_table()
         if batch.num_rows == 0:
@@ -1446,11 +1455,12 @@ class _Writer:
         self._flush_quarantine()
 
     # -- inserts -----------------------------------------------------------------------------------------
-    def append(self, select: str) -> int:
+    def append(self, select: str, json_text: tuple[str, ...] = ()) -> int:
         """Insert the accepted rows ``select`` gives (its one parameter is the load time) into the raw table, or
-        hand them to the group gathering them; how many rows."""
+        hand them to the group gathering them; how many rows. ``json_text``: the select's text columns known to
+        hold valid JSON for the table's JSON columns of those names (see :meth:`_Gathered.add`)."""
         if self.gather is not None:
-            return self.gather.add(select, [self.loaded_at])
+            return self.gather.add(select, [self.loaded_at], json_text)
         return self.con.execute(f"INSERT INTO {self.spec.table} BY NAME {select}", [self.loaded_at]).fetchall()[0][0]
 
     def _insert(self, table: pa.Table, sql: str) -> None:
@@ -1533,8 +1543,9 @@ class _Writer:
                 f" AND NOT coalesce(json_type(p, {path(k)}) = 'DOUBLE'"
                 f" AND s[{i}] IN ('NaN', 'Infinity', '-Infinity'), false)) END"
             )
-        ok = " AND ".join(["p IS NOT NULL", *checks])
-        j = f", json_extract(p, [{', '.join(json_paths)}]) AS j" if json_paths else ""
+        ok = " AND ".join(["s IS NOT NULL", *checks])
+        # Only where the line is JSON (s is not NULL): json_extract would raise on a line that is not.
+        j = f", CASE WHEN s IS NOT NULL THEN json_extract(p, [{', '.join(json_paths)}]) END AS j" if json_paths else ""
         select = []
         for key in spec.columns:
             if key in spec.json_columns:
@@ -1546,11 +1557,13 @@ class _Writer:
         # materialized: the insert keeps the accepted rows directly, and only a batch the insert did not take
         # whole (rare: a bad line) is checked again for which lines failed. Staging every batch in a temp table
         # first copied every payload twice.
+        # The line is parsed once for its text values: TRY(json_extract_string) is NULL exactly where the line is
+        # not JSON (the same reader and flags as a cast to JSON), so no cast parses every line once more first. p
+        # stays the line's text (a cast to JSON returns its input unchanged); the insert takes it as JSON.
         checked = (
             f"SELECT *, coalesce({ok}, false) AS ok FROM ("
-            f"  SELECT _source_line, p,"
-            f"  json_extract_string(p, [{', '.join(paths)}]) AS s{j} FROM ("
-            f"  SELECT _source_line, TRY_CAST(payload AS JSON) AS p"
+            f"  SELECT _source_line, p, s{j} FROM ("
+            f"  SELECT _source_line, payload AS p, TRY(json_extract_string(payload, [{', '.join(paths)}])) AS s"
             f"  FROM {_BATCH_VIEW}))"
         )
         # Record batches of 16k rows let DuckDB scan (and parse) the batch on every thread.
@@ -1558,7 +1571,8 @@ class _Writer:
         try:
             inserted = self.append(
                 f"SELECT {', '.join(select)}, p AS payload, {_sql_str(self.rel)} AS _source_file, _source_line,"
-                f" ?::TIMESTAMP AS _loaded_at FROM ({checked}) WHERE ok"
+                f" ?::TIMESTAMP AS _loaded_at FROM ({checked}) WHERE ok",
+                json_text=("payload",),
             )
             bad = []
             if inserted != n:
@@ -2000,9 +2014,13 @@ def _load_csv_in_engine(
             f"SELECT {', '.join(select)}, {_sql_str(rel)} AS _source_file, _line AS _source_line,"
             f" ?::TIMESTAMP AS _loaded_at FROM {_ENGINE_ROWS} WHERE NOT ({flag})"
         )
-        flagged = con.execute(
-            f"SELECT _line, {', '.join(cols)} FROM {_ENGINE_ROWS} WHERE {flag} ORDER BY _line"
-        ).fetchall()
+        # Every row is flagged or not (the flag is never NULL), so a file whose rows all went in has none flagged:
+        # the flag's checks (regular expressions over every row) are not run over the file a second time for none.
+        flagged = []
+        if inserted != len(lines) - 1:
+            flagged = con.execute(
+                f"SELECT _line, {', '.join(cols)} FROM {_ENGINE_ROWS} WHERE {flag} ORDER BY _line"
+            ).fetchall()
     finally:
         for view in (_ENGINE_LINES, _ENGINE_ROWS):
             with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; keep the first error

@@ -193,3 +193,24 @@ def test_random_small_files_load_the_same_both_ways(tmp_path):
         content = _csv(rows, newline=rng.choice(["\n", "\r\n"]), final=rng.random() < 0.8)
         engine_taken += _same_both_ways(tmp_path / str(i), content)
     assert engine_taken >= 20  # the fuzz must exercise the engine path too, not only the fallback
+
+
+def test_the_flag_is_queried_again_only_when_a_row_was_held_back(tmp_path, monkeypatch):
+    """The engine path inserts the rows no check flags; the flagged rows are read back for the Python checks only
+    when the insert did not take every row (the flag is never NULL, so it took them all exactly when none is
+    flagged). Either way the file loads as the Python reader loads it."""
+    flag_queries: list[str] = []
+    real_execute = duckdb.DuckDBPyConnection.execute
+
+    def execute(self, query, *args, **kwargs):
+        if isinstance(query, str) and query.startswith("SELECT _line, c0"):
+            flag_queries.append(query)
+        return real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb.DuckDBPyConnection, "execute", execute)
+    clean = _csv([HEADER, GOOD, ["1002", "Bo", "Ng", "bo@x.io", "2026-03-02", "customer"]])
+    assert _same_both_ways(tmp_path / "clean", clean)
+    assert flag_queries == []  # every row inserted: the flag not queried a second time
+    held_back = _csv([HEADER, GOOD, ["x1", "Bad", "Id", "", "", "lead"]])
+    assert _same_both_ways(tmp_path / "held_back", held_back)
+    assert len(flag_queries) == 1  # a row held back: read back and quarantined by the Python checks
