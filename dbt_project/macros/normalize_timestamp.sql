@@ -7,7 +7,7 @@
 
 {% macro to_utc_timestamp(expr, tz=none) -%}
     {%- set tz = tz or export_timezone() -%}
-    {%- set s = "nullif(trim(" ~ expr ~ "), '')" -%}
+    {%- set s = "nullif(" ~ trim_text(expr) ~ ", '')" -%}
     case
         when {{ s }} is null then null
         when {{ regex_matches(s, "'\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+\-]\d{2}(:?\d{2})?)$'") }}

@@ -14,7 +14,7 @@
 
 {#- Record IDs (already validated as whole numbers by ingestion). -#}
 {% macro to_id(expr) -%}
-    try_cast(nullif(trim({{ expr }}), '') as bigint)
+    try_cast(nullif({{ trim_text(expr) }}, '') as bigint)
 {%- endmacro %}
 
 {#- Money / decimals: currency symbols, spaces and thousands separators dropped ("$12,000.50"). -#}
@@ -23,7 +23,7 @@
 {%- endmacro %}
 
 {% macro to_double(expr) -%}
-    try_cast(nullif(trim({{ expr }}), '') as double)
+    try_cast(nullif({{ trim_text(expr) }}, '') as double)
 {%- endmacro %}
 
 {#- ';'-separated ID list -> list of BIGINT (never NULL: empty list when nothing). -#}

@@ -7,7 +7,7 @@ with source as not materialized (
 ),
 
 latest as (
-    {{ dedupe_latest_mostly_unique('source', 'trim(message_id)', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest_mostly_unique('source', trim_text('message_id'), '_loaded_at desc, _source_line desc') }}
 ),
 
 documents as (
@@ -45,14 +45,14 @@ typed as (
 )
 
 select
-    nullif(trim(message_id), '') as message_id,
+    nullif({{ trim_text('message_id') }}, '') as message_id,
     _event_type as event_type,
     case
         when _event_type = 'track' then {{ normalize_text('event') }}
         when _event_type = 'page' then coalesce({{ normalize_text('name') }}, {{ normalize_text('_properties[3]') }})
     end as event_name,
-    nullif(trim(anonymous_id), '') as anonymous_id,
-    nullif(trim(user_id), '') as user_id,
+    nullif({{ trim_text('anonymous_id') }}, '') as anonymous_id,
+    nullif({{ trim_text('user_id') }}, '') as user_id,
     _user_email as user_email,
     {{ email_domain('_user_email') }} as user_email_domain,
     coalesce(

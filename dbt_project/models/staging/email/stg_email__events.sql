@@ -17,7 +17,7 @@ with source as not materialized (
 ),
 
 latest as (
-    {{ dedupe_latest_mostly_unique('source', 'trim(event_id)', '_loaded_at desc, _source_line desc') }}
+    {{ dedupe_latest_mostly_unique('source', trim_text('event_id'), '_loaded_at desc, _source_line desc') }}
 ),
 
 {# The address checked once a distinct address (~10 events an address at 1M contacts: the regex once per address
@@ -37,18 +37,18 @@ checked as (
 )
 
 select
-    nullif(trim(event_id), '') as event_id,
+    nullif({{ trim_text('event_id') }}, '') as event_id,
     {{ normalize_code('type') }} as event_type,
     _email as email,
     _email is not null as email_is_valid,
     {{ nullif_blank('email') }} as email_raw,
     {{ email_domain('_email') }} as email_domain,
     {{ to_id('contact_record_id') }} as contact_id,
-    nullif(trim(campaign_id), '') as campaign_id,
-    nullif(trim(sequence_id), '') as sequence_id,
-    nullif(trim(message_id), '') as message_id,
+    nullif({{ trim_text('campaign_id') }}, '') as campaign_id,
+    nullif({{ trim_text('sequence_id') }}, '') as sequence_id,
+    nullif({{ trim_text('message_id') }}, '') as message_id,
     {{ to_utc_timestamp('timestamp') }} as occurred_at,
-    nullif(trim(url), '') as url,
+    nullif({{ trim_text('url') }}, '') as url,
     {{ normalize_domain('url') }} as url_domain,
     {{ nullif_blank('reply_text') }} as reply_text,
     {{ normalize_code('bounce_type') }} as bounce_type,
